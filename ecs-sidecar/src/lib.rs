@@ -1,0 +1,3 @@
+//! otel-aws ECS sidecar collector.
+//!
+//! Filled in by the ECS sidecar work (issue 5); the crate builds empty until then.

@@ -1,0 +1,7 @@
+//! # otel-aws-testkit
+//!
+//! Faithful fakes of the AWS parts the distro talks to, each listening on
+//! `127.0.0.1:0` and recording what it receives, plus the end-to-end tests
+//! (in `tests/tests/`).
+
+pub mod server;
