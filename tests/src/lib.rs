@@ -4,4 +4,9 @@
 //! `127.0.0.1:0` and recording what it receives, plus the end-to-end tests
 //! (in `tests/tests/`).
 
+pub mod ecs;
+pub mod imds;
+pub mod otlp;
 pub mod server;
+pub mod sigv4;
+pub mod xray_api;
