@@ -1,0 +1,257 @@
+import * as path from 'path';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import * as env from './env';
+import { REPO_ROOT, requireFile } from './paths';
+import { SidecarConfig, SidecarTraceDestination } from './sidecar-config';
+import { LOGS_EXPORT_ACTIONS, XRAY_OTLP_ACTIONS, XRAY_SAMPLING_ACTIONS, XRAY_SEGMENT_ACTIONS } from './permissions';
+
+/** Ports the sidecar listens on. */
+export const SIDECAR_PORTS = {
+  /** OTLP/gRPC receiver. */
+  otlpGrpc: 4317,
+  /** OTLP/HTTP receiver. */
+  otlpHttp: 4318,
+  /** X-Ray daemon protocol (UDP segments) and, on TCP, the X-Ray sampling proxy. */
+  xray: 2000,
+  /** Health endpoint (used by the in-container health check, not mapped). */
+  health: 13133,
+} as const;
+
+/** The health check command the image provides. */
+export const SIDECAR_HEALTH_COMMAND = ['CMD', '/otel-aws-sidecar', 'healthcheck'];
+
+/*
+ * Resource defaults, from the sidecar's benchmark targets: idle RSS <= 10 MB
+ * and <= 40 MB at 50K spans/s.
+ * - memoryReservationMiB 64: the soft floor ECS places against; covers the
+ *   50K spans/s working set with headroom for batch buffers during an
+ *   export stall.
+ * - memoryLimitMiB 128: the hard cap, about 3x the peak target. A leak or a
+ *   runaway buffer gets the sidecar OOM-killed (and restarted by the service)
+ *   instead of starving the application containers.
+ * - cpu 256 (a quarter vCPU): CPU units are a relative share, not a cap, so
+ *   this costs nothing while idle and lets the sidecar burst; reserving a
+ *   quarter vCPU keeps it draining at the target rate when the application
+ *   saturates the task. On Fargate the containers' cpu must fit the task's.
+ */
+const DEFAULT_CPU = 256;
+const DEFAULT_MEMORY_RESERVATION_MIB = 64;
+const DEFAULT_MEMORY_LIMIT_MIB = 128;
+
+/** Health check timing overrides (the command is the image's). */
+export interface SidecarHealthCheckOptions {
+  /** @default Duration.seconds(10) */
+  readonly interval?: Duration;
+  /** @default Duration.seconds(5) */
+  readonly timeout?: Duration;
+  /** @default 3 */
+  readonly retries?: number;
+  /** @default Duration.seconds(10) */
+  readonly startPeriod?: Duration;
+}
+
+/** Options for {@link OtelAwsSidecar.addApplication}. */
+export interface SidecarApplicationOptions {
+  /**
+   * Set `OTEL_EXPORTER_OTLP_ENDPOINT` and `AWS_XRAY_DAEMON_ADDRESS` on the
+   * application container so its SDK finds the sidecar.
+   * @default true
+   */
+  readonly setEnvironment?: boolean;
+}
+
+/** Options for {@link OtelAwsSidecar}. */
+export interface OtelAwsSidecarProps {
+  /** The task definition (Fargate or EC2) the sidecar joins. */
+  readonly taskDefinition: ecs.TaskDefinition;
+  /**
+   * The sidecar image: a `ContainerImage` (e.g. {@link OtelAwsSidecar.imageFromDirectory})
+   * or an image URI string.
+   * @default OtelAwsSidecar.imageFromRepository(): built from ecs-sidecar/Dockerfile
+   */
+  readonly image?: ecs.ContainerImage | string;
+  /** Configuration. @default SidecarConfig.carriedDefault() */
+  readonly config?: SidecarConfig;
+  /** Container name. @default 'otel-aws-sidecar' */
+  readonly containerName?: string;
+  /** Whether the task stops when the sidecar stops. @default true */
+  readonly essential?: boolean;
+  /** CPU units. @default 256 */
+  readonly cpu?: number;
+  /** Soft memory limit (MiB). @default 64 */
+  readonly memoryReservationMiB?: number;
+  /** Hard memory limit (MiB). @default 128 */
+  readonly memoryLimitMiB?: number;
+  /** Log driver for the sidecar's own logs. @default awslogs to a new log group kept `logRetention` */
+  readonly logging?: ecs.LogDriver;
+  /** Retention of the default log group (ignored when `logging` is given). @default logs.RetentionDays.ONE_WEEK */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * Serve the X-Ray sampling proxy (2000/tcp) and grant the sampling read actions.
+   * @default true
+   */
+  readonly samplingProxy?: boolean;
+  /** Export OpenTelemetry logs to this log group (task role may write there only). @default no logs export */
+  readonly logsExportGroup?: logs.ILogGroup;
+  /** Application containers to wire to the sidecar (see {@link OtelAwsSidecar.addApplication}). */
+  readonly applications?: ecs.ContainerDefinition[];
+  /** Health check timing. */
+  readonly healthCheck?: SidecarHealthCheckOptions;
+  /** Extra environment for the sidecar. */
+  readonly environment?: Record<string, string>;
+}
+
+/**
+ * Adds the otel-aws collector as a sidecar container to an ECS task
+ * definition: port mappings, health check, logging, configuration, and the
+ * task-role permissions its exporters and sampling proxy need. Application
+ * containers added through `applications` / `addApplication` start only
+ * once the sidecar is HEALTHY and get the endpoint environment.
+ */
+export class OtelAwsSidecar extends Construct {
+  /**
+   * The image built from `ecs-sidecar/Dockerfile`, with the repository root
+   * as build context (the Dockerfile builds a workspace crate). Fails with a
+   * clear message if the Dockerfile is missing.
+   */
+  public static imageFromRepository(repoRoot: string = REPO_ROOT): ecs.ContainerImage {
+    const file = path.join('ecs-sidecar', 'Dockerfile');
+    requireFile(path.join(repoRoot, file), 'sidecar Dockerfile', 'the ecs-sidecar crate ships it; check the checkout, or pass an image URI');
+    return ecs.ContainerImage.fromAsset(repoRoot, {
+      file,
+      // Keep the build context to the sources: the cargo target dir alone is gigabytes.
+      exclude: ['target', '.git', '.tools', '.ci', 'cdk', 'docs', '**/node_modules', '**/cdk.out'],
+    });
+  }
+
+  /** The image built from a directory holding a Dockerfile (the directory is the build context). */
+  public static imageFromDirectory(directory: string, file = 'Dockerfile'): ecs.ContainerImage {
+    requireFile(path.join(directory, file), 'sidecar Dockerfile', `check the directory given to imageFromDirectory (${directory})`);
+    return ecs.ContainerImage.fromAsset(directory, { file });
+  }
+
+  /** The sidecar container. */
+  public readonly container: ecs.ContainerDefinition;
+  /** The log group of the sidecar's own logs, when the default logging is used. */
+  public readonly logGroup?: logs.ILogGroup;
+  private readonly taskDefinition: ecs.TaskDefinition;
+  private readonly applications = new Set<ecs.ContainerDefinition>();
+
+  constructor(scope: Construct, id: string, props: OtelAwsSidecarProps) {
+    super(scope, id);
+    this.taskDefinition = props.taskDefinition;
+    const config = props.config ?? SidecarConfig.carriedDefault();
+    const samplingProxy = props.samplingProxy ?? true;
+    const memoryReservationMiB = props.memoryReservationMiB ?? DEFAULT_MEMORY_RESERVATION_MIB;
+    const memoryLimitMiB = props.memoryLimitMiB ?? DEFAULT_MEMORY_LIMIT_MIB;
+    if (memoryReservationMiB > memoryLimitMiB) {
+      throw new Error(
+        `OtelAwsSidecar: memoryReservationMiB (${memoryReservationMiB}) is above memoryLimitMiB (${memoryLimitMiB})`,
+      );
+    }
+
+    let logging = props.logging;
+    if (!logging) {
+      const group = new logs.LogGroup(this, 'Logs', {
+        retention: props.logRetention ?? logs.RetentionDays.ONE_WEEK,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      this.logGroup = group;
+      logging = ecs.LogDrivers.awsLogs({ logGroup: group, streamPrefix: 'otel-aws-sidecar' });
+    }
+
+    const environment: Record<string, string> = {
+      [env.AWS_REGION]: Stack.of(this).region,
+      ...(config.content !== undefined ? { [env.OTEL_AWS_CONFIG_CONTENT]: config.content } : {}),
+      ...props.environment,
+    };
+    const image =
+      typeof props.image === 'string'
+        ? ecs.ContainerImage.fromRegistry(props.image)
+        : (props.image ?? OtelAwsSidecar.imageFromRepository());
+    const health = props.healthCheck ?? {};
+
+    this.container = props.taskDefinition.addContainer('Container', {
+      containerName: props.containerName ?? 'otel-aws-sidecar',
+      image,
+      essential: props.essential ?? true,
+      cpu: props.cpu ?? DEFAULT_CPU,
+      memoryReservationMiB,
+      memoryLimitMiB,
+      logging,
+      environment,
+      secrets: config.secret ? { [env.OTEL_AWS_CONFIG_CONTENT]: config.secret } : undefined,
+      healthCheck: {
+        command: SIDECAR_HEALTH_COMMAND,
+        interval: health.interval ?? Duration.seconds(10),
+        timeout: health.timeout ?? Duration.seconds(5),
+        retries: health.retries ?? 3,
+        startPeriod: health.startPeriod ?? Duration.seconds(10),
+      },
+      portMappings: [
+        { name: 'otlp-grpc', containerPort: SIDECAR_PORTS.otlpGrpc, protocol: ecs.Protocol.TCP },
+        { name: 'otlp-http', containerPort: SIDECAR_PORTS.otlpHttp, protocol: ecs.Protocol.TCP },
+        { name: 'xray-udp', containerPort: SIDECAR_PORTS.xray, protocol: ecs.Protocol.UDP },
+        { name: 'xray-tcp', containerPort: SIDECAR_PORTS.xray, protocol: ecs.Protocol.TCP },
+      ],
+    });
+
+    const grant = (actions: readonly string[], resources: string[]) =>
+      props.taskDefinition.addToTaskRolePolicy(new iam.PolicyStatement({ actions: [...actions], resources }));
+    switch (config.traceDestination) {
+      case SidecarTraceDestination.XRAY_OTLP:
+        grant(XRAY_OTLP_ACTIONS, ['*']);
+        break;
+      case SidecarTraceDestination.XRAY_SEGMENTS:
+        grant(XRAY_SEGMENT_ACTIONS, ['*']);
+        break;
+      case SidecarTraceDestination.NONE:
+        break;
+    }
+    if (samplingProxy) {
+      grant(XRAY_SAMPLING_ACTIONS, ['*']);
+    }
+    if (props.logsExportGroup) {
+      grant(LOGS_EXPORT_ACTIONS, [props.logsExportGroup.logGroupArn]);
+    }
+
+    for (const app of props.applications ?? []) {
+      this.addApplication(app);
+    }
+  }
+
+  /**
+   * Wires an application container of the same task to the sidecar: it
+   * starts only once the sidecar is HEALTHY, and (unless turned off) gets
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` and `AWS_XRAY_DAEMON_ADDRESS`. In bridge
+   * network mode (the EC2 default) the containers are linked and the
+   * endpoint uses the sidecar's container name; otherwise localhost.
+   */
+  public addApplication(app: ecs.ContainerDefinition, options: SidecarApplicationOptions = {}): void {
+    if (app === this.container) {
+      throw new Error('OtelAwsSidecar.addApplication: that is the sidecar container itself');
+    }
+    if (app.taskDefinition !== this.taskDefinition) {
+      throw new Error(
+        `OtelAwsSidecar.addApplication: container ${app.containerName} belongs to another task definition; the sidecar serves its own task only`,
+      );
+    }
+    if (this.applications.has(app)) return;
+    this.applications.add(app);
+
+    app.addContainerDependencies({ container: this.container, condition: ecs.ContainerDependencyCondition.HEALTHY });
+    let host = 'localhost';
+    if (this.taskDefinition.networkMode === ecs.NetworkMode.BRIDGE) {
+      app.addLink(this.container);
+      host = this.container.containerName;
+    }
+    if (options.setEnvironment ?? true) {
+      app.addEnvironment(env.OTEL_EXPORTER_OTLP_ENDPOINT, `http://${host}:${SIDECAR_PORTS.otlpHttp}`);
+      app.addEnvironment(env.AWS_XRAY_DAEMON_ADDRESS, `${host}:${SIDECAR_PORTS.xray}`);
+    }
+  }
+}

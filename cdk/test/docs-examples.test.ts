@@ -1,0 +1,59 @@
+// The examples in docs/cdk.md, built as written (with fixture paths), so the
+// documentation cannot drift from the API.
+import { Stack } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { FlushStrategy, OtelAwsLambdaLayer, OtelAwsSidecar, SidecarConfig, TraceExport, instrumentFunction } from '../lib';
+import { bootstrapDir, dockerDir, expectNoWildcardActions, layerZips, newStack, synth } from './helpers';
+
+test('docs: Lambda example', () => {
+  const self: Stack = newStack();
+  const layer = new OtelAwsLambdaLayer(self, 'OtelAwsLayer', {
+    architectures: [lambda.Architecture.X86_64, lambda.Architecture.ARM_64],
+    zipPaths: layerZips(),
+  });
+  const fn = new lambda.Function(self, 'Orders', {
+    runtime: lambda.Runtime.PROVIDED_AL2023,
+    architecture: lambda.Architecture.ARM_64,
+    handler: 'bootstrap',
+    code: lambda.Code.fromAsset(bootstrapDir()),
+    tracing: lambda.Tracing.ACTIVE,
+  });
+  instrumentFunction(fn, { layer, serviceName: 'orders', flush: FlushStrategy.end(), traces: TraceExport.xrayOtlp() });
+  const t = synth(self);
+  expectNoWildcardActions(t);
+  t.hasResourceProperties('AWS::Lambda::Function', {
+    Architectures: ['arm64'],
+    TracingConfig: { Mode: 'Active' },
+    Environment: { Variables: { OTEL_SERVICE_NAME: 'orders', OTEL_AWS_LAMBDA_FLUSH: 'end', OTEL_TRACES_EXPORTER: 'otlp' } },
+  });
+});
+
+test('docs: ECS examples', () => {
+  const self: Stack = newStack();
+  const task = new ecs.FargateTaskDefinition(self, 'Task', { cpu: 512, memoryLimitMiB: 1024 });
+  const app = task.addContainer('App', {
+    image: ecs.ContainerImage.fromRegistry('my-registry/my-app:1'),
+    logging: ecs.LogDrivers.awsLogs({ streamPrefix: 'app' }),
+  });
+  new OtelAwsSidecar(self, 'OtelAwsSidecar', {
+    taskDefinition: task,
+    applications: [app],
+    image: OtelAwsSidecar.imageFromDirectory(dockerDir()),
+  });
+
+  const task2 = new ecs.FargateTaskDefinition(self, 'Task2');
+  const app2 = task2.addContainer('App', { image: ecs.ContainerImage.fromRegistry('my-registry/my-app:1') });
+  const param = ssm.StringParameter.fromStringParameterName(self, 'Cfg', '/otel-aws/sidecar-config');
+  new OtelAwsSidecar(self, 'OtelAwsSidecar2', {
+    taskDefinition: task2,
+    config: SidecarConfig.fromSsmParameter(param),
+    essential: false,
+    image: 'public.ecr.aws/example/otel-aws-sidecar:1',
+    applications: [app2],
+  });
+  const t = synth(self);
+  expectNoWildcardActions(t);
+  t.resourceCountIs('AWS::ECS::TaskDefinition', 2);
+});
