@@ -1,0 +1,282 @@
+//! `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`.
+
+use super::DeferredAwareParentBased;
+use crate::Env;
+use opentelemetry::trace::{Link, SpanKind, TraceId};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{Sampler, SamplingResult, ShouldSample};
+
+/// Which sampler to use (OpenTelemetry standard variable). Default
+/// `parentbased_always_on`.
+pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
+/// Argument of the ratio samplers: a probability in `[0, 1]`. Default `1.0`.
+pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
+
+/// Values of `OTEL_TRACES_SAMPLER` this version accepts.
+pub const ACCEPTED_SAMPLERS: &str = "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio";
+
+/// The sampler chosen by configuration.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum SamplerConfig {
+    /// Sample every span.
+    AlwaysOn,
+    /// Sample nothing.
+    AlwaysOff,
+    /// Sample this fraction of traces by trace id, ignoring the parent.
+    TraceIdRatio(f64),
+    /// Follow the parent; root spans and deferred X-Ray parents are sampled.
+    #[default]
+    ParentBasedAlwaysOn,
+    /// Follow the parent; root spans and deferred X-Ray parents are dropped.
+    ParentBasedAlwaysOff,
+    /// Follow the parent; root spans and deferred X-Ray parents by ratio.
+    ParentBasedTraceIdRatio(f64),
+}
+
+/// Why the sampler configuration was rejected.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SamplerConfigError {
+    /// `OTEL_TRACES_SAMPLER` names a sampler we do not know.
+    #[error(
+        "{OTEL_TRACES_SAMPLER}={value:?} is not a known sampler; set it to one of: {ACCEPTED_SAMPLERS}"
+    )]
+    UnknownSampler {
+        /// The value found.
+        value: String,
+    },
+    /// `OTEL_TRACES_SAMPLER` names a sampler planned but not available yet.
+    #[error(
+        "{OTEL_TRACES_SAMPLER}={value:?} is not supported yet; set it to one of: {ACCEPTED_SAMPLERS}"
+    )]
+    NotSupportedYet {
+        /// The value found.
+        value: String,
+    },
+    /// `OTEL_TRACES_SAMPLER_ARG` is not a number in `[0, 1]`.
+    #[error(
+        "{OTEL_TRACES_SAMPLER_ARG}={value:?} is not a valid ratio for {sampler}; set a number between 0 and 1 (for example 0.05), or unset it for 1.0"
+    )]
+    InvalidRatio {
+        /// The value found.
+        value: String,
+        /// The ratio sampler it was meant for.
+        sampler: &'static str,
+    },
+}
+
+impl SamplerConfig {
+    /// Reads `OTEL_TRACES_SAMPLER` (case-insensitive; default
+    /// `parentbased_always_on`) and, for the ratio samplers,
+    /// `OTEL_TRACES_SAMPLER_ARG` (default `1.0`; ignored by the others).
+    pub fn from_env(env: &Env) -> Result<SamplerConfig, SamplerConfigError> {
+        let Some(value) = env.get(OTEL_TRACES_SAMPLER) else {
+            return Ok(SamplerConfig::default());
+        };
+        let ratio = |sampler: &'static str| -> Result<f64, SamplerConfigError> {
+            match env.get(OTEL_TRACES_SAMPLER_ARG) {
+                None => Ok(1.0),
+                Some(arg) => arg
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .ok_or_else(|| SamplerConfigError::InvalidRatio {
+                        value: arg.to_string(),
+                        sampler,
+                    }),
+            }
+        };
+        match value.to_ascii_lowercase().as_str() {
+            "always_on" => Ok(SamplerConfig::AlwaysOn),
+            "always_off" => Ok(SamplerConfig::AlwaysOff),
+            "traceidratio" => Ok(SamplerConfig::TraceIdRatio(ratio("traceidratio")?)),
+            "parentbased_always_on" => Ok(SamplerConfig::ParentBasedAlwaysOn),
+            "parentbased_always_off" => Ok(SamplerConfig::ParentBasedAlwaysOff),
+            "parentbased_traceidratio" => Ok(SamplerConfig::ParentBasedTraceIdRatio(ratio(
+                "parentbased_traceidratio",
+            )?)),
+            "xray" => Err(SamplerConfigError::NotSupportedYet {
+                value: value.to_string(),
+            }),
+            _ => Err(SamplerConfigError::UnknownSampler {
+                value: value.to_string(),
+            }),
+        }
+    }
+
+    /// The variable's spelling of this sampler (for `otel-aws config`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            SamplerConfig::AlwaysOn => "always_on",
+            SamplerConfig::AlwaysOff => "always_off",
+            SamplerConfig::TraceIdRatio(_) => "traceidratio",
+            SamplerConfig::ParentBasedAlwaysOn => "parentbased_always_on",
+            SamplerConfig::ParentBasedAlwaysOff => "parentbased_always_off",
+            SamplerConfig::ParentBasedTraceIdRatio(_) => "parentbased_traceidratio",
+        }
+    }
+
+    /// Builds the sampler; every `parentbased_*` is a
+    /// [`DeferredAwareParentBased`]. Pass it to
+    /// `SdkTracerProvider::builder().with_sampler(..)`.
+    pub fn build(&self) -> ConfiguredSampler {
+        let inner = match *self {
+            SamplerConfig::AlwaysOn => Inner::Plain(Sampler::AlwaysOn),
+            SamplerConfig::AlwaysOff => Inner::Plain(Sampler::AlwaysOff),
+            SamplerConfig::TraceIdRatio(r) => Inner::Plain(Sampler::TraceIdRatioBased(r)),
+            SamplerConfig::ParentBasedAlwaysOn => {
+                Inner::Parent(DeferredAwareParentBased::new(Sampler::AlwaysOn))
+            }
+            SamplerConfig::ParentBasedAlwaysOff => {
+                Inner::Parent(DeferredAwareParentBased::new(Sampler::AlwaysOff))
+            }
+            SamplerConfig::ParentBasedTraceIdRatio(r) => {
+                Inner::Parent(DeferredAwareParentBased::new(Sampler::TraceIdRatioBased(r)))
+            }
+        };
+        ConfiguredSampler(inner)
+    }
+}
+
+/// The sampler [`SamplerConfig::build`] returns.
+#[derive(Clone, Debug)]
+pub struct ConfiguredSampler(Inner);
+
+#[derive(Clone, Debug)]
+enum Inner {
+    Plain(Sampler),
+    Parent(DeferredAwareParentBased),
+}
+
+impl ShouldSample for ConfiguredSampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        match &self.0 {
+            Inner::Plain(s) => {
+                s.should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+            }
+            Inner::Parent(s) => {
+                s.should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<SamplerConfig, SamplerConfigError> {
+        SamplerConfig::from_env(&Env::from_pairs(pairs.iter().copied()))
+    }
+
+    #[test]
+    fn table() {
+        use SamplerConfig::*;
+        let ok: &[(&[(&str, &str)], SamplerConfig)] = &[
+            (&[], ParentBasedAlwaysOn),
+            (&[(OTEL_TRACES_SAMPLER, "  ")], ParentBasedAlwaysOn),
+            (&[(OTEL_TRACES_SAMPLER, "always_on")], AlwaysOn),
+            (&[(OTEL_TRACES_SAMPLER, "ALWAYS_OFF")], AlwaysOff),
+            (&[(OTEL_TRACES_SAMPLER, "traceidratio")], TraceIdRatio(1.0)),
+            (
+                &[
+                    (OTEL_TRACES_SAMPLER, "traceidratio"),
+                    (OTEL_TRACES_SAMPLER_ARG, "0.25"),
+                ],
+                TraceIdRatio(0.25),
+            ),
+            (
+                &[(OTEL_TRACES_SAMPLER, "parentbased_always_on")],
+                ParentBasedAlwaysOn,
+            ),
+            (
+                &[(OTEL_TRACES_SAMPLER, "parentbased_always_off")],
+                ParentBasedAlwaysOff,
+            ),
+            (
+                &[
+                    (OTEL_TRACES_SAMPLER, "parentbased_traceidratio"),
+                    (OTEL_TRACES_SAMPLER_ARG, "0"),
+                ],
+                ParentBasedTraceIdRatio(0.0),
+            ),
+            (
+                &[
+                    (OTEL_TRACES_SAMPLER, " parentbased_traceidratio "),
+                    (OTEL_TRACES_SAMPLER_ARG, "1"),
+                ],
+                ParentBasedTraceIdRatio(1.0),
+            ),
+            // The argument is ignored by samplers that take none.
+            (
+                &[
+                    (OTEL_TRACES_SAMPLER, "always_on"),
+                    (OTEL_TRACES_SAMPLER_ARG, "junk"),
+                ],
+                AlwaysOn,
+            ),
+        ];
+        for (pairs, expected) in ok {
+            assert_eq!(parse(pairs).as_ref(), Ok(expected), "{pairs:?}");
+        }
+        let bad: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[(OTEL_TRACES_SAMPLER, "jaeger_remote")],
+                "not a known sampler",
+            ),
+            (&[(OTEL_TRACES_SAMPLER, "xray")], "not supported yet"),
+            (
+                &[
+                    (OTEL_TRACES_SAMPLER, "traceidratio"),
+                    (OTEL_TRACES_SAMPLER_ARG, "1.5"),
+                ],
+                OTEL_TRACES_SAMPLER_ARG,
+            ),
+            (
+                &[
+                    (OTEL_TRACES_SAMPLER, "traceidratio"),
+                    (OTEL_TRACES_SAMPLER_ARG, "-0.1"),
+                ],
+                OTEL_TRACES_SAMPLER_ARG,
+            ),
+            (
+                &[
+                    (OTEL_TRACES_SAMPLER, "parentbased_traceidratio"),
+                    (OTEL_TRACES_SAMPLER_ARG, "NaN"),
+                ],
+                OTEL_TRACES_SAMPLER_ARG,
+            ),
+            (
+                &[
+                    (OTEL_TRACES_SAMPLER, "parentbased_traceidratio"),
+                    (OTEL_TRACES_SAMPLER_ARG, "half"),
+                ],
+                OTEL_TRACES_SAMPLER_ARG,
+            ),
+        ];
+        for (pairs, needle) in bad {
+            let err = parse(pairs).expect_err("must fail").to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_the_accepted_values() {
+        let err = parse(&[(OTEL_TRACES_SAMPLER, "bogus")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(OTEL_TRACES_SAMPLER), "{err}");
+        assert!(err.contains("parentbased_traceidratio"), "{err}");
+        let err = parse(&[(OTEL_TRACES_SAMPLER, "xray")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("OTEL_TRACES_SAMPLER=\"xray\""), "{err}");
+    }
+}
