@@ -6,6 +6,7 @@
 
 pub mod ecs;
 pub mod imds;
+pub mod lambda_sim;
 pub mod otlp;
 pub mod server;
 pub mod sigv4;
