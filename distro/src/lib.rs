@@ -1,14 +1,42 @@
 //! # otel-aws-distro
 //!
-//! One call sets up OpenTelemetry for AWS.
-#![cfg_attr(docsrs, feature(doc_cfg))]
+//! One call sets up OpenTelemetry for AWS: X-Ray trace ids and the
+//! `X-Amzn-Trace-Id` propagator (with W3C tracecontext and baggage),
+//! EC2/ECS/Lambda resource detection, configuration from the standard
+//! `OTEL_*` variables (and the legacy `AWS_XRAY_*` ones), and
+//! collector-less OTLP export, SigV4-signed for the X-Ray and CloudWatch
+//! Logs OTLP endpoints.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // OTEL_SERVICE_NAME=checkout
+//! // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://xray.us-east-1.amazonaws.com/v1/traces
+//! let guard = otel_aws_distro::init().await?;
+//! tracing::info_span!("handle_order", order_id = 42).in_scope(|| {
+//!     tracing::info!("order accepted"); // JSON line with trace_id / xray_trace_id / span_id
+//! });
+//! guard.shutdown().await?; // flushes
+//! # Ok(()) }
+//! ```
+//!
+//! See [`Builder`] for code overrides and [`config`] for every variable read.
 
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod config;
 pub mod env;
 pub mod export;
+mod init;
 pub mod logs;
 pub mod propagation;
+#[cfg(feature = "server")]
+pub mod receiver;
 pub mod resource;
 pub mod sampling;
+pub mod translate;
 pub mod xray;
 
 pub use env::Env;
+pub use init::{
+    Builder, Guard, InitError, build_exporters, build_resource, init, otlp_http_config,
+};

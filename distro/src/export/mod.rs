@@ -1,1 +1,228 @@
-//! TODO
+//! Exporters shared by the in-process SDK, the Lambda extension and the sidecar.
+//!
+//! Every exporter takes the one data shape, an OTLP
+//! [`ExportTraceServiceRequest`]. In-process spans are converted once, at the
+//! edge, by [`ProtoSpanExporter`] (an `opentelemetry_sdk` `SpanExporter`);
+//! receivers hand their decoded requests straight to a [`BatchExporter`].
+//!
+//! - [`OtlpHttpExporter`]: OTLP/HTTP (protobuf or JSON, gzip or none),
+//!   SigV4-signed for the X-Ray traces and CloudWatch Logs endpoints, with
+//!   request splitting to the endpoint limits and retries with backoff.
+//! - [`ConsoleExporter`]: one human-readable line per span.
+//! - [`FileExporter`]: OTLP/JSON lines, one request per line.
+//! - [`NoopExporter`]: drops everything (telemetry disabled).
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+mod config;
+mod console;
+mod credentials;
+mod encode;
+mod endpoint;
+mod file;
+mod otlp_http;
+mod response;
+mod retry;
+mod sigv4;
+mod span_exporter;
+mod split;
+mod stats;
+
+pub use config::{Compression, Limits, OtlpHttpConfig, Protocol, RetryPolicy, Signing};
+pub use console::ConsoleExporter;
+pub use credentials::{CachedCredentials, DEFAULT_REFRESH_MARGIN};
+pub use encode::{EncodedBody, encode_request, to_json_line};
+pub use endpoint::{AwsEndpoint, AwsEndpointKind, detect_aws_endpoint};
+pub use file::FileExporter;
+pub use otlp_http::OtlpHttpExporter;
+pub use retry::{TokioSleep, backoff_ceiling, parse_retry_after};
+pub use span_exporter::ProtoSpanExporter;
+pub use split::{SplitResult, span_count, split_request};
+pub use stats::{ExportStats, ExportStatsSnapshot};
+
+/// Future returned by [`BatchExporter::export`].
+pub type ExportFuture<'a> = BoxFuture<'a, Result<ExportOutcome, ExportError>>;
+
+/// Something that ships OTLP trace batches somewhere.
+///
+/// Object safe: hold it as `Arc<dyn BatchExporter>` and choose the
+/// implementation at run time.
+pub trait BatchExporter: Send + Sync + Debug {
+    /// Exports one batch. The exporter may split it into several requests and
+    /// retries transient failures itself; the result says what happened.
+    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_>;
+
+    /// Flushes anything buffered. Exporters in this module do not buffer
+    /// across calls, so the default does nothing.
+    fn force_flush(&self) -> Result<(), ExportError> {
+        Ok(())
+    }
+
+    /// Stops the exporter; later exports fail with [`ExportError::Shutdown`].
+    fn shutdown(&self) -> Result<(), ExportError> {
+        Ok(())
+    }
+
+    /// The exporter's counters, when it keeps any.
+    fn stats(&self) -> Option<Arc<ExportStats>> {
+        None
+    }
+}
+
+/// What one [`BatchExporter::export`] call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportOutcome {
+    /// Requests that the destination accepted.
+    pub requests: u32,
+    /// Spans the destination accepted.
+    pub spans_exported: u64,
+    /// Spans dropped (over the per-span size limit, or rejected by the
+    /// destination in a partial success).
+    pub spans_dropped: u64,
+    /// Retried attempts across all requests.
+    pub retries: u32,
+}
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The destination refused the request with a status that must not be
+    /// retried (4xx other than 429).
+    #[error("the endpoint rejected the spans with HTTP {status}: {message}")]
+    Rejected {
+        /// HTTP status code.
+        status: u16,
+        /// The message the endpoint returned, plus what to do about it.
+        message: String,
+    },
+    /// Transient failures did not clear within the retry policy.
+    #[error("gave up after {attempts} attempt(s): {reason}")]
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
+    /// Credentials for SigV4 signing could not be loaded.
+    #[error(
+        "cannot load AWS credentials for signing: {0} (configure the default chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role)"
+    )]
+    Credentials(String),
+    /// Signing the request failed.
+    #[error("cannot sign the request: {0}")]
+    Signing(String),
+    /// Encoding the request failed.
+    #[error("cannot encode the request: {0}")]
+    Encode(String),
+    /// Writing to a file or stdout failed.
+    #[error("cannot write spans: {0}")]
+    Io(#[from] std::io::Error),
+    /// The exporter was shut down.
+    #[error("the exporter is shut down")]
+    Shutdown,
+}
+
+/// Why an exporter could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportConfigError {
+    /// The endpoint is not an absolute http(s) URL.
+    #[error(
+        "invalid OTLP endpoint {endpoint:?}: {reason} (give a full URL such as https://xray.us-east-1.amazonaws.com/v1/traces)"
+    )]
+    InvalidEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header name or value is not valid HTTP.
+    #[error("invalid OTLP header {name:?}: {reason}")]
+    InvalidHeader {
+        /// Header name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Signing is needed but no region is known.
+    #[error(
+        "SigV4 signing is on for {endpoint} but no region is known: set AWS_REGION or use an endpoint with the region in its host"
+    )]
+    MissingRegion {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The CloudWatch Logs endpoint needs the log group and stream headers.
+    #[error(
+        "the CloudWatch Logs OTLP endpoint {endpoint} needs both headers x-aws-log-group and x-aws-log-stream (set them in OTEL_EXPORTER_OTLP_LOGS_HEADERS); missing: {missing}"
+    )]
+    MissingLogHeaders {
+        /// The endpoint.
+        endpoint: String,
+        /// The missing header names.
+        missing: String,
+    },
+    /// Signing is needed but no credentials provider was given.
+    #[error(
+        "SigV4 signing is on for {endpoint} but no credentials provider was given: pass one or use OtlpHttpExporter::from_default_chain"
+    )]
+    MissingCredentials {
+        /// The endpoint.
+        endpoint: String,
+    },
+    /// The default credential chain found no provider.
+    #[error(
+        "the AWS default credential chain has no credentials provider (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or run with a role)"
+    )]
+    NoDefaultCredentials,
+    /// A limit or retry setting is unusable.
+    #[error("invalid exporter setting {name}: {reason}")]
+    InvalidSetting {
+        /// Setting name.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+    /// The output file could not be opened.
+    #[error("cannot open {path}: {source}")]
+    File {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// An exporter that drops every batch (counted as exported).
+#[derive(Clone, Debug, Default)]
+pub struct NoopExporter;
+
+impl NoopExporter {
+    /// A new no-op exporter.
+    pub fn new() -> Self {
+        Self
+    }
+}
+
+impl BatchExporter for NoopExporter {
+    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+        let spans = span_count(&batch) as u64;
+        Box::pin(async move {
+            Ok(ExportOutcome {
+                requests: 0,
+                spans_exported: spans,
+                ..ExportOutcome::default()
+            })
+        })
+    }
+}
+
+/// Default per-attempt timeout of [`OtlpHttpConfig`].
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

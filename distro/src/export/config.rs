@@ -1,0 +1,146 @@
+//! Settings of the OTLP/HTTP exporter.
+
+use std::time::Duration;
+
+use super::DEFAULT_TIMEOUT;
+
+/// Settings for [`super::OtlpHttpExporter`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtlpHttpConfig {
+    /// Full URL including `/v1/traces`; used as is.
+    pub endpoint: String,
+    /// Extra headers sent (and signed) with every request.
+    pub headers: Vec<(String, String)>,
+    /// Timeout of one attempt (default 10 s).
+    pub timeout: Duration,
+    /// Body compression.
+    pub compression: Compression,
+    /// Body encoding.
+    pub protocol: Protocol,
+    /// When to SigV4-sign.
+    pub signing: Signing,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// Request size limits; larger batches are split.
+    pub limits: Limits,
+}
+
+impl OtlpHttpConfig {
+    /// Defaults for `endpoint`: protobuf, no compression, automatic signing.
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            headers: Vec::new(),
+            timeout: DEFAULT_TIMEOUT,
+            compression: Compression::None,
+            protocol: Protocol::HttpProtobuf,
+            signing: Signing::Auto,
+            retry: RetryPolicy::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for OtlpHttpConfig {
+    /// The local collector default, `http://localhost:4318/v1/traces`.
+    fn default() -> Self {
+        Self::new("http://localhost:4318/v1/traces")
+    }
+}
+
+/// Body compression.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Compression {
+    /// Send the body as is.
+    #[default]
+    None,
+    /// gzip (`Content-Encoding: gzip`).
+    Gzip,
+}
+
+/// OTLP/HTTP body encoding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// `application/x-protobuf`.
+    #[default]
+    HttpProtobuf,
+    /// `application/json` (OTLP/JSON: hex ids, camelCase).
+    HttpJson,
+}
+
+/// When requests are SigV4-signed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Signing {
+    /// Sign when the endpoint is the X-Ray traces or CloudWatch Logs OTLP
+    /// endpoint; service and region come from the host.
+    #[default]
+    Auto,
+    /// Sign whatever the endpoint (e.g. a VPC endpoint or proxy).
+    Force {
+        /// Signing service name; default `xray` (or the detected service).
+        service: Option<String>,
+        /// Signing region (the config layer passes `AWS_REGION`); when
+        /// `None`, the region in the endpoint host, else an error.
+        region: Option<String>,
+    },
+    /// Never sign.
+    Off,
+}
+
+/// Retries of transient failures (429, 502, 503, 504, other 5xx,
+/// connection errors and timeouts): exponential backoff with full jitter,
+/// `Retry-After` honoured when it fits in the budget.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts per request, including the first (1 = no retries).
+    pub max_attempts: u32,
+    /// Budget from the first attempt: no retry starts after it.
+    pub max_elapsed: Duration,
+    /// Ceiling of the first backoff.
+    pub initial_backoff: Duration,
+    /// Largest backoff ceiling.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 5 attempts within 30 s, backoff ceilings 500 ms, 1 s, 2 s, 4 s (≤ 5 s).
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            max_elapsed: Duration::from_secs(30),
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+}
+
+/// Request limits (spec: X-Ray OTLP endpoint limits per traces request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Spans per request (default 10,000).
+    pub max_spans_per_request: usize,
+    /// Uncompressed body bytes per request (default 5 MB).
+    pub max_request_bytes: usize,
+    /// Encoded bytes of one span; larger spans are dropped (default 200 KB).
+    pub max_span_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_spans_per_request: 10_000,
+            max_request_bytes: 5 * 1000 * 1000,
+            max_span_bytes: 200 * 1000,
+        }
+    }
+}

@@ -1,0 +1,566 @@
+//! OTLP/HTTP trace exporter over reqwest, SigV4-signed for the AWS endpoints.
+//!
+//! Not opentelemetry-otlp's exporter: that one takes `SpanData`, while every
+//! stage here (SDK, Lambda extension, sidecar) hands over the one OTLP batch
+//! type, [`ExportTraceServiceRequest`].
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::SharedAsyncSleep;
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+
+use super::credentials::CachedCredentials;
+use super::encode::{EncodedBody, encode_request};
+use super::endpoint::{AwsEndpointKind, detect_aws_endpoint};
+use super::response::{describe_transport_error, error_message, is_retryable, read_limited};
+use super::retry::{Attempt, TokioSleep, parse_retry_after, run_with_retry};
+use super::sigv4::{SigningTarget, sign_request};
+use super::split::{halve, span_count, split_request};
+use super::stats::ExportStats;
+use super::{
+    BatchExporter, ExportConfigError, ExportError, ExportFuture, ExportOutcome, OtlpHttpConfig,
+    Signing,
+};
+
+/// Headers the exporter sets (and signs) itself; user values are ignored.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-type",
+    "content-encoding",
+    "content-length",
+    "authorization",
+    "x-amz-date",
+    "x-amz-security-token",
+    "x-amz-content-sha256",
+];
+/// Distinct error messages remembered for log-once.
+const MAX_LOGGED_ERRORS: usize = 128;
+
+/// Exports OTLP batches over HTTP; see the module docs.
+#[derive(Debug)]
+pub struct OtlpHttpExporter {
+    cfg: OtlpHttpConfig,
+    url: url::Url,
+    host_header: String,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    signing: Option<SigningTarget>,
+    provider: Option<SharedCredentialsProvider>,
+    creds: Option<CachedCredentials>,
+    client: reqwest::Client,
+    stats: Arc<ExportStats>,
+    time: SharedTimeSource,
+    sleep: SharedAsyncSleep,
+    logged: std::sync::Mutex<HashSet<(u16, String)>>,
+    shut_down: AtomicBool,
+}
+
+/// What a successful request returned.
+struct Accepted {
+    rejected_spans: u64,
+}
+
+impl OtlpHttpExporter {
+    /// Creates the exporter. `creds` is required when the configuration
+    /// signs (see [`Signing`]); use [`Self::from_default_chain`] to load the
+    /// AWS default chain instead.
+    pub fn new(
+        cfg: OtlpHttpConfig,
+        creds: Option<SharedCredentialsProvider>,
+    ) -> Result<Self, ExportConfigError> {
+        let url = parse_endpoint(&cfg.endpoint)?;
+        let host_header = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_owned(),
+            (None, _) => return Err(invalid(&cfg.endpoint, "no host")),
+        };
+        let headers = cfg
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let bad = |reason: String| ExportConfigError::InvalidHeader {
+                    name: name.clone(),
+                    reason,
+                };
+                Ok((
+                    HeaderName::from_bytes(name.trim().as_bytes())
+                        .map_err(|e| bad(e.to_string()))?,
+                    HeaderValue::from_str(value.trim()).map_err(|e| bad(e.to_string()))?,
+                ))
+            })
+            .collect::<Result<Vec<_>, ExportConfigError>>()?
+            .into_iter()
+            .filter(|(name, _)| {
+                let reserved = RESERVED_HEADERS.contains(&name.as_str());
+                if reserved {
+                    tracing::warn!(header = %name, "ignoring an OTLP header the exporter sets itself");
+                }
+                !reserved
+            })
+            .collect::<Vec<_>>();
+        let detected = detect_aws_endpoint(&cfg.endpoint);
+        if detected
+            .as_ref()
+            .is_some_and(|e| e.kind == AwsEndpointKind::CloudWatchLogs)
+        {
+            let missing: Vec<&str> = ["x-aws-log-group", "x-aws-log-stream"]
+                .into_iter()
+                .filter(|want| {
+                    !headers
+                        .iter()
+                        .any(|(n, v)| n.as_str() == *want && !v.is_empty())
+                })
+                .collect();
+            if !missing.is_empty() {
+                return Err(ExportConfigError::MissingLogHeaders {
+                    endpoint: cfg.endpoint.clone(),
+                    missing: missing.join(", "),
+                });
+            }
+        }
+        let signing = signing_target(&cfg, detected.as_ref())?;
+        if cfg.timeout.is_zero() {
+            return Err(ExportConfigError::InvalidSetting {
+                name: "timeout",
+                reason: "must be greater than zero".into(),
+            });
+        }
+        if signing.is_some() && creds.is_none() {
+            return Err(ExportConfigError::MissingCredentials {
+                endpoint: cfg.endpoint.clone(),
+            });
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("otel-aws-distro/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(cfg.timeout)
+            // A redirect would be re-sent unsigned or as GET: treat it as an error.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ExportConfigError::Client(e.to_string()))?;
+        let time = SharedTimeSource::new(SystemTimeSource::new());
+        let creds_cache = match &signing {
+            Some(_) => creds
+                .clone()
+                .map(|p| CachedCredentials::new(p, time.clone())),
+            None => None,
+        };
+        Ok(Self {
+            cfg,
+            url,
+            host_header,
+            headers,
+            signing,
+            provider: creds,
+            creds: creds_cache,
+            client,
+            stats: Arc::new(ExportStats::new()),
+            time,
+            sleep: SharedAsyncSleep::new(TokioSleep),
+            logged: std::sync::Mutex::default(),
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    /// Like [`Self::new`], loading credentials (and, for
+    /// `Signing::Force { region: None }` on a non-AWS host, the region) from
+    /// aws-config's default chain when the configuration signs.
+    pub async fn from_default_chain(mut cfg: OtlpHttpConfig) -> Result<Self, ExportConfigError> {
+        // Dry run without credentials: does this configuration sign at all?
+        let detected = detect_aws_endpoint(&cfg.endpoint);
+        let needs_region =
+            matches!(&cfg.signing, Signing::Force { region: None, .. }) && detected.is_none();
+        if matches!(cfg.signing, Signing::Off)
+            || (cfg.signing == Signing::Auto && detected.is_none())
+        {
+            return Self::new(cfg, None);
+        }
+        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .load()
+            .await;
+        if let (true, Signing::Force { region, .. }, Some(found)) =
+            (needs_region, &mut cfg.signing, sdk.region())
+        {
+            *region = Some(found.to_string());
+        }
+        let provider = sdk
+            .credentials_provider()
+            .ok_or(ExportConfigError::NoDefaultCredentials)?;
+        Self::new(cfg, Some(provider))
+    }
+
+    /// Shares `stats` instead of the exporter's own counters.
+    #[must_use]
+    pub fn with_stats(mut self, stats: Arc<ExportStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// Uses `time` for signing dates, credential expiry and `Retry-After`
+    /// dates (tests).
+    #[must_use]
+    pub fn with_time_source(mut self, time: SharedTimeSource) -> Self {
+        self.creds = match (&self.signing, &self.provider) {
+            (Some(_), Some(p)) => Some(CachedCredentials::new(p.clone(), time.clone())),
+            _ => None,
+        };
+        self.time = time;
+        self
+    }
+
+    /// Uses `sleep` for retry backoff (tests).
+    #[must_use]
+    pub fn with_sleep(mut self, sleep: SharedAsyncSleep) -> Self {
+        self.sleep = sleep;
+        self
+    }
+
+    /// The exporter's counters.
+    pub fn stats(&self) -> Arc<ExportStats> {
+        self.stats.clone()
+    }
+
+    /// The SigV4 `(service, region)` requests are signed for, if any.
+    pub fn signing(&self) -> Option<(&str, &str)> {
+        self.signing
+            .as_ref()
+            .map(|t| (t.service.as_str(), t.region.as_str()))
+    }
+
+    /// The configuration the exporter runs with.
+    pub fn config(&self) -> &OtlpHttpConfig {
+        &self.cfg
+    }
+
+    async fn export_batch(
+        &self,
+        batch: ExportTraceServiceRequest,
+    ) -> Result<ExportOutcome, ExportError> {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return Err(ExportError::Shutdown);
+        }
+        let split = split_request(batch, &self.cfg.limits);
+        let mut outcome = ExportOutcome {
+            spans_dropped: split.dropped_spans,
+            ..ExportOutcome::default()
+        };
+        if split.dropped_spans > 0 {
+            tracing::warn!(
+                dropped = split.dropped_spans,
+                limit = self.cfg.limits.max_span_bytes,
+                "dropped spans larger than the per-span size limit"
+            );
+            ExportStats::add(&self.stats.spans_dropped, split.dropped_spans);
+        }
+        let mut queue: VecDeque<ExportTraceServiceRequest> = split.requests.into();
+        while let Some(req) = queue.pop_front() {
+            let spans = span_count(&req) as u64;
+            let body = match encode_request(&req, self.cfg.protocol, self.cfg.compression) {
+                Ok(body) => body,
+                Err(err) => return Err(self.fail(err, spans, &queue)),
+            };
+            if body.uncompressed_len > self.cfg.limits.max_request_bytes {
+                // The protobuf estimate fitted but this encoding (JSON) does not.
+                if let Some([a, b]) = halve(req) {
+                    queue.push_front(b);
+                    queue.push_front(a);
+                    continue;
+                }
+            } else {
+                drop(req);
+            }
+            let (result, retries) =
+                run_with_retry(&self.cfg.retry, &self.time, &self.sleep, || {
+                    self.attempt(&body)
+                })
+                .await;
+            outcome.retries += retries;
+            ExportStats::add(&self.stats.retries, u64::from(retries));
+            match result {
+                Ok(accepted) => {
+                    let rejected = accepted.rejected_spans.min(spans);
+                    outcome.requests += 1;
+                    outcome.spans_exported += spans - rejected;
+                    outcome.spans_dropped += rejected;
+                    ExportStats::add(&self.stats.spans_exported, spans - rejected);
+                    ExportStats::add(&self.stats.spans_dropped, rejected);
+                }
+                Err(err) => return Err(self.fail(err, spans, &queue)),
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Counts the undelivered spans and records the error.
+    fn fail(
+        &self,
+        err: ExportError,
+        spans: u64,
+        rest: &VecDeque<ExportTraceServiceRequest>,
+    ) -> ExportError {
+        let lost = spans + rest.iter().map(|r| span_count(r) as u64).sum::<u64>();
+        ExportStats::add(&self.stats.spans_dropped, lost);
+        if let ExportError::GaveUp { reason, .. } = &err {
+            // Rejections were logged where they happened.
+            self.log_once(0, &format!("spans not delivered: {reason}"));
+        }
+        self.stats.set_last_error(err.to_string());
+        err
+    }
+
+    async fn attempt(&self, body: &EncodedBody) -> Attempt<Accepted> {
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("host", self.host_header.as_str()),
+            ("content-type", body.content_type),
+        ];
+        if let Some(encoding) = body.content_encoding {
+            headers.push(("content-encoding", encoding));
+        }
+        for (name, value) in &self.headers {
+            // `HeaderValue::from_str` (in `new`) only accepts visible ASCII, so this always succeeds.
+            if let Ok(value) = value.to_str() {
+                headers.push((name.as_str(), value));
+            }
+        }
+        let mut signed = Vec::new();
+        if let (Some(target), Some(cache)) = (&self.signing, &self.creds) {
+            let creds = match cache.get().await {
+                Ok(creds) => creds,
+                Err(err) => return Attempt::Fail(err),
+            };
+            match sign_request(
+                target,
+                &creds,
+                "POST",
+                self.url.as_str(),
+                &headers,
+                &body.bytes,
+                self.time.now(),
+            ) {
+                Ok(h) => signed = h,
+                Err(err) => return Attempt::Fail(err),
+            }
+        }
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .timeout(self.cfg.timeout)
+            .body(body.bytes.clone());
+        for (name, value) in headers
+            .iter()
+            .copied()
+            .chain(signed.iter().map(|(n, v)| (*n, v.as_str())))
+        {
+            request = request.header(name, value);
+        }
+        ExportStats::add(&self.stats.requests, 1);
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(err) => {
+                return Attempt::Retry {
+                    reason: describe_transport_error(&err, self.cfg.timeout),
+                    retry_after: None,
+                };
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, self.time.now()));
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let body = match read_limited(response).await {
+            Ok(body) => body,
+            Err(err) if status.is_success() => {
+                // Accepted; the body only carries a partial-success report.
+                tracing::debug!(%err, "could not read the OTLP response body");
+                Bytes::new()
+            }
+            Err(err) => {
+                return Attempt::Retry {
+                    reason: format!(
+                        "HTTP {status}, then {}",
+                        describe_transport_error(&err, self.cfg.timeout)
+                    ),
+                    retry_after,
+                };
+            }
+        };
+        if status.is_success() {
+            return Attempt::Done(Accepted {
+                rejected_spans: self.partial_success(&content_type, &body),
+            });
+        }
+        let message = error_message(&content_type, &body);
+        if is_retryable(status) {
+            return Attempt::Retry {
+                reason: format!("HTTP {}: {message}", status.as_u16()),
+                retry_after,
+            };
+        }
+        let message = self.explain(status, message);
+        self.log_once(status.as_u16(), &message);
+        Attempt::Fail(ExportError::Rejected {
+            status: status.as_u16(),
+            message,
+        })
+    }
+
+    /// Rejected span count of a partial success (0 when none or unreadable).
+    fn partial_success(&self, content_type: &str, body: &[u8]) -> u64 {
+        if body.is_empty() {
+            return 0;
+        }
+        let response = if content_type.contains("json") {
+            serde_json::from_slice::<ExportTraceServiceResponse>(body).ok()
+        } else {
+            ExportTraceServiceResponse::decode(body).ok()
+        };
+        let Some(partial) = response.and_then(|r| r.partial_success) else {
+            return 0;
+        };
+        let rejected = u64::try_from(partial.rejected_spans).unwrap_or(0);
+        if rejected > 0 || !partial.error_message.is_empty() {
+            self.log_once(
+                200,
+                &format!(
+                    "partial success: {rejected} span(s) rejected: {}",
+                    partial.error_message
+                ),
+            );
+        }
+        rejected
+    }
+
+    /// Adds what to do for the errors users hit most.
+    fn explain(&self, status: StatusCode, message: String) -> String {
+        let lower = message.to_ascii_lowercase();
+        let hint = if [
+            "transaction search",
+            "segment destination",
+            "updatetracesegmentdestination",
+            "cloudwatch logs destination",
+            "cloudwatchlogs",
+        ]
+        .iter()
+        .any(|k| lower.contains(k))
+        {
+            Some(
+                "this account's X-Ray trace segment destination is not CloudWatch Logs: enable CloudWatch Transaction Search \
+                 (aws xray update-trace-segment-destination --destination CloudWatchLogs), or export through the X-Ray \
+                 segment path (PutTraceSegments) instead of the OTLP endpoint",
+            )
+        } else if matches!(status.as_u16(), 401 | 403) && self.signing.is_some() {
+            Some(
+                "check the AWS credentials, that they may call xray:PutSpans (or logs:PutLogEvents), and the signing region/service",
+            )
+        } else if matches!(status.as_u16(), 401 | 403) {
+            Some(
+                "the request was not signed: for an AWS endpoint behind a proxy, turn SigV4 signing on",
+            )
+        } else {
+            None
+        };
+        match hint {
+            Some(hint) => format!("{message} ({hint})"),
+            None => message,
+        }
+    }
+
+    fn log_once(&self, status: u16, message: &str) {
+        let first = {
+            let mut logged = self.logged.lock().unwrap_or_else(|p| p.into_inner());
+            if logged.len() >= MAX_LOGGED_ERRORS {
+                logged.clear();
+            }
+            logged.insert((status, message.to_owned()))
+        };
+        if first {
+            tracing::error!(status, endpoint = %self.url, "OTLP export: {message}");
+        } else {
+            tracing::debug!(status, endpoint = %self.url, "OTLP export: {message}");
+        }
+    }
+}
+
+impl BatchExporter for OtlpHttpExporter {
+    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+        Box::pin(self.export_batch(batch))
+    }
+
+    fn shutdown(&self) -> Result<(), ExportError> {
+        self.shut_down.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn stats(&self) -> Option<Arc<ExportStats>> {
+        Some(self.stats.clone())
+    }
+}
+
+fn invalid(endpoint: &str, reason: &str) -> ExportConfigError {
+    ExportConfigError::InvalidEndpoint {
+        endpoint: endpoint.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn parse_endpoint(endpoint: &str) -> Result<url::Url, ExportConfigError> {
+    let url = url::Url::parse(endpoint.trim()).map_err(|e| invalid(endpoint, &e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(endpoint, "the scheme must be http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(endpoint, "no host"));
+    }
+    Ok(url)
+}
+
+fn signing_target(
+    cfg: &OtlpHttpConfig,
+    detected: Option<&super::AwsEndpoint>,
+) -> Result<Option<SigningTarget>, ExportConfigError> {
+    Ok(match &cfg.signing {
+        Signing::Off => None,
+        Signing::Auto => detected.map(|e| SigningTarget {
+            service: e.kind.service().to_owned(),
+            region: e.region.clone(),
+        }),
+        Signing::Force { service, region } => {
+            let region = region
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .or_else(|| detected.map(|e| e.region.clone()))
+                .ok_or_else(|| ExportConfigError::MissingRegion {
+                    endpoint: cfg.endpoint.clone(),
+                })?;
+            let service = service
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .or_else(|| detected.map(|e| e.kind.service().to_owned()))
+                .unwrap_or_else(|| "xray".to_owned());
+            Some(SigningTarget { service, region })
+        }
+    })
+}
+
+#[cfg(test)]
+#[path = "otlp_http_tests.rs"]
+mod tests;

@@ -1,0 +1,84 @@
+//! Reading an OTLP/HTTP response: which statuses to retry, the human
+//! message in an error body, bounded body reads.
+
+use bytes::Bytes;
+use http::StatusCode;
+use prost::Message;
+
+/// Response bodies are read up to this size (error messages, partial success).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// 429, 502, 503, 504 and every other 5xx are worth retrying.
+pub(crate) fn is_retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+pub(crate) fn describe_transport_error(
+    err: &reqwest::Error,
+    timeout: std::time::Duration,
+) -> String {
+    if err.is_timeout() {
+        format!("no response within {timeout:?}")
+    } else if err.is_connect() {
+        format!("cannot connect: {err}")
+    } else {
+        format!("request failed: {err}")
+    }
+}
+
+pub(crate) async fn read_limited(mut response: reqwest::Response) -> Result<Bytes, reqwest::Error> {
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_RESPONSE_BYTES - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() >= MAX_RESPONSE_BYTES {
+            break;
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+/// google.rpc.Status, the OTLP/HTTP protobuf error body.
+#[derive(Clone, PartialEq, prost::Message)]
+pub(crate) struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub(crate) code: i32,
+    #[prost(string, tag = "2")]
+    pub(crate) message: String,
+}
+
+/// The human message of an error body: google.rpc.Status (protobuf or JSON),
+/// an AWS JSON error (`message`/`Message`), or the text itself.
+pub(crate) fn error_message(content_type: &str, body: &[u8]) -> String {
+    const MAX_CHARS: usize = 500;
+    if body.is_empty() {
+        return "(empty response body)".to_owned();
+    }
+    let from_structured = if content_type.contains("protobuf") {
+        RpcStatus::decode(body).ok().map(|s| s.message)
+    } else if content_type.contains("json") || body.first() == Some(&b'{') {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                ["message", "Message", "errorMessage"]
+                    .iter()
+                    .find_map(|k| v.get(k).and_then(|m| m.as_str()).map(str::to_owned))
+                    .or_else(|| {
+                        v.get("error")
+                            .and_then(|e| e.get("message"))
+                            .and_then(|m| m.as_str())
+                            .map(str::to_owned)
+                    })
+            })
+    } else {
+        None
+    };
+    let text = from_structured
+        .filter(|m| !m.trim().is_empty())
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let text = text.trim();
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}

@@ -1,0 +1,1 @@
+//! OTLP receivers (HTTP and gRPC) that decode into the one batch type (feature `server`).

@@ -1,0 +1,1 @@
+//! Translation between OTLP spans and X-Ray segment documents (issue 6).
