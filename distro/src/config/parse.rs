@@ -1,0 +1,177 @@
+//! Parsers for configuration values. Each returns a [`ConfigError`] that
+//! names the variable and what it accepts.
+
+use std::time::Duration;
+
+use super::ConfigError;
+
+fn invalid(var: &'static str, value: &str, accepted: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        value: value.to_string(),
+        accepted,
+    }
+}
+
+/// `true`/`false`, case-insensitive (the OpenTelemetry boolean rule).
+pub fn bool_value(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(var, value, "true or false")),
+    }
+}
+
+/// A non-negative whole number of milliseconds.
+pub fn millis(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
+    value
+        .trim()
+        .parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| invalid(var, value, "a whole number of milliseconds, e.g. 10000"))
+}
+
+/// A positive whole number that fits in `u32`.
+pub fn positive_u32(var: &'static str, value: &str) -> Result<u32, ConfigError> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(invalid(var, value, "a positive whole number")),
+    }
+}
+
+/// `key=value,key2=value2` with percent-encoded values (W3C baggage
+/// octets, as the OpenTelemetry specification says for `*_HEADERS`).
+pub fn key_values(var: &'static str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for item in value.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = item.split_once('=') else {
+            return Err(invalid(var, value, "comma-separated key=value pairs"));
+        };
+        let key = k.trim();
+        if key.is_empty() {
+            return Err(invalid(
+                var,
+                value,
+                "comma-separated key=value pairs with non-empty keys",
+            ));
+        }
+        let decoded = percent_encoding::percent_decode_str(v.trim())
+            .decode_utf8()
+            .map_err(|_| invalid(var, value, "percent-encoded UTF-8 values"))?;
+        out.push((key.to_string(), decoded.into_owned()));
+    }
+    Ok(out)
+}
+
+/// `gzip` or `none`.
+pub fn gzip(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "gzip" => Ok(true),
+        "none" => Ok(false),
+        _ => Err(invalid(var, value, "gzip or none")),
+    }
+}
+
+/// `http/protobuf` or `http/json` (`grpc` is refused: in-process export is
+/// OTLP/HTTP only, the protocol the AWS OTLP endpoints speak).
+pub fn http_json(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "http/protobuf" => Ok(false),
+        "http/json" => Ok(true),
+        _ => Err(invalid(
+            var,
+            value,
+            "http/protobuf or http/json (grpc is not supported in-process; the AWS OTLP endpoints take HTTP only)",
+        )),
+    }
+}
+
+/// An absolute `http://` or `https://` URL.
+pub fn endpoint(var: &'static str, value: &str) -> Result<String, ConfigError> {
+    let v = value.trim();
+    match url::Url::parse(v) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => {
+            Ok(v.to_string())
+        }
+        _ => Err(invalid(var, value, "an absolute http:// or https:// URL")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans() {
+        for (input, want) in [
+            ("true", Some(true)),
+            ("TRUE", Some(true)),
+            (" false ", Some(false)),
+            ("1", None),
+            ("yes", None),
+            ("", None),
+        ] {
+            assert_eq!(bool_value("V", input).ok(), want, "input {input:?}");
+        }
+        let err = bool_value("OTEL_SDK_DISABLED", "yes")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("OTEL_SDK_DISABLED") && err.contains("true or false"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(millis("V", "2500").unwrap(), Duration::from_millis(2500));
+        assert!(millis("V", "-1").is_err());
+        assert!(millis("V", "1.5").is_err());
+        assert_eq!(positive_u32("V", "512").unwrap(), 512);
+        assert!(positive_u32("V", "0").is_err());
+        assert!(positive_u32("V", "99999999999").is_err());
+    }
+
+    #[test]
+    fn headers() {
+        let h = key_values("V", "api-key=abc%20def, x-aws-log-group=/aws/my%2Cgroup,,").unwrap();
+        assert_eq!(
+            h,
+            vec![
+                ("api-key".to_string(), "abc def".to_string()),
+                ("x-aws-log-group".to_string(), "/aws/my,group".to_string())
+            ]
+        );
+        assert!(key_values("V", "novalue").is_err());
+        assert!(key_values("V", "=x").is_err());
+        assert!(key_values("V", "k=%ff").is_err());
+    }
+
+    #[test]
+    fn protocol_and_compression() {
+        assert!(!http_json("V", "http/protobuf").unwrap());
+        assert!(http_json("V", "HTTP/JSON").unwrap());
+        let err = http_json("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && err.contains("http/protobuf"),
+            "{err}"
+        );
+        assert!(gzip("V", "gzip").unwrap());
+        assert!(!gzip("V", "none").unwrap());
+        assert!(gzip("V", "zstd").is_err());
+    }
+
+    #[test]
+    fn endpoints() {
+        assert!(endpoint("V", "https://xray.us-east-1.amazonaws.com/v1/traces").is_ok());
+        assert!(endpoint("V", "http://127.0.0.1:4318").is_ok());
+        assert!(endpoint("V", "localhost:4318").is_err());
+        assert!(endpoint("V", "ftp://x/y").is_err());
+    }
+}

@@ -1,0 +1,91 @@
+//! Every environment variable the distro reads (except the resource
+//! detectors', which live with the detectors in [`crate::resource`], and
+//! the sampler's and propagators', in [`crate::sampling`] and
+//! [`crate::propagation`]).
+//!
+//! Precedence, written once: a value set in code (the [`crate::Builder`])
+//! wins over a signal-specific variable (`OTEL_EXPORTER_OTLP_TRACES_*`),
+//! which wins over the generic one (`OTEL_EXPORTER_OTLP_*`), which wins over
+//! the default.
+
+pub use crate::resource::{
+    AWS_REGION, AWS_XRAY_TRACING_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_SERVICE_NAME,
+};
+
+/// `true` disables the SDK entirely (OpenTelemetry standard).
+pub const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+/// `false` disables tracing (legacy aws-xray-sdk switch, honoured for migrations).
+pub const AWS_XRAY_SDK_ENABLED: &str = "AWS_XRAY_SDK_ENABLED";
+/// Comma-separated trace exporters: `otlp`, `console`, `file`, `xray`, `none`.
+pub const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
+/// Path of the JSON-lines file the `file` exporter appends to.
+pub const OTEL_AWS_TRACES_FILE: &str = "OTEL_AWS_TRACES_FILE";
+/// `xray` exporter: comma-separated span attribute keys always indexed as
+/// X-Ray annotations (besides those a span lists in `aws.xray.annotations`).
+pub const OTEL_AWS_XRAY_INDEXED_ATTRIBUTES: &str = "OTEL_AWS_XRAY_INDEXED_ATTRIBUTES";
+/// `xray` exporter: `true` indexes every string/number/bool attribute as an
+/// annotation (at most 50 per document). Default `false`.
+pub const OTEL_AWS_XRAY_INDEX_ALL_ATTRIBUTES: &str = "OTEL_AWS_XRAY_INDEX_ALL_ATTRIBUTES";
+/// `xray` exporter: PutTraceSegments calls in flight at once (default 4).
+pub const OTEL_AWS_XRAY_MAX_CONCURRENCY: &str = "OTEL_AWS_XRAY_MAX_CONCURRENCY";
+
+/// Base OTLP endpoint; `/v1/traces` is appended for traces.
+pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// Traces OTLP endpoint, used as is.
+pub const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+/// Extra request headers for every OTLP export, `key=value,...`.
+pub const OTEL_EXPORTER_OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// Extra request headers for trace exports (merged over the generic ones).
+pub const OTEL_EXPORTER_OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+/// Per-request export timeout in milliseconds.
+pub const OTEL_EXPORTER_OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+/// Per-request trace export timeout in milliseconds.
+pub const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+/// `gzip` or `none`.
+pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+/// `gzip` or `none`, for traces.
+pub const OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+/// `http/protobuf` or `http/json`.
+pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+/// `http/protobuf` or `http/json`, for traces.
+pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+
+/// `true` signs OTLP requests with SigV4 for any endpoint (VPC endpoints, proxies).
+pub const OTEL_AWS_SIGV4: &str = "OTEL_AWS_SIGV4";
+/// SigV4 service name when signing is forced (default `xray`).
+pub const OTEL_AWS_SIGV4_SERVICE: &str = "OTEL_AWS_SIGV4_SERVICE";
+/// AWS region fallback (AWS CLI standard).
+pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+
+/// Delay between two batch exports, milliseconds (default 5000).
+pub const OTEL_BSP_SCHEDULE_DELAY: &str = "OTEL_BSP_SCHEDULE_DELAY";
+/// Maximum time an export may take, milliseconds (default 30000).
+pub const OTEL_BSP_EXPORT_TIMEOUT: &str = "OTEL_BSP_EXPORT_TIMEOUT";
+/// Maximum spans queued before new ones are dropped (default 2048).
+pub const OTEL_BSP_MAX_QUEUE_SIZE: &str = "OTEL_BSP_MAX_QUEUE_SIZE";
+/// Maximum spans per export (default 512, at most the queue size).
+pub const OTEL_BSP_MAX_EXPORT_BATCH_SIZE: &str = "OTEL_BSP_MAX_EXPORT_BATCH_SIZE";
+
+/// Generic attribute count limit (default 128).
+pub const OTEL_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_ATTRIBUTE_COUNT_LIMIT";
+/// Attributes per span (default: the generic limit).
+pub const OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT";
+/// Events per span (default 128).
+pub const OTEL_SPAN_EVENT_COUNT_LIMIT: &str = "OTEL_SPAN_EVENT_COUNT_LIMIT";
+/// Links per span (default 128).
+pub const OTEL_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
+/// Attributes per span event (default 128).
+pub const OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT";
+/// Attributes per span link (default 128).
+pub const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
+
+/// Legacy X-Ray daemon address: `host:port` or `tcp:host:port udp:host:port`.
+pub const AWS_XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
+/// Legacy: what to do when code expects a trace context and there is none:
+/// `LOG_ERROR` (default), `RUNTIME_ERROR`, `IGNORE_ERROR`.
+pub const AWS_XRAY_CONTEXT_MISSING: &str = "AWS_XRAY_CONTEXT_MISSING";
+
+/// Log line format of the distro's `tracing` subscriber: `json` (default) or `text`.
+pub const OTEL_AWS_LOG_FORMAT: &str = "OTEL_AWS_LOG_FORMAT";
+/// Standard `tracing` filter for the distro's subscriber (default `info`).
+pub const RUST_LOG: &str = "RUST_LOG";

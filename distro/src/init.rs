@@ -1,0 +1,423 @@
+//! `init()`: one call that sets up OpenTelemetry for AWS.
+//!
+//! It reads the configuration ([`crate::config`]), detects the resource
+//! (bounded, never fatal), builds the exporters, installs a tracer provider
+//! with X-Ray trace ids, the configured sampler and span limits, sets the
+//! global propagator (X-Ray + W3C by default) and, unless told not to, a
+//! `tracing` subscriber whose JSON lines carry the trace ids. The returned
+//! [`Guard`] flushes and shuts everything down.
+
+use std::sync::Arc;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider, SpanLimits};
+
+use crate::Env;
+use crate::config::{Config, ConfigError, ExporterKind, SigV4Setting};
+use crate::export::{
+    BatchExporter, Compression, ConsoleExporter, ExportConfigError, ExportStats, FileExporter,
+    OtlpHttpConfig, OtlpHttpExporter, ProtoSpanExporter, Protocol, Signing,
+};
+use crate::logs::LogInitError;
+use crate::propagation::{PropagatorKind, build_propagator};
+use crate::resource::{DetectOptions, service_name};
+use crate::sampling::SamplerConfig;
+
+/// Why `init()` could not set up telemetry.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// An exporter could not be built.
+    #[error("cannot build the trace exporter: {0}")]
+    Exporter(#[from] ExportConfigError),
+    /// The `tracing` subscriber could not be installed.
+    #[error(transparent)]
+    Logs(#[from] LogInitError),
+    /// `init()` needs a tokio runtime (the exporters run on it).
+    #[error(
+        "otel_aws_distro::init() must be called inside a tokio runtime (e.g. from #[tokio::main])"
+    )]
+    NoRuntime,
+}
+
+/// Code overrides for [`init`]. Values set here win over every variable.
+#[derive(Debug, Default)]
+pub struct Builder {
+    env: Option<Env>,
+    service_name: Option<String>,
+    resource_attributes: Vec<KeyValue>,
+    exporters: Vec<Arc<dyn BatchExporter>>,
+    sampler: Option<SamplerConfig>,
+    propagators: Option<Vec<PropagatorKind>>,
+    detect: Option<DetectOptions>,
+    credentials: Option<SharedCredentialsProvider>,
+    no_subscriber: bool,
+    no_globals: bool,
+}
+
+/// Sets up OpenTelemetry from the environment; see the crate docs.
+pub async fn init() -> Result<Guard, InitError> {
+    Builder::new().install().await
+}
+
+impl Builder {
+    /// A builder that reads the process environment.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads this environment instead of the process's (tests, embedding).
+    pub fn with_env(mut self, env: Env) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Sets `service.name` (wins over `OTEL_SERVICE_NAME`).
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds resource attributes (win over detected and `OTEL_RESOURCE_ATTRIBUTES`).
+    pub fn with_resource_attributes(mut self, attrs: impl IntoIterator<Item = KeyValue>) -> Self {
+        self.resource_attributes.extend(attrs);
+        self
+    }
+
+    /// Exports to this exporter instead of the configured ones (may be called
+    /// several times to export to several).
+    pub fn with_exporter(mut self, exporter: Arc<dyn BatchExporter>) -> Self {
+        self.exporters.push(exporter);
+        self
+    }
+
+    /// Uses this sampler instead of `OTEL_TRACES_SAMPLER`.
+    pub fn with_sampler(mut self, sampler: SamplerConfig) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// Uses these propagators instead of `OTEL_PROPAGATORS`.
+    pub fn with_propagators(mut self, kinds: Vec<PropagatorKind>) -> Self {
+        self.propagators = Some(kinds);
+        self
+    }
+
+    /// Uses these detection options instead of the environment's.
+    pub fn with_detect_options(mut self, opts: DetectOptions) -> Self {
+        self.detect = Some(opts);
+        self
+    }
+
+    /// Signs with these credentials instead of aws-config's default chain.
+    pub fn with_credentials_provider(mut self, credentials: SharedCredentialsProvider) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Does not install the global `tracing` subscriber (bring your own and
+    /// add [`crate::logs::otel_layer`] to it).
+    pub fn without_tracing_subscriber(mut self) -> Self {
+        self.no_subscriber = true;
+        self
+    }
+
+    /// Sets neither the global tracer provider nor the global propagator
+    /// (use [`Guard::tracer_provider`] directly; implies no subscriber).
+    pub fn without_globals(mut self) -> Self {
+        self.no_globals = true;
+        self.no_subscriber = true;
+        self
+    }
+
+    /// Reads the configuration, applies the overrides, detects the resource,
+    /// builds the exporters and installs the provider.
+    pub async fn install(self) -> Result<Guard, InitError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(InitError::NoRuntime);
+        }
+        let env = self.env.clone().unwrap_or_else(Env::from_process);
+        let mut config = Config::from_env(&env)?;
+        if let Some(name) = &self.service_name {
+            config.service_name = Some(name.clone());
+        }
+        if let Some(s) = self.sampler {
+            config.sampler = crate::config::Sourced::code(s);
+        }
+        if let Some(p) = self.propagators.clone() {
+            config.propagators = crate::config::Sourced::code(p);
+        }
+        if let Some(d) = self.detect.clone() {
+            config.detect = d;
+        }
+        if config.disabled.value {
+            return Ok(Guard::disabled(config));
+        }
+
+        let resource = build_resource(&env, &config, &self.resource_attributes).await;
+        let stats = Arc::new(ExportStats::new());
+        let exporters = if self.exporters.is_empty() {
+            build_exporters(&config, self.credentials.clone(), stats.clone()).await?
+        } else {
+            self.exporters.clone()
+        };
+
+        let batch = || {
+            BatchConfigBuilder::default()
+                .with_scheduled_delay(config.batch.schedule_delay.value)
+                .with_max_export_timeout(config.batch.export_timeout.value)
+                .with_max_queue_size(config.batch.max_queue_size.value as usize)
+                .with_max_export_batch_size(config.batch.max_export_batch_size.value as usize)
+                .build()
+        };
+        let mut builder = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_id_generator(crate::xray::XrayIdGenerator::default())
+            .with_sampler(config.sampler.value.build())
+            .with_span_limits(SpanLimits {
+                max_attributes_per_span: config.limits.attributes_per_span.value,
+                max_events_per_span: config.limits.events_per_span.value,
+                max_links_per_span: config.limits.links_per_span.value,
+                max_attributes_per_event: config.limits.attributes_per_event.value,
+                max_attributes_per_link: config.limits.attributes_per_link.value,
+            });
+        for exporter in exporters {
+            let processor = BatchSpanProcessor::builder(
+                ProtoSpanExporter::new(exporter),
+                opentelemetry_sdk::runtime::Tokio,
+            )
+            .with_batch_config(batch())
+            .build();
+            builder = builder.with_span_processor(processor);
+        }
+        let provider = builder.build();
+
+        if !self.no_globals {
+            opentelemetry::global::set_text_map_propagator(build_propagator(
+                &config.propagators.value,
+                config.lambda_trace_env.clone(),
+            ));
+            opentelemetry::global::set_tracer_provider(provider.clone());
+        }
+        if !self.no_subscriber {
+            crate::logs::install(
+                Some(&provider),
+                config.log_format.value,
+                env.get(crate::config::vars::RUST_LOG),
+            )?;
+        }
+        let _ = provider.tracer("otel-aws-distro");
+        Ok(Guard {
+            provider: Some(provider),
+            resource,
+            config,
+            stats,
+        })
+    }
+}
+
+/// Builds the resource: detected < `OTEL_RESOURCE_ATTRIBUTES` < service name
+/// precedence < code attributes; plus `telemetry.sdk.*` and `telemetry.distro.*`.
+pub async fn build_resource(env: &Env, config: &Config, code_attrs: &[KeyValue]) -> Resource {
+    let detected = crate::resource::detect(env, &config.detect).await;
+    let executable = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "unknown".to_string());
+    let name = match &config.service_name {
+        Some(n) => n.clone(),
+        None => service_name(env, &detected, &executable).0,
+    };
+    let mut attrs: Vec<KeyValue> = detected
+        .iter()
+        .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+        .collect();
+    attrs.extend(config.resource_attributes.value.iter().cloned());
+    attrs.push(KeyValue::new("service.name", name));
+    attrs.push(KeyValue::new("telemetry.distro.name", "otel-aws"));
+    attrs.push(KeyValue::new(
+        "telemetry.distro.version",
+        env!("CARGO_PKG_VERSION"),
+    ));
+    attrs.extend(code_attrs.iter().cloned());
+    Resource::builder_empty()
+        .with_detector(Box::new(
+            opentelemetry_sdk::resource::TelemetryResourceDetector,
+        ))
+        .with_attributes(attrs)
+        .build()
+}
+
+/// Maps the configuration onto the OTLP exporter's settings.
+pub fn otlp_http_config(config: &Config) -> OtlpHttpConfig {
+    let mut cfg = OtlpHttpConfig::new(config.otlp.endpoint.value.clone());
+    cfg.headers = config.otlp.headers.value.clone();
+    cfg.timeout = config.otlp.timeout.value;
+    cfg.compression = if config.otlp.gzip.value {
+        Compression::Gzip
+    } else {
+        Compression::None
+    };
+    cfg.protocol = if config.otlp.json.value {
+        Protocol::HttpJson
+    } else {
+        Protocol::HttpProtobuf
+    };
+    cfg.signing = match &config.otlp.sigv4.value {
+        SigV4Setting::Auto => Signing::Auto,
+        SigV4Setting::Force { service, region } => Signing::Force {
+            service: Some(service.clone()),
+            region: Some(region.clone()),
+        },
+        SigV4Setting::Off => Signing::Off,
+    };
+    cfg
+}
+
+/// Maps the configuration onto the `xray` exporter's settings.
+pub fn xray_config(config: &Config) -> crate::export::AwsXrayConfig {
+    let mut cfg = crate::export::AwsXrayConfig::default();
+    cfg.translate.indexed = crate::translate::IndexedKeys {
+        keys: config.xray.indexed_attributes.value.clone(),
+        all: config.xray.index_all_attributes.value,
+    };
+    cfg.max_concurrency = config.xray.max_concurrency.value as usize;
+    cfg
+}
+
+/// Builds the configured exporters. OTLP signs with `credentials`, or with
+/// aws-config's default chain (cached, refreshed before expiry) when `None`;
+/// its counters go to `stats`.
+pub async fn build_exporters(
+    config: &Config,
+    credentials: Option<SharedCredentialsProvider>,
+    stats: Arc<ExportStats>,
+) -> Result<Vec<Arc<dyn BatchExporter>>, InitError> {
+    let mut out: Vec<Arc<dyn BatchExporter>> = Vec::new();
+    for kind in &config.exporters.value {
+        match kind {
+            ExporterKind::Otlp => {
+                let cfg = otlp_http_config(config);
+                let exporter = match &credentials {
+                    Some(c) => OtlpHttpExporter::new(cfg, Some(c.clone()))?,
+                    None => OtlpHttpExporter::from_default_chain(cfg).await?,
+                };
+                out.push(Arc::new(exporter.with_stats(stats.clone())));
+            }
+            ExporterKind::Console => out.push(Arc::new(ConsoleExporter::new())),
+            ExporterKind::File => out.push(Arc::new(FileExporter::new(
+                config.traces_file.value.clone(),
+            )?)),
+            ExporterKind::Xray => {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(region) = &config.region.value {
+                    loader = loader.region(aws_config::Region::new(region.clone()));
+                }
+                if let Some(c) = &credentials {
+                    loader = loader.credentials_provider(c.clone());
+                }
+                let exporter =
+                    crate::export::AwsXrayExporter::from_loader(loader, xray_config(config))
+                        .await?;
+                out.push(Arc::new(exporter.with_stats(stats.clone())));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Keeps telemetry running; flushes and shuts down on [`Guard::shutdown`] or drop.
+#[derive(Debug)]
+pub struct Guard {
+    provider: Option<SdkTracerProvider>,
+    resource: Resource,
+    config: Config,
+    stats: Arc<ExportStats>,
+}
+
+impl Guard {
+    fn disabled(config: Config) -> Self {
+        Self {
+            provider: None,
+            resource: Resource::builder_empty().build(),
+            config,
+            stats: Arc::new(ExportStats::new()),
+        }
+    }
+
+    /// True when telemetry is off (`OTEL_SDK_DISABLED=true` or `AWS_XRAY_SDK_ENABLED=false`).
+    pub fn is_disabled(&self) -> bool {
+        self.provider.is_none()
+    }
+
+    /// The installed provider (`None` when disabled).
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.provider.as_ref()
+    }
+
+    /// The resource every span carries.
+    pub fn resource(&self) -> &Resource {
+        &self.resource
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Export counters.
+    pub fn stats(&self) -> &Arc<ExportStats> {
+        &self.stats
+    }
+
+    /// Exports every finished span now.
+    pub async fn force_flush(&self) -> Result<(), String> {
+        let Some(provider) = self.provider.clone() else {
+            return Ok(());
+        };
+        // The SDK's flush blocks its caller until the batch task (on this
+        // runtime) answers: run it off the async worker.
+        tokio::task::spawn_blocking(move || provider.force_flush())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// Flushes and shuts down the provider.
+    pub async fn shutdown(mut self) -> Result<(), String> {
+        let Some(provider) = self.provider.take() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || provider.shutdown())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let Some(provider) = self.provider.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                let _ = tokio::task::block_in_place(|| provider.shutdown());
+            }
+            Ok(_) => {
+                tracing::warn!(
+                    "otel-aws Guard dropped on a current-thread runtime: call `guard.shutdown().await` to flush the last spans"
+                );
+            }
+            Err(_) => {
+                let _ = provider.shutdown();
+            }
+        }
+    }
+}
