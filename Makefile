@@ -1,0 +1,75 @@
+# otel-aws — one entry point for building, testing and demoing.
+#
+#   make demo   run the example locally (no AWS account needed)
+#   make test   install what the tests need, then fmt + clippy + every test
+#
+# Tools the tests need are installed into project-local folders (.tools/,
+# cdk/node_modules, cdk/.venv); nothing is installed globally except the
+# Debian packages listed in APT_PACKAGES.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+TOOLS := $(CURDIR)/.tools
+VENV := $(TOOLS)/venv
+# Python packages the Rust tests use as independent implementations:
+# botocore (SigV4 known answers), moto's server (X-Ray PutTraceSegments/BatchGetTraces).
+PIP_PACKAGES := botocore 'moto[server,xray]'
+
+APT_PACKAGES := python3-venv
+CARGO_FEATURES := --workspace --all-features
+export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
+
+.PHONY: all build lint fmt test test-deps rust-test cdk-test demo bench clean
+
+all: build
+
+build:
+	$(CARGO) build $(CARGO_FEATURES)
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy $(CARGO_FEATURES) --all-targets -- -D warnings
+
+# Installs what the tests need on a fresh machine (idempotent, quick when done).
+test-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
+	fi
+	@if [ ! -x $(VENV)/bin/python3 ]; then python3 -m venv $(VENV); fi
+	@$(VENV)/bin/python3 -c "import botocore, moto.server" 2>/dev/null || $(VENV)/bin/pip install -q $(PIP_PACKAGES)
+	@command -v cargo-nextest >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
+
+test: test-deps lint rust-test cdk-test
+
+rust-test:
+	$(CARGO) nextest run $(CARGO_FEATURES) --no-fail-fast
+	$(CARGO) test $(CARGO_FEATURES) --doc
+
+cdk-test:
+	@if [ -f cdk/scripts/test.sh ]; then bash cdk/scripts/test.sh; else echo "cdk: no tests yet"; fi
+
+# Runs the example service instrumented with the distro, exporting to the
+# console and a JSON-lines file, then prints the trace it produced as a tree.
+demo:
+	$(CARGO) build -q -p otel-aws-distro --features cli --example demo_service --bin otel-aws
+	@mkdir -p target && rm -f target/demo-traces.jsonl
+	OTEL_SERVICE_NAME=demo-checkout OTEL_TRACES_EXPORTER=console,file \
+	  OTEL_AWS_TRACES_FILE=target/demo-traces.jsonl OTEL_AWS_RESOURCE_DETECTORS=env \
+	  OTEL_BSP_SCHEDULE_DELAY=100 \
+	  $(CARGO) run -q -p otel-aws-distro --example demo_service
+	@echo
+	@echo "== The trace as the file exporter wrote it (target/demo-traces.jsonl) =="
+	$(CARGO) run -q -p otel-aws-distro --features cli --bin otel-aws -- tree target/demo-traces.jsonl
+
+bench:
+	$(CARGO) bench -p otel-aws-distro
+
+clean:
+	$(CARGO) clean
+	rm -rf $(TOOLS)
