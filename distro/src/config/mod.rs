@@ -478,6 +478,9 @@ impl Config {
             },
         };
 
+        // gzip by default for the AWS OTLP endpoints: smaller bodies, and
+        // SigV4's payload hash then covers far fewer bytes.
+        let aws_endpoint = crate::export::detect_aws_endpoint(&endpoint.value).is_some();
         Ok(OtlpSettings {
             endpoint,
             headers,
@@ -497,7 +500,7 @@ impl Config {
                     OTEL_EXPORTER_OTLP_COMPRESSION,
                 ],
                 parse::gzip,
-                || false,
+                || aws_endpoint,
             )?,
             json: pick(
                 env,
