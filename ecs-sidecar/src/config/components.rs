@@ -1,0 +1,300 @@
+//! Typed settings of every supported component, field for field as the
+//! OpenTelemetry Collector (contrib) names them. Every struct denies unknown
+//! fields, so a typo is a startup error that lists the accepted names.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+use super::values::GoDuration;
+
+/// Reads a present-but-empty section (`grpc:` with nothing under it) as the defaults.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Some(Option::<T>::deserialize(d)?.unwrap_or_default()))
+}
+
+/// `receivers.otlp`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpReceiver {
+    /// Which protocols listen; at least one.
+    #[serde(default)]
+    pub protocols: OtlpProtocols,
+}
+
+/// `receivers.otlp.protocols`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpProtocols {
+    /// OTLP/gRPC (default endpoint 0.0.0.0:4317) when present.
+    #[serde(default, deserialize_with = "present")]
+    pub grpc: Option<GrpcProtocol>,
+    /// OTLP/HTTP (default endpoint 0.0.0.0:4318) when present.
+    #[serde(default, deserialize_with = "present")]
+    pub http: Option<HttpProtocol>,
+}
+
+/// `receivers.otlp.protocols.grpc`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcProtocol {
+    /// Listen address.
+    pub endpoint: Option<String>,
+    /// Largest message in MiB (default 20).
+    pub max_recv_msg_size_mib: Option<u64>,
+}
+
+/// `receivers.otlp.protocols.http`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpProtocol {
+    /// Listen address.
+    pub endpoint: Option<String>,
+    /// Largest body in bytes (default 20 MiB).
+    pub max_request_body_size: Option<u64>,
+}
+
+/// `receivers.awsxray`: the X-Ray daemon's UDP port and its TCP proxy.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsXrayReceiver {
+    /// UDP listen address (default 0.0.0.0:2000).
+    pub endpoint: Option<String>,
+    /// Only `udp`.
+    pub transport: Option<String>,
+    /// The TCP proxy for X-Ray API calls (on by default at 0.0.0.0:2000).
+    #[serde(default, deserialize_with = "present")]
+    pub proxy_server: Option<ProxyServer>,
+}
+
+/// `receivers.awsxray.proxy_server`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyServer {
+    /// TCP listen address (default 0.0.0.0:2000); an empty string turns the proxy off.
+    pub endpoint: Option<String>,
+    /// Signing region (default `AWS_REGION`).
+    pub region: Option<String>,
+    /// Upstream base URL (default `AWS_ENDPOINT_URL_XRAY`, else `https://xray.<region>.amazonaws.com`).
+    pub aws_endpoint: Option<String>,
+}
+
+/// `processors.batch`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BatchProcessor {
+    /// Send a partial batch after this long (default 200ms).
+    pub timeout: Option<GoDuration>,
+    /// Send once this many spans are held (default 8192).
+    pub send_batch_size: Option<u64>,
+    /// Split batches larger than this (default 0: no limit).
+    pub send_batch_max_size: Option<u64>,
+}
+
+/// `processors.resourcedetection`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceDetectionProcessor {
+    /// Detectors in order: `env`, `ecs`, `ec2`.
+    #[serde(default)]
+    pub detectors: Vec<String>,
+    /// Bound on detection (default 5s).
+    pub timeout: Option<GoDuration>,
+    /// Detected values replace the batch's own (default true).
+    #[serde(default = "yes", rename = "override")]
+    pub override_: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ResourceDetectionProcessor {
+    fn default() -> Self {
+        Self {
+            detectors: Vec::new(),
+            timeout: None,
+            override_: true,
+        }
+    }
+}
+
+/// `processors.memory_limiter`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryLimiterProcessor {
+    /// How often the process memory is read (default 1s).
+    pub check_interval: Option<GoDuration>,
+    /// Hard limit in MiB (required).
+    pub limit_mib: Option<u64>,
+    /// Headroom below the hard limit where data is refused (default 20 % of limit_mib).
+    pub spike_limit_mib: Option<u64>,
+}
+
+/// `exporters.<id>.auth`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// Id of an authenticator extension (`sigv4auth`).
+    pub authenticator: String,
+}
+
+/// `exporters.<id>.retry_on_failure`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetryOnFailure {
+    /// Retry at all (default true).
+    pub enabled: Option<bool>,
+    /// First backoff (default 5s).
+    pub initial_interval: Option<GoDuration>,
+    /// Largest backoff (default 30s).
+    pub max_interval: Option<GoDuration>,
+    /// Give up on a batch after this long (default 300s).
+    pub max_elapsed_time: Option<GoDuration>,
+}
+
+/// `exporters.<id>.sending_queue`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SendingQueue {
+    /// Queue at all (default true; false means a queue of one batch).
+    pub enabled: Option<bool>,
+    /// Concurrent exports (default 1).
+    pub num_consumers: Option<u64>,
+    /// Batches held (default 100).
+    pub queue_size: Option<u64>,
+}
+
+/// `exporters.otlphttp`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpHttpExporter {
+    /// Base URL; `/v1/traces` is appended.
+    pub endpoint: Option<String>,
+    /// Full traces URL, used as is (wins over `endpoint`).
+    pub traces_endpoint: Option<String>,
+    /// Extra headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `gzip` (default) or `none`.
+    pub compression: Option<String>,
+    /// `proto` (default) or `json`.
+    pub encoding: Option<String>,
+    /// Per-attempt timeout (default 10s).
+    pub timeout: Option<GoDuration>,
+    /// Authenticator (SigV4).
+    pub auth: Option<Auth>,
+    /// Retries.
+    pub retry_on_failure: Option<RetryOnFailure>,
+    /// Queue in front of the exporter.
+    pub sending_queue: Option<SendingQueue>,
+}
+
+/// `exporters.awsxray`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsXrayExporter {
+    /// Region (default `AWS_REGION`).
+    pub region: Option<String>,
+    /// X-Ray API endpoint override.
+    pub endpoint: Option<String>,
+    /// Attribute keys indexed as annotations.
+    #[serde(default)]
+    pub indexed_attributes: Vec<String>,
+    /// Index every attribute.
+    #[serde(default)]
+    pub index_all_attributes: bool,
+    /// Retries.
+    pub retry_on_failure: Option<RetryOnFailure>,
+    /// Queue in front of the exporter.
+    pub sending_queue: Option<SendingQueue>,
+}
+
+/// `exporters.debug`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DebugExporter {
+    /// `basic` (a count per batch, default), `normal` or `detailed` (a line per span).
+    pub verbosity: Option<String>,
+}
+
+/// `exporters.file`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileExporter {
+    /// Output file (OTLP/JSON lines); required.
+    pub path: Option<String>,
+    /// Queue in front of the exporter.
+    pub sending_queue: Option<SendingQueue>,
+}
+
+/// `extensions.health_check`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckExtension {
+    /// Listen address (default 0.0.0.0:13133).
+    pub endpoint: Option<String>,
+    /// Path of the JSON status (default `/`).
+    pub path: Option<String>,
+}
+
+/// `extensions.sigv4auth`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SigV4AuthExtension {
+    /// Signing region (default: from the endpoint host, else `AWS_REGION`).
+    pub region: Option<String>,
+    /// Signing service (default: from the endpoint host, else `xray`).
+    pub service: Option<String>,
+}
+
+/// `service`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    /// Extensions to start.
+    #[serde(default)]
+    pub extensions: Vec<String>,
+    /// `traces` or `traces/<name>` pipelines.
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, PipelineSection>,
+    /// Own logs.
+    #[serde(default)]
+    pub telemetry: Telemetry,
+}
+
+/// `service.pipelines.<id>`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSection {
+    /// Receiver ids.
+    #[serde(default)]
+    pub receivers: Vec<String>,
+    /// Processor ids, in order.
+    #[serde(default)]
+    pub processors: Vec<String>,
+    /// Exporter ids.
+    #[serde(default)]
+    pub exporters: Vec<String>,
+}
+
+/// `service.telemetry`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Telemetry {
+    /// `service.telemetry.logs`.
+    #[serde(default)]
+    pub logs: TelemetryLogs,
+}
+
+/// `service.telemetry.logs`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryLogs {
+    /// `debug`, `info` (default), `warn`, `error`.
+    pub level: Option<String>,
+}

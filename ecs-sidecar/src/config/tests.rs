@@ -1,0 +1,302 @@
+//! Table tests: configs that must parse, and configs that must fail with an
+//! error naming the path and what is accepted.
+
+use super::*;
+
+const MINIMAL: &str = "
+receivers:
+  otlp:
+    protocols:
+      http:
+exporters:
+  debug:
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [debug]
+";
+
+fn env() -> Env {
+    Env::from_pairs([("AWS_REGION", "eu-west-1"), ("LIMIT", "100")])
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, "test.yaml", &env())
+}
+
+#[test]
+fn minimal_config_parses_with_defaults() {
+    let cfg = parse(MINIMAL).unwrap();
+    let Some(Receiver::Otlp(otlp)) = cfg.receivers.get("otlp") else {
+        panic!("no otlp receiver: {cfg:?}");
+    };
+    assert_eq!(otlp.protocols.http, Some(HttpProtocol::default()));
+    assert_eq!(otlp.protocols.grpc, None);
+    assert_eq!(cfg.service.pipelines["traces"].exporters, vec!["debug"]);
+}
+
+#[test]
+fn substitution_applies_to_values_and_types() {
+    let text = "
+extensions:
+  sigv4auth:
+    region: ${env:AWS_REGION}
+processors:
+  memory_limiter:
+    limit_mib: ${LIMIT}
+receivers:
+  otlp/app:
+    protocols: {grpc: {endpoint: 127.0.0.1:0}}
+exporters:
+  otlphttp/xray:
+    traces_endpoint: https://xray.${env:AWS_REGION}.amazonaws.com/v1/traces
+    auth: {authenticator: sigv4auth}
+service:
+  extensions: [sigv4auth]
+  pipelines:
+    traces/app:
+      receivers: [otlp/app]
+      processors: [memory_limiter]
+      exporters: [otlphttp/xray]
+";
+    let cfg = parse(text).unwrap();
+    let Some(Exporter::OtlpHttp(o)) = cfg.exporters.get("otlphttp/xray") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!(
+        o.traces_endpoint.as_deref(),
+        Some("https://xray.eu-west-1.amazonaws.com/v1/traces")
+    );
+    let Some(Processor::MemoryLimiter(m)) = cfg.processors.get("memory_limiter") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!(m.limit_mib, Some(100));
+}
+
+/// (what is changed, config, path the error must name, words it must contain)
+#[test]
+fn bad_configs_name_the_path_and_what_is_accepted() {
+    let pipeline =
+        "service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [debug]\n";
+    let otlp = "receivers:\n  otlp:\n    protocols:\n      http:\n";
+    let debug = "exporters:\n  debug:\n";
+    let cases: Vec<(&str, String, &str, Vec<&str>)> = vec![
+        (
+            "unknown top-level section",
+            format!("{otlp}{debug}{pipeline}connectors:\n  x: {{}}\n"),
+            "connectors",
+            vec!["receivers", "service"],
+        ),
+        (
+            "unknown receiver type",
+            format!("{otlp}  jaeger:\n{debug}{pipeline}"),
+            "receivers.jaeger",
+            vec!["otlp", "awsxray"],
+        ),
+        (
+            "unknown exporter type",
+            format!("{otlp}{debug}  otlp/grpc:\n    endpoint: x\n{pipeline}"),
+            "exporters.otlp/grpc",
+            vec!["otlphttp", "awsxray", "debug", "file"],
+        ),
+        (
+            "unknown processor type",
+            format!("{otlp}{debug}processors:\n  attributes:\n{pipeline}"),
+            "processors.attributes",
+            vec!["batch", "memory_limiter", "resourcedetection"],
+        ),
+        (
+            "unknown extension type",
+            format!("{otlp}{debug}extensions:\n  zpages:\n{pipeline}"),
+            "extensions.zpages",
+            vec!["health_check", "sigv4auth"],
+        ),
+        (
+            "misspelt exporter field",
+            format!("{otlp}{debug}  otlphttp:\n    endpont: https://x\n{pipeline}"),
+            "exporters.otlphttp.endpont",
+            vec!["endpoint", "traces_endpoint"],
+        ),
+        (
+            "missing exporter endpoint",
+            format!("{otlp}{debug}  otlphttp:\n    compression: gzip\n{pipeline}"),
+            "exporters.otlphttp.endpoint",
+            vec!["traces_endpoint"],
+        ),
+        (
+            "wrong field type",
+            format!("{otlp}{debug}processors:\n  batch:\n    send_batch_size: lots\n{pipeline}"),
+            "processors.batch.send_batch_size",
+            vec!["invalid type"],
+        ),
+        (
+            "bad duration",
+            format!("{otlp}{debug}processors:\n  batch:\n    timeout: 5 seconds\n{pipeline}"),
+            "processors.batch.timeout",
+            vec!["200ms"],
+        ),
+        (
+            "bad compression",
+            format!("{otlp}{debug}  otlphttp:\n    endpoint: https://x\n    compression: zstd\n{pipeline}"),
+            "exporters.otlphttp.compression",
+            vec!["gzip", "none"],
+        ),
+        (
+            "bad listen endpoint",
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: example.com:4317\nexporters:\n  debug:\n".to_owned() + pipeline,
+            "receivers.otlp.protocols.grpc.endpoint",
+            vec!["IP address"],
+        ),
+        (
+            "nested unknown field",
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: 0.0.0.0:4317\n        tls: {}\nexporters:\n  debug:\n".to_owned() + pipeline,
+            "receivers.otlp.protocols.grpc.tls",
+            vec!["endpoint"],
+        ),
+        (
+            "unknown detector",
+            format!("{otlp}{debug}processors:\n  resourcedetection:\n    detectors: [env, gcp]\n{pipeline}"),
+            "processors.resourcedetection.detectors[1]",
+            vec!["env", "ecs", "ec2"],
+        ),
+        (
+            "memory limiter without a limit",
+            format!("{otlp}{debug}processors:\n  memory_limiter:\n    check_interval: 1s\n{pipeline}"),
+            "processors.memory_limiter.limit_mib",
+            vec!["required"],
+        ),
+        (
+            "pipeline names a missing exporter",
+            format!("{otlp}{debug}service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp/xray]\n"),
+            "service.pipelines.traces.exporters[0]",
+            vec!["otlphttp/xray", "defined: debug"],
+        ),
+        (
+            "pipeline names a missing receiver",
+            format!("{otlp}{debug}service:\n  pipelines:\n    traces:\n      receivers: [otlp, awsxray]\n      exporters: [debug]\n"),
+            "service.pipelines.traces.receivers[1]",
+            vec!["awsxray", "defined: otlp"],
+        ),
+        (
+            "pipeline names a missing processor",
+            format!("{otlp}{debug}service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [debug]\n"),
+            "service.pipelines.traces.processors[0]",
+            vec!["batch", "defined: none"],
+        ),
+        (
+            "authenticator not defined",
+            format!("{otlp}{debug}  otlphttp:\n    endpoint: https://x\n    auth: {{authenticator: sigv4auth}}\n{pipeline}"),
+            "exporters.otlphttp.auth.authenticator",
+            vec!["sigv4auth", "extensions"],
+        ),
+        (
+            "authenticator not enabled",
+            format!("{otlp}{debug}  otlphttp:\n    endpoint: https://x\n    auth: {{authenticator: sigv4auth}}\nextensions:\n  sigv4auth:\n{pipeline}"),
+            "exporters.otlphttp.auth.authenticator",
+            vec!["service.extensions"],
+        ),
+        (
+            "metrics pipeline",
+            format!("{otlp}{debug}service:\n  pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [debug]\n"),
+            "service.pipelines.metrics",
+            vec!["traces"],
+        ),
+        (
+            "no pipelines",
+            format!("{otlp}{debug}"),
+            "service.pipelines",
+            vec!["traces"],
+        ),
+        (
+            "unknown service field",
+            format!("{otlp}{debug}{pipeline}  pipeline:\n"),
+            "service.pipeline",
+            vec!["pipelines", "extensions"],
+        ),
+        (
+            "awsxray exporter not in this build",
+            format!("{otlp}{debug}  awsxray:\n    region: us-east-1\n{pipeline}"),
+            "exporters.awsxray",
+            vec!["not available in this build", "otlphttp"],
+        ),
+        (
+            "bad substitution scheme",
+            format!("{otlp}{debug}  file:\n    path: ${{file:/x}}\n{pipeline}"),
+            "exporters.file.path",
+            vec!["env:VAR"],
+        ),
+    ];
+    for (what, text, path, words) in cases {
+        let err = match parse(&text) {
+            Ok(cfg) => panic!("{what}: parsed, expected an error\n{cfg:?}"),
+            Err(e) => e,
+        };
+        assert_eq!(err.path(), path, "{what}: {err}");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with(path),
+            "{what}: message does not start with the path: {msg}"
+        );
+        for w in words {
+            assert!(msg.contains(w), "{what}: {msg:?} lacks {w:?}");
+        }
+    }
+}
+
+#[test]
+fn not_yaml_is_an_error_naming_the_origin() {
+    let err = parse("receivers: [unclosed").unwrap_err().to_string();
+    assert!(err.starts_with("test.yaml is not valid YAML"), "{err}");
+    let err = parse("- a\n- b\n").unwrap_err().to_string();
+    assert!(err.contains("top level must be a mapping"), "{err}");
+}
+
+#[test]
+fn config_content_variable_wins_over_the_file() {
+    let env = Env::from_pairs([(OTEL_AWS_CONFIG_CONTENT, MINIMAL)]);
+    let (cfg, origin) = Config::load("/nonexistent/config.yaml", &env).unwrap();
+    assert_eq!(origin, OTEL_AWS_CONFIG_CONTENT);
+    assert!(cfg.exporters.contains_key("debug"));
+    let err = Config::load("/nonexistent/config.yaml", &Env::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("/nonexistent/config.yaml"),
+        "{err}"
+    );
+}
+
+fn shipped(name: &str) -> String {
+    let path = format!("{}/config/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap()
+}
+
+#[test]
+fn shipped_configs_validate() {
+    for name in ["ecs-default.yaml", "local-debug.yaml"] {
+        let cfg = parse(&shipped(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!cfg.service.pipelines.is_empty(), "{name}");
+    }
+    let cfg = parse(&shipped("ecs-default.yaml")).unwrap();
+    let Some(Exporter::OtlpHttp(o)) = cfg.exporters.get("otlphttp/xray") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!(
+        o.traces_endpoint.as_deref(),
+        Some("https://xray.eu-west-1.amazonaws.com/v1/traces")
+    );
+    let Some(Processor::MemoryLimiter(m)) = cfg.processors.get("memory_limiter") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!((m.limit_mib, m.spike_limit_mib), (Some(64), Some(16)));
+}
+
+#[test]
+fn xray_segments_config_validates_when_the_exporter_exists() {
+    let result = parse(&shipped("xray-segments.yaml"));
+    if validate::AWSXRAY_EXPORTER_AVAILABLE {
+        result.unwrap();
+    } else {
+        let err = result.unwrap_err();
+        assert_eq!(err.path(), "exporters.awsxray", "{err}");
+    }
+}

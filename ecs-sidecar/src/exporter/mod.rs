@@ -1,0 +1,191 @@
+//! Builds the configured exporters from the distro's implementations.
+
+mod debug;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use otel_aws_distro::export::{
+    BatchExporter, Compression, ConsoleExporter, ExportConfigError, FileExporter, OtlpHttpConfig,
+    OtlpHttpExporter, Protocol, RetryPolicy, Signing,
+};
+
+use crate::config::{self, Config, Exporter, Extension};
+use crate::extension::sigv4auth::{CredentialsError, CredentialsSource};
+use crate::pipeline::export_queue::QueueSettings;
+
+pub use debug::CountingDebugExporter;
+
+/// Why an exporter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ExporterError {
+    /// The distro refused the settings.
+    #[error("exporters.{id}: {source}")]
+    Config {
+        /// Component id.
+        id: String,
+        /// The distro's error.
+        source: ExportConfigError,
+    },
+    /// Signing is configured but no credentials are available.
+    #[error("exporters.{id}: {source}")]
+    Credentials {
+        /// Component id.
+        id: String,
+        /// Why.
+        source: CredentialsError,
+    },
+    /// Not in this build.
+    #[error("exporters.{id}: {message}")]
+    Unsupported {
+        /// Component id.
+        id: String,
+        /// What to use instead.
+        message: String,
+    },
+}
+
+/// A built exporter and its queue settings.
+#[derive(Debug)]
+pub struct BuiltExporter {
+    /// The exporter.
+    pub exporter: Arc<dyn BatchExporter>,
+    /// Its `sending_queue`.
+    pub queue: QueueSettings,
+}
+
+fn queue(q: Option<&config::SendingQueue>) -> QueueSettings {
+    let d = QueueSettings::default();
+    match q {
+        None => d,
+        Some(q) if q.enabled == Some(false) => QueueSettings {
+            queue_size: 1,
+            num_consumers: 1,
+        },
+        Some(q) => QueueSettings {
+            queue_size: q.queue_size.map_or(d.queue_size, |n| n as usize),
+            num_consumers: q.num_consumers.map_or(d.num_consumers, |n| n as usize),
+        },
+    }
+}
+
+/// The collector's `retry_on_failure` as the distro's retry policy
+/// (collector defaults: 5 s first backoff, 30 s largest, give up after 300 s).
+pub fn retry_policy(r: Option<&config::RetryOnFailure>) -> RetryPolicy {
+    let get = |d: Option<config::GoDuration>, default: u64| {
+        d.map_or(Duration::from_secs(default), |g| g.0)
+    };
+    match r {
+        Some(r) if r.enabled == Some(false) => RetryPolicy::none(),
+        r => RetryPolicy {
+            max_attempts: u32::MAX,
+            initial_backoff: get(r.and_then(|r| r.initial_interval), 5),
+            max_backoff: get(r.and_then(|r| r.max_interval), 30),
+            max_elapsed: get(r.and_then(|r| r.max_elapsed_time), 300),
+        },
+    }
+}
+
+/// Builds exporter `id` of `cfg`.
+pub async fn build(
+    id: &str,
+    cfg: &Config,
+    creds: &CredentialsSource,
+) -> Result<BuiltExporter, ExporterError> {
+    let config_err = |source| ExporterError::Config {
+        id: id.to_owned(),
+        source,
+    };
+    let Some(exp) = cfg.exporters.get(id) else {
+        return Err(ExporterError::Unsupported {
+            id: id.to_owned(),
+            message: "not defined".into(),
+        });
+    };
+    match exp {
+        Exporter::OtlpHttp(o) => {
+            let endpoint = match (&o.traces_endpoint, &o.endpoint) {
+                (Some(t), _) => t.clone(),
+                (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
+                (None, None) => String::new(), // refused by config validation
+            };
+            let mut c = OtlpHttpConfig::new(endpoint);
+            c.headers = o
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            c.compression = match o.compression.as_deref() {
+                Some("none" | "") => Compression::None,
+                _ => Compression::Gzip,
+            };
+            c.protocol = match o.encoding.as_deref() {
+                Some("json") => Protocol::HttpJson,
+                _ => Protocol::HttpProtobuf,
+            };
+            if let Some(t) = o.timeout {
+                c.timeout = t.0;
+            }
+            c.retry = retry_policy(o.retry_on_failure.as_ref());
+            c.signing = match o
+                .auth
+                .as_ref()
+                .and_then(|a| cfg.extensions.get(&a.authenticator))
+            {
+                Some(Extension::SigV4Auth(s)) => Signing::Force {
+                    service: s.service.clone(),
+                    region: s
+                        .region
+                        .clone()
+                        .filter(|r| !r.is_empty())
+                        .or_else(|| creds.default_region()),
+                },
+                // No authenticator: the distro still signs the AWS OTLP endpoints it recognises.
+                _ => Signing::Auto,
+            };
+            // Dry run without credentials: only load them when this configuration signs.
+            let exporter =
+                match OtlpHttpExporter::new(c.clone(), None) {
+                    Ok(e) => e,
+                    Err(ExportConfigError::MissingCredentials { .. }) => {
+                        let provider = creds.provider().await.map_err(|source| {
+                            ExporterError::Credentials {
+                                id: id.to_owned(),
+                                source,
+                            }
+                        })?;
+                        OtlpHttpExporter::new(c, Some(provider)).map_err(config_err)?
+                    }
+                    Err(e) => return Err(config_err(e)),
+                };
+            Ok(BuiltExporter {
+                exporter: Arc::new(exporter),
+                queue: queue(o.sending_queue.as_ref()),
+            })
+        }
+        Exporter::AwsXray(_) => Err(ExporterError::Unsupported {
+            id: id.to_owned(),
+            message:
+                "the awsxray exporter is not available in this build; use otlphttp with sigv4auth"
+                    .into(),
+        }),
+        Exporter::Debug(d) => {
+            let exporter: Arc<dyn BatchExporter> = match d.verbosity.as_deref() {
+                Some("normal" | "detailed") => Arc::new(ConsoleExporter::new()),
+                _ => Arc::new(CountingDebugExporter::new(id)),
+            };
+            Ok(BuiltExporter {
+                exporter,
+                queue: QueueSettings::default(),
+            })
+        }
+        Exporter::File(f) => {
+            let path = f.path.clone().unwrap_or_default();
+            let exporter = FileExporter::new(&path).map_err(config_err)?;
+            Ok(BuiltExporter {
+                exporter: Arc::new(exporter),
+                queue: queue(f.sending_queue.as_ref()),
+            })
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The front of a pipeline: admission (memory limiter, bounded queue) and
+//! the [`TraceSink`] each receiver pushes into.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use otel_aws_distro::receiver::{
+    Accepted, Backpressure, ExportTraceServiceRequest, RequestMeta, TraceSink,
+};
+use tokio::sync::mpsc;
+
+use crate::processor::{MemoryLimiter, MemoryPermit};
+use crate::telemetry::Counters;
+
+/// Suggested retry delay when the queue is full.
+pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// One accepted batch on its way to the batch processor.
+#[derive(Debug)]
+pub struct Item {
+    /// The spans.
+    pub request: ExportTraceServiceRequest,
+    /// Span count.
+    pub spans: usize,
+    /// Memory accounted to it (when a memory limiter is configured).
+    pub permit: Option<MemoryPermit>,
+}
+
+/// Admission into one pipeline; shared by its receivers.
+#[derive(Debug)]
+pub struct PipelineInput {
+    name: String,
+    tx: mpsc::UnboundedSender<Item>,
+    queued_spans: AtomicUsize,
+    capacity_spans: usize,
+    memory: Option<Arc<MemoryLimiter>>,
+}
+
+impl PipelineInput {
+    /// A new input holding at most `capacity_spans` spans not yet taken by the batch processor.
+    pub fn new(
+        name: &str,
+        capacity_spans: usize,
+        memory: Option<Arc<MemoryLimiter>>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<Item>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Arc::new(Self {
+                name: name.to_owned(),
+                tx,
+                queued_spans: AtomicUsize::new(0),
+                capacity_spans: capacity_spans.max(1),
+                memory,
+            }),
+            rx,
+        )
+    }
+
+    /// Offers a batch of `spans` spans and about `bytes` bytes. Never blocks:
+    /// refuses with [`Backpressure`] when over the memory limit, when the
+    /// queue is full or after shutdown began.
+    pub fn offer(
+        &self,
+        request: ExportTraceServiceRequest,
+        spans: usize,
+        bytes: usize,
+    ) -> Result<(), Backpressure> {
+        let permit = match &self.memory {
+            Some(m) => Some(m.admit(bytes as u64)?),
+            None => None,
+        };
+        let before = self.queued_spans.fetch_add(spans, Ordering::AcqRel);
+        // Always let one batch in when the queue is empty, however large.
+        if before > 0 && before + spans > self.capacity_spans {
+            self.queued_spans.fetch_sub(spans, Ordering::AcqRel);
+            return Err(Backpressure::new(
+                format!(
+                    "pipeline {} is full ({} spans waiting for export); retry later",
+                    self.name, before
+                ),
+                QUEUE_FULL_RETRY_AFTER,
+            ));
+        }
+        let item = Item {
+            request,
+            spans,
+            permit,
+        };
+        if self.tx.send(item).is_err() {
+            self.queued_spans.fetch_sub(spans, Ordering::AcqRel);
+            return Err(Backpressure::new(
+                "the sidecar is shutting down",
+                QUEUE_FULL_RETRY_AFTER,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Called by the worker for each item it takes.
+    pub(crate) fn taken(&self, spans: usize) {
+        self.queued_spans.fetch_sub(spans, Ordering::AcqRel);
+    }
+
+    /// Spans accepted but not yet taken by the batch processor.
+    pub fn queued_spans(&self) -> usize {
+        self.queued_spans.load(Ordering::Acquire)
+    }
+}
+
+/// What a receiver pushes into: the pipeline input plus the receiver's counters.
+#[derive(Clone, Debug)]
+pub struct ReceiverSink {
+    input: Arc<PipelineInput>,
+    counters: Arc<Counters>,
+}
+
+impl ReceiverSink {
+    /// A sink counting into `counters`.
+    pub fn new(input: Arc<PipelineInput>, counters: Arc<Counters>) -> Self {
+        Self { input, counters }
+    }
+
+    /// Offers a batch, counting it as received or refused.
+    pub fn offer(
+        &self,
+        request: ExportTraceServiceRequest,
+        spans: usize,
+        bytes: usize,
+    ) -> Result<(), Backpressure> {
+        match self.input.offer(request, spans, bytes) {
+            Ok(()) => {
+                Counters::add(&self.counters.received, spans as u64);
+                Ok(())
+            }
+            Err(bp) => {
+                Counters::add(&self.counters.refused, spans as u64);
+                Err(bp)
+            }
+        }
+    }
+
+    /// The receiver's counters.
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+}
+
+impl TraceSink for ReceiverSink {
+    fn accept(
+        &self,
+        batch: ExportTraceServiceRequest,
+        meta: RequestMeta,
+    ) -> Result<Accepted, Backpressure> {
+        let spans = usize::try_from(meta.span_count).unwrap_or(usize::MAX);
+        self.offer(batch, spans, meta.body_bytes)
+            .map(|()| Accepted::all())
+    }
+}

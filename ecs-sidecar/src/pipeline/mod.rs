@@ -1,0 +1,152 @@
+//! One traces pipeline: input (memory limiter + bounded queue) → worker
+//! (resource merge, batch) → one queue per exporter → exporters.
+//!
+//! Processors run in a fixed order whatever their position in the list:
+//! `memory_limiter` at admission (it must refuse before anything is held),
+//! `resourcedetection` per accepted batch, `batch` last.
+
+pub mod export_queue;
+pub mod input;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::{Config, PipelineSection, Processor};
+use crate::exporter::{self, ExporterError};
+use crate::extension::sigv4auth::CredentialsSource;
+use crate::processor::{BatchSettings, Batcher, MemoryLimiter, ResourceMerge, resource};
+use crate::telemetry::Telemetry;
+
+pub use self::export_queue::{ExporterHandle, QueueSettings};
+pub use self::input::{PipelineInput, ReceiverSink};
+
+/// Smallest input queue, in spans.
+pub const MIN_INPUT_SPANS: usize = 1024;
+/// Default memory limiter sampling interval.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A running pipeline.
+#[derive(Debug)]
+pub struct Pipeline {
+    name: String,
+    input: Arc<PipelineInput>,
+    stop: watch::Sender<bool>,
+    worker: tokio::task::JoinHandle<()>,
+    exporters: Vec<(
+        String,
+        tokio::task::JoinHandle<()>,
+        Arc<dyn otel_aws_distro::export::BatchExporter>,
+    )>,
+    sampler: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Pipeline {
+    /// Builds the processors and exporters of pipeline `name` and starts its worker.
+    pub async fn start(
+        name: &str,
+        section: &PipelineSection,
+        cfg: &Config,
+        telemetry: &Arc<Telemetry>,
+        creds: &CredentialsSource,
+        env: &otel_aws_distro::Env,
+    ) -> Result<Pipeline, ExporterError> {
+        let mut batch = BatchSettings::passthrough();
+        let mut memory = None;
+        let mut sampler = None;
+        let mut merge = None;
+        for id in &section.processors {
+            match cfg.processors.get(id) {
+                Some(Processor::Batch(b)) => {
+                    let d = BatchSettings::default();
+                    batch = BatchSettings {
+                        timeout: b.timeout.map_or(d.timeout, |t| t.0),
+                        send_batch_size: b
+                            .send_batch_size
+                            .map_or(d.send_batch_size, |n| n as usize),
+                        send_batch_max_size: b.send_batch_max_size.map_or(0, |n| n as usize),
+                    };
+                }
+                Some(Processor::MemoryLimiter(m)) => {
+                    let limiter = MemoryLimiter::new(m.limit_mib.unwrap_or(0), m.spike_limit_mib);
+                    sampler =
+                        Some(limiter.spawn_sampler(
+                            m.check_interval.map_or(DEFAULT_CHECK_INTERVAL, |d| d.0),
+                        ));
+                    memory = Some(limiter);
+                }
+                Some(Processor::ResourceDetection(r)) => {
+                    let timeout = r.timeout.map_or(resource::DEFAULT_TIMEOUT, |t| t.0);
+                    merge = Some(Arc::new(
+                        ResourceMerge::detect(env, &r.detectors, timeout, r.override_).await,
+                    ));
+                }
+                None => {}
+            }
+        }
+        let mut exporters = Vec::new();
+        let mut senders = Vec::new();
+        for id in &section.exporters {
+            let built = exporter::build(id, cfg, creds).await?;
+            let handle = export_queue::spawn(
+                id,
+                built.exporter,
+                built.queue,
+                telemetry.component("exporter", id),
+            );
+            senders.push(handle.tx.clone());
+            exporters.push((handle.id, handle.task, handle.exporter));
+        }
+        let capacity = (batch.send_batch_size * 4).max(MIN_INPUT_SPANS);
+        let (input, rx) = PipelineInput::new(name, capacity, memory);
+        let (stop, stop_rx) = watch::channel(false);
+        let worker = tokio::spawn(
+            worker::Worker {
+                rx,
+                input: Arc::clone(&input),
+                batcher: Batcher::new(batch),
+                resource: merge,
+                exporters: senders,
+                stop: stop_rx,
+            }
+            .run(),
+        );
+        Ok(Pipeline {
+            name: name.to_owned(),
+            input,
+            stop,
+            worker,
+            exporters,
+            sampler,
+        })
+    }
+
+    /// The pipeline's name (`traces`, `traces/app`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A sink for receiver `id`, counting into its telemetry.
+    pub fn sink(&self, id: &str, telemetry: &Telemetry) -> ReceiverSink {
+        ReceiverSink::new(Arc::clone(&self.input), telemetry.component("receiver", id))
+    }
+
+    /// Stops taking input, sends what was accepted and waits for the
+    /// exporters to finish (call inside a timeout: an exporter in an outage
+    /// retries up to its `max_elapsed_time`).
+    pub async fn drain(self) {
+        self.stop.send_replace(true);
+        let _ = self.worker.await;
+        for (id, task, exporter) in self.exporters {
+            let _ = task.await;
+            if let Err(e) = exporter.shutdown() {
+                tracing::warn!(exporter = %id, error = %e, "exporter shutdown failed");
+            }
+        }
+        if let Some(s) = self.sampler {
+            s.abort();
+        }
+    }
+}

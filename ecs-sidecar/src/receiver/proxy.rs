@@ -1,0 +1,247 @@
+//! `awsxray` receiver, TCP side: the X-Ray daemon's proxy. Any HTTP request
+//! (the SDKs' `POST /GetSamplingRules`, `POST /SamplingTargets`) is signed
+//! with SigV4 for service `xray` and forwarded to
+//! `https://xray.<region>.amazonaws.com` (or `proxy_server.aws_endpoint`, or
+//! `AWS_ENDPOINT_URL_XRAY`); the answer is returned as it came.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+use aws_smithy_runtime_api::client::identity::Identity;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use otel_aws_distro::export::CachedCredentials;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Upstream override variable (the AWS SDKs' service-specific endpoint variable).
+pub const AWS_ENDPOINT_URL_XRAY: &str = "AWS_ENDPOINT_URL_XRAY";
+/// Largest request body forwarded.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Where and how requests are forwarded.
+#[derive(Clone, Debug)]
+pub struct ProxySettings {
+    /// Upstream base URL without a trailing slash.
+    pub upstream: String,
+    /// Signing region.
+    pub region: String,
+}
+
+impl ProxySettings {
+    /// Upstream from `aws_endpoint`, else `AWS_ENDPOINT_URL_XRAY`, else the regional X-Ray endpoint.
+    pub fn resolve(aws_endpoint: Option<&str>, env_override: Option<&str>, region: &str) -> Self {
+        let upstream = aws_endpoint
+            .or(env_override)
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("https://xray.{region}.amazonaws.com"));
+        Self {
+            upstream,
+            region: region.to_owned(),
+        }
+    }
+}
+
+struct Shared {
+    settings: ProxySettings,
+    creds: CachedCredentials,
+    client: reqwest::Client,
+}
+
+/// A running proxy.
+#[derive(Debug)]
+pub struct XrayProxy {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl XrayProxy {
+    /// Binds `addr` and forwards until `stop` becomes true.
+    pub async fn start(
+        addr: SocketAddr,
+        settings: ProxySettings,
+        provider: SharedCredentialsProvider,
+        mut stop: watch::Receiver<bool>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared {
+            settings,
+            creds: CachedCredentials::new(provider, SharedTimeSource::new(SystemTimeSource::new())),
+            client,
+        });
+        let app = Router::new().fallback(forward).with_state(shared);
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "X-Ray proxy failed");
+            }
+        });
+        Ok(Self { addr, task })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits until the server stopped.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    tracing::warn!(%status, %message, "X-Ray proxy");
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "message": message }).to_string(),
+    )
+        .into_response()
+}
+
+async fn forward(State(s): State<Arc<Shared>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = match to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body: {e}")),
+    };
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let url = format!("{}{path}", s.settings.upstream);
+    let Ok(parsed) = reqwest::Url::parse(&url) else {
+        return error(StatusCode::BAD_GATEWAY, format!("bad upstream URL {url}"));
+    };
+    let host = match (parsed.host_str(), parsed.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return error(StatusCode::BAD_GATEWAY, format!("no host in {url}")),
+    };
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_owned();
+    let creds = match s.creds.get().await {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
+    };
+    let method = parts.method.as_str();
+    let headers = [
+        ("host", host.as_str()),
+        ("content-type", content_type.as_str()),
+    ];
+    let signed = match sign_headers(&creds, &s.settings.region, method, &url, &headers, &body) {
+        Ok(h) => h,
+        Err(e) => return error(StatusCode::BAD_GATEWAY, format!("signing: {e}")),
+    };
+    let mut out = s
+        .client
+        .request(parts.method.clone(), parsed)
+        .header(header::CONTENT_TYPE, content_type.as_str());
+    for (name, value) in signed {
+        out = out.header(name, value);
+    }
+    let resp = match out.body(body).send().await {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_GATEWAY, format!("forwarding to {url}: {e}")),
+    };
+    let status = resp.status();
+    let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
+    let amzn_error = resp.headers().get("x-amzn-errortype").cloned();
+    let bytes = match resp.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                format!("reading the answer of {url}: {e}"),
+            );
+        }
+    };
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    if let Some(ct) = ct {
+        response.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    if let Some(e) = amzn_error {
+        response.headers_mut().insert("x-amzn-errortype", e);
+    }
+    response
+        .headers_mut()
+        .insert("x-otel-aws-proxy", HeaderValue::from_static("1"));
+    response
+}
+
+/// SigV4 headers for one request. Hand-rolled around aws-sigv4 rather than
+/// calling the distro's signer, which is crate-private.
+fn sign_headers(
+    creds: &aws_credential_types::Credentials,
+    region: &str,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Vec<(&'static str, String)>, String> {
+    let identity: Identity = creds.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("xray")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().copied(),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| e.to_string())?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    let (out, _) = instructions.into_parts();
+    Ok(out
+        .into_iter()
+        .map(|h| (h.name(), h.value().to_owned()))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_precedence() {
+        let s = ProxySettings::resolve(None, None, "eu-west-1");
+        assert_eq!(s.upstream, "https://xray.eu-west-1.amazonaws.com");
+        let s = ProxySettings::resolve(None, Some("http://127.0.0.1:9/"), "eu-west-1");
+        assert_eq!(s.upstream, "http://127.0.0.1:9");
+        let s = ProxySettings::resolve(
+            Some("https://vpce.example"),
+            Some("http://127.0.0.1:9"),
+            "r",
+        );
+        assert_eq!(s.upstream, "https://vpce.example");
+    }
+}

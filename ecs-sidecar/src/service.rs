@@ -1,0 +1,310 @@
+//! The whole sidecar: extensions, pipelines and receivers started from a
+//! checked [`Config`], and their orderly shutdown.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use otel_aws_distro::Env;
+use otel_aws_distro::receiver::{self, ReceiverConfig, ReceiverError, RunningReceivers};
+use tokio::sync::watch;
+
+use crate::config::{Config, Extension, Receiver, parse_listen};
+use crate::exporter::ExporterError;
+use crate::extension::health::{self, HealthServer};
+use crate::extension::sigv4auth::{CredentialsError, CredentialsSource};
+use crate::pipeline::Pipeline;
+use crate::receiver::proxy::{self, ProxySettings, XrayProxy};
+use crate::receiver::udp::{self, UdpReceiver};
+use crate::telemetry::Telemetry;
+
+/// Default time to drain on shutdown (ECS's default `stopTimeout` is 30 s; we stay well inside).
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the sidecar could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// An exporter could not be built.
+    #[error(transparent)]
+    Exporter(#[from] ExporterError),
+    /// The OTLP receivers could not start.
+    #[error("receivers.{id}: {source}")]
+    Otlp {
+        /// Component id.
+        id: String,
+        /// Why.
+        source: ReceiverError,
+    },
+    /// A socket could not be bound.
+    #[error("{path}: cannot listen on {addr}: {source}")]
+    Bind {
+        /// Config path of the endpoint.
+        path: String,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The X-Ray proxy needs credentials or a region.
+    #[error("receivers.{id}.proxy_server: {message}")]
+    Proxy {
+        /// Component id.
+        id: String,
+        /// What is missing.
+        message: String,
+    },
+    /// Credentials for signing.
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+}
+
+/// Run-time options that are not part of the collector config.
+#[derive(Clone, Debug)]
+pub struct SidecarOptions {
+    /// Environment for substitution, credentials, region and metadata endpoints.
+    pub env: Env,
+    /// Bound on the drain at shutdown.
+    pub stop_timeout: Duration,
+}
+
+/// Bound addresses of one receiver.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReceiverAddrs {
+    /// OTLP/HTTP.
+    pub http: Option<SocketAddr>,
+    /// OTLP/gRPC.
+    pub grpc: Option<SocketAddr>,
+    /// awsxray UDP.
+    pub udp: Option<SocketAddr>,
+    /// awsxray TCP proxy.
+    pub proxy: Option<SocketAddr>,
+}
+
+/// A running sidecar.
+#[derive(Debug)]
+pub struct Sidecar {
+    telemetry: Arc<Telemetry>,
+    health: Option<HealthServer>,
+    addrs: BTreeMap<String, ReceiverAddrs>,
+    otlp: Vec<RunningReceivers>,
+    udp: Vec<UdpReceiver>,
+    proxies: Vec<XrayProxy>,
+    pipelines: Vec<Pipeline>,
+    stop_receivers: watch::Sender<bool>,
+    stop_timeout: Duration,
+}
+
+fn bind_err(path: String, addr: SocketAddr) -> impl FnOnce(std::io::Error) -> StartError {
+    move |source| StartError::Bind { path, addr, source }
+}
+
+impl Sidecar {
+    /// Starts everything `cfg` describes (inside a tokio runtime).
+    pub async fn start(cfg: &Config, opts: SidecarOptions) -> Result<Sidecar, StartError> {
+        let telemetry = Arc::new(Telemetry::new());
+        let creds = CredentialsSource::new(opts.env.clone());
+        let (stop_receivers, stop_rx) = watch::channel(false);
+        let mut sidecar = Sidecar {
+            telemetry: Arc::clone(&telemetry),
+            health: None,
+            addrs: BTreeMap::new(),
+            otlp: Vec::new(),
+            udp: Vec::new(),
+            proxies: Vec::new(),
+            pipelines: Vec::new(),
+            stop_receivers,
+            stop_timeout: opts.stop_timeout,
+        };
+        for id in &cfg.service.extensions {
+            if let Some(Extension::HealthCheck(h)) = cfg.extensions.get(id) {
+                let path = format!("extensions.{id}.endpoint");
+                let addr = parse_listen(h.endpoint.as_deref().unwrap_or(health::DEFAULT_ENDPOINT))
+                    .map_err(|m| StartError::Bind {
+                        path: path.clone(),
+                        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+                        source: std::io::Error::other(m),
+                    })?;
+                let server = HealthServer::start(
+                    addr,
+                    h.path.as_deref().unwrap_or("/"),
+                    Arc::clone(&telemetry),
+                )
+                .await
+                .map_err(bind_err(path, addr))?;
+                tracing::info!(addr = %server.addr(), "health_check listening");
+                sidecar.health = Some(server);
+            }
+        }
+        for (name, section) in cfg.pipelines() {
+            let pipeline =
+                Pipeline::start(name, section, cfg, &telemetry, &creds, &opts.env).await?;
+            for id in &section.receivers {
+                let sink = pipeline.sink(id, &telemetry);
+                let mut addrs = ReceiverAddrs::default();
+                match cfg.receivers.get(id) {
+                    Some(Receiver::Otlp(o)) => {
+                        let listen = |e: Option<&String>, default: &str| {
+                            parse_listen(e.map_or(default, String::as_str)).ok()
+                        };
+                        let mut rc = ReceiverConfig {
+                            http_addr: o
+                                .protocols
+                                .http
+                                .as_ref()
+                                .and_then(|h| listen(h.endpoint.as_ref(), "0.0.0.0:4318")),
+                            grpc_addr: o
+                                .protocols
+                                .grpc
+                                .as_ref()
+                                .and_then(|g| listen(g.endpoint.as_ref(), "0.0.0.0:4317")),
+                            ..ReceiverConfig::default()
+                        };
+                        if let Some(max) = o
+                            .protocols
+                            .http
+                            .as_ref()
+                            .and_then(|h| h.max_request_body_size)
+                        {
+                            rc.max_body_bytes = max as usize;
+                        }
+                        let mut stop = stop_rx.clone();
+                        let running = receiver::serve(rc, Arc::new(sink), async move {
+                            let _ = stop.wait_for(|s| *s).await;
+                        })
+                        .await
+                        .map_err(|source| StartError::Otlp {
+                            id: id.clone(),
+                            source,
+                        })?;
+                        addrs.http = running.http_addr();
+                        addrs.grpc = running.grpc_addr();
+                        tracing::info!(receiver = %id, http = ?addrs.http, grpc = ?addrs.grpc, "OTLP receiver listening");
+                        sidecar.otlp.push(running);
+                    }
+                    Some(Receiver::AwsXray(x)) => {
+                        let addr =
+                            parse_listen(x.endpoint.as_deref().unwrap_or(udp::DEFAULT_ENDPOINT))
+                                .map_err(|m| StartError::Proxy {
+                                    id: id.clone(),
+                                    message: m,
+                                })?;
+                        let r = UdpReceiver::start(addr, sink, stop_rx.clone())
+                            .await
+                            .map_err(bind_err(format!("receivers.{id}.endpoint"), addr))?;
+                        addrs.udp = Some(r.addr());
+                        sidecar.udp.push(r);
+                        let proxy_cfg = x.proxy_server.clone().unwrap_or_default();
+                        let endpoint = proxy_cfg
+                            .endpoint
+                            .clone()
+                            .unwrap_or_else(|| udp::DEFAULT_ENDPOINT.to_owned());
+                        if !endpoint.is_empty() {
+                            let p = start_proxy(
+                                id,
+                                &endpoint,
+                                &proxy_cfg,
+                                &creds,
+                                &opts.env,
+                                stop_rx.clone(),
+                            )
+                            .await?;
+                            addrs.proxy = Some(p.addr());
+                            sidecar.proxies.push(p);
+                        }
+                        tracing::info!(receiver = %id, udp = ?addrs.udp, proxy = ?addrs.proxy, "awsxray receiver listening");
+                    }
+                    None => {}
+                }
+                sidecar.addrs.insert(id.clone(), addrs);
+            }
+            sidecar.pipelines.push(pipeline);
+        }
+        Ok(sidecar)
+    }
+
+    /// Bound addresses of receiver `id` (real ports when 0 was configured).
+    pub fn receiver_addrs(&self, id: &str) -> Option<ReceiverAddrs> {
+        self.addrs.get(id).copied()
+    }
+
+    /// The health endpoint's address, if enabled.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health.as_ref().map(HealthServer::addr)
+    }
+
+    /// The counters.
+    pub fn telemetry(&self) -> Arc<Telemetry> {
+        Arc::clone(&self.telemetry)
+    }
+
+    /// Graceful stop: receivers stop taking data (in-flight requests finish),
+    /// pipelines send what was accepted; all within the stop timeout.
+    /// Returns false when the timeout cut the drain short.
+    pub async fn shutdown(self) -> bool {
+        if let Some(h) = &self.health {
+            h.set_stopping();
+        }
+        let drain = async {
+            self.stop_receivers.send_replace(true);
+            for r in self.otlp {
+                if let Err(e) = r.wait().await {
+                    tracing::warn!(error = %e, "OTLP receiver stopped with an error");
+                }
+            }
+            for u in self.udp {
+                u.wait().await;
+            }
+            for p in self.proxies {
+                p.wait().await;
+            }
+            for p in self.pipelines {
+                p.drain().await;
+            }
+        };
+        let done = tokio::time::timeout(self.stop_timeout, drain).await.is_ok();
+        if !done {
+            tracing::warn!(timeout = ?self.stop_timeout, "stop timeout reached; spans still queued were dropped");
+        }
+        if let Some(h) = self.health {
+            h.stop();
+        }
+        done
+    }
+}
+
+async fn start_proxy(
+    id: &str,
+    endpoint: &str,
+    cfg: &crate::config::ProxyServer,
+    creds: &CredentialsSource,
+    env: &Env,
+    stop: watch::Receiver<bool>,
+) -> Result<XrayProxy, StartError> {
+    let proxy_err = |message: String| StartError::Proxy {
+        id: id.to_owned(),
+        message,
+    };
+    let addr = parse_listen(endpoint).map_err(proxy_err)?;
+    let region = cfg
+        .region
+        .clone()
+        .filter(|r| !r.is_empty())
+        .or_else(|| creds.default_region())
+        .ok_or_else(|| proxy_err("no region: set proxy_server.region or AWS_REGION".into()))?;
+    let settings = ProxySettings::resolve(
+        cfg.aws_endpoint.as_deref(),
+        env.get(proxy::AWS_ENDPOINT_URL_XRAY),
+        &region,
+    );
+    let provider = creds
+        .provider()
+        .await
+        .map_err(|e| proxy_err(e.to_string()))?;
+    XrayProxy::start(addr, settings, provider, stop)
+        .await
+        .map_err(bind_err(
+            format!("receivers.{id}.proxy_server.endpoint"),
+            addr,
+        ))
+}
