@@ -210,7 +210,7 @@ pub(super) async fn run(env: &Env, as_json: bool, out: &mut dyn Write) -> Result
                 recommendation = Some(if otlp_ok {
                     "Transaction Search is on: export OTLP straight to https://xray.<region>.amazonaws.com/v1/traces (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT), signed automatically.".to_string()
                 } else {
-                    "Transaction Search is off: the X-Ray OTLP endpoint will not store spans. Either enable it (aws xray update-trace-segment-destination --destination CloudWatchLogs) or use the segment path (PutTraceSegments through the sidecar's awsxray exporter or the X-Ray daemon).".to_string()
+                    "Transaction Search is off: the X-Ray OTLP endpoint will not store spans. Either enable it (aws xray update-trace-segment-destination --destination CloudWatchLogs) or use the segment path: OTEL_TRACES_EXPORTER=xray (PutTraceSegments in-process), or the sidecar's awsxray exporter.".to_string()
                 });
             }
             Ok(Err(e)) => checks.push(Check {

@@ -96,15 +96,28 @@ fn signal_specific_settings_win_over_generic() {
 
 #[test]
 fn gzip_is_the_default_for_the_aws_endpoints_only() {
-    let aws = cfg(&[(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "https://xray.us-east-1.amazonaws.com/v1/traces")]).unwrap();
+    let aws = cfg(&[(
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+        "https://xray.us-east-1.amazonaws.com/v1/traces",
+    )])
+    .unwrap();
     assert!(aws.otlp.gzip.value);
     let forced_off = cfg(&[
-        (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "https://xray.us-east-1.amazonaws.com/v1/traces"),
+        (
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+            "https://xray.us-east-1.amazonaws.com/v1/traces",
+        ),
         (OTEL_EXPORTER_OTLP_COMPRESSION, "none"),
     ])
     .unwrap();
     assert!(!forced_off.otlp.gzip.value);
-    assert!(!cfg(&[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4318")]).unwrap().otlp.gzip.value);
+    assert!(
+        !cfg(&[(OTEL_EXPORTER_OTLP_ENDPOINT, "http://collector:4318")])
+            .unwrap()
+            .otlp
+            .gzip
+            .value
+    );
 }
 
 #[test]

@@ -19,6 +19,10 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+mod awsxray;
+pub use awsxray::{
+    AwsXrayConfig, AwsXrayExporter, DEFAULT_XRAY_CONCURRENCY, MAX_DOCUMENTS_PER_CALL,
+};
 mod config;
 mod console;
 mod credentials;

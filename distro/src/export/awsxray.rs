@@ -1,0 +1,355 @@
+//! The segment path: spans → X-Ray segment documents →
+//! `PutTraceSegments` through aws-sdk-xray (for accounts without CloudWatch
+//! Transaction Search, where the OTLP endpoint does not store spans).
+//!
+//! At most 50 documents per call (spec), calls in parallel up to a limit,
+//! throttling and transient failures retried with backoff and jitter under
+//! [`RetryPolicy`] (the SDK's own retries are turned off so there is one
+//! policy and one count), `UnprocessedTraceSegments` sent once more and then
+//! counted as dropped.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_sdk_xray::config::retry::RetryConfig;
+use aws_sdk_xray::error::{DisplayErrorContext, SdkError};
+use aws_sdk_xray::operation::put_trace_segments::PutTraceSegmentsError;
+use aws_smithy_async::rt::sleep::SharedAsyncSleep;
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+use futures_util::StreamExt;
+use futures_util::stream;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use super::retry::{Attempt, TokioSleep, run_with_retry};
+use super::{
+    BatchExporter, ExportConfigError, ExportError, ExportFuture, ExportOutcome, ExportStats,
+    RetryPolicy,
+};
+use crate::translate::{TranslateOptions, encode_segment, to_segment_documents};
+
+/// Most documents PutTraceSegments takes per call (spec).
+pub const MAX_DOCUMENTS_PER_CALL: usize = 50;
+/// Default number of PutTraceSegments calls in flight per export.
+pub const DEFAULT_XRAY_CONCURRENCY: usize = 4;
+
+/// Settings of [`AwsXrayExporter`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsXrayConfig {
+    /// Span → document translation (indexed attributes, size limit).
+    pub translate: TranslateOptions,
+    /// Documents per call, 1..=50.
+    pub documents_per_call: usize,
+    /// Calls in flight at once, ≥ 1.
+    pub max_concurrency: usize,
+    /// Retries of throttled and transiently failed calls.
+    pub retry: RetryPolicy,
+}
+
+impl Default for AwsXrayConfig {
+    fn default() -> Self {
+        Self {
+            translate: TranslateOptions::default(),
+            documents_per_call: MAX_DOCUMENTS_PER_CALL,
+            max_concurrency: DEFAULT_XRAY_CONCURRENCY,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Exports spans as X-Ray segment documents with `PutTraceSegments`.
+#[derive(Debug)]
+pub struct AwsXrayExporter {
+    client: aws_sdk_xray::Client,
+    cfg: AwsXrayConfig,
+    stats: Arc<ExportStats>,
+    time: SharedTimeSource,
+    sleep: SharedAsyncSleep,
+    shut_down: AtomicBool,
+}
+
+/// What one chunk of documents came to.
+#[derive(Default)]
+struct ChunkResult {
+    calls: u32,
+    exported: u64,
+    dropped: u64,
+    retries: u32,
+    error: Option<ExportError>,
+}
+
+impl AwsXrayExporter {
+    /// An exporter calling X-Ray through `client` (its endpoint, region and
+    /// credentials are used as they are; its retries are replaced by
+    /// `cfg.retry`).
+    pub fn new(
+        client: aws_sdk_xray::Client,
+        cfg: AwsXrayConfig,
+    ) -> Result<Self, ExportConfigError> {
+        if !(1..=MAX_DOCUMENTS_PER_CALL).contains(&cfg.documents_per_call) {
+            return Err(ExportConfigError::InvalidSetting {
+                name: "documents_per_call",
+                reason: format!(
+                    "{} is outside 1..={MAX_DOCUMENTS_PER_CALL}",
+                    cfg.documents_per_call
+                ),
+            });
+        }
+        if cfg.max_concurrency == 0 {
+            return Err(ExportConfigError::InvalidSetting {
+                name: "max_concurrency",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let client = aws_sdk_xray::Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        );
+        Ok(Self {
+            client,
+            cfg,
+            stats: Arc::new(ExportStats::new()),
+            time: SharedTimeSource::new(SystemTimeSource::new()),
+            sleep: SharedAsyncSleep::new(TokioSleep),
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    /// An exporter configured by aws-config's default chain (region,
+    /// credentials, and `AWS_ENDPOINT_URL_XRAY` / `AWS_ENDPOINT_URL`).
+    pub async fn from_default_chain(cfg: AwsXrayConfig) -> Result<Self, ExportConfigError> {
+        Self::from_loader(
+            aws_config::defaults(aws_config::BehaviorVersion::latest()),
+            cfg,
+        )
+        .await
+    }
+
+    /// An exporter configured by `loader` (the default chain with overrides,
+    /// e.g. a region or a credentials provider).
+    pub async fn from_loader(
+        loader: aws_config::ConfigLoader,
+        cfg: AwsXrayConfig,
+    ) -> Result<Self, ExportConfigError> {
+        let sdk = loader.load().await;
+        if sdk.region().is_none() {
+            return Err(ExportConfigError::MissingRegion {
+                endpoint: "the X-Ray API (PutTraceSegments)".into(),
+            });
+        }
+        if sdk.credentials_provider().is_none() {
+            return Err(ExportConfigError::NoDefaultCredentials);
+        }
+        Self::new(aws_sdk_xray::Client::new(&sdk), cfg)
+    }
+
+    /// Counts into `stats` (shared with other exporters or self-telemetry).
+    pub fn with_stats(mut self, stats: Arc<ExportStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// Uses `time` for the retry budget (tests).
+    pub fn with_time_source(mut self, time: SharedTimeSource) -> Self {
+        self.time = time;
+        self
+    }
+
+    /// Uses `sleep` for retry backoff (tests).
+    pub fn with_sleep(mut self, sleep: SharedAsyncSleep) -> Self {
+        self.sleep = sleep;
+        self
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<ExportStats> {
+        self.stats.clone()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &AwsXrayConfig {
+        &self.cfg
+    }
+
+    /// One PutTraceSegments call with retries: the ids X-Ray left unprocessed.
+    async fn put(
+        &self,
+        docs: &[(String, String)],
+    ) -> (Result<Vec<Option<String>>, ExportError>, u32) {
+        run_with_retry(&self.cfg.retry, &self.time, &self.sleep, || async {
+            ExportStats::add(&self.stats.requests, 1);
+            let result = self
+                .client
+                .put_trace_segments()
+                .set_trace_segment_documents(Some(docs.iter().map(|(_, d)| d.clone()).collect()))
+                .send()
+                .await;
+            match result {
+                Ok(out) => Attempt::Done(
+                    out.unprocessed_trace_segments()
+                        .iter()
+                        .map(|u| u.id().map(str::to_owned))
+                        .collect(),
+                ),
+                Err(err) => classify(err),
+            }
+        })
+        .await
+    }
+
+    async fn send_chunk(&self, docs: Vec<(String, String)>) -> ChunkResult {
+        let mut result = ChunkResult::default();
+        let (first, retries) = self.put(&docs).await;
+        result.retries += retries;
+        let unprocessed = match first {
+            Ok(u) => u,
+            Err(e) => {
+                result.dropped = docs.len() as u64;
+                result.error = Some(e);
+                return result;
+            }
+        };
+        result.calls += 1;
+        if unprocessed.is_empty() {
+            result.exported = docs.len() as u64;
+            return result;
+        }
+        // Send the unprocessed documents once more; what is still left is dropped.
+        let by_id: HashMap<&str, &(String, String)> =
+            docs.iter().map(|d| (d.0.as_str(), d)).collect();
+        let mut again = Vec::new();
+        let mut unknown = 0u64;
+        for id in &unprocessed {
+            match id.as_deref().and_then(|i| by_id.get(i)) {
+                Some(d) => again.push((*d).clone()),
+                None => unknown += 1,
+            }
+        }
+        result.exported = (docs.len() - unprocessed.len()) as u64;
+        result.dropped = unknown;
+        if again.is_empty() {
+            return result;
+        }
+        result.retries += 1;
+        let (second, retries) = self.put(&again).await;
+        result.retries += retries;
+        match second {
+            Ok(left) => {
+                result.calls += 1;
+                result.exported += (again.len() - left.len().min(again.len())) as u64;
+                result.dropped += left.len().min(again.len()) as u64;
+                if !left.is_empty() {
+                    self.stats.set_last_error(format!(
+                        "X-Ray left {} segment document(s) unprocessed twice; dropped",
+                        left.len()
+                    ));
+                }
+            }
+            Err(e) => {
+                result.dropped += again.len() as u64;
+                result.error = Some(e);
+            }
+        }
+        result
+    }
+}
+
+/// Throttling, 5xx, timeouts and connection failures are transient; every
+/// other failure is final.
+fn classify<T>(
+    err: SdkError<PutTraceSegmentsError, aws_sdk_xray::config::http::HttpResponse>,
+) -> Attempt<T> {
+    let reason = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            let throttled = matches!(ctx.err(), PutTraceSegmentsError::ThrottledException(_));
+            if throttled || status == 429 || status >= 500 {
+                Attempt::Retry {
+                    reason,
+                    retry_after: None,
+                }
+            } else {
+                Attempt::Fail(ExportError::Rejected {
+                    status,
+                    message: format!(
+                        "{reason} (PutTraceSegments needs xray:PutTraceSegments on the credentials in use)"
+                    ),
+                })
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Attempt::Retry {
+                reason,
+                retry_after: None,
+            }
+        }
+        _ => Attempt::Fail(ExportError::GaveUp {
+            attempts: 1,
+            reason,
+        }),
+    }
+}
+
+impl BatchExporter for AwsXrayExporter {
+    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+        Box::pin(async move {
+            if self.shut_down.load(Ordering::Relaxed) {
+                return Err(ExportError::Shutdown);
+            }
+            let mut outcome = ExportOutcome::default();
+            let mut docs = Vec::new();
+            for result in to_segment_documents(&batch, &self.cfg.translate) {
+                match result.and_then(|mut seg| {
+                    encode_segment(&mut seg, &self.cfg.translate).map(|json| (seg.id, json))
+                }) {
+                    Ok(doc) => docs.push(doc),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "span dropped: not translatable to a segment");
+                        self.stats.set_last_error(e.to_string());
+                        outcome.spans_dropped += 1;
+                    }
+                }
+            }
+            let chunks: Vec<Vec<(String, String)>> = docs
+                .chunks(self.cfg.documents_per_call)
+                .map(<[_]>::to_vec)
+                .collect();
+            let results: Vec<ChunkResult> = stream::iter(chunks)
+                .map(|chunk| self.send_chunk(chunk))
+                .buffer_unordered(self.cfg.max_concurrency)
+                .collect()
+                .await;
+            let mut first_error = None;
+            for r in results {
+                outcome.requests += r.calls;
+                outcome.spans_exported += r.exported;
+                outcome.spans_dropped += r.dropped;
+                outcome.retries += r.retries;
+                if let Some(e) = r.error {
+                    self.stats.set_last_error(e.to_string());
+                    first_error.get_or_insert(e);
+                }
+            }
+            ExportStats::add(&self.stats.spans_exported, outcome.spans_exported);
+            ExportStats::add(&self.stats.spans_dropped, outcome.spans_dropped);
+            ExportStats::add(&self.stats.retries, u64::from(outcome.retries));
+            match first_error {
+                Some(e) if outcome.spans_exported == 0 => Err(e),
+                _ => Ok(outcome),
+            }
+        })
+    }
+
+    fn shutdown(&self) -> Result<(), ExportError> {
+        self.shut_down.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn stats(&self) -> Option<Arc<ExportStats>> {
+        Some(self.stats.clone())
+    }
+}

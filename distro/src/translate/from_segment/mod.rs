@@ -1,0 +1,336 @@
+//! X-Ray segment document → OTLP spans (legacy SDK traffic): the inverse of
+//! [`super::to_segments`]. Nested subsegments become child spans of the
+//! (sub)segment that holds them.
+
+mod in_progress;
+
+pub use in_progress::InProgressBuffer;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::attrs::{kv, kv_str, secs_to_nanos};
+use super::document::Segment;
+use super::to_segment::implied_kind;
+use super::{ROUNDTRIP_NAMESPACE, TranslateError};
+use super::{annotations, aws, cause, http, sql};
+
+/// Instrumentation scope name of spans made from segment documents.
+pub const SCOPE_NAME: &str = "otel-aws-distro/xray-segment";
+/// Attribute set (true) on spans made from documents still `in_progress`
+/// (their end time is their start time).
+pub const IN_PROGRESS_ATTRIBUTE: &str = "aws.xray.in_progress";
+
+fn invalid(msg: impl Into<String>) -> TranslateError {
+    TranslateError::InvalidDocument(msg.into())
+}
+
+/// `1-<8 hex>-<24 hex>` → 16 bytes.
+fn parse_trace_id(s: &str) -> Option<Vec<u8>> {
+    let rest = s.strip_prefix("1-")?;
+    let (epoch, random) = rest.split_once('-')?;
+    if epoch.len() != 8 || random.len() != 24 {
+        return None;
+    }
+    let mut out = hex::decode(epoch).ok()?;
+    out.extend(hex::decode(random).ok()?);
+    (!out.iter().all(|b| *b == 0)).then_some(out)
+}
+
+fn parse_id(s: &str) -> Option<Vec<u8>> {
+    if s.len() != 16 {
+        return None;
+    }
+    let out = hex::decode(s).ok()?;
+    (!out.iter().all(|b| *b == 0)).then_some(out)
+}
+
+/// Deepest JSON nesting accepted (a subsegment level is two: object and
+/// array). Checked before deserialising: serde's recursion over a deeply
+/// nested document would exhaust a thread's stack long before serde_json's
+/// own limit of 128.
+const MAX_JSON_DEPTH: usize = 2 * MAX_DEPTH + 8;
+
+/// True when `text` nests objects/arrays at most `limit` deep (strings are
+/// skipped, escapes honoured). Hand-written: a linear byte scan, no parse.
+fn nesting_within(text: &str, limit: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for b in text.bytes() {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return false;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    true
+}
+
+fn value_within(v: &Value, limit: usize) -> bool {
+    if limit == 0 {
+        return false;
+    }
+    match v {
+        Value::Object(m) => m.values().all(|v| value_within(v, limit - 1)),
+        Value::Array(a) => a.iter().all(|v| value_within(v, limit - 1)),
+        _ => true,
+    }
+}
+
+/// Parses one document (JSON text) into the typed [`Segment`] (for
+/// [`InProgressBuffer`] and [`segments_to_request`]), refusing hostile
+/// nesting.
+pub fn parse_segment(doc: &str) -> Result<Segment, TranslateError> {
+    if !nesting_within(doc, MAX_JSON_DEPTH) {
+        return Err(invalid("subsegments nested too deeply"));
+    }
+    serde_json::from_str(doc).map_err(|e| TranslateError::Parse(e.to_string()))
+}
+
+/// Parses one document (JSON text) into a batch of spans.
+pub fn from_segment(doc: &str) -> Result<ExportTraceServiceRequest, TranslateError> {
+    one_request(&parse_segment(doc)?)
+}
+
+/// Like [`from_segment`] for an already parsed JSON value.
+pub fn from_segment_value(doc: &Value) -> Result<ExportTraceServiceRequest, TranslateError> {
+    if !value_within(doc, MAX_JSON_DEPTH) {
+        return Err(invalid("subsegments nested too deeply"));
+    }
+    let seg = Segment::deserialize(doc).map_err(|e| TranslateError::Parse(e.to_string()))?;
+    one_request(&seg)
+}
+
+fn one_request(seg: &Segment) -> Result<ExportTraceServiceRequest, TranslateError> {
+    let (resource, spans) = segment_to_spans(seg)?;
+    Ok(ExportTraceServiceRequest {
+        resource_spans: vec![resource_spans(resource, spans)],
+    })
+}
+
+fn resource_spans(resource: Vec<KeyValue>, spans: Vec<Span>) -> ResourceSpans {
+    ResourceSpans {
+        resource: Some(Resource {
+            attributes: resource,
+            ..Resource::default()
+        }),
+        scope_spans: vec![ScopeSpans {
+            scope: Some(InstrumentationScope {
+                name: SCOPE_NAME.to_owned(),
+                ..InstrumentationScope::default()
+            }),
+            spans,
+            schema_url: String::new(),
+        }],
+        schema_url: String::new(),
+    }
+}
+
+/// Translates documents into one batch, spans grouped by resource (a
+/// segment's resource is described by its name, `origin`, `aws` and
+/// `service`; an independent subsegment has an empty resource). Documents
+/// that fail are left out and their errors returned.
+pub fn segments_to_request<'a>(
+    docs: impl IntoIterator<Item = &'a Segment>,
+) -> (ExportTraceServiceRequest, Vec<TranslateError>) {
+    let mut groups: Vec<(Vec<KeyValue>, Vec<Span>)> = Vec::new();
+    let mut errors = Vec::new();
+    for doc in docs {
+        match segment_to_spans(doc) {
+            Ok((resource, spans)) => match groups.iter_mut().find(|(r, _)| *r == resource) {
+                Some((_, existing)) => existing.extend(spans),
+                None => groups.push((resource, spans)),
+            },
+            Err(e) => errors.push(e),
+        }
+    }
+    let resource_spans = groups
+        .into_iter()
+        .map(|(r, s)| resource_spans(r, s))
+        .collect();
+    (ExportTraceServiceRequest { resource_spans }, errors)
+}
+
+/// One document → its resource attributes and its spans (the document's
+/// span first, then its nested subsegments depth-first).
+pub fn segment_to_spans(doc: &Segment) -> Result<(Vec<KeyValue>, Vec<Span>), TranslateError> {
+    let trace_id = doc
+        .trace_id
+        .as_deref()
+        .ok_or_else(|| invalid("trace_id is required"))?;
+    let trace_id = parse_trace_id(trace_id)
+        .ok_or_else(|| invalid(format!("trace_id {trace_id:?} is not 1-<8 hex>-<24 hex>")))?;
+    let independent = doc.kind.as_deref() == Some("subsegment");
+    let parent = match (&doc.parent_id, independent) {
+        (Some(p), _) => {
+            parse_id(p).ok_or_else(|| invalid(format!("parent_id {p:?} is not 16 hex digits")))?
+        }
+        (None, true) => return Err(invalid("an independent subsegment needs parent_id")),
+        (None, false) => Vec::new(),
+    };
+    let resource = if independent {
+        Vec::new()
+    } else {
+        aws::resource_attributes(
+            &doc.name,
+            doc.origin.as_deref(),
+            doc.aws.as_ref(),
+            doc.service.as_ref(),
+            doc.resource_arn.as_deref(),
+        )
+    };
+    let mut spans = Vec::with_capacity(1 + doc.subsegments.len());
+    push_spans(doc, &trace_id, parent, independent, &mut spans, 0)?;
+    Ok((resource, spans))
+}
+
+/// Deepest nesting followed (a hostile document cannot exhaust the stack).
+const MAX_DEPTH: usize = 32;
+
+fn push_spans(
+    doc: &Segment,
+    trace_id: &[u8],
+    parent: Vec<u8>,
+    subsegment: bool,
+    out: &mut Vec<Span>,
+    depth: usize,
+) -> Result<(), TranslateError> {
+    if depth > MAX_DEPTH {
+        return Err(invalid("subsegments nested deeper than 32 levels"));
+    }
+    let span = to_span(doc, trace_id, parent, subsegment)?;
+    let id = span.span_id.clone();
+    out.push(span);
+    for child in &doc.subsegments {
+        push_spans(child, trace_id, id.clone(), true, out, depth + 1)?;
+    }
+    Ok(())
+}
+
+fn roundtrip<'a>(doc: &'a Segment, key: &str) -> Option<&'a str> {
+    doc.metadata
+        .get(ROUNDTRIP_NAMESPACE)
+        .and_then(|m| m.get(key))
+        .and_then(Value::as_str)
+}
+
+fn to_span(
+    doc: &Segment,
+    trace_id: &[u8],
+    parent: Vec<u8>,
+    subsegment: bool,
+) -> Result<Span, TranslateError> {
+    let span_id = parse_id(&doc.id)
+        .ok_or_else(|| invalid(format!("id {:?} is not 16 hex digits", doc.id)))?;
+    if doc.name.is_empty() {
+        return Err(invalid(format!("segment {} has no name", doc.id)));
+    }
+    let start = secs_to_nanos(doc.start_time);
+    if start == 0 {
+        return Err(invalid(format!(
+            "segment {} has no valid start_time",
+            doc.id
+        )));
+    }
+    let end = match (doc.end_time, doc.in_progress) {
+        (Some(t), _) => secs_to_nanos(t).max(start),
+        (None, true) => start,
+        (None, false) => {
+            return Err(invalid(format!(
+                "segment {} has neither end_time nor in_progress",
+                doc.id
+            )));
+        }
+    };
+
+    let kind = roundtrip(doc, "span_kind")
+        .and_then(SpanKind::from_str_name)
+        .unwrap_or_else(|| implied_kind(subsegment, doc.namespace.as_deref()));
+
+    let mut attributes = Vec::new();
+    if let Some(h) = &doc.http {
+        http::to_attributes(h, &mut attributes);
+    }
+    if let Some(s) = &doc.sql {
+        sql::to_attributes(s, &mut attributes);
+    }
+    if let Some(a) = &doc.aws {
+        aws::call_attributes(a, &mut attributes);
+    }
+    if let Some(u) = &doc.user {
+        attributes.push(kv_str("enduser.id", u.as_str()));
+    }
+    annotations::annotations_to_attributes(&doc.annotations, &mut attributes);
+    annotations::metadata_to_attributes(&doc.metadata, ROUNDTRIP_NAMESPACE, &mut attributes);
+    if doc.in_progress && doc.end_time.is_none() {
+        attributes.push(kv(IN_PROGRESS_ATTRIBUTE, Av::BoolValue(true)));
+    }
+
+    let code = roundtrip(doc, "status_code")
+        .and_then(StatusCode::from_str_name)
+        .unwrap_or(if doc.fault || doc.error || doc.throttle {
+            StatusCode::Error
+        } else {
+            StatusCode::Unset
+        });
+    let exceptions = cause::exceptions_of(doc.cause.as_ref());
+    // A typeless, stackless exception on a failed span carries the status
+    // message (see to_segment); every other exception is an event.
+    let message_exception = (code == StatusCode::Error)
+        .then(|| {
+            exceptions
+                .iter()
+                .position(|e| e.kind.is_none() && e.stack.is_empty() && e.message.is_some())
+        })
+        .flatten();
+    let message = match roundtrip(doc, "status_message") {
+        Some(m) => m.to_owned(),
+        None => message_exception
+            .and_then(|i| exceptions[i].message.clone())
+            .unwrap_or_default(),
+    };
+    let events = exceptions
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != message_exception)
+        .map(|(_, e)| cause::to_event(e, end))
+        .collect();
+
+    Ok(Span {
+        trace_id: trace_id.to_vec(),
+        span_id,
+        parent_span_id: parent,
+        name: roundtrip(doc, "span_name").unwrap_or(&doc.name).to_owned(),
+        kind: kind as i32,
+        start_time_unix_nano: start,
+        end_time_unix_nano: end,
+        attributes,
+        events,
+        status: (code != StatusCode::Unset || !message.is_empty()).then_some(Status {
+            message,
+            code: code as i32,
+        }),
+        ..Span::default()
+    })
+}
