@@ -1,0 +1,52 @@
+//! [`ReceiverConfig`]: where to listen and how much to take.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::time::Duration;
+
+/// Default OTLP/gRPC port.
+pub const DEFAULT_GRPC_PORT: u16 = 4317;
+/// Default OTLP/HTTP port.
+pub const DEFAULT_HTTP_PORT: u16 = 4318;
+/// Default largest accepted body, after decompression: 20 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+/// Default time to let in-flight requests finish after shutdown is signalled.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What [`serve`](super::serve) listens on and its limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiverConfig {
+    /// OTLP/HTTP listen address (`POST /v1/traces`); `None` disables it. Port 0 picks a free port.
+    pub http_addr: Option<SocketAddr>,
+    /// OTLP/gRPC listen address; `None` disables it. Port 0 picks a free port.
+    pub grpc_addr: Option<SocketAddr>,
+    /// Largest body accepted, both as received and after gzip decompression
+    /// (the second guards against gzip bombs). Larger: HTTP 413, gRPC OUT_OF_RANGE.
+    pub max_body_bytes: usize,
+    /// After shutdown is signalled, how long in-flight requests may take
+    /// before their connections are dropped.
+    pub drain_timeout: Duration,
+}
+
+impl ReceiverConfig {
+    /// Both receivers on 127.0.0.1 at the standard ports (4318 HTTP, 4317 gRPC): the Lambda extension's setup.
+    pub fn localhost() -> Self {
+        let lo = |port| Some(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)));
+        Self {
+            http_addr: lo(DEFAULT_HTTP_PORT),
+            grpc_addr: lo(DEFAULT_GRPC_PORT),
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for ReceiverConfig {
+    /// No listener enabled; default limits.
+    fn default() -> Self {
+        Self {
+            http_addr: None,
+            grpc_addr: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+        }
+    }
+}

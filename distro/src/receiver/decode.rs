@@ -1,0 +1,234 @@
+//! Body → [`ExportTraceServiceRequest`], once: gzip with a decompressed-size
+//! limit, protobuf straight from the received `Bytes` with prost, OTLP/JSON
+//! with opentelemetry-proto's serde (plus a lenient fallback), then id
+//! validation that removes unusable spans and reports them.
+
+use std::io::Read;
+
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+
+use super::json_compat;
+use super::sink::Encoding;
+
+/// Why a body could not be decoded.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not valid protobuf / OTLP/JSON / gzip (HTTP 400, gRPC INVALID_ARGUMENT).
+    #[error("{0}")]
+    Malformed(String),
+    /// Larger than the limit, compressed or once decompressed (HTTP 413).
+    #[error("request body exceeds the {limit}-byte limit{}", if *.decompressed { " once decompressed" } else { "" })]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+        /// The limit was hit while decompressing (a gzip bomb, or just a large batch).
+        decompressed: bool,
+    },
+}
+
+/// Decompresses a gzip body (one or more members), refusing to produce more than `limit` bytes.
+pub fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, DecodeError> {
+    // Initial guess of a 4x ratio, capped by the limit; Vec grows if needed.
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    flate2::read::MultiGzDecoder::new(body)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| DecodeError::Malformed(format!("invalid gzip body: {e}")))?;
+    if out.len() > limit {
+        return Err(DecodeError::TooLarge {
+            limit,
+            decompressed: true,
+        });
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Decodes a binary protobuf `ExportTraceServiceRequest`.
+pub fn decode_protobuf(body: Bytes) -> Result<ExportTraceServiceRequest, DecodeError> {
+    ExportTraceServiceRequest::decode(body).map_err(|e| {
+        DecodeError::Malformed(format!("invalid protobuf ExportTraceServiceRequest: {e}"))
+    })
+}
+
+/// Decodes an OTLP/JSON `ExportTraceServiceRequest` (hex ids, lowerCamelCase,
+/// integer enums; also enum names, snake_case names and base64 ids).
+pub fn decode_json(body: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
+    match serde_json::from_slice::<ExportTraceServiceRequest>(body) {
+        // Unknown fields are ignored, so snake_case names parse "successfully" into
+        // empty requests or spans without ids/times: retry those leniently.
+        Ok(req) if looks_misnamed(&req) => Ok(json_compat::decode_lenient(body).unwrap_or(req)),
+        Ok(req) => Ok(req),
+        Err(strict) => json_compat::decode_lenient(body).ok_or_else(|| {
+            DecodeError::Malformed(format!(
+                "invalid OTLP/JSON ExportTraceServiceRequest: {strict}"
+            ))
+        }),
+    }
+}
+
+/// No span, or a span without trace id or start time: what a strictly
+/// parsed body with snake_case field names looks like.
+fn looks_misnamed(req: &ExportTraceServiceRequest) -> bool {
+    let mut spans = req
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .flat_map(|s| &s.spans)
+        .peekable();
+    spans.peek().is_none() || spans.any(|s| s.trace_id.is_empty() || s.start_time_unix_nano == 0)
+}
+
+/// Decodes a body in the given encoding (already decompressed).
+pub fn decode(body: Bytes, encoding: Encoding) -> Result<ExportTraceServiceRequest, DecodeError> {
+    match encoding {
+        Encoding::Protobuf => decode_protobuf(body),
+        Encoding::Json => decode_json(&body),
+    }
+}
+
+/// Result of [`validate`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validation {
+    /// Spans kept.
+    pub spans: u64,
+    /// Spans removed for unusable ids.
+    pub rejected: u64,
+    /// Why the first one was removed (empty when none were).
+    pub message: String,
+}
+
+/// Removes spans whose ids cannot be exported (trace id not 16 bytes or all
+/// zero, span id not 8 bytes or all zero, parent span id neither empty nor 8
+/// bytes) and counts what is left. Such spans are refused individually
+/// (OTLP `partial_success`) instead of failing the whole request.
+pub fn validate(batch: &mut ExportTraceServiceRequest) -> Validation {
+    let mut v = Validation::default();
+    for rs in &mut batch.resource_spans {
+        for ss in &mut rs.scope_spans {
+            let before = ss.spans.len();
+            ss.spans.retain(
+                |s| match id_problem(&s.trace_id, &s.span_id, &s.parent_span_id) {
+                    None => true,
+                    Some(problem) => {
+                        if v.message.is_empty() {
+                            v.message = format!("span {:?} dropped: {problem}", s.name);
+                        }
+                        false
+                    }
+                },
+            );
+            let kept = ss.spans.len();
+            v.spans += kept as u64;
+            v.rejected += (before - kept) as u64;
+        }
+    }
+    if v.rejected > 1 {
+        v.message = format!(
+            "{} spans with invalid ids dropped; first: {}",
+            v.rejected, v.message
+        );
+    }
+    v
+}
+
+fn id_problem(trace_id: &[u8], span_id: &[u8], parent: &[u8]) -> Option<String> {
+    if trace_id.len() != 16 {
+        return Some(format!(
+            "trace id has {} bytes, expected 16",
+            trace_id.len()
+        ));
+    }
+    if trace_id.iter().all(|&b| b == 0) {
+        return Some("trace id is all zeros".to_owned());
+    }
+    if span_id.len() != 8 {
+        return Some(format!("span id has {} bytes, expected 8", span_id.len()));
+    }
+    if span_id.iter().all(|&b| b == 0) {
+        return Some("span id is all zeros".to_owned());
+    }
+    if !parent.is_empty() && parent.len() != 8 {
+        return Some(format!(
+            "parent span id has {} bytes, expected 0 or 8",
+            parent.len()
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    fn span(trace_id: Vec<u8>, span_id: Vec<u8>, parent: Vec<u8>) -> Span {
+        Span {
+            trace_id,
+            span_id,
+            parent_span_id: parent,
+            name: "s".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn validate_table() {
+        let ok = || (vec![1u8; 16], vec![2u8; 8]);
+        let cases: Vec<(Span, bool)> = vec![
+            (span(ok().0, ok().1, vec![]), true),
+            (span(ok().0, ok().1, vec![3; 8]), true),
+            (span(vec![1; 15], ok().1, vec![]), false),
+            (span(vec![0; 16], ok().1, vec![]), false),
+            (span(ok().0, vec![2; 9], vec![]), false),
+            (span(ok().0, vec![0; 8], vec![]), false),
+            (span(ok().0, ok().1, vec![3; 4]), false),
+            (span(vec![], vec![], vec![]), false),
+        ];
+        for (s, keep) in cases {
+            let mut req = ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans {
+                    scope_spans: vec![ScopeSpans {
+                        spans: vec![s.clone()],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+            };
+            let v = validate(&mut req);
+            assert_eq!(
+                (v.spans, v.rejected),
+                (u64::from(keep), u64::from(!keep)),
+                "{s:?}"
+            );
+            assert_eq!(v.message.is_empty(), keep);
+        }
+    }
+
+    #[test]
+    fn gzip_limit_and_garbage() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&[0u8; 10_000]).unwrap();
+        let gz = enc.finish().unwrap();
+        assert_eq!(gunzip(&gz, 10_000).unwrap().len(), 10_000);
+        assert_eq!(
+            gunzip(&gz, 9_999),
+            Err(DecodeError::TooLarge {
+                limit: 9_999,
+                decompressed: true
+            })
+        );
+        assert!(matches!(
+            gunzip(b"not gzip", 100),
+            Err(DecodeError::Malformed(_))
+        ));
+        // Truncated stream.
+        assert!(matches!(
+            gunzip(&gz[..gz.len() - 4], 100_000),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,215 @@
+//! OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`
+//! on tonic, gzip request compression accepted.
+//!
+//! The service is written against `tonic::server::Grpc` rather than the
+//! generated `TraceServiceServer` because the generated one decodes with
+//! `ProstCodec`, which reports malformed protobuf as INTERNAL; OTLP asks for
+//! INVALID_ARGUMENT (non-retryable). The codec here decodes with prost
+//! straight from tonic's buffer and maps errors accordingly. Tonic's own
+//! decompression errors are remapped the same way (see [`remap_status`]).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::{Code, Status};
+
+use super::deliver::{Shared, deliver};
+use super::sink::{Encoding, RequestMeta, Transport};
+use super::stats::ReceiverStats;
+use super::status::{CODE_RESOURCE_EXHAUSTED, RpcStatus};
+
+/// The gRPC method path.
+pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+
+/// A decoded request and its decoded size in bytes.
+type Decoded = (ExportTraceServiceRequest, usize);
+
+/// Prost codec whose decode errors are INVALID_ARGUMENT.
+struct OtlpCodec {
+    stats: Arc<ReceiverStats>,
+}
+
+struct OtlpDecoder {
+    stats: Arc<ReceiverStats>,
+}
+
+struct OtlpEncoder;
+
+impl Codec for OtlpCodec {
+    type Encode = ExportTraceServiceResponse;
+    type Decode = Decoded;
+    type Encoder = OtlpEncoder;
+    type Decoder = OtlpDecoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        OtlpEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        OtlpDecoder {
+            stats: Arc::clone(&self.stats),
+        }
+    }
+}
+
+impl Encoder for OtlpEncoder {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+
+    fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        item.encode(dst)
+            .map_err(|e| Status::internal(format!("encoding the response failed: {e}")))
+    }
+}
+
+impl Decoder for OtlpDecoder {
+    type Item = Decoded;
+    type Error = Status;
+
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Decoded>, Status> {
+        use bytes::Buf;
+        let len = src.remaining();
+        match ExportTraceServiceRequest::decode(src) {
+            Ok(req) => Ok(Some((req, len))),
+            Err(e) => {
+                self.stats.malformed();
+                Err(Status::invalid_argument(format!(
+                    "invalid protobuf ExportTraceServiceRequest: {e}"
+                )))
+            }
+        }
+    }
+}
+
+/// The unary handler: validate, hand to the sink, answer.
+struct ExportHandler(Arc<Shared>);
+
+impl tonic::server::UnaryService<Decoded> for ExportHandler {
+    type Response = ExportTraceServiceResponse;
+    type Future = std::future::Ready<Result<tonic::Response<Self::Response>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<Decoded>) -> Self::Future {
+        let peer = request.remote_addr();
+        let gzip = request
+            .metadata()
+            .get("grpc-encoding")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        let (batch, body_bytes) = request.into_inner();
+        let meta = RequestMeta {
+            transport: Transport::Grpc,
+            encoding: Encoding::Protobuf,
+            gzip,
+            body_bytes,
+            span_count: 0,
+            peer,
+        };
+        std::future::ready(match deliver(&self.0, batch, meta) {
+            Ok(resp) => Ok(tonic::Response::new(resp)),
+            Err(bp) => {
+                // RESOURCE_EXHAUSTED is retryable for OTLP clients only with RetryInfo attached.
+                let details = RpcStatus::with_retry(
+                    CODE_RESOURCE_EXHAUSTED,
+                    bp.reason.clone(),
+                    bp.retry_after,
+                )
+                .encode_to_vec();
+                Err(Status::with_details(
+                    Code::ResourceExhausted,
+                    bp.reason,
+                    details.into(),
+                ))
+            }
+        })
+    }
+}
+
+/// The tower service tonic's server runs: routes the one method, 404s (UNIMPLEMENTED) the rest.
+#[derive(Clone)]
+pub(crate) struct TraceGrpcService {
+    shared: Arc<Shared>,
+}
+
+impl TraceGrpcService {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<B> tonic::codegen::Service<http::Request<B>> for TraceGrpcService
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let shared = Arc::clone(&self.shared);
+        if req.uri().path() != EXPORT_PATH {
+            let path = req.uri().path().to_owned();
+            return Box::pin(async move {
+                Ok(
+                    Status::unimplemented(format!("unknown method {path}: only {EXPORT_PATH}"))
+                        .into_http(),
+                )
+            });
+        }
+        Box::pin(async move {
+            shared.stats.request();
+            let codec = OtlpCodec {
+                stats: Arc::clone(&shared.stats),
+            };
+            let mut grpc = tonic::server::Grpc::new(codec)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(shared.max_body_bytes);
+            let mut res = grpc.unary(ExportHandler(Arc::clone(&shared)), req).await;
+            if let Some(status) = Status::from_header_map(res.headers())
+                && let Some(new) = remap_status(&status, &shared.stats)
+            {
+                // Replace the trailers-only status in place.
+                let _ = new.add_header(res.headers_mut());
+            }
+            Ok(res)
+        })
+    }
+}
+
+/// Tonic reports a bad gzip body as INTERNAL and a decompressed size over
+/// the limit as RESOURCE_EXHAUSTED (which OTLP clients could mistake for
+/// backpressure): map them to INVALID_ARGUMENT and OUT_OF_RANGE, and count
+/// size refusals. Returns the replacement status, if any.
+fn remap_status(status: &Status, stats: &ReceiverStats) -> Option<Status> {
+    let msg = status.message();
+    match status.code() {
+        Code::Internal if msg.starts_with("Error decompressing") => {
+            stats.malformed();
+            Some(Status::invalid_argument(format!(
+                "invalid gzip body: {msg}"
+            )))
+        }
+        Code::ResourceExhausted if msg.starts_with("Error decompressing: size limit") => {
+            stats.too_large();
+            Some(Status::out_of_range(msg.to_owned()))
+        }
+        Code::OutOfRange => {
+            stats.too_large();
+            None
+        }
+        _ => None,
+    }
+}

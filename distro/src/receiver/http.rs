@@ -1,0 +1,295 @@
+//! OTLP/HTTP receiver: `POST /v1/traces` with `application/x-protobuf` or
+//! `application/json`, optionally `Content-Encoding: gzip`.
+//!
+//! Responses follow the OTLP/HTTP spec: 200 with an
+//! `ExportTraceServiceResponse` in the request's encoding (with
+//! `partial_success` when spans were refused); 4xx/5xx with a
+//! `google.rpc.Status` body in the request's encoding; 503 +
+//! `Retry-After` when the sink pushes back (retryable; 429 is not used).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+use prost::Message;
+
+use super::decode::{self, DecodeError};
+use super::deliver::{Shared, deliver};
+use super::sink::{Encoding, RequestMeta, Transport};
+use super::status::{
+    CODE_INVALID_ARGUMENT, CODE_OUT_OF_RANGE, CODE_UNAVAILABLE, RpcStatus, retry_after_seconds,
+};
+
+/// The OTLP/HTTP traces path.
+pub const TRACES_PATH: &str = "/v1/traces";
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+/// The axum router of the HTTP receiver.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(TRACES_PATH, post(export))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+async fn not_found() -> Response {
+    plain(
+        StatusCode::NOT_FOUND,
+        "not found: OTLP/HTTP traces are accepted on POST /v1/traces",
+    )
+}
+
+fn plain(status: StatusCode, msg: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg.to_owned(),
+    )
+        .into_response()
+}
+
+/// `application/x-protobuf` / `application/json` (parameters such as `charset` ignored).
+fn content_type(headers: &HeaderMap) -> Result<Encoding, String> {
+    let raw = headers.get(header::CONTENT_TYPE).ok_or_else(|| {
+        "missing Content-Type: use application/x-protobuf or application/json".to_owned()
+    })?;
+    let value = raw.to_str().unwrap_or_default();
+    let media = value.split(';').next().unwrap_or_default().trim();
+    if media.eq_ignore_ascii_case(PROTOBUF) || media.eq_ignore_ascii_case("application/protobuf") {
+        Ok(Encoding::Protobuf)
+    } else if media.eq_ignore_ascii_case(JSON) {
+        Ok(Encoding::Json)
+    } else {
+        Err(format!(
+            "unsupported Content-Type {value:?}: use application/x-protobuf or application/json"
+        ))
+    }
+}
+
+/// `true` for gzip, `false` for none/identity.
+fn content_encoding(headers: &HeaderMap) -> Result<bool, String> {
+    let Some(raw) = headers.get(header::CONTENT_ENCODING) else {
+        return Ok(false);
+    };
+    let value = raw.to_str().unwrap_or_default().trim();
+    if value.eq_ignore_ascii_case("gzip") || value.eq_ignore_ascii_case("x-gzip") {
+        Ok(true)
+    } else if value.is_empty() || value.eq_ignore_ascii_case("identity") {
+        Ok(false)
+    } else {
+        Err(format!(
+            "unsupported Content-Encoding {value:?}: use gzip or none"
+        ))
+    }
+}
+
+/// A `google.rpc.Status` response in the request's encoding.
+fn status_response(http: StatusCode, encoding: Encoding, status: &RpcStatus) -> Response {
+    let (ctype, body) = match encoding {
+        Encoding::Protobuf => (PROTOBUF, status.encode_to_vec()),
+        Encoding::Json => (JSON, status.to_json()),
+    };
+    (http, [(header::CONTENT_TYPE, ctype)], body).into_response()
+}
+
+fn decode_error_response(err: &DecodeError, encoding: Encoding) -> Response {
+    match err {
+        DecodeError::Malformed(m) => status_response(
+            StatusCode::BAD_REQUEST,
+            encoding,
+            &RpcStatus::new(CODE_INVALID_ARGUMENT, m.clone()),
+        ),
+        DecodeError::TooLarge { .. } => status_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            encoding,
+            &RpcStatus::new(CODE_OUT_OF_RANGE, err.to_string()),
+        ),
+    }
+}
+
+fn ok_response(encoding: Encoding, resp: &ExportTraceServiceResponse) -> Response {
+    let (ctype, body) = match encoding {
+        Encoding::Protobuf => (PROTOBUF, resp.encode_to_vec()),
+        Encoding::Json => (JSON, response_json(resp)),
+    };
+    (StatusCode::OK, [(header::CONTENT_TYPE, ctype)], body).into_response()
+}
+
+/// Proto3 JSON of the response: `{}` or `{"partialSuccess":{"rejectedSpans":"2","errorMessage":"..."}}` (int64 as a string).
+fn response_json(resp: &ExportTraceServiceResponse) -> Vec<u8> {
+    let v = match &resp.partial_success {
+        None => serde_json::json!({}),
+        Some(p) => serde_json::json!({
+            "partialSuccess": {
+                "rejectedSpans": p.rejected_spans.to_string(),
+                "errorMessage": p.error_message,
+            }
+        }),
+    };
+    v.to_string().into_bytes()
+}
+
+/// Reads the body, refusing more than `limit` bytes. A single-chunk body is not copied.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, DecodeError> {
+    let mut stream = body.into_data_stream();
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk
+            .map_err(|e| DecodeError::Malformed(format!("failed to read request body: {e}")))?;
+        total = total.saturating_add(chunk.len());
+        if total > limit {
+            return Err(DecodeError::TooLarge {
+                limit,
+                decompressed: false,
+            });
+        }
+        match (&mut first, &mut rest) {
+            (None, _) => first = Some(chunk),
+            (Some(f), None) => {
+                let mut buf = BytesMut::with_capacity(f.len() + chunk.len());
+                buf.extend_from_slice(f);
+                buf.extend_from_slice(&chunk);
+                rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&chunk),
+        }
+    }
+    Ok(match (first, rest) {
+        (_, Some(buf)) => buf.freeze(),
+        (Some(f), None) => f,
+        (None, None) => Bytes::new(),
+    })
+}
+
+async fn export(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    shared.stats.request();
+    let encoding = match content_type(&headers) {
+        Ok(e) => e,
+        Err(msg) => {
+            shared.stats.malformed();
+            return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, &msg);
+        }
+    };
+    let gzip = match content_encoding(&headers) {
+        Ok(g) => g,
+        Err(msg) => {
+            shared.stats.malformed();
+            return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, &msg);
+        }
+    };
+    let limit = shared.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let result = async {
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(DecodeError::TooLarge {
+                limit,
+                decompressed: false,
+            });
+        }
+        let raw = read_body(body, limit).await?;
+        let plain = if gzip {
+            decode::gunzip(&raw, limit)?
+        } else {
+            raw
+        };
+        let body_bytes = plain.len();
+        Ok((decode::decode(plain, encoding)?, body_bytes))
+    }
+    .await;
+    let (batch, body_bytes) = match result {
+        Ok(ok) => ok,
+        Err(err) => {
+            match err {
+                DecodeError::Malformed(_) => shared.stats.malformed(),
+                DecodeError::TooLarge { .. } => shared.stats.too_large(),
+            }
+            tracing::debug!(%peer, error = %err, "OTLP/HTTP request refused");
+            return decode_error_response(&err, encoding);
+        }
+    };
+    let meta = RequestMeta {
+        transport: Transport::Http,
+        encoding,
+        gzip,
+        body_bytes,
+        span_count: 0,
+        peer: Some(peer),
+    };
+    match deliver(&shared, batch, meta) {
+        Ok(resp) => ok_response(encoding, &resp),
+        Err(bp) => {
+            let status = RpcStatus::with_retry(CODE_UNAVAILABLE, bp.reason, bp.retry_after);
+            let mut resp = status_response(StatusCode::SERVICE_UNAVAILABLE, encoding, &status);
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_seconds(bp.retry_after)),
+            );
+            resp
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_types() {
+        let h = |ct: Option<&str>, ce: Option<&str>| {
+            let mut m = HeaderMap::new();
+            if let Some(ct) = ct {
+                m.insert(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            }
+            if let Some(ce) = ce {
+                m.insert(header::CONTENT_ENCODING, HeaderValue::from_str(ce).unwrap());
+            }
+            m
+        };
+        let cases = [
+            (Some("application/x-protobuf"), Ok(Encoding::Protobuf)),
+            (Some("Application/X-Protobuf"), Ok(Encoding::Protobuf)),
+            (Some("application/json"), Ok(Encoding::Json)),
+            (Some("application/json; charset=utf-8"), Ok(Encoding::Json)),
+            (Some("text/plain"), Err(())),
+            (Some("application/jsonx"), Err(())),
+            (None, Err(())),
+        ];
+        for (ct, want) in cases {
+            assert_eq!(content_type(&h(ct, None)).map_err(|_| ()), want, "{ct:?}");
+        }
+        for (ce, want) in [
+            (None, Ok(false)),
+            (Some("gzip"), Ok(true)),
+            (Some("GZIP"), Ok(true)),
+            (Some("identity"), Ok(false)),
+            (Some("br"), Err(())),
+            (Some("deflate"), Err(())),
+        ] {
+            assert_eq!(
+                content_encoding(&h(None, ce)).map_err(|_| ()),
+                want,
+                "{ce:?}"
+            );
+        }
+    }
+}
