@@ -1,0 +1,77 @@
+//! A `lambda_runtime` function for the end-to-end tests, wrapped with
+//! [`otel_aws_lambda::function`]. Its event says what to do:
+//! `{"spans": N, "burst": M, "sleep_ms": T}` — N child spans through
+//! `tracing`; M spans posted as raw OTLP to the extension (in requests of
+//! 5,000, bypassing the SDK's queue bound) to exercise the extension's
+//! buffer; sleep T ms.
+
+use lambda_runtime::{Error, LambdaEvent};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use prost::Message;
+use serde_json::{Value, json};
+
+fn burst_request(offset: usize, n: usize) -> ExportTraceServiceRequest {
+    let spans = (0..n)
+        .map(|i| {
+            let id = (offset + i + 1) as u64;
+            Span {
+                trace_id: [&[0xb0u8; 8][..], &id.to_be_bytes()].concat(),
+                span_id: id.to_be_bytes().to_vec(),
+                name: format!("burst-{}", offset + i),
+                start_time_unix_nano: 1_700_000_000_000_000_000,
+                end_time_unix_nano: 1_700_000_000_000_100_000,
+                flags: 0x101,
+                ..Span::default()
+            }
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..ScopeSpans::default()
+            }],
+            ..ResourceSpans::default()
+        }],
+    }
+}
+
+async fn burst(total: usize) -> Result<(), Error> {
+    let addr =
+        std::env::var("OTEL_AWS_LAMBDA_HTTP_ADDR").unwrap_or_else(|_| "127.0.0.1:4318".into());
+    let client = reqwest::Client::new();
+    let mut sent = 0;
+    while sent < total {
+        let n = (total - sent).min(5_000);
+        let body = burst_request(sent, n).encode_to_vec();
+        client
+            .post(format!("http://{addr}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await?;
+        sent += n;
+    }
+    Ok(())
+}
+
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let p = &event.payload;
+    let spans = p.get("spans").and_then(Value::as_u64).unwrap_or(0);
+    for i in 0..spans {
+        tracing::info_span!("child", index = i).in_scope(|| {});
+    }
+    if let Some(n) = p.get("burst").and_then(Value::as_u64) {
+        burst(n as usize).await?;
+    }
+    if let Some(ms) = p.get("sleep_ms").and_then(Value::as_u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    Ok(json!({"ok": true, "request_id": event.context.request_id}))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    otel_aws_lambda::function::run(handler).await
+}

@@ -1,0 +1,378 @@
+//! The extension's own configuration: every variable is a documented
+//! `pub const`; a bad value is a startup error naming the variable and what
+//! it accepts.
+//!
+//! Export settings (protocol, compression, headers, signing, timeouts) are
+//! the distro's ([`otel_aws_distro::config`]); only the upstream endpoint
+//! and the exporter list are resolved here, because the function and the
+//! extension share one environment (see [`resolve_endpoint`]).
+//!
+//! `OTEL_AWS_CONFIG` names a file of `KEY=VALUE` lines (blank lines and
+//! `#` comments ignored) read under the process environment: a variable
+//! set in the environment wins over the file. (The sidecar's config file
+//! format does not exist yet; this file format is its interim stand-in.)
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use otel_aws_distro::Env;
+use otel_aws_distro::config::{Config, ExporterKind, Source, Sourced};
+
+use crate::flush::FlushMode;
+
+/// Flush strategy: `end`, `periodic,<ms>` or `adaptive` / `adaptive,<ms>`
+/// (default `adaptive`, period 1000 ms); see [`crate::flush`].
+pub const OTEL_AWS_LAMBDA_FLUSH: &str = "OTEL_AWS_LAMBDA_FLUSH";
+/// `true` adds an init span (cold starts) and an invocation span built from
+/// the Telemetry API timings (default `false`).
+pub const OTEL_AWS_LAMBDA_PLATFORM_SPANS: &str = "OTEL_AWS_LAMBDA_PLATFORM_SPANS";
+/// A `KEY=VALUE` file read under the environment (see the module docs).
+pub const OTEL_AWS_CONFIG: &str = "OTEL_AWS_CONFIG";
+/// Where the extension exports: a full traces URL (`/v1/traces` is appended
+/// when the URL has no path). Wins over the `OTEL_EXPORTER_OTLP_*`
+/// endpoints, which are used only when they do not point at localhost.
+pub const OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT: &str = "OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT";
+/// The extension's exporters (`otlp`, `console`, `file`, `none`); wins over
+/// `OTEL_TRACES_EXPORTER`, which the function's SDK may also read.
+pub const OTEL_AWS_LAMBDA_TRACES_EXPORTER: &str = "OTEL_AWS_LAMBDA_TRACES_EXPORTER";
+/// Most spans held in memory (default 16384); the excess is dropped and counted.
+pub const OTEL_AWS_LAMBDA_MAX_BUFFERED_SPANS: &str = "OTEL_AWS_LAMBDA_MAX_BUFFERED_SPANS";
+/// Most encoded bytes held in memory (default 16 MiB); the excess is dropped and counted.
+pub const OTEL_AWS_LAMBDA_MAX_BUFFERED_BYTES: &str = "OTEL_AWS_LAMBDA_MAX_BUFFERED_BYTES";
+/// Longest one flush may take, milliseconds (default 2000); the invoke
+/// deadline also bounds it. What is not sent in time is kept for the next flush.
+pub const OTEL_AWS_LAMBDA_FLUSH_TIMEOUT: &str = "OTEL_AWS_LAMBDA_FLUSH_TIMEOUT";
+/// OTLP/HTTP listen address (default `127.0.0.1:4318`).
+pub const OTEL_AWS_LAMBDA_HTTP_ADDR: &str = "OTEL_AWS_LAMBDA_HTTP_ADDR";
+/// OTLP/gRPC listen address (default `127.0.0.1:4317`).
+pub const OTEL_AWS_LAMBDA_GRPC_ADDR: &str = "OTEL_AWS_LAMBDA_GRPC_ADDR";
+/// Control endpoint for the function wrapper's "final flush" signal
+/// (default `127.0.0.1:4319`). The Rust function wrapper reads it too.
+pub const OTEL_AWS_LAMBDA_CONTROL_ADDR: &str = "OTEL_AWS_LAMBDA_CONTROL_ADDR";
+/// Telemetry API listener (default `0.0.0.0:0`, an ephemeral port). The
+/// subscription names `sandbox.localdomain` unless the host is a specific IP.
+pub const OTEL_AWS_LAMBDA_TELEMETRY_ADDR: &str = "OTEL_AWS_LAMBDA_TELEMETRY_ADDR";
+/// Optional path where the extension writes its counters as JSON after each
+/// flush and at shutdown.
+pub const OTEL_AWS_LAMBDA_STATS_FILE: &str = "OTEL_AWS_LAMBDA_STATS_FILE";
+/// Rust function wrapper: where its spans go — `auto` (default: the
+/// extension when its OTLP/HTTP port answers, else the X-Ray daemon),
+/// `extension`, or `xray-udp` (OTLP in T1S/T1U datagrams to `AWS_XRAY_DAEMON_ADDRESS`).
+pub const OTEL_AWS_LAMBDA_FUNCTION_EXPORTER: &str = "OTEL_AWS_LAMBDA_FUNCTION_EXPORTER";
+/// Log level of the extension's own lines on stderr (default `info`).
+pub const OTEL_LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
+
+/// Default OTLP/HTTP listen address.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
+/// Default OTLP/gRPC listen address.
+pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
+/// Default control address.
+pub const DEFAULT_CONTROL_ADDR: &str = "127.0.0.1:4319";
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum LambdaConfigError {
+    /// A variable has a value the extension cannot use.
+    #[error("{var}={value:?} is not valid: expected {accepted}")]
+    Invalid {
+        /// The variable.
+        var: &'static str,
+        /// What it was set to.
+        value: String,
+        /// What it accepts.
+        accepted: &'static str,
+    },
+    /// The `OTEL_AWS_CONFIG` file cannot be read or parsed.
+    #[error("{OTEL_AWS_CONFIG}={path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The distro's configuration (exporter settings) is invalid.
+    #[error(transparent)]
+    Distro(#[from] otel_aws_distro::config::ConfigError),
+    /// No exporter endpoint can be derived.
+    #[error(
+        "no upstream for the extension: set {OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT} or AWS_REGION (for the X-Ray OTLP endpoint)"
+    )]
+    NoEndpoint,
+}
+
+/// Buffer bounds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferLimits {
+    /// Most spans held.
+    pub max_spans: usize,
+    /// Most encoded bytes held.
+    pub max_bytes: usize,
+}
+
+impl Default for BufferLimits {
+    fn default() -> Self {
+        Self {
+            max_spans: 16_384,
+            max_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// The extension's configuration.
+#[derive(Clone, Debug)]
+pub struct ExtensionConfig {
+    /// Flush strategy.
+    pub flush: FlushMode,
+    /// Emit init/invocation platform spans.
+    pub platform_spans: bool,
+    /// Buffer bounds.
+    pub buffer: BufferLimits,
+    /// Longest one flush may take.
+    pub flush_timeout: Duration,
+    /// OTLP/HTTP listen address.
+    pub http_addr: SocketAddr,
+    /// OTLP/gRPC listen address.
+    pub grpc_addr: SocketAddr,
+    /// Control endpoint address.
+    pub control_addr: SocketAddr,
+    /// Telemetry API listener address.
+    pub telemetry_addr: SocketAddr,
+    /// Where counters are written, if anywhere.
+    pub stats_file: Option<PathBuf>,
+    /// Log level of the extension's own lines.
+    pub log_level: String,
+    /// The distro configuration the exporters are built from (endpoint and
+    /// exporter list already resolved for the extension).
+    pub export: Config,
+    /// The environment everything was read from (file merged in).
+    pub env: Env,
+}
+
+impl ExtensionConfig {
+    /// Reads the configuration from `env` (and the `OTEL_AWS_CONFIG` file it names).
+    pub fn from_env(env: &Env) -> Result<Self, LambdaConfigError> {
+        let env = merge_config_file(env)?;
+        let flush = match env.get(OTEL_AWS_LAMBDA_FLUSH) {
+            Some(v) => FlushMode::parse(v).ok_or_else(|| LambdaConfigError::Invalid {
+                var: OTEL_AWS_LAMBDA_FLUSH,
+                value: v.to_string(),
+                accepted: "end, periodic,<ms> (ms > 0), adaptive or adaptive,<ms>",
+            })?,
+            None => FlushMode::default(),
+        };
+        let platform_spans = bool_var(&env, OTEL_AWS_LAMBDA_PLATFORM_SPANS, false)?;
+        let defaults = BufferLimits::default();
+        let buffer = BufferLimits {
+            max_spans: positive(&env, OTEL_AWS_LAMBDA_MAX_BUFFERED_SPANS, defaults.max_spans)?,
+            max_bytes: positive(&env, OTEL_AWS_LAMBDA_MAX_BUFFERED_BYTES, defaults.max_bytes)?,
+        };
+        let flush_timeout =
+            Duration::from_millis(positive(&env, OTEL_AWS_LAMBDA_FLUSH_TIMEOUT, 2000)? as u64);
+        let export = export_config(&env)?;
+        Ok(Self {
+            flush,
+            platform_spans,
+            buffer,
+            flush_timeout,
+            http_addr: addr(&env, OTEL_AWS_LAMBDA_HTTP_ADDR, DEFAULT_HTTP_ADDR)?,
+            grpc_addr: addr(&env, OTEL_AWS_LAMBDA_GRPC_ADDR, DEFAULT_GRPC_ADDR)?,
+            control_addr: addr(&env, OTEL_AWS_LAMBDA_CONTROL_ADDR, DEFAULT_CONTROL_ADDR)?,
+            telemetry_addr: addr(&env, OTEL_AWS_LAMBDA_TELEMETRY_ADDR, "0.0.0.0:0")?,
+            stats_file: env.get(OTEL_AWS_LAMBDA_STATS_FILE).map(PathBuf::from),
+            log_level: env.get(OTEL_LOG_LEVEL).unwrap_or("info").to_string(),
+            export,
+            env,
+        })
+    }
+}
+
+/// The extension's OTLP/HTTP address (same variable and default as the extension).
+pub fn http_addr(env: &Env) -> Result<SocketAddr, LambdaConfigError> {
+    addr(env, OTEL_AWS_LAMBDA_HTTP_ADDR, DEFAULT_HTTP_ADDR)
+}
+
+/// The control address the function wrapper signals (same variable and
+/// default as the extension).
+pub fn control_addr(env: &Env) -> Result<SocketAddr, LambdaConfigError> {
+    addr(env, OTEL_AWS_LAMBDA_CONTROL_ADDR, DEFAULT_CONTROL_ADDR)
+}
+
+/// Resolves the extension's upstream traces URL.
+///
+/// 1. `OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT` (path-less URLs get `/v1/traces`);
+/// 2. `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, then `OTEL_EXPORTER_OTLP_ENDPOINT`
+///    (+`/v1/traces`), each only when it does not point at localhost — a
+///    loopback value is meant for the function's SDK, i.e. the extension itself;
+/// 3. `https://xray.$AWS_REGION.amazonaws.com/v1/traces` (SigV4-signed).
+pub fn resolve_endpoint(env: &Env) -> Result<Sourced<String>, LambdaConfigError> {
+    use otel_aws_distro::config::vars::{
+        AWS_REGION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    };
+    let invalid = |var: &'static str, v: &str| LambdaConfigError::Invalid {
+        var,
+        value: v.to_string(),
+        accepted: "an absolute http(s) URL",
+    };
+    if let Some(v) = env.get(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT) {
+        let url =
+            url_with_traces_path(v).ok_or_else(|| invalid(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT, v))?;
+        return Ok(sourced(url, OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT));
+    }
+    if let Some(v) = env.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
+        && !is_loopback_url(v)
+    {
+        return Ok(sourced(v.to_string(), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT));
+    }
+    if let Some(v) = env.get(OTEL_EXPORTER_OTLP_ENDPOINT)
+        && !is_loopback_url(v)
+    {
+        return Ok(sourced(
+            format!("{}/v1/traces", v.trim_end_matches('/')),
+            OTEL_EXPORTER_OTLP_ENDPOINT,
+        ));
+    }
+    let region = env.get(AWS_REGION).ok_or(LambdaConfigError::NoEndpoint)?;
+    Ok(Sourced::default_value(format!(
+        "https://xray.{region}.amazonaws.com/v1/traces"
+    )))
+}
+
+fn sourced(value: String, var: &'static str) -> Sourced<String> {
+    Sourced {
+        value,
+        source: Source::Env(var),
+    }
+}
+
+/// The distro configuration with the extension's endpoint and exporter list.
+fn export_config(env: &Env) -> Result<Config, LambdaConfigError> {
+    let mut config = Config::from_env(env)?;
+    if let Some(v) = env.get(OTEL_AWS_LAMBDA_TRACES_EXPORTER) {
+        config.exporters = Sourced {
+            value: parse_exporters(v).ok_or_else(|| LambdaConfigError::Invalid {
+                var: OTEL_AWS_LAMBDA_TRACES_EXPORTER,
+                value: v.to_string(),
+                accepted: "a comma-separated list of otlp, console, file, or none",
+            })?,
+            source: Source::Env(OTEL_AWS_LAMBDA_TRACES_EXPORTER),
+        };
+    }
+    if config.exporters.value.contains(&ExporterKind::Otlp) {
+        config.otlp.endpoint = resolve_endpoint(env)?;
+    }
+    Ok(config)
+}
+
+fn parse_exporters(v: &str) -> Option<Vec<ExporterKind>> {
+    let mut out = Vec::new();
+    for item in v.split(',').map(|s| s.trim().to_ascii_lowercase()) {
+        let kind = match item.as_str() {
+            "otlp" => ExporterKind::Otlp,
+            "console" | "logging" => ExporterKind::Console,
+            "file" => ExporterKind::File,
+            "none" => continue,
+            _ => return None,
+        };
+        if !out.contains(&kind) {
+            out.push(kind);
+        }
+    }
+    Some(out)
+}
+
+/// True when `url`'s host is `localhost`, a loopback IP, or unparseable as
+/// anything else (a relative value cannot be an upstream either).
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    let host = host.to_ascii_lowercase();
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
+}
+
+fn url_with_traces_path(v: &str) -> Option<String> {
+    let (scheme, rest) = v.split_once("://")?;
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        || rest.is_empty()
+    {
+        return None;
+    }
+    match rest.find('/') {
+        None => Some(format!("{v}/v1/traces")),
+        Some(i) if &rest[i..] == "/" => Some(format!("{}/v1/traces", v.trim_end_matches('/'))),
+        Some(_) => Some(v.to_string()),
+    }
+}
+
+fn bool_var(env: &Env, var: &'static str, default: bool) -> Result<bool, LambdaConfigError> {
+    match env.get(var).map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(LambdaConfigError::Invalid {
+            var,
+            value: other.to_string(),
+            accepted: "true or false",
+        }),
+    }
+}
+
+fn positive(env: &Env, var: &'static str, default: usize) -> Result<usize, LambdaConfigError> {
+    match env.get(var) {
+        None => Ok(default),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(LambdaConfigError::Invalid {
+                var,
+                value: v.to_string(),
+                accepted: "a positive integer",
+            }),
+        },
+    }
+}
+
+fn addr(env: &Env, var: &'static str, default: &str) -> Result<SocketAddr, LambdaConfigError> {
+    let v = env.get(var).unwrap_or(default);
+    v.parse().map_err(|_| LambdaConfigError::Invalid {
+        var,
+        value: v.to_string(),
+        accepted: "an IP:port socket address such as 127.0.0.1:4318",
+    })
+}
+
+/// Merges the `OTEL_AWS_CONFIG` file under `env` (the environment wins).
+fn merge_config_file(env: &Env) -> Result<Env, LambdaConfigError> {
+    let Some(path) = env.get(OTEL_AWS_CONFIG) else {
+        return Ok(env.clone());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| LambdaConfigError::File {
+        path: path.to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut merged = env.clone();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(LambdaConfigError::File {
+                path: path.to_string(),
+                reason: format!("line {} is not KEY=VALUE", n + 1),
+            });
+        };
+        let k = k.trim().trim_start_matches("export ").trim();
+        if env.raw(k).is_none() {
+            merged = merged.with(k, v.trim().trim_matches('"'));
+        }
+    }
+    Ok(merged)
+}

@@ -1,0 +1,245 @@
+//! The `otel-aws-extension` external extension.
+//!
+//! Start-up order (exec → first `next` is the extension's share of the cold
+//! start, so only what must precede `next` does):
+//! 1. bind the OTLP receivers (127.0.0.1:4318 HTTP, :4317 gRPC), the control
+//!    endpoint and the Telemetry API listener — before registering, so the
+//!    runtime (started after every extension registered) finds them open;
+//! 2. register for INVOKE and SHUTDOWN;
+//! 3. spawn the Telemetry API subscription and the exporter construction
+//!    (TLS client, credentials) — they complete while `next` is pending;
+//! 4. the loop in [`runner`].
+
+pub mod api;
+pub mod flusher;
+pub mod listener;
+pub mod runner;
+pub mod signals;
+pub mod stats;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use otel_aws_distro::Env;
+use otel_aws_distro::export::BatchExporter;
+use otel_aws_distro::receiver::{ReceiverConfig, RunningReceivers, TraceSink};
+
+use crate::buffer::{BufferSink, SpanBuffer};
+use crate::clock::{Clock, MonotonicClock};
+use crate::config::ExtensionConfig;
+use crate::flush::FlushPlanner;
+use crate::platform_spans::PlatformSpans;
+use api::ExtensionsApi;
+use flusher::Flusher;
+use listener::ListenerState;
+use signals::DoneSignals;
+use stats::ExtensionStats;
+
+/// `AWS_LAMBDA_RUNTIME_API`: `host:port` of the Lambda APIs.
+pub const AWS_LAMBDA_RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
+
+/// Why the extension could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExtensionError {
+    /// Not running under Lambda (or a simulator).
+    #[error("{AWS_LAMBDA_RUNTIME_API} is not set: run the extension inside Lambda or lambda-sim")]
+    NoRuntimeApi,
+    /// A receiver could not listen.
+    #[error(transparent)]
+    Receiver(#[from] otel_aws_distro::receiver::ReceiverError),
+    /// The control or telemetry listener could not listen.
+    #[error("cannot listen on {addr}: {source} (set {var} to a free address)")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Its variable.
+        var: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// An Extensions API call failed.
+    #[error(transparent)]
+    Api(#[from] api::ApiError),
+}
+
+/// Credentials of the execution role from the environment (Lambda sets
+/// them for the runtime and the extensions); `None` lets the exporter fall
+/// back to aws-config's default chain.
+pub fn env_credentials(env: &Env) -> Option<SharedCredentialsProvider> {
+    let key = env.get("AWS_ACCESS_KEY_ID")?;
+    let secret = env.get("AWS_SECRET_ACCESS_KEY")?;
+    let creds = aws_credential_types::Credentials::new(
+        key,
+        secret,
+        env.get("AWS_SESSION_TOKEN").map(str::to_string),
+        None,
+        "lambda-environment",
+    );
+    Some(SharedCredentialsProvider::new(creds))
+}
+
+/// Builds the configured exporters. Unlike the distro's `build_exporters`,
+/// never loads aws-config's default chain: Lambda gives the execution
+/// role's credentials in the environment, and leaving the chain out keeps
+/// aws-config (and its HTTP stack) out of the extension binary.
+pub fn build_exporters(
+    cfg: &otel_aws_distro::config::Config,
+    creds: Option<SharedCredentialsProvider>,
+) -> Result<Vec<Arc<dyn BatchExporter>>, otel_aws_distro::export::ExportConfigError> {
+    use otel_aws_distro::config::ExporterKind;
+    use otel_aws_distro::export::{ConsoleExporter, FileExporter, OtlpHttpExporter};
+    let mut out: Vec<Arc<dyn BatchExporter>> = Vec::new();
+    for kind in &cfg.exporters.value {
+        match kind {
+            ExporterKind::Otlp => out.push(Arc::new(OtlpHttpExporter::new(
+                otel_aws_distro::otlp_http_config(cfg),
+                creds.clone(),
+            )?)),
+            ExporterKind::Console => out.push(Arc::new(ConsoleExporter::new())),
+            ExporterKind::File => {
+                out.push(Arc::new(FileExporter::new(cfg.traces_file.value.clone())?))
+            }
+            other => tracing::error!(
+                exporter = other.as_str(),
+                "this exporter is not available in the Lambda extension (it would need aws-config); use otlp"
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the extension until SHUTDOWN.
+pub async fn run(cfg: ExtensionConfig) -> Result<(), ExtensionError> {
+    run_since(cfg, std::time::Instant::now()).await
+}
+
+/// Like [`run`]; `started` (the process start, taken first thing in `main`)
+/// is the origin of the `init_ms` counter (exec → first `next`).
+pub async fn run_since(
+    cfg: ExtensionConfig,
+    started: std::time::Instant,
+) -> Result<(), ExtensionError> {
+    let runtime_api = cfg
+        .env
+        .get(AWS_LAMBDA_RUNTIME_API)
+        .ok_or(ExtensionError::NoRuntimeApi)?
+        .to_string();
+    let clock: Arc<dyn Clock> = Arc::new(MonotonicClock::new());
+    let buffer = Arc::new(SpanBuffer::new(cfg.buffer, clock.clone()));
+    let signals = Arc::new(DoneSignals::new());
+    let platform = cfg.platform_spans.then(|| {
+        let name = cfg
+            .env
+            .get("AWS_LAMBDA_FUNCTION_NAME")
+            .unwrap_or("function");
+        Arc::new(Mutex::new(PlatformSpans::new(name)))
+    });
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+
+    // 1. Listeners.
+    let sink: Arc<dyn TraceSink> = Arc::new(BufferSink(buffer.clone()));
+    let receivers: RunningReceivers = otel_aws_distro::receiver::serve(
+        ReceiverConfig {
+            http_addr: Some(cfg.http_addr),
+            grpc_addr: Some(cfg.grpc_addr),
+            ..ReceiverConfig::default()
+        },
+        sink,
+        stopped(),
+    )
+    .await?;
+    let router = listener::router(ListenerState {
+        signals: signals.clone(),
+        platform: platform.clone(),
+    });
+    let listen = |addr, var| {
+        let router = router.clone();
+        let stop = stopped();
+        async move {
+            listener::serve(addr, router, stop)
+                .await
+                .map_err(|source| ExtensionError::Listen { addr, var, source })
+        }
+    };
+    listen(
+        cfg.control_addr,
+        crate::config::OTEL_AWS_LAMBDA_CONTROL_ADDR,
+    )
+    .await?;
+    let telemetry_addr = listen(
+        cfg.telemetry_addr,
+        crate::config::OTEL_AWS_LAMBDA_TELEMETRY_ADDR,
+    )
+    .await?;
+
+    // 2. Register.
+    let api = ExtensionsApi::register(&runtime_api, api::EXTENSION_NAME).await?;
+
+    // 3. Off the critical path: subscription, exporters, resource.
+    let host = if telemetry_addr.ip().is_unspecified() {
+        "sandbox.localdomain".to_string()
+    } else {
+        telemetry_addr.ip().to_string()
+    };
+    let uri = format!(
+        "http://{host}:{}{}",
+        telemetry_addr.port(),
+        listener::TELEMETRY_PATH
+    );
+    let sub_api = api.clone();
+    tokio::spawn(async move {
+        if let Err(e) = sub_api.subscribe_telemetry(&uri).await {
+            tracing::warn!(error = %e, "Telemetry API subscription failed: flushing on the function's signal or the deadline only");
+        }
+    });
+    let (exp_tx, exp_rx) = tokio::sync::watch::channel(None);
+    let export_cfg = cfg.export.clone();
+    let creds = env_credentials(&cfg.env);
+    // On a blocking thread: building the TLS client loads the system's root
+    // certificates (CPU-bound, tens of ms) and must not delay `next` on this
+    // single-threaded runtime.
+    tokio::task::spawn_blocking(move || {
+        let built = build_exporters(&export_cfg, creds).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot build the exporters: spans will be dropped");
+            Vec::new()
+        });
+        let _ = exp_tx.send(Some(Arc::new(built)));
+    });
+    let resource = crate::resource::lambda_resource(&cfg.env).await;
+    let stats = Arc::new(ExtensionStats::default());
+    let flusher = Arc::new(Flusher::new(
+        buffer,
+        exp_rx,
+        resource,
+        platform,
+        stats.clone(),
+    ));
+
+    // 4. The loop.
+    let runner = runner::Runner {
+        api: api.clone(),
+        flusher,
+        signals,
+        planner: FlushPlanner::new(cfg.flush),
+        flush_timeout: cfg.flush_timeout,
+        stats,
+        clock,
+        stats_file: cfg.stats_file.clone(),
+        started,
+    };
+    let result = runner.run().await;
+    let _ = stop_tx.send(true);
+    receivers.shutdown();
+    if let Err(e) = &result {
+        api.report_error(false, "RuntimeApi", &e.to_string()).await;
+    }
+    result.map_err(Into::into)
+}

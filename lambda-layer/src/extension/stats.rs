@@ -1,0 +1,86 @@
+//! The extension's self-telemetry counters, logged after each flush and
+//! optionally written as JSON (`OTEL_AWS_LAMBDA_STATS_FILE`).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Counters (monotonic over the environment's life).
+#[derive(Debug, Default)]
+pub struct ExtensionStats {
+    /// INVOKE events handled.
+    pub invokes: AtomicU64,
+    /// Flushes started.
+    pub flushes: AtomicU64,
+    /// Flushes that did not complete (deadline, timeout or transient failure); their spans were kept.
+    pub flushes_incomplete: AtomicU64,
+    /// Spans the destination accepted.
+    pub spans_exported: AtomicU64,
+    /// Spans the exporters dropped (rejected by the destination, over size limits).
+    pub spans_export_dropped: AtomicU64,
+    /// Invokes ended by the function's final-flush signal.
+    pub done_by_function: AtomicU64,
+    /// Invokes ended by `platform.runtimeDone`.
+    pub done_by_runtime_done: AtomicU64,
+    /// Invokes whose done signal never came before the deadline margin.
+    pub done_by_deadline: AtomicU64,
+    /// Ends of invokes where the flush was deferred (periodic).
+    pub deferred: AtomicU64,
+    /// Microseconds from process start to the first `next` call.
+    pub init_us: AtomicU64,
+}
+
+/// A JSON-friendly copy of all counters (buffer ones included).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct StatsSnapshot {
+    /// INVOKE events handled.
+    pub invokes: u64,
+    /// Flushes started.
+    pub flushes: u64,
+    /// Flushes that did not complete.
+    pub flushes_incomplete: u64,
+    /// Spans accepted into the buffer.
+    pub spans_received: u64,
+    /// Spans dropped because the buffer was full.
+    pub spans_dropped_buffer_full: u64,
+    /// Spans put back after an incomplete flush.
+    pub spans_requeued: u64,
+    /// Spans the destination accepted.
+    pub spans_exported: u64,
+    /// Spans the exporters dropped.
+    pub spans_export_dropped: u64,
+    /// Spans held now.
+    pub spans_buffered: u64,
+    /// Invokes ended by the function's final-flush signal.
+    pub done_by_function: u64,
+    /// Invokes ended by `platform.runtimeDone`.
+    pub done_by_runtime_done: u64,
+    /// Invokes that reached the deadline margin without a done signal.
+    pub done_by_deadline: u64,
+    /// Invoke ends with a deferred flush.
+    pub deferred: u64,
+    /// Microseconds from process start to the first `next` call.
+    #[serde(default)]
+    pub init_us: u64,
+}
+
+impl StatsSnapshot {
+    /// Writes the snapshot as one JSON document (replacing the file).
+    pub fn write_to(&self, path: &Path) -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec(self).map_err(std::io::Error::other)?,
+        )?;
+        std::fs::rename(tmp, path)
+    }
+}
+
+pub(crate) fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+pub(crate) fn inc(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}

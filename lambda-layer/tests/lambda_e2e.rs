@@ -1,0 +1,365 @@
+//! End to end in the Lambda simulator (real SIGSTOP freezing, Telemetry API
+//! batching): the test function (`lambda_runtime` + the wrapper) and the
+//! extension, exporting to the testkit's SigV4-verifying OTLP endpoint.
+//!
+//! Each test gives its environment its own ports; the tests run one at a
+//! time (a lock) so 2 cores are not oversubscribed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value;
+use otel_aws_lambda::extension::stats::StatsSnapshot;
+use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, SimCredentials, SimReport, Simulator};
+use otel_aws_testkit::otlp::{FakeOtlpEndpoint, FakeResponse, OtlpEndpointOptions};
+use otel_aws_testkit::sigv4::Credentials;
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Env {
+    dir: PathBuf,
+    stats: PathBuf,
+}
+
+impl Env {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("otel-aws-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("layer/extensions")).unwrap();
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_otel-aws-extension"),
+            dir.join("layer/extensions/otel-aws-extension"),
+        )
+        .unwrap();
+        let stats = dir.join("stats.json");
+        Self { dir, stats }
+    }
+
+    fn config(&self, fake: &FakeOtlpEndpoint, invokes: Vec<InvokeSpec>) -> SimConfig {
+        let creds = Credentials::test();
+        let mut cfg = SimConfig::new([env!("CARGO_BIN_EXE_otel-aws-test-function")])
+            .with_layer(self.dir.join("layer"))
+            .with_env("OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT", fake.traces_url())
+            .with_env("OTEL_AWS_SIGV4", "true") // a 127.0.0.1 fake is not an AWS host: force signing
+            .with_env("OTEL_AWS_LAMBDA_STATS_FILE", self.stats.to_str().unwrap())
+            .with_env(
+                "OTEL_AWS_LAMBDA_HTTP_ADDR",
+                format!("127.0.0.1:{}", free_port()),
+            )
+            .with_env(
+                "OTEL_AWS_LAMBDA_GRPC_ADDR",
+                format!("127.0.0.1:{}", free_port()),
+            )
+            .with_env(
+                "OTEL_AWS_LAMBDA_CONTROL_ADDR",
+                format!("127.0.0.1:{}", free_port()),
+            )
+            .with_env("OTEL_AWS_LAMBDA_TELEMETRY_ADDR", "127.0.0.1:0")
+            .with_env("OTEL_AWS_LOG_FORMAT", "text");
+        cfg.credentials = SimCredentials {
+            access_key_id: creds.access_key_id,
+            secret_access_key: creds.secret_access_key,
+            session_token: creds.session_token,
+        };
+        cfg.forward_output = std::env::var_os("E2E_VERBOSE").is_some();
+        cfg.invokes = invokes;
+        cfg
+    }
+
+    fn stats(&self) -> StatsSnapshot {
+        serde_json::from_slice(&std::fs::read(&self.stats).unwrap()).unwrap()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn events(n: usize, event: serde_json::Value) -> Vec<InvokeSpec> {
+    (0..n).map(|_| InvokeSpec::json(&event)).collect()
+}
+
+/// Span ids of everything received, and per request id (the SERVER span's
+/// `faas.invocation_id`) the number of spans in its trace.
+fn index(
+    received: &[ExportTraceServiceRequest],
+) -> (HashSet<Vec<u8>>, usize, HashMap<String, usize>) {
+    let mut ids = HashSet::new();
+    let mut total = 0;
+    let mut trace_of: HashMap<String, Vec<u8>> = HashMap::new();
+    let mut per_trace: HashMap<Vec<u8>, usize> = HashMap::new();
+    for req in received {
+        for span in req
+            .resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+        {
+            total += 1;
+            ids.insert(span.span_id.clone());
+            *per_trace.entry(span.trace_id.clone()).or_default() += 1;
+            for kv in &span.attributes {
+                if kv.key == "faas.invocation_id"
+                    && let Some(any_value::Value::StringValue(id)) =
+                        kv.value.as_ref().and_then(|v| v.value.as_ref())
+                {
+                    trace_of.insert(id.clone(), span.trace_id.clone());
+                }
+            }
+        }
+    }
+    let per_request = trace_of
+        .into_iter()
+        .map(|(id, t)| (id, per_trace.get(&t).copied().unwrap_or(0)))
+        .collect();
+    (ids, total, per_request)
+}
+
+fn assert_all_succeeded(report: &SimReport, n: usize) {
+    assert_eq!(report.invokes.len(), n);
+    for inv in &report.invokes {
+        assert_eq!(inv.status.as_str(), "success", "{inv:?}");
+        assert!(!inv.reset, "environment reset: {inv:?}");
+    }
+    assert!(
+        report.shutdown.timed_out.is_empty(),
+        "{:?}",
+        report.shutdown
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_span_arrives_before_its_invoke_freezes() {
+    let _serial = SERIAL.lock().await;
+    let fake = Arc::new(
+        FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+            .await
+            .unwrap(),
+    );
+    let env = Env::new("freeze");
+    const N: usize = 210;
+    const CHILDREN: usize = 3;
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let (f, fails) = (fake.clone(), failures.clone());
+    let cfg = env
+        .config(&fake, events(N, serde_json::json!({"spans": CHILDREN})))
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .on_frozen(move |inv| {
+            // Every process is stopped now: what has not arrived is at risk.
+            let (_, _, per_request) = index(&f.received());
+            let got = per_request.get(&inv.request_id).copied().unwrap_or(0);
+            if got != 1 + CHILDREN {
+                fails.lock().unwrap().push(format!(
+                    "invoke {} ({}): {got} spans at freeze",
+                    inv.index, inv.request_id
+                ));
+            }
+        });
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, N);
+    let failures = failures.lock().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} invokes incomplete at freeze: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    let (ids, total, per_request) = index(&fake.received());
+    assert_eq!(per_request.len(), N);
+    assert_eq!(ids.len(), N * (1 + CHILDREN), "none lost");
+    assert_eq!(total, ids.len(), "no duplicates");
+    assert!(
+        fake.rejected().is_empty(),
+        "SigV4 rejections: {:?}",
+        fake.rejected()
+    );
+    let stats = env.stats();
+    assert_eq!(stats.invokes, N as u64);
+    assert_eq!(stats.spans_dropped_buffer_full, 0);
+    assert_eq!(stats.done_by_function, N as u64, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_default_loses_nothing_at_shutdown() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    let env = Env::new("adaptive");
+    const N: usize = 60;
+    let cfg = env
+        .config(&fake, events(N, serde_json::json!({"spans": 2})))
+        .with_env("OTEL_AWS_LAMBDA_PLATFORM_SPANS", "true");
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, N);
+    let (_, _, per_request) = index(&fake.received());
+    assert_eq!(per_request.len(), N, "a SERVER span per invoke");
+    assert!(per_request.values().all(|n| *n >= 3), "{per_request:?}");
+    let stats = env.stats();
+    assert!(
+        stats.deferred > 0,
+        "back-to-back invokes should go periodic: {stats:?}"
+    );
+    assert_eq!(stats.spans_buffered, 0, "{stats:?}");
+    assert_eq!(
+        stats.spans_exported,
+        stats.spans_received + platform_spans(&fake),
+        "{stats:?}"
+    );
+}
+
+fn platform_spans(fake: &FakeOtlpEndpoint) -> u64 {
+    fake.received()
+        .iter()
+        .flat_map(|r| &r.resource_spans)
+        .flat_map(|rs| &rs.scope_spans)
+        .filter(|ss| {
+            ss.scope
+                .as_ref()
+                .is_some_and(|s| s.name == "otel-aws-extension")
+        })
+        .map(|ss| ss.spans.len() as u64)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_503_then_recovers_loses_nothing() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 40));
+    let env = Env::new("503");
+    const N: usize = 25;
+    let cfg = env
+        .config(&fake, events(N, serde_json::json!({"spans": 2})))
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .with_env("OTEL_AWS_LAMBDA_FLUSH_TIMEOUT", "300");
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, N);
+    let (ids, _, per_request) = index(&fake.received());
+    assert_eq!(per_request.len(), N, "every invoke's trace arrived");
+    assert_eq!(ids.len(), N * 3, "none lost");
+    let stats = env.stats();
+    assert!(
+        stats.flushes_incomplete > 0,
+        "the 503s should have deferred some flushes: {stats:?}"
+    );
+    assert!(stats.spans_requeued > 0, "{stats:?}");
+    assert_eq!(stats.spans_buffered, 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_backend_the_extension_keeps_the_deadline() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Hang, 3));
+    let env = Env::new("hang");
+    const N: usize = 6;
+    let mut cfg = env
+        .config(&fake, events(N, serde_json::json!({"spans": 1})))
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .with_env("OTEL_AWS_LAMBDA_FLUSH_TIMEOUT", "400");
+    cfg.timeout = std::time::Duration::from_secs(3);
+    let report = Simulator::run(cfg).await.unwrap();
+    // No invoke timed out and no environment was reset: the extension
+    // called `next` in time although the backend never answered.
+    assert_all_succeeded(&report, N);
+    let first = &report.invokes[0];
+    // The report shows where the time went: after the runtime, not in it.
+    assert!(
+        first.post_runtime_extension_ms > first.runtime_duration_ms,
+        "{first:?}"
+    );
+    let (ids, _, per_request) = index(&fake.received());
+    assert_eq!(
+        per_request.len(),
+        N,
+        "spans of the hung flushes were kept and sent later"
+    );
+    assert_eq!(ids.len(), N * 2);
+    let stats = env.stats();
+    assert!(stats.flushes_incomplete >= 1, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn burst_of_50k_spans_is_bounded_dropped_and_counted() {
+    let _serial = SERIAL.lock().await;
+    let fake = Arc::new(
+        FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+            .await
+            .unwrap(),
+    );
+    let env = Env::new("burst");
+    let peak_kib = Arc::new(Mutex::new(0u64));
+    let peak = peak_kib.clone();
+    let invokes = vec![
+        InvokeSpec::json(&serde_json::json!({"burst": 50_000})),
+        InvokeSpec::json(&serde_json::json!({"spans": 1})),
+    ];
+    let ext_pid = Arc::new(Mutex::new(None::<u32>));
+    let pid_slot = ext_pid.clone();
+    let mut cfg = env
+        .config(&fake, invokes)
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .on_frozen(move |inv| {
+            // The extension is the frozen process that is not the runtime;
+            // take the largest peak over the frozen processes' extension.
+            let pid = *pid_slot.lock().unwrap();
+            let pids: Vec<u32> = match pid {
+                Some(p) => vec![p],
+                None => inv.frozen_pids.clone(),
+            };
+            let mut p = peak.lock().unwrap();
+            for pid in pids {
+                *p = (*p).max(otel_aws_testkit::lambda_sim::procfs::peak_rss_kib(pid));
+            }
+        });
+    let slot = ext_pid.clone();
+    cfg.on_report = Some(Arc::new(move |line| {
+        if let otel_aws_testkit::lambda_sim::ReportLine::Init(init) = line
+            && let Some((_, pid)) = init.extension_pids.first()
+        {
+            *slot.lock().unwrap() = Some(*pid);
+        }
+    }));
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, 2);
+    let stats = env.stats();
+    let max = otel_aws_lambda::config::BufferLimits::default().max_spans as u64;
+    // 50,000 burst spans + 2 SERVER spans + 1 child offered.
+    assert_eq!(
+        stats.spans_received + stats.spans_dropped_buffer_full,
+        50_003,
+        "{stats:?}"
+    );
+    assert!(stats.spans_received <= max + 2, "{stats:?}");
+    assert!(stats.spans_dropped_buffer_full >= 50_000 - max, "{stats:?}");
+    assert_eq!(
+        fake.span_count() as u64,
+        stats.spans_received,
+        "everything kept was exported"
+    );
+    // Memory stays bounded by the buffer limit (16 MiB of spans), far from the 50,000-span burst.
+    let peak = *peak_kib.lock().unwrap();
+    assert!(
+        peak > 0 && peak < 96 * 1024,
+        "extension peak RSS {peak} KiB"
+    );
+}
