@@ -20,7 +20,9 @@ APT_PACKAGES := python3-venv
 CARGO_FEATURES := --workspace --all-features
 export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
 
-.PHONY: all build lint fmt test test-deps rust-test cdk-test demo bench clean
+.PHONY: all build lint fmt test test-deps rust-test cdk-test layer sidecar-image sidecar-image-test demo demo-service bench clean
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+BIN := $(TARGET_DIR)/debug
 
 all: build
 
@@ -45,7 +47,7 @@ test-deps:
 	@$(VENV)/bin/python3 -c "import botocore, moto.server" 2>/dev/null || $(VENV)/bin/pip install -q $(PIP_PACKAGES)
 	@command -v cargo-nextest >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
 
-test: test-deps lint rust-test cdk-test
+test: test-deps lint rust-test cdk-test sidecar-image-test
 
 rust-test:
 	$(CARGO) nextest run $(CARGO_FEATURES) --no-fail-fast
@@ -54,9 +56,46 @@ rust-test:
 cdk-test:
 	@if [ -f cdk/scripts/test.sh ]; then bash cdk/scripts/test.sh; else echo "cdk: no tests yet"; fi
 
-# Runs the example service instrumented with the distro, exporting to the
-# console and a JSON-lines file, then prints the trace it produced as a tree.
+# The ECS sidecar image (FROM scratch, static musl binary), built with podman.
+sidecar-image:
+	bash ecs-sidecar/scripts/build-image.sh
+
+# Builds the image, runs it with podman on the host network against fakes:
+# health via the binary, OTLP and a legacy UDP segment reaching a fake X-Ray endpoint.
+sidecar-image-test:
+	bash ecs-sidecar/scripts/test-image.sh
+
+# The Lambda layer zip: target/layer/otel-aws-extension-x86_64.zip
+# (size-optimised `lambda` profile; see docs/lambda.md for arm64).
+layer:
+	bash lambda-layer/scripts/package-layer.sh
+
+# The main job, locally: the Lambda simulator runs the extension (from a
+# layer directory) and an example Rust function for a few invokes (the first
+# a cold start), exporting to a local file; then the traces as trees and the
+# per-invoke timing report (init, duration, post-runtime extension time, freeze).
+DEMO := $(CURDIR)/target/demo
 demo:
+	$(CARGO) build -q -p otel-aws-lambda --bin otel-aws-extension --example demo_function
+	$(CARGO) build -q -p otel-aws-testkit --bin lambda-sim
+	$(CARGO) build -q -p otel-aws-distro --features cli --bin otel-aws
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)/layer/extensions
+	@cp $(BIN)/otel-aws-extension $(DEMO)/layer/extensions/
+	@echo "== lambda-sim: 5 invokes (the first one a cold start) =="
+	$(BIN)/lambda-sim --layer $(DEMO)/layer --invokes 5 \
+	  --env OTEL_AWS_LAMBDA_TRACES_EXPORTER=file --env OTEL_AWS_TRACES_FILE=$(DEMO)/traces.jsonl \
+	  --env OTEL_AWS_LAMBDA_PLATFORM_SPANS=true \
+	  -- $(BIN)/examples/demo_function > $(DEMO)/report.jsonl
+	@echo
+	@echo "== Traces the extension exported ($(DEMO)/traces.jsonl) =="
+	@$(BIN)/otel-aws tree $(DEMO)/traces.jsonl
+	@echo
+	@echo "== Per-invoke report ($(DEMO)/report.jsonl) =="
+	@python3 tests/scripts/sim-report.py $(DEMO)/report.jsonl
+
+# The in-process distro: an example service exporting to the console and a
+# JSON-lines file, then the trace it produced as a tree.
+demo-service:
 	$(CARGO) build -q -p otel-aws-distro --features cli --example demo_service --bin otel-aws
 	@mkdir -p target && rm -f target/demo-traces.jsonl
 	OTEL_SERVICE_NAME=demo-checkout OTEL_TRACES_EXPORTER=console,file \
@@ -65,7 +104,7 @@ demo:
 	  $(CARGO) run -q -p otel-aws-distro --example demo_service
 	@echo
 	@echo "== The trace as the file exporter wrote it (target/demo-traces.jsonl) =="
-	$(CARGO) run -q -p otel-aws-distro --features cli --bin otel-aws -- tree target/demo-traces.jsonl
+	$(BIN)/otel-aws tree target/demo-traces.jsonl
 
 bench:
 	$(CARGO) bench -p otel-aws-distro
