@@ -25,7 +25,7 @@ use crate::export::{
 use crate::logs::LogInitError;
 use crate::propagation::{PropagatorKind, build_propagator};
 use crate::resource::{DetectOptions, service_name};
-use crate::sampling::SamplerConfig;
+use crate::sampling::{ConfiguredSampler, SamplerConfig};
 
 /// Why `init()` could not set up telemetry.
 #[derive(Debug, thiserror::Error)]
@@ -176,10 +176,13 @@ impl Builder {
                 .with_max_export_batch_size(config.batch.max_export_batch_size.value as usize)
                 .build()
         };
+        // Built with the resource (X-Ray rules match service name/type/ARN)
+        // inside the runtime: the xray sampler's rule poller starts here.
+        let sampler = config.sampler.value.build_for(&resource, self.credentials.clone());
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource.clone())
             .with_id_generator(crate::xray::XrayIdGenerator::default())
-            .with_sampler(config.sampler.value.build())
+            .with_sampler(sampler.clone())
             .with_span_limits(SpanLimits {
                 max_attributes_per_span: config.limits.attributes_per_span.value,
                 max_events_per_span: config.limits.events_per_span.value,
@@ -215,6 +218,7 @@ impl Builder {
         let _ = provider.tracer("otel-aws-distro");
         Ok(Guard {
             provider: Some(provider),
+            sampler: Some(sampler),
             resource,
             config,
             stats,
@@ -336,6 +340,9 @@ pub async fn build_exporters(
 #[derive(Debug)]
 pub struct Guard {
     provider: Option<SdkTracerProvider>,
+    /// Kept to stop the X-Ray rules poller at shutdown (the global provider
+    /// holds a clone of the sampler forever).
+    sampler: Option<ConfiguredSampler>,
     resource: Resource,
     config: Config,
     stats: Arc<ExportStats>,
@@ -345,6 +352,7 @@ impl Guard {
     fn disabled(config: Config) -> Self {
         Self {
             provider: None,
+            sampler: None,
             resource: Resource::builder_empty().build(),
             config,
             stats: Arc::new(ExportStats::new()),
@@ -391,6 +399,9 @@ impl Guard {
 
     /// Flushes and shuts down the provider.
     pub async fn shutdown(mut self) -> Result<(), String> {
+        if let Some(sampler) = self.sampler.take() {
+            sampler.shutdown();
+        }
         let Some(provider) = self.provider.take() else {
             return Ok(());
         };
@@ -403,6 +414,9 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        if let Some(sampler) = self.sampler.take() {
+            sampler.shutdown();
+        }
         let Some(provider) = self.provider.take() else {
             return;
         };

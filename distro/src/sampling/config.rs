@@ -1,19 +1,28 @@
 //! `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`.
 
 use super::DeferredAwareParentBased;
+use super::xray::{
+    PollerClient, PollerHandle, PollerOptions, XrayApiClient, XrayRulesSource, XraySampler,
+    XraySamplerOptions,
+};
 use crate::Env;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SamplingResult, ShouldSample};
+use std::path::PathBuf;
 
 /// Which sampler to use (OpenTelemetry standard variable). Default
 /// `parentbased_always_on`.
 pub const OTEL_TRACES_SAMPLER: &str = "OTEL_TRACES_SAMPLER";
 /// Argument of the ratio samplers: a probability in `[0, 1]`. Default `1.0`.
+/// For `xray`: `endpoint=<url>,polling_interval=<seconds>` or
+/// `rules_file=<path>` (see [`XraySamplerOptions`]).
 pub const OTEL_TRACES_SAMPLER_ARG: &str = "OTEL_TRACES_SAMPLER_ARG";
 
 /// Values of `OTEL_TRACES_SAMPLER` this version accepts.
-pub const ACCEPTED_SAMPLERS: &str = "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio";
+pub const ACCEPTED_SAMPLERS: &str = "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio, xray";
 
 /// The sampler chosen by configuration.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -31,6 +40,9 @@ pub enum SamplerConfig {
     ParentBasedAlwaysOff,
     /// Follow the parent; root spans and deferred X-Ray parents by ratio.
     ParentBasedTraceIdRatio(f64),
+    /// X-Ray centralized sampling (or a local rules file) as the root
+    /// sampler, parent-based ([`DeferredAwareParentBased`]).
+    Xray(XraySamplerOptions),
 }
 
 /// Why the sampler configuration was rejected.
@@ -61,6 +73,24 @@ pub enum SamplerConfigError {
         value: String,
         /// The ratio sampler it was meant for.
         sampler: &'static str,
+    },
+    /// `OTEL_TRACES_SAMPLER_ARG` is not valid for the xray sampler.
+    #[error(
+        "{OTEL_TRACES_SAMPLER_ARG}={value:?} is not valid for the xray sampler: {reason}; set it to endpoint=http://<proxy>:2000[,polling_interval=<seconds>], or rules_file=/path/rules.json, or unset it to call X-Ray directly"
+    )]
+    InvalidXrayArg {
+        /// The value found.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The local rules file named by `rules_file=` cannot be used.
+    #[error("{OTEL_TRACES_SAMPLER_ARG}: sampling rules file {}: {problem}", path.display())]
+    RulesFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: String,
     },
 }
 
@@ -94,9 +124,7 @@ impl SamplerConfig {
             "parentbased_traceidratio" => Ok(SamplerConfig::ParentBasedTraceIdRatio(ratio(
                 "parentbased_traceidratio",
             )?)),
-            "xray" => Err(SamplerConfigError::NotSupportedYet {
-                value: value.to_string(),
-            }),
+            "xray" => Ok(SamplerConfig::Xray(XraySamplerOptions::from_env(env)?)),
             _ => Err(SamplerConfigError::UnknownSampler {
                 value: value.to_string(),
             }),
@@ -112,34 +140,108 @@ impl SamplerConfig {
             SamplerConfig::ParentBasedAlwaysOn => "parentbased_always_on",
             SamplerConfig::ParentBasedAlwaysOff => "parentbased_always_off",
             SamplerConfig::ParentBasedTraceIdRatio(_) => "parentbased_traceidratio",
+            SamplerConfig::Xray(_) => "xray",
         }
     }
 
-    /// Builds the sampler; every `parentbased_*` is a
+    /// Builds the sampler; every `parentbased_*` (and `xray`) is a
     /// [`DeferredAwareParentBased`]. Pass it to
-    /// `SdkTracerProvider::builder().with_sampler(..)`.
+    /// `SdkTracerProvider::builder().with_sampler(..)`. For `xray` this is
+    /// [`SamplerConfig::build_for`] with an empty resource and the default
+    /// credential chain.
     pub fn build(&self) -> ConfiguredSampler {
-        let inner = match *self {
+        self.build_for(&Resource::builder_empty().build(), None)
+    }
+
+    /// Builds the sampler for a process with this `resource` (the xray
+    /// sampler matches `ServiceName`/`ServiceType`/`ResourceARN` against
+    /// it). For remote `xray` this spawns the rules poller on the current
+    /// tokio runtime (outside one: a warning, and the fallback decides); the
+    /// poller stops when every clone of the sampler is dropped or on
+    /// [`ConfiguredSampler::shutdown`]. `credentials` override the default
+    /// chain when X-Ray is called directly (no `endpoint`).
+    pub fn build_for(
+        &self,
+        resource: &Resource,
+        credentials: Option<SharedCredentialsProvider>,
+    ) -> ConfiguredSampler {
+        let mut poller = None;
+        let inner = match self {
             SamplerConfig::AlwaysOn => Inner::Plain(Sampler::AlwaysOn),
             SamplerConfig::AlwaysOff => Inner::Plain(Sampler::AlwaysOff),
-            SamplerConfig::TraceIdRatio(r) => Inner::Plain(Sampler::TraceIdRatioBased(r)),
+            SamplerConfig::TraceIdRatio(r) => Inner::Plain(Sampler::TraceIdRatioBased(*r)),
             SamplerConfig::ParentBasedAlwaysOn => {
                 Inner::Parent(DeferredAwareParentBased::new(Sampler::AlwaysOn))
             }
             SamplerConfig::ParentBasedAlwaysOff => {
                 Inner::Parent(DeferredAwareParentBased::new(Sampler::AlwaysOff))
             }
-            SamplerConfig::ParentBasedTraceIdRatio(r) => {
-                Inner::Parent(DeferredAwareParentBased::new(Sampler::TraceIdRatioBased(r)))
+            SamplerConfig::ParentBasedTraceIdRatio(r) => Inner::Parent(
+                DeferredAwareParentBased::new(Sampler::TraceIdRatioBased(*r)),
+            ),
+            SamplerConfig::Xray(opts) => {
+                let clock = XraySampler::system_clock();
+                let (sampler, client) = match &opts.source {
+                    XrayRulesSource::File { rules, .. } => (XraySampler::local(rules, clock), None),
+                    XrayRulesSource::Proxy { endpoint } => (
+                        XraySampler::remote(resource, clock),
+                        match XrayApiClient::proxy(endpoint) {
+                            Ok(c) => Some(PollerClient::Ready(c)),
+                            Err(err) => {
+                                tracing::warn!(%err, "X-Ray sampler cannot poll; using the fallback");
+                                None
+                            }
+                        },
+                    ),
+                    XrayRulesSource::Api {
+                        region,
+                        endpoint_url,
+                    } => (
+                        XraySampler::remote(resource, clock),
+                        Some(PollerClient::DefaultChain {
+                            region: region.clone(),
+                            endpoint_url: endpoint_url.clone(),
+                            credentials,
+                        }),
+                    ),
+                };
+                if let Some(client) = client {
+                    poller = sampler.spawn_poller(
+                        client,
+                        PollerOptions {
+                            rules_interval: opts.polling_interval,
+                            ..PollerOptions::default()
+                        },
+                    );
+                }
+                Inner::Parent(DeferredAwareParentBased::new(sampler))
             }
         };
-        ConfiguredSampler(inner)
+        ConfiguredSampler { inner, poller }
     }
 }
 
 /// The sampler [`SamplerConfig::build`] returns.
 #[derive(Clone, Debug)]
-pub struct ConfiguredSampler(Inner);
+pub struct ConfiguredSampler {
+    inner: Inner,
+    poller: Option<PollerHandle>,
+}
+
+impl ConfiguredSampler {
+    /// The xray sampler's rules poller, when one runs.
+    pub fn xray_poller(&self) -> Option<&PollerHandle> {
+        self.poller.as_ref()
+    }
+
+    /// Stops background work (the xray rules poller); call it when the
+    /// tracer provider shuts down. Sampling keeps working with what it has.
+    pub fn shutdown(&self) {
+        if let Some(p) = &self.poller {
+            p.stop();
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 enum Inner {
@@ -157,7 +259,7 @@ impl ShouldSample for ConfiguredSampler {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        match &self.0 {
+        match &self.inner {
             Inner::Plain(s) => {
                 s.should_sample(parent_context, trace_id, name, span_kind, attributes, links)
             }
@@ -231,7 +333,13 @@ mod tests {
                 &[(OTEL_TRACES_SAMPLER, "jaeger_remote")],
                 "not a known sampler",
             ),
-            (&[(OTEL_TRACES_SAMPLER, "xray")], "not supported yet"),
+            (
+                &[
+                    (OTEL_TRACES_SAMPLER, "xray"),
+                    (OTEL_TRACES_SAMPLER_ARG, "endpoint=ftp://x"),
+                ],
+                OTEL_TRACES_SAMPLER_ARG,
+            ),
             (
                 &[
                     (OTEL_TRACES_SAMPLER, "traceidratio"),
@@ -274,9 +382,9 @@ mod tests {
             .to_string();
         assert!(err.contains(OTEL_TRACES_SAMPLER), "{err}");
         assert!(err.contains("parentbased_traceidratio"), "{err}");
-        let err = parse(&[(OTEL_TRACES_SAMPLER, "xray")])
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("OTEL_TRACES_SAMPLER=\"xray\""), "{err}");
+        assert_eq!(
+            parse(&[(OTEL_TRACES_SAMPLER, "XRAY")]).map(|c| c.name()),
+            Ok("xray")
+        );
     }
 }

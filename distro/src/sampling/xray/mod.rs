@@ -1,0 +1,37 @@
+//! The X-Ray sampler (`OTEL_TRACES_SAMPLER=xray`): centralized rules from
+//! X-Ray (directly, or through a proxy) or an aws-xray-sdk local rules file.
+//!
+//! * [`XraySampler`] decides without blocking: rules are an atomically
+//!   swapped snapshot, reservoirs and counters are atomics.
+//! * The poller ([`XraySampler::spawn_poller`]) runs on tokio and keeps the
+//!   rules and targets fresh.
+//! * All time comes from a [`Clock`] so tests control it.
+
+mod client;
+mod clock;
+mod glob;
+mod local;
+mod options;
+mod poller;
+mod reservoir;
+mod rule;
+mod sampler;
+mod span_info;
+
+pub use client::{
+    MAX_STATISTICS_PER_CALL, SamplingTargets, XrayApiClient, XrayApiError, parse_sampling_rules,
+    parse_sampling_targets, statistics_request,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use local::{LocalRule, LocalRules, LocalRulesError, LocalTarget};
+pub use options::{XrayRulesSource, XraySamplerOptions};
+pub use poller::{
+    DEFAULT_RULES_INTERVAL, DEFAULT_TARGETS_INTERVAL, PollerClient, PollerHandle, PollerOptions,
+    ReportOutcome, refresh_rules, report_statistics,
+};
+pub use rule::{SamplingRule, SamplingStatistics, SamplingTarget};
+pub use sampler::{
+    FALLBACK_RATE, FALLBACK_RESERVOIR_PER_SECOND, RULES_EXPIRY, SAMPLING_RULE_ATTRIBUTE,
+    XraySampler,
+};
+pub use span_info::{ResourceInfo, service_type};

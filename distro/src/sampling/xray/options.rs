@@ -1,0 +1,162 @@
+//! `OTEL_TRACES_SAMPLER_ARG` for `OTEL_TRACES_SAMPLER=xray`, in ADOT's
+//! format: comma-separated `key=value` pairs.
+//!
+//! | key | meaning | default |
+//! |-----|---------|---------|
+//! | `endpoint` | sampling proxy (sidecar, X-Ray daemon), e.g. `http://127.0.0.1:2000` | none: call X-Ray through aws-sdk-xray |
+//! | `polling_interval` | seconds between rules fetches (whole number ≥ 1) | 300 |
+//! | `rules_file` | aws-xray-sdk local rules file (version 1 or 2); no polling | none |
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::local::LocalRules;
+use super::poller::DEFAULT_RULES_INTERVAL;
+use crate::Env;
+use crate::sampling::config::SamplerConfigError;
+
+/// `AWS_REGION`: region of the X-Ray API when no `endpoint` is given.
+const AWS_REGION: &str = "AWS_REGION";
+/// `AWS_DEFAULT_REGION`: fallback for `AWS_REGION`.
+const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// `AWS_ENDPOINT_URL_XRAY`: X-Ray API endpoint override (aws-sdk convention).
+const AWS_ENDPOINT_URL_XRAY: &str = "AWS_ENDPOINT_URL_XRAY";
+/// `AWS_ENDPOINT_URL`: endpoint override for every AWS service.
+const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+
+/// Keys `OTEL_TRACES_SAMPLER_ARG` accepts for the xray sampler.
+pub const XRAY_ARG_KEYS: &str = "endpoint, polling_interval, rules_file";
+
+/// Settings of the xray sampler.
+#[derive(Clone, Debug, PartialEq)]
+pub struct XraySamplerOptions {
+    /// Where the rules come from.
+    pub source: XrayRulesSource,
+    /// Between rules fetches (`polling_interval`, seconds; default 300).
+    pub polling_interval: Duration,
+}
+
+impl Default for XraySamplerOptions {
+    fn default() -> Self {
+        Self {
+            source: XrayRulesSource::Api {
+                region: None,
+                endpoint_url: None,
+            },
+            polling_interval: DEFAULT_RULES_INTERVAL,
+        }
+    }
+}
+
+/// Where the xray sampler's rules come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum XrayRulesSource {
+    /// A proxy over plain HTTP (`endpoint=`).
+    Proxy {
+        /// `http://host:port`.
+        endpoint: String,
+    },
+    /// X-Ray through aws-sdk-xray and the default credential chain.
+    Api {
+        /// `AWS_REGION` / `AWS_DEFAULT_REGION` (else aws-config's chain).
+        region: Option<String>,
+        /// `AWS_ENDPOINT_URL_XRAY` / `AWS_ENDPOINT_URL`.
+        endpoint_url: Option<String>,
+    },
+    /// A local rules file (`rules_file=`), read at configuration time.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Its rules.
+        rules: LocalRules,
+    },
+}
+
+fn bad(value: &str, reason: impl Into<String>) -> SamplerConfigError {
+    SamplerConfigError::InvalidXrayArg {
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl XraySamplerOptions {
+    /// Parses `OTEL_TRACES_SAMPLER_ARG` (unset: the X-Ray API with the
+    /// default chain) and reads the rules file when one is named.
+    pub fn from_env(env: &Env) -> Result<Self, SamplerConfigError> {
+        let mut endpoint = None;
+        let mut interval = None;
+        let mut file = None;
+        let arg = env.get(super::super::OTEL_TRACES_SAMPLER_ARG).unwrap_or("");
+        for pair in arg.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let Some((key, value)) = pair.split_once('=') else {
+                return Err(bad(arg, format!("{pair:?} is not key=value")));
+            };
+            let (key, value) = (key.trim(), value.trim());
+            if value.is_empty() {
+                return Err(bad(arg, format!("{key} has no value")));
+            }
+            match key {
+                "endpoint" => endpoint = Some(value.to_string()),
+                "polling_interval" => {
+                    let secs = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|s| *s >= 1)
+                        .ok_or_else(|| {
+                            bad(
+                                arg,
+                                format!("polling_interval={value:?} must be a whole number of seconds ≥ 1"),
+                            )
+                        })?;
+                    interval = Some(Duration::from_secs(secs));
+                }
+                "rules_file" => file = Some(PathBuf::from(value)),
+                other => {
+                    return Err(bad(
+                        arg,
+                        format!("unknown key {other:?}; accepted keys: {XRAY_ARG_KEYS}"),
+                    ));
+                }
+            }
+        }
+        let source = match (endpoint, file) {
+            (Some(_), Some(_)) => {
+                return Err(bad(arg, "give either endpoint or rules_file, not both"));
+            }
+            (Some(endpoint), None) => {
+                let ok = url::Url::parse(&endpoint)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                if !ok {
+                    return Err(bad(
+                        arg,
+                        format!(
+                            "endpoint={endpoint:?} is not an http:// URL (e.g. http://127.0.0.1:2000)"
+                        ),
+                    ));
+                }
+                XrayRulesSource::Proxy { endpoint }
+            }
+            (None, Some(path)) => {
+                let rules = LocalRules::read(&path).map_err(|e| SamplerConfigError::RulesFile {
+                    path: path.clone(),
+                    problem: e.problem,
+                })?;
+                XrayRulesSource::File { path, rules }
+            }
+            (None, None) => XrayRulesSource::Api {
+                region: env
+                    .get(AWS_REGION)
+                    .or_else(|| env.get(AWS_DEFAULT_REGION))
+                    .map(str::to_string),
+                endpoint_url: env
+                    .get(AWS_ENDPOINT_URL_XRAY)
+                    .or_else(|| env.get(AWS_ENDPOINT_URL))
+                    .map(str::to_string),
+            },
+        };
+        Ok(Self {
+            source,
+            polling_interval: interval.unwrap_or(DEFAULT_RULES_INTERVAL),
+        })
+    }
+}

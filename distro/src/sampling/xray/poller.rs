@@ -1,0 +1,213 @@
+//! The background task that keeps an [`XraySampler`]'s rules and targets
+//! fresh: rules every `polling_interval` (+ up to 5 s jitter), statistics
+//! and targets every 10 s (or the targets' `Interval`), rules again when
+//! `LastRuleModification` is newer than ours (`spec/xray.md`).
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::client::{MAX_STATISTICS_PER_CALL, XrayApiClient, XrayApiError};
+use super::sampler::{Shared, XraySampler};
+
+/// Default interval between `GetSamplingRules` calls.
+pub const DEFAULT_RULES_INTERVAL: Duration = Duration::from_secs(300);
+/// Default interval between `GetSamplingTargets` calls.
+pub const DEFAULT_TARGETS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Poller timing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollerOptions {
+    /// Between rules fetches (ARG `polling_interval`; default 300 s).
+    pub rules_interval: Duration,
+    /// Up to this much random delay is added to each rules interval (5 s).
+    pub rules_jitter: Duration,
+    /// Between targets calls when X-Ray names no `Interval` (10 s); also the
+    /// retry delay after a failed rules fetch.
+    pub targets_interval: Duration,
+    /// Up to this much random delay is added to each targets interval (100 ms).
+    pub targets_jitter: Duration,
+}
+
+impl Default for PollerOptions {
+    fn default() -> Self {
+        Self {
+            rules_interval: DEFAULT_RULES_INTERVAL,
+            rules_jitter: Duration::from_secs(5),
+            targets_interval: DEFAULT_TARGETS_INTERVAL,
+            targets_jitter: Duration::from_millis(100),
+        }
+    }
+}
+
+/// Where the poller gets its client.
+#[derive(Clone, Debug)]
+pub enum PollerClient {
+    /// This client.
+    Ready(XrayApiClient),
+    /// aws-sdk-xray from aws-config's default chain, loaded by the task
+    /// (so starting never blocks), with these overrides.
+    DefaultChain {
+        /// Region (else the chain's).
+        region: Option<String>,
+        /// Endpoint URL (else `AWS_ENDPOINT_URL_XRAY` / `AWS_ENDPOINT_URL` as the chain reads them).
+        endpoint_url: Option<String>,
+        /// Credentials (else the chain's).
+        credentials: Option<SharedCredentialsProvider>,
+    },
+}
+
+/// Stops the poller (also stopped when every clone of its sampler is dropped).
+#[derive(Clone, Debug)]
+pub struct PollerHandle {
+    task: Arc<tokio::task::AbortHandle>,
+}
+
+impl PollerHandle {
+    /// Stops polling now; the sampler keeps deciding with what it has (and
+    /// falls back once the rules are an hour old).
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+
+    /// Whether the task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+/// Outcome of one statistics report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReportOutcome {
+    /// Statistics documents sent.
+    pub documents: usize,
+    /// When to report next (the smallest target `Interval`, else the default).
+    pub next_in: Duration,
+    /// X-Ray's rules changed after ours were fetched: fetch them again.
+    pub rules_changed: bool,
+}
+
+/// One `GetSamplingRules` round: fetches every page and installs the rules.
+/// Returns how many rules the answer held.
+pub async fn refresh_rules(
+    sampler: &XraySampler,
+    client: &XrayApiClient,
+) -> Result<usize, XrayApiError> {
+    let rules = client.get_sampling_rules().await?;
+    let n = rules.len();
+    sampler.update_rules(rules);
+    Ok(n)
+}
+
+/// One statistics round: takes the counters, sends them in calls of at most
+/// 25 documents, applies the targets.
+pub async fn report_statistics(
+    sampler: &XraySampler,
+    client: &XrayApiClient,
+    default_interval: Duration,
+) -> Result<ReportOutcome, XrayApiError> {
+    let stats = sampler.take_statistics();
+    let mut next_in: Option<Duration> = None;
+    let mut rules_changed = false;
+    let fetched = sampler.rules_fetched_at();
+    for chunk in stats.chunks(MAX_STATISTICS_PER_CALL) {
+        let answer = client.get_sampling_targets(chunk).await?;
+        sampler.update_targets(&answer.targets);
+        for t in &answer.targets {
+            if let Some(s) = t.interval_secs.filter(|s| *s > 0) {
+                let d = Duration::from_secs(u64::from(s));
+                next_in = Some(next_in.map_or(d, |n| n.min(d)));
+            }
+        }
+        if let (Some(modified), Some(fetched)) = (answer.last_rule_modification, fetched) {
+            rules_changed |= modified > fetched;
+        }
+    }
+    Ok(ReportOutcome {
+        documents: stats.len(),
+        next_in: next_in.unwrap_or(default_interval),
+        rules_changed,
+    })
+}
+
+impl XraySampler {
+    /// Starts the poller on the current tokio runtime; `None` (and a
+    /// warning) outside one. The first rules fetch starts at once; until it
+    /// succeeds the fallback decides.
+    pub fn spawn_poller(&self, client: PollerClient, opts: PollerOptions) -> Option<PollerHandle> {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                "the X-Ray sampler needs a tokio runtime to poll its rules; using the fallback (1 req/s, then 5 %)"
+            );
+            return None;
+        };
+        let task = rt.spawn(run(self.downgrade(), client, opts)).abort_handle();
+        let _ = self.shared.poller.set(task.clone());
+        Some(PollerHandle {
+            task: Arc::new(task),
+        })
+    }
+}
+
+fn jitter(max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    Duration::from_millis(rand::rng().random_range(0..=max.as_millis() as u64))
+}
+
+async fn run(weak: Weak<Shared>, client: PollerClient, opts: PollerOptions) {
+    let client = match client {
+        PollerClient::Ready(c) => c,
+        PollerClient::DefaultChain {
+            region,
+            endpoint_url,
+            credentials,
+        } => match XrayApiClient::from_default_chain(region, endpoint_url, credentials).await {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::warn!(%err, "X-Ray sampler cannot poll rules; using the fallback (1 req/s, then 5 %)");
+                return;
+            }
+        },
+    };
+    let mut next_rules = Instant::now();
+    let mut next_targets = Instant::now() + opts.targets_interval;
+    loop {
+        tokio::time::sleep_until(next_rules.min(next_targets)).await;
+        let Some(shared) = weak.upgrade() else {
+            return; // every sampler clone is gone
+        };
+        let sampler = XraySampler { shared };
+        let now = Instant::now();
+        if now >= next_rules {
+            next_rules = match refresh_rules(&sampler, &client).await {
+                Ok(n) => {
+                    tracing::debug!(rules = n, "X-Ray sampling rules fetched");
+                    Instant::now() + opts.rules_interval + jitter(opts.rules_jitter)
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot fetch X-Ray sampling rules; keeping the current ones");
+                    Instant::now() + opts.targets_interval
+                }
+            };
+        }
+        if now >= next_targets {
+            next_targets = match report_statistics(&sampler, &client, opts.targets_interval).await {
+                Ok(outcome) => {
+                    if outcome.rules_changed {
+                        next_rules = Instant::now();
+                    }
+                    Instant::now() + outcome.next_in + jitter(opts.targets_jitter)
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot report X-Ray sampling statistics");
+                    Instant::now() + opts.targets_interval
+                }
+            };
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! [`XraySampler`]: the decision path. Lock-free: the rule set is an
+//! `ArcSwap` snapshot replaced by the poller, reservoirs and counters are
+//! atomics, and nothing here waits on the network.
+
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
+use opentelemetry::{Context, Key, KeyValue, Value};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+
+use super::clock::{Clock, SystemClock, epoch_millis};
+use super::local::{CompiledLocalRule, LocalRules, LocalTarget};
+use super::reservoir::Reservoir;
+use super::rule::{
+    RuleState, SamplingRule, SamplingStatistics, SamplingTarget, order, ratio_sampled,
+};
+use super::span_info::{ResourceInfo, SpanInfo};
+
+/// Span attribute naming the rule that decided (`spec/xray.md`).
+pub const SAMPLING_RULE_ATTRIBUTE: &str = "aws.xray.sampling_rule";
+/// Rules older than this are not trusted: the fallback sampler decides.
+pub const RULES_EXPIRY: Duration = Duration::from_secs(3600);
+/// Fallback: requests per second sampled before the ratio.
+pub const FALLBACK_RESERVOIR_PER_SECOND: u32 = 1;
+/// Fallback: fraction of the rest sampled by trace id.
+pub const FALLBACK_RATE: f64 = 0.05;
+
+/// The X-Ray sampler (root sampler; wrap it in
+/// [`crate::sampling::DeferredAwareParentBased`] for parent-based behaviour,
+/// as [`crate::sampling::SamplerConfig::build_for`] does).
+///
+/// Cloning shares the state. When every clone is dropped, a poller started
+/// with [`XraySampler::spawn_poller`] stops.
+#[derive(Clone, Debug)]
+pub struct XraySampler {
+    pub(crate) shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    clock: Arc<dyn Clock>,
+    client_id: String,
+    resource: ResourceInfo,
+    mode: Mode,
+    fallback: Reservoir,
+    pub(crate) poller: OnceLock<tokio::task::AbortHandle>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = self.poller.get() {
+            task.abort();
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Mode {
+    Remote(ArcSwap<RuleSet>),
+    Local(LocalSet),
+}
+
+#[derive(Debug, Default)]
+struct RuleSet {
+    rules: Vec<Arc<RuleState>>,
+    /// Epoch ms of the fetch these rules came from; `None`: never fetched.
+    fetched_ms: Option<u64>,
+}
+
+#[derive(Debug)]
+struct LocalSet {
+    rules: Vec<(CompiledLocalRule, LocalTarget, Reservoir, Value)>,
+    default: (LocalTarget, Reservoir, Value),
+}
+
+impl XraySampler {
+    /// A centralized sampler for a process with this `resource` (its
+    /// `service.name`, `cloud.platform` and ARN are what `ServiceName`,
+    /// `ServiceType` and `ResourceARN` match). It has no rules until
+    /// [`XraySampler::update_rules`] (the poller calls it); until then, and
+    /// when rules are older than [`RULES_EXPIRY`], the fallback decides:
+    /// 1 request/s, then 5 % by trace id.
+    pub fn remote(resource: &Resource, clock: Arc<dyn Clock>) -> Self {
+        Self::remote_with(ResourceInfo::from_resource(resource), clock)
+    }
+
+    /// [`XraySampler::remote`] with the resource values given directly.
+    pub fn remote_with(resource: ResourceInfo, clock: Arc<dyn Clock>) -> Self {
+        Self::new(
+            resource,
+            clock,
+            Mode::Remote(ArcSwap::from_pointee(RuleSet::default())),
+        )
+    }
+
+    /// A sampler deciding by an aws-xray-sdk local rules file.
+    pub fn local(rules: &LocalRules, clock: Arc<dyn Clock>) -> Self {
+        let name = |s: &str| Value::String(Arc::<str>::from(s).into());
+        let set = LocalSet {
+            rules: rules
+                .rules
+                .iter()
+                .map(|r| {
+                    (
+                        CompiledLocalRule::new(r),
+                        r.target,
+                        Reservoir::default(),
+                        name(&r.description),
+                    )
+                })
+                .collect(),
+            default: (rules.default, Reservoir::default(), name("Default")),
+        };
+        Self::new(ResourceInfo::default(), clock, Mode::Local(set))
+    }
+
+    fn new(resource: ResourceInfo, clock: Arc<dyn Clock>, mode: Mode) -> Self {
+        let id: [u8; 12] = rand::random();
+        Self {
+            shared: Arc::new(Shared {
+                clock,
+                client_id: hex::encode(id),
+                resource,
+                mode,
+                fallback: Reservoir::default(),
+                poller: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// The system clock, for callers that have no clock to inject.
+    pub fn system_clock() -> Arc<dyn Clock> {
+        Arc::new(SystemClock)
+    }
+
+    /// `ClientID` sent with the statistics: 24 hex characters.
+    pub fn client_id(&self) -> &str {
+        &self.shared.client_id
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<Shared> {
+        Arc::downgrade(&self.shared)
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        self.shared.clock.now()
+    }
+
+    /// Installs a fresh `GetSamplingRules` answer: unusable rules dropped,
+    /// ordered by `Priority` then `RuleName`; a rule that did not change
+    /// keeps its target, reservoir and counters. Marks the rules fresh now.
+    /// No effect on a local-rules sampler.
+    pub fn update_rules(&self, rules: Vec<SamplingRule>) {
+        let Mode::Remote(set) = &self.shared.mode else {
+            return;
+        };
+        let old = set.load_full();
+        let rules = order(rules)
+            .into_iter()
+            .map(|rule| {
+                let state = RuleState::new(rule, &self.shared.resource);
+                if let Some(prev) = old.rules.iter().find(|p| p.rule == state.rule) {
+                    state.inherit(prev);
+                }
+                Arc::new(state)
+            })
+            .collect();
+        set.store(Arc::new(RuleSet {
+            rules,
+            fetched_ms: Some(epoch_millis(self.now())),
+        }));
+    }
+
+    /// Names of the rules in use, in matching order.
+    pub fn rule_names(&self) -> Vec<String> {
+        match &self.shared.mode {
+            Mode::Remote(set) => set
+                .load()
+                .rules
+                .iter()
+                .map(|r| r.rule.rule_name.clone())
+                .collect(),
+            Mode::Local(_) => Vec::new(),
+        }
+    }
+
+    /// When the rules in use were fetched (`None`: never, or local rules).
+    pub fn rules_fetched_at(&self) -> Option<SystemTime> {
+        match &self.shared.mode {
+            Mode::Remote(set) => set
+                .load()
+                .fetched_ms
+                .map(|ms| UNIX_EPOCH + Duration::from_millis(ms)),
+            Mode::Local(_) => None,
+        }
+    }
+
+    /// Applies `GetSamplingTargets` targets to the rules they name.
+    pub fn update_targets(&self, targets: &[SamplingTarget]) {
+        let Mode::Remote(set) = &self.shared.mode else {
+            return;
+        };
+        let set = set.load();
+        for t in targets {
+            if let Some(r) = set.rules.iter().find(|r| r.rule.rule_name == t.rule_name) {
+                r.set_target(t);
+            }
+        }
+    }
+
+    /// Statistics of every rule since the last call, and resets them.
+    pub fn take_statistics(&self) -> Vec<SamplingStatistics> {
+        let Mode::Remote(set) = &self.shared.mode else {
+            return Vec::new();
+        };
+        let now = self.now();
+        set.load()
+            .rules
+            .iter()
+            .map(|r| r.take_statistics(&self.shared.client_id, now))
+            .collect()
+    }
+
+    /// Whether any rule in use checks span `Attributes`.
+    pub fn needs_attributes(&self) -> bool {
+        match &self.shared.mode {
+            Mode::Remote(set) => set.load().rules.iter().any(|r| r.needs_attributes()),
+            Mode::Local(_) => false,
+        }
+    }
+
+    /// The decision: sampled or not, and the deciding rule's name when
+    /// sampled (cloning it shares its `Arc<str>`).
+    #[inline]
+    pub(crate) fn decide(&self, trace_id: TraceId, attrs: &[KeyValue]) -> (bool, Option<Value>) {
+        let now_ms = epoch_millis(self.shared.clock.now());
+        let bytes = trace_id.to_bytes();
+        let mut low = [0u8; 8];
+        low.copy_from_slice(&bytes[8..]);
+        let low = u64::from_be_bytes(low);
+        let span = SpanInfo::from_attributes(attrs);
+        match &self.shared.mode {
+            Mode::Remote(set) => {
+                let set = set.load();
+                let fresh = set
+                    .fetched_ms
+                    .is_some_and(|at| now_ms.saturating_sub(at) <= RULES_EXPIRY.as_millis() as u64);
+                if fresh {
+                    for rule in &set.rules {
+                        if rule.matches(&span, attrs) {
+                            let sampled = rule.sample(now_ms, low);
+                            return (sampled, sampled.then(|| rule.name_value.clone()));
+                        }
+                    }
+                }
+                (self.fallback(now_ms, low), None)
+            }
+            Mode::Local(local) => {
+                let now_sec = now_ms / 1000;
+                let (target, reservoir, name) = local
+                    .rules
+                    .iter()
+                    .find(|(c, ..)| {
+                        c.path.matches(span.path)
+                            && c.method.matches(span.method)
+                            && c.host.matches(span.host)
+                    })
+                    .map(|(_, t, r, n)| (t, r, n))
+                    .unwrap_or((&local.default.0, &local.default.1, &local.default.2));
+                let sampled = reservoir.try_take(now_sec, target.fixed_target)
+                    || ratio_sampled(low, target.rate);
+                (sampled, sampled.then(|| name.clone()))
+            }
+        }
+    }
+
+    fn fallback(&self, now_ms: u64, low: u64) -> bool {
+        self.shared
+            .fallback
+            .try_take(now_ms / 1000, FALLBACK_RESERVOIR_PER_SECOND)
+            || ratio_sampled(low, FALLBACK_RATE)
+    }
+}
+
+impl ShouldSample for XraySampler {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        _name: &str,
+        _span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        _links: &[Link],
+    ) -> SamplingResult {
+        let (sampled, rule) = self.decide(trace_id, attributes);
+        SamplingResult {
+            decision: if sampled {
+                SamplingDecision::RecordAndSample
+            } else {
+                SamplingDecision::Drop
+            },
+            // Only sampled spans are recorded, so only they carry the rule
+            // (and a dropped span costs no allocation).
+            attributes: match rule {
+                Some(name) => vec![KeyValue::new(
+                    Key::from_static_str(SAMPLING_RULE_ATTRIBUTE),
+                    name,
+                )],
+                None => Vec::new(),
+            },
+            trace_state: match parent_context {
+                Some(cx) if cx.has_active_span() => cx.span().span_context().trace_state().clone(),
+                _ => TraceState::default(),
+            },
+        }
+    }
+}
