@@ -178,7 +178,10 @@ impl Builder {
         };
         // Built with the resource (X-Ray rules match service name/type/ARN)
         // inside the runtime: the xray sampler's rule poller starts here.
-        let sampler = config.sampler.value.build_for(&resource, self.credentials.clone());
+        let sampler = config
+            .sampler
+            .value
+            .build_for(&resource, self.credentials.clone());
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource.clone())
             .with_id_generator(crate::xray::XrayIdGenerator::default())
