@@ -16,7 +16,7 @@ apt_install() {
 rustup target list --installed | grep -qx "$TARGET" || rustup target add "$TARGET"
 command -v musl-gcc >/dev/null || apt_install musl-tools
 cargo build --release --locked -p otel-aws-sidecar --bin otel-aws-sidecar --target "$TARGET"
-BIN="target/$TARGET/release/otel-aws-sidecar"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/release/otel-aws-sidecar"
 if ldd "$BIN" 2>/dev/null | grep -q '=>'; then
   echo "error: $BIN is dynamically linked" >&2
   exit 1

@@ -13,8 +13,8 @@ cd "$root"
 RUNS="${RUNS:-20}"
 INVOKES="${INVOKES:-300}"
 ext="$(realpath "${EXT:-target/layer/stage-x86_64/extensions/otel-aws-extension}")"
-fn="${FN:-target/release/otel-aws-test-function}"
-sim="${SIM:-target/release/lambda-sim}"
+fn="${FN:-${CARGO_TARGET_DIR:-target}/release/otel-aws-test-function}"
+sim="${SIM:-${CARGO_TARGET_DIR:-target}/release/lambda-sim}"
 work="$(mktemp -d)"
 trap 'kill $sink_pid 2>/dev/null || true; rm -rf "$work"' EXIT
 

@@ -29,7 +29,7 @@ fi
 
 cd "$root"
 cargo build -p otel-aws-lambda --bin otel-aws-extension --profile "$profile" --target "$TARGET"
-bin="target/$TARGET/$profile/otel-aws-extension"
+bin="${CARGO_TARGET_DIR:-$root/target}/$TARGET/$profile/otel-aws-extension"
 strip "$bin" 2>/dev/null || true   # the profile strips already; harmless when cross-built
 
 stage="target/layer/stage-$arch"
