@@ -1,0 +1,75 @@
+//! Instruction counts for span start+end: run under callgrind, which counts
+//! instructions instead of timing them, so the comparison with a plain
+//! opentelemetry_sdk provider does not depend on what else the machine runs.
+//!
+//! ```sh
+//! cargo bench -p otel-aws-distro --bench provider_instructions --no-run
+//! for p in plain distro; do for n in 100000 200000; do
+//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/deps/provider_instructions-* $p $n 2>&1 | grep refs
+//! done; done
+//! ```
+//! Instructions per span = (refs at 200000 − refs at 100000) / 100000.
+#![allow(clippy::expect_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider};
+use otel_aws_distro::export::{NoopExporter, ProtoSpanExporter};
+use otel_aws_distro::{Builder, Env};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_else(|| "distro".into());
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let batch = || {
+        BatchConfigBuilder::default()
+            .with_max_queue_size(65_536)
+            .build()
+    };
+    let (provider, guard) = rt.block_on(async {
+        if which == "plain" {
+            let p = BatchSpanProcessor::builder(
+                ProtoSpanExporter::new(Arc::new(NoopExporter::new())),
+                opentelemetry_sdk::runtime::Tokio,
+            )
+            .with_batch_config(batch())
+            .build();
+            (
+                SdkTracerProvider::builder().with_span_processor(p).build(),
+                None,
+            )
+        } else {
+            let g = Builder::new()
+                .with_env(Env::from_pairs([
+                    ("OTEL_SERVICE_NAME", "bench"),
+                    ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
+                    ("OTEL_BSP_MAX_QUEUE_SIZE", "65536"),
+                ]))
+                .with_exporter(Arc::new(NoopExporter::new()))
+                .without_globals()
+                .install()
+                .await
+                .expect("distro provider");
+            (g.tracer_provider().expect("enabled").clone(), Some(g))
+        }
+    });
+    let tracer = provider.tracer("bench");
+    let _enter = rt.enter();
+    for _ in 0..n {
+        let mut span = tracer.start("GET /orders");
+        span.set_attribute(KeyValue::new("http.response.status_code", 200));
+        span.end();
+        black_box(&span);
+    }
+    drop(guard);
+    let _ = provider.shutdown();
+}
