@@ -203,26 +203,32 @@ fn status_code_name(status: &Status) -> &'static str {
         .as_str_name()
 }
 
-/// Every span of `req` → a typed document (one result per span, in order).
-pub fn to_segment_documents(
-    req: &ExportTraceServiceRequest,
-    opts: &TranslateOptions,
-) -> Vec<Result<Segment, TranslateError>> {
-    let mut out = Vec::new();
-    for rs in &req.resource_spans {
+/// Every span of `req` translated, lazily, in order (resource looked up once
+/// per resource group).
+fn documents<'a>(
+    req: &'a ExportTraceServiceRequest,
+    opts: &'a TranslateOptions,
+) -> impl Iterator<Item = Result<Segment, TranslateError>> + 'a {
+    req.resource_spans.iter().flat_map(move |rs| {
         let info = resource_info(
             rs.resource
                 .as_ref()
                 .map(|r| r.attributes.as_slice())
                 .unwrap_or_default(),
         );
-        for ss in &rs.scope_spans {
-            for span in &ss.spans {
-                out.push(span_to_segment(span, &info, opts));
-            }
-        }
-    }
-    out
+        rs.scope_spans
+            .iter()
+            .flat_map(|ss| ss.spans.iter())
+            .map(move |span| span_to_segment(span, &info, opts))
+    })
+}
+
+/// Every span of `req` → a typed document (one result per span, in order).
+pub fn to_segment_documents(
+    req: &ExportTraceServiceRequest,
+    opts: &TranslateOptions,
+) -> Vec<Result<Segment, TranslateError>> {
+    documents(req, opts).collect()
 }
 
 /// Every span of `req` → a JSON document of at most
@@ -232,21 +238,11 @@ pub fn to_segments(
     req: &ExportTraceServiceRequest,
     opts: &TranslateOptions,
 ) -> Vec<Result<String, TranslateError>> {
-    let mut out = Vec::new();
-    for rs in &req.resource_spans {
-        let info = resource_info(
-            rs.resource
-                .as_ref()
-                .map(|r| r.attributes.as_slice())
-                .unwrap_or_default(),
-        );
-        for ss in &rs.scope_spans {
-            for span in &ss.spans {
-                out.push(span_to_segment(span, &info, opts).and_then(|mut doc| {
-                    size::encode_within(&mut doc, opts.max_document_bytes, ROUNDTRIP_NAMESPACE)
-                }));
-            }
-        }
-    }
-    out
+    documents(req, opts)
+        .map(|doc| {
+            doc.and_then(|mut doc| {
+                size::encode_within(&mut doc, opts.max_document_bytes, ROUNDTRIP_NAMESPACE)
+            })
+        })
+        .collect()
 }
