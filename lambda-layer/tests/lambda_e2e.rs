@@ -242,7 +242,12 @@ async fn backend_503_then_recovers_loses_nothing() {
     let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
         .await
         .unwrap();
-    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 40));
+    // Ten 503s: a 300 ms flush makes 1 to 3 attempts (full-jitter backoff
+    // under 500 ms, at most 5 attempts), so the first flush cannot get
+    // through and the 503s are used up by the tenth invoke at the latest,
+    // leaving 15 invokes to recover. More 503s than flush attempts would
+    // make the outcome depend on the jitter.
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 10));
     let env = Env::new("503");
     const N: usize = 25;
     let cfg = env
