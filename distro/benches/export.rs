@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p otel-aws-distro --bench export`
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,88 +12,11 @@ use std::time::Duration;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use otel_aws_distro::export::{
     BatchExporter, Compression, OtlpHttpConfig, OtlpHttpExporter, Protocol, Signing, encode_request,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn s(v: &str) -> any_value::Value {
-    any_value::Value::StringValue(v.to_owned())
-}
-
-/// 512 server/client spans with typical HTTP attributes (~300 B each).
-fn batch() -> ExportTraceServiceRequest {
-    let spans = (0..512u64)
-        .map(|i| Span {
-            trace_id: (i / 8).to_be_bytes().repeat(2),
-            span_id: (i + 1).to_be_bytes().to_vec(),
-            parent_span_id: if i % 8 == 0 {
-                vec![]
-            } else {
-                (i - i % 8 + 1).to_be_bytes().to_vec()
-            },
-            name: format!("GET /api/orders/{{id}} {i}"),
-            kind: if i % 8 == 0 { 2 } else { 3 },
-            start_time_unix_nano: 1_700_000_000_000_000_000 + i * 1_000_000,
-            end_time_unix_nano: 1_700_000_000_000_000_000 + i * 1_000_000 + 250_000,
-            attributes: vec![
-                kv("http.request.method", s("GET")),
-                kv("http.route", s("/api/orders/{id}")),
-                kv(
-                    "url.full",
-                    s("https://orders.internal.example.com/api/orders/12345?expand=items"),
-                ),
-                kv("http.response.status_code", any_value::Value::IntValue(200)),
-                kv("server.address", s("orders.internal.example.com")),
-                kv("network.protocol.version", s("1.1")),
-                kv(
-                    "user_agent.original",
-                    s("Mozilla/5.0 (X11; Linux x86_64) bench"),
-                ),
-            ],
-            status: Some(Status {
-                message: String::new(),
-                code: 0,
-            }),
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
-                    kv("service.name", s("checkout")),
-                    kv("cloud.provider", s("aws")),
-                    kv("cloud.region", s("us-east-1")),
-                    kv("telemetry.sdk.language", s("rust")),
-                ],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "bench".into(),
-                    ..Default::default()
-                }),
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
 
 /// A minimal HTTP/1.1 server: reads each request (Content-Length bodies) and answers 200.
 async fn serve(listener: TcpListener) {
@@ -179,7 +104,7 @@ fn bench_export(c: &mut Criterion) {
         tokio::spawn(serve(listener));
         format!("http://{addr}/v1/traces")
     });
-    let batch = batch();
+    let batch = common::http_batch(512);
 
     let mut group = c.benchmark_group("export_512_spans");
     group.measurement_time(Duration::from_secs(8));

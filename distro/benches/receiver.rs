@@ -9,6 +9,8 @@
 //! runtime, i.e. one core shared by both sides (a conservative figure for
 //! the server alone).
 
+mod common;
+
 use std::hint::black_box;
 use std::io::Write;
 use std::sync::Arc;
@@ -18,81 +20,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use otel_aws_distro::receiver::{
     self, Accepted, Backpressure, ReceiverConfig, RequestMeta, TraceSink, decode,
 };
 use prost::Message;
-
-fn kv(key: &str, value: any_value::Value) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue { value: Some(value) }),
-        ..Default::default()
-    }
-}
-
-fn s(v: &str) -> any_value::Value {
-    any_value::Value::StringValue(v.to_owned())
-}
-
-/// `n` server/client spans with typical HTTP attributes (~300 B each encoded).
-fn batch(n: u64) -> ExportTraceServiceRequest {
-    let spans = (0..n)
-        .map(|i| Span {
-            trace_id: (i / 8 + 1).to_be_bytes().repeat(2),
-            span_id: (i + 1).to_be_bytes().to_vec(),
-            parent_span_id: if i % 8 == 0 {
-                vec![]
-            } else {
-                (i - i % 8 + 1).to_be_bytes().to_vec()
-            },
-            name: format!("GET /api/orders/{{id}} {i}"),
-            kind: if i % 8 == 0 { 2 } else { 3 },
-            start_time_unix_nano: 1_700_000_000_000_000_000 + i * 1_000_000,
-            end_time_unix_nano: 1_700_000_000_000_000_000 + i * 1_000_000 + 250_000,
-            attributes: vec![
-                kv("http.request.method", s("GET")),
-                kv("http.route", s("/api/orders/{id}")),
-                kv(
-                    "url.full",
-                    s("https://orders.internal.example.com/api/orders/12345?expand=items"),
-                ),
-                kv("http.response.status_code", any_value::Value::IntValue(200)),
-                kv("server.address", s("orders.internal.example.com")),
-                kv("network.protocol.version", s("1.1")),
-                kv(
-                    "user_agent.original",
-                    s("Mozilla/5.0 (X11; Linux x86_64) bench"),
-                ),
-            ],
-            status: Some(Status {
-                message: String::new(),
-                code: 0,
-            }),
-            ..Default::default()
-        })
-        .collect();
-    ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
-                    kv("service.name", s("checkout")),
-                    kv("cloud.provider", s("aws")),
-                    kv("cloud.region", s("us-east-1")),
-                ],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    }
-}
 
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -101,7 +32,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 fn decoding(c: &mut Criterion) {
-    let req = batch(512);
+    let req = common::http_batch(512);
     let proto = Bytes::from(req.encode_to_vec());
     let gz = gzip(&proto);
     let json = serde_json::to_vec(&req).unwrap_or_default();
@@ -241,7 +172,7 @@ fn loopback(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("receiver_loopback");
     for n in [1u64, 512] {
-        let body = Bytes::from(batch(n).encode_to_vec());
+        let body = Bytes::from(common::http_batch(n).encode_to_vec());
         g.throughput(Throughput::Elements(n));
         g.bench_function(format!("http_protobuf_{n}_spans"), |b| {
             b.iter(|| {
