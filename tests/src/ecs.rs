@@ -106,14 +106,9 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    inner.log.push(RecordedRequest {
-        method: method.clone(),
-        path_and_query: uri
-            .path_and_query()
-            .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string()),
-        headers,
-        body,
-    });
+    inner
+        .log
+        .push(RecordedRequest::new(method.clone(), &uri, headers, body));
     if method != Method::GET {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     }

@@ -168,14 +168,12 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    inner.log.push(RecordedRequest {
-        method: method.clone(),
-        path_and_query: uri
-            .path_and_query()
-            .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string()),
-        headers: headers.clone(),
+    inner.log.push(RecordedRequest::new(
+        method.clone(),
+        &uri,
+        headers.clone(),
         body,
-    });
+    ));
     match (uri.path(), &method) {
         (TOKEN_PATH, &Method::PUT) => issue_token(&inner, &headers).await,
         (TOKEN_PATH, _) => StatusCode::METHOD_NOT_ALLOWED.into_response(),

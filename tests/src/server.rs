@@ -76,6 +76,20 @@ pub struct RecordedRequest {
     pub body: Bytes,
 }
 
+impl RecordedRequest {
+    /// The record of a request from its parts; the path keeps its query.
+    pub fn new(method: Method, uri: &http::Uri, headers: HeaderMap, body: Bytes) -> Self {
+        Self {
+            method,
+            path_and_query: uri
+                .path_and_query()
+                .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string()),
+            headers,
+            body,
+        }
+    }
+}
+
 /// A shared, append-only request log.
 #[derive(Clone, Debug, Default)]
 pub struct RequestLog(Arc<Mutex<Vec<RecordedRequest>>>);
