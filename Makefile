@@ -45,6 +45,11 @@ test-deps:
 	fi
 	@if [ ! -x $(VENV)/bin/python3 ]; then python3 -m venv $(VENV); fi
 	@$(VENV)/bin/python3 -c "import botocore, moto.server" 2>/dev/null || $(VENV)/bin/pip install -q $(PIP_PACKAGES)
+	@# lambda-layer/tests/sdk_e2e.rs: a Python function (awslambdaric + OpenTelemetry SDK) through the exec wrapper (pinned).
+	@$(VENV)/bin/python3 -c "import importlib.metadata as m; assert [m.version(p) for p in ('awslambdaric', 'opentelemetry-sdk', 'opentelemetry-exporter-otlp-proto-http', 'opentelemetry-propagator-aws-xray')] == ['4.2.2', '1.45.2', '1.45.2', '1.0.2']" 2>/dev/null || $(VENV)/bin/pip install -q awslambdaric==4.2.2 opentelemetry-api==1.45.2 opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2 opentelemetry-propagator-aws-xray==1.0.2
+	@# lambda-layer/tests/sdk_e2e.rs: the Node.js function's OpenTelemetry SDK, from its lock file, into .tools/node-e2e.
+	@n=$(TOOLS)/node-e2e; l=lambda-layer/tests/node; if [ ! -d $$n/node_modules ] || ! cmp -s $$l/package-lock.json $$n/package-lock.json; then \
+	  rm -rf $$n && mkdir -p $$n && cp $$l/package.json $$l/package-lock.json $$n/ && npm ci --prefix $$n --no-audit --no-fund --loglevel=error >/dev/null || { rm -rf $$n; exit 1; }; fi
 	@command -v cargo-nextest >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
 
 test: test-deps lint rust-test cdk-test sidecar-image-test

@@ -368,3 +368,57 @@ async fn burst_of_50k_spans_is_bounded_dropped_and_counted() {
         "extension peak RSS {peak} KiB"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_counts_what_the_deadline_left_unsent() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    // The backend never answers: nothing can be exported, ever.
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Hang, 200));
+    let env = Env::new("shutdown-lost");
+    const N: usize = 2;
+    let cfg = env
+        .config(&fake, events(N, serde_json::json!({"spans": 1})))
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .with_env("OTEL_AWS_LAMBDA_FLUSH_TIMEOUT", "300");
+    let report = Simulator::run(cfg).await.unwrap();
+    // The extension kept trying until the deadline margin, then exited in time.
+    assert_all_succeeded(&report, N);
+    assert!(report.shutdown.killed.is_empty(), "{:?}", report.shutdown);
+    assert_eq!(fake.span_count(), 0);
+    let stats = env.stats();
+    assert_eq!(stats.spans_received, (N * 2) as u64, "{stats:?}");
+    assert_eq!(stats.spans_exported, 0, "{stats:?}");
+    assert_eq!(
+        stats.spans_dropped_shutdown, stats.spans_received,
+        "every span left at the deadline is counted as dropped: {stats:?}"
+    );
+    assert_eq!(stats.spans_buffered, 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_flushes_again_while_the_deadline_allows() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    // One hung request per flush (each ends at the 300 ms flush timeout):
+    // both invokes' flushes and the first SHUTDOWN flush get nothing through.
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Hang, 3));
+    let env = Env::new("shutdown-retry");
+    const N: usize = 2;
+    let cfg = env
+        .config(&fake, events(N, serde_json::json!({"spans": 1})))
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .with_env("OTEL_AWS_LAMBDA_FLUSH_TIMEOUT", "300");
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, N);
+    let (ids, _, per_request) = index(&fake.received());
+    assert_eq!(per_request.len(), N, "sent by a later SHUTDOWN flush");
+    assert_eq!(ids.len(), N * 2);
+    let stats = env.stats();
+    assert_eq!(stats.spans_dropped_shutdown, 0, "{stats:?}");
+    assert_eq!(stats.spans_exported, (N * 2) as u64, "{stats:?}");
+}

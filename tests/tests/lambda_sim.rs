@@ -427,6 +427,31 @@ async fn shutdown_kills_a_lingering_extension_after_the_deadline() {
     );
 }
 
+/// An extension that exits by itself at SHUTDOWN, and a runtime ended by
+/// the SIGTERM, were not SIGKILLed: `killed` is decided by the wait status,
+/// not by whether the simulator had noticed the exit before its kill (that
+/// used to race). Several environments, so a racy report would show.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_exiting_at_shutdown_is_not_reported_killed() {
+    for round in 0..4 {
+        let layer = Layer::new(&format!("exit-{round}"));
+        let cfg = layer
+            .config(otel_aws_testkit::lambda_sim::generated(1))
+            .with_env("SIM_PROBE_EXIT_ON_SHUTDOWN", "1");
+        let report = run(cfg).await;
+        assert_eq!(report.invokes[0].status, Status::Success);
+        let sd = &report.shutdown;
+        assert!(sd.timed_out.is_empty(), "round {round}: {sd:?}");
+        assert!(sd.killed.is_empty(), "round {round}: {sd:?}");
+        assert!(sd.acknowledged.is_empty(), "it exited instead: {sd:?}");
+        assert!(
+            sd.duration_ms < SHUTDOWN_EXTERNAL.as_millis() as f64,
+            "it did not wait for the deadline: {sd:?}"
+        );
+        assert_eq!(events(&layer.records(), "SHUTDOWN").len(), 1);
+    }
+}
+
 // A plain (current-thread) tokio test: the simulator must not need more.
 #[tokio::test]
 async fn function_error_without_extensions() {

@@ -21,6 +21,10 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
 pub const REPORT_WAIT: Duration = Duration::from_millis(300);
 /// Time reserved for the end-of-invoke flush when waiting for the done signal.
 pub const FLUSH_RESERVE: Duration = Duration::from_millis(200);
+/// At SHUTDOWN, another flush is tried only with at least this much time left.
+pub const SHUTDOWN_RETRY_MIN: Duration = Duration::from_millis(20);
+/// Pause between SHUTDOWN flushes after an incomplete one.
+pub const SHUTDOWN_RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 /// Everything the loop drives.
 #[derive(Debug)]
@@ -82,18 +86,49 @@ impl Runner {
                     while self.flusher.platform_pending() > 0 && Instant::now() < wait_until {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    let report = self.flusher.flush(self.budget(deadline)).await;
-                    tracing::info!(
-                        reason = shutdown_reason,
-                        spans = report.spans,
-                        exported = report.exported,
-                        kept = report.kept,
-                        "shutdown flush"
-                    );
+                    self.shutdown_flush(&shutdown_reason, deadline).await;
                     self.write_stats();
                     return Ok(());
                 }
             }
+        }
+    }
+
+    /// SHUTDOWN: flush again and again while something is left and the
+    /// deadline allows; what is still held then is lost with the
+    /// environment, so it is taken out of the buffer and counted as
+    /// `spans_dropped_shutdown`.
+    async fn shutdown_flush(&self, reason: &str, deadline: Instant) {
+        let (mut flushes, mut exported) = (0u32, 0u64);
+        loop {
+            let budget = self.budget(deadline);
+            if budget < SHUTDOWN_RETRY_MIN {
+                break;
+            }
+            let report = self.flusher.flush(budget).await;
+            flushes += 1;
+            exported += report.exported;
+            if self.flusher.buffer().spans() == 0 {
+                break;
+            }
+            if !report.complete {
+                // The exporter already backed off inside the flush; a short pause
+                // keeps a backend that fails fast from being hammered.
+                tokio::time::sleep(SHUTDOWN_RETRY_PAUSE.min(self.budget(deadline))).await;
+            }
+        }
+        let lost = self.flusher.buffer().take().spans as u64;
+        inc(&self.stats.spans_dropped_shutdown, lost);
+        if lost > 0 {
+            tracing::warn!(
+                reason,
+                flushes,
+                exported,
+                lost,
+                "shutdown: spans not exported before the deadline are dropped"
+            );
+        } else {
+            tracing::info!(reason, flushes, exported, "shutdown flush");
         }
     }
 
@@ -212,6 +247,7 @@ pub fn snapshot(stats: &ExtensionStats, buffer: &crate::buffer::SpanBuffer) -> S
         spans_requeued: get(&b.spans_requeued),
         spans_exported: get(&stats.spans_exported),
         spans_export_dropped: get(&stats.spans_export_dropped),
+        spans_dropped_shutdown: get(&stats.spans_dropped_shutdown),
         spans_buffered: buffer.spans() as u64,
         done_by_function: get(&stats.done_by_function),
         done_by_runtime_done: get(&stats.done_by_runtime_done),

@@ -19,6 +19,8 @@ pub struct ExtensionStats {
     pub spans_exported: AtomicU64,
     /// Spans the exporters dropped (rejected by the destination, over size limits).
     pub spans_export_dropped: AtomicU64,
+    /// Spans still held when the SHUTDOWN deadline left no time to export them (lost).
+    pub spans_dropped_shutdown: AtomicU64,
     /// Invokes ended by the function's final-flush signal.
     pub done_by_function: AtomicU64,
     /// Invokes ended by `platform.runtimeDone`.
@@ -50,6 +52,9 @@ pub struct StatsSnapshot {
     pub spans_exported: u64,
     /// Spans the exporters dropped.
     pub spans_export_dropped: u64,
+    /// Spans not exported before the SHUTDOWN deadline (lost with the environment).
+    #[serde(default)]
+    pub spans_dropped_shutdown: u64,
     /// Spans held now.
     pub spans_buffered: u64,
     /// Invokes ended by the function's final-flush signal.

@@ -13,6 +13,8 @@
 //!   `platform.runtimeDone` for that request arrived (flush-at-end extensions do this).
 //! - `SIM_PROBE_SHUTDOWN_LINGER_MS=N`: after SHUTDOWN, wait N ms before `next`
 //!   (lets telemetry still buffered arrive, like a final flush).
+//! - `SIM_PROBE_EXIT_ON_SHUTDOWN=1`: after SHUTDOWN (and the linger), exit
+//!   the process (status 0) instead of calling `next`, as most extensions do.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -140,6 +142,9 @@ async fn events(event: LambdaEvent) -> Result<(), Error> {
             }
             if flag("SIM_PROBE_IGNORE_SHUTDOWN") {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            if flag("SIM_PROBE_EXIT_ON_SHUTDOWN") {
+                std::process::exit(0);
             }
         }
     }

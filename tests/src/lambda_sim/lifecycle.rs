@@ -528,14 +528,18 @@ impl<'a> Driver<'a> {
                 .collect();
             (pending(&s), acknowledged)
         };
+        // Not seen exiting yet; whether the kill ended them is for their
+        // wait status to say (an exit racing the kill is not a kill).
+        let alive: Vec<bool> = env.procs.iter().map(|p| !p.exited()).collect();
+        env.kill_all();
+        let _ = tokio::time::timeout(Duration::from_secs(5), env.wait_all_exited()).await;
         let killed: Vec<String> = env
             .procs
             .iter()
-            .filter(|p| !p.exited())
-            .map(|p| p.label.name().to_string())
+            .zip(alive)
+            .filter(|(p, alive)| *alive && p.ended_by_sigkill())
+            .map(|(p, _)| p.label.name().to_string())
             .collect();
-        env.kill_all();
-        let _ = tokio::time::timeout(Duration::from_secs(5), env.wait_all_exited()).await;
         self.ctx.telemetry.reset();
         ShutdownReport {
             reason: reason.to_string(),

@@ -37,17 +37,51 @@ impl Label {
     }
 }
 
+/// How a process ended, as the kernel reported it to `wait`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Exit {
+    /// `exit status: 0`, `signal: 9 (SIGKILL)`, ...
+    pub text: String,
+    /// The signal that terminated it, if one did.
+    pub signal: Option<i32>,
+}
+
+impl Exit {
+    fn from_status(status: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        Self {
+            text: status.to_string(),
+            signal: status.signal(),
+        }
+    }
+}
+
+/// Whether the simulator's SIGKILL ended a process that had not been seen
+/// exiting before the kill: decided by its wait status, not by when the
+/// simulator noticed the exit. A process that exited on its own just
+/// before the kill (a zombie not yet reaped: SIGKILL does nothing to it)
+/// has its own status, so it is not reported as killed however close the
+/// two were; one still not reaped after the kill counts as killed.
+pub(crate) fn ended_by_sigkill(exit: Option<&Exit>) -> bool {
+    exit.is_none_or(|e| e.signal == Some(Signal::SIGKILL as i32))
+}
+
 /// One started process (leader of its own process group).
 pub(crate) struct Proc {
     pub label: Label,
     pub pid: u32,
     /// `Some(status)` once it exited.
-    pub exit: watch::Receiver<Option<String>>,
+    pub exit: watch::Receiver<Option<Exit>>,
 }
 
 impl Proc {
     pub(crate) fn exited(&self) -> bool {
         self.exit.borrow().is_some()
+    }
+
+    /// See [`ended_by_sigkill`].
+    pub(crate) fn ended_by_sigkill(&self) -> bool {
+        ended_by_sigkill(self.exit.borrow().as_ref())
     }
 }
 
@@ -258,22 +292,27 @@ pub(crate) fn spawn(
     let generation = sc.generation;
     let watched = label.clone();
     tokio::spawn(async move {
-        let status = match child.wait().await {
-            Ok(status) => status.to_string(),
-            Err(err) => format!("wait failed: {err}"),
+        let exit = match child.wait().await {
+            Ok(status) => Exit::from_status(status),
+            Err(err) => Exit {
+                text: format!("wait failed: {err}"),
+                signal: None,
+            },
         };
+        // The process's own watch first: whoever sees the sandbox say
+        // "exited" also finds the status here.
+        let _ = exit_tx.send(Some(exit.clone()));
         sandbox.send_modify(|s| {
             if s.generation != generation {
                 return;
             }
             match &watched {
-                Label::Runtime => s.runtime.exited = Some(status.clone()),
+                Label::Runtime => s.runtime.exited = Some(exit.text.clone()),
                 Label::Extension(n) => {
-                    s.extensions_exited.insert(n.clone(), status.clone());
+                    s.extensions_exited.insert(n.clone(), exit.text.clone());
                 }
             }
         });
-        let _ = exit_tx.send(Some(status));
     });
     Ok(Proc { label, pid, exit })
 }
@@ -294,4 +333,40 @@ fn forward<R: AsyncRead + Unpin + Send + 'static>(
             telemetry.emit(kind, serde_json::Value::String(line));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+
+    use super::{Exit, ended_by_sigkill};
+
+    #[test]
+    fn killed_means_the_wait_status_says_sigkill() {
+        // Raw wait statuses: low 7 bits = terminating signal; exit code << 8.
+        let cases = [
+            (
+                "exited on its own (0)",
+                Some(ExitStatus::from_raw(0)),
+                false,
+            ),
+            (
+                "exited on its own (1)",
+                Some(ExitStatus::from_raw(1 << 8)),
+                false,
+            ),
+            (
+                "SIGTERM (the runtime)",
+                Some(ExitStatus::from_raw(15)),
+                false,
+            ),
+            ("SIGKILL", Some(ExitStatus::from_raw(9)), true),
+            ("not reaped after the kill", None, true),
+        ];
+        for (what, status, killed) in cases {
+            let exit = status.map(Exit::from_status);
+            assert_eq!(ended_by_sigkill(exit.as_ref()), killed, "{what}");
+        }
+    }
 }

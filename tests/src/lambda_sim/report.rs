@@ -134,7 +134,9 @@ pub struct ShutdownReport {
     pub duration_ms: f64,
     /// Processes that had not finished (`next` or exit) by the deadline.
     pub timed_out: Vec<String>,
-    /// Processes still alive at the deadline or after finishing, ended with SIGKILL.
+    /// Processes ended by the simulator's SIGKILL: still running at the
+    /// deadline, or after finishing with `next` (decided by their wait
+    /// status, so one that exited on its own just before is not listed).
     pub killed: Vec<String>,
     /// Extensions that called `next` after SHUTDOWN (finished cleanly).
     pub acknowledged: Vec<String>,
