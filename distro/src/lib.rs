@@ -38,5 +38,5 @@ pub mod xray;
 
 pub use env::Env;
 pub use init::{
-    Builder, Guard, InitError, build_exporters, build_resource, init, otlp_http_config,
+    Builder, Guard, InitError, build_exporters, build_resource, init, otlp_http_config, xray_config,
 };

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds the otel-aws Lambda layer zip:
 #   target/layer/otel-aws-extension-<arch>.zip
+#   (target/layer/otel-aws-extension-xray-<arch>.zip with FEATURES=xray)
 #     extensions/otel-aws-extension   (the external extension, executable)
 #     otel-aws-wrapper                (AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-aws-wrapper)
 #
 # Usage: lambda-layer/scripts/package-layer.sh [x86_64|arm64]
 # Env:   PROFILE (default lambda: release + opt-level "z"), TARGET (Rust target
-#        triple; default: musl if installed, else gnu, for the arch).
+#        triple; default: musl if installed, else gnu, for the arch),
+#        FEATURES (cargo features of otel-aws-lambda, e.g. `xray` for the
+#        PutTraceSegments exporter: +1.15 MB, see docs/lambda.md).
 set -euo pipefail
 
 arch="${1:-x86_64}"
@@ -28,18 +31,21 @@ if [ -z "${TARGET:-}" ]; then
 fi
 
 cd "$root"
-cargo build -p otel-aws-lambda --bin otel-aws-extension --profile "$profile" --target "$TARGET"
+features="${FEATURES:-}"
+cargo build -p otel-aws-lambda --bin otel-aws-extension --profile "$profile" --target "$TARGET" \
+  ${features:+--features "$features"}
+variant="${features:+${features//,/-}-}"
 bin="${CARGO_TARGET_DIR:-$root/target}/$TARGET/$profile/otel-aws-extension"
 strip "$bin" 2>/dev/null || true   # the profile strips already; harmless when cross-built
 
-stage="target/layer/stage-$arch"
+stage="target/layer/stage-$variant$arch"
 rm -rf "$stage"
 mkdir -p "$stage/extensions"
 cp "$bin" "$stage/extensions/otel-aws-extension"
 cp lambda-layer/scripts/otel-aws-wrapper "$stage/otel-aws-wrapper"
 chmod 755 "$stage/extensions/otel-aws-extension" "$stage/otel-aws-wrapper"
 
-zip_path="target/layer/otel-aws-extension-$arch.zip"
+zip_path="target/layer/otel-aws-extension-$variant$arch.zip"
 rm -f "$zip_path"
 # python3's zipfile: no dependency on the zip tool; keeps the executable bits.
 python3 - "$stage" "$zip_path" <<'PY'

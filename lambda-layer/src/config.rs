@@ -33,8 +33,13 @@ pub const OTEL_AWS_CONFIG: &str = "OTEL_AWS_CONFIG";
 /// when the URL has no path). Wins over the `OTEL_EXPORTER_OTLP_*`
 /// endpoints, which are used only when they do not point at localhost.
 pub const OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT: &str = "OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT";
-/// The extension's exporters (`otlp`, `console`, `file`, `none`); wins over
-/// `OTEL_TRACES_EXPORTER`, which the function's SDK may also read.
+/// The extension's exporters (`otlp`, `xray`, `console`, `file`, `none`);
+/// wins over `OTEL_TRACES_EXPORTER`, which the function's SDK may also read.
+/// `xray` sends X-Ray segment documents with `PutTraceSegments` (for
+/// accounts without CloudWatch Transaction Search), signed with the
+/// execution role's credentials, in `AWS_REGION`; `AWS_ENDPOINT_URL_XRAY`
+/// overrides the endpoint. It is in the extension only when built with the
+/// cargo feature `xray`.
 pub const OTEL_AWS_LAMBDA_TRACES_EXPORTER: &str = "OTEL_AWS_LAMBDA_TRACES_EXPORTER";
 /// Most spans held in memory (default 16384); the excess is dropped and counted.
 pub const OTEL_AWS_LAMBDA_MAX_BUFFERED_SPANS: &str = "OTEL_AWS_LAMBDA_MAX_BUFFERED_SPANS";
@@ -99,6 +104,11 @@ pub enum LambdaConfigError {
         "no upstream for the extension: set {OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT} or AWS_REGION (for the X-Ray OTLP endpoint)"
     )]
     NoEndpoint,
+    /// The `xray` exporter is on but no region is known.
+    #[error(
+        "the xray exporter calls PutTraceSegments in the function's region: set AWS_REGION (Lambda sets it)"
+    )]
+    NoXrayRegion,
 }
 
 /// Buffer bounds.
@@ -253,13 +263,19 @@ fn export_config(env: &Env) -> Result<Config, LambdaConfigError> {
             value: parse_exporters(v).ok_or_else(|| LambdaConfigError::Invalid {
                 var: OTEL_AWS_LAMBDA_TRACES_EXPORTER,
                 value: v.to_string(),
-                accepted: "a comma-separated list of otlp, console, file, or none",
+                accepted: "a comma-separated list of otlp, xray, console, file, or none",
             })?,
             source: Source::Env(OTEL_AWS_LAMBDA_TRACES_EXPORTER),
         };
     }
     if config.exporters.value.contains(&ExporterKind::Otlp) {
         config.otlp.endpoint = resolve_endpoint(env)?;
+    }
+    if cfg!(feature = "xray")
+        && config.exporters.value.contains(&ExporterKind::Xray)
+        && config.region.value.is_none()
+    {
+        return Err(LambdaConfigError::NoXrayRegion);
     }
     Ok(config)
 }
@@ -271,6 +287,7 @@ fn parse_exporters(v: &str) -> Option<Vec<ExporterKind>> {
             "otlp" => ExporterKind::Otlp,
             "console" | "logging" => ExporterKind::Console,
             "file" => ExporterKind::File,
+            "xray" => ExporterKind::Xray,
             "none" => continue,
             _ => return None,
         };

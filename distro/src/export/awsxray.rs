@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_xray::config::retry::RetryConfig;
+use aws_sdk_xray::config::{BehaviorVersion, Region};
 use aws_sdk_xray::error::{DisplayErrorContext, SdkError};
 use aws_sdk_xray::operation::put_trace_segments::PutTraceSegmentsError;
 use aws_smithy_async::rt::sleep::SharedAsyncSleep;
@@ -26,7 +28,14 @@ use super::{
     BatchExporter, ExportConfigError, ExportError, ExportFuture, ExportOutcome, ExportStats,
     RetryPolicy,
 };
+use crate::Env;
+use crate::config::vars::{AWS_DEFAULT_REGION, AWS_REGION};
 use crate::translate::{TranslateOptions, encode_segment, to_segment_documents};
+
+/// `AWS_ENDPOINT_URL_XRAY`: X-Ray API endpoint override (AWS SDK convention).
+const AWS_ENDPOINT_URL_XRAY: &str = "AWS_ENDPOINT_URL_XRAY";
+/// `AWS_ENDPOINT_URL`: endpoint override for every AWS service.
+const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 
 /// Most documents PutTraceSegments takes per call (spec).
 pub const MAX_DOCUMENTS_PER_CALL: usize = 50;
@@ -116,6 +125,61 @@ impl AwsXrayExporter {
             sleep: SharedAsyncSleep::new(TokioSleep),
             shut_down: AtomicBool::new(false),
         })
+    }
+
+    /// An exporter with an SDK client built by hand, without aws-config: no
+    /// credential-chain or region lookup, so it costs nothing at start-up and
+    /// links neither aws-config nor the STS/SSO clients (the Lambda extension
+    /// uses it with the execution role's environment credentials).
+    ///
+    /// `endpoint_url` overrides the regional X-Ray endpoint (e.g. a fake in
+    /// tests); it must be an absolute http(s) URL.
+    pub fn from_credentials(
+        region: impl Into<String>,
+        credentials: SharedCredentialsProvider,
+        endpoint_url: Option<String>,
+        cfg: AwsXrayConfig,
+    ) -> Result<Self, ExportConfigError> {
+        let region = region.into();
+        if region.trim().is_empty() {
+            return Err(ExportConfigError::MissingRegion {
+                endpoint: "the X-Ray API (PutTraceSegments)".into(),
+            });
+        }
+        let mut conf = aws_sdk_xray::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(credentials);
+        if let Some(url) = endpoint_url {
+            let (scheme, rest) = url.split_once("://").unwrap_or(("", ""));
+            if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+                || rest.is_empty()
+            {
+                return Err(ExportConfigError::InvalidEndpoint {
+                    endpoint: url,
+                    reason: "the X-Ray endpoint must be an absolute http(s) URL".into(),
+                });
+            }
+            conf = conf.endpoint_url(url);
+        }
+        Self::new(aws_sdk_xray::Client::from_conf(conf.build()), cfg)
+    }
+
+    /// [`Self::from_credentials`] with the region from `AWS_REGION` /
+    /// `AWS_DEFAULT_REGION` and the endpoint from `AWS_ENDPOINT_URL_XRAY` /
+    /// `AWS_ENDPOINT_URL` in `env` (the variables aws-config reads).
+    pub fn from_env(
+        env: &Env,
+        credentials: SharedCredentialsProvider,
+        cfg: AwsXrayConfig,
+    ) -> Result<Self, ExportConfigError> {
+        let region = env
+            .get(AWS_REGION)
+            .or_else(|| env.get(AWS_DEFAULT_REGION))
+            .ok_or_else(|| ExportConfigError::MissingRegion {
+                endpoint: "the X-Ray API (PutTraceSegments)".into(),
+            })?;
+        Self::from_credentials(region, credentials, xray_endpoint_url(env), cfg)
     }
 
     /// An exporter configured by aws-config's default chain (region,
@@ -257,6 +321,14 @@ impl AwsXrayExporter {
     }
 }
 
+/// The X-Ray endpoint override in `env`: `AWS_ENDPOINT_URL_XRAY`, else
+/// `AWS_ENDPOINT_URL` (the AWS SDKs' service-specific endpoint variables).
+pub fn xray_endpoint_url(env: &Env) -> Option<String> {
+    env.get(AWS_ENDPOINT_URL_XRAY)
+        .or_else(|| env.get(AWS_ENDPOINT_URL))
+        .map(str::to_string)
+}
+
 /// Throttling, 5xx, timeouts and connection failures are transient; every
 /// other failure is final.
 fn classify<T>(
@@ -351,5 +423,151 @@ impl BatchExporter for AwsXrayExporter {
 
     fn stats(&self) -> Option<Arc<ExportStats>> {
         Some(self.stats.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> SharedCredentialsProvider {
+        SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+            "AKID", "secret", None, None, "test",
+        ))
+    }
+
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        Env::from_pairs(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn awsxray_endpoint_override_follows_the_sdk_variables() {
+        let cases: &[(Pairs, Option<&str>)] = &[
+            (&[], None),
+            (
+                &[("AWS_ENDPOINT_URL", "http://all:1")],
+                Some("http://all:1"),
+            ),
+            (
+                &[
+                    ("AWS_ENDPOINT_URL", "http://all:1"),
+                    ("AWS_ENDPOINT_URL_XRAY", "http://xray:2"),
+                ],
+                Some("http://xray:2"),
+            ),
+            (
+                &[
+                    ("AWS_ENDPOINT_URL_XRAY", "  "),
+                    ("AWS_ENDPOINT_URL", "http://all:1"),
+                ],
+                Some("http://all:1"),
+            ),
+        ];
+        for (pairs, want) in cases {
+            assert_eq!(
+                xray_endpoint_url(&env(pairs)).as_deref(),
+                *want,
+                "{pairs:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn awsxray_from_env_needs_a_region_and_a_usable_endpoint() {
+        let cfg = AwsXrayConfig::default;
+        let ok: &[&[(&str, &str)]] = &[
+            &[("AWS_REGION", "us-east-1")],
+            &[("AWS_DEFAULT_REGION", "eu-west-1")],
+            &[
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ENDPOINT_URL_XRAY", "http://127.0.0.1:9"),
+            ],
+        ];
+        for pairs in ok {
+            assert!(
+                AwsXrayExporter::from_env(&env(pairs), creds(), cfg()).is_ok(),
+                "{pairs:?}"
+            );
+        }
+        let err = AwsXrayExporter::from_env(&env(&[]), creds(), cfg()).unwrap_err();
+        assert!(
+            matches!(err, ExportConfigError::MissingRegion { .. }),
+            "{err:?}"
+        );
+        for bad in ["127.0.0.1:9", "ftp://x", "http://"] {
+            let e = env(&[("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL_XRAY", bad)]);
+            let err = AwsXrayExporter::from_env(&e, creds(), cfg()).unwrap_err();
+            assert!(
+                matches!(err, ExportConfigError::InvalidEndpoint { .. }),
+                "{bad}: {err:?}"
+            );
+        }
+        let bad_cfg = AwsXrayConfig {
+            documents_per_call: 51,
+            ..AwsXrayConfig::default()
+        };
+        let err =
+            AwsXrayExporter::from_credentials("us-east-1", creds(), None, bad_cfg).unwrap_err();
+        assert!(
+            matches!(err, ExportConfigError::InvalidSetting { .. }),
+            "{err:?}"
+        );
+    }
+
+    /// The hand-built client signs for the given region with the given
+    /// credentials and goes to the override: the fake verifies SigV4.
+    #[tokio::test]
+    async fn awsxray_from_credentials_signs_and_reaches_the_override() {
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use otel_aws_testkit::xray_api::{FakeXrayApi, XrayApiOptions};
+        let fake = FakeXrayApi::start(XrayApiOptions::signed("ap-south-1"))
+            .await
+            .unwrap();
+        let test = otel_aws_testkit::sigv4::Credentials::test();
+        let creds = SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+            test.access_key_id,
+            test.secret_access_key,
+            test.session_token,
+            None,
+            "test",
+        ));
+        let exporter = AwsXrayExporter::from_credentials(
+            "ap-south-1",
+            creds,
+            Some(fake.url()),
+            AwsXrayConfig::default(),
+        )
+        .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let mut trace_id = (now.as_secs() as u32).to_be_bytes().to_vec();
+        trace_id.extend([0x5a; 12]);
+        let start = now.as_nanos() as u64 - 1_000_000;
+        let span = Span {
+            trace_id,
+            span_id: vec![0, 0, 0, 0, 0, 0, 0, 7],
+            name: "op".into(),
+            start_time_unix_nano: start,
+            end_time_unix_nano: start + 1_000,
+            ..Span::default()
+        };
+        let batch = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![span],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        };
+        let outcome = exporter.export(batch).await.unwrap();
+        assert_eq!(outcome.spans_exported, 1);
+        assert!(fake.rejected().is_empty(), "{:?}", fake.rejected());
+        let docs = fake.segments();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0]["id"], "0000000000000007");
     }
 }

@@ -22,6 +22,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 mod awsxray;
 pub use awsxray::{
     AwsXrayConfig, AwsXrayExporter, DEFAULT_XRAY_CONCURRENCY, MAX_DOCUMENTS_PER_CALL,
+    xray_endpoint_url,
 };
 mod config;
 mod console;

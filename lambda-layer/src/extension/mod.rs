@@ -83,13 +83,21 @@ pub fn env_credentials(env: &Env) -> Option<SharedCredentialsProvider> {
 /// Builds the configured exporters. Unlike the distro's `build_exporters`,
 /// never loads aws-config's default chain: Lambda gives the execution
 /// role's credentials in the environment, and leaving the chain out keeps
-/// aws-config (and its HTTP stack) out of the extension binary.
+/// aws-config (and its STS/SSO clients) out of the extension binary. The
+/// `xray` exporter (cargo feature `xray`) builds its SDK client by hand from
+/// the region, `creds` and `AWS_ENDPOINT_URL_XRAY` / `AWS_ENDPOINT_URL` in
+/// `env`; without the feature it is logged as unavailable.
 pub fn build_exporters(
     cfg: &otel_aws_distro::config::Config,
+    env: &Env,
     creds: Option<SharedCredentialsProvider>,
 ) -> Result<Vec<Arc<dyn BatchExporter>>, otel_aws_distro::export::ExportConfigError> {
     use otel_aws_distro::config::ExporterKind;
+    #[cfg(feature = "xray")]
+    use otel_aws_distro::export::{AwsXrayExporter, ExportConfigError, xray_endpoint_url};
     use otel_aws_distro::export::{ConsoleExporter, FileExporter, OtlpHttpExporter};
+    #[cfg(not(feature = "xray"))]
+    let _ = env;
     let mut out: Vec<Arc<dyn BatchExporter>> = Vec::new();
     for kind in &cfg.exporters.value {
         match kind {
@@ -101,9 +109,30 @@ pub fn build_exporters(
             ExporterKind::File => {
                 out.push(Arc::new(FileExporter::new(cfg.traces_file.value.clone())?))
             }
-            other => tracing::error!(
-                exporter = other.as_str(),
-                "this exporter is not available in the Lambda extension (it would need aws-config); use otlp"
+            #[cfg(feature = "xray")]
+            ExporterKind::Xray => {
+                const XRAY_API: &str = "the X-Ray API (PutTraceSegments)";
+                let creds = creds.clone().ok_or(ExportConfigError::MissingCredentials {
+                    endpoint: XRAY_API.into(),
+                })?;
+                let region = cfg
+                    .region
+                    .value
+                    .clone()
+                    .ok_or(ExportConfigError::MissingRegion {
+                        endpoint: XRAY_API.into(),
+                    })?;
+                out.push(Arc::new(AwsXrayExporter::from_credentials(
+                    region,
+                    creds,
+                    xray_endpoint_url(env),
+                    otel_aws_distro::xray_config(cfg),
+                )?));
+            }
+            #[cfg(not(feature = "xray"))]
+            ExporterKind::Xray => tracing::error!(
+                exporter = "xray",
+                "this layer was built without the xray exporter (build otel-aws-lambda with --features xray, or use otlp): spans are not sent to X-Ray"
             ),
         }
     }
@@ -203,11 +232,12 @@ pub async fn run_since(
     let (exp_tx, exp_rx) = tokio::sync::watch::channel(None);
     let export_cfg = cfg.export.clone();
     let creds = env_credentials(&cfg.env);
+    let exp_env = cfg.env.clone();
     // On a blocking thread: building the TLS client loads the system's root
     // certificates (CPU-bound, tens of ms) and must not delay `next` on this
     // single-threaded runtime.
     tokio::task::spawn_blocking(move || {
-        let built = build_exporters(&export_cfg, creds).unwrap_or_else(|e| {
+        let built = build_exporters(&export_cfg, &exp_env, creds).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot build the exporters: spans will be dropped");
             Vec::new()
         });
