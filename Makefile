@@ -20,7 +20,7 @@ APT_PACKAGES := python3-venv
 CARGO_FEATURES := --workspace --all-features
 export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
 
-.PHONY: all build lint fmt test test-deps rust-test cdk-test layer sidecar-image sidecar-image-test demo demo-service bench clean
+.PHONY: all build lint fmt test test-deps rust-test cdk-test layer layer-xray sidecar-image sidecar-image-test demo demo-service bench clean
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/debug
 
@@ -58,8 +58,16 @@ rust-test:
 	$(CARGO) nextest run $(CARGO_FEATURES) --no-fail-fast
 	$(CARGO) test $(CARGO_FEATURES) --doc
 
+# The CDK package checked against the real artefacts: the sidecar's staged
+# build context (first: it also installs the musl target and musl-gcc, so the
+# layer is built static), the layer zip, the sample's Rust function (same
+# profile and target as the layer, so only its own binary is built), then
+# jest, the sample synth and cfn-lint with OTEL_AWS_CDK_REQUIRE_BUILD=1.
 cdk-test:
-	@if [ -f cdk/scripts/test.sh ]; then bash cdk/scripts/test.sh; else echo "cdk: no tests yet"; fi
+	bash ecs-sidecar/scripts/build-image.sh --stage-only
+	$(MAKE) --no-print-directory layer
+	bash cdk/scripts/package-function.sh
+	OTEL_AWS_CDK_REQUIRE_BUILD=1 bash cdk/scripts/test.sh
 
 # The ECS sidecar image (FROM scratch, static musl binary), built with podman.
 sidecar-image:
@@ -74,6 +82,11 @@ sidecar-image-test:
 # (size-optimised `lambda` profile; see docs/lambda.md for arm64).
 layer:
 	bash lambda-layer/scripts/package-layer.sh
+
+# The same layer with the `xray` exporter (PutTraceSegments) built in:
+# target/layer/otel-aws-extension-xray-x86_64.zip (larger; docs/lambda.md).
+layer-xray:
+	FEATURES=xray bash lambda-layer/scripts/package-layer.sh
 
 # The main job, locally: the Lambda simulator runs the extension (from a
 # layer directory) and an example Rust function for a few invokes (the first

@@ -5,30 +5,36 @@
  *
  *   npx cdk synth            # offline: no lookups, environment-agnostic stack
  *
+ * It uses three build outputs, looked for under $CARGO_TARGET_DIR, then
+ * <repo>/target (synthesis fails, naming the command, when one is missing):
+ *   layer/otel-aws-extension-x86_64.zip   make layer
+ *   sidecar-image/                        make sidecar-image  (or ecs-sidecar/scripts/build-image.sh --stage-only)
+ *   cdk-sample/rust-function.zip          bash cdk/scripts/package-function.sh
+ *
  * Context (-c key=value) overrides, for checkouts where the build outputs
  * are elsewhere or not built yet:
- *   otelAwsLayerZip       x86_64 layer zip  (default: target/layer/otel-aws-extension-x86_64.zip, `make layer`)
- *   otelAwsSidecarDir     directory with the sidecar Dockerfile as build context
- *                         (default: ecs-sidecar/Dockerfile with the repository root as context)
+ *   otelAwsLayerZip       x86_64 layer zip
+ *   otelAwsSidecarDir     directory with a Dockerfile as the sidecar's build context
  *   otelAwsSidecarImage   sidecar image URI instead of a build
- *   sampleFunctionCode    directory holding the function's `bootstrap`
- *                         (default: cdk/sample-assets/rust-function, a placeholder)
+ *   sampleFunctionCode    the function's code: a zip or a directory holding `bootstrap`
  *   sampleAppImage        application image for the Fargate service
  */
-import * as path from 'path';
+import * as fs from 'fs';
 import { App, Stack, StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { FlushStrategy, OtelAwsLambdaLayer, OtelAwsSidecar, instrumentFunction } from '../lib';
+import { FlushStrategy, OtelAwsLambdaLayer, OtelAwsSidecar, defaultSampleFunctionZip, instrumentFunction } from '../lib';
 
 class OtelAwsSampleStack extends Stack {
   constructor(scope: Construct, id: string, props?: StackProps) {
     super(scope, id, props);
     const ctx = (key: string): string | undefined => this.node.tryGetContext(key);
 
-    // Lambda: a Rust function (custom runtime) with the extension layer.
+    // Lambda: a Rust function (custom runtime) with the extension layer. Its
+    // code is lambda-layer's otel-aws-test-function (lambda_runtime with the
+    // otel-aws wrapper; invoke it with {"spans": 3} for three child spans).
     const layer = new OtelAwsLambdaLayer(this, 'OtelAwsLayer', {
       zipPaths: { x86_64: ctx('otelAwsLayerZip') },
     });
@@ -36,7 +42,7 @@ class OtelAwsSampleStack extends Stack {
       runtime: lambda.Runtime.PROVIDED_AL2023,
       architecture: lambda.Architecture.X86_64,
       handler: 'bootstrap',
-      code: lambda.Code.fromAsset(ctx('sampleFunctionCode') ?? path.join(__dirname, '..', 'sample-assets', 'rust-function')),
+      code: lambda.Code.fromAsset(functionCode(ctx('sampleFunctionCode'))),
       memorySize: 256,
       // Lambda starts the trace (and takes the sampling decision) for each invoke.
       tracing: lambda.Tracing.ACTIVE,
@@ -77,6 +83,17 @@ class OtelAwsSampleStack extends Stack {
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
     });
   }
+}
+
+/** The function's code: the override, or the zip package-function.sh builds. */
+function functionCode(override: string | undefined): string {
+  const code = override ?? defaultSampleFunctionZip();
+  if (!fs.existsSync(code)) {
+    throw new Error(
+      `sample function code not found at ${code}: run \`bash cdk/scripts/package-function.sh\` at the repository root, or pass -c sampleFunctionCode=<zip or directory with bootstrap>`,
+    );
+  }
+  return code;
 }
 
 const app = new App();

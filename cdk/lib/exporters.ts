@@ -6,7 +6,7 @@ export class TraceExport {
    * OTLP/HTTP to the X-Ray OTLP endpoint of the function's region
    * (`https://xray.<region>.amazonaws.com/v1/traces`, SigV4-signed by the
    * extension). Needs CloudWatch Transaction Search enabled in the account.
-   * Grants `xray:PutSpans` and `xray:PutSpansForIndexing`.
+   * Grants `xray:PutTraceSegments`, the action that endpoint is authorised as.
    */
   public static xrayOtlp(): TraceExport {
     return new TraceExport('xray-otlp', 'otlp');

@@ -5,4 +5,4 @@ export * from './sidecar-config';
 export * from './sidecar';
 export * as otelAwsEnv from './env';
 export * as otelAwsPermissions from './permissions';
-export { REPO_ROOT, defaultLayerZip } from './paths';
+export { REPO_ROOT, defaultLayerZip, defaultSampleFunctionZip, defaultSidecarContext, findBuildOutput, targetDirs } from './paths';

@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import { Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -11,8 +12,16 @@ import { LOGS_EXPORT_ACTIONS, XRAY_OTLP_ACTIONS, XRAY_SAMPLING_ACTIONS, XRAY_SEG
 export interface LogsExportOptions {
   /** Log group the logs go to; the function may write only there. */
   readonly logGroup: logs.ILogGroup;
-  /** Log stream inside the group (created by the exporter if missing). @default 'otel-aws' */
+  /** Log stream inside the group. @default 'otel-aws' */
   readonly logStreamName?: string;
+  /**
+   * Declare the log stream (`AWS::Logs::LogStream`) in the stack. The OTLP
+   * logs endpoint writes only to an existing stream and the exporter does not
+   * create one, so leave this on unless the stream exists already. Functions
+   * sharing a group and stream name share one declaration.
+   * @default true
+   */
+  readonly createLogStream?: boolean;
 }
 
 /** Options for {@link instrumentFunction}. */
@@ -105,6 +114,9 @@ export function instrumentFunction(fn: lambda.Function, options: InstrumentFunct
       env.OTEL_EXPORTER_OTLP_LOGS_HEADERS,
       `x-aws-log-group=${headerValue(options.logs.logGroup.logGroupName)},x-aws-log-stream=${headerValue(stream)}`,
     );
+    if (options.logs.createLogStream ?? true) {
+      declareLogStream(options.logs.logGroup, stream);
+    }
     // logGroupArn ends in ':*', which covers the group's streams.
     grant(fn, LOGS_EXPORT_ACTIONS, [options.logs.logGroup.logGroupArn]);
   }
@@ -118,6 +130,13 @@ export function instrumentFunction(fn: lambda.Function, options: InstrumentFunct
 /** Python and Node.js runtimes start through `AWS_LAMBDA_EXEC_WRAPPER`; custom runtimes do not. */
 function wantsExecWrapper(runtime: lambda.Runtime): boolean {
   return runtime.family === lambda.RuntimeFamily.PYTHON || runtime.family === lambda.RuntimeFamily.NODEJS;
+}
+
+/** One `AWS::Logs::LogStream` per group and stream name, as a child of the group's construct. */
+function declareLogStream(group: logs.ILogGroup, name: string): void {
+  const id = `OtelAwsLogStream${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+  if (group.node.tryFindChild(id)) return;
+  new logs.LogStream(group, id, { logGroup: group, logStreamName: name });
 }
 
 function grant(fn: lambda.Function, actions: readonly string[], resources: string[]): void {

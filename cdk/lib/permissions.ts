@@ -1,26 +1,35 @@
 /**
  * IAM actions each export path needs, in one place so the Lambda and ECS
- * constructs grant the same least-privilege sets.
+ * constructs grant the same least-privilege sets. Each set cites the AWS page
+ * that names it (checked 2026-11).
  *
  * None of the X-Ray actions below supports resource-level permissions (the
  * Service Authorization Reference lists no resource type for them:
  * https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsx-ray.html),
- * so their statements must use `Resource: *`. The CloudWatch Logs actions are
+ * so their statements must use `Resource: *`. The CloudWatch Logs action is
  * scoped to the one log group the user names.
  */
 
 /**
- * OTLP to the X-Ray OTLP endpoint (`https://xray.<region>.amazonaws.com/v1/traces`,
- * SigV4 with service `xray`, CloudWatch Transaction Search):
- * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-OTLPEndpoint.html
- * The endpoint is authorised by `xray:PutSpans`; `xray:PutSpansForIndexing`
- * covers the share of spans the account's indexing rule turns into trace
- * summaries (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Transaction-Search.html).
- * Note: the managed policies AWSXrayWriteOnlyAccess / AWSXRayDaemonWriteAccess
- * do NOT include these two actions; the names follow the X-Ray section of the
- * Service Authorization Reference (link above). Re-check there if AWS renames them.
+ * OTLP to the X-Ray OTLP traces endpoint (`https://xray.<region>.amazonaws.com/v1/traces`,
+ * SigV4 with service `xray`; needs CloudWatch Transaction Search).
+ *
+ * The endpoint is authorised as `xray:PutTraceSegments`. The X-Ray developer
+ * guide says so in as many words ("the OTLP traces endpoint, which is
+ * authorized as `xray:PutTraceSegments`"):
+ * https://docs.aws.amazon.com/xray/latest/devguide/xray-opentelemetry-bearer-token.html
+ * and CloudWatch's guide to exporting to that endpoint without a collector
+ * has the role attach AWSXrayWriteOnlyPolicy, whose only write actions are
+ * `xray:PutTraceSegments` and `xray:PutTelemetryRecords`:
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-OTLP-UsingADOT.html
+ * https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSXrayWriteOnlyAccess.html
+ * Likewise the managed policy for Lambda functions exporting OTLP spans
+ * (CloudWatchLambdaApplicationSignalsExecutionRolePolicy) grants
+ * `xray:PutTraceSegments` alone for X-Ray.
+ * `xray:PutSpans` / `xray:PutSpansForIndexing` appear in no AWS page for this
+ * endpoint, so they are not granted.
  */
-export const XRAY_OTLP_ACTIONS: readonly string[] = ['xray:PutSpans', 'xray:PutSpansForIndexing'];
+export const XRAY_OTLP_ACTIONS: readonly string[] = ['xray:PutTraceSegments'];
 
 /**
  * Segment documents through the X-Ray API (PutTraceSegments) and the
@@ -42,14 +51,14 @@ export const XRAY_SAMPLING_ACTIONS: readonly string[] = [
 
 /**
  * OTLP logs to the CloudWatch Logs OTLP endpoint (`https://logs.<region>.amazonaws.com/v1/logs`,
- * log group and stream in the `x-aws-log-group` / `x-aws-log-stream` headers):
+ * SigV4, log group and stream in the `x-aws-log-group` / `x-aws-log-stream` headers).
+ * The endpoint forwards to an existing log group and log stream:
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-OTLPEndpoint.html
- * Writing is `logs:PutLogEvents`; the exporter creates its stream if missing
- * (`logs:CreateLogStream`) and checks for it (`logs:DescribeLogStreams`).
+ * and the HTTP ingestion endpoints are authorised as `logs:PutLogEvents`
+ * (plus `logs:CallWithBearerToken` for bearer tokens, which we do not use):
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/CWL_HTTP_Endpoints.html
+ * The exporter never creates the stream (instrumentFunction declares it in
+ * the stack instead), so `logs:CreateLogStream` is not needed.
  * Granted on one log group's ARN only.
  */
-export const LOGS_EXPORT_ACTIONS: readonly string[] = [
-  'logs:PutLogEvents',
-  'logs:CreateLogStream',
-  'logs:DescribeLogStreams',
-];
+export const LOGS_EXPORT_ACTIONS: readonly string[] = ['logs:PutLogEvents'];

@@ -6,7 +6,7 @@ import { SIDECAR_CONFIG_DIR, requireFile } from './paths';
 
 /** Where the sidecar's configuration sends traces; decides the task role's X-Ray permissions. */
 export enum SidecarTraceDestination {
-  /** OTLP to the X-Ray OTLP endpoint (Transaction Search): `xray:PutSpans`, `xray:PutSpansForIndexing`. */
+  /** OTLP to the X-Ray OTLP endpoint (Transaction Search): `xray:PutTraceSegments`. */
   XRAY_OTLP = 'xray-otlp',
   /** Segment documents via PutTraceSegments: `xray:PutTraceSegments`, `xray:PutTelemetryRecords`. */
   XRAY_SEGMENTS = 'xray-segments',

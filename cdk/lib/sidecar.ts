@@ -1,11 +1,12 @@
 import * as path from 'path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import * as env from './env';
-import { REPO_ROOT, requireFile } from './paths';
+import { defaultSidecarContext, requireFile } from './paths';
 import { SidecarConfig, SidecarTraceDestination } from './sidecar-config';
 import { LOGS_EXPORT_ACTIONS, XRAY_OTLP_ACTIONS, XRAY_SAMPLING_ACTIONS, XRAY_SEGMENT_ACTIONS } from './permissions';
 
@@ -20,6 +21,9 @@ export const SIDECAR_PORTS = {
   /** Health endpoint (used by the in-container health check, not mapped). */
   health: 13133,
 } as const;
+
+/** What `ecs-sidecar/scripts/build-image.sh` stages: the files the Dockerfile copies, and the Dockerfile. */
+export const STAGED_CONTEXT_FILES: readonly string[] = ['Dockerfile', 'otel-aws-sidecar', 'ca-certificates.crt', 'config.yaml'];
 
 /** The health check command the image provides. */
 export const SIDECAR_HEALTH_COMMAND = ['CMD', '/otel-aws-sidecar', 'healthcheck'];
@@ -71,7 +75,7 @@ export interface OtelAwsSidecarProps {
   /**
    * The sidecar image: a `ContainerImage` (e.g. {@link OtelAwsSidecar.imageFromDirectory})
    * or an image URI string.
-   * @default OtelAwsSidecar.imageFromRepository(): built from ecs-sidecar/Dockerfile
+   * @default OtelAwsSidecar.imageFromStagedContext(): built from the context `make sidecar-image` stages
    */
   readonly image?: ecs.ContainerImage | string;
   /** Configuration. @default SidecarConfig.carriedDefault() */
@@ -114,18 +118,21 @@ export interface OtelAwsSidecarProps {
  */
 export class OtelAwsSidecar extends Construct {
   /**
-   * The image built from `ecs-sidecar/Dockerfile`, with the repository root
-   * as build context (the Dockerfile builds a workspace crate). Fails with a
-   * clear message if the Dockerfile is missing.
+   * The image built from the sidecar's staged build context (default
+   * `<target>/sidecar-image`, `$CARGO_TARGET_DIR` first: see {@link defaultSidecarContext}).
+   * `make sidecar-image` (or `bash ecs-sidecar/scripts/build-image.sh --stage-only`,
+   * which skips the local image build) puts there the static musl binary, its
+   * CA bundle, the default config and `ecs-sidecar/Dockerfile`: about 12 MB,
+   * which is all `cdk deploy` uploads and builds (for linux/amd64, the
+   * binary's architecture). Fails at synth time, naming the directory and the
+   * command, when the context is missing or incomplete.
    */
-  public static imageFromRepository(repoRoot: string = REPO_ROOT): ecs.ContainerImage {
-    const file = path.join('ecs-sidecar', 'Dockerfile');
-    requireFile(path.join(repoRoot, file), 'sidecar Dockerfile', 'the ecs-sidecar crate ships it; check the checkout, or pass an image URI');
-    return ecs.ContainerImage.fromAsset(repoRoot, {
-      file,
-      // Keep the build context to the sources: the cargo target dir alone is gigabytes.
-      exclude: ['target', '.git', '.tools', '.ci', 'cdk', 'docs', '**/node_modules', '**/cdk.out'],
-    });
+  public static imageFromStagedContext(directory: string = defaultSidecarContext()): ecs.ContainerImage {
+    const fix = 'run `make sidecar-image` (or `bash ecs-sidecar/scripts/build-image.sh --stage-only`) at the repository root, or pass an image URI';
+    for (const file of STAGED_CONTEXT_FILES) {
+      requireFile(path.join(directory, file), `staged sidecar build context file ${file}`, fix);
+    }
+    return ecs.ContainerImage.fromAsset(directory, { file: 'Dockerfile', platform: ecrAssets.Platform.LINUX_AMD64 });
   }
 
   /** The image built from a directory holding a Dockerfile (the directory is the build context). */
@@ -172,7 +179,7 @@ export class OtelAwsSidecar extends Construct {
     const image =
       typeof props.image === 'string'
         ? ecs.ContainerImage.fromRegistry(props.image)
-        : (props.image ?? OtelAwsSidecar.imageFromRepository());
+        : (props.image ?? OtelAwsSidecar.imageFromStagedContext());
     const health = props.healthCheck ?? {};
 
     this.container = props.taskDefinition.addContainer('Container', {

@@ -82,6 +82,27 @@ export function dockerDir(): string {
   return dir;
 }
 
+/**
+ * A directory shaped like what `build-image.sh --stage-only` stages: the
+ * Dockerfile and the three files it copies (`binary` stands in for the
+ * static musl binary).
+ */
+export function stagedSidecarDir(binary = 'not really an ELF binary\n'): string {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'Dockerfile'), 'FROM scratch\nCOPY otel-aws-sidecar /otel-aws-sidecar\n');
+  fs.writeFileSync(path.join(dir, 'otel-aws-sidecar'), binary, { mode: 0o755 });
+  fs.writeFileSync(path.join(dir, 'ca-certificates.crt'), '-----BEGIN CERTIFICATE-----\n');
+  fs.writeFileSync(path.join(dir, 'config.yaml'), 'receivers: {}\n');
+  return dir;
+}
+
+/** Synthesizes the app holding `stack` and returns its assets manifest (`<stack>.assets.json`) and the assembly directory. */
+export function assetsManifest(stack: Stack): { dir: string; manifest: any } { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const cloud = (stack.node.root as App).synth();
+  const dir = cloud.directory;
+  return { dir, manifest: JSON.parse(fs.readFileSync(path.join(dir, `${stack.artifactId}.assets.json`), 'utf8')) };
+}
+
 /** A stack in its own app, writing assets to a temp dir. */
 export function newStack(): Stack {
   const app = new App({ outdir: tempDir('otel-aws-cdk-out-') });

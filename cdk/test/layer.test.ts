@@ -1,7 +1,8 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import { Match } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { OtelAwsLambdaLayer, REPO_ROOT, defaultLayerZip } from '../lib';
+import { OtelAwsLambdaLayer, REPO_ROOT, defaultLayerZip, defaultSampleFunctionZip, defaultSidecarContext, targetDirs } from '../lib';
 import { layerZips, newStack, synth, tempDir } from './helpers';
 
 describe('OtelAwsLambdaLayer', () => {
@@ -65,12 +66,33 @@ describe('OtelAwsLambdaLayer', () => {
     ).toThrow(/layer zip \(arm64\) not found.*make layer/);
   });
 
-  test('the default zip paths are the make layer outputs under target/layer', () => {
-    expect(defaultLayerZip('x86_64')).toBe(path.join(REPO_ROOT, 'target', 'layer', 'otel-aws-extension-x86_64.zip'));
-    expect(defaultLayerZip('arm64')).toBe(path.join(REPO_ROOT, 'target', 'layer', 'otel-aws-extension-arm64.zip'));
+  test('build outputs are searched in $CARGO_TARGET_DIR first, then <repo>/target', () => {
+    const local = path.join(REPO_ROOT, 'target');
+    expect(targetDirs({})).toEqual([local]);
+    expect(targetDirs({ CARGO_TARGET_DIR: '  ' })).toEqual([local]);
+    expect(targetDirs({ CARGO_TARGET_DIR: '/ci/cache/target' })).toEqual(['/ci/cache/target', local]);
+    // A relative CARGO_TARGET_DIR is taken from the repository root, where make and the scripts run.
+    expect(targetDirs({ CARGO_TARGET_DIR: 'build/t' })).toEqual([path.join(REPO_ROOT, 'build', 't'), local]);
+    expect(targetDirs({ CARGO_TARGET_DIR: local })).toEqual([local]);
     // REPO_ROOT is the workspace root (it holds the cdk/ directory and the Cargo workspace).
-    expect(path.basename(path.dirname(path.join(__dirname)))).toBe('cdk');
     expect(path.join(REPO_ROOT, 'cdk')).toBe(path.dirname(__dirname));
+  });
+
+  test('default paths: the first target dir holding the output, else the first target dir', () => {
+    const first = tempDir();
+    const second = tempDir();
+    const dirs = [first, second];
+    const rel = path.join('layer', 'otel-aws-extension-x86_64.zip');
+    expect(defaultLayerZip('x86_64', dirs)).toBe(path.join(first, rel));
+    fs.mkdirSync(path.join(second, 'layer'));
+    fs.writeFileSync(path.join(second, rel), 'zip');
+    expect(defaultLayerZip('x86_64', dirs)).toBe(path.join(second, rel));
+    expect(defaultLayerZip('arm64', dirs)).toBe(path.join(first, 'layer', 'otel-aws-extension-arm64.zip'));
+    fs.mkdirSync(path.join(first, 'layer'));
+    fs.writeFileSync(path.join(first, rel), 'zip');
+    expect(defaultLayerZip('x86_64', dirs)).toBe(path.join(first, rel));
+    expect(defaultSidecarContext(dirs)).toBe(path.join(first, 'sidecar-image'));
+    expect(defaultSampleFunctionZip(dirs)).toBe(path.join(first, 'cdk-sample', 'rust-function.zip'));
   });
 
   test('layerFor an architecture that was not built says how to add it', () => {

@@ -6,12 +6,16 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { OtelAwsSidecar, OtelAwsSidecarProps, SidecarConfig, SidecarTraceDestination } from '../lib';
-import { dockerDir, expectNoWildcardActions, newStack, resourcesFor, synth, tempDir } from './helpers';
+import { assetsManifest, dockerDir, expectNoWildcardActions, newStack, resourcesFor, stagedSidecarDir, synth, tempDir } from './helpers';
 
-const XRAY_OTLP = ['xray:PutSpans', 'xray:PutSpansForIndexing'];
+// What AWS documents for each path (cdk/lib/permissions.ts has the links): the X-Ray
+// OTLP endpoint "is authorized as xray:PutTraceSegments" (X-Ray developer guide); the
+// segment path is the write half of AWSXRayDaemonWriteAccess; the CloudWatch Logs OTLP
+// endpoint is authorised as logs:PutLogEvents.
+const XRAY_OTLP = ['xray:PutTraceSegments'];
 const XRAY_SEGMENTS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'];
 const XRAY_SAMPLING = ['xray:GetSamplingRules', 'xray:GetSamplingTargets', 'xray:GetSamplingStatisticSummaries'];
-const LOGS = ['logs:PutLogEvents', 'logs:CreateLogStream', 'logs:DescribeLogStreams'];
+const LOGS = ['logs:PutLogEvents'];
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -229,9 +233,9 @@ describe('OtelAwsSidecar', () => {
   });
 
   test.each([
-    ['xray-segments' as const, XRAY_SEGMENTS, XRAY_OTLP],
-    ['ecs-default' as const, XRAY_OTLP, XRAY_SEGMENTS],
-    ['local-debug' as const, [], [...XRAY_OTLP, ...XRAY_SEGMENTS]],
+    ['xray-segments' as const, XRAY_SEGMENTS, []],
+    ['ecs-default' as const, XRAY_OTLP, ['xray:PutTelemetryRecords']],
+    ['local-debug' as const, [], XRAY_SEGMENTS],
   ])('carried config %s: inline content and matching X-Ray permissions', (name, granted, notGranted) => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, `${name}.yaml`), `# ${name}\n`);
@@ -289,6 +293,7 @@ describe('OtelAwsSidecar', () => {
     const t = synth(stack);
     expectNoWildcardActions(t);
     expect(taskRoleActions(t)).toEqual(expect.arrayContaining(LOGS));
+    expect(taskRoleActions(t).filter((a) => a.startsWith('logs:'))).toEqual(LOGS);
     for (const a of LOGS) expect(taskRoleResources(t, a)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^Exported/), 'Arn'] }]);
   });
 
@@ -309,28 +314,57 @@ describe('OtelAwsSidecar', () => {
     expect(() => sidecar.addApplication(foreign)).toThrow(/belongs to another task definition/);
   });
 
-  test('image builders fail with the missing Dockerfile path', () => {
+  test('image builders fail with the missing path and what to run', () => {
     const empty = tempDir();
     expect(() => OtelAwsSidecar.imageFromDirectory(empty)).toThrow(/sidecar Dockerfile not found at .*Dockerfile/);
-    expect(() => OtelAwsSidecar.imageFromRepository(empty)).toThrow(/sidecar Dockerfile not found at .*ecs-sidecar\/Dockerfile/);
+    expect(() => OtelAwsSidecar.imageFromStagedContext(empty)).toThrow(
+      /staged sidecar build context file Dockerfile not found at .*Dockerfile: run `make sidecar-image`/,
+    );
+    // A context without the binary (e.g. a failed build) is refused too.
+    const partial = stagedSidecarDir();
+    fs.rmSync(path.join(partial, 'otel-aws-sidecar'));
+    expect(() => OtelAwsSidecar.imageFromStagedContext(partial)).toThrow(/otel-aws-sidecar not found at .*: run `make sidecar-image`/);
   });
 
-  test('imageFromRepository builds ecs-sidecar/Dockerfile with the repository root as context', () => {
-    const root = tempDir();
-    fs.mkdirSync(path.join(root, 'ecs-sidecar'));
-    fs.writeFileSync(path.join(root, 'ecs-sidecar', 'Dockerfile'), 'FROM scratch\n');
-    fs.mkdirSync(path.join(root, 'target'));
-    fs.writeFileSync(path.join(root, 'target', 'huge.bin'), 'x');
+  test('imageFromStagedContext uploads only the staged context, for linux/amd64', () => {
+    const dir = stagedSidecarDir();
     const stack = newStack();
     const task = new ecs.FargateTaskDefinition(stack, 'Task');
-    new OtelAwsSidecar(stack, 'Sidecar', { taskDefinition: task, image: OtelAwsSidecar.imageFromRepository(root) });
-    const cloud = (stack.node.root as unknown as { synth(): { directory: string } }).synth();
-    const manifest = JSON.parse(fs.readFileSync(path.join(cloud.directory, 'TestStack.assets.json'), 'utf8'));
+    new OtelAwsSidecar(stack, 'Sidecar', { taskDefinition: task, image: OtelAwsSidecar.imageFromStagedContext(dir) });
+    const { dir: out, manifest } = assetsManifest(stack);
     const images = Object.values<Json>(manifest.dockerImages ?? {});
     expect(images).toHaveLength(1);
-    expect(images[0].source.dockerFile).toBe(path.join('ecs-sidecar', 'Dockerfile'));
-    const staged = path.join(cloud.directory, images[0].source.directory);
-    expect(fs.existsSync(path.join(staged, 'ecs-sidecar', 'Dockerfile'))).toBe(true);
-    expect(fs.existsSync(path.join(staged, 'target'))).toBe(false);
+    expect(images[0].source.dockerFile).toBe('Dockerfile');
+    expect(images[0].source.platform).toBe('linux/amd64');
+    // The directory cdk deploy builds from is a copy of the staged context, nothing else.
+    const staged = path.join(out, images[0].source.directory);
+    expect(fs.readdirSync(staged).sort()).toEqual(['Dockerfile', 'ca-certificates.crt', 'config.yaml', 'otel-aws-sidecar']);
+    expect(fs.statSync(path.join(staged, 'otel-aws-sidecar')).mode & 0o111).not.toBe(0);
+    // The template's image is that asset (tagged with its content hash).
+    const hash = Object.keys(manifest.dockerImages)[0];
+    expect(JSON.stringify(container(Template.fromStack(stack), 'otel-aws-sidecar').Image)).toContain(hash);
+  });
+
+  test('the image asset hash follows the staged binary', () => {
+    const hashOf = (binary: string): string => {
+      const stack = newStack();
+      const task = new ecs.FargateTaskDefinition(stack, 'Task');
+      new OtelAwsSidecar(stack, 'Sidecar', { taskDefinition: task, image: OtelAwsSidecar.imageFromStagedContext(stagedSidecarDir(binary)) });
+      return Object.keys(assetsManifest(stack).manifest.dockerImages)[0];
+    };
+    expect(hashOf('build 1')).toBe(hashOf('build 1'));
+    expect(hashOf('build 1')).not.toBe(hashOf('build 2'));
+  });
+
+  test('without an image the sidecar uses the staged context (imageFromStagedContext with its default)', () => {
+    const spy = jest.spyOn(OtelAwsSidecar, 'imageFromStagedContext').mockReturnValue(OtelAwsSidecar.imageFromDirectory(stagedSidecarDir()));
+    try {
+      const stack = newStack();
+      new OtelAwsSidecar(stack, 'Sidecar', { taskDefinition: new ecs.FargateTaskDefinition(stack, 'Task') });
+      expect(spy).toHaveBeenCalledTimes(1);
+      expect(spy).toHaveBeenCalledWith();
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

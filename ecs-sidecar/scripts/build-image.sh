@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Builds the static sidecar binary and the FROM-scratch image.
 #   ecs-sidecar/scripts/build-image.sh [IMAGE_TAG]   (default otel-aws-sidecar:dev)
+#   ecs-sidecar/scripts/build-image.sh --stage-only  (binary + build context in target/sidecar-image,
+#                                                      Dockerfile included, no image: what cdk/ uploads)
 # Uses podman (installed with apt-get when neither podman nor docker is present).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+STAGE_ONLY=0
+if [ "${1:-}" = --stage-only ]; then STAGE_ONLY=1; shift; fi
 TAG="${1:-otel-aws-sidecar:dev}"
 TARGET=x86_64-unknown-linux-musl
 cd "$ROOT"
@@ -30,6 +34,11 @@ rm -rf "$CTX" && mkdir -p "$CTX"
 cp "$BIN" "$CTX/otel-aws-sidecar"
 cp /etc/ssl/certs/ca-certificates.crt "$CTX/ca-certificates.crt"
 cp ecs-sidecar/config/ecs-default.yaml "$CTX/config.yaml"
+cp ecs-sidecar/Dockerfile "$CTX/Dockerfile"
+if [ "$STAGE_ONLY" = 1 ]; then
+  echo "staged $ROOT/$CTX ($(du -sh "$CTX" | cut -f1)): $(ls "$CTX" | tr '\n' ' ')"
+  exit 0
+fi
 
 if command -v podman >/dev/null; then ENGINE=podman
 elif command -v docker >/dev/null && docker info >/dev/null 2>&1; then ENGINE=docker
