@@ -81,6 +81,13 @@ export function instrumentFunction(fn: lambda.Function, options: InstrumentFunct
       grant(fn, XRAY_OTLP_ACTIONS, ['*']);
       break;
     case 'xray-segments':
+      // Only a plain ILayerVersion cannot be checked: its builder answers for it.
+      if (options.layer instanceof OtelAwsLambdaLayer && !options.layer.xrayExporter) {
+        throw new Error(
+          'instrumentFunction: TraceExport.xraySegments() needs the extension built with the xray exporter, ' +
+            'which the default layer leaves out: build it with `make layer-xray` and pass `xrayExporter: true` to OtelAwsLambdaLayer',
+        );
+      }
       grant(fn, XRAY_SEGMENT_ACTIONS, ['*']);
       break;
     case 'otlp':

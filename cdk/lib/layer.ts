@@ -29,6 +29,13 @@ export interface OtelAwsLambdaLayerProps {
   readonly license?: string;
   /** What happens to old layer versions on update or delete. @default RemovalPolicy.RETAIN (CDK's default for layers) */
   readonly removalPolicy?: RemovalPolicy;
+  /**
+   * The zips were built with the `xray` exporter (PutTraceSegments) in the
+   * extension: `make layer-xray`. Needed by `TraceExport.xraySegments()`;
+   * the default layer exports OTLP only (smaller; docs/lambda.md).
+   * @default false; when true the default zips are `<target>/layer/otel-aws-extension-xray-<arch>.zip`
+   */
+  readonly xrayExporter?: boolean;
 }
 
 /**
@@ -41,6 +48,8 @@ export interface OtelAwsLambdaLayerProps {
 export class OtelAwsLambdaLayer extends Construct {
   /** The layer versions, keyed by architecture name (`x86_64`, `arm64`). */
   public readonly layers: ReadonlyMap<string, lambda.LayerVersion>;
+  /** Whether the extension in these zips has the `xray` exporter built in. */
+  public readonly xrayExporter: boolean;
 
   constructor(scope: Construct, id: string, props: OtelAwsLambdaLayerProps = {}) {
     super(scope, id);
@@ -48,14 +57,15 @@ export class OtelAwsLambdaLayer extends Construct {
     if (architectures.length === 0) {
       throw new Error('OtelAwsLambdaLayer: architectures is empty; name at least one (x86_64 or arm64)');
     }
+    this.xrayExporter = props.xrayExporter ?? false;
     const layers = new Map<string, lambda.LayerVersion>();
     for (const arch of architectures) {
       if (layers.has(arch.name)) continue;
-      const zip = zipFor(arch, props.zipPaths);
+      const zip = zipFor(arch, props.zipPaths, this.xrayExporter);
       requireFile(
         zip,
         `otel-aws layer zip (${arch.name})`,
-        'run `make layer` at the repository root, or pass zipPaths to OtelAwsLambdaLayer',
+        `run \`make ${this.xrayExporter ? 'layer-xray' : 'layer'}\` at the repository root, or pass zipPaths to OtelAwsLambdaLayer`,
       );
       layers.set(
         arch.name,
@@ -88,12 +98,12 @@ export class OtelAwsLambdaLayer extends Construct {
   }
 }
 
-function zipFor(arch: lambda.Architecture, zips: OtelAwsLayerZips | undefined): string {
+function zipFor(arch: lambda.Architecture, zips: OtelAwsLayerZips | undefined, xray: boolean): string {
   switch (arch.name) {
     case 'x86_64':
-      return zips?.x86_64 ?? defaultLayerZip('x86_64');
+      return zips?.x86_64 ?? defaultLayerZip('x86_64', undefined, xray);
     case 'arm64':
-      return zips?.arm64 ?? defaultLayerZip('arm64');
+      return zips?.arm64 ?? defaultLayerZip('arm64', undefined, xray);
     default:
       throw new Error(`OtelAwsLambdaLayer: unsupported architecture ${arch.name} (x86_64 or arm64)`);
   }

@@ -32,8 +32,9 @@ export function findBuildOutput(relative: string, dirs: readonly string[] = targ
 }
 
 /** Where the layer zip for one architecture (`x86_64` or `arm64`) is: `<target>/layer/otel-aws-extension-<arch>.zip` (`make layer`). */
-export function defaultLayerZip(arch: string, dirs: readonly string[] = targetDirs()): string {
-  return findBuildOutput(path.join('layer', `otel-aws-extension-${arch}.zip`), dirs);
+export function defaultLayerZip(arch: string, dirs: readonly string[] = targetDirs(), xrayExporter = false): string {
+  const variant = xrayExporter ? 'xray-' : '';
+  return findBuildOutput(path.join('layer', `otel-aws-extension-${variant}${arch}.zip`), dirs);
 }
 
 /**

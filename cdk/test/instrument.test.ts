@@ -26,9 +26,10 @@ function rustFn(stack: Stack, architecture = lambda.Architecture.X86_64): lambda
 function setup(
   options: Partial<InstrumentFunctionOptions> = {},
   makeFn: (s: Stack) => lambda.Function = (s) => rustFn(s),
+  xrayExporter = false,
 ): { t: Template; stack: Stack; env: Record<string, unknown> } {
   const stack = newStack();
-  const layer = new OtelAwsLambdaLayer(stack, 'Layer', { zipPaths: layerZips() });
+  const layer = new OtelAwsLambdaLayer(stack, 'Layer', { zipPaths: layerZips(), xrayExporter });
   const fn = makeFn(stack);
   instrumentFunction(fn, { layer, ...options });
   const t = synth(stack);
@@ -84,7 +85,7 @@ describe('instrumentFunction', () => {
   });
 
   test('xraySegments: exporter xray, PutTraceSegments + PutTelemetryRecords, no endpoint', () => {
-    const { t, env } = setup({ traces: TraceExport.xraySegments() });
+    const { t, env } = setup({ traces: TraceExport.xraySegments() }, undefined, true);
     expect(env.OTEL_TRACES_EXPORTER).toBe('xray');
     expect(env.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
     expect([...actions(t)].sort()).toEqual([...XRAY_SEGMENTS].sort());
@@ -230,9 +231,17 @@ describe('instrumentFunction', () => {
     expect(() => instrumentFunction(fn, { layer })).toThrow(/already instrumented/);
   });
 
-  test('every option at once still grants no wildcard action', () => {
+  test('xraySegments with the default (OTLP-only) layer is an error naming make layer-xray', () => {
     const stack = newStack();
     const layer = new OtelAwsLambdaLayer(stack, 'Layer', { zipPaths: layerZips() });
+    expect(() => instrumentFunction(rustFn(stack), { layer, traces: TraceExport.xraySegments() })).toThrow(
+      /xraySegments\(\) needs the extension built with the xray exporter.*make layer-xray.*xrayExporter: true/,
+    );
+  });
+
+  test('every option at once still grants no wildcard action', () => {
+    const stack = newStack();
+    const layer = new OtelAwsLambdaLayer(stack, 'Layer', { zipPaths: layerZips(), xrayExporter: true });
     const group = new logs.LogGroup(stack, 'G');
     instrumentFunction(rustFn(stack), {
       layer,

@@ -465,7 +465,7 @@ impl OtlpHttpExporter {
             )
         } else if matches!(status.as_u16(), 401 | 403) && self.signing.is_some() {
             Some(
-                "check the AWS credentials, that they may call xray:PutSpans (or logs:PutLogEvents), and the signing region/service",
+                "check the AWS credentials, that they may call xray:PutTraceSegments (the X-Ray OTLP endpoint) or logs:PutLogEvents (the Logs one), and the signing region/service",
             )
         } else if matches!(status.as_u16(), 401 | 403) {
             Some(
