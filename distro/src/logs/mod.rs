@@ -1,7 +1,8 @@
 //! Logs that link to traces: the `tracing` integration.
 //!
 //! [`install`] sets a global `tracing` subscriber made of an `EnvFilter`
-//! (`RUST_LOG`, default `info`), the `tracing-opentelemetry` layer wired to
+//! for the log lines (`RUST_LOG`, default `info`; spans are exported at
+//! `info` and above regardless), the `tracing-opentelemetry` layer wired to
 //! the distro's tracer provider (so `#[instrument]` spans become
 //! OpenTelemetry spans), and a log line formatter: [`JsonFormat`] (default;
 //! adds `trace_id`, `xray_trace_id`, `span_id`) or plain text.
@@ -14,6 +15,8 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 
@@ -60,29 +63,52 @@ where
 
 /// Installs the global subscriber: filter + OpenTelemetry layer (when a
 /// provider is given) + the chosen line format, writing to stdout.
+///
+/// `filter` (`RUST_LOG`, default `info`) decides which log lines are
+/// written. Spans are exported at `info` and above whatever it says (and
+/// below `info` where it enables them): `RUST_LOG=warn` quietens the logs
+/// without losing the `info_span!`/`#[instrument]` spans of the trace.
 pub fn install(
     provider: Option<&SdkTracerProvider>,
     format: LogFormat,
     filter: Option<&str>,
 ) -> Result<(), LogInitError> {
+    let subscriber = subscriber(provider, format, filter, std::io::stdout)?;
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| LogInitError::AlreadySet)
+}
+
+/// The subscriber [`install`] sets, writing log lines to `writer`.
+pub(crate) fn subscriber<W>(
+    provider: Option<&SdkTracerProvider>,
+    format: LogFormat,
+    filter: Option<&str>,
+    writer: W,
+) -> Result<impl Subscriber + Send + Sync + 'static, LogInitError>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let directives = filter.unwrap_or("info");
-    let filter = EnvFilter::builder()
-        .parse(directives)
-        .map_err(|e| LogInitError::Filter {
-            value: directives.to_string(),
-            reason: e.to_string(),
-        })?;
-    let otel = provider.map(otel_layer);
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
-    let result = match format {
-        LogFormat::Json => tracing::subscriber::set_global_default(
-            registry.with(tracing_subscriber::fmt::layer().event_format(JsonFormat::new())),
-        ),
-        LogFormat::Text => {
-            tracing::subscriber::set_global_default(registry.with(tracing_subscriber::fmt::layer()))
-        }
+    let parse = || {
+        EnvFilter::builder()
+            .parse(directives)
+            .map_err(|e| LogInitError::Filter {
+                value: directives.to_string(),
+                reason: e.to_string(),
+            })
     };
-    result.map_err(|_| LogInitError::AlreadySet)
+    let log_filter = parse()?;
+    let span_filter = LevelFilter::INFO.or(parse()?);
+    let otel = provider.map(|p| otel_layer(p).with_filter(span_filter));
+    let lines = match format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .event_format(JsonFormat::new())
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
+    };
+    Ok(tracing_subscriber::registry()
+        .with(otel)
+        .with(lines.with_filter(log_filter)))
 }
 
 #[cfg(test)]

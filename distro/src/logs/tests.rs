@@ -105,3 +105,60 @@ fn bad_filter_is_named() {
         .to_string();
     assert!(err.contains("RUST_LOG"), "{err}");
 }
+
+#[test]
+fn rust_log_quietens_the_lines_but_info_spans_are_still_exported() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let subscriber = subscriber(Some(&provider), LogFormat::Json, Some("warn"), move || {
+        writer.clone()
+    })
+    .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("checkout");
+        let _g = span.enter();
+        tracing::info!("below the log level");
+        tracing::warn!("at the log level");
+        // Below info and not enabled by RUST_LOG: neither exported nor written.
+        let _d = tracing::debug_span!("chatty").entered();
+    });
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let names: Vec<String> = spans.iter().map(|s| s.name.to_string()).collect();
+    assert_eq!(names, ["checkout"]);
+    let out = lines(&buf);
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["message"], "at the log level");
+    // The line still links to the exported span; the `spans` list names
+    // only spans enabled for the log lines, so it is absent here.
+    let sc = &spans[0].span_context;
+    assert_eq!(out[0]["trace_id"], sc.trace_id().to_string());
+    assert_eq!(out[0]["span_id"], sc.span_id().to_string());
+    assert!(out[0].get("spans").is_none(), "{}", out[0]);
+}
+
+#[test]
+fn rust_log_debug_also_exports_debug_spans() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = subscriber(
+        Some(&provider),
+        LogFormat::Text,
+        Some("debug"),
+        std::io::sink,
+    )
+    .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        let _d = tracing::debug_span!("detail").entered();
+    });
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    assert_eq!(spans.len(), 1);
+    assert_eq!(spans[0].name, "detail");
+}
