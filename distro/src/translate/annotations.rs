@@ -4,14 +4,17 @@
 //! `metadata.default`. `aws.xray.metadata.<ns>` holds JSON for namespace
 //! `<ns>`.").
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::attrs::{from_json, kv, to_json};
 use super::document::AnnotationValue;
+use super::index::{Key, SpanAttrs};
+use super::to_segment::out::{AnnotationOut, Annotations, MetadataOut};
 
 /// Span attribute listing the attribute keys to index as annotations.
 pub const ANNOTATIONS_ATTRIBUTE: &str = "aws.xray.annotations";
@@ -46,58 +49,64 @@ pub fn sanitize_key(key: &str) -> String {
         .collect()
 }
 
+/// [`sanitize_key`], borrowing a key that needs no change.
+fn sanitized_key(key: &str) -> Cow<'_, str> {
+    if key.len() <= MAX_KEY_CHARS && key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(sanitize_key(key))
+    }
+}
+
 /// An annotation value when the attribute's type allows one (string
 /// truncated to [`MAX_VALUE_CHARS`], integer, finite double, bool).
-fn annotation_value(v: &Av) -> Option<AnnotationValue> {
+fn annotation_value(v: &Av) -> Option<AnnotationOut<'_>> {
     Some(match v {
-        Av::StringValue(s) => {
-            AnnotationValue::String(match s.char_indices().nth(MAX_VALUE_CHARS) {
-                Some((cut, _)) => s[..cut].to_owned(),
-                None => s.clone(),
-            })
-        }
-        Av::IntValue(i) => AnnotationValue::Int(*i),
-        Av::DoubleValue(d) if d.is_finite() => AnnotationValue::Double(*d),
-        Av::BoolValue(b) => AnnotationValue::Bool(*b),
+        Av::StringValue(s) => AnnotationOut::String(if s.len() <= MAX_VALUE_CHARS {
+            s // no more characters than bytes
+        } else {
+            match s.char_indices().nth(MAX_VALUE_CHARS) {
+                Some((cut, _)) => &s[..cut],
+                None => s,
+            }
+        }),
+        Av::IntValue(i) => AnnotationOut::Int(*i),
+        Av::DoubleValue(d) if d.is_finite() => AnnotationOut::Double(*d),
+        Av::BoolValue(b) => AnnotationOut::Bool(*b),
         _ => return None,
     })
 }
 
-fn listed(attrs: &[KeyValue]) -> Vec<&str> {
-    let Some(Av::ArrayValue(a)) = attrs
-        .iter()
-        .find(|kv| kv.key == ANNOTATIONS_ATTRIBUTE)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.as_ref())
-    else {
-        return Vec::new();
+/// True when `key` is listed in the span's [`ANNOTATIONS_ATTRIBUTE`].
+fn listed(list: Option<&Av>, key: &str) -> bool {
+    let Some(Av::ArrayValue(a)) = list else {
+        return false;
     };
     a.values
         .iter()
-        .filter_map(|v| match &v.value {
-            Some(Av::StringValue(s)) => Some(s.as_str()),
-            _ => None,
-        })
-        .collect()
+        .any(|v| matches!(&v.value, Some(Av::StringValue(s)) if s == key))
 }
 
 /// Splits span attributes into annotations and metadata. `skip` tells which
-/// keys another block already carries whole.
-pub(crate) fn split(
-    attrs: &[KeyValue],
+/// keys another block already carries whole. `reserved` names the
+/// round-trip namespace.
+pub(crate) fn split<'a>(
+    attrs: &SpanAttrs<'a>,
     indexed: &IndexedKeys,
-    skip: impl Fn(&str) -> bool,
-) -> (BTreeMap<String, AnnotationValue>, BTreeMap<String, Value>) {
-    let listed = listed(attrs);
-    let mut annotations = BTreeMap::new();
-    let mut metadata: BTreeMap<String, Value> = BTreeMap::new();
-    let mut default = Map::new();
-    for attr in attrs {
+    skip: impl Fn(Key) -> bool,
+    reserved: &'static str,
+) -> (Annotations<'a>, MetadataOut<'a>) {
+    let list = attrs.get(Key::XrayAnnotations);
+    let mut annotations = Annotations::default();
+    let mut metadata = MetadataOut::new(reserved);
+    for attr in attrs.all {
         let key = attr.key.as_str();
         let Some(value) = attr.value.as_ref().and_then(|v| v.value.as_ref()) else {
             continue;
         };
-        if key == ANNOTATIONS_ATTRIBUTE || skip(key) {
+        if let Some(k) = Key::of(key)
+            && (k == Key::XrayAnnotations || skip(k))
+        {
             continue;
         }
         if let Some(ns) = key.strip_prefix(METADATA_PREFIX) {
@@ -110,34 +119,28 @@ pub(crate) fn split(
                 }
                 other => to_json(other),
             };
-            metadata.insert(ns.to_owned(), json);
+            metadata.named.insert(ns.to_owned(), json);
             continue;
         }
-        let wanted = indexed.all || listed.contains(&key) || indexed.keys.iter().any(|k| k == key);
+        let wanted = indexed.all || listed(list, key) || indexed.keys.iter().any(|k| k == key);
         if wanted
             && annotations.len() < MAX_ANNOTATIONS
             && let Some(v) = annotation_value(value)
         {
-            annotations.insert(sanitize_key(key), v);
+            annotations.insert(sanitized_key(key), v);
             continue;
         }
-        default.insert(key.to_owned(), to_json(value));
+        metadata.default.push((key, value));
     }
-    if !default.is_empty() {
-        match metadata.get_mut(DEFAULT_NAMESPACE) {
-            // `aws.xray.metadata.default` given as an object: merge.
-            Some(Value::Object(existing)) => existing.extend(default),
-            _ => {
-                metadata.insert(DEFAULT_NAMESPACE.to_owned(), Value::Object(default));
-            }
-        }
-    }
+    annotations.sort();
+    metadata.finish();
     (annotations, metadata)
 }
 
-/// Annotations back as attributes, plus [`ANNOTATIONS_ATTRIBUTE`] listing them.
+/// Annotations back as attributes, plus [`ANNOTATIONS_ATTRIBUTE`] listing
+/// them (keys and strings move out of the document).
 pub(crate) fn annotations_to_attributes(
-    annotations: &BTreeMap<String, AnnotationValue>,
+    annotations: BTreeMap<String, AnnotationValue>,
     out: &mut Vec<KeyValue>,
 ) {
     if annotations.is_empty() {
@@ -146,14 +149,18 @@ pub(crate) fn annotations_to_attributes(
     let mut keys = Vec::with_capacity(annotations.len());
     for (k, v) in annotations {
         let value = match v {
-            AnnotationValue::String(s) => Av::StringValue(s.clone()),
-            AnnotationValue::Int(i) => Av::IntValue(*i),
-            AnnotationValue::Double(d) => Av::DoubleValue(*d),
-            AnnotationValue::Bool(b) => Av::BoolValue(*b),
+            AnnotationValue::String(s) => Av::StringValue(s),
+            AnnotationValue::Int(i) => Av::IntValue(i),
+            AnnotationValue::Double(d) => Av::DoubleValue(d),
+            AnnotationValue::Bool(b) => Av::BoolValue(b),
         };
-        out.push(kv(k, value));
         keys.push(AnyValue {
             value: Some(Av::StringValue(k.clone())),
+        });
+        out.push(KeyValue {
+            key: k,
+            value: Some(AnyValue { value: Some(value) }),
+            ..KeyValue::default()
         });
     }
     out.push(kv(
@@ -166,7 +173,7 @@ pub(crate) fn annotations_to_attributes(
 /// namespaces (and a non-object `default`) as `aws.xray.metadata.<ns>` JSON
 /// strings. `reserved` is left out (see [`super::ROUNDTRIP_NAMESPACE`]).
 pub(crate) fn metadata_to_attributes(
-    metadata: &BTreeMap<String, Value>,
+    metadata: BTreeMap<String, Value>,
     reserved: &str,
     out: &mut Vec<KeyValue>,
 ) {
@@ -174,16 +181,23 @@ pub(crate) fn metadata_to_attributes(
         if ns == reserved {
             continue;
         }
-        if let (DEFAULT_NAMESPACE, Value::Object(map)) = (ns.as_str(), value) {
-            for (k, v) in map {
-                if let Some(v) = from_json(v) {
-                    out.push(kv(k, v));
+        let value = match (ns.as_str(), value) {
+            (DEFAULT_NAMESPACE, Value::Object(map)) => {
+                for (key, v) in map {
+                    if let Some(v) = from_json(v) {
+                        out.push(KeyValue {
+                            key,
+                            value: Some(AnyValue { value: Some(v) }),
+                            ..KeyValue::default()
+                        });
+                    }
                 }
+                continue;
             }
-            continue;
-        }
+            (_, value) => value,
+        };
         let json = match value {
-            Value::String(s) => s.clone(),
+            Value::String(s) => s,
             other => other.to_string(),
         };
         out.push(kv(&format!("{METADATA_PREFIX}{ns}"), Av::StringValue(json)));

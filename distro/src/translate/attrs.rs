@@ -27,16 +27,6 @@ pub(crate) fn str_of(attrs: &[KeyValue], keys: &[&str]) -> Option<String> {
     })
 }
 
-/// The value of the first present key as an integer (strings of digits too).
-pub(crate) fn int_of(attrs: &[KeyValue], keys: &[&str]) -> Option<i64> {
-    keys.iter().find_map(|k| match get(attrs, k)? {
-        Av::IntValue(i) => Some(*i),
-        Av::DoubleValue(d) if d.fract() == 0.0 && d.is_finite() => Some(*d as i64),
-        Av::StringValue(s) => s.trim().parse().ok(),
-        _ => None,
-    })
-}
-
 /// A string attribute.
 pub(crate) fn kv_str(key: &str, value: impl Into<String>) -> KeyValue {
     kv(key, Av::StringValue(value.into()))
@@ -87,19 +77,20 @@ pub(crate) fn to_json(v: &Av) -> Value {
     }
 }
 
-/// JSON → OTLP value (`null` → `None`; integers that fit i64 stay integers).
-pub(crate) fn from_json(v: &Value) -> Option<Av> {
+/// JSON → OTLP value (`null` → `None`; integers that fit i64 stay
+/// integers). Takes the value so strings and keys move instead of copying.
+pub(crate) fn from_json(v: Value) -> Option<Av> {
     Some(match v {
         Value::Null => return None,
-        Value::Bool(b) => Av::BoolValue(*b),
+        Value::Bool(b) => Av::BoolValue(b),
         Value::Number(n) => match n.as_i64() {
             Some(i) => Av::IntValue(i),
             None => Av::DoubleValue(n.as_f64()?),
         },
-        Value::String(s) => Av::StringValue(s.clone()),
+        Value::String(s) => Av::StringValue(s),
         Value::Array(items) => Av::ArrayValue(ArrayValue {
             values: items
-                .iter()
+                .into_iter()
                 .map(|i| AnyValue {
                     value: from_json(i),
                 })
@@ -107,9 +98,9 @@ pub(crate) fn from_json(v: &Value) -> Option<Av> {
         }),
         Value::Object(map) => Av::KvlistValue(KeyValueList {
             values: map
-                .iter()
-                .map(|(k, v)| KeyValue {
-                    key: k.clone(),
+                .into_iter()
+                .map(|(key, v)| KeyValue {
+                    key,
                     value: Some(AnyValue {
                         value: from_json(v),
                     }),

@@ -5,9 +5,12 @@
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 
+use std::borrow::Cow;
+
 use super::attrs::{get, kv, kv_str, str_of};
 use super::document::{Aws, CloudwatchLogs, Ec2, Ecs, Eks, Service, XraySdk};
-use super::names::is_aws_call;
+use super::index::{Key, SpanAttrs};
+use super::to_segment::out::AwsOut;
 
 /// What a resource contributes to every segment made from its spans.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -129,28 +132,50 @@ pub fn resource_info(resource: &[KeyValue]) -> ResourceInfo {
     }
 }
 
-/// Span attribute keys the call part of `aws` carries whole.
-pub(crate) const CONSUMED: &[&str] = &[
-    "aws.operation",
-    "aws.region",
-    "aws.request_id",
-    "aws.requestId",
-    "aws.queue_url",
-    "aws.table_name",
-];
+/// True for the span attribute keys the call part of `aws` carries whole.
+pub(crate) fn consumes(key: Key) -> bool {
+    matches!(
+        key,
+        Key::AwsOperation
+            | Key::AwsRegion
+            | Key::AwsRequestId
+            | Key::AwsRequestIdLegacy
+            | Key::AwsQueueUrl
+            | Key::AwsTableName
+    )
+}
 
 /// The call part of `aws` from span attributes (AWS SDK spans).
-pub(crate) fn call_fields(attrs: &[KeyValue], aws: &mut Aws) {
-    let aws_call = is_aws_call(attrs);
-    aws.operation = str_of(attrs, &["aws.operation"])
-        .or_else(|| aws_call.then(|| str_of(attrs, &["rpc.method"])).flatten());
-    aws.region = str_of(attrs, &["aws.region"]);
-    aws.request_id = str_of(attrs, &["aws.request_id", "aws.requestId"]);
-    aws.queue_url = str_of(attrs, &["aws.queue_url", "aws.sqs.queue_url"]);
-    aws.table_name = str_of(attrs, &["aws.table_name"]).or_else(|| {
-        let tables = strings(attrs, "aws.dynamodb.table_names");
-        (tables.len() == 1).then(|| tables[0].clone())
+pub(crate) fn call_fields<'a>(attrs: &SpanAttrs<'a>, aws: &mut AwsOut<'a>) {
+    aws.operation = attrs.str_of(&[Key::AwsOperation]).or_else(|| {
+        attrs
+            .is_aws_call()
+            .then(|| attrs.str_of(&[Key::RpcMethod]))
+            .flatten()
     });
+    aws.region = attrs.str_of(&[Key::AwsRegion]);
+    aws.request_id = attrs.str_of(&[Key::AwsRequestId, Key::AwsRequestIdLegacy]);
+    aws.queue_url = attrs.str_of(&[Key::AwsQueueUrl, Key::AwsSqsQueueUrl]);
+    aws.table_name = attrs
+        .str_of(&[Key::AwsTableName])
+        .or_else(|| only_table(attrs.get(Key::AwsDynamodbTableNames)));
+}
+
+/// The one table of `aws.dynamodb.table_names` (string items of an array,
+/// or a plain string), when there is exactly one.
+fn only_table(v: Option<&Av>) -> Option<Cow<'_, str>> {
+    match v? {
+        Av::ArrayValue(a) => {
+            let mut tables = a.values.iter().filter_map(|v| match &v.value {
+                Some(Av::StringValue(s)) => Some(s.as_str()),
+                _ => None,
+            });
+            let first = tables.next()?;
+            tables.next().is_none().then_some(Cow::Borrowed(first))
+        }
+        Av::StringValue(s) => Some(Cow::Borrowed(s.as_str())),
+        _ => None,
+    }
 }
 
 fn push(out: &mut Vec<KeyValue>, key: &str, v: &Option<String>) {
@@ -159,13 +184,20 @@ fn push(out: &mut Vec<KeyValue>, key: &str, v: &Option<String>) {
     }
 }
 
-/// The call part of `aws` back as span attributes.
-pub(crate) fn call_attributes(aws: &Aws, out: &mut Vec<KeyValue>) {
-    push(out, "aws.operation", &aws.operation);
-    push(out, "aws.region", &aws.region);
-    push(out, "aws.request_id", &aws.request_id);
-    push(out, "aws.queue_url", &aws.queue_url);
-    push(out, "aws.table_name", &aws.table_name);
+fn push_taken(out: &mut Vec<KeyValue>, key: &str, v: &mut Option<String>) {
+    if let Some(v) = v.take() {
+        out.push(kv_str(key, v));
+    }
+}
+
+/// The call part of `aws` back as span attributes (the call fields move
+/// out; the resource part is left for [`resource_attributes`]).
+pub(crate) fn call_attributes(aws: &mut Aws, out: &mut Vec<KeyValue>) {
+    push_taken(out, "aws.operation", &mut aws.operation);
+    push_taken(out, "aws.region", &mut aws.region);
+    push_taken(out, "aws.request_id", &mut aws.request_id);
+    push_taken(out, "aws.queue_url", &mut aws.queue_url);
+    push_taken(out, "aws.table_name", &mut aws.table_name);
 }
 
 /// The resource attributes a segment describes: `service.name` (the segment

@@ -1,49 +1,46 @@
 //! The `http` block and the error/fault/throttle flags (spec "`http` from
 //! …" and "Flags from HTTP status").
 
+use std::borrow::Cow;
+
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 
-use super::attrs::{int_of, kv_int, kv_str, str_of};
-use super::document::{Http, HttpRequest, HttpResponse};
+use super::attrs::{kv_int, kv_str};
+use super::document::{Http, HttpResponse};
+use super::index::{Key, SpanAttrs};
+use super::to_segment::out::{HttpOut, HttpRequestOut};
 
-const METHOD: &[&str] = &["http.request.method", "http.method"];
-const URL: &[&str] = &["url.full", "http.url"];
-const USER_AGENT: &[&str] = &["user_agent.original", "http.user_agent"];
-const CLIENT_IP: &[&str] = &["client.address", "http.client_ip"];
-const STATUS: &[&str] = &["http.response.status_code", "http.status_code"];
-const LENGTH: &[&str] = &["http.response.body.size", "http.response_content_length"];
+const METHOD: &[Key] = &[Key::HttpRequestMethod, Key::HttpMethod];
+const URL: &[Key] = &[Key::UrlFull, Key::HttpUrl];
+const USER_AGENT: &[Key] = &[Key::UserAgentOriginal, Key::HttpUserAgent];
+const CLIENT_IP: &[Key] = &[Key::ClientAddress, Key::HttpClientIp];
+const STATUS: &[Key] = &[Key::HttpResponseStatusCode, Key::HttpStatusCode];
+const LENGTH: &[Key] = &[Key::HttpResponseBodySize, Key::HttpResponseContentLength];
 
-/// Attribute keys the `http` block carries whole (they are not repeated in
-/// metadata; [`to_attributes`] gives them back).
-pub(crate) const CONSUMED: &[&str] = &[
-    "http.request.method",
-    "http.method",
-    "url.full",
-    "http.url",
-    "user_agent.original",
-    "http.user_agent",
-    "client.address",
-    "http.client_ip",
-    "http.response.status_code",
-    "http.status_code",
-    "http.response.body.size",
-    "http.response_content_length",
-];
+/// True for the attribute keys the `http` block carries whole (they are not
+/// repeated in metadata; [`to_attributes`] gives them back).
+pub(crate) fn consumes(key: Key) -> bool {
+    [METHOD, URL, USER_AGENT, CLIENT_IP, STATUS, LENGTH]
+        .iter()
+        .any(|keys| keys.contains(&key))
+}
 
 /// Builds the URL from its parts when there is no full URL: scheme
 /// (default `http`), `server.address`/`http.host`, port unless the scheme's
 /// default, `url.path`/`http.target`, `url.query`.
-fn composed_url(attrs: &[KeyValue]) -> Option<String> {
-    let host = str_of(attrs, &["server.address", "http.host", "net.host.name"])?;
-    let scheme = str_of(attrs, &["url.scheme", "http.scheme"]).unwrap_or_else(|| "http".into());
+fn composed_url(attrs: &SpanAttrs<'_>) -> Option<String> {
+    let host = attrs.str_of(&[Key::ServerAddress, Key::HttpHost, Key::NetHostName])?;
+    let scheme = attrs
+        .str_of(&[Key::UrlScheme, Key::HttpScheme])
+        .unwrap_or(Cow::Borrowed("http"));
     let mut url = format!("{scheme}://{host}");
-    if let Some(port) = int_of(attrs, &["server.port", "net.host.port"]) {
-        let default = matches!((scheme.as_str(), port), ("http", 80) | ("https", 443));
+    if let Some(port) = attrs.int_of(&[Key::ServerPort, Key::NetHostPort]) {
+        let default = matches!((scheme.as_ref(), port), ("http", 80) | ("https", 443));
         if !default && !host.contains(':') {
             url.push_str(&format!(":{port}"));
         }
     }
-    match str_of(attrs, &["url.path", "http.target"]) {
+    match attrs.str_of(&[Key::UrlPath, Key::HttpTarget]) {
         Some(p) if p.starts_with('/') => url.push_str(&p),
         Some(p) => {
             url.push('/');
@@ -51,7 +48,7 @@ fn composed_url(attrs: &[KeyValue]) -> Option<String> {
         }
         None => url.push('/'),
     }
-    if let Some(q) = str_of(attrs, &["url.query"]) {
+    if let Some(q) = attrs.str_of(&[Key::UrlQuery]) {
         url.push('?');
         url.push_str(q.trim_start_matches('?'));
     }
@@ -59,26 +56,29 @@ fn composed_url(attrs: &[KeyValue]) -> Option<String> {
 }
 
 /// The `http` block, or `None` when the span has no HTTP attributes.
-pub(crate) fn from_attributes(attrs: &[KeyValue]) -> Option<Http> {
-    let method = str_of(attrs, METHOD);
-    let url = str_of(attrs, URL).or_else(|| method.as_ref().and_then(|_| composed_url(attrs)));
-    let request = HttpRequest {
+pub(crate) fn from_attributes<'a>(attrs: &SpanAttrs<'a>) -> Option<HttpOut<'a>> {
+    let method = attrs.str_of(METHOD);
+    let url = attrs.str_of(URL).or_else(|| {
+        method
+            .as_ref()
+            .and_then(|_| composed_url(attrs).map(Cow::Owned))
+    });
+    let request = HttpRequestOut {
         method,
         url,
-        user_agent: str_of(attrs, USER_AGENT),
-        client_ip: str_of(attrs, CLIENT_IP),
-        x_forwarded_for: None,
+        user_agent: attrs.str_of(USER_AGENT),
+        client_ip: attrs.str_of(CLIENT_IP),
     };
     let response = HttpResponse {
-        status: int_of(attrs, STATUS),
-        content_length: int_of(attrs, LENGTH),
+        status: attrs.int_of(STATUS),
+        content_length: attrs.int_of(LENGTH),
     };
-    let has_request = request != HttpRequest::default();
+    let has_request = request != HttpRequestOut::default();
     let has_response = response != HttpResponse::default();
     if !has_request && !has_response {
         return None;
     }
-    Some(Http {
+    Some(HttpOut {
         request: has_request.then_some(request),
         response: has_response.then_some(response),
     })
@@ -95,23 +95,24 @@ pub fn flags(http_status: Option<i64>, status_is_error: bool) -> (bool, bool, bo
     }
 }
 
-/// The `http` block back as OTel (current semantic conventions) attributes.
-pub(crate) fn to_attributes(http: &Http, out: &mut Vec<KeyValue>) {
-    if let Some(req) = &http.request {
-        if let Some(v) = &req.method {
-            out.push(kv_str("http.request.method", v.as_str()));
+/// The `http` block back as OTel (current semantic conventions) attributes
+/// (strings move out of the block).
+pub(crate) fn to_attributes(http: Http, out: &mut Vec<KeyValue>) {
+    if let Some(req) = http.request {
+        if let Some(v) = req.method {
+            out.push(kv_str("http.request.method", v));
         }
-        if let Some(v) = &req.url {
-            out.push(kv_str("url.full", v.as_str()));
+        if let Some(v) = req.url {
+            out.push(kv_str("url.full", v));
         }
-        if let Some(v) = &req.user_agent {
-            out.push(kv_str("user_agent.original", v.as_str()));
+        if let Some(v) = req.user_agent {
+            out.push(kv_str("user_agent.original", v));
         }
-        if let Some(v) = &req.client_ip {
-            out.push(kv_str("client.address", v.as_str()));
+        if let Some(v) = req.client_ip {
+            out.push(kv_str("client.address", v));
         }
     }
-    if let Some(resp) = &http.response {
+    if let Some(resp) = http.response {
         if let Some(v) = resp.status {
             out.push(kv_int("http.response.status_code", v));
         }

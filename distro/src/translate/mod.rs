@@ -29,6 +29,7 @@ mod cause;
 pub mod document;
 mod from_segment;
 mod http;
+mod index;
 mod names;
 mod size;
 mod sql;

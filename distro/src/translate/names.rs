@@ -1,23 +1,16 @@
 //! Segment names: which attribute names a (sub)segment, and the character
 //! rules X-Ray applies to names (spec "OTel span → segment translation").
 
-use opentelemetry_proto::tonic::common::v1::KeyValue;
+use std::borrow::Cow;
+
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 
-use super::attrs::{get, str_of};
-use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
+use super::index::{Key, SpanAttrs};
 
 /// Longest segment name X-Ray accepts, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 /// The name used when nothing usable is left.
 pub const FALLBACK_NAME: &str = "span";
-
-/// True when the span is a call to an AWS API (`rpc.system=aws-api` or
-/// `aws.service` set).
-pub(crate) fn is_aws_call(attrs: &[KeyValue]) -> bool {
-    matches!(get(attrs, "rpc.system"), Some(Av::StringValue(s)) if s == "aws-api")
-        || matches!(get(attrs, "aws.service"), Some(Av::StringValue(s)) if !s.is_empty())
-}
 
 /// The unsanitised name, by the spec's priority: `peer.service`, then
 /// `aws.service`/`rpc.service` for AWS calls, then `db.name` (`@host`), then
@@ -26,31 +19,30 @@ pub(crate) fn is_aws_call(attrs: &[KeyValue]) -> bool {
 pub(crate) fn raw_name<'a>(
     span_name: &'a str,
     kind: SpanKind,
-    attrs: &[KeyValue],
+    attrs: &SpanAttrs<'a>,
     service_name: Option<&'a str>,
-) -> std::borrow::Cow<'a, str> {
-    use std::borrow::Cow;
-    if let Some(peer) = str_of(attrs, &["peer.service"]) {
-        return Cow::Owned(peer);
+) -> Cow<'a, str> {
+    if let Some(peer) = attrs.str_of(&[Key::PeerService]) {
+        return peer;
     }
-    if is_aws_call(attrs)
-        && let Some(svc) = str_of(attrs, &["aws.service", "rpc.service"])
+    if attrs.is_aws_call()
+        && let Some(svc) = attrs.str_of(&[Key::AwsService, Key::RpcService])
     {
-        return Cow::Owned(svc);
+        return svc;
     }
-    if let Some(db) = str_of(attrs, &["db.name", "db.namespace"]) {
-        return Cow::Owned(match str_of(attrs, &["server.address", "net.peer.name"]) {
-            Some(host) => format!("{db}@{host}"),
+    if let Some(db) = attrs.str_of(&[Key::DbName, Key::DbNamespace]) {
+        return match attrs.str_of(&[Key::ServerAddress, Key::NetPeerName]) {
+            Some(host) => Cow::Owned(format!("{db}@{host}")),
             None => db,
-        });
+        };
     }
     if kind == SpanKind::Server
         && let Some(svc) = service_name.filter(|s| !s.is_empty())
     {
         return Cow::Borrowed(svc);
     }
-    if let Some(host) = str_of(attrs, &["server.address", "http.host"]) {
-        return Cow::Owned(host);
+    if let Some(host) = attrs.str_of(&[Key::ServerAddress, Key::HttpHost]) {
+        return host;
     }
     Cow::Borrowed(span_name)
 }
@@ -78,5 +70,11 @@ pub fn sanitize_name(name: &str) -> String {
 
 /// True when `name` is already what [`sanitize_name`] would make of it.
 pub(crate) fn is_clean_name(name: &str) -> bool {
+    if name.is_ascii() {
+        // The common case, byte by byte: a character is a byte.
+        return !name.is_empty()
+            && name.len() <= MAX_NAME_CHARS
+            && name.bytes().all(|b| allowed(char::from(b)));
+    }
     !name.is_empty() && name.chars().count() <= MAX_NAME_CHARS && name.chars().all(allowed)
 }

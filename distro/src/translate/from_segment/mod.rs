@@ -39,17 +39,17 @@ fn parse_trace_id(s: &str) -> Option<Vec<u8>> {
     if epoch.len() != 8 || random.len() != 24 {
         return None;
     }
-    let mut out = hex::decode(epoch).ok()?;
-    out.extend(hex::decode(random).ok()?);
-    (!out.iter().all(|b| *b == 0)).then_some(out)
+    let mut out = [0u8; 16];
+    hex::decode_to_slice(epoch, &mut out[..4]).ok()?;
+    hex::decode_to_slice(random, &mut out[4..]).ok()?;
+    (!out.iter().all(|b| *b == 0)).then(|| out.to_vec())
 }
 
 fn parse_id(s: &str) -> Option<Vec<u8>> {
-    if s.len() != 16 {
-        return None;
-    }
-    let out = hex::decode(s).ok()?;
-    (!out.iter().all(|b| *b == 0)).then_some(out)
+    let mut out = [0u8; 8];
+    // Wrong length or a non-hex digit is an error.
+    hex::decode_to_slice(s, &mut out).ok()?;
+    (!out.iter().all(|b| *b == 0)).then(|| out.to_vec())
 }
 
 /// Deepest JSON nesting accepted (a subsegment level is two: object and
@@ -61,6 +61,12 @@ const MAX_JSON_DEPTH: usize = 2 * MAX_DEPTH + 8;
 /// True when `text` nests objects/arrays at most `limit` deep (strings are
 /// skipped, escapes honoured). Hand-written: a linear byte scan, no parse.
 fn nesting_within(text: &str, limit: usize) -> bool {
+    // Fast path: with no more opening brackets in the whole text (strings
+    // included) than `limit`, nothing can nest deeper. A vectorised count;
+    // the exact scan below is for the rare large document.
+    if openers(text.as_bytes()) <= limit {
+        return true;
+    }
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for b in text.bytes() {
         if in_string {
@@ -87,6 +93,20 @@ fn nesting_within(text: &str, limit: usize) -> bool {
     true
 }
 
+/// How many `{` and `[` bytes `bytes` holds. Counted per 128-byte chunk
+/// into a byte-wide sum so the compiler vectorises it.
+fn openers(bytes: &[u8]) -> usize {
+    bytes
+        .chunks(128)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|&b| u8::from(b == b'{' || b == b'['))
+                .fold(0u8, u8::wrapping_add) as usize
+        })
+        .sum()
+}
+
 fn value_within(v: &Value, limit: usize) -> bool {
     if limit == 0 {
         return false;
@@ -110,7 +130,7 @@ pub fn parse_segment(doc: &str) -> Result<Segment, TranslateError> {
 
 /// Parses one document (JSON text) into a batch of spans.
 pub fn from_segment(doc: &str) -> Result<ExportTraceServiceRequest, TranslateError> {
-    one_request(&parse_segment(doc)?)
+    one_request(&mut parse_segment(doc)?)
 }
 
 /// Like [`from_segment`] for an already parsed JSON value.
@@ -118,12 +138,13 @@ pub fn from_segment_value(doc: &Value) -> Result<ExportTraceServiceRequest, Tran
     if !value_within(doc, MAX_JSON_DEPTH) {
         return Err(invalid("subsegments nested too deeply"));
     }
-    let seg = Segment::deserialize(doc).map_err(|e| TranslateError::Parse(e.to_string()))?;
-    one_request(&seg)
+    let mut seg = Segment::deserialize(doc).map_err(|e| TranslateError::Parse(e.to_string()))?;
+    one_request(&mut seg)
 }
 
-fn one_request(seg: &Segment) -> Result<ExportTraceServiceRequest, TranslateError> {
-    let (resource, spans) = segment_to_spans(seg)?;
+/// Takes the document's strings (it is left partly emptied).
+fn one_request(seg: &mut Segment) -> Result<ExportTraceServiceRequest, TranslateError> {
+    let (resource, spans) = owned_segment_to_spans(seg)?;
     Ok(ExportTraceServiceRequest {
         resource_spans: vec![resource_spans(resource, spans)],
     })
@@ -175,6 +196,13 @@ pub fn segments_to_request<'a>(
 /// One document → its resource attributes and its spans (the document's
 /// span first, then its nested subsegments depth-first).
 pub fn segment_to_spans(doc: &Segment) -> Result<(Vec<KeyValue>, Vec<Span>), TranslateError> {
+    owned_segment_to_spans(&mut doc.clone())
+}
+
+/// [`segment_to_spans`] taking the document's strings, so they move into
+/// the spans instead of being copied (the parse → spans path; the document
+/// is left partly emptied). By reference: a document is over a kilobyte.
+fn owned_segment_to_spans(doc: &mut Segment) -> Result<(Vec<KeyValue>, Vec<Span>), TranslateError> {
     let trace_id = doc
         .trace_id
         .as_deref()
@@ -209,7 +237,7 @@ pub fn segment_to_spans(doc: &Segment) -> Result<(Vec<KeyValue>, Vec<Span>), Tra
 const MAX_DEPTH: usize = 32;
 
 fn push_spans(
-    doc: &Segment,
+    doc: &mut Segment,
     trace_id: &[u8],
     parent: Vec<u8>,
     subsegment: bool,
@@ -219,24 +247,24 @@ fn push_spans(
     if depth > MAX_DEPTH {
         return Err(invalid("subsegments nested deeper than 32 levels"));
     }
+    let mut children = std::mem::take(&mut doc.subsegments);
     let span = to_span(doc, trace_id, parent, subsegment)?;
     let id = span.span_id.clone();
     out.push(span);
-    for child in &doc.subsegments {
+    for child in &mut children {
         push_spans(child, trace_id, id.clone(), true, out, depth + 1)?;
     }
     Ok(())
 }
 
-fn roundtrip<'a>(doc: &'a Segment, key: &str) -> Option<&'a str> {
-    doc.metadata
-        .get(ROUNDTRIP_NAMESPACE)
-        .and_then(|m| m.get(key))
-        .and_then(Value::as_str)
+fn roundtrip<'a>(otel: Option<&'a Value>, key: &str) -> Option<&'a str> {
+    otel.and_then(|m| m.get(key)).and_then(Value::as_str)
 }
 
+/// One (sub)segment → its span. Moves the document's strings into the span
+/// (the caller keeps only `subsegments`).
 fn to_span(
-    doc: &Segment,
+    doc: &mut Segment,
     trace_id: &[u8],
     parent: Vec<u8>,
     subsegment: bool,
@@ -264,30 +292,39 @@ fn to_span(
         }
     };
 
-    let kind = roundtrip(doc, "span_kind")
+    // What X-Ray cannot say itself (never an attribute).
+    let otel = doc.metadata.remove(ROUNDTRIP_NAMESPACE);
+    let otel = otel.as_ref();
+    let kind = roundtrip(otel, "span_kind")
         .and_then(SpanKind::from_str_name)
         .unwrap_or_else(|| implied_kind(subsegment, doc.namespace.as_deref()));
 
-    let mut attributes = Vec::new();
-    if let Some(h) = &doc.http {
+    let mut attributes = Vec::with_capacity(
+        8 + doc.annotations.len() + doc.metadata.iter().map(meta_len).sum::<usize>(),
+    );
+    if let Some(h) = doc.http.take() {
         http::to_attributes(h, &mut attributes);
     }
-    if let Some(s) = &doc.sql {
+    if let Some(s) = doc.sql.take() {
         sql::to_attributes(s, &mut attributes);
     }
-    if let Some(a) = &doc.aws {
+    if let Some(a) = &mut doc.aws {
         aws::call_attributes(a, &mut attributes);
     }
-    if let Some(u) = &doc.user {
-        attributes.push(kv_str("enduser.id", u.as_str()));
+    if let Some(u) = doc.user.take() {
+        attributes.push(kv_str("enduser.id", u));
     }
-    annotations::annotations_to_attributes(&doc.annotations, &mut attributes);
-    annotations::metadata_to_attributes(&doc.metadata, ROUNDTRIP_NAMESPACE, &mut attributes);
+    annotations::annotations_to_attributes(std::mem::take(&mut doc.annotations), &mut attributes);
+    annotations::metadata_to_attributes(
+        std::mem::take(&mut doc.metadata),
+        ROUNDTRIP_NAMESPACE,
+        &mut attributes,
+    );
     if doc.in_progress && doc.end_time.is_none() {
         attributes.push(kv(IN_PROGRESS_ATTRIBUTE, Av::BoolValue(true)));
     }
 
-    let code = roundtrip(doc, "status_code")
+    let code = roundtrip(otel, "status_code")
         .and_then(StatusCode::from_str_name)
         .unwrap_or(if doc.fault || doc.error || doc.throttle {
             StatusCode::Error
@@ -304,7 +341,7 @@ fn to_span(
                 .position(|e| e.kind.is_none() && e.stack.is_empty() && e.message.is_some())
         })
         .flatten();
-    let message = match roundtrip(doc, "status_message") {
+    let message = match roundtrip(otel, "status_message") {
         Some(m) => m.to_owned(),
         None => message_exception
             .and_then(|i| exceptions[i].message.clone())
@@ -321,7 +358,10 @@ fn to_span(
         trace_id: trace_id.to_vec(),
         span_id,
         parent_span_id: parent,
-        name: roundtrip(doc, "span_name").unwrap_or(&doc.name).to_owned(),
+        name: match roundtrip(otel, "span_name") {
+            Some(n) => n.to_owned(),
+            None => std::mem::take(&mut doc.name),
+        },
         kind: kind as i32,
         start_time_unix_nano: start,
         end_time_unix_nano: end,
@@ -333,4 +373,12 @@ fn to_span(
         }),
         ..Span::default()
     })
+}
+
+/// Attributes a metadata namespace becomes (for the capacity estimate).
+fn meta_len((ns, v): (&String, &Value)) -> usize {
+    match v {
+        Value::Object(m) if ns == annotations::DEFAULT_NAMESPACE => m.len(),
+        _ => 1,
+    }
 }

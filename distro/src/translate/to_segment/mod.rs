@@ -3,31 +3,50 @@
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use opentelemetry_proto::tonic::trace::v1::{Span, Status};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
-use super::attrs::{nanos_to_secs, str_of};
-use super::aws::{ResourceInfo, call_fields, resource_info};
-use super::document::{Aws, Cause, CauseData, Exception, Segment};
+use opentelemetry_proto::tonic::trace::v1::Span;
+
+use super::attrs::nanos_to_secs;
+use super::aws::{ResourceInfo, resource_info};
+use super::document::{Cause, CauseData, Exception, Segment};
+use super::index::{Key, SpanAttrs};
 use super::{ROUNDTRIP_NAMESPACE, TranslateError, TranslateOptions};
 use super::{annotations, aws, cause, http, names, size, sql};
 
-/// Attribute naming the end user (`user` on segments).
-const USER_ATTRIBUTE: &str = "enduser.id";
+pub(crate) mod out;
+#[cfg(test)]
+mod tests;
+
+use out::{Ascii, AwsOut, Doc, Roundtrip};
+
+/// Lower-case hex of `bytes` into `out` (twice as long).
+fn hex_into(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 0xf)];
+    }
+}
 
 /// `1-<8 hex>-<24 hex>` from 16 trace-id bytes.
-fn xray_trace_id(bytes: &[u8]) -> Option<String> {
+fn xray_trace_id(bytes: &[u8]) -> Option<Ascii<35>> {
     if bytes.len() != 16 || bytes.iter().all(|b| *b == 0) {
         return None;
     }
-    let hex = hex::encode(bytes);
-    Some(format!("1-{}-{}", &hex[..8], &hex[8..]))
+    let mut out = [b'-'; 35];
+    out[0] = b'1';
+    hex_into(&bytes[..4], &mut out[2..10]);
+    hex_into(&bytes[4..], &mut out[11..]);
+    Some(Ascii(out))
 }
 
-fn span_id(bytes: &[u8]) -> Option<(String, u64)> {
+fn span_id(bytes: &[u8]) -> Option<(Ascii<16>, u64)> {
     let arr: [u8; 8] = bytes.try_into().ok()?;
     let n = u64::from_be_bytes(arr);
-    (n != 0).then(|| (hex::encode(arr), n))
+    let mut out = [0u8; 16];
+    hex_into(&arr, &mut out);
+    (n != 0).then_some((Ascii(out), n))
 }
 
 /// The kind [`super::from_segment`] infers from a document's shape.
@@ -51,65 +70,83 @@ pub fn span_to_segment(
     resource: &ResourceInfo,
     opts: &TranslateOptions,
 ) -> Result<Segment, TranslateError> {
+    doc_of(span, resource, opts).map(Doc::into_owned)
+}
+
+/// One span → its document, borrowing from the span and the resource.
+fn doc_of<'a>(
+    span: &'a Span,
+    resource: &'a ResourceInfo,
+    opts: &TranslateOptions,
+) -> Result<Doc<'a>, TranslateError> {
     let (id, id_num) = span_id(&span.span_id).ok_or_else(|| TranslateError::InvalidSpan {
         span_id: hex::encode(&span.span_id),
         reason: "span id is not 8 non-zero bytes",
     })?;
     let trace_id = xray_trace_id(&span.trace_id).ok_or_else(|| TranslateError::InvalidSpan {
-        span_id: id.clone(),
+        span_id: id.as_str().to_owned(),
         reason: "trace id is not 16 bytes, or is all zero",
     })?;
     let parent_id = span_id(&span.parent_span_id).map(|(hex, _)| hex);
     let kind = kind_of(span);
-    let attrs = span.attributes.as_slice();
+    let attrs = SpanAttrs::new(&span.attributes);
     // Spec: "A span becomes a subsegment when its kind is not SERVER and it
     // has a parent; otherwise a segment."
     let subsegment = kind != SpanKind::Server && parent_id.is_some();
 
-    let raw = names::raw_name(&span.name, kind, attrs, resource.service_name.as_deref());
+    let raw = names::raw_name(&span.name, kind, &attrs, resource.service_name.as_deref());
     let name = if names::is_clean_name(&raw) {
-        raw.into_owned()
+        raw
     } else {
-        names::sanitize_name(&raw)
+        Cow::Owned(names::sanitize_name(&raw))
     };
     let namespace = if !subsegment {
         None
-    } else if names::is_aws_call(attrs) {
-        Some("aws".to_owned())
+    } else if attrs.is_aws_call() {
+        Some("aws")
     } else if kind == SpanKind::Client {
-        Some("remote".to_owned())
+        Some("remote")
     } else {
         None
     };
 
-    let http = http::from_attributes(attrs);
+    let http = http::from_attributes(&attrs);
     let sql = if subsegment {
-        sql::from_attributes(attrs)
+        sql::from_attributes(&attrs)
     } else {
         None
     };
     let user = if subsegment {
         None
     } else {
-        str_of(attrs, &[USER_ATTRIBUTE])
+        attrs.str_of(&[Key::EnduserId])
     };
-    let mut aws = if subsegment {
-        Aws::default()
-    } else {
-        resource.aws.clone().unwrap_or_default()
+    let mut aws = match (subsegment, &resource.aws) {
+        (false, Some(r)) => AwsOut::resource(r),
+        _ => AwsOut::default(),
     };
-    call_fields(attrs, &mut aws);
+    aws::call_fields(&attrs, &mut aws);
 
     let (http_used, sql_used, user_used) = (http.is_some(), sql.is_some(), user.is_some());
-    let (annotations, mut metadata) = annotations::split(attrs, &opts.indexed, |key| {
-        (http_used && http::CONSUMED.contains(&key))
-            || (sql_used && sql::CONSUMED.contains(&key))
-            || aws::CONSUMED.contains(&key)
-            || (user_used && key == USER_ATTRIBUTE)
-    });
+    let (annotations, mut metadata) = annotations::split(
+        &attrs,
+        &opts.indexed,
+        |key| {
+            (http_used && http::consumes(key))
+                || (sql_used && sql::consumes(key))
+                || aws::consumes(key)
+                || (user_used && key == Key::EnduserId)
+        },
+        ROUNDTRIP_NAMESPACE,
+    );
 
-    let status = span.status.clone().unwrap_or_default();
-    let status_error = status.code == StatusCode::Error as i32;
+    let (status_code, status_message) = span
+        .status
+        .as_ref()
+        .map_or((StatusCode::Unset as i32, ""), |s| {
+            (s.code, s.message.as_str())
+        });
+    let status_error = status_code == StatusCode::Error as i32;
     let http_status = http
         .as_ref()
         .and_then(|h| h.response.as_ref())
@@ -117,48 +154,38 @@ pub fn span_to_segment(
     let (error, fault, throttle) = http::flags(http_status, status_error);
 
     let mut exceptions = cause::exceptions(&span.events, id_num, kind == SpanKind::Client);
-    let mut roundtrip = Map::new();
+    let mut roundtrip = Roundtrip::default();
     if name != span.name {
-        roundtrip.insert("span_name".into(), Value::String(span.name.clone()));
+        roundtrip.span_name = Some(&span.name);
     }
-    if kind != implied_kind(subsegment, namespace.as_deref()) {
-        roundtrip.insert("span_kind".into(), Value::String(kind.as_str_name().into()));
+    if kind != implied_kind(subsegment, namespace) {
+        roundtrip.span_kind = Some(kind.as_str_name());
     }
     let implied_error = error || fault || throttle;
-    if (status.code == StatusCode::Error as i32) != implied_error
-        || status.code == StatusCode::Ok as i32
-    {
-        roundtrip.insert(
-            "status_code".into(),
-            Value::String(status_code_name(&status).into()),
-        );
+    if status_error != implied_error || status_code == StatusCode::Ok as i32 {
+        roundtrip.status_code = Some(status_code_name(status_code));
     }
-    if !status.message.is_empty() {
+    if !status_message.is_empty() {
         if status_error && exceptions.is_empty() {
             // The console shows a typeless exception as the error message.
             exceptions.push(Exception {
                 id: cause::exception_id(id_num, 0),
-                message: Some(status.message.clone()),
+                message: Some(status_message.to_owned()),
                 ..Exception::default()
             });
         } else {
-            roundtrip.insert(
-                "status_message".into(),
-                Value::String(status.message.clone()),
-            );
+            roundtrip.status_message = Some(status_message);
         }
     }
-    if !roundtrip.is_empty() {
-        metadata.insert(ROUNDTRIP_NAMESPACE.to_owned(), Value::Object(roundtrip));
-    }
+    metadata.roundtrip = roundtrip;
 
     let end = (span.end_time_unix_nano != 0).then(|| nanos_to_secs(span.end_time_unix_nano));
-    Ok(Segment {
+    Ok(Doc {
         name,
         id,
-        trace_id: Some(trace_id),
+        trace_id,
         parent_id,
-        kind: subsegment.then(|| "subsegment".to_owned()),
+        kind: subsegment.then_some("subsegment"),
         start_time: nanos_to_secs(span.start_time_unix_nano),
         end_time: end,
         in_progress: end.is_none(),
@@ -169,21 +196,21 @@ pub fn span_to_segment(
         origin: if subsegment {
             None
         } else {
-            resource.origin.clone()
+            resource.origin.as_deref()
         },
         user,
         resource_arn: if subsegment {
             None
         } else {
-            resource.resource_arn.clone()
+            resource.resource_arn.as_deref()
         },
         service: if subsegment {
             None
         } else {
-            resource.service.clone()
+            resource.service.as_ref()
         },
         http,
-        aws: (aws != Aws::default()).then_some(aws),
+        aws: (!aws.is_empty()).then_some(aws),
         sql,
         annotations,
         metadata,
@@ -193,34 +220,40 @@ pub fn span_to_segment(
                 ..CauseData::default()
             })
         }),
-        subsegments: Vec::new(),
     })
 }
 
-fn status_code_name(status: &Status) -> &'static str {
-    StatusCode::try_from(status.code)
+fn status_code_name(code: i32) -> &'static str {
+    StatusCode::try_from(code)
         .unwrap_or(StatusCode::Unset)
         .as_str_name()
 }
 
-/// Every span of `req` translated, lazily, in order (resource looked up once
-/// per resource group).
-fn documents<'a>(
+/// Every span of `req` with its resource's info, in order (the resource
+/// looked up once per resource group).
+fn for_each_span<'a>(
     req: &'a ExportTraceServiceRequest,
-    opts: &'a TranslateOptions,
-) -> impl Iterator<Item = Result<Segment, TranslateError>> + 'a {
-    req.resource_spans.iter().flat_map(move |rs| {
+    mut f: impl FnMut(&'a Span, &ResourceInfo),
+) {
+    for rs in &req.resource_spans {
         let info = resource_info(
             rs.resource
                 .as_ref()
                 .map(|r| r.attributes.as_slice())
                 .unwrap_or_default(),
         );
-        rs.scope_spans
-            .iter()
-            .flat_map(|ss| ss.spans.iter())
-            .map(move |span| span_to_segment(span, &info, opts))
-    })
+        for span in rs.scope_spans.iter().flat_map(|ss| ss.spans.iter()) {
+            f(span, &info);
+        }
+    }
+}
+
+fn span_count(req: &ExportTraceServiceRequest) -> usize {
+    req.resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum()
 }
 
 /// Every span of `req` → a typed document (one result per span, in order).
@@ -228,7 +261,11 @@ pub fn to_segment_documents(
     req: &ExportTraceServiceRequest,
     opts: &TranslateOptions,
 ) -> Vec<Result<Segment, TranslateError>> {
-    documents(req, opts).collect()
+    let mut out = Vec::with_capacity(span_count(req));
+    for_each_span(req, |span, info| {
+        out.push(span_to_segment(span, info, opts));
+    });
+    out
 }
 
 /// Every span of `req` → a JSON document of at most
@@ -238,11 +275,32 @@ pub fn to_segments(
     req: &ExportTraceServiceRequest,
     opts: &TranslateOptions,
 ) -> Vec<Result<String, TranslateError>> {
-    documents(req, opts)
-        .map(|doc| {
-            doc.and_then(|mut doc| {
-                size::encode_within(&mut doc, opts.max_document_bytes, ROUNDTRIP_NAMESPACE)
-            })
-        })
-        .collect()
+    let mut out = Vec::with_capacity(span_count(req));
+    // One serialisation buffer for the batch; each document is copied out
+    // at its exact size.
+    let mut buf = Vec::with_capacity(1024);
+    for_each_span(req, |span, info| {
+        out.push(doc_of(span, info, opts).and_then(|doc| encode(doc, &mut buf, opts)));
+    });
+    out
+}
+
+/// Serialises a document; one over the size limit is made owned and
+/// trimmed ([`size::encode_within`], which gives the same bytes when
+/// nothing needs trimming).
+fn encode(
+    doc: Doc<'_>,
+    buf: &mut Vec<u8>,
+    opts: &TranslateOptions,
+) -> Result<String, TranslateError> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, &doc).map_err(|e| TranslateError::Encode(e.to_string()))?;
+    if buf.len() <= opts.max_document_bytes {
+        return String::from_utf8(buf.clone()).map_err(|e| TranslateError::Encode(e.to_string()));
+    }
+    size::encode_within(
+        &mut doc.into_owned(),
+        opts.max_document_bytes,
+        ROUNDTRIP_NAMESPACE,
+    )
 }
