@@ -11,6 +11,12 @@ use otel_aws_sidecar::config::{Config, DEFAULT_CONFIG_PATH, parse_duration};
 use otel_aws_sidecar::service::DEFAULT_STOP_TIMEOUT;
 use otel_aws_sidecar::{Sidecar, SidecarOptions, healthcheck};
 
+/// mimalloc instead of the C library's malloc: the static musl build's
+/// allocator returns freed pages to the kernel and faults them in again for
+/// every batch (docs/benchmarks.md, "ECS sidecar").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Small collector for ECS tasks: OTLP and legacy X-Ray traffic in, export to X-Ray.
 #[derive(Parser, Debug)]
 #[command(version)]

@@ -189,9 +189,10 @@ impl Sidecar {
                                     id: id.clone(),
                                     message: m,
                                 })?;
-                        let r = UdpReceiver::start(addr, sink, stop_rx.clone())
-                            .await
-                            .map_err(bind_err(format!("receivers.{id}.endpoint"), addr))?;
+                        let r =
+                            UdpReceiver::start(addr, sink, pipeline.legacy_mode(), stop_rx.clone())
+                                .await
+                                .map_err(bind_err(format!("receivers.{id}.endpoint"), addr))?;
                         addrs.udp = Some(r.addr());
                         sidecar.udp.push(r);
                         let proxy_cfg = x.proxy_server.clone().unwrap_or_default();

@@ -238,6 +238,63 @@ impl AwsXrayExporter {
         &self.cfg
     }
 
+    /// Sends segment documents as they are, `(id, JSON)` pairs (the legacy
+    /// traffic a collector passes through unchanged, as the X-Ray daemon
+    /// does), with the same rules as [`BatchExporter::export`]: ≤
+    /// `documents_per_call` per call, calls in parallel, transient failures
+    /// retried, unprocessed documents sent once more then counted as
+    /// dropped. The outcome counts documents as spans.
+    pub async fn export_documents(
+        &self,
+        docs: Vec<(String, String)>,
+    ) -> Result<ExportOutcome, ExportError> {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return Err(ExportError::Shutdown);
+        }
+        self.send_documents(docs, ExportOutcome::default()).await
+    }
+
+    /// Sends `docs` in parallel calls, adding to `outcome` (which may carry
+    /// spans already dropped by translation) and to the stats.
+    async fn send_documents(
+        &self,
+        docs: Vec<(String, String)>,
+        mut outcome: ExportOutcome,
+    ) -> Result<ExportOutcome, ExportError> {
+        let mut chunks: Vec<Vec<(String, String)>> = Vec::new();
+        let mut docs = docs.into_iter().peekable();
+        while docs.peek().is_some() {
+            chunks.push(
+                docs.by_ref()
+                    .take(self.cfg.documents_per_call.max(1))
+                    .collect(),
+            );
+        }
+        let results: Vec<ChunkResult> = stream::iter(chunks)
+            .map(|chunk| self.send_chunk(chunk))
+            .buffer_unordered(self.cfg.max_concurrency.max(1))
+            .collect()
+            .await;
+        let mut first_error = None;
+        for r in results {
+            outcome.requests += r.calls;
+            outcome.spans_exported += r.exported;
+            outcome.spans_dropped += r.dropped;
+            outcome.retries += r.retries;
+            if let Some(e) = r.error {
+                self.stats.set_last_error(e.to_string());
+                first_error.get_or_insert(e);
+            }
+        }
+        ExportStats::add(&self.stats.spans_exported, outcome.spans_exported);
+        ExportStats::add(&self.stats.spans_dropped, outcome.spans_dropped);
+        ExportStats::add(&self.stats.retries, u64::from(outcome.retries));
+        match first_error {
+            Some(e) if outcome.spans_exported == 0 => Err(e),
+            _ => Ok(outcome),
+        }
+    }
+
     /// One PutTraceSegments call with retries: the ids X-Ray left unprocessed.
     async fn put(
         &self,
@@ -386,33 +443,7 @@ impl BatchExporter for AwsXrayExporter {
                     }
                 }
             }
-            let chunks: Vec<Vec<(String, String)>> = docs
-                .chunks(self.cfg.documents_per_call)
-                .map(<[_]>::to_vec)
-                .collect();
-            let results: Vec<ChunkResult> = stream::iter(chunks)
-                .map(|chunk| self.send_chunk(chunk))
-                .buffer_unordered(self.cfg.max_concurrency)
-                .collect()
-                .await;
-            let mut first_error = None;
-            for r in results {
-                outcome.requests += r.calls;
-                outcome.spans_exported += r.exported;
-                outcome.spans_dropped += r.dropped;
-                outcome.retries += r.retries;
-                if let Some(e) = r.error {
-                    self.stats.set_last_error(e.to_string());
-                    first_error.get_or_insert(e);
-                }
-            }
-            ExportStats::add(&self.stats.spans_exported, outcome.spans_exported);
-            ExportStats::add(&self.stats.spans_dropped, outcome.spans_dropped);
-            ExportStats::add(&self.stats.retries, u64::from(outcome.retries));
-            match first_error {
-                Some(e) if outcome.spans_exported == 0 => Err(e),
-                _ => Ok(outcome),
-            }
+            self.send_documents(docs, outcome).await
         })
     }
 

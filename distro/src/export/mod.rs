@@ -46,6 +46,7 @@ pub use endpoint::{AwsEndpoint, AwsEndpointKind, detect_aws_endpoint};
 pub use file::FileExporter;
 pub use otlp_http::OtlpHttpExporter;
 pub use retry::{TokioSleep, backoff_ceiling, parse_retry_after};
+pub use sigv4::{SigningTarget, sign_request};
 pub use span_exporter::ProtoSpanExporter;
 pub use split::{SplitResult, span_count, split_request};
 pub use stats::{ExportStats, ExportStatsSnapshot};

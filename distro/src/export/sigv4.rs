@@ -1,4 +1,6 @@
-//! SigV4 signing of one OTLP request with aws-sigv4, over the exact bytes sent.
+//! SigV4 signing of one request with aws-sigv4, over the exact bytes sent:
+//! the OTLP exporter's requests, and any other AWS call the distro's users
+//! forward (the sidecar's X-Ray sampling proxy).
 
 use std::time::SystemTime;
 
@@ -11,17 +13,21 @@ use super::ExportError;
 
 /// Service and region requests are signed for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct SigningTarget {
-    pub(crate) service: String,
-    pub(crate) region: String,
+pub struct SigningTarget {
+    /// SigV4 service name (`xray`, `logs`).
+    pub service: String,
+    /// Signing region (`us-east-1`).
+    pub region: String,
 }
 
 /// Signs a request and returns the headers to add (`authorization`,
 /// `x-amz-date`, and `x-amz-security-token` for session credentials).
 ///
 /// `headers` must be every header that will be sent and signed, including
-/// `host`; `body` the exact (compressed) body bytes.
-pub(crate) fn sign_request(
+/// `host` (with the port when it is not the scheme's default); `body` the
+/// exact (compressed) body bytes; `time` the signing time (`SystemTime::now()`
+/// outside tests). Errors are [`ExportError::Signing`].
+pub fn sign_request(
     target: &SigningTarget,
     creds: &Credentials,
     method: &str,

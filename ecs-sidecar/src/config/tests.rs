@@ -215,10 +215,28 @@ fn bad_configs_name_the_path_and_what_is_accepted() {
             vec!["pipelines", "extensions"],
         ),
         (
-            "awsxray exporter not in this build",
-            format!("{otlp}{debug}  awsxray:\n    region: us-east-1\n{pipeline}"),
-            "exporters.awsxray",
-            vec!["not available in this build", "otlphttp"],
+            "awsxray exporter: misspelt field",
+            format!("{otlp}{debug}  awsxray:\n    region: us-east-1\n    indexed_attribute: [a]\n{pipeline}"),
+            "exporters.awsxray.indexed_attribute",
+            vec!["unknown field", "indexed_attributes", "index_all_attributes", "region", "endpoint"],
+        ),
+        (
+            "awsxray exporter: endpoint not a URL",
+            format!("{otlp}{debug}  awsxray/eu:\n    endpoint: xray.local:443\n{pipeline}"),
+            "exporters.awsxray/eu.endpoint",
+            vec!["not an http(s) URL"],
+        ),
+        (
+            "awsxray exporter: indexed_attributes not a list",
+            format!("{otlp}{debug}  awsxray:\n    indexed_attributes: 3\n{pipeline}"),
+            "exporters.awsxray.indexed_attributes",
+            vec!["sequence"],
+        ),
+        (
+            "awsxray exporter: empty indexed key",
+            format!("{otlp}{debug}  awsxray:\n    indexed_attributes: [http.route, '']\n{pipeline}"),
+            "exporters.awsxray.indexed_attributes[1]",
+            vec!["empty attribute key"],
         ),
         (
             "bad substitution scheme",
@@ -291,12 +309,55 @@ fn shipped_configs_validate() {
 }
 
 #[test]
-fn xray_segments_config_validates_when_the_exporter_exists() {
-    let result = parse(&shipped("xray-segments.yaml"));
-    if validate::AWSXRAY_EXPORTER_AVAILABLE {
-        result.unwrap();
-    } else {
-        let err = result.unwrap_err();
-        assert_eq!(err.path(), "exporters.awsxray", "{err}");
-    }
+fn xray_segments_config_validates() {
+    let cfg = parse(&shipped("xray-segments.yaml")).unwrap();
+    let Some(Exporter::AwsXray(x)) = cfg.exporters.get("awsxray") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!(x.region.as_deref(), Some("eu-west-1"));
+    assert!(x.indexed_attributes.is_empty());
+    assert!(!x.index_all_attributes);
+    assert_eq!(cfg.service.pipelines["traces"].exporters, vec!["awsxray"]);
+}
+
+#[test]
+fn awsxray_exporter_fields_are_accepted() {
+    let text = "
+receivers:
+  awsxray:
+    endpoint: 127.0.0.1:0
+exporters:
+  awsxray/segments:
+    region: us-west-2
+    endpoint: http://127.0.0.1:9
+    indexed_attributes: [http.route, customer.id]
+    index_all_attributes: true
+    retry_on_failure: {enabled: true, initial_interval: 1s}
+    sending_queue: {queue_size: 10}
+service:
+  pipelines:
+    traces:
+      receivers: [awsxray]
+      exporters: [awsxray/segments]
+";
+    let cfg = parse(text).unwrap();
+    let want = AwsXrayExporter {
+        region: Some("us-west-2".into()),
+        endpoint: Some("http://127.0.0.1:9".into()),
+        indexed_attributes: vec!["http.route".into(), "customer.id".into()],
+        index_all_attributes: true,
+        retry_on_failure: Some(RetryOnFailure {
+            enabled: Some(true),
+            initial_interval: Some(GoDuration(std::time::Duration::from_secs(1))),
+            ..RetryOnFailure::default()
+        }),
+        sending_queue: Some(SendingQueue {
+            queue_size: Some(10),
+            ..SendingQueue::default()
+        }),
+    };
+    assert_eq!(
+        cfg.exporters.get("awsxray/segments"),
+        Some(&Exporter::AwsXray(want))
+    );
 }

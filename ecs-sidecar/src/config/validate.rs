@@ -5,11 +5,6 @@ use super::error::{ConfigError, list};
 use super::values::parse_listen;
 use super::{Config, Exporter, Extension, Processor, Receiver, component_type};
 
-/// Whether this build has the `awsxray` exporter (PutTraceSegments). It
-/// comes from the distro's X-Ray work; until it lands, configs naming it are
-/// refused at startup instead of silently dropping spans.
-pub const AWSXRAY_EXPORTER_AVAILABLE: bool = false;
-
 /// Resource detectors the `resourcedetection` processor accepts.
 pub const DETECTORS: [&str; 3] = ["env", "ecs", "ec2"];
 
@@ -168,12 +163,17 @@ pub fn check(cfg: &Config) -> Result<(), ConfigError> {
                     )?;
                 }
             }
-            Exporter::AwsXray(_) => {
-                if !AWSXRAY_EXPORTER_AVAILABLE {
-                    return Err(ConfigError::Unsupported {
-                        path: p,
-                        message: "the awsxray exporter (PutTraceSegments) is not available in this build; export to the X-Ray OTLP endpoint with otlphttp + sigv4auth instead (needs CloudWatch Transaction Search), see config/ecs-default.yaml".into(),
-                    });
+            Exporter::AwsXray(x) => {
+                if let Some(u) = x.endpoint.as_deref().filter(|u| !u.is_empty()) {
+                    url(&format!("{p}.endpoint"), u)?;
+                }
+                for (i, key) in x.indexed_attributes.iter().enumerate() {
+                    if key.trim().is_empty() {
+                        return Err(ConfigError::field(
+                            format!("{p}.indexed_attributes[{i}]"),
+                            "empty attribute key; accepted: attribute keys such as http.route",
+                        ));
+                    }
                 }
             }
             Exporter::Debug(d) => {

@@ -1,6 +1,7 @@
 //! Builds the configured exporters from the distro's implementations.
 
 mod debug;
+pub mod xray;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,12 @@ pub enum ExporterError {
         /// Why.
         source: CredentialsError,
     },
+    /// No region for the X-Ray API.
+    #[error("exporters.{id}.region: no region: set exporters.{id}.region or AWS_REGION")]
+    NoRegion {
+        /// Component id.
+        id: String,
+    },
     /// Not in this build.
     #[error("exporters.{id}: {message}")]
     Unsupported {
@@ -50,6 +57,9 @@ pub enum ExporterError {
 pub struct BuiltExporter {
     /// The exporter.
     pub exporter: Arc<dyn BatchExporter>,
+    /// For `awsxray`: sends legacy documents as they came. `None`: the
+    /// exporter takes legacy documents as translated spans.
+    pub passthrough: Option<Arc<xray::SegmentPassthrough>>,
     /// Its `sending_queue`.
     pub queue: QueueSettings,
 }
@@ -160,15 +170,30 @@ pub async fn build(
                 };
             Ok(BuiltExporter {
                 exporter: Arc::new(exporter),
+                passthrough: None,
                 queue: queue(o.sending_queue.as_ref()),
             })
         }
-        Exporter::AwsXray(_) => Err(ExporterError::Unsupported {
-            id: id.to_owned(),
-            message:
-                "the awsxray exporter is not available in this build; use otlphttp with sigv4auth"
-                    .into(),
-        }),
+        Exporter::AwsXray(x) => {
+            let target = xray::XrayTarget::resolve(x, creds.env(), creds.default_region())
+                .ok_or_else(|| ExporterError::NoRegion { id: id.to_owned() })?;
+            let provider = creds
+                .provider()
+                .await
+                .map_err(|source| ExporterError::Credentials {
+                    id: id.to_owned(),
+                    source,
+                })?;
+            let retry = retry_policy(x.retry_on_failure.as_ref());
+            let (spans, passthrough) =
+                xray::build(x, &target, provider, retry).map_err(config_err)?;
+            tracing::info!(exporter = %id, region = %target.region, endpoint = ?target.endpoint, "awsxray exporter: PutTraceSegments");
+            Ok(BuiltExporter {
+                exporter: spans,
+                passthrough: Some(Arc::new(passthrough)),
+                queue: queue(x.sending_queue.as_ref()),
+            })
+        }
         Exporter::Debug(d) => {
             let exporter: Arc<dyn BatchExporter> = match d.verbosity.as_deref() {
                 Some("normal" | "detailed") => Arc::new(ConsoleExporter::new()),
@@ -176,6 +201,7 @@ pub async fn build(
             };
             Ok(BuiltExporter {
                 exporter,
+                passthrough: None,
                 queue: QueueSettings::default(),
             })
         }
@@ -184,6 +210,7 @@ pub async fn build(
             let exporter = FileExporter::new(&path).map_err(config_err)?;
             Ok(BuiltExporter {
                 exporter: Arc::new(exporter),
+                passthrough: None,
                 queue: queue(f.sending_queue.as_ref()),
             })
         }

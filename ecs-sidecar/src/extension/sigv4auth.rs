@@ -74,6 +74,11 @@ impl CredentialsSource {
         p.clone().ok_or(CredentialsError::NoProvider)
     }
 
+    /// The environment credentials and regions are read from.
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
     /// The default region: `AWS_REGION`, else `AWS_DEFAULT_REGION`.
     pub fn default_region(&self) -> Option<String> {
         self.env

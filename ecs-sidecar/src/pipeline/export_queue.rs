@@ -5,11 +5,15 @@
 
 use std::sync::Arc;
 
-use otel_aws_distro::export::{BatchExporter, ExportError};
+use otel_aws_distro::export::{BatchExporter, ExportError, ExportOutcome, span_count};
+use otel_aws_distro::receiver::ExportTraceServiceRequest;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use crate::exporter::xray::SegmentPassthrough;
+use crate::processor::MemoryPermit;
 use crate::processor::batch::Outgoing;
+use crate::receiver::legacy::RawSegment;
 use crate::telemetry::Counters;
 
 /// Settings of one exporter's queue.
@@ -43,10 +47,13 @@ pub struct ExporterHandle {
     pub exporter: Arc<dyn BatchExporter>,
 }
 
-/// Starts the consumer of `exporter`.
+/// Starts the consumer of `exporter`. With a `passthrough` (the `awsxray`
+/// exporter) legacy documents are sent as they came; without one the
+/// exporter gets them as translated spans.
 pub fn spawn(
     id: &str,
     exporter: Arc<dyn BatchExporter>,
+    passthrough: Option<Arc<SegmentPassthrough>>,
     settings: QueueSettings,
     counters: Arc<Counters>,
 ) -> ExporterHandle {
@@ -64,10 +71,18 @@ pub fn spawn(
                 break;
             };
             let exp = Arc::clone(&exp);
+            let passthrough = passthrough.clone();
             let counters = Arc::clone(&counters);
             let name = name.clone();
             running.spawn(async move {
-                export_one(&name, exp.as_ref(), batch, &counters).await;
+                export_one(
+                    &name,
+                    exp.as_ref(),
+                    passthrough.as_deref(),
+                    batch,
+                    &counters,
+                )
+                .await;
                 drop(permit);
             });
             // Reap finished exports so the set does not grow.
@@ -83,20 +98,36 @@ pub fn spawn(
     }
 }
 
-async fn export_one(
-    id: &str,
-    exporter: &dyn BatchExporter,
+/// The parts of `batch` this exporter takes; the last holder moves them,
+/// others copy only what they need.
+fn parts(
     batch: Arc<Outgoing>,
-    counters: &Counters,
+    passthrough: bool,
+) -> (
+    ExportTraceServiceRequest,
+    Vec<RawSegment>,
+    Option<Vec<MemoryPermit>>,
 ) {
-    let spans = batch.spans as u64;
-    Counters::add(&counters.received, spans);
-    // The last holder takes the request without copying; others clone it.
-    let (request, _permits) = match Arc::try_unwrap(batch) {
-        Ok(out) => (out.request, Some(out.permits)),
-        Err(shared) => (shared.request.clone(), None),
-    };
-    match exporter.export(request).await {
+    match Arc::try_unwrap(batch) {
+        Ok(out) if passthrough => (out.payload.request, out.payload.segments, Some(out.permits)),
+        Ok(out) => (out.payload.into_otlp(), Vec::new(), Some(out.permits)),
+        Err(shared) if passthrough => (
+            shared.payload.request.clone(),
+            shared.payload.segments.clone(),
+            None,
+        ),
+        Err(shared) => {
+            let mut request = shared.payload.request.clone();
+            request
+                .resource_spans
+                .extend(shared.payload.translated.resource_spans.iter().cloned());
+            (request, Vec::new(), None)
+        }
+    }
+}
+
+fn record(id: &str, counters: &Counters, n: u64, result: Result<ExportOutcome, ExportError>) {
+    match result {
         Ok(outcome) => {
             Counters::add(&counters.exported, outcome.spans_exported);
             Counters::add(&counters.dropped, outcome.spans_dropped);
@@ -106,9 +137,28 @@ async fn export_one(
             if let ExportError::GaveUp { attempts, .. } = &e {
                 Counters::add(&counters.retried, u64::from(attempts.saturating_sub(1)));
             }
-            Counters::add(&counters.dropped, spans);
+            Counters::add(&counters.dropped, n);
             Counters::add(&counters.failed_exports, 1);
-            tracing::warn!(exporter = id, spans, error = %e, "export failed; spans dropped");
+            tracing::warn!(exporter = id, spans = n, error = %e, "export failed; spans dropped");
         }
+    }
+}
+
+async fn export_one(
+    id: &str,
+    exporter: &dyn BatchExporter,
+    passthrough: Option<&SegmentPassthrough>,
+    batch: Arc<Outgoing>,
+    counters: &Counters,
+) {
+    let (request, segments, _permits) = parts(batch, passthrough.is_some());
+    let spans = span_count(&request) as u64;
+    Counters::add(&counters.received, spans + segments.len() as u64);
+    if !request.resource_spans.is_empty() {
+        record(id, counters, spans, exporter.export(request).await);
+    }
+    if let (Some(p), false) = (passthrough, segments.is_empty()) {
+        let n = segments.len() as u64;
+        record(id, counters, n, p.send(segments).await);
     }
 }

@@ -10,6 +10,7 @@ use otel_aws_distro::receiver::{
 };
 use tokio::sync::mpsc;
 
+use crate::processor::batch::Payload;
 use crate::processor::{MemoryLimiter, MemoryPermit};
 use crate::telemetry::Counters;
 
@@ -19,9 +20,9 @@ pub const QUEUE_FULL_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// One accepted batch on its way to the batch processor.
 #[derive(Debug)]
 pub struct Item {
-    /// The spans.
-    pub request: ExportTraceServiceRequest,
-    /// Span count.
+    /// The data.
+    pub payload: Payload,
+    /// Units (spans; legacy documents once each).
     pub spans: usize,
     /// Memory accounted to it (when a memory limiter is configured).
     pub permit: Option<MemoryPermit>,
@@ -60,12 +61,7 @@ impl PipelineInput {
     /// Offers a batch of `spans` spans and about `bytes` bytes. Never blocks:
     /// refuses with [`Backpressure`] when over the memory limit, when the
     /// queue is full or after shutdown began.
-    pub fn offer(
-        &self,
-        request: ExportTraceServiceRequest,
-        spans: usize,
-        bytes: usize,
-    ) -> Result<(), Backpressure> {
+    pub fn offer(&self, payload: Payload, spans: usize, bytes: usize) -> Result<(), Backpressure> {
         let permit = match &self.memory {
             Some(m) => Some(m.admit(bytes as u64)?),
             None => None,
@@ -83,7 +79,7 @@ impl PipelineInput {
             ));
         }
         let item = Item {
-            request,
+            payload,
             spans,
             permit,
         };
@@ -122,13 +118,8 @@ impl ReceiverSink {
     }
 
     /// Offers a batch, counting it as received or refused.
-    pub fn offer(
-        &self,
-        request: ExportTraceServiceRequest,
-        spans: usize,
-        bytes: usize,
-    ) -> Result<(), Backpressure> {
-        match self.input.offer(request, spans, bytes) {
+    pub fn offer(&self, payload: Payload, spans: usize, bytes: usize) -> Result<(), Backpressure> {
+        match self.input.offer(payload, spans, bytes) {
             Ok(()) => {
                 Counters::add(&self.counters.received, spans as u64);
                 Ok(())
@@ -153,7 +144,7 @@ impl TraceSink for ReceiverSink {
         meta: RequestMeta,
     ) -> Result<Accepted, Backpressure> {
         let spans = usize::try_from(meta.span_count).unwrap_or(usize::MAX);
-        self.offer(batch, spans, meta.body_bytes)
+        self.offer(Payload::otlp(batch), spans, meta.body_bytes)
             .map(|()| Accepted::all())
     }
 }

@@ -18,6 +18,7 @@ use crate::config::{Config, PipelineSection, Processor};
 use crate::exporter::{self, ExporterError};
 use crate::extension::sigv4auth::CredentialsSource;
 use crate::processor::{BatchSettings, Batcher, MemoryLimiter, ResourceMerge, resource};
+use crate::receiver::legacy::LegacyMode;
 use crate::telemetry::Telemetry;
 
 pub use self::export_queue::{ExporterHandle, QueueSettings};
@@ -41,6 +42,7 @@ pub struct Pipeline {
         Arc<dyn otel_aws_distro::export::BatchExporter>,
     )>,
     sampler: Option<tokio::task::JoinHandle<()>>,
+    legacy: LegacyMode,
 }
 
 impl Pipeline {
@@ -88,11 +90,18 @@ impl Pipeline {
         }
         let mut exporters = Vec::new();
         let mut senders = Vec::new();
+        let mut legacy = LegacyMode::default();
         for id in &section.exporters {
             let built = exporter::build(id, cfg, creds).await?;
+            if built.passthrough.is_some() {
+                legacy.passthrough = true;
+            } else {
+                legacy.translate = true;
+            }
             let handle = export_queue::spawn(
                 id,
                 built.exporter,
+                built.passthrough,
                 built.queue,
                 telemetry.component("exporter", id),
             );
@@ -120,12 +129,18 @@ impl Pipeline {
             worker,
             exporters,
             sampler,
+            legacy,
         })
     }
 
     /// The pipeline's name (`traces`, `traces/app`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The forms of legacy X-Ray documents this pipeline's exporters take.
+    pub fn legacy_mode(&self) -> LegacyMode {
+        self.legacy
     }
 
     /// A sink for receiver `id`, counting into its telemetry.

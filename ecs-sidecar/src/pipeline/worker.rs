@@ -78,9 +78,10 @@ impl Worker {
     async fn take(&mut self, mut item: Item) {
         self.input.taken(item.spans);
         if let Some(r) = &self.resource {
-            r.apply(&mut item.request);
+            r.apply(&mut item.payload.request);
+            r.apply(&mut item.payload.translated);
         }
-        let out = self.batcher.push(item.request, item.spans, item.permit);
+        let out = self.batcher.push(item.payload, item.spans, item.permit);
         self.send(out).await;
     }
 

@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otel_aws_distro::export::{Limits, span_count, split_request};
 
 use crate::processor::MemoryPermit;
+use crate::receiver::legacy::RawSegment;
 
 /// Settings of the batch processor (collector defaults).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,12 +42,62 @@ impl BatchSettings {
     }
 }
 
+/// What flows through a pipeline: OTLP spans for every exporter, plus the
+/// legacy X-Ray documents of the UDP receiver in the form each exporter
+/// takes (see [`crate::receiver::legacy`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Payload {
+    /// OTLP spans (OTLP receivers, `T1S`/`T1U` datagrams): for every exporter.
+    pub request: ExportTraceServiceRequest,
+    /// Legacy documents translated to spans: for exporters other than `awsxray`.
+    pub translated: ExportTraceServiceRequest,
+    /// Legacy documents as they came: for `awsxray` exporters.
+    pub segments: Vec<RawSegment>,
+}
+
+impl Payload {
+    /// OTLP spans only.
+    pub fn otlp(request: ExportTraceServiceRequest) -> Self {
+        Self {
+            request,
+            ..Self::default()
+        }
+    }
+
+    /// Appends `other`.
+    pub fn extend(&mut self, other: Payload) {
+        self.request
+            .resource_spans
+            .extend(other.request.resource_spans);
+        self.translated
+            .resource_spans
+            .extend(other.translated.resource_spans);
+        self.segments.extend(other.segments);
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.request.resource_spans.is_empty()
+            && self.translated.resource_spans.is_empty()
+            && self.segments.is_empty()
+    }
+
+    /// What an exporter that takes OTLP gets: `request` and `translated` in one request.
+    pub fn into_otlp(mut self) -> ExportTraceServiceRequest {
+        self.request
+            .resource_spans
+            .extend(self.translated.resource_spans);
+        self.request
+    }
+}
+
 /// A batch ready for the exporters, with the memory it accounts for.
 #[derive(Debug, Default)]
 pub struct Outgoing {
-    /// The spans.
-    pub request: ExportTraceServiceRequest,
-    /// Span count of `request`.
+    /// The data.
+    pub payload: Payload,
+    /// Units held: spans, plus legacy documents counted once each (as spans
+    /// when translated, as documents when only passed through).
     pub spans: usize,
     /// Memory permits released once every exporter is done with it.
     pub permits: Vec<MemoryPermit>,
@@ -81,14 +132,11 @@ impl Batcher {
     /// Adds a batch; returns the batches to send now (empty while below `send_batch_size`).
     pub fn push(
         &mut self,
-        request: ExportTraceServiceRequest,
+        payload: Payload,
         spans: usize,
         permit: Option<MemoryPermit>,
     ) -> Vec<Outgoing> {
-        self.current
-            .request
-            .resource_spans
-            .extend(request.resource_spans);
+        self.current.payload.extend(payload);
         self.current.spans += spans;
         self.current.permits.extend(permit);
         if self.current.spans >= self.settings.send_batch_size {
@@ -99,8 +147,11 @@ impl Batcher {
     }
 
     /// Takes everything held (timeout or shutdown), split at `send_batch_max_size`.
+    ///
+    /// Only the OTLP spans are split; legacy documents leave with the first
+    /// part (the exporters split again to their destination's limits).
     pub fn flush(&mut self) -> Vec<Outgoing> {
-        if self.current.spans == 0 && self.current.request.resource_spans.is_empty() {
+        if self.current.spans == 0 && self.current.payload.is_empty() {
             return Vec::new();
         }
         let out = std::mem::take(&mut self.current);
@@ -108,22 +159,38 @@ impl Batcher {
         if max == 0 || out.spans <= max {
             return vec![out];
         }
+        let Payload {
+            request,
+            translated,
+            segments,
+        } = out.payload;
         let limits = Limits {
             max_spans_per_request: max,
             max_request_bytes: usize::MAX,
             max_span_bytes: usize::MAX,
         };
-        let parts = split_request(out.request, &limits).requests;
+        let parts = split_request(request, &limits).requests;
+        let total = out.spans;
         let mut permits = Some(out.permits);
-        parts
+        let mut batches: Vec<Outgoing> = parts
             .into_iter()
             .map(|request| Outgoing {
                 spans: span_count(&request),
-                request,
+                payload: Payload::otlp(request),
                 // The memory is released with the first part: good enough, the parts leave together.
                 permits: permits.take().unwrap_or_default(),
             })
-            .collect()
+            .collect();
+        let otlp: usize = batches.iter().map(|b| b.spans).sum();
+        if batches.is_empty() {
+            batches.push(Outgoing::default());
+        }
+        let first = &mut batches[0];
+        first.spans += total.saturating_sub(otlp);
+        first.payload.translated = translated;
+        first.payload.segments = segments;
+        first.permits.extend(permits.take().unwrap_or_default());
+        batches
     }
 }
 
@@ -151,23 +218,23 @@ mod tests {
             send_batch_size: 10,
             send_batch_max_size: 12,
         });
-        assert!(b.push(req(4), 4, None).is_empty());
-        assert!(b.push(req(5), 5, None).is_empty());
-        let out = b.push(req(16), 16, None);
+        assert!(b.push(Payload::otlp(req(4)), 4, None).is_empty());
+        assert!(b.push(Payload::otlp(req(5)), 5, None).is_empty());
+        let out = b.push(Payload::otlp(req(16)), 16, None);
         let sizes: Vec<usize> = out.iter().map(|o| o.spans).collect();
         assert_eq!(sizes.iter().sum::<usize>(), 25);
         assert!(sizes.iter().all(|s| *s <= 12), "{sizes:?}");
         assert_eq!(b.held_spans(), 0);
         assert!(b.flush().is_empty());
-        b.push(req(3), 3, None);
+        b.push(Payload::otlp(req(3)), 3, None);
         let out = b.flush();
         assert_eq!(out.len(), 1);
-        assert_eq!(span_count(&out[0].request), 3);
+        assert_eq!(span_count(&out[0].payload.request), 3);
     }
 
     #[test]
     fn passthrough_sends_each_input() {
         let mut b = Batcher::new(BatchSettings::passthrough());
-        assert_eq!(b.push(req(2), 2, None).len(), 1);
+        assert_eq!(b.push(Payload::otlp(req(2)), 2, None).len(), 1);
     }
 }

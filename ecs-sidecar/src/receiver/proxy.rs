@@ -9,21 +9,18 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
-use aws_smithy_runtime_api::client::identity::Identity;
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use otel_aws_distro::export::CachedCredentials;
+use otel_aws_distro::export::{CachedCredentials, SigningTarget, sign_request};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Upstream override variable (the AWS SDKs' service-specific endpoint variable).
-pub const AWS_ENDPOINT_URL_XRAY: &str = "AWS_ENDPOINT_URL_XRAY";
+pub use crate::exporter::xray::AWS_ENDPOINT_URL_XRAY;
 /// Largest request body forwarded.
 pub const MAX_BODY: usize = 1024 * 1024;
 
@@ -149,9 +146,14 @@ async fn forward(State(s): State<Arc<Shared>>, req: Request) -> Response {
         ("host", host.as_str()),
         ("content-type", content_type.as_str()),
     ];
-    let signed = match sign_headers(&creds, &s.settings.region, method, &url, &headers, &body) {
+    let target = SigningTarget {
+        service: "xray".to_owned(),
+        region: s.settings.region.clone(),
+    };
+    let now = SystemTime::now();
+    let signed = match sign_request(&target, &creds, method, &url, &headers, &body, now) {
         Ok(h) => h,
-        Err(e) => return error(StatusCode::BAD_GATEWAY, format!("signing: {e}")),
+        Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
     };
     let mut out = s
         .client
@@ -188,43 +190,6 @@ async fn forward(State(s): State<Arc<Shared>>, req: Request) -> Response {
         .headers_mut()
         .insert("x-otel-aws-proxy", HeaderValue::from_static("1"));
     response
-}
-
-/// SigV4 headers for one request. Hand-rolled around aws-sigv4 rather than
-/// calling the distro's signer, which is crate-private.
-fn sign_headers(
-    creds: &aws_credential_types::Credentials,
-    region: &str,
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Result<Vec<(&'static str, String)>, String> {
-    let identity: Identity = creds.clone().into();
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(region)
-        .name("xray")
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| e.to_string())?
-        .into();
-    let signable = SignableRequest::new(
-        method,
-        url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| e.to_string())?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| e.to_string())?
-        .into_parts();
-    let (out, _) = instructions.into_parts();
-    Ok(out
-        .into_iter()
-        .map(|h| (h.name(), h.value().to_owned()))
-        .collect())
 }
 
 #[cfg(test)]

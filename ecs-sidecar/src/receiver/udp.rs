@@ -1,30 +1,41 @@
 //! `awsxray` receiver, UDP side: the X-Ray daemon protocol.
 //!
 //! One datagram = `{"format":"json","version":1}` + `\n` + either one
-//! segment / subsegment JSON document (translated to OTLP spans by the
-//! distro's `translate` module) or `T1S` / `T1U` + base64 OTLP protobuf
-//! (ADOT Lambda layers; sampled / unsampled spans, both forwarded).
+//! segment / subsegment JSON document (passed through as it came to
+//! `awsxray` exporters, translated to OTLP spans by the distro's `translate`
+//! module for the others: see [`super::legacy`]) or `T1S` / `T1U` + base64
+//! OTLP protobuf (ADOT Lambda layers; sampled / unsampled spans, both
+//! forwarded).
 //! Datagrams refused by backpressure, or that cannot be decoded, are
 //! dropped and counted (UDP has no way to ask the sender to retry).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use otel_aws_distro::export::span_count;
 use otel_aws_distro::receiver::ExportTraceServiceRequest;
-use otel_aws_distro::translate;
 use prost::Message as _;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use super::legacy::{LegacyMode, LegacyTranslator, RawSegment};
 use crate::pipeline::input::ReceiverSink;
+use crate::processor::batch::Payload;
 use crate::telemetry::Counters;
 
 /// Default UDP listen address.
 pub const DEFAULT_ENDPOINT: &str = "0.0.0.0:2000";
 /// Largest datagram (spec: 64 KiB).
 pub const MAX_DATAGRAM: usize = 64 * 1024;
+/// The daemon header as the SDKs write it.
+const CANONICAL_HEADER: &[u8] = br#"{"format":"json","version":1}"#;
+/// Receive buffer asked of the kernel (capped by `net.core.rmem_max`): room
+/// for bursts of ~6,000 typical datagrams while the receiver is not scheduled.
+pub const RECV_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+/// How often held `in_progress` documents are checked for their timeout.
+pub const EXPIRE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why a datagram was dropped.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -43,8 +54,17 @@ pub enum DatagramError {
     BadSegment(String),
 }
 
-/// Decodes one datagram into an OTLP batch.
-pub fn parse_datagram(data: &[u8]) -> Result<ExportTraceServiceRequest, DatagramError> {
+/// The body of one datagram.
+#[derive(Debug, PartialEq)]
+pub enum Datagram<'a> {
+    /// `T1S`/`T1U`: OTLP spans.
+    Otlp(ExportTraceServiceRequest),
+    /// A segment or subsegment document (JSON text, not yet checked).
+    Segment(&'a str),
+}
+
+/// Splits one datagram into its header (checked) and body.
+pub fn parse_datagram(data: &[u8]) -> Result<Datagram<'_>, DatagramError> {
     let nl = data
         .iter()
         .position(|b| *b == b'\n')
@@ -60,10 +80,87 @@ pub fn parse_datagram(data: &[u8]) -> Result<ExportTraceServiceRequest, Datagram
             .decode(trim(b64))
             .map_err(|e| DatagramError::BadOtlp(format!("base64: {e}")))?;
         return ExportTraceServiceRequest::decode(bytes.as_slice())
+            .map(Datagram::Otlp)
             .map_err(|e| DatagramError::BadOtlp(format!("protobuf: {e}")));
     }
-    let text = std::str::from_utf8(body).map_err(|e| DatagramError::BadSegment(e.to_string()))?;
-    translate::from_segment(text).map_err(|e| DatagramError::BadSegment(e.to_string()))
+    std::str::from_utf8(body)
+        .map(Datagram::Segment)
+        .map_err(|e| DatagramError::BadSegment(e.to_string()))
+}
+
+/// Datagrams → what the pipeline takes, in the forms its exporters need.
+#[derive(Debug)]
+pub struct Decoder {
+    mode: LegacyMode,
+    translator: LegacyTranslator,
+}
+
+impl Decoder {
+    /// A decoder for a pipeline needing `mode`.
+    pub fn new(mode: LegacyMode) -> Self {
+        Self {
+            mode,
+            translator: LegacyTranslator::default(),
+        }
+    }
+
+    /// One datagram received at `now` → the payload and its units (spans;
+    /// a document passed through only counts once), or `None` while an
+    /// `in_progress` document is held.
+    pub fn decode(
+        &mut self,
+        data: &[u8],
+        now: Instant,
+    ) -> Result<Option<(Payload, usize)>, DatagramError> {
+        let text = match parse_datagram(data)? {
+            Datagram::Otlp(request) => {
+                let n = span_count(&request);
+                return Ok(Some((Payload::otlp(request), n)));
+            }
+            Datagram::Segment(text) => text,
+        };
+        let bad = |e: otel_aws_distro::translate::TranslateError| {
+            DatagramError::BadSegment(e.to_string())
+        };
+        let mut payload = Payload::default();
+        let mut units = 0;
+        if self.mode.passthrough {
+            payload.segments.push(RawSegment::parse(text).map_err(bad)?);
+            units = 1;
+        }
+        if self.mode.translate || !self.mode.passthrough {
+            match self.translator.offer(text, now).map_err(bad)? {
+                Some(request) => {
+                    units = units.max(span_count(&request));
+                    payload.translated = request;
+                }
+                None if payload.segments.is_empty() => return Ok(None),
+                None => {}
+            }
+        }
+        Ok(Some((payload, units)))
+    }
+
+    /// Held documents past their timeout at `now` (or all of them when
+    /// `all`), as spans, and how many failed to translate.
+    pub fn release(&mut self, now: Instant, all: bool) -> (Option<(Payload, usize)>, usize) {
+        let (request, failed) = if all {
+            self.translator.drain()
+        } else {
+            self.translator.expire(now)
+        };
+        let n = span_count(&request);
+        let payload = (n > 0).then(|| {
+            (
+                Payload {
+                    translated: request,
+                    ..Payload::default()
+                },
+                n,
+            )
+        });
+        (payload, failed)
+    }
 }
 
 fn trim(b: &[u8]) -> &[u8] {
@@ -79,6 +176,10 @@ fn trim(b: &[u8]) -> &[u8] {
 }
 
 fn check_header(header: &[u8]) -> Result<(), DatagramError> {
+    // What the SDKs send, byte for byte: skip the JSON parse.
+    if header == CANONICAL_HEADER {
+        return Ok(());
+    }
     let bad = || DatagramError::BadHeader(String::from_utf8_lossy(header).into_owned());
     let v: serde_json::Value = serde_json::from_slice(header).map_err(|_| bad())?;
     let format_ok = v
@@ -101,15 +202,17 @@ pub struct UdpReceiver {
 }
 
 impl UdpReceiver {
-    /// Binds `addr` and feeds `sink` until `stop` becomes true.
+    /// Binds `addr` and feeds `sink` until `stop` becomes true; legacy
+    /// documents in the forms `mode` asks for.
     pub async fn start(
         addr: SocketAddr,
         sink: ReceiverSink,
+        mode: LegacyMode,
         stop: watch::Receiver<bool>,
     ) -> std::io::Result<Self> {
-        let socket = UdpSocket::bind(addr).await?;
+        let socket = bind(addr)?;
         let addr = socket.local_addr()?;
-        let task = tokio::spawn(run(socket, sink, stop));
+        let task = tokio::spawn(run(socket, sink, Decoder::new(mode), stop));
         Ok(Self { addr, task })
     }
 
@@ -124,9 +227,37 @@ impl UdpReceiver {
     }
 }
 
-async fn run(socket: UdpSocket, sink: ReceiverSink, mut stop: watch::Receiver<bool>) {
+/// Binds with a larger receive buffer than the default (~200 KiB, a few
+/// milliseconds of traffic at 50K datagrams/s): UDP senders cannot retry.
+fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Err(e) = socket.set_recv_buffer_size(RECV_BUFFER_BYTES) {
+        tracing::debug!(error = %e, "awsxray receiver: cannot enlarge the receive buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
+}
+
+fn offer(sink: &ReceiverSink, counters: &Counters, payload: Payload, units: usize, bytes: usize) {
+    if let Err(bp) = sink.offer(payload, units, bytes) {
+        // The sender cannot retry a datagram: count the loss.
+        Counters::add(&counters.dropped, units as u64);
+        tracing::debug!(reason = %bp.reason, "awsxray receiver: datagram dropped under backpressure");
+    }
+}
+
+async fn run(
+    socket: UdpSocket,
+    sink: ReceiverSink,
+    mut decoder: Decoder,
+    mut stop: watch::Receiver<bool>,
+) {
     let counters: Arc<Counters> = Arc::clone(sink.counters());
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    let mut tick = tokio::time::interval(EXPIRE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let (n, peer) = tokio::select! {
             r = socket.recv_from(&mut buf) => match r {
@@ -136,6 +267,10 @@ async fn run(socket: UdpSocket, sink: ReceiverSink, mut stop: watch::Receiver<bo
                     continue;
                 }
             },
+            _ = tick.tick() => {
+                release(&mut decoder, &sink, &counters, false);
+                continue;
+            }
             _ = stop.wait_for(|s| *s) => break,
         };
         if n > MAX_DATAGRAM {
@@ -143,20 +278,24 @@ async fn run(socket: UdpSocket, sink: ReceiverSink, mut stop: watch::Receiver<bo
             tracing::debug!(%peer, "awsxray receiver: datagram over 64 KiB dropped");
             continue;
         }
-        match parse_datagram(&buf[..n]) {
-            Ok(batch) => {
-                let spans = span_count(&batch);
-                if let Err(bp) = sink.offer(batch, spans, n) {
-                    // The sender cannot retry a datagram: count the loss.
-                    Counters::add(&counters.dropped, spans as u64);
-                    tracing::debug!(%peer, reason = %bp.reason, "awsxray receiver: datagram dropped under backpressure");
-                }
-            }
+        match decoder.decode(&buf[..n], Instant::now()) {
+            Ok(Some((payload, units))) => offer(&sink, &counters, payload, units, n),
+            Ok(None) => {}
             Err(e) => {
                 Counters::add(&counters.dropped, 1);
                 tracing::debug!(%peer, error = %e, "awsxray receiver: datagram dropped");
             }
         }
+    }
+    // Shutdown: what is still in progress leaves as in-progress spans.
+    release(&mut decoder, &sink, &counters, true);
+}
+
+fn release(decoder: &mut Decoder, sink: &ReceiverSink, counters: &Counters, all: bool) {
+    let (payload, failed) = decoder.release(Instant::now(), all);
+    Counters::add(&counters.dropped, failed as u64);
+    if let Some((payload, units)) = payload {
+        offer(sink, counters, payload, units, 0);
     }
 }
 
@@ -214,9 +353,13 @@ mod tests {
             (format!("{HEADER}{{\"name\":\"x\"}}"), Err("segment")),
         ];
         for (datagram, want) in cases {
-            let got = parse_datagram(datagram.as_bytes());
+            let mut d = Decoder::new(LegacyMode {
+                translate: true,
+                passthrough: false,
+            });
+            let got = d.decode(datagram.as_bytes(), Instant::now());
             match (got, want) {
-                (Ok(req), Ok(n)) => assert_eq!(span_count(&req), n, "{datagram}"),
+                (Ok(Some((_, units))), Ok(n)) => assert_eq!(units, n, "{datagram}"),
                 (Err(e), Err(word)) => assert!(e.to_string().contains(word), "{datagram}: {e}"),
                 (got, want) => panic!("{datagram}: got {got:?}, want {want:?}"),
             }
@@ -226,10 +369,86 @@ mod tests {
     #[test]
     fn segment_ids_survive() {
         let segment = r#"{"name":"checkout","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1478293361.271,"end_time":1478293361.449}"#;
-        let req = parse_datagram(format!("{HEADER}{segment}").as_bytes()).unwrap();
-        let span = &req.resource_spans[0].scope_spans[0].spans[0];
+        let mut d = Decoder::new(LegacyMode::default());
+        let (payload, _) = d
+            .decode(format!("{HEADER}{segment}").as_bytes(), Instant::now())
+            .unwrap()
+            .unwrap();
+        let span = &payload.translated.resource_spans[0].scope_spans[0].spans[0];
         assert_eq!(hex(&span.trace_id), "581cf771a006649127e371903a2de979");
         assert_eq!(hex(&span.span_id), "70de5b6f19ff9a0a");
+    }
+
+    const IN_PROGRESS: &str = r#"{"name":"checkout","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1478293361.271,"in_progress":true}"#;
+    const DONE: &str = r#"{"name":"checkout","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1478293361.271,"end_time":1478293361.449}"#;
+
+    #[test]
+    fn passthrough_keeps_the_document_byte_for_byte() {
+        // Odd spacing and field order must survive: X-Ray gets what the SDK sent.
+        let doc = r#"{ "trace_id":"1-581cf771-a006649127e371903a2de979" ,"id":"70de5b6f19ff9a0a","name":"a","start_time":1.50,"in_progress":true}"#;
+        let mut d = Decoder::new(LegacyMode {
+            translate: false,
+            passthrough: true,
+        });
+        let (payload, units) = d
+            .decode(format!("{HEADER}{doc}").as_bytes(), Instant::now())
+            .unwrap()
+            .unwrap();
+        assert_eq!(units, 1);
+        assert_eq!(payload.segments.len(), 1);
+        assert_eq!(payload.segments[0].json, doc);
+        assert_eq!(payload.segments[0].id, "70de5b6f19ff9a0a");
+        assert!(payload.translated.resource_spans.is_empty());
+        assert!(payload.request.resource_spans.is_empty());
+        let err = d.decode(format!("{HEADER}{{\"name\":").as_bytes(), Instant::now());
+        assert!(matches!(err, Err(DatagramError::BadSegment(_))), "{err:?}");
+    }
+
+    #[test]
+    fn in_progress_is_held_until_completed_or_timed_out() {
+        let both = LegacyMode {
+            translate: true,
+            passthrough: true,
+        };
+        let t0 = Instant::now();
+        let mut d = Decoder::new(both);
+        // Passed through at once, held for the OTLP side.
+        let (p, _) = d
+            .decode(format!("{HEADER}{IN_PROGRESS}").as_bytes(), t0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.segments.len(), 1);
+        assert!(p.translated.resource_spans.is_empty());
+        let (p, units) = d
+            .decode(format!("{HEADER}{DONE}").as_bytes(), t0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(span_count(&p.translated), 1);
+        assert_eq!((p.segments.len(), units), (1, 1));
+        assert!(d.release(t0, true).0.is_none(), "nothing left held");
+
+        let mut d = Decoder::new(LegacyMode {
+            translate: true,
+            passthrough: false,
+        });
+        assert!(
+            d.decode(format!("{HEADER}{IN_PROGRESS}").as_bytes(), t0)
+                .unwrap()
+                .is_none()
+        );
+        assert!(d.release(t0 + Duration::from_secs(1), false).0.is_none());
+        let (p, units) = d
+            .release(t0 + super::super::legacy::IN_PROGRESS_TIMEOUT, false)
+            .0
+            .unwrap();
+        assert_eq!(units, 1);
+        let span = &p.translated.resource_spans[0].scope_spans[0].spans[0];
+        assert!(
+            span.attributes
+                .iter()
+                .any(|a| a.key == otel_aws_distro::translate::IN_PROGRESS_ATTRIBUTE),
+            "{span:?}"
+        );
     }
 
     fn hex(b: &[u8]) -> String {

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Sidecar throughput and memory (docs/benchmarks.md, "ECS sidecar").
+#   ecs-sidecar/scripts/bench.sh otlp [SECONDS] [RATE]   OTLP/HTTP protobuf in -> batch -> otlphttp -> loopback sink
+#   ecs-sidecar/scripts/bench.sh udp  [SECONDS] [RATE]   legacy UDP segments in -> awsxray (PutTraceSegments) -> loopback sink
+#   ecs-sidecar/scripts/bench.sh idle                    RSS 3 s after start (OTLP grpc+http, UDP, otlphttp)
+# RATE 0 = flat out. The sidecar runs pinned to core 0 (taskset -c 0) under /usr/bin/time -v; the load
+# generator (otel-aws-loadgen, testkit) on core 1. Binaries: SIDECAR (default: the static musl release
+# build of build-image.sh) and LOADGEN (default: the release build of otel-aws-loadgen).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+T="${CARGO_TARGET_DIR:-$ROOT/target}"
+SIDECAR="${SIDECAR:-$T/x86_64-unknown-linux-musl/release/otel-aws-sidecar}"
+LOADGEN="${LOADGEN:-$T/release/otel-aws-loadgen}"
+MODE="${1:-otlp}"
+SECONDS_="${2:-10}"
+RATE="${3:-0}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+cat >"$WORK/otlp.yaml" <<'EOF'
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:24318
+processors:
+  batch:
+    timeout: 200ms
+    send_batch_size: 8192
+    send_batch_max_size: 10000
+exporters:
+  otlphttp:
+    traces_endpoint: http://127.0.0.1:14318/v1/traces
+    compression: none
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [otlphttp]
+EOF
+cat >"$WORK/udp.yaml" <<'EOF'
+receivers:
+  awsxray:
+    endpoint: 127.0.0.1:22000
+    proxy_server:
+      endpoint: ''
+processors:
+  batch:
+    timeout: 200ms
+    send_batch_size: 1000
+exporters:
+  awsxray:
+    region: us-east-1
+    endpoint: http://127.0.0.1:14318
+service:
+  pipelines:
+    traces:
+      receivers: [awsxray]
+      processors: [batch]
+      exporters: [awsxray]
+EOF
+cat >"$WORK/idle.yaml" <<'EOF'
+receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:24317
+      http:
+        endpoint: 127.0.0.1:24318
+  awsxray:
+    endpoint: 127.0.0.1:22000
+    proxy_server:
+      endpoint: ''
+processors:
+  batch:
+exporters:
+  otlphttp:
+    traces_endpoint: http://127.0.0.1:14318/v1/traces
+service:
+  pipelines:
+    traces:
+      receivers: [otlp, awsxray]
+      processors: [batch]
+      exporters: [otlphttp]
+EOF
+
+export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_REGION=us-east-1
+export RUST_LOG=warn
+taskset -c 0 /usr/bin/time -v "$SIDECAR" --config "$WORK/$MODE.yaml" 2>"$WORK/time.txt" &
+TIME_PID=$!
+sleep 1
+PID="$(pgrep -P "$TIME_PID" -f otel-aws-sidecar | head -n1)"
+if [ "$MODE" = idle ]; then
+  sleep 2
+  grep -E 'VmRSS|VmHWM' "/proc/$PID/status"
+else
+  SUB=(--target http://127.0.0.1:24318/v1/traces --spans "${SPANS:-512}" --concurrency "${CONCURRENCY:-8}")
+  [ "$MODE" = udp ] && SUB=(--target 127.0.0.1:22000)
+  taskset -c 1 "$LOADGEN" "$MODE" "${SUB[@]}" --sink 127.0.0.1:14318 \
+    --seconds "$SECONDS_" --rate "$RATE" --pid "$PID"
+fi
+kill -TERM "$PID"
+wait "$TIME_PID" || true
+grep -E 'Maximum resident|User time|System time|Elapsed' "$WORK/time.txt"

@@ -1,0 +1,137 @@
+//! `awsxray` exporter: `PutTraceSegments` through aws-sdk-xray.
+//!
+//! OTLP spans go through the distro's [`AwsXrayExporter`] (span → segment
+//! translation with `indexed_attributes` / `index_all_attributes`, ≤ 50
+//! documents per call, calls in parallel, throttling retried,
+//! `UnprocessedTraceSegments` sent once more then counted). Legacy documents
+//! from the UDP receiver are passed through unchanged by
+//! [`SegmentPassthrough`], as the X-Ray daemon does, on the same client and
+//! with the same rules.
+//!
+//! The client: region from `region`, else `AWS_REGION`; endpoint from
+//! `endpoint`, else `AWS_ENDPOINT_URL_XRAY`, else `AWS_ENDPOINT_URL`, else
+//! the regional X-Ray endpoint; credentials from the sidecar's
+//! [`CredentialsSource`](crate::extension::sigv4auth::CredentialsSource)
+//! (aws-config's default chain: the task role on ECS).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_xray::config::retry::RetryConfig;
+use aws_sdk_xray::config::timeout::TimeoutConfig;
+use aws_sdk_xray::config::{BehaviorVersion, Region};
+use otel_aws_distro::Env;
+use otel_aws_distro::export::{
+    AwsXrayConfig, AwsXrayExporter, ExportError, ExportOutcome, RetryPolicy,
+};
+use otel_aws_distro::translate::{IndexedKeys, TranslateOptions};
+
+use crate::config;
+use crate::receiver::legacy::RawSegment;
+
+/// The X-Ray endpoint override of the AWS SDKs.
+pub const AWS_ENDPOINT_URL_XRAY: &str = "AWS_ENDPOINT_URL_XRAY";
+/// The generic endpoint override of the AWS SDKs.
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// Per-attempt bound on one `PutTraceSegments` call.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the `awsxray` exporter sends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XrayTarget {
+    /// Signing region.
+    pub region: String,
+    /// Endpoint override (`None`: the regional X-Ray endpoint).
+    pub endpoint: Option<String>,
+}
+
+impl XrayTarget {
+    /// Resolves region and endpoint: the config's fields, then the environment.
+    pub fn resolve(
+        cfg: &config::AwsXrayExporter,
+        env: &Env,
+        default_region: Option<String>,
+    ) -> Option<Self> {
+        let region = cfg
+            .region
+            .clone()
+            .filter(|r| !r.is_empty())
+            .or(default_region)?;
+        let endpoint = cfg
+            .endpoint
+            .clone()
+            .filter(|e| !e.is_empty())
+            .or_else(|| env.get(AWS_ENDPOINT_URL_XRAY).map(str::to_owned))
+            .or_else(|| env.get(AWS_ENDPOINT_URL).map(str::to_owned));
+        Some(Self { region, endpoint })
+    }
+
+    /// An X-Ray client for this target. Its own retries are off: the
+    /// exporters retry under one policy and count the retries.
+    pub fn client(&self, provider: SharedCredentialsProvider) -> aws_sdk_xray::Client {
+        let mut b = aws_sdk_xray::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .credentials_provider(provider)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .build(),
+            );
+        if let Some(url) = &self.endpoint {
+            b = b.endpoint_url(url.clone());
+        }
+        aws_sdk_xray::Client::from_conf(b.build())
+    }
+}
+
+/// The distro's settings for an `awsxray` exporter section.
+pub fn distro_config(cfg: &config::AwsXrayExporter, retry: RetryPolicy) -> AwsXrayConfig {
+    AwsXrayConfig {
+        translate: TranslateOptions {
+            indexed: IndexedKeys {
+                keys: cfg.indexed_attributes.clone(),
+                all: cfg.index_all_attributes,
+            },
+            ..TranslateOptions::default()
+        },
+        retry,
+        ..AwsXrayConfig::default()
+    }
+}
+
+/// Builds the span exporter and the passthrough for legacy documents: one
+/// exporter (one client, one set of sending rules) serves both.
+pub fn build(
+    cfg: &config::AwsXrayExporter,
+    target: &XrayTarget,
+    provider: SharedCredentialsProvider,
+    retry: RetryPolicy,
+) -> Result<(Arc<AwsXrayExporter>, SegmentPassthrough), otel_aws_distro::export::ExportConfigError>
+{
+    let client = target.client(provider);
+    let spans = Arc::new(AwsXrayExporter::new(client, distro_config(cfg, retry))?);
+    let passthrough = SegmentPassthrough {
+        exporter: Arc::clone(&spans),
+    };
+    Ok((spans, passthrough))
+}
+
+/// Sends segment documents as they came with `PutTraceSegments`, through
+/// the distro exporter's [`AwsXrayExporter::export_documents`] (≤ 50 per
+/// call, calls in parallel, throttling / 5xx / connection failures retried
+/// with backoff, unprocessed documents sent once more).
+#[derive(Clone, Debug)]
+pub struct SegmentPassthrough {
+    exporter: Arc<AwsXrayExporter>,
+}
+
+impl SegmentPassthrough {
+    /// Sends `docs`; counts exported and dropped documents as spans.
+    pub async fn send(&self, docs: Vec<RawSegment>) -> Result<ExportOutcome, ExportError> {
+        let docs = docs.into_iter().map(|d| (d.id, d.json)).collect();
+        self.exporter.export_documents(docs).await
+    }
+}

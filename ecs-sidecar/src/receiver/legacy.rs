@@ -1,0 +1,119 @@
+//! Legacy X-Ray segment documents (UDP 2000) on their two ways out:
+//!
+//! - **passed through** as they came to `awsxray` exporters (what the X-Ray
+//!   daemon does, `in_progress` documents included): [`RawSegment`];
+//! - **translated** to OTLP spans for every other exporter, `in_progress`
+//!   documents held by the distro's [`InProgressBuffer`] until the completed
+//!   document arrives or they time out: [`LegacyTranslator`].
+//!
+//! Which ways a receiver takes depends on the exporters of its pipeline
+//! ([`LegacyMode`]), so an `awsxray`-only pipeline never parses a document
+//! into spans.
+
+use std::time::{Duration, Instant};
+
+use otel_aws_distro::receiver::ExportTraceServiceRequest;
+use otel_aws_distro::translate::{self, InProgressBuffer, TranslateError};
+use serde::Deserialize;
+
+/// How long an `in_progress` document is held before it is sent as an
+/// in-progress span (the distro's default).
+pub const IN_PROGRESS_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most `in_progress` documents held per receiver.
+pub const MAX_IN_PROGRESS: usize = 10_000;
+
+/// Which forms of a legacy document a pipeline needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LegacyMode {
+    /// Some exporter takes OTLP spans (`otlphttp`, `debug`, `file`).
+    pub translate: bool,
+    /// Some exporter takes segment documents (`awsxray`).
+    pub passthrough: bool,
+}
+
+/// One segment document as it came (unchanged JSON) and its `id`, which
+/// `PutTraceSegments` names in `UnprocessedTraceSegments`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawSegment {
+    /// The document's `id`.
+    pub id: String,
+    /// The document, byte for byte as received.
+    pub json: String,
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    id: String,
+}
+
+impl RawSegment {
+    /// Checks that `json` is a JSON object with a string `id` (the whole
+    /// text is validated; nothing else is interpreted) and keeps it as is.
+    pub fn parse(json: &str) -> Result<Self, TranslateError> {
+        let IdOnly { id } =
+            serde_json::from_str(json).map_err(|e| TranslateError::Parse(e.to_string()))?;
+        Ok(Self {
+            id,
+            json: json.to_owned(),
+        })
+    }
+}
+
+/// Documents → OTLP spans, holding `in_progress` ones.
+#[derive(Debug)]
+pub struct LegacyTranslator {
+    buffer: InProgressBuffer,
+}
+
+impl Default for LegacyTranslator {
+    fn default() -> Self {
+        Self::new(IN_PROGRESS_TIMEOUT, MAX_IN_PROGRESS)
+    }
+}
+
+impl LegacyTranslator {
+    /// A translator holding at most `max_held` in-progress documents for `timeout`.
+    pub fn new(timeout: Duration, max_held: usize) -> Self {
+        Self {
+            buffer: InProgressBuffer::new(timeout, max_held),
+        }
+    }
+
+    /// Translates one document received at `now`: `Ok(None)` while it is held
+    /// (in progress), the spans of it otherwise.
+    pub fn offer(
+        &mut self,
+        json: &str,
+        now: Instant,
+    ) -> Result<Option<ExportTraceServiceRequest>, TranslateError> {
+        let doc = translate::parse_segment(json)?;
+        let Some(doc) = self.buffer.offer(doc, now) else {
+            return Ok(None);
+        };
+        let (request, mut errors) = translate::segments_to_request([&doc]);
+        match errors.pop() {
+            Some(e) => Err(e),
+            None => Ok(Some(request)),
+        }
+    }
+
+    /// Spans of the documents held past the timeout at `now` (marked in
+    /// progress by the distro), and how many documents failed to translate.
+    pub fn expire(&mut self, now: Instant) -> (ExportTraceServiceRequest, usize) {
+        let held = self.buffer.expire(now);
+        let (request, errors) = translate::segments_to_request(held.iter());
+        (request, errors.len())
+    }
+
+    /// Everything held (shutdown), as [`LegacyTranslator::expire`].
+    pub fn drain(&mut self) -> (ExportTraceServiceRequest, usize) {
+        let held = self.buffer.drain();
+        let (request, errors) = translate::segments_to_request(held.iter());
+        (request, errors.len())
+    }
+
+    /// Documents held.
+    pub fn held(&self) -> usize {
+        self.buffer.len()
+    }
+}
