@@ -108,6 +108,14 @@ impl Pipeline {
             senders.push(handle.tx.clone());
             exporters.push((handle.id, handle.task, handle.exporter));
         }
+        if memory.is_none() {
+            tracing::info!(
+                pipeline = %name,
+                limit_mib = crate::processor::memory_limiter::DEFAULT_HELD_LIMIT_MIB,
+                "no memory_limiter: unexported batches are bounded by the default"
+            );
+            memory = Some(MemoryLimiter::implicit());
+        }
         let capacity = (batch.send_batch_size * 4).max(MIN_INPUT_SPANS);
         let (input, rx) = PipelineInput::new(name, capacity, memory);
         let (stop, stop_rx) = watch::channel(false);

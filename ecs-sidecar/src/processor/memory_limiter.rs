@@ -16,6 +16,12 @@ use otel_aws_distro::receiver::Backpressure;
 const MIB: u64 = 1024 * 1024;
 /// Suggested retry delay sent with memory backpressure.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Bound on the bytes of accepted, unexported batches in a pipeline that
+/// has no `memory_limiter`: without one a slow exporter and large requests
+/// filled the exporter queue to 649 MB RSS in a benchmark. Configure
+/// `memory_limiter` to size it to the task; this only keeps a config
+/// without one from growing without bound.
+pub const DEFAULT_HELD_LIMIT_MIB: u64 = 128;
 
 /// Admission control by memory.
 #[derive(Debug)]
@@ -40,6 +46,12 @@ impl Drop for MemoryPermit {
 }
 
 impl MemoryLimiter {
+    /// The limiter of a pipeline without a `memory_limiter`: accepted,
+    /// unexported batches bounded by [`DEFAULT_HELD_LIMIT_MIB`] (no RSS sampling).
+    pub fn implicit() -> Arc<Self> {
+        Self::new(DEFAULT_HELD_LIMIT_MIB, Some(0))
+    }
+
     /// `limit_mib` hard limit; `spike_limit_mib` headroom (default 20 % of the limit).
     pub fn new(limit_mib: u64, spike_limit_mib: Option<u64>) -> Arc<Self> {
         let limit_bytes = limit_mib.saturating_mul(MIB);
@@ -142,6 +154,18 @@ mod tests {
         assert!(err.reason.contains("process memory"), "{err:?}");
         m.observe_rss(7 * MIB);
         assert!(m.admit(1).is_ok());
+    }
+
+    #[test]
+    fn the_implicit_limiter_bounds_held_bytes_at_the_default() {
+        let m = MemoryLimiter::implicit();
+        let held = m.admit(DEFAULT_HELD_LIMIT_MIB * MIB - 1).unwrap();
+        let at_limit = m.admit(1).expect("exactly at the limit is admitted");
+        let err = m.admit(1).unwrap_err();
+        assert!(err.reason.contains("128 MiB"), "{err:?}");
+        drop(held);
+        drop(at_limit);
+        assert!(m.admit(MIB).is_ok());
     }
 
     #[test]
