@@ -14,78 +14,39 @@ use std::sync::{Arc, Mutex};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use otel_aws_lambda::extension::stats::StatsSnapshot;
-use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, SimCredentials, SimReport, Simulator};
+use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, SimReport, Simulator};
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, FakeResponse, OtlpEndpointOptions};
-use otel_aws_testkit::sigv4::Credentials;
+
+mod common;
+use common::LayerDir;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Env {
-    dir: PathBuf,
+    layer: LayerDir,
     stats: PathBuf,
 }
 
 impl Env {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("otel-aws-e2e-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("layer/extensions")).unwrap();
-        std::os::unix::fs::symlink(
-            env!("CARGO_BIN_EXE_otel-aws-extension"),
-            dir.join("layer/extensions/otel-aws-extension"),
-        )
-        .unwrap();
-        let stats = dir.join("stats.json");
-        Self { dir, stats }
+        let layer = LayerDir::new(&format!("e2e-{name}"));
+        let stats = layer.path().join("stats.json");
+        Self { layer, stats }
     }
 
     fn config(&self, fake: &FakeOtlpEndpoint, invokes: Vec<InvokeSpec>) -> SimConfig {
-        let creds = Credentials::test();
-        let mut cfg = SimConfig::new([env!("CARGO_BIN_EXE_otel-aws-test-function")])
-            .with_layer(self.dir.join("layer"))
+        let mut cfg = self
+            .layer
+            .sim_config([env!("CARGO_BIN_EXE_otel-aws-test-function")])
             .with_env("OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT", fake.traces_url())
             .with_env("OTEL_AWS_SIGV4", "true") // a 127.0.0.1 fake is not an AWS host: force signing
-            .with_env("OTEL_AWS_LAMBDA_STATS_FILE", self.stats.to_str().unwrap())
-            .with_env(
-                "OTEL_AWS_LAMBDA_HTTP_ADDR",
-                format!("127.0.0.1:{}", free_port()),
-            )
-            .with_env(
-                "OTEL_AWS_LAMBDA_GRPC_ADDR",
-                format!("127.0.0.1:{}", free_port()),
-            )
-            .with_env(
-                "OTEL_AWS_LAMBDA_CONTROL_ADDR",
-                format!("127.0.0.1:{}", free_port()),
-            )
-            .with_env("OTEL_AWS_LAMBDA_TELEMETRY_ADDR", "127.0.0.1:0")
-            .with_env("OTEL_AWS_LOG_FORMAT", "text");
-        cfg.credentials = SimCredentials {
-            access_key_id: creds.access_key_id,
-            secret_access_key: creds.secret_access_key,
-            session_token: creds.session_token,
-        };
-        cfg.forward_output = std::env::var_os("E2E_VERBOSE").is_some();
+            .with_env("OTEL_AWS_LAMBDA_STATS_FILE", self.stats.to_str().unwrap());
         cfg.invokes = invokes;
         cfg
     }
 
     fn stats(&self) -> StatsSnapshot {
         serde_json::from_slice(&std::fs::read(&self.stats).unwrap()).unwrap()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -39,9 +39,11 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use otel_aws_lambda::extension::stats::StatsSnapshot;
-use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, SimCredentials, Simulator};
+use otel_aws_testkit::lambda_sim::{InvokeSpec, Simulator};
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, OtlpEndpointOptions};
-use otel_aws_testkit::sigv4::Credentials;
+
+mod common;
+use common::LayerDir;
 
 /// Modules the function needs (pinned in the Makefile's `test-deps`).
 const MODULES: &str = "import awslambdaric, opentelemetry.sdk, \
@@ -134,11 +136,6 @@ fn node() -> Option<PathBuf> {
     None
 }
 
-fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("127.0.0.1:{}", l.local_addr().unwrap().port())
-}
-
 fn string_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
     attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
         match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
@@ -217,15 +214,8 @@ async fn run_through_the_wrapper(function: SdkFunction, tag: &str) {
             .await
             .unwrap(),
     );
-    let dir = std::env::temp_dir().join(format!("otel-aws-sdk-e2e-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("layer/extensions")).unwrap();
-    std::os::unix::fs::symlink(
-        env!("CARGO_BIN_EXE_otel-aws-extension"),
-        dir.join("layer/extensions/otel-aws-extension"),
-    )
-    .unwrap();
-    let stats_file = dir.join("stats.json");
+    let layer = LayerDir::new(&format!("sdk-e2e-{tag}"));
+    let stats_file = layer.path().join("stats.json");
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
 
     const N: usize = 40;
@@ -233,20 +223,15 @@ async fn run_through_the_wrapper(function: SdkFunction, tag: &str) {
     let name = format!("{tag}-orders");
     let failures = Arc::new(Mutex::new(Vec::new()));
     let (f, fails) = (fake.clone(), failures.clone());
-    let creds = Credentials::test();
-    let mut cfg = SimConfig::new(function.command.clone())
-        .with_layer(dir.join("layer"))
+    let mut cfg = layer
+        .sim_config(function.command.clone())
         // A managed runtime: the wrapper picks the Lambda-aware propagator.
         .with_env("AWS_EXECUTION_ENV", function.execution_env)
         .with_env("OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT", fake.traces_url())
         .with_env("OTEL_AWS_SIGV4", "true") // a 127.0.0.1 fake is not an AWS host: force signing
         .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
         .with_env("OTEL_AWS_LAMBDA_STATS_FILE", stats_file.to_str().unwrap())
-        // The wrapper derives the SDK's endpoint from this one.
-        .with_env("OTEL_AWS_LAMBDA_HTTP_ADDR", free_addr())
-        .with_env("OTEL_AWS_LAMBDA_GRPC_ADDR", free_addr())
-        .with_env("OTEL_AWS_LAMBDA_CONTROL_ADDR", free_addr())
-        .with_env("OTEL_AWS_LAMBDA_TELEMETRY_ADDR", "127.0.0.1:0")
+        // The wrapper derives the SDK's endpoint from OTEL_AWS_LAMBDA_HTTP_ADDR (sim_config's free port).
         .on_frozen(move |inv| {
             // Every process is stopped: what has not arrived is at risk.
             let got = per_request(&f.received())
@@ -267,12 +252,6 @@ async fn run_through_the_wrapper(function: SdkFunction, tag: &str) {
     cfg.task_root = Some(function.task_root.clone());
     cfg.handler = "otel_function.handler".into();
     cfg.function_name = name.clone();
-    cfg.credentials = SimCredentials {
-        access_key_id: creds.access_key_id,
-        secret_access_key: creds.secret_access_key,
-        session_token: creds.session_token,
-    };
-    cfg.forward_output = std::env::var_os("E2E_VERBOSE").is_some();
     cfg.invokes = (0..N)
         .map(|_| InvokeSpec::json(&serde_json::json!({ "spans": CHILDREN })))
         .collect();
@@ -281,7 +260,7 @@ async fn run_through_the_wrapper(function: SdkFunction, tag: &str) {
     let received = fake.received();
     let stats: StatsSnapshot =
         serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(layer);
     assert_eq!(report.init.status.as_str(), "success", "{:?}", report.init);
     assert_eq!(report.invokes.len(), N);
     for inv in &report.invokes {

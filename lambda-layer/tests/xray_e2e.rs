@@ -11,7 +11,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use otel_aws_distro::Env as DistroEnv;
@@ -19,79 +18,37 @@ use otel_aws_distro::config::ExporterKind;
 use otel_aws_distro::export::ExportConfigError;
 use otel_aws_lambda::config::{ExtensionConfig, LambdaConfigError};
 use otel_aws_lambda::extension::build_exporters;
-use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, SimCredentials, SimReport, Simulator};
-use otel_aws_testkit::sigv4::Credentials;
+use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, SimReport, Simulator};
 use otel_aws_testkit::xray_api::{FakeXrayApi, XrayApiOptions};
 use serde_json::Value;
+
+mod common;
+use common::LayerDir;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const SERVICE: &str = "checkout-fn";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A layer directory holding the extension, removed on drop.
-struct Layer {
-    dir: PathBuf,
-}
+struct Layer(LayerDir);
 
 impl Layer {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("otel-aws-xray-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("layer/extensions")).unwrap();
-        std::os::unix::fs::symlink(
-            env!("CARGO_BIN_EXE_otel-aws-extension"),
-            dir.join("layer/extensions/otel-aws-extension"),
-        )
-        .unwrap();
-        Self { dir }
+        Self(LayerDir::new(&format!("xray-{name}")))
     }
 
     /// The simulator running the test function with the extension, which
     /// reaches X-Ray at `fake` (no OTLP upstream configured at all).
     fn config(&self, fake: &FakeXrayApi, invokes: Vec<InvokeSpec>) -> SimConfig {
-        let creds = Credentials::test();
-        let mut cfg = SimConfig::new([env!("CARGO_BIN_EXE_otel-aws-test-function")])
-            .with_layer(self.dir.join("layer"))
+        let mut cfg = self
+            .0
+            .sim_config([env!("CARGO_BIN_EXE_otel-aws-test-function")])
             .with_env("AWS_ENDPOINT_URL_XRAY", fake.url())
             .with_env("OTEL_SERVICE_NAME", SERVICE)
-            .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
-            .with_env(
-                "OTEL_AWS_LAMBDA_HTTP_ADDR",
-                format!("127.0.0.1:{}", free_port()),
-            )
-            .with_env(
-                "OTEL_AWS_LAMBDA_GRPC_ADDR",
-                format!("127.0.0.1:{}", free_port()),
-            )
-            .with_env(
-                "OTEL_AWS_LAMBDA_CONTROL_ADDR",
-                format!("127.0.0.1:{}", free_port()),
-            )
-            .with_env("OTEL_AWS_LAMBDA_TELEMETRY_ADDR", "127.0.0.1:0")
-            .with_env("OTEL_AWS_LOG_FORMAT", "text");
+            .with_env("OTEL_AWS_LAMBDA_FLUSH", "end");
         cfg.region = "us-east-1".into();
-        cfg.credentials = SimCredentials {
-            access_key_id: creds.access_key_id,
-            secret_access_key: creds.secret_access_key,
-            session_token: creds.session_token,
-        };
-        cfg.forward_output = std::env::var_os("E2E_VERBOSE").is_some();
         cfg.invokes = invokes;
         cfg
-    }
-}
-
-impl Drop for Layer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -1,0 +1,76 @@
+//! Set-up shared by the simulator end-to-end tests (each test file is its
+//! own crate and includes this module; not every file uses every item).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test helpers
+
+use std::path::{Path, PathBuf};
+
+use otel_aws_testkit::lambda_sim::{SimConfig, SimCredentials};
+use otel_aws_testkit::sigv4::Credentials;
+
+/// `127.0.0.1:<a free port>`.
+pub fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
+/// A temporary folder holding a layer with the extension (symlinked from
+/// the build), removed on drop.
+pub struct LayerDir {
+    dir: PathBuf,
+}
+
+impl LayerDir {
+    /// A fresh `<tmp>/otel-aws-<tag>-<pid>/layer/extensions/otel-aws-extension`.
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("otel-aws-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("layer/extensions")).unwrap();
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_otel-aws-extension"),
+            dir.join("layer/extensions/otel-aws-extension"),
+        )
+        .unwrap();
+        Self { dir }
+    }
+
+    /// The folder (for files beside the layer, such as a stats file).
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The simulator running `command` with this layer: the extension's
+    /// listeners on free ports, text logs, the testkit's test credentials
+    /// (which the fakes verify), output forwarded when `E2E_VERBOSE` is set.
+    pub fn sim_config<I, S>(&self, command: I) -> SimConfig
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let creds = Credentials::test();
+        let mut cfg = SimConfig::new(command)
+            .with_layer(self.dir.join("layer"))
+            .with_env("OTEL_AWS_LAMBDA_HTTP_ADDR", free_addr())
+            .with_env("OTEL_AWS_LAMBDA_GRPC_ADDR", free_addr())
+            .with_env("OTEL_AWS_LAMBDA_CONTROL_ADDR", free_addr())
+            .with_env("OTEL_AWS_LAMBDA_TELEMETRY_ADDR", "127.0.0.1:0")
+            .with_env("OTEL_AWS_LOG_FORMAT", "text");
+        cfg.credentials = SimCredentials {
+            access_key_id: creds.access_key_id,
+            secret_access_key: creds.secret_access_key,
+            session_token: creds.session_token,
+        };
+        cfg.forward_output = std::env::var_os("E2E_VERBOSE").is_some();
+        cfg
+    }
+}
+
+impl Drop for LayerDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
