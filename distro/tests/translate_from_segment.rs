@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use otel_aws_distro::translate::{
     IN_PROGRESS_ATTRIBUTE, InProgressBuffer, Segment, TranslateError, from_segment,
-    from_segment_value, segments_to_request,
+    from_segment_value, segments_into_request, segments_to_request,
 };
 use serde_json::json;
 
@@ -359,4 +359,23 @@ fn grouping_by_resource() {
     assert!(errors.is_empty());
     assert_eq!(req.resource_spans.len(), 2);
     assert_eq!(req.resource_spans[0].scope_spans[0].spans.len(), 2);
+
+    // The by-value variant (strings moved, not copied) gives the same batch
+    // and the same errors.
+    let mut bad = a.clone();
+    bad.trace_id = None;
+    let (by_ref, ref_errors) = segments_to_request([&a, &bad, &b, &a2]);
+    let (by_value, value_errors) = segments_into_request([a, bad, b, a2]);
+    assert_eq!(by_value, by_ref);
+    assert_eq!(ref_errors.len(), 1);
+    assert_eq!(
+        value_errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ref_errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    );
 }

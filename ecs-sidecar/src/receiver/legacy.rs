@@ -90,7 +90,7 @@ impl LegacyTranslator {
         let Some(doc) = self.buffer.offer(doc, now) else {
             return Ok(None);
         };
-        let (request, mut errors) = translate::segments_to_request([&doc]);
+        let (request, mut errors) = translate::segments_into_request([doc]);
         match errors.pop() {
             Some(e) => Err(e),
             None => Ok(Some(request)),
@@ -101,14 +101,14 @@ impl LegacyTranslator {
     /// progress by the distro), and how many documents failed to translate.
     pub fn expire(&mut self, now: Instant) -> (ExportTraceServiceRequest, usize) {
         let held = self.buffer.expire(now);
-        let (request, errors) = translate::segments_to_request(held.iter());
+        let (request, errors) = translate::segments_into_request(held);
         (request, errors.len())
     }
 
     /// Everything held (shutdown), as [`LegacyTranslator::expire`].
     pub fn drain(&mut self) -> (ExportTraceServiceRequest, usize) {
         let held = self.buffer.drain();
-        let (request, errors) = translate::segments_to_request(held.iter());
+        let (request, errors) = translate::segments_into_request(held);
         (request, errors.len())
     }
 

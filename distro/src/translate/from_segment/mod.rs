@@ -175,10 +175,27 @@ fn resource_spans(resource: Vec<KeyValue>, spans: Vec<Span>) -> ResourceSpans {
 pub fn segments_to_request<'a>(
     docs: impl IntoIterator<Item = &'a Segment>,
 ) -> (ExportTraceServiceRequest, Vec<TranslateError>) {
+    group_into_request(docs.into_iter().map(segment_to_spans))
+}
+
+/// [`segments_to_request`] taking the documents: their strings move into
+/// the spans instead of being copied (a collector's parse → spans path).
+pub fn segments_into_request(
+    docs: impl IntoIterator<Item = Segment>,
+) -> (ExportTraceServiceRequest, Vec<TranslateError>) {
+    group_into_request(
+        docs.into_iter()
+            .map(|mut doc| owned_segment_to_spans(&mut doc)),
+    )
+}
+
+fn group_into_request(
+    translated: impl Iterator<Item = Result<(Vec<KeyValue>, Vec<Span>), TranslateError>>,
+) -> (ExportTraceServiceRequest, Vec<TranslateError>) {
     let mut groups: Vec<(Vec<KeyValue>, Vec<Span>)> = Vec::new();
     let mut errors = Vec::new();
-    for doc in docs {
-        match segment_to_spans(doc) {
+    for result in translated {
+        match result {
             Ok((resource, spans)) => match groups.iter_mut().find(|(r, _)| *r == resource) {
                 Some((_, existing)) => existing.extend(spans),
                 None => groups.push((resource, spans)),
