@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use otel_aws_lambda::extension::stats::StatsSnapshot;
-use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, SimReport, Simulator};
+use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, Simulator};
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, FakeResponse, OtlpEndpointOptions};
 
 mod common;
-use common::LayerDir;
+use common::{LayerDir, assert_all_succeeded};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -88,19 +88,6 @@ fn index(
         .map(|(id, t)| (id, per_trace.get(&t).copied().unwrap_or(0)))
         .collect();
     (ids, total, per_request)
-}
-
-fn assert_all_succeeded(report: &SimReport, n: usize) {
-    assert_eq!(report.invokes.len(), n);
-    for inv in &report.invokes {
-        assert_eq!(inv.status.as_str(), "success", "{inv:?}");
-        assert!(!inv.reset, "environment reset: {inv:?}");
-    }
-    assert!(
-        report.shutdown.timed_out.is_empty(),
-        "{:?}",
-        report.shutdown
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,12 +18,12 @@ use otel_aws_distro::config::ExporterKind;
 use otel_aws_distro::export::ExportConfigError;
 use otel_aws_lambda::config::{ExtensionConfig, LambdaConfigError};
 use otel_aws_lambda::extension::build_exporters;
-use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, SimReport, Simulator};
+use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, Simulator};
 use otel_aws_testkit::xray_api::{FakeXrayApi, XrayApiOptions};
 use serde_json::Value;
 
 mod common;
-use common::LayerDir;
+use common::{LayerDir, assert_all_succeeded};
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -79,19 +79,6 @@ fn by_trace(docs: &[Value]) -> HashMap<String, Vec<Value>> {
             .push(d.clone());
     }
     out
-}
-
-fn assert_all_succeeded(report: &SimReport, n: usize) {
-    assert_eq!(report.invokes.len(), n);
-    for inv in &report.invokes {
-        assert_eq!(inv.status.as_str(), "success", "{inv:?}");
-        assert!(!inv.reset, "environment reset: {inv:?}");
-    }
-    assert!(
-        report.shutdown.timed_out.is_empty(),
-        "{:?}",
-        report.shutdown
-    );
 }
 
 /// Checks one invoke's documents: a segment continuing the invoke's trace

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use otel_aws_testkit::lambda_sim::{SimConfig, SimCredentials};
+use otel_aws_testkit::lambda_sim::{SimConfig, SimCredentials, SimReport};
 use otel_aws_testkit::sigv4::Credentials;
 
 /// `127.0.0.1:<a free port>`.
@@ -73,4 +73,19 @@ impl Drop for LayerDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Every one of `n` invokes succeeded without an environment reset, and
+/// no process outlived the SHUTDOWN deadline.
+pub fn assert_all_succeeded(report: &SimReport, n: usize) {
+    assert_eq!(report.invokes.len(), n);
+    for inv in &report.invokes {
+        assert_eq!(inv.status.as_str(), "success", "{inv:?}");
+        assert!(!inv.reset, "environment reset: {inv:?}");
+    }
+    assert!(
+        report.shutdown.timed_out.is_empty(),
+        "{:?}",
+        report.shutdown
+    );
 }
