@@ -25,6 +25,10 @@ pub const FLUSH_RESERVE: Duration = Duration::from_millis(200);
 pub const SHUTDOWN_RETRY_MIN: Duration = Duration::from_millis(20);
 /// Pause between SHUTDOWN flushes after an incomplete one.
 pub const SHUTDOWN_RETRY_PAUSE: Duration = Duration::from_millis(50);
+/// Kept free before the SHUTDOWN deadline: after the last flush the
+/// extension still writes its stats and exits, which on a loaded host took
+/// more than [`DEADLINE_MARGIN`] (the simulator then reported it timed out).
+pub const SHUTDOWN_MARGIN: Duration = Duration::from_millis(250);
 
 /// Everything the loop drives.
 #[derive(Debug)]
@@ -100,6 +104,7 @@ impl Runner {
     /// `spans_dropped_shutdown`.
     async fn shutdown_flush(&self, reason: &str, deadline: Instant) {
         let (mut flushes, mut exported) = (0u32, 0u64);
+        let deadline = deadline.checked_sub(SHUTDOWN_MARGIN).unwrap_or(deadline);
         loop {
             let budget = self.budget(deadline);
             if budget < SHUTDOWN_RETRY_MIN {
