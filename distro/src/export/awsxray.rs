@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_xray::config::retry::RetryConfig;
+use aws_sdk_xray::config::timeout::TimeoutConfig;
 use aws_sdk_xray::config::{BehaviorVersion, Region};
 use aws_sdk_xray::error::{DisplayErrorContext, SdkError};
 use aws_sdk_xray::operation::put_trace_segments::PutTraceSegmentsError;
@@ -33,9 +34,12 @@ use crate::config::vars::{AWS_DEFAULT_REGION, AWS_REGION};
 use crate::translate::{TranslateOptions, encode_segment, to_segment_documents};
 
 /// `AWS_ENDPOINT_URL_XRAY`: X-Ray API endpoint override (AWS SDK convention).
-const AWS_ENDPOINT_URL_XRAY: &str = "AWS_ENDPOINT_URL_XRAY";
+pub const AWS_ENDPOINT_URL_XRAY: &str = "AWS_ENDPOINT_URL_XRAY";
 /// `AWS_ENDPOINT_URL`: endpoint override for every AWS service.
-const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// Bound on one PutTraceSegments attempt when the client sets none (the SDK
+/// sets no operation timeout by default; a hung call must end in a retry).
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most documents PutTraceSegments takes per call (spec).
 pub const MAX_DOCUMENTS_PER_CALL: usize = 50;
@@ -90,7 +94,7 @@ struct ChunkResult {
 impl AwsXrayExporter {
     /// An exporter calling X-Ray through `client` (its endpoint, region and
     /// credentials are used as they are; its retries are replaced by
-    /// `cfg.retry`).
+    /// `cfg.retry`; without an attempt timeout it gets [`ATTEMPT_TIMEOUT`]).
     pub fn new(
         client: aws_sdk_xray::Client,
         cfg: AwsXrayConfig,
@@ -110,13 +114,21 @@ impl AwsXrayExporter {
                 reason: "must be at least 1".into(),
             });
         }
-        let client = aws_sdk_xray::Client::from_conf(
-            client
-                .config()
-                .to_builder()
-                .retry_config(RetryConfig::disabled())
-                .build(),
-        );
+        let conf = client.config();
+        let mut builder = conf.to_builder().retry_config(RetryConfig::disabled());
+        let attempt_bound = conf
+            .timeout_config()
+            .and_then(|t| t.operation_attempt_timeout())
+            .is_some();
+        if !attempt_bound {
+            builder = builder.timeout_config(
+                conf.timeout_config()
+                    .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .build(),
+            );
+        }
+        let client = aws_sdk_xray::Client::from_conf(builder.build());
         Ok(Self {
             client,
             cfg,

@@ -21,8 +21,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 mod awsxray;
 pub use awsxray::{
-    AwsXrayConfig, AwsXrayExporter, DEFAULT_XRAY_CONCURRENCY, MAX_DOCUMENTS_PER_CALL,
-    xray_endpoint_url,
+    ATTEMPT_TIMEOUT, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_XRAY, AwsXrayConfig, AwsXrayExporter,
+    DEFAULT_XRAY_CONCURRENCY, MAX_DOCUMENTS_PER_CALL, xray_endpoint_url,
 };
 mod config;
 mod console;

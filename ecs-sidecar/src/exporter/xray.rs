@@ -15,27 +15,18 @@
 //! (aws-config's default chain: the task role on ECS).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_xray::config::retry::RetryConfig;
-use aws_sdk_xray::config::timeout::TimeoutConfig;
-use aws_sdk_xray::config::{BehaviorVersion, Region};
 use otel_aws_distro::Env;
 use otel_aws_distro::export::{
-    AwsXrayConfig, AwsXrayExporter, ExportError, ExportOutcome, RetryPolicy,
+    AwsXrayConfig, AwsXrayExporter, ExportError, ExportOutcome, RetryPolicy, xray_endpoint_url,
 };
 use otel_aws_distro::translate::{IndexedKeys, TranslateOptions};
 
 use crate::config;
 use crate::receiver::legacy::RawSegment;
 
-/// The X-Ray endpoint override of the AWS SDKs.
-pub const AWS_ENDPOINT_URL_XRAY: &str = "AWS_ENDPOINT_URL_XRAY";
-/// The generic endpoint override of the AWS SDKs.
-pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
-/// Per-attempt bound on one `PutTraceSegments` call.
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use otel_aws_distro::export::AWS_ENDPOINT_URL_XRAY;
 
 /// Where the `awsxray` exporter sends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,28 +53,8 @@ impl XrayTarget {
             .endpoint
             .clone()
             .filter(|e| !e.is_empty())
-            .or_else(|| env.get(AWS_ENDPOINT_URL_XRAY).map(str::to_owned))
-            .or_else(|| env.get(AWS_ENDPOINT_URL).map(str::to_owned));
+            .or_else(|| xray_endpoint_url(env));
         Some(Self { region, endpoint })
-    }
-
-    /// An X-Ray client for this target. Its own retries are off: the
-    /// exporters retry under one policy and count the retries.
-    pub fn client(&self, provider: SharedCredentialsProvider) -> aws_sdk_xray::Client {
-        let mut b = aws_sdk_xray::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(self.region.clone()))
-            .credentials_provider(provider)
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .build(),
-            );
-        if let Some(url) = &self.endpoint {
-            b = b.endpoint_url(url.clone());
-        }
-        aws_sdk_xray::Client::from_conf(b.build())
     }
 }
 
@@ -111,8 +82,14 @@ pub fn build(
     retry: RetryPolicy,
 ) -> Result<(Arc<AwsXrayExporter>, SegmentPassthrough), otel_aws_distro::export::ExportConfigError>
 {
-    let client = target.client(provider);
-    let spans = Arc::new(AwsXrayExporter::new(client, distro_config(cfg, retry))?);
+    // The distro's hand-built client: its retries off (the exporter retries
+    // under `retry`) and each attempt bounded.
+    let spans = Arc::new(AwsXrayExporter::from_credentials(
+        target.region.clone(),
+        provider,
+        target.endpoint.clone(),
+        distro_config(cfg, retry),
+    )?);
     let passthrough = SegmentPassthrough {
         exporter: Arc::clone(&spans),
     };
