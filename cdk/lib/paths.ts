@@ -2,11 +2,20 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 /**
- * The repository root (this file lives in `cdk/lib/`). Build outputs the
- * constructs consume by default (`make layer`, `make sidecar-image`) are found
- * relative to it.
+ * The package root: the folder with this package's `package.json`. This
+ * file runs from `cdk/lib/` in the repository (ts-node, jest) and from
+ * `dist/` once compiled and installed from npm; both sit one level below it.
  */
-export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const PACKAGE_ROOT = path.resolve(__dirname, '..');
+
+/**
+ * The repository root when the constructs run from a checkout (the parent of
+ * `cdk/`). Build outputs the constructs consume by default (`make layer`,
+ * `make sidecar-image`) are found relative to it. Installed from npm it is the
+ * parent of the package folder, where nothing is found by default: pass the
+ * zips and the image context explicitly (docs/install.md).
+ */
+export const REPO_ROOT = path.resolve(PACKAGE_ROOT, '..');
 
 /**
  * The directories build outputs may be under, in the order they are searched:
@@ -51,8 +60,14 @@ export function defaultSampleFunctionZip(dirs: readonly string[] = targetDirs())
   return findBuildOutput(path.join('cdk-sample', 'rust-function.zip'), dirs);
 }
 
-/** The directory holding the configs the sidecar image carries. */
-export const SIDECAR_CONFIG_DIR = path.join(REPO_ROOT, 'ecs-sidecar', 'config');
+/**
+ * The directory holding the configs the sidecar image carries: the copy the
+ * npm package ships (`sidecar-config/`, made by `scripts/prepack.sh`), else
+ * `ecs-sidecar/config/` of the checkout.
+ */
+export const SIDECAR_CONFIG_DIR = fs.existsSync(path.join(PACKAGE_ROOT, 'sidecar-config'))
+  ? path.join(PACKAGE_ROOT, 'sidecar-config')
+  : path.join(REPO_ROOT, 'ecs-sidecar', 'config');
 
 /**
  * Throws a message that says what to do when a build output the construct

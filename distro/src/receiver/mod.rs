@@ -1,7 +1,7 @@
 //! OTLP receivers (HTTP and gRPC) that decode into the one batch type (feature `server`).
 //!
 //! Both receivers decode each request once into an
-//! [`ExportTraceServiceRequest`](opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest),
+//! [`ExportTraceServiceRequest`],
 //! drop spans with unusable ids (reported to the sender as
 //! `partial_success`) and push the batch to a [`TraceSink`]. A sink that
 //! answers [`Backpressure`] makes the sender retry: HTTP 503 with
