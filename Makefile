@@ -20,7 +20,7 @@ APT_PACKAGES := python3-venv
 CARGO_FEATURES := --workspace --all-features
 export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
 
-.PHONY: all build lint fmt test test-deps rust-test cdk-test layer layer-xray sidecar-image sidecar-image-test demo demo-service bench clean
+.PHONY: all build lint fmt test test-deps rust-test cdk-test supply-chain release layer layer-xray sidecar-image sidecar-image-test demo demo-service bench clean
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/debug
 
@@ -51,8 +51,24 @@ test-deps:
 	@n=$(TOOLS)/node-e2e; l=lambda-layer/tests/node; if [ ! -d $$n/node_modules ] || ! cmp -s $$l/package-lock.json $$n/package-lock.json; then \
 	  rm -rf $$n && mkdir -p $$n && cp $$l/package.json $$l/package-lock.json $$n/ && npm ci --prefix $$n --no-audit --no-fund --loglevel=error >/dev/null || { rm -rf $$n; exit 1; }; fi
 	@command -v cargo-nextest >/dev/null 2>&1 || $(CARGO) install --locked cargo-nextest
+	@# supply-chain: license, ban and source checks (deny.toml).
+	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny
 
-test: test-deps lint rust-test cdk-test sidecar-image-test
+test: test-deps lint supply-chain rust-test cdk-test sidecar-image-test
+
+# Supply chain: licenses (no copyleft in what ships), banned crates (one TLS
+# stack) and sources (crates.io only), offline; and the Lambda extension's
+# dependency set against the committed lambda-layer/layer-deps.txt.
+supply-chain:
+	$(CARGO) deny --offline check licenses bans sources
+	bash tests/scripts/layer-deps.sh
+
+# Every artefact of a release into <target>/release-artifacts/ (layer zips per
+# arch with and without xray, sidecar image archives per arch, crates, the npm
+# tarball, SBOM, third-party licenses, SHA256SUMS); refuses a dirty tree or a
+# VERSION that differs from the manifests. docs/install.md.
+release:
+	bash tests/scripts/release.sh "$(VERSION)"
 
 rust-test:
 	$(CARGO) nextest run $(CARGO_FEATURES) --no-fail-fast
@@ -68,6 +84,7 @@ cdk-test:
 	$(MAKE) --no-print-directory layer
 	bash cdk/scripts/package-function.sh
 	OTEL_AWS_CDK_REQUIRE_BUILD=1 bash cdk/scripts/test.sh
+	bash cdk/scripts/pack-test.sh
 
 # The ECS sidecar image (FROM scratch, static musl binary), built with podman.
 sidecar-image:

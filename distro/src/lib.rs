@@ -40,3 +40,8 @@ pub use env::Env;
 pub use init::{
     Builder, Guard, InitError, build_exporters, build_resource, init, otlp_http_config, xray_config,
 };
+
+/// The crate README's examples, compiled as doctests (the quickstart users copy).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -35,3 +35,8 @@ pub mod flush;
 pub mod function;
 pub mod platform_spans;
 pub mod resource;
+
+/// The crate README's examples, compiled as doctests (the quickstart users copy).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
