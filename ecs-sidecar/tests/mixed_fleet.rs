@@ -3,26 +3,28 @@
 //! other over HTTP,
 //!
 //! ```text
-//! test ─▶ legacy-a ─▶ fleet-rust ─▶ fleet-otel-python ─▶ legacy-b
-//!         aws-xray-sdk  otel_aws_distro  OpenTelemetry      aws-xray-sdk
-//!         (Flask)       (in-process)     Python SDK         (Flask)
-//!           │ UDP          │ OTLP/HTTP      │ OTLP/HTTP         │ UDP
-//!           └──────────────┴──── sidecar ───┴───────────────────┘
-//!                                  │ PutTraceSegments
-//!                                  ▼ FakeXrayApi
+//! test ─▶ legacy-a ─▶ fleet-rust ─▶ fleet-otel-python ─▶ fleet-otel-node ─▶ legacy-b
+//!         aws-xray-sdk  otel_aws_distro  OpenTelemetry      OpenTelemetry     aws-xray-sdk
+//!         (Flask)       (in-process)     Python SDK         JS SDK            (Flask)
+//!           │ UDP          │ OTLP/HTTP      │ OTLP/HTTP        │ OTLP/HTTP       │ UDP
+//!           └──────────────┴────────────── sidecar ───────────┴─────────────────┘
+//!                                            │ PutTraceSegments
+//!                                            ▼ FakeXrayApi
 //! ```
 //!
 //! The legacy services run the real Python aws-xray-sdk with its Flask
 //! middleware and patched `requests`, at default settings; the migrated
-//! Python service the unmodified OpenTelemetry SDK with the reference X-Ray
-//! propagator. The Rust service sits right behind the legacy caller because
-//! the Decision on the placeholder header is ours: the reference propagator
-//! would start a new sampled trace from it.
+//! Python and Node.js services the unmodified OpenTelemetry SDKs with their
+//! reference X-Ray propagators. The Rust service sits right behind the
+//! legacy caller because the Decision on the placeholder header is ours:
+//! the reference propagators would start a new sampled trace from it.
 //!
 //! Python: `OTEL_AWS_TEST_PYTHON` (the Makefile sets it), else the
-//! workspace's `.tools/venv/bin/python3`; without one the test is skipped
-//! with a message, except under `CI=true` (or with `OTEL_AWS_TEST_PYTHON`
-//! set), where it fails. `make test-deps` installs the packages (pinned).
+//! workspace's `.tools/venv/bin/python3`; Node.js: `node` on `PATH` with the
+//! packages in `OTEL_AWS_TEST_NODE_MODULES`, else `.tools/node-e2e/node_modules`.
+//! Without them the test is skipped with a message, except under `CI=true`
+//! (or, for Python, with `OTEL_AWS_TEST_PYTHON` set), where it fails.
+//! `make test-deps` installs both (pinned).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -38,10 +40,12 @@ use opentelemetry_sdk::trace::IdGenerator;
 use otel_aws_distro::xray::{XrayIdGenerator, xray_trace_id};
 use otel_aws_testkit::xray_api::{FakeXrayApi, XrayApiOptions};
 use serde_json::Value;
-use support::{PyService, RustService, call, python};
+use support::{RustService, Service, call, node_modules, python};
 
 /// Upper bound on waiting for the sampled trace's documents.
 const WAIT: Duration = Duration::from_secs(60);
+/// Documents of the sampled request.
+const DOCS: usize = 8;
 /// aws-xray-sdk's header for a request it does not sample (default settings).
 const PLACEHOLDER: &str =
     "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0";
@@ -88,7 +92,8 @@ fn fields(header: &str) -> (String, String, String) {
     (get("Root"), get("Parent"), get("Sampled"))
 }
 
-/// The `received` header of each hop: [fleet-rust, fleet-otel-python, legacy-b].
+/// The `received` header of each hop: [fleet-rust, fleet-otel-python,
+/// fleet-otel-node, legacy-b].
 fn received_downstream(answer: &Value) -> Vec<String> {
     let mut out = Vec::new();
     let mut hop = &answer["downstream"];
@@ -96,7 +101,7 @@ fn received_downstream(answer: &Value) -> Vec<String> {
         out.push(hop["received"].as_str().unwrap_or_default().to_owned());
         hop = &hop["downstream"];
     }
-    assert_eq!(out.len(), 3, "{answer}");
+    assert_eq!(out.len(), 4, "{answer}");
     out
 }
 
@@ -129,6 +134,9 @@ fn child_of<'a>(docs: &'a [Value], parent: &Value) -> &'a Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_fleet_one_trace_and_legacy_do_not_sample_honoured() {
     let Some(python) = python() else { return };
+    let Some(modules) = node_modules() else {
+        return;
+    };
     let xray = FakeXrayApi::start(XrayApiOptions::signed("us-east-1"))
         .await
         .unwrap();
@@ -144,12 +152,12 @@ async fn mixed_fleet_one_trace_and_legacy_do_not_sample_honoured() {
             ("AWS_XRAY_DAEMON_ADDRESS", udp.to_string()),
         ];
         env.extend(extra.iter().cloned());
-        PyService::spawn(&python, "legacy_service.py", name, &env)
+        Service::spawn(&python, "legacy_service.py", name, &env)
     };
     let legacy_a = legacy("legacy-a", &[]);
     let legacy_a_noop_false = legacy("legacy-a-ids", &[("AWS_XRAY_NOOP_ID", "false".into())]);
     let legacy_b = legacy("legacy-b", &[]);
-    let otel_python = PyService::spawn(
+    let otel_python = Service::spawn(
         &python,
         "otel_service.py",
         "fleet-otel-python",
@@ -159,19 +167,30 @@ async fn mixed_fleet_one_trace_and_legacy_do_not_sample_honoured() {
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces_url.clone()),
         ],
     );
+    let otel_node = Service::spawn(
+        std::path::Path::new("node"),
+        "otel_service.js",
+        "fleet-otel-node",
+        &[
+            ("OTEL_SERVICE_NAME", "fleet-otel-node".into()),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces_url.clone()),
+            ("NODE_PATH", modules.display().to_string()),
+        ],
+    );
     let rust = RustService::start(&traces_url).await;
-    let (a, a_ids, b, p) = (
+    let (a, a_ids, b, p, n) = (
         legacy_a.url(),
         legacy_a_noop_false.url(),
         legacy_b.url(),
         otel_python.url(),
+        otel_node.url(),
     );
-    let chain = [rust.url.as_str(), p.as_str(), b.as_str()];
+    let chain = [rust.url.as_str(), p.as_str(), n.as_str(), b.as_str()];
     let ids = XrayIdGenerator::default();
 
     // 1. A legacy caller that does not sample, default SDK settings: it
     //    sends the placeholder; the Rust service starts a new trace, records
-    //    nothing and passes Sampled=0 on, which both SDKs downstream honour.
+    //    nothing and passes Sampled=0 on, which every SDK downstream honours.
     let unsampled_root = xray_trace_id(ids.new_trace_id());
     let answer = call(
         &a,
@@ -179,8 +198,8 @@ async fn mixed_fleet_one_trace_and_legacy_do_not_sample_honoured() {
         &chain,
     )
     .await;
-    let [to_rust, to_python, to_legacy_b] =
-        <[String; 3]>::try_from(received_downstream(&answer)).unwrap();
+    let [to_rust, to_python, to_node, to_legacy_b] =
+        <[String; 4]>::try_from(received_downstream(&answer)).unwrap();
     assert_eq!(
         to_rust, PLACEHOLDER,
         "what aws-xray-sdk sends for an unsampled request"
@@ -189,12 +208,10 @@ async fn mixed_fleet_one_trace_and_legacy_do_not_sample_honoured() {
     let (new_root, _, sampled) = fields(&to_python);
     assert_eq!(sampled, "0", "{to_python}");
     assert_ne!(new_root, unsampled_root);
-    let (root_b, _, sampled_b) = fields(&to_legacy_b);
-    assert_eq!(
-        (root_b.as_str(), sampled_b.as_str()),
-        (new_root.as_str(), "0"),
-        "{to_legacy_b}"
-    );
+    for h in [&to_node, &to_legacy_b] {
+        let (r, _, s) = fields(h);
+        assert_eq!((r.as_str(), s.as_str()), (new_root.as_str(), "0"), "{h}");
+    }
 
     // 2. The same with AWS_XRAY_NOOP_ID=false (real ids, Sampled=0): the
     //    trace id is kept and Sampled=0 followed.
@@ -221,22 +238,29 @@ async fn mixed_fleet_one_trace_and_legacy_do_not_sample_honoured() {
         assert_eq!((r.as_str(), s.as_str()), (root.as_str(), "1"), "{hops:?}");
     }
 
-    // Six documents: legacy-a (with its `requests` subsegment nested),
-    // fleet-rust's SERVER and CLIENT spans, fleet-otel-python's, legacy-b.
+    // Eight documents: legacy-a (with its `requests` subsegment nested), the
+    // SERVER and CLIENT spans of fleet-rust, fleet-otel-python and
+    // fleet-otel-node, legacy-b.
     let deadline = tokio::time::Instant::now() + WAIT;
     while xray
         .segments()
         .iter()
         .filter(|d| d["trace_id"] == root.as_str())
         .count()
-        < 6
+        < DOCS
         && tokio::time::Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Whatever else was sent has reached the sidecar before these (each
     // service exports before it answers); shutting down flushes it through.
-    drop((legacy_a, legacy_a_noop_false, legacy_b, otel_python));
+    drop((
+        legacy_a,
+        legacy_a_noop_false,
+        legacy_b,
+        otel_python,
+        otel_node,
+    ));
     assert!(sidecar.shutdown().await);
     let docs = xray.segments();
     assert!(xray.rejected().is_empty(), "{:?}", xray.rejected());
@@ -244,9 +268,9 @@ async fn mixed_fleet_one_trace_and_legacy_do_not_sample_honoured() {
     // Nothing of the unsampled requests anywhere, no duplicates.
     let traces: HashSet<&str> = docs.iter().filter_map(|d| d["trace_id"].as_str()).collect();
     assert_eq!(traces, HashSet::from([root.as_str()]), "{docs:#?}");
-    assert_eq!(docs.len(), 6, "{docs:#?}");
+    assert_eq!(docs.len(), DOCS, "{docs:#?}");
     let unique: HashSet<&str> = docs.iter().filter_map(|d| d["id"].as_str()).collect();
-    assert_eq!(unique.len(), 6, "{docs:#?}");
+    assert_eq!(unique.len(), DOCS, "{docs:#?}");
 
     // Every parent link, across the formats.
     let seg_a = by_name(&docs, "legacy-a");
@@ -261,8 +285,12 @@ async fn mixed_fleet_one_trace_and_legacy_do_not_sample_honoured() {
     assert_eq!(py_server["parent_id"], rust_client["id"], "{py_server}");
     let py_client = child_of(&docs, py_server);
     assert_eq!(py_client["type"], "subsegment");
+    let node_server = by_name(&docs, "fleet-otel-node");
+    assert_eq!(node_server["parent_id"], py_client["id"], "{node_server}");
+    let node_client = child_of(&docs, node_server);
+    assert_eq!(node_client["type"], "subsegment");
     let seg_b = by_name(&docs, "legacy-b");
-    assert_eq!(seg_b["parent_id"], py_client["id"], "{seg_b}");
+    assert_eq!(seg_b["parent_id"], node_client["id"], "{seg_b}");
 
     // Annotations and metadata: legacy documents as the SDK wrote them,
     // OpenTelemetry attributes named in `aws.xray.annotations` as annotations.
@@ -271,7 +299,7 @@ async fn mixed_fleet_one_trace_and_legacy_do_not_sample_honoured() {
         assert_eq!(seg["annotations"]["order_id"], "o-42", "{seg}");
         assert_eq!(seg["metadata"]["shop"]["cart"]["items"], 3, "{seg}");
     }
-    for seg in [rust_server, py_server] {
+    for seg in [rust_server, py_server, node_server] {
         assert_eq!(seg["annotations"]["order_id"], "o-42", "{seg}");
         assert_eq!(seg["metadata"]["default"]["cart.items"], 3, "{seg}");
     }

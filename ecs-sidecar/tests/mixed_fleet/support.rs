@@ -1,6 +1,6 @@
-//! The services of the mixed-fleet test: Python processes (legacy
-//! aws-xray-sdk and OpenTelemetry Python, scripts beside this file) and a
-//! Rust service on the distro, in-process.
+//! The services of the mixed-fleet test: Python and Node.js processes
+//! (legacy aws-xray-sdk, OpenTelemetry Python and JS; scripts beside this
+//! file) and a Rust service on the distro, in-process.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -33,6 +33,17 @@ const INSTALL_HINT: &str = "run `make test-deps` (installs aws-xray-sdk, Flask a
     OpenTelemetry Python SDK into .tools/venv) or set OTEL_AWS_TEST_PYTHON to a Python that has them";
 /// How long a service may take to print its port (a loaded 2-core machine).
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Packages the Node.js service needs (`lambda-layer/tests/node/package-lock.json`).
+const NODE_MODULES: [&str; 5] = [
+    "@opentelemetry/api",
+    "@opentelemetry/sdk-trace-node",
+    "@opentelemetry/exporter-trace-otlp-proto",
+    "@opentelemetry/resources",
+    "@opentelemetry/propagator-aws-xray",
+];
+const NODE_HINT: &str = "run `make test-deps` (installs lambda-layer/tests/node/package-lock.json \
+    into .tools/node-e2e) or set OTEL_AWS_TEST_NODE_MODULES to a node_modules that has it";
 
 fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
@@ -80,21 +91,54 @@ pub fn python() -> Option<PathBuf> {
     Some(python)
 }
 
-/// A Python service process, killed on drop.
-pub struct PyService {
+/// The `node_modules` folder for the Node.js service, or `None` (skip,
+/// with a message) outside CI when `node` or a package is missing.
+pub fn node_modules() -> Option<PathBuf> {
+    let modules = std::env::var("OTEL_AWS_TEST_NODE_MODULES")
+        .ok()
+        .filter(|p| !p.trim().is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/node-e2e/node_modules")
+        });
+    let has_node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let missing: Vec<&str> = NODE_MODULES
+        .iter()
+        .copied()
+        .filter(|m| !modules.join(m).join("package.json").exists())
+        .collect();
+    if has_node && missing.is_empty() {
+        return Some(modules);
+    }
+    let why = if has_node {
+        format!("{} lacks {missing:?}", modules.display())
+    } else {
+        "no `node` on PATH".to_string()
+    };
+    assert!(!ci(), "CI=true: {why}: {NODE_HINT}");
+    eprintln!("SKIPPED mixed_fleet: {why}; {NODE_HINT}");
+    None
+}
+
+/// A service process (Python or Node.js), killed on drop.
+pub struct Service {
     pub name: String,
     child: Child,
     port: mpsc::Receiver<u16>,
 }
 
-impl PyService {
-    /// Starts `script` (a file beside this one) with `env`; inherited
-    /// `OTEL_*` and `AWS_*` variables are removed so only `env` configures it.
-    pub fn spawn(python: &Path, script: &str, name: &str, env: &[(&str, String)]) -> Self {
+impl Service {
+    /// Starts `program script` (a file beside this one) with `env`;
+    /// inherited `OTEL_*` and `AWS_*` variables are removed so only `env`
+    /// configures it.
+    pub fn spawn(program: &Path, script: &str, name: &str, env: &[(&str, String)]) -> Self {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/mixed_fleet")
             .join(script);
-        let mut cmd = Command::new(python);
+        let mut cmd = Command::new(program);
         cmd.arg(&path)
             .env("PYTHONDONTWRITEBYTECODE", "1") // no __pycache__ left in the repository
             .env("PYTHONUNBUFFERED", "1")
@@ -139,7 +183,7 @@ impl PyService {
     }
 }
 
-impl Drop for PyService {
+impl Drop for Service {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
