@@ -47,6 +47,8 @@ test-deps:
 	@$(VENV)/bin/python3 -c "import botocore, moto.server" 2>/dev/null || $(VENV)/bin/pip install -q $(PIP_PACKAGES)
 	@# lambda-layer/tests/sdk_e2e.rs: a Python function (awslambdaric + OpenTelemetry SDK) through the exec wrapper (pinned).
 	@$(VENV)/bin/python3 -c "import importlib.metadata as m; assert [m.version(p) for p in ('awslambdaric', 'opentelemetry-sdk', 'opentelemetry-exporter-otlp-proto-http', 'opentelemetry-propagator-aws-xray')] == ['4.2.2', '1.45.2', '1.45.2', '1.0.2']" 2>/dev/null || $(VENV)/bin/pip install -q awslambdaric==4.2.2 opentelemetry-api==1.45.2 opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2 opentelemetry-propagator-aws-xray==1.0.2
+	@# ecs-sidecar/tests/mixed_fleet.rs, lambda-layer/tests/legacy_caller.rs: services on the legacy aws-xray-sdk (Flask middleware, patched requests) (pinned); mixed_fleet.rs also runs a Node.js service on .tools/node-e2e below.
+	@$(VENV)/bin/python3 -c "import importlib.metadata as m; assert [m.version(p) for p in ('aws-xray-sdk', 'flask', 'requests')] == ['2.15.0', '3.1.3', '2.34.2']" 2>/dev/null || $(VENV)/bin/pip install -q aws-xray-sdk==2.15.0 flask==3.1.3 requests==2.34.2
 	@# lambda-layer/tests/sdk_e2e.rs: the Node.js function's OpenTelemetry SDK, from its lock file, into .tools/node-e2e.
 	@n=$(TOOLS)/node-e2e; l=lambda-layer/tests/node; if [ ! -d $$n/node_modules ] || ! cmp -s $$l/package-lock.json $$n/package-lock.json; then \
 	  rm -rf $$n && mkdir -p $$n && cp $$l/package.json $$l/package-lock.json $$n/ && npm ci --prefix $$n --no-audit --no-fund --loglevel=error >/dev/null || { rm -rf $$n; exit 1; }; fi

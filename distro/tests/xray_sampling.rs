@@ -202,3 +202,80 @@ fn configured_parentbased_samplers_are_deferred_aware() {
         assert!(!child(sampler, &incoming("0")).0, "{name}");
     }
 }
+
+/// aws-xray-sdk's placeholder for an unsampled request (`spec/xray.md`,
+/// "Legacy SDK quirks a mixed fleet meets", Decision): a new trace id, not
+/// recorded, `Sampled=0` passed on with ids every propagator accepts.
+#[test]
+fn legacy_unsampled_placeholder_is_a_do_not_sample_decision() {
+    const PLACEHOLDER: &str =
+        "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0";
+    let propagator = build_propagator(&PropagatorKind::DEFAULT, None);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut traces = std::collections::HashSet::new();
+    for header in [
+        PLACEHOLDER.to_string(),
+        format!("{PLACEHOLDER};Lineage=1:a87bd80c:1"),
+    ] {
+        let carrier = HashMap::from([("x-amzn-trace-id".to_string(), header.clone())]);
+        let parent = propagator.extract(&carrier);
+        let sc = parent.span().span_context().clone();
+        assert!(sc.is_valid() && sc.is_remote(), "{header}: {sc:?}");
+        assert!(!sc.is_sampled() && !is_deferred(&parent), "{header}");
+        let epoch = u64::from_str_radix(&sc.trace_id().to_string()[..8], 16).expect("hex");
+        assert!(epoch.abs_diff(now) <= 60, "X-Ray trace id epoch {epoch}");
+
+        // Every parent-based sampler drops it, whatever its root sampler.
+        for root in [Sampler::AlwaysOn, Sampler::AlwaysOff] {
+            assert!(!child(DeferredAwareParentBased::new(root.clone()), &parent).0);
+            assert!(!child(Sampler::ParentBased(Box::new(root)), &parent).0);
+        }
+        for name in ["parentbased_always_on", "parentbased_traceidratio"] {
+            let env = Env::from_pairs([(OTEL_TRACES_SAMPLER, name)]);
+            let sampler = SamplerConfig::from_env(&env).expect("valid").build();
+            assert!(!child(sampler, &parent).0, "{name}");
+        }
+
+        // Downstream: Sampled=0 with the new trace id and the child's span id.
+        let (_, trace, cx) = child(DeferredAwareParentBased::new(Sampler::AlwaysOn), &parent);
+        assert_eq!(trace, sc.trace_id().to_string());
+        let mut out = HashMap::new();
+        propagator.inject_context(&cx, &mut out);
+        let span_id = cx.span().span_context().span_id().to_string();
+        let xray = out.get("x-amzn-trace-id").expect("x-ray header");
+        let mut want = format!(
+            "Root=1-{}-{};Parent={span_id};Sampled=0",
+            &trace[..8],
+            &trace[8..]
+        );
+        if header.contains("Lineage") {
+            want.push_str(";Lineage=1:a87bd80c:1");
+        }
+        assert_eq!(xray, &want);
+        assert_eq!(
+            out.get("traceparent").map(String::as_str),
+            Some(format!("00-{trace}-{span_id}-00").as_str())
+        );
+        traces.insert(trace);
+    }
+    assert_eq!(traces.len(), 2, "each placeholder starts a new trace");
+
+    // Any other all-zero header is still invalid: nothing extracted.
+    for invalid in [
+        "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=1",
+        "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=?",
+        "Root=1-00000000-000000000000000000000000;Parent=0000000000000000",
+    ] {
+        let carrier = HashMap::from([("x-amzn-trace-id".to_string(), invalid.to_string())]);
+        assert!(!propagator.extract(&carrier).has_active_span(), "{invalid}");
+    }
+
+    // The xray-lambda fallback (`_X_AMZN_TRACE_ID`) reads it the same way.
+    let lambda = XrayPropagator::lambda_with_env_value(Some(PLACEHOLDER.to_string()));
+    let cx = lambda.extract(&HashMap::new());
+    let sc = cx.span().span_context().clone();
+    assert!(sc.is_valid() && !sc.is_sampled());
+}

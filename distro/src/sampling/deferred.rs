@@ -16,6 +16,11 @@ use opentelemetry_sdk::trace::{ParentBasedSampler, SamplingResult, ShouldSample}
 /// * Every other case is the standard OpenTelemetry parent-based behaviour
 ///   (the SDK's [`ParentBasedSampler`]): no or invalid parent → root
 ///   sampler; sampled parent → sample; not-sampled parent → drop.
+/// * aws-xray-sdk's unsampled placeholder header (all-zero ids,
+///   `Sampled=0`) is extracted by [`crate::xray::XrayPropagator`] as a
+///   not-sampled remote parent with a new trace id, so it takes the
+///   "not-sampled parent → drop" branch: a legacy caller's "do not sample"
+///   is honoured, never overridden by the root sampler.
 ///
 /// The child span carries the decision in its W3C flags and no marker, so
 /// a downstream inject writes `Sampled=0/1` and a clean `tracestate`.

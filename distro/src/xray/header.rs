@@ -20,6 +20,11 @@
 //!   all zero; `Parent` exactly 16 hex, not zero; both are required;
 //! * `Sampled` is `1`, `0` or `?`; missing or `?` means "deferred"; any other
 //!   value makes the whole header invalid.
+//!
+//! The one all-zero header with a meaning, aws-xray-sdk's placeholder for an
+//! unsampled request, is invalid for [`TraceHeader::parse`] and recognised
+//! by [`parse_legacy_unsampled`] (the propagator turns it into a "do not
+//! sample" decision).
 
 use opentelemetry::trace::{SpanId, TraceId};
 
@@ -58,6 +63,46 @@ impl TraceHeader {
     /// Parses a header value; `None` when it is not a valid X-Ray header.
     /// Never panics, whatever the input.
     pub fn parse(value: &str) -> Option<TraceHeader> {
+        let Fields {
+            root,
+            parent,
+            sampled,
+            extras,
+        } = Fields::split(value);
+        let trace_id = parse_root(root?)?;
+        let parent_id = parse_parent(parent?)?;
+        let sampled = match sampled {
+            None | Some("?") => None,
+            Some("1") => Some(true),
+            Some("0") => Some(false),
+            Some(_) => return None,
+        };
+        Some(TraceHeader {
+            trace_id,
+            parent_id,
+            sampled,
+            extras,
+        })
+    }
+
+    /// Formats the header value (`Sampled=?` when [`Self::sampled`] is `None`),
+    /// at most [`MAX_HEADER_LEN`] characters.
+    pub fn to_header_value(&self) -> String {
+        format_header(self.trace_id, self.parent_id, self.sampled, &self.extras)
+    }
+}
+
+/// The raw fields of a header value, before validation.
+struct Fields<'a> {
+    root: Option<&'a str>,
+    parent: Option<&'a str>,
+    sampled: Option<&'a str>,
+    /// Other fields as `Key=Value;…` (printable ASCII only, `Self` dropped).
+    extras: String,
+}
+
+impl<'a> Fields<'a> {
+    fn split(value: &'a str) -> Self {
         // Fast path: most headers start with the canonical
         // `Root=…;Parent=…;Sampled=x` that X-Ray and SDKs write; take those
         // three fields by position and parse only the rest field by field
@@ -84,28 +129,40 @@ impl TraceHeader {
                 }
             }
         }
-
-        let trace_id = parse_root(root?)?;
-        let parent_id = parse_parent(parent?)?;
-        let sampled = match sampled {
-            None | Some("?") => None,
-            Some("1") => Some(true),
-            Some("0") => Some(false),
-            Some(_) => return None,
-        };
-        Some(TraceHeader {
-            trace_id,
-            parent_id,
+        Fields {
+            root,
+            parent,
             sampled,
             extras,
-        })
+        }
     }
+}
 
-    /// Formats the header value (`Sampled=?` when [`Self::sampled`] is `None`),
-    /// at most [`MAX_HEADER_LEN`] characters.
-    pub fn to_header_value(&self) -> String {
-        format_header(self.trace_id, self.parent_id, self.sampled, &self.extras)
-    }
+/// The header aws-xray-sdk sends downstream for a request it does not
+/// sample, with its default settings (`AWS_XRAY_NOOP_ID` unset or `true`):
+/// all-zero `Root` and `Parent`, `Sampled=0`.
+pub const LEGACY_UNSAMPLED_PLACEHOLDER: &str =
+    "Root=1-00000000-000000000000000000000000;Parent=0000000000000000;Sampled=0";
+
+const PLACEHOLDER_ROOT: &str = "1-00000000-000000000000000000000000";
+const PLACEHOLDER_PARENT: &str = "0000000000000000";
+
+/// Whether `value` is aws-xray-sdk's placeholder for an unsampled request
+/// ([`LEGACY_UNSAMPLED_PLACEHOLDER`]); returns its other fields
+/// (`Key=Value;…`, as [`TraceHeader::extras`]) when it is.
+///
+/// The fields are read with the same rules as [`TraceHeader::parse`]
+/// (whitespace, order, last one wins, other keys such as `Lineage` that the
+/// SDK copies from its own caller), but `Root` must be exactly
+/// `1-00000000-000000000000000000000000`, `Parent` exactly sixteen `0` and
+/// `Sampled` exactly `0`: any other all-zero header stays invalid.
+/// `spec/xray.md`, "Legacy SDK quirks a mixed fleet meets", Decision.
+pub fn parse_legacy_unsampled(value: &str) -> Option<String> {
+    let f = Fields::split(value);
+    (f.root == Some(PLACEHOLDER_ROOT)
+        && f.parent == Some(PLACEHOLDER_PARENT)
+        && f.sampled == Some("0"))
+    .then_some(f.extras)
 }
 
 /// Splits a value starting with exactly `Root=<35>;Parent=<16>;Sampled=<1>`
@@ -384,6 +441,57 @@ mod tests {
             let expected = expected.map(|(s, e)| (s, e.to_string()));
             assert_eq!(got, expected, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn legacy_unsampled_placeholder_table() {
+        let zero_root = "1-00000000-000000000000000000000000";
+        let zero_parent = "0000000000000000";
+        // (input, expected extras when it is the placeholder)
+        let cases: Vec<(String, Option<&str>)> = vec![
+            (LEGACY_UNSAMPLED_PLACEHOLDER.to_string(), Some("")),
+            // The SDK copies its caller's other fields (Self is dropped).
+            (
+                format!(
+                    "{LEGACY_UNSAMPLED_PLACEHOLDER};Self=1-67891234-12456789abcdef012345678;Lineage=1:a87bd80c:1"
+                ),
+                Some("Lineage=1:a87bd80c:1"),
+            ),
+            // Field order and whitespace as for any header.
+            (
+                format!(" Sampled = 0 ; Parent={zero_parent};Root={zero_root}"),
+                Some(""),
+            ),
+            // Anything else all-zero stays invalid.
+            (
+                format!("Root={zero_root};Parent={zero_parent};Sampled=1"),
+                None,
+            ),
+            (
+                format!("Root={zero_root};Parent={zero_parent};Sampled=?"),
+                None,
+            ),
+            (format!("Root={zero_root};Parent={zero_parent}"), None),
+            (format!("Root={zero_root};Parent={PARENT};Sampled=0"), None),
+            (format!("Root={ROOT};Parent={zero_parent};Sampled=0"), None),
+            (format!("Root={zero_root};Sampled=0"), None),
+            (
+                format!("Root=1-00000000-00000000000000000000000;Parent={zero_parent};Sampled=0"),
+                None,
+            ),
+            // A real unsampled header is not the placeholder.
+            (format!("Root={ROOT};Parent={PARENT};Sampled=0"), None),
+            (String::new(), None),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(
+                parse_legacy_unsampled(&input).as_deref(),
+                expected,
+                "input {input:?}"
+            );
+        }
+        // The placeholder itself is not a valid header.
+        assert_eq!(parse(LEGACY_UNSAMPLED_PLACEHOLDER), None);
     }
 
     #[test]

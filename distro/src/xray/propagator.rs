@@ -1,6 +1,7 @@
 //! The `X-Amzn-Trace-Id` text-map propagator.
 
-use super::header::{TraceHeader, format_header};
+use super::header::{TraceHeader, format_header, parse_legacy_unsampled};
+use super::id::XrayIdGenerator;
 use super::state::XrayHeaderState;
 use crate::Env;
 use opentelemetry::Context;
@@ -8,6 +9,7 @@ use opentelemetry::propagation::{
     Extractor, Injector, TextMapPropagator, text_map_propagator::FieldIter,
 };
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
+use opentelemetry_sdk::trace::IdGenerator;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
@@ -47,7 +49,15 @@ impl fmt::Debug for LambdaSource {
 ///   `Sampled=?` only while that parent is still undecided;
 /// * extra fields (`Lineage`, vendor keys) survive a hop, `Self` is dropped,
 ///   the injected value is at most 256 characters;
-/// * invalid headers are ignored: extract returns the incoming context.
+/// * aws-xray-sdk's placeholder for an unsampled request
+///   ([`crate::xray::header::LEGACY_UNSAMPLED_PLACEHOLDER`], all-zero `Root`
+///   and `Parent` with `Sampled=0`) is a "do not sample" decision: extract
+///   returns a not-sampled remote parent with a **new** X-Ray trace id (and
+///   a new parent id, which no span is recorded under), so a parent-based
+///   sampler drops the spans and inject passes `Sampled=0` on with ids
+///   every propagator accepts (`spec/xray.md`, Decision under "Legacy SDK
+///   quirks"; the reference propagators start a new sampled trace instead);
+/// * other invalid headers are ignored: extract returns the incoming context.
 ///
 /// ```
 /// use std::collections::HashMap;
@@ -110,12 +120,51 @@ impl XrayPropagator {
         self.lambda.is_some()
     }
 
-    fn lambda_header(&self) -> Option<TraceHeader> {
+    fn lambda_header(&self) -> Option<Incoming> {
         match self.lambda.as_ref()? {
-            LambdaSource::Fixed(value) => TraceHeader::parse(value.as_deref()?),
-            LambdaSource::Dynamic(source) => TraceHeader::parse(&source()?),
+            LambdaSource::Fixed(value) => Incoming::classify(value.as_deref()?),
+            LambdaSource::Dynamic(source) => Incoming::classify(&source()?),
         }
     }
+}
+
+/// What an extracted header value means.
+enum Incoming {
+    /// A valid header: continue its trace.
+    Header(TraceHeader),
+    /// aws-xray-sdk's unsampled placeholder, with its other fields.
+    LegacyUnsampled(String),
+}
+
+impl Incoming {
+    fn classify(value: &str) -> Option<Incoming> {
+        match TraceHeader::parse(value) {
+            Some(header) => Some(Incoming::Header(header)),
+            None => parse_legacy_unsampled(value).map(Incoming::LegacyUnsampled),
+        }
+    }
+
+    fn into_context(self, cx: &Context) -> Context {
+        match self {
+            Incoming::Header(header) => context_with_header(cx, header),
+            Incoming::LegacyUnsampled(extras) => context_for_legacy_unsampled(cx, extras),
+        }
+    }
+}
+
+/// The context `cx` continued by a new, not-sampled remote parent: the
+/// placeholder's "do not sample" with ids a downstream service accepts.
+pub(crate) fn context_for_legacy_unsampled(cx: &Context, extras: String) -> Context {
+    let ids = XrayIdGenerator::default();
+    context_with_header(
+        cx,
+        TraceHeader {
+            trace_id: ids.new_trace_id(),
+            parent_id: ids.new_span_id(),
+            sampled: Some(false),
+            extras,
+        },
+    )
 }
 
 /// The context `cx` continued by the remote parent in `header`.
@@ -175,12 +224,12 @@ impl TextMapPropagator for XrayPropagator {
     }
 
     fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
-        let header = extractor
+        let incoming = extractor
             .get(XRAY_HEADER)
-            .and_then(TraceHeader::parse)
+            .and_then(Incoming::classify)
             .or_else(|| self.lambda_header());
-        match header {
-            Some(header) => context_with_header(cx, header),
+        match incoming {
+            Some(incoming) => incoming.into_context(cx),
             None => cx.clone(),
         }
     }
