@@ -714,12 +714,38 @@ fn run_pipeline(dir: &Path, at: &str, words: &[String]) {
 /// - Other blocks (json, yaml, python, …) are illustrations, not run.
 #[test]
 fn every_command_in_the_migration_guide_runs() {
-    let guide = repo().join("docs/migration.md");
-    let text = std::fs::read_to_string(&guide).unwrap();
+    let text = std::fs::read_to_string(repo().join("docs/migration.md")).unwrap();
+    let (ran, other) = check_guide(&text);
+    assert!(ran >= 8, "only {ran} otel-aws commands found in the guide");
+    assert!(other >= 1, "no ```shell block found in the guide");
+}
+
+/// The check fails on a missing file, a failing command, and a line of a
+/// ```` ```sh ```` block that cannot run here.
+#[test]
+fn the_guide_check_catches_what_would_not_run() {
+    for bad in [
+        "```sh\notel-aws translate docs/examples/migration/missing.txt\n```\n",
+        "```sh\notel-aws translate --to-segments docs/examples/migration/segments.jsonl\n```\n",
+        "```sh\naws xray get-trace-summaries\n```\n",
+        "```sh\notel-aws-sidecar --config ecs-sidecar/config/ecs-default.yaml\n```\n",
+        "```shell\ncat docs/examples/migration/missing.txt\n```\n",
+    ] {
+        assert!(
+            std::panic::catch_unwind(|| check_guide(bad)).is_err(),
+            "{bad}"
+        );
+    }
+    let ok = "```sh\nOTEL_SERVICE_NAME='a b' otel-aws translate --json \\\n  docs/examples/migration/segments.jsonl | otel-aws translate --to-segments > out.jsonl  # ok\n```\n";
+    assert_eq!(check_guide(ok), (1, 0));
+}
+
+/// Runs the checks on a guide's text: (`otel-aws` commands run, ```` ```shell ```` commands seen).
+fn check_guide(text: &str) -> (usize, usize) {
     let dir = Scratch(std::env::temp_dir().join(format!("otel-aws-guide-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let (mut ran, mut other) = (0, 0);
-    for (info, first, lines) in fenced_blocks(&text) {
+    for (info, first, lines) in fenced_blocks(text) {
         if info != "sh" && info != "shell" {
             continue;
         }
@@ -751,6 +777,5 @@ fn every_command_in_the_migration_guide_runs() {
             }
         }
     }
-    assert!(ran >= 8, "only {ran} otel-aws commands found in the guide");
-    assert!(other >= 1, "no ```shell block found in the guide");
+    (ran, other)
 }
