@@ -512,6 +512,15 @@ fn a_bad_otlp_line_or_span_is_named_and_the_rest_still_comes_out() {
         5,
         "3 from line 1, 2 from line 3"
     );
+    // Only spans that cannot become documents: nothing translated, exit 1.
+    let run = translate(
+        &["--to-segments"],
+        &zero_id
+            .replace("\"spanId\":\"1f2e3d4c5b6a7988\"", "\"spanId\":\"\"")
+            .replace("\"spanId\":\"2a3b4c5d6e7f8091\"", "\"spanId\":\"\""),
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.stderr.matches("span id").count(), 3, "{}", run.stderr);
     // Segment documents given to --to-segments: a hint, exit 1.
     let run = translate(&["--to-segments", &example("segments.jsonl")], "");
     assert_eq!(run.code, 1);

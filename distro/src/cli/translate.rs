@@ -74,8 +74,11 @@ struct Input {
 /// What a run did, for the summary line and the exit status.
 #[derive(Debug, Default)]
 struct Tally {
+    /// Inputs translated (documents, or spans with `--to-segments`).
     translated: usize,
+    /// Outputs made of them (spans, or documents).
     spans: usize,
+    /// Problems reported.
     problems: usize,
 }
 
@@ -519,10 +522,12 @@ fn otlp_to_segments(
             tally.problem(err, format_args!("{place}: no spans{hint}"))?;
             continue;
         }
-        tally.translated += span_count(&req);
         for result in crate::translate::to_segments(&req, opts) {
             match result {
                 Ok(doc) => {
+                    // One span → one document: a span that cannot become
+                    // one is a problem, not translated.
+                    tally.translated += 1;
                     tally.spans += 1;
                     if daemon {
                         writeln!(out, "{DAEMON_HEADER}")?;
