@@ -751,7 +751,11 @@ fn the_guide_check_catches_what_would_not_run() {
 
 /// Runs the checks on a guide's text: (`otel-aws` commands run, ```` ```shell ```` commands seen).
 fn check_guide(text: &str) -> (usize, usize) {
-    let dir = Scratch(std::env::temp_dir().join(format!("otel-aws-guide-{}", std::process::id())));
+    // Unique per call: `cargo test` runs tests as threads of one process.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        Scratch(std::env::temp_dir().join(format!("otel-aws-guide-{}-{call}", std::process::id())));
     std::fs::create_dir_all(&dir.0).unwrap();
     let (mut ran, mut other) = (0, 0);
     for (info, first, lines) in fenced_blocks(text) {
