@@ -8,6 +8,7 @@ mod doctor;
 mod header;
 mod send;
 mod show;
+pub mod translate;
 pub mod tree;
 
 use std::io::Write;
@@ -81,6 +82,9 @@ pub enum Command {
         /// The file.
         path: std::path::PathBuf,
     },
+    /// Translate X-Ray segment documents (daemon payloads, PutTraceSegments bodies, JSON lines)
+    /// into the OTLP spans the distro makes of them; `--to-segments` the reverse.
+    Translate(translate::TranslateArgs),
 }
 
 /// Runs a parsed command; returns the process exit status.
@@ -101,5 +105,6 @@ pub async fn run(cli: Cli, env: &Env, out: &mut dyn Write) -> Result<u8, CliErro
         Command::SendTestSpan => send::run(env, out).await,
         Command::Doctor { json } => doctor::run(env, json, out).await,
         Command::Tree { path } => tree::run(&path, out),
+        Command::Translate(args) => translate::run(&args, env, out, &mut std::io::stderr().lock()),
     }
 }
