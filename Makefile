@@ -62,7 +62,7 @@ test: test-deps lint supply-chain rust-test cdk-test sidecar-image-test
 # stack) and sources (crates.io only), offline; and the Lambda extension's
 # dependency set against the committed lambda-layer/layer-deps.txt.
 supply-chain:
-	$(CARGO) deny --offline check licenses bans sources
+	$(CARGO) deny --offline check --hide-inclusion-graph licenses bans sources
 	bash tests/scripts/layer-deps.sh
 
 # Every artefact of a release into <target>/release-artifacts/ (layer zips per

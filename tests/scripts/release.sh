@@ -36,7 +36,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "licenses, bans, sources (cargo deny)"
 command -v cargo-deny >/dev/null || cargo install --locked cargo-deny
-cargo deny --offline check licenses bans sources
+cargo deny --offline check --hide-inclusion-graph licenses bans sources
 
 step "layer zips (x86_64, arm64; default and xray)"
 for arch in x86_64 arm64; do
