@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use super::DEFAULT_TIMEOUT;
 
-/// Settings for [`super::OtlpHttpExporter`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Settings for [`super::OtlpHttpExporter`]. `Debug` shows the header
+/// names only (values often carry an `Authorization` or API key).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OtlpHttpConfig {
     /// Full URL including `/v1/traces`; used as is.
     pub endpoint: String,
@@ -23,6 +24,31 @@ pub struct OtlpHttpConfig {
     pub retry: RetryPolicy,
     /// Request size limits; larger batches are split.
     pub limits: Limits,
+}
+
+impl std::fmt::Debug for OtlpHttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            endpoint,
+            headers,
+            timeout,
+            compression,
+            protocol,
+            signing,
+            retry,
+            limits,
+        } = self;
+        f.debug_struct("OtlpHttpConfig")
+            .field("endpoint", endpoint)
+            .field("headers", &crate::config::redact::RedactedHeaders(headers))
+            .field("timeout", timeout)
+            .field("compression", compression)
+            .field("protocol", protocol)
+            .field("signing", signing)
+            .field("retry", retry)
+            .field("limits", limits)
+            .finish()
+    }
 }
 
 impl OtlpHttpConfig {

@@ -93,7 +93,14 @@ impl OtlpHttpExporter {
                 Ok((
                     HeaderName::from_bytes(name.trim().as_bytes())
                         .map_err(|e| bad(e.to_string()))?,
-                    HeaderValue::from_str(value.trim()).map_err(|e| bad(e.to_string()))?,
+                    // Sensitive: `Debug` (of the exporter, of a request)
+                    // prints "Sensitive" instead of an Authorization or API key.
+                    HeaderValue::from_str(value.trim())
+                        .map(|mut v| {
+                            v.set_sensitive(true);
+                            v
+                        })
+                        .map_err(|e| bad(e.to_string()))?,
                 ))
             })
             .collect::<Result<Vec<_>, ExportConfigError>>()?
