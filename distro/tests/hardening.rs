@@ -128,3 +128,45 @@ fn debug_of_the_otlp_exporter_and_its_config_hides_header_values() {
     let exporter = OtlpHttpExporter::new(cfg, None).unwrap();
     assert_hidden("OtlpHttpExporter Debug", &format!("{exporter:?}"));
 }
+
+mod bounds {
+    use otel_aws_distro::Env;
+    use otel_aws_distro::sampling::xray::{XraySamplerOptions, parse_sampling_targets};
+    use std::time::Duration;
+
+    fn xray_arg(arg: &str) -> Result<XraySamplerOptions, String> {
+        XraySamplerOptions::from_env(&Env::from_pairs([("OTEL_TRACES_SAMPLER_ARG", arg)]))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn polling_interval_is_bounded_with_an_error_naming_the_variable_and_range() {
+        for huge in ["18446744073709551615", "86401", "0"] {
+            let err = xray_arg(&format!(
+                "endpoint=http://127.0.0.1:2000,polling_interval={huge}"
+            ))
+            .expect_err(huge);
+            assert!(err.contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
+            assert!(err.contains("from 1 to 86400"), "{err}");
+        }
+        let ok = xray_arg("endpoint=http://127.0.0.1:2000,polling_interval=86400").unwrap();
+        assert_eq!(ok.polling_interval, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn sampling_targets_with_huge_times_are_dropped_not_a_panic() {
+        // `ReservoirQuotaTTL` and `LastRuleModification` are epoch seconds as
+        // JSON numbers; an answer with absurd ones must not panic the poller.
+        for value in ["1e300", "1.8e19", "-5", "18446744073709551616"] {
+            let body = format!(
+                r#"{{"SamplingTargetDocuments":[{{"RuleName":"r","FixedRate":0.1,"ReservoirQuota":5,"ReservoirQuotaTTL":{value},"Interval":10}}],"LastRuleModification":{value},"UnprocessedStatistics":[]}}"#
+            );
+            let targets = parse_sampling_targets(body.as_bytes()).unwrap();
+            assert_eq!(targets.targets.len(), 1, "{value}");
+            if value != "-5" {
+                assert_eq!(targets.targets[0].reservoir_quota_ttl, None, "{value}");
+                assert_eq!(targets.last_rule_modification, None, "{value}");
+            }
+        }
+    }
+}
