@@ -170,3 +170,97 @@ mod bounds {
         }
     }
 }
+
+mod gzip_level {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use otel_aws_distro::Env;
+    use otel_aws_distro::config::Config;
+    use otel_aws_distro::export::{
+        Compression, GzipLevel, Protocol, encode_request, encode_request_with_level,
+    };
+    use std::io::Read;
+
+    const VAR: &str = "OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL";
+
+    fn level(value: Option<&str>) -> Result<GzipLevel, String> {
+        let env = Env::from_pairs(value.map(|v| (VAR, v)));
+        Config::from_env(&env)
+            .map(|c| otel_aws_distro::otlp_http_config(&c).gzip_level)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_level_is_a_typed_setting_from_1_to_9() {
+        assert_eq!(level(Some("9")).unwrap(), GzipLevel::SMALLEST);
+        assert_eq!(level(Some(" 1 ")).unwrap(), GzipLevel::FASTEST);
+        assert_eq!(level(None).unwrap(), GzipLevel::DEFAULT);
+        assert_eq!(
+            GzipLevel::DEFAULT.get(),
+            3,
+            "docs/benchmarks.md, gzip level"
+        );
+        for bad in ["0", "10", "fast", "-1", "99999999999"] {
+            let err = level(Some(bad)).expect_err(bad);
+            assert!(
+                err.contains(VAR) && err.contains("1 (fastest) to 9"),
+                "{err}"
+            );
+        }
+    }
+
+    fn batch() -> ExportTraceServiceRequest {
+        let spans = (0u64..256)
+            .map(|i| Span {
+                trace_id: (i * 7919 + 1).to_be_bytes().repeat(2),
+                span_id: (i * 104_729 + 3).to_be_bytes().to_vec(),
+                name: format!("GET /api/orders/{}", i * 37 % 1000),
+                start_time_unix_nano: 1_700_000_000_000_000_000 + i * 1_234_567,
+                end_time_unix_nano: 1_700_000_000_000_000_000 + i * 2_345_678,
+                ..Default::default()
+            })
+            .collect();
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn the_exporter_compresses_at_the_configured_level() {
+        let req = batch();
+        let raw = encode_request(&req, Protocol::HttpProtobuf, Compression::None).unwrap();
+        let at = |l: u32| {
+            encode_request_with_level(
+                &req,
+                Protocol::HttpProtobuf,
+                Compression::Gzip,
+                GzipLevel::new(l).unwrap(),
+            )
+            .unwrap()
+            .bytes
+        };
+        let (fast, default, best) = (at(1), at(3), at(9));
+        // RFC 1952 §2.3.1: XFL = 2 "compressor used maximum compression,
+        // slowest algorithm", 4 "compressor used fastest algorithm".
+        assert_eq!(fast[8], 4);
+        assert_eq!(best[8], 2);
+        assert_eq!(default[8], 0);
+        assert!(best.len() <= default.len() && default.len() < fast.len());
+        for body in [&fast, &default, &best] {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .read_to_end(&mut out)
+                .unwrap();
+            assert_eq!(out, raw.bytes);
+        }
+        // encode_request is the default level.
+        let plain = encode_request(&req, Protocol::HttpProtobuf, Compression::Gzip).unwrap();
+        assert_eq!(plain.bytes, default);
+    }
+}

@@ -219,6 +219,8 @@ pub struct OtlpSettings {
     pub timeout: Sourced<Duration>,
     /// Gzip request bodies.
     pub gzip: Sourced<bool>,
+    /// gzip level (`OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL`).
+    pub gzip_level: Sourced<crate::export::GzipLevel>,
     /// OTLP/JSON instead of protobuf.
     pub json: Sourced<bool>,
     /// Signing.
@@ -232,6 +234,7 @@ impl std::fmt::Debug for OtlpSettings {
             headers,
             timeout,
             gzip,
+            gzip_level,
             json,
             sigv4,
         } = self;
@@ -246,6 +249,7 @@ impl std::fmt::Debug for OtlpSettings {
             )
             .field("timeout", timeout)
             .field("gzip", gzip)
+            .field("gzip_level", gzip_level)
             .field("json", json)
             .field("sigv4", sigv4)
             .finish()
@@ -542,6 +546,12 @@ impl Config {
                 ],
                 parse::gzip,
                 || aws_endpoint,
+            )?,
+            gzip_level: pick(
+                env,
+                &[OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL],
+                parse::gzip_level,
+                crate::export::GzipLevel::default,
             )?,
             json: pick(
                 env,

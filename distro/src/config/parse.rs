@@ -97,6 +97,16 @@ pub fn gzip(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// A gzip level, `1` (fastest) to `9` (smallest).
+pub fn gzip_level(var: &'static str, value: &str) -> Result<crate::export::GzipLevel, ConfigError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(crate::export::GzipLevel::new)
+        .ok_or_else(|| invalid(var, value, "a gzip level from 1 (fastest) to 9 (smallest)"))
+}
+
 /// `http/protobuf` or `http/json` (`grpc` is refused: in-process export is
 /// OTLP/HTTP only, the protocol the AWS OTLP endpoints speak).
 pub fn http_json(var: &'static str, value: &str) -> Result<bool, ConfigError> {
