@@ -62,7 +62,7 @@ rust-test:
 	$(CARGO) test $(CARGO_FEATURES) --doc
 
 # Long fuzz run: only the fuzz targets, FUZZ_SECONDS each (default 300 s:
-# about 15 min for the 11 targets on 2 cores). A failure prints the input
+# about 30 min for the 12 targets on 2 cores). A failure prints the input
 # and the OTEL_AWS_FUZZ_SEED that reproduces the run.
 FUZZ_SECONDS ?= 300
 fuzz:

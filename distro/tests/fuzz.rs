@@ -1,7 +1,7 @@
 //! Fuzz targets for the distro's parsers of outside input (issue 11): OTLP
 //! protobuf and JSON bodies (with gzip), X-Ray segment documents, the X-Ray
-//! trace header, the X-Ray sampling rules and targets answers, and local
-//! sampling rule files. Harness, budget and reproduction:
+//! trace header, the X-Ray sampling rules and targets answers, local
+//! sampling rule files, and the `Retry-After` header of an OTLP endpoint. Harness, budget and reproduction:
 //! `otel_aws_testkit::fuzz` (`OTEL_AWS_FUZZ_SECONDS`, `OTEL_AWS_FUZZ_SEED`);
 //! corpora in `tests/fixtures/fuzz/<target>/`. `make test` runs each for a
 //! couple of seconds, `make fuzz` for longer.
@@ -12,6 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
+use otel_aws_distro::export::parse_retry_after;
 use otel_aws_distro::sampling::xray::{LocalRules, parse_sampling_rules, parse_sampling_targets};
 use otel_aws_distro::translate::{TranslateOptions, from_segment, to_segments};
 use otel_aws_distro::xray::{TraceHeader, decode_trace_header};
@@ -303,5 +304,17 @@ fn fuzz_local_rules_file() {
         .run(|input| {
             let _ = LocalRules::parse(text(input));
             let _ = LocalRules::parse(&String::from_utf8_lossy(input));
+        });
+}
+
+#[test]
+fn fuzz_retry_after_header() {
+    Fuzz::new("retry_after")
+        .memory_bound(linear(16))
+        .run(|input| {
+            let value = String::from_utf8_lossy(input);
+            for now in [std::time::UNIX_EPOCH, std::time::SystemTime::now()] {
+                let _ = parse_retry_after(&value, now);
+            }
         });
 }
