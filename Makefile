@@ -2,6 +2,7 @@
 #
 #   make demo   run the example locally (no AWS account needed)
 #   make test   install what the tests need, then fmt + clippy + every test
+#   make fuzz   the fuzz targets for FUZZ_SECONDS each (default 300)
 #
 # Tools the tests need are installed into project-local folders (.tools/,
 # cdk/node_modules, cdk/.venv); nothing is installed globally except the
@@ -20,7 +21,7 @@ APT_PACKAGES := python3-venv
 CARGO_FEATURES := --workspace --all-features
 export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
 
-.PHONY: all build lint fmt test test-deps rust-test cdk-test supply-chain release layer layer-xray sidecar-image sidecar-image-test demo demo-service bench clean
+.PHONY: all build lint fmt test test-deps rust-test fuzz cdk-test supply-chain release layer layer-xray sidecar-image sidecar-image-test demo demo-service bench clean
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/debug
 
@@ -72,9 +73,19 @@ supply-chain:
 release:
 	bash tests/scripts/release.sh "$(VERSION)"
 
+# The fuzz targets (tests named fuzz_*, tests/src/fuzz.rs) run inside the
+# suite for OTEL_AWS_FUZZ_SECONDS each: a bounded run, about a minute in all.
 rust-test:
-	$(CARGO) nextest run $(CARGO_FEATURES) --no-fail-fast
+	OTEL_AWS_FUZZ_SECONDS=$${OTEL_AWS_FUZZ_SECONDS:-5} $(CARGO) nextest run $(CARGO_FEATURES) --no-fail-fast
 	$(CARGO) test $(CARGO_FEATURES) --doc
+
+# Long fuzz run: only the fuzz targets, FUZZ_SECONDS each (default 300 s:
+# about 30 min for the 12 targets on 2 cores). A failure prints the input
+# and the OTEL_AWS_FUZZ_SEED that reproduces the run.
+FUZZ_SECONDS ?= 300
+fuzz:
+	OTEL_AWS_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CARGO) nextest run $(CARGO_FEATURES) --no-fail-fast \
+	  --test-threads 2 -E 'test(/(^|::)fuzz_/)'
 
 # The CDK package checked against the real artefacts: the sidecar's staged
 # build context (first: it also installs the musl target and musl-gcc, so the

@@ -5,9 +5,24 @@ import * as zlib from 'zlib';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 
-/** A fresh temporary directory, removed by the OS's tmp cleaning. */
+/**
+ * One root per test file for every directory `tempDir` makes (jest loads
+ * this module once per test file); removed after the file's last test, so a
+ * run leaves nothing in the temp folder.
+ */
+let root: string | undefined;
+
+afterAll(() => {
+  if (root !== undefined) {
+    fs.rmSync(root, { recursive: true, force: true });
+    root = undefined;
+  }
+});
+
+/** A fresh temporary directory under this test file's root, removed after the file's tests. */
 export function tempDir(prefix = 'otel-aws-cdk-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (root === undefined) root = fs.mkdtempSync(path.join(os.tmpdir(), 'otel-aws-cdk-test-'));
+  return fs.mkdtempSync(path.join(root, prefix));
 }
 
 /**

@@ -8,9 +8,37 @@
 use std::collections::BTreeMap;
 
 /// An immutable set of environment variables.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// `Debug` prints `<redacted>` for every variable whose name marks it as
+/// secret-bearing (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+/// `OTEL_EXPORTER_OTLP_HEADERS`, see [`crate::config::redact`]), so a
+/// `?env` in a log line cannot leak them.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Env {
     vars: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::config::redact::{Placeholder, is_secret_name};
+        struct Vars<'a>(&'a BTreeMap<String, String>);
+        impl std::fmt::Debug for Vars<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let mut map = f.debug_map();
+                for (k, v) in self.0 {
+                    if is_secret_name(k) {
+                        map.entry(k, &Placeholder);
+                    } else {
+                        map.entry(k, v);
+                    }
+                }
+                map.finish()
+            }
+        }
+        f.debug_struct("Env")
+            .field("vars", &Vars(&self.vars))
+            .finish()
+    }
 }
 
 impl Env {

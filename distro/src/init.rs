@@ -271,6 +271,7 @@ pub fn otlp_http_config(config: &Config) -> OtlpHttpConfig {
     } else {
         Compression::None
     };
+    cfg.gzip_level = config.otlp.gzip_level.value;
     cfg.protocol = if config.otlp.json.value {
         Protocol::HttpJson
     } else {

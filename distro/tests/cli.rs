@@ -56,9 +56,9 @@ async fn otel_aws_stdin(env: &[(&str, &str)], args: &[&str], stdin: &str) -> Run
 }
 
 fn vectors(name: &str) -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors/");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/vectors/");
     let text = std::fs::read_to_string(format!("{path}{name}"))
-        .unwrap_or_else(|e| panic!("shared vectors missing at {path}{name}: {e}"));
+        .unwrap_or_else(|e| panic!("vectors missing at {path}{name}: {e}"));
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap())

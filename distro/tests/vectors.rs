@@ -1,5 +1,6 @@
 //! Known-answer vectors from independent implementations
-//! (`shared/vectors/`, see its README): the Python AWS X-Ray propagator and
+//! (`tests/fixtures/vectors/`, a byte-identical copy of the project's shared
+//! vectors; see its README): the Python AWS X-Ray propagator and
 //! id generator, with this project's Decisions recorded in `expect`.
 
 use opentelemetry::Context;
@@ -13,7 +14,10 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 fn vectors_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/vectors"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/vectors"
+    ))
 }
 
 /// Reads a vector file; panics (never skips) when it is missing.
@@ -21,7 +25,7 @@ fn read_vectors(name: &str) -> String {
     let path = vectors_dir().join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "vector file {} is missing ({e}); the repository's shared/ directory must sit beside the workspace",
+            "vector file {} is missing ({e}); it ships in the repository under tests/fixtures/vectors",
             path.display()
         )
     })

@@ -24,8 +24,8 @@
 //! workspace's `.tools/venv/bin/python3`. Node: `node` on `PATH` with the
 //! packages in `OTEL_AWS_TEST_NODE_MODULES`, else `.tools/node-e2e/node_modules`.
 //! `make test-deps` installs both (pinned). A test whose interpreter or
-//! packages are missing is skipped with a message, except under `CI=true`
-//! (or, for Python, with `OTEL_AWS_TEST_PYTHON` set), where it fails.
+//! packages are missing fails with a message naming `make test-deps`: it
+//! never passes without having run.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
@@ -61,28 +61,19 @@ const NODE_MODULES: [&str; 5] = [
 const NODE_HINT: &str = "run `make test-deps` (installs lambda-layer/tests/node/package-lock.json \
     into .tools/node-e2e) or set OTEL_AWS_TEST_NODE_MODULES to a node_modules that has it";
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
-/// The interpreter to use, or `None` (skip) when none is configured outside CI.
-fn python() -> Option<PathBuf> {
+/// The interpreter to use; panics (never skips) when none has the packages.
+fn python() -> PathBuf {
     let explicit = std::env::var("OTEL_AWS_TEST_PYTHON")
         .ok()
         .filter(|p| !p.trim().is_empty())
         .map(PathBuf::from);
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python3");
-    let strict = explicit.is_some() || ci();
     let python = match explicit {
         Some(p) => p,
         None if venv.exists() => venv,
-        None if ci() => panic!("CI=true and no Python for the Python e2e test: {INSTALL_HINT}"),
-        None => {
-            eprintln!(
-                "SKIPPED sdk_e2e (Python): OTEL_AWS_TEST_PYTHON is unset and .tools/venv is missing; {INSTALL_HINT}"
-            );
-            return None;
-        }
+        None => panic!(
+            "no Python for the Python e2e test: OTEL_AWS_TEST_PYTHON is unset and .tools/venv is missing; {INSTALL_HINT}"
+        ),
     };
     let check = Command::new(&python).args(["-c", MODULES]).output();
     let ok = check.as_ref().is_ok_and(|o| o.status.success());
@@ -91,22 +82,17 @@ fn python() -> Option<PathBuf> {
             Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
             Err(e) => e.to_string(),
         };
-        assert!(
-            !strict,
+        panic!(
             "{} cannot import the function's packages ({why}): {INSTALL_HINT}",
             python.display()
         );
-        eprintln!(
-            "SKIPPED sdk_e2e (Python): {} lacks the packages ({why}); {INSTALL_HINT}",
-            python.display()
-        );
-        return None;
     }
-    Some(python)
+    python
 }
 
-/// `node` and the folder holding the Node function's packages, or `None` (skip) outside CI.
-fn node() -> Option<PathBuf> {
+/// The folder holding the Node function's packages (with `node` on `PATH`);
+/// panics (never skips) when either is missing.
+fn node() -> PathBuf {
     let modules = std::env::var("OTEL_AWS_TEST_NODE_MODULES")
         .ok()
         .filter(|p| !p.trim().is_empty())
@@ -124,16 +110,14 @@ fn node() -> Option<PathBuf> {
         .filter(|m| !modules.join(m).join("package.json").exists())
         .collect();
     if has_node && missing.is_empty() {
-        return Some(modules);
+        return modules;
     }
     let why = if has_node {
         format!("{} lacks {missing:?}", modules.display())
     } else {
         "no `node` on PATH".to_string()
     };
-    assert!(!ci(), "CI=true: {why}: {NODE_HINT}");
-    eprintln!("SKIPPED sdk_e2e (Node.js): {why}; {NODE_HINT}");
-    None
+    panic!("Node.js e2e test cannot run: {why}; {NODE_HINT}");
 }
 
 fn string_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
@@ -328,7 +312,7 @@ async fn run_through_the_wrapper(function: SdkFunction, tag: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_through_the_exec_wrapper_every_span_before_each_freeze() {
-    let Some(python) = python() else { return };
+    let python = python();
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let function = SdkFunction {
         command: vec![
@@ -347,7 +331,7 @@ async fn python_sdk_through_the_exec_wrapper_every_span_before_each_freeze() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_sdk_through_the_exec_wrapper_every_span_before_each_freeze() {
-    let Some(modules) = node() else { return };
+    let modules = node();
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let function = SdkFunction {
         command: vec![

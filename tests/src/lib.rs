@@ -5,6 +5,7 @@
 //! (in `tests/tests/`).
 
 pub mod ecs;
+pub mod fuzz;
 pub mod imds;
 pub mod lambda_sim;
 pub mod otlp;

@@ -10,7 +10,7 @@ use crate::xray::decode_trace_header;
 pub(super) fn run(value: &str, as_json: bool, out: &mut dyn Write) -> Result<u8, CliError> {
     let d = decode_trace_header(value);
     if as_json {
-        // Exactly the shape of ../shared/vectors' `expect` objects.
+        // Exactly the shape of tests/fixtures/vectors' `expect` objects.
         let obj = json!({
             "valid": d.valid,
             "trace_id": d.trace_id,

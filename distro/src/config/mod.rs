@@ -7,6 +7,7 @@
 
 mod legacy;
 mod parse;
+pub mod redact;
 mod report;
 pub mod vars;
 
@@ -35,6 +36,19 @@ pub enum ConfigError {
         var: &'static str,
         /// What it was set to.
         value: String,
+        /// What it accepts.
+        accepted: &'static str,
+    },
+    /// A variable that may hold a secret (a header list, a key, a token)
+    /// has a value the distro cannot use. The value is never kept or shown.
+    #[error(
+        "{var} is not valid ({problem}; the value is not shown, it may hold a secret): expected {accepted}"
+    )]
+    InvalidSecret {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong, without the value (e.g. which pair).
+        problem: String,
         /// What it accepts.
         accepted: &'static str,
     },
@@ -194,8 +208,8 @@ pub enum SigV4Setting {
     Off,
 }
 
-/// OTLP exporter settings.
-#[derive(Clone, Debug, PartialEq)]
+/// OTLP exporter settings. `Debug` shows the header names only.
+#[derive(Clone, PartialEq)]
 pub struct OtlpSettings {
     /// Full traces URL (including `/v1/traces`).
     pub endpoint: Sourced<String>,
@@ -205,10 +219,41 @@ pub struct OtlpSettings {
     pub timeout: Sourced<Duration>,
     /// Gzip request bodies.
     pub gzip: Sourced<bool>,
+    /// gzip level (`OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL`).
+    pub gzip_level: Sourced<crate::export::GzipLevel>,
     /// OTLP/JSON instead of protobuf.
     pub json: Sourced<bool>,
     /// Signing.
     pub sigv4: Sourced<SigV4Setting>,
+}
+
+impl std::fmt::Debug for OtlpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            endpoint,
+            headers,
+            timeout,
+            gzip,
+            gzip_level,
+            json,
+            sigv4,
+        } = self;
+        f.debug_struct("OtlpSettings")
+            .field("endpoint", endpoint)
+            .field(
+                "headers",
+                &Sourced {
+                    value: redact::RedactedHeaders(&headers.value),
+                    source: headers.source.clone(),
+                },
+            )
+            .field("timeout", timeout)
+            .field("gzip", gzip)
+            .field("gzip_level", gzip_level)
+            .field("json", json)
+            .field("sigv4", sigv4)
+            .finish()
+    }
 }
 
 /// Batch span processor settings.
@@ -501,6 +546,12 @@ impl Config {
                 ],
                 parse::gzip,
                 || aws_endpoint,
+            )?,
+            gzip_level: pick(
+                env,
+                &[OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL],
+                parse::gzip_level,
+                crate::export::GzipLevel::default,
             )?,
             json: pick(
                 env,

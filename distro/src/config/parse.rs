@@ -5,7 +5,16 @@ use std::time::Duration;
 
 use super::ConfigError;
 
-fn invalid(var: &'static str, value: &str, accepted: &'static str) -> ConfigError {
+/// The error for a bad value; the value is left out when the variable's
+/// name marks it as secret-bearing ([`super::redact::is_secret_name`]).
+pub(super) fn invalid(var: &'static str, value: &str, accepted: &'static str) -> ConfigError {
+    if super::redact::is_secret_name(var) {
+        return ConfigError::InvalidSecret {
+            var,
+            problem: format!("a value of {} bytes", value.len()),
+            accepted,
+        };
+    }
     ConfigError::Invalid {
         var,
         value: value.to_string(),
@@ -41,27 +50,39 @@ pub fn positive_u32(var: &'static str, value: &str) -> Result<u32, ConfigError> 
 
 /// `key=value,key2=value2` with percent-encoded values (W3C baggage
 /// octets, as the OpenTelemetry specification says for `*_HEADERS`).
+///
+/// These lists carry credentials (`Authorization`, API keys), so an error
+/// names the bad pair by position and never includes any of the text.
 pub fn key_values(var: &'static str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    let items: Vec<&str> = value.split(',').collect();
+    let bad = |index: usize, accepted: &'static str| ConfigError::InvalidSecret {
+        var,
+        problem: format!(
+            "pair {} of {} comma-separated items",
+            index + 1,
+            items.len()
+        ),
+        accepted,
+    };
     let mut out = Vec::new();
-    for item in value.split(',') {
+    for (index, item) in items.iter().enumerate() {
         let item = item.trim();
         if item.is_empty() {
             continue;
         }
         let Some((k, v)) = item.split_once('=') else {
-            return Err(invalid(var, value, "comma-separated key=value pairs"));
+            return Err(bad(index, "comma-separated key=value pairs"));
         };
         let key = k.trim();
         if key.is_empty() {
-            return Err(invalid(
-                var,
-                value,
+            return Err(bad(
+                index,
                 "comma-separated key=value pairs with non-empty keys",
             ));
         }
         let decoded = percent_encoding::percent_decode_str(v.trim())
             .decode_utf8()
-            .map_err(|_| invalid(var, value, "percent-encoded UTF-8 values"))?;
+            .map_err(|_| bad(index, "percent-encoded UTF-8 values"))?;
         out.push((key.to_string(), decoded.into_owned()));
     }
     Ok(out)
@@ -74,6 +95,16 @@ pub fn gzip(var: &'static str, value: &str) -> Result<bool, ConfigError> {
         "none" => Ok(false),
         _ => Err(invalid(var, value, "gzip or none")),
     }
+}
+
+/// A gzip level, `1` (fastest) to `9` (smallest).
+pub fn gzip_level(var: &'static str, value: &str) -> Result<crate::export::GzipLevel, ConfigError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .and_then(crate::export::GzipLevel::new)
+        .ok_or_else(|| invalid(var, value, "a gzip level from 1 (fastest) to 9 (smallest)"))
 }
 
 /// `http/protobuf` or `http/json` (`grpc` is refused: in-process export is

@@ -93,6 +93,11 @@ impl Config {
                 &self.otlp.gzip,
                 |g| if *g { "gzip" } else { "none" }.to_string(),
             ),
+            entry(
+                OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL,
+                &self.otlp.gzip_level,
+                ToString::to_string,
+            ),
             entry(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, &self.otlp.json, |j| {
                 if *j { "http/json" } else { "http/protobuf" }.to_string()
             }),

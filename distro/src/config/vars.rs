@@ -45,6 +45,10 @@ pub const OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_T
 pub const OTEL_EXPORTER_OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
 /// `gzip` or `none`, for traces.
 pub const OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+/// gzip level of OTLP exports, 1 (fastest) to 9 (smallest); default in
+/// [`crate::export::GzipLevel::DEFAULT`] (chosen by measurement).
+pub const OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL: &str =
+    "OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL";
 /// `http/protobuf` or `http/json`.
 pub const OTEL_EXPORTER_OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 /// `http/protobuf` or `http/json`, for traces.

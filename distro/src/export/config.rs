@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use super::DEFAULT_TIMEOUT;
 
-/// Settings for [`super::OtlpHttpExporter`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Settings for [`super::OtlpHttpExporter`]. `Debug` shows the header
+/// names only (values often carry an `Authorization` or API key).
+#[derive(Clone, PartialEq, Eq)]
 pub struct OtlpHttpConfig {
     /// Full URL including `/v1/traces`; used as is.
     pub endpoint: String,
@@ -15,6 +16,8 @@ pub struct OtlpHttpConfig {
     pub timeout: Duration,
     /// Body compression.
     pub compression: Compression,
+    /// gzip level when `compression` is gzip (default [`GzipLevel::DEFAULT`]).
+    pub gzip_level: GzipLevel,
     /// Body encoding.
     pub protocol: Protocol,
     /// When to SigV4-sign.
@@ -25,6 +28,33 @@ pub struct OtlpHttpConfig {
     pub limits: Limits,
 }
 
+impl std::fmt::Debug for OtlpHttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            endpoint,
+            headers,
+            timeout,
+            compression,
+            gzip_level,
+            protocol,
+            signing,
+            retry,
+            limits,
+        } = self;
+        f.debug_struct("OtlpHttpConfig")
+            .field("endpoint", endpoint)
+            .field("headers", &crate::config::redact::RedactedHeaders(headers))
+            .field("timeout", timeout)
+            .field("compression", compression)
+            .field("gzip_level", gzip_level)
+            .field("protocol", protocol)
+            .field("signing", signing)
+            .field("retry", retry)
+            .field("limits", limits)
+            .finish()
+    }
+}
+
 impl OtlpHttpConfig {
     /// Defaults for `endpoint`: protobuf, no compression, automatic signing.
     pub fn new(endpoint: impl Into<String>) -> Self {
@@ -33,6 +63,7 @@ impl OtlpHttpConfig {
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             compression: Compression::None,
+            gzip_level: GzipLevel::DEFAULT,
             protocol: Protocol::HttpProtobuf,
             signing: Signing::Auto,
             retry: RetryPolicy::default(),
@@ -57,6 +88,51 @@ pub enum Compression {
     /// gzip (`Content-Encoding: gzip`).
     Gzip,
 }
+
+/// A gzip level, 1 (fastest) to 9 (smallest).
+///
+/// The default is chosen by measurement (docs/benchmarks.md, "gzip level"):
+/// bytes leaving an AWS network through a NAT gateway are billed per GB,
+/// CPU time is what a Lambda extension pays for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GzipLevel(u8);
+
+impl GzipLevel {
+    /// The fastest level.
+    pub const FASTEST: Self = Self(1);
+    /// The smallest output.
+    pub const SMALLEST: Self = Self(9);
+    /// The default (see the type's documentation).
+    pub const DEFAULT: Self = Self(DEFAULT_GZIP_LEVEL);
+
+    /// `level` when it is 1 to 9.
+    pub fn new(level: u32) -> Option<Self> {
+        u8::try_from(level)
+            .ok()
+            .filter(|l| (1..=9).contains(l))
+            .map(Self)
+    }
+
+    /// The level, 1 to 9.
+    pub fn get(self) -> u32 {
+        u32::from(self.0)
+    }
+}
+
+impl Default for GzipLevel {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+impl std::fmt::Display for GzipLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The default gzip level (docs/benchmarks.md, "gzip level").
+const DEFAULT_GZIP_LEVEL: u8 = 3;
 
 /// OTLP/HTTP body encoding.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

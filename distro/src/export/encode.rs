@@ -6,7 +6,7 @@ use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
-use super::{Compression, ExportError, Protocol};
+use super::{Compression, ExportError, GzipLevel, Protocol};
 
 /// An encoded request body, ready to sign and send.
 #[derive(Clone, Debug)]
@@ -21,11 +21,22 @@ pub struct EncodedBody {
     pub content_encoding: Option<&'static str>,
 }
 
-/// Encodes `req` as protobuf or OTLP/JSON, then compresses it.
+/// Encodes `req` as protobuf or OTLP/JSON, then compresses it (gzip at
+/// [`GzipLevel::DEFAULT`]).
 pub fn encode_request(
     req: &ExportTraceServiceRequest,
     protocol: Protocol,
     compression: Compression,
+) -> Result<EncodedBody, ExportError> {
+    encode_request_with_level(req, protocol, compression, GzipLevel::DEFAULT)
+}
+
+/// [`encode_request`] with the gzip level to use when `compression` is gzip.
+pub fn encode_request_with_level(
+    req: &ExportTraceServiceRequest,
+    protocol: Protocol,
+    compression: Compression,
+    level: GzipLevel,
 ) -> Result<EncodedBody, ExportError> {
     let (raw, content_type) = match protocol {
         Protocol::HttpProtobuf => (req.encode_to_vec(), "application/x-protobuf"),
@@ -43,12 +54,10 @@ pub fn encode_request(
             content_encoding: None,
         }),
         Compression::Gzip => {
-            // Level 1: about half the CPU of the default level on span data
-            // (benches/export.rs), for a slightly larger body; CPU time is
-            // what a Lambda extension pays for.
+            // The level trades CPU for bytes (docs/benchmarks.md, "gzip level").
             let mut gz = flate2::write::GzEncoder::new(
                 Vec::with_capacity(raw.len() / 4 + 64),
-                flate2::Compression::fast(),
+                flate2::Compression::new(level.get()),
             );
             gz.write_all(&raw)?;
             let bytes = gz.finish()?;

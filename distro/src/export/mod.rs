@@ -38,10 +38,10 @@ mod span_exporter;
 mod split;
 mod stats;
 
-pub use config::{Compression, Limits, OtlpHttpConfig, Protocol, RetryPolicy, Signing};
+pub use config::{Compression, GzipLevel, Limits, OtlpHttpConfig, Protocol, RetryPolicy, Signing};
 pub use console::ConsoleExporter;
 pub use credentials::{CachedCredentials, DEFAULT_REFRESH_MARGIN};
-pub use encode::{EncodedBody, encode_request, to_json_line};
+pub use encode::{EncodedBody, encode_request, encode_request_with_level, to_json_line};
 pub use endpoint::{AwsEndpoint, AwsEndpointKind, detect_aws_endpoint};
 pub use file::FileExporter;
 pub use otlp_http::OtlpHttpExporter;

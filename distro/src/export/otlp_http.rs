@@ -19,7 +19,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use prost::Message;
 
 use super::credentials::CachedCredentials;
-use super::encode::{EncodedBody, encode_request};
+use super::encode::{EncodedBody, encode_request_with_level};
 use super::endpoint::{AwsEndpointKind, detect_aws_endpoint};
 use super::response::{describe_transport_error, error_message, is_retryable, read_limited};
 use super::retry::{Attempt, TokioSleep, parse_retry_after, run_with_retry};
@@ -93,7 +93,14 @@ impl OtlpHttpExporter {
                 Ok((
                     HeaderName::from_bytes(name.trim().as_bytes())
                         .map_err(|e| bad(e.to_string()))?,
-                    HeaderValue::from_str(value.trim()).map_err(|e| bad(e.to_string()))?,
+                    // Sensitive: `Debug` (of the exporter, of a request)
+                    // prints "Sensitive" instead of an Authorization or API key.
+                    HeaderValue::from_str(value.trim())
+                        .map(|mut v| {
+                            v.set_sensitive(true);
+                            v
+                        })
+                        .map_err(|e| bad(e.to_string()))?,
                 ))
             })
             .collect::<Result<Vec<_>, ExportConfigError>>()?
@@ -262,7 +269,12 @@ impl OtlpHttpExporter {
         let mut queue: VecDeque<ExportTraceServiceRequest> = split.requests.into();
         while let Some(req) = queue.pop_front() {
             let spans = span_count(&req) as u64;
-            let body = match encode_request(&req, self.cfg.protocol, self.cfg.compression) {
+            let body = match encode_request_with_level(
+                &req,
+                self.cfg.protocol,
+                self.cfg.compression,
+                self.cfg.gzip_level,
+            ) {
                 Ok(body) => body,
                 Err(err) => return Err(self.fail(err, spans, &queue)),
             };

@@ -169,8 +169,9 @@ pub struct SendingQueue {
     pub queue_size: Option<u64>,
 }
 
-/// `exporters.otlphttp`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+/// `exporters.otlphttp`. `Debug` shows the header names only (values often
+/// carry an `Authorization` or API key).
+#[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpHttpExporter {
     /// Base URL; `/v1/traces` is appended.
@@ -192,6 +193,37 @@ pub struct OtlpHttpExporter {
     pub retry_on_failure: Option<RetryOnFailure>,
     /// Queue in front of the exporter.
     pub sending_queue: Option<SendingQueue>,
+}
+
+impl std::fmt::Debug for OtlpHttpExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Self {
+            endpoint,
+            traces_endpoint,
+            headers,
+            compression,
+            encoding,
+            timeout,
+            auth,
+            retry_on_failure,
+            sending_queue,
+        } = self;
+        let header_names: Vec<(&String, otel_aws_distro::config::redact::Placeholder)> = headers
+            .keys()
+            .map(|k| (k, otel_aws_distro::config::redact::Placeholder))
+            .collect();
+        f.debug_struct("OtlpHttpExporter")
+            .field("endpoint", endpoint)
+            .field("traces_endpoint", traces_endpoint)
+            .field("headers", &header_names)
+            .field("compression", compression)
+            .field("encoding", encoding)
+            .field("timeout", timeout)
+            .field("auth", auth)
+            .field("retry_on_failure", retry_on_failure)
+            .field("sending_queue", sending_queue)
+            .finish()
+    }
 }
 
 /// `exporters.awsxray`.

@@ -71,15 +71,18 @@ pub enum PlatformEvent {
     },
 }
 
-/// Parses an RFC 3339 time to Unix nanoseconds (0 when unparseable: the
-/// event is still acted on, only its timing is lost).
+/// Parses an RFC 3339 time to Unix nanoseconds (0 when unparseable or out
+/// of range, before 1970 or after 2554: the event is still acted on, only
+/// its timing is lost).
 pub fn parse_time_ns(time: &str) -> u64 {
     use aws_smithy_types::date_time::{DateTime, Format};
     DateTime::from_str(time, Format::DateTime)
         .ok()
         .and_then(|t| {
             let secs = u64::try_from(t.secs()).ok()?;
-            Some(secs * 1_000_000_000 + u64::from(t.subsec_nanos()))
+            // Checked: a time past 2554 overflows u64 nanoseconds.
+            secs.checked_mul(1_000_000_000)?
+                .checked_add(u64::from(t.subsec_nanos()))
         })
         .unwrap_or(0)
 }

@@ -382,7 +382,11 @@ struct TargetOut {
 }
 
 fn epoch_secs(secs: f64) -> Option<SystemTime> {
-    (secs.is_finite() && secs >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(secs))
+    // Checked: the value comes from an answer on the wire, and
+    // `from_secs_f64` / `SystemTime + Duration` panic on huge values.
+    Duration::try_from_secs_f64(secs)
+        .ok()
+        .and_then(|d| UNIX_EPOCH.checked_add(d))
 }
 
 /// Parses a `GetSamplingTargets` JSON answer.

@@ -24,7 +24,7 @@ pub use client::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use local::{LocalRule, LocalRules, LocalRulesError, LocalTarget};
-pub use options::{XrayRulesSource, XraySamplerOptions};
+pub use options::{MAX_POLLING_INTERVAL_SECS, XrayRulesSource, XraySamplerOptions};
 pub use poller::{
     DEFAULT_RULES_INTERVAL, DEFAULT_TARGETS_INTERVAL, PollerClient, PollerHandle, PollerOptions,
     ReportOutcome, refresh_rules, report_statistics,

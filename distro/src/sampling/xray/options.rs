@@ -4,7 +4,7 @@
 //! | key | meaning | default |
 //! |-----|---------|---------|
 //! | `endpoint` | sampling proxy (sidecar, X-Ray daemon), e.g. `http://127.0.0.1:2000` | none: call X-Ray through aws-sdk-xray |
-//! | `polling_interval` | seconds between rules fetches (whole number ≥ 1) | 300 |
+//! | `polling_interval` | seconds between rules fetches (whole number, 1 to 86400) | 300 |
 //! | `rules_file` | aws-xray-sdk local rules file (version 1 or 2); no polling | none |
 
 use std::path::PathBuf;
@@ -23,6 +23,11 @@ const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
 const AWS_ENDPOINT_URL_XRAY: &str = "AWS_ENDPOINT_URL_XRAY";
 /// `AWS_ENDPOINT_URL`: endpoint override for every AWS service.
 const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+
+/// Longest `polling_interval` accepted, in seconds (one day): X-Ray's rules
+/// expire after an hour without a fetch, and a bound keeps the poller's
+/// deadline arithmetic far from overflow.
+pub const MAX_POLLING_INTERVAL_SECS: u64 = 86_400;
 
 /// Keys `OTEL_TRACES_SAMPLER_ARG` accepts for the xray sampler.
 pub const XRAY_ARG_KEYS: &str = "endpoint, polling_interval, rules_file";
@@ -101,11 +106,13 @@ impl XraySamplerOptions {
                     let secs = value
                         .parse::<u64>()
                         .ok()
-                        .filter(|s| *s >= 1)
+                        .filter(|s| (1..=MAX_POLLING_INTERVAL_SECS).contains(s))
                         .ok_or_else(|| {
                             bad(
                                 arg,
-                                format!("polling_interval={value:?} must be a whole number of seconds ≥ 1"),
+                                format!(
+                                    "polling_interval={value:?} must be a whole number of seconds from 1 to {MAX_POLLING_INTERVAL_SECS}"
+                                ),
                             )
                         })?;
                     interval = Some(Duration::from_secs(secs));

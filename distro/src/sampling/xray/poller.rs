@@ -152,11 +152,24 @@ impl XraySampler {
     }
 }
 
+/// Longest wait the poller schedules (a day); [`PollerOptions`] has public
+/// fields, so any `Duration` may arrive here.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(86_400);
+
 fn jitter(max: Duration) -> Duration {
+    let max = max.min(MAX_WAIT);
     if max.is_zero() {
         return Duration::ZERO;
     }
-    Duration::from_millis(rand::rng().random_range(0..=max.as_millis() as u64))
+    let ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(rand::rng().random_range(0..=ms))
+}
+
+/// `now + wait + jitter`, with `wait` capped at [`MAX_WAIT`] and checked
+/// arithmetic: never the "overflow when adding duration to instant" panic.
+pub(crate) fn deadline(now: Instant, wait: Duration, jitter: Duration) -> Instant {
+    let wait = wait.saturating_add(jitter).min(MAX_WAIT);
+    now.checked_add(wait).unwrap_or(now)
 }
 
 async fn run(weak: Weak<Shared>, client: PollerClient, opts: PollerOptions) {
@@ -175,7 +188,7 @@ async fn run(weak: Weak<Shared>, client: PollerClient, opts: PollerOptions) {
         },
     };
     let mut next_rules = Instant::now();
-    let mut next_targets = Instant::now() + opts.targets_interval;
+    let mut next_targets = deadline(Instant::now(), opts.targets_interval, Duration::ZERO);
     loop {
         tokio::time::sleep_until(next_rules.min(next_targets)).await;
         let Some(shared) = weak.upgrade() else {
@@ -187,11 +200,15 @@ async fn run(weak: Weak<Shared>, client: PollerClient, opts: PollerOptions) {
             next_rules = match refresh_rules(&sampler, &client).await {
                 Ok(n) => {
                     tracing::debug!(rules = n, "X-Ray sampling rules fetched");
-                    Instant::now() + opts.rules_interval + jitter(opts.rules_jitter)
+                    deadline(
+                        Instant::now(),
+                        opts.rules_interval,
+                        jitter(opts.rules_jitter),
+                    )
                 }
                 Err(err) => {
                     tracing::warn!(%err, "cannot fetch X-Ray sampling rules; keeping the current ones");
-                    Instant::now() + opts.targets_interval
+                    deadline(Instant::now(), opts.targets_interval, Duration::ZERO)
                 }
             };
         }
@@ -201,13 +218,36 @@ async fn run(weak: Weak<Shared>, client: PollerClient, opts: PollerOptions) {
                     if outcome.rules_changed {
                         next_rules = Instant::now();
                     }
-                    Instant::now() + outcome.next_in + jitter(opts.targets_jitter)
+                    deadline(Instant::now(), outcome.next_in, jitter(opts.targets_jitter))
                 }
                 Err(err) => {
                     tracing::warn!(%err, "cannot report X-Ray sampling statistics");
-                    Instant::now() + opts.targets_interval
+                    deadline(Instant::now(), opts.targets_interval, Duration::ZERO)
                 }
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_intervals_never_overflow_the_deadline() {
+        let now = Instant::now();
+        for (wait, extra) in [
+            (Duration::MAX, Duration::MAX),
+            (Duration::from_secs(u64::MAX), Duration::ZERO),
+            (Duration::ZERO, jitter(Duration::MAX)),
+        ] {
+            let d = deadline(now, wait, extra);
+            assert!(d >= now && d <= now + MAX_WAIT, "{wait:?} + {extra:?}");
+        }
+        assert!(jitter(Duration::MAX) <= MAX_WAIT);
+        assert_eq!(
+            deadline(now, Duration::from_secs(10), Duration::from_millis(5)),
+            now + Duration::from_millis(10_005)
+        );
     }
 }
