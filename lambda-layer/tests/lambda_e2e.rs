@@ -515,3 +515,42 @@ async fn flush_modes_side_by_side_at_freeze() {
     }
     eprintln!("freeze figures:\n{}", lines.join("\n"));
 }
+
+/// Bench (not run by default; figures for docs/benchmarks.md): the upstream
+/// hangs for the whole run, default flush timeout (2,000 ms). Prints the
+/// post-runtime time per invoke from the third one on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bench: run with --run-ignored only"]
+async fn bench_post_runtime_during_a_hang() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Hang, 10_000));
+    let env = Env::new("bench-hang");
+    const N: usize = 60;
+    let cfg = env
+        .config(
+            &fake,
+            events(N, serde_json::json!({"spans": 2, "sleep_ms": 20})),
+        )
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end");
+    let report = Simulator::run(cfg).await.unwrap();
+    let post: Vec<f64> = report.invokes[2..]
+        .iter()
+        .map(|i| i.post_runtime_extension_ms)
+        .collect();
+    let mut sorted = post.clone();
+    sorted.sort_by(f64::total_cmp);
+    let p90 = sorted[(sorted.len() * 9) / 10];
+    eprintln!(
+        "hang for the whole run: first invoke {:.1} ms, second {:.1} ms; from the third: p50 {:.2} ms, p90 {:.2} ms, max {:.1} ms over {} invokes; {:?}",
+        report.invokes[0].post_runtime_extension_ms,
+        report.invokes[1].post_runtime_extension_ms,
+        p50(post.clone()),
+        p90,
+        sorted.last().copied().unwrap_or(0.0),
+        post.len(),
+        env.stats()
+    );
+}
