@@ -402,6 +402,8 @@ async fn hanging_upstream_costs_milliseconds_and_loses_nothing() {
     let (ids, total, per_request) = index(&fake.received());
     assert_eq!(per_request.len(), N, "every invoke's trace arrived");
     assert_eq!(ids.len(), N * 3, "none lost");
+    // Hung requests were never taken, so nothing was sent twice.
+    assert_eq!(total, ids.len(), "no duplicates");
     let stats = env.stats();
     assert_eq!(stats.spans_dropped_outage, 0, "{stats:?}");
     assert_eq!(stats.spans_dropped_shutdown, 0, "{stats:?}");
@@ -422,6 +424,51 @@ async fn hanging_upstream_costs_milliseconds_and_loses_nothing() {
         post.iter().copied().fold(0.0, f64::max),
         total,
         ids.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_503_outage_is_kept_off_the_invoke_path_and_loses_nothing() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    // A backend answering 503 to its next 12 requests (the exporter's own
+    // retries inside each attempt use them up a few at a time).
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 12));
+    let env = Env::new("long503");
+    const N: usize = 40;
+    let cfg = env
+        .config(
+            &fake,
+            events(N, serde_json::json!({"spans": 2, "sleep_ms": 20})),
+        )
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .with_env("OTEL_AWS_LAMBDA_FLUSH_TIMEOUT", "500");
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, N);
+    let (ids, total, per_request) = index(&fake.received());
+    assert_eq!(per_request.len(), N, "every invoke's trace arrived");
+    assert_eq!(ids.len(), N * 3, "none lost");
+    assert_eq!(total, ids.len(), "no duplicates");
+    let stats = env.stats();
+    assert_eq!(
+        stats.spans_dropped_outage + stats.spans_dropped_shutdown,
+        0,
+        "{stats:?}"
+    );
+    assert!(
+        stats.lane_attempts_skipped + stats.deferred > 0,
+        "{stats:?}"
+    );
+    let post: Vec<f64> = report.invokes[2..]
+        .iter()
+        .map(|i| i.post_runtime_extension_ms)
+        .collect();
+    eprintln!(
+        "long 503: post-runtime first {:.1} ms, p50 from the third {:.2} ms; {stats:?}",
+        report.invokes[0].post_runtime_extension_ms,
+        p50(post)
     );
 }
 

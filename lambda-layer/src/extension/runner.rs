@@ -275,7 +275,13 @@ impl Runner {
         let defer = !signalled
             && self.planner.active_period().is_some()
             && self.planner.at_invoke_end(now, buffer.held_since(), false) == EndDecision::Defer;
-        let early = !buffer.under_pressure() && (defer || self.flusher.backing_off(now));
+        // A retry of a failing destination in flight is not left to be
+        // frozen mid-request: this invoke waits for its end and gives the
+        // retry a grace (below), so a recovered upstream is noticed even
+        // when every invoke is shorter than its round trip.
+        let probing = self.background.is_some() && self.flusher.any_open();
+        let early =
+            !buffer.under_pressure() && !probing && (defer || self.flusher.backing_off(now));
         if early {
             inc(&self.stats.deferred, 1);
             // A regular background flush still running is finished first
