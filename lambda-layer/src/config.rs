@@ -55,8 +55,11 @@ pub const OTEL_AWS_LAMBDA_GRPC_ADDR: &str = "OTEL_AWS_LAMBDA_GRPC_ADDR";
 /// Control endpoint for the function wrapper's "final flush" signal
 /// (default `127.0.0.1:4319`). The Rust function wrapper reads it too.
 pub const OTEL_AWS_LAMBDA_CONTROL_ADDR: &str = "OTEL_AWS_LAMBDA_CONTROL_ADDR";
-/// Telemetry API listener (default `0.0.0.0:0`, an ephemeral port). The
-/// subscription names `sandbox.localdomain` unless the host is a specific IP.
+/// Telemetry API listener (default `0.0.0.0:0`, an ephemeral port: Lambda
+/// delivers to `sandbox.localdomain`, the sandbox's own non-loopback
+/// address). It serves only `/telemetry/<random token>`, the path given in
+/// the subscription, so forged events are refused. The subscription names
+/// `sandbox.localdomain` unless the host is a specific IP.
 pub const OTEL_AWS_LAMBDA_TELEMETRY_ADDR: &str = "OTEL_AWS_LAMBDA_TELEMETRY_ADDR";
 /// Optional path where the extension writes its counters as JSON after each
 /// flush and at shutdown.
