@@ -399,3 +399,29 @@ async fn an_attempt_cut_short_resends_only_the_request_in_flight() {
     uniq.dedup();
     assert_eq!(uniq.len(), got.len());
 }
+
+#[tokio::test]
+async fn stats_are_written_off_the_async_thread_newest_wins() {
+    use otel_aws_lambda::extension::stats::{StatsSnapshot, StatsWriter};
+    let dir = std::env::temp_dir().join(format!("otel-aws-stats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("stats.json");
+    let writer = StatsWriter::new(Some(path.clone()));
+    for invokes in 1..=20 {
+        writer.publish(StatsSnapshot {
+            invokes,
+            ..StatsSnapshot::default()
+        });
+    }
+    writer
+        .write_now(StatsSnapshot {
+            invokes: 99,
+            ..StatsSnapshot::default()
+        })
+        .await;
+    // Give the fire-and-forget writes time to run: none may overwrite the last.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let got: StatsSnapshot = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(got.invokes, 99);
+    let _ = std::fs::remove_dir_all(&dir);
+}
