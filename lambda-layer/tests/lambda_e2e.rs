@@ -409,7 +409,7 @@ async fn hanging_upstream_costs_milliseconds_and_loses_nothing() {
     assert_eq!(stats.spans_dropped_shutdown, 0, "{stats:?}");
     assert!(stats.flushes_incomplete >= 1, "{stats:?}");
     assert!(
-        stats.lane_attempts_skipped > 0,
+        stats.lane_attempts_skipped + stats.deferred > 0,
         "later invokes skipped the failing upstream: {stats:?}"
     );
     // For docs/benchmarks.md (not asserted: the machine is shared).
