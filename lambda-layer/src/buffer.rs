@@ -208,7 +208,7 @@ impl SpanBuffer {
 }
 
 /// Keeps the first `keep` spans of `batch` (in order), removing empty groups.
-fn truncate_spans(batch: &mut ExportTraceServiceRequest, mut keep: usize) {
+pub(crate) fn truncate_spans(batch: &mut ExportTraceServiceRequest, mut keep: usize) {
     for rs in &mut batch.resource_spans {
         for ss in &mut rs.scope_spans {
             let n = ss.spans.len().min(keep);

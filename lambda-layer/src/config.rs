@@ -31,7 +31,7 @@ pub const OTEL_AWS_LAMBDA_PLATFORM_SPANS: &str = "OTEL_AWS_LAMBDA_PLATFORM_SPANS
 pub const OTEL_AWS_CONFIG: &str = "OTEL_AWS_CONFIG";
 /// Where the extension exports: a full traces URL (`/v1/traces` is appended
 /// when the URL has no path). Wins over the `OTEL_EXPORTER_OTLP_*`
-/// endpoints, which are used only when they do not point at localhost.
+/// endpoints, which are used unless they name the extension's own receivers.
 pub const OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT: &str = "OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT";
 /// The extension's exporters (`otlp`, `xray`, `console`, `file`, `none`);
 /// wins over `OTEL_TRACES_EXPORTER`, which the function's SDK may also read.
@@ -55,8 +55,11 @@ pub const OTEL_AWS_LAMBDA_GRPC_ADDR: &str = "OTEL_AWS_LAMBDA_GRPC_ADDR";
 /// Control endpoint for the function wrapper's "final flush" signal
 /// (default `127.0.0.1:4319`). The Rust function wrapper reads it too.
 pub const OTEL_AWS_LAMBDA_CONTROL_ADDR: &str = "OTEL_AWS_LAMBDA_CONTROL_ADDR";
-/// Telemetry API listener (default `0.0.0.0:0`, an ephemeral port). The
-/// subscription names `sandbox.localdomain` unless the host is a specific IP.
+/// Telemetry API listener (default `0.0.0.0:0`, an ephemeral port: Lambda
+/// delivers to `sandbox.localdomain`, the sandbox's own non-loopback
+/// address). It serves only `/telemetry/<random token>`, the path given in
+/// the subscription, so forged events are refused. The subscription names
+/// `sandbox.localdomain` unless the host is a specific IP.
 pub const OTEL_AWS_LAMBDA_TELEMETRY_ADDR: &str = "OTEL_AWS_LAMBDA_TELEMETRY_ADDR";
 /// Optional path where the extension writes its counters as JSON after each
 /// flush and at shutdown.
@@ -65,6 +68,15 @@ pub const OTEL_AWS_LAMBDA_STATS_FILE: &str = "OTEL_AWS_LAMBDA_STATS_FILE";
 /// extension when its OTLP/HTTP port answers, else the X-Ray daemon),
 /// `extension`, or `xray-udp` (OTLP in T1S/T1U datagrams to `AWS_XRAY_DAEMON_ADDRESS`).
 pub const OTEL_AWS_LAMBDA_FUNCTION_EXPORTER: &str = "OTEL_AWS_LAMBDA_FUNCTION_EXPORTER";
+/// Set by Lambda: `on-demand`, `provisioned-concurrency` or
+/// `lambda-managed-instances` (no INVOKE events, concurrent invokes, never
+/// frozen: the extension flushes continuously).
+pub const AWS_LAMBDA_INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// The value of [`AWS_LAMBDA_INITIALIZATION_TYPE`] on Lambda Managed Instances.
+pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
+/// Flush period on Lambda Managed Instances (unless `periodic,<ms>` asks for less).
+pub const MANAGED_PERIOD: Duration = Duration::from_millis(200);
+
 /// Log level of the extension's own lines on stderr (default `info`).
 pub const OTEL_LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
 
@@ -74,6 +86,10 @@ pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
 pub const DEFAULT_GRPC_ADDR: &str = "127.0.0.1:4317";
 /// Default control address.
 pub const DEFAULT_CONTROL_ADDR: &str = "127.0.0.1:4319";
+
+/// Longest flush period on Lambda Managed Instances (the "no span older
+/// than 1 s in the buffer" bound).
+const DEFAULT_PERIOD_CAP: Duration = Duration::from_millis(1000);
 
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +166,10 @@ pub struct ExtensionConfig {
     pub telemetry_addr: SocketAddr,
     /// Where counters are written, if anywhere.
     pub stats_file: Option<PathBuf>,
+    /// Lambda Managed Instances: register for SHUTDOWN only, flush continuously.
+    pub managed: bool,
+    /// The upstream of the `otlp` exporter and why (when `otlp` is on).
+    pub upstream: Option<Upstream>,
     /// Log level of the extension's own lines.
     pub log_level: String,
     /// The distro configuration the exporters are built from (endpoint and
@@ -179,8 +199,22 @@ impl ExtensionConfig {
         };
         let flush_timeout =
             Duration::from_millis(positive(&env, OTEL_AWS_LAMBDA_FLUSH_TIMEOUT, 2000)? as u64);
-        let export = export_config(&env)?;
+        let managed = env
+            .get(AWS_LAMBDA_INITIALIZATION_TYPE)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(MANAGED_INSTANCES));
+        let flush = if managed {
+            // No INVOKE events and no freeze: flush on a short period.
+            match flush {
+                FlushMode::Periodic(p) => FlushMode::Periodic(p.min(DEFAULT_PERIOD_CAP)),
+                _ => FlushMode::Periodic(MANAGED_PERIOD),
+            }
+        } else {
+            flush
+        };
+        let (export, upstream) = export_config(&env)?;
         Ok(Self {
+            managed,
+            upstream,
             flush,
             platform_spans,
             buffer,
@@ -197,6 +231,11 @@ impl ExtensionConfig {
     }
 }
 
+/// The extension's OTLP/gRPC address.
+pub fn grpc_addr(env: &Env) -> Result<SocketAddr, LambdaConfigError> {
+    addr(env, OTEL_AWS_LAMBDA_GRPC_ADDR, DEFAULT_GRPC_ADDR)
+}
+
 /// The extension's OTLP/HTTP address (same variable and default as the extension).
 pub fn http_addr(env: &Env) -> Result<SocketAddr, LambdaConfigError> {
     addr(env, OTEL_AWS_LAMBDA_HTTP_ADDR, DEFAULT_HTTP_ADDR)
@@ -208,14 +247,28 @@ pub fn control_addr(env: &Env) -> Result<SocketAddr, LambdaConfigError> {
     addr(env, OTEL_AWS_LAMBDA_CONTROL_ADDR, DEFAULT_CONTROL_ADDR)
 }
 
+/// The extension's upstream and why it was chosen (logged once at init).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upstream {
+    /// The traces URL.
+    pub url: String,
+    /// The variable it came from (`None`: the X-Ray default).
+    pub var: Option<&'static str>,
+    /// Why, in words (what was skipped and why).
+    pub why: String,
+}
+
 /// Resolves the extension's upstream traces URL.
 ///
 /// 1. `OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT` (path-less URLs get `/v1/traces`);
 /// 2. `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, then `OTEL_EXPORTER_OTLP_ENDPOINT`
-///    (+`/v1/traces`), each only when it does not point at localhost — a
-///    loopback value is meant for the function's SDK, i.e. the extension itself;
+///    (+`/v1/traces`), each unless it names **the extension's own
+///    receivers** (`OTEL_AWS_LAMBDA_HTTP_ADDR` / `_GRPC_ADDR`, on loopback
+///    or their own IP) — that value is meant for the function's SDK, and
+///    exporting to it would loop. Any other address, loopback included (a
+///    second local collector, a proxy extension, a test sink), is used;
 /// 3. `https://xray.$AWS_REGION.amazonaws.com/v1/traces` (SigV4-signed).
-pub fn resolve_endpoint(env: &Env) -> Result<Sourced<String>, LambdaConfigError> {
+pub fn choose_upstream(env: &Env) -> Result<Upstream, LambdaConfigError> {
     use otel_aws_distro::config::vars::{
         AWS_REGION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
     };
@@ -227,25 +280,98 @@ pub fn resolve_endpoint(env: &Env) -> Result<Sourced<String>, LambdaConfigError>
     if let Some(v) = env.get(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT) {
         let url =
             url_with_traces_path(v).ok_or_else(|| invalid(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT, v))?;
-        return Ok(sourced(url, OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT));
+        return Ok(Upstream {
+            url,
+            var: Some(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT),
+            why: format!("{OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT} is set (it wins)"),
+        });
     }
-    if let Some(v) = env.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)
-        && !is_loopback_url(v)
-    {
-        return Ok(sourced(v.to_string(), OTEL_EXPORTER_OTLP_TRACES_ENDPOINT));
-    }
-    if let Some(v) = env.get(OTEL_EXPORTER_OTLP_ENDPOINT)
-        && !is_loopback_url(v)
-    {
-        return Ok(sourced(
-            format!("{}/v1/traces", v.trim_end_matches('/')),
-            OTEL_EXPORTER_OTLP_ENDPOINT,
-        ));
+    let own = [http_addr(env)?, grpc_addr(env)?];
+    let mut skipped = Vec::new();
+    let candidates = [
+        (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, false),
+        (OTEL_EXPORTER_OTLP_ENDPOINT, true),
+    ];
+    for (var, append) in candidates {
+        let Some(v) = env.get(var) else { continue };
+        if is_own_receiver(v, &own) {
+            skipped.push(format!(
+                "{var}={v} names the extension's own receiver (meant for the function's SDK)"
+            ));
+            continue;
+        }
+        let url = if append {
+            format!("{}/v1/traces", v.trim_end_matches('/'))
+        } else {
+            v.to_string()
+        };
+        let mut why = format!("{var} is set");
+        if !skipped.is_empty() {
+            why = format!("{why}; skipped: {}", skipped.join("; "));
+        }
+        return Ok(Upstream {
+            url,
+            var: Some(var),
+            why,
+        });
     }
     let region = env.get(AWS_REGION).ok_or(LambdaConfigError::NoEndpoint)?;
-    Ok(Sourced::default_value(format!(
-        "https://xray.{region}.amazonaws.com/v1/traces"
-    )))
+    let mut why = format!(
+        "no upstream variable names another endpoint: the X-Ray OTLP endpoint of {AWS_REGION}"
+    );
+    if !skipped.is_empty() {
+        why = format!("{why}; skipped: {}", skipped.join("; "));
+    }
+    Ok(Upstream {
+        url: format!("https://xray.{region}.amazonaws.com/v1/traces"),
+        var: None,
+        why,
+    })
+}
+
+/// [`choose_upstream`] as the distro's sourced value.
+pub fn resolve_endpoint(env: &Env) -> Result<Sourced<String>, LambdaConfigError> {
+    let up = choose_upstream(env)?;
+    Ok(match up.var {
+        Some(var) => sourced(up.url, var),
+        None => Sourced::default_value(up.url),
+    })
+}
+
+/// True when `url` names one of `own` (the extension's receivers): same
+/// port, and a loopback or unspecified host, `localhost`, or the receiver's own IP.
+pub fn is_own_receiver(url: &str, own: &[SocketAddr]) -> bool {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (h, rest) = v6.split_once(']').unwrap_or((v6, ""));
+            (h, rest.strip_prefix(':'))
+        }
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    let default_port = if scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    };
+    let Some(port) = port.map_or(Some(default_port), |p| p.parse::<u16>().ok()) else {
+        return false;
+    };
+    let host = host.to_ascii_lowercase();
+    let ip = host.parse::<std::net::IpAddr>().ok();
+    let loopbackish = host == "localhost"
+        || host.ends_with(".localhost")
+        || ip.is_some_and(|ip| ip.is_loopback() || ip.is_unspecified());
+    own.iter().any(|a| {
+        a.port() == port
+            && (ip == Some(a.ip())
+                || (loopbackish && (a.ip().is_loopback() || a.ip().is_unspecified())))
+    })
 }
 
 fn sourced(value: String, var: &'static str) -> Sourced<String> {
@@ -256,7 +382,7 @@ fn sourced(value: String, var: &'static str) -> Sourced<String> {
 }
 
 /// The distro configuration with the extension's endpoint and exporter list.
-fn export_config(env: &Env) -> Result<Config, LambdaConfigError> {
+fn export_config(env: &Env) -> Result<(Config, Option<Upstream>), LambdaConfigError> {
     let mut config = Config::from_env(env)?;
     if let Some(v) = env.get(OTEL_AWS_LAMBDA_TRACES_EXPORTER) {
         config.exporters = Sourced {
@@ -268,8 +394,14 @@ fn export_config(env: &Env) -> Result<Config, LambdaConfigError> {
             source: Source::Env(OTEL_AWS_LAMBDA_TRACES_EXPORTER),
         };
     }
+    let mut upstream = None;
     if config.exporters.value.contains(&ExporterKind::Otlp) {
-        config.otlp.endpoint = resolve_endpoint(env)?;
+        let up = choose_upstream(env)?;
+        config.otlp.endpoint = match up.var {
+            Some(var) => sourced(up.url.clone(), var),
+            None => Sourced::default_value(up.url.clone()),
+        };
+        upstream = Some(up);
     }
     if cfg!(feature = "xray")
         && config.exporters.value.contains(&ExporterKind::Xray)
@@ -277,7 +409,7 @@ fn export_config(env: &Env) -> Result<Config, LambdaConfigError> {
     {
         return Err(LambdaConfigError::NoXrayRegion);
     }
-    Ok(config)
+    Ok((config, upstream))
 }
 
 fn parse_exporters(v: &str) -> Option<Vec<ExporterKind>> {

@@ -32,6 +32,14 @@
 //!
 //! In every mode the extension flushes before `next` when the buffer is
 //! under pressure (over half its bounds) and at SHUTDOWN.
+//!
+//! How the runner applies the decision (see `extension::runner`): no
+//! invoke waits without flushing. In a periodic phase the decision is
+//! taken when INVOKE arrives, and a deferral calls `next` at once (waiting
+//! for the end would bill time and export nothing). `adaptive` flushes at
+//! every end while the function signals its ends (the Rust wrapper: the
+//! wait costs about a millisecond); it goes periodic only for functions
+//! known to be done by `platform.runtimeDone` alone (≥ 25 ms later).
 
 use std::collections::VecDeque;
 use std::time::Duration;

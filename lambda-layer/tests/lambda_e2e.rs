@@ -151,6 +151,8 @@ async fn adaptive_default_loses_nothing_at_shutdown() {
     const N: usize = 60;
     let cfg = env
         .config(&fake, events(N, serde_json::json!({"spans": 2})))
+        // No done signal (as Python/Node): adaptive goes periodic.
+        .with_env("OTEL_AWS_TEST_NO_DONE", "1")
         .with_env("OTEL_AWS_LAMBDA_PLATFORM_SPANS", "true");
     let report = Simulator::run(cfg).await.unwrap();
     assert_all_succeeded(&report, N);
@@ -369,4 +371,233 @@ async fn shutdown_flushes_again_while_the_deadline_allows() {
     let stats = env.stats();
     assert_eq!(stats.spans_dropped_shutdown, 0, "{stats:?}");
     assert_eq!(stats.spans_exported, (N * 2) as u64, "{stats:?}");
+}
+
+/// Median of `v` (sorted copy).
+fn p50(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_upstream_costs_milliseconds_and_loses_nothing() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    // The upstream hangs for its next 3 requests (the first flush, then
+    // two retries), then recovers.
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Hang, 3));
+    let env = Env::new("outage");
+    const N: usize = 40;
+    let cfg = env
+        .config(
+            &fake,
+            events(N, serde_json::json!({"spans": 2, "sleep_ms": 20})),
+        )
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .with_env("OTEL_AWS_LAMBDA_FLUSH_TIMEOUT", "1000");
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, N);
+    let (ids, total, per_request) = index(&fake.received());
+    assert_eq!(per_request.len(), N, "every invoke's trace arrived");
+    assert_eq!(ids.len(), N * 3, "none lost");
+    // Hung requests were never taken, so nothing was sent twice.
+    assert_eq!(total, ids.len(), "no duplicates");
+    let stats = env.stats();
+    assert_eq!(stats.spans_dropped_outage, 0, "{stats:?}");
+    assert_eq!(stats.spans_dropped_shutdown, 0, "{stats:?}");
+    assert!(stats.flushes_incomplete >= 1, "{stats:?}");
+    assert!(
+        stats.lane_attempts_skipped + stats.deferred > 0,
+        "later invokes skipped the failing upstream: {stats:?}"
+    );
+    // For docs/benchmarks.md (not asserted: the machine is shared).
+    let post: Vec<f64> = report.invokes[2..]
+        .iter()
+        .map(|i| i.post_runtime_extension_ms)
+        .collect();
+    eprintln!(
+        "outage: post-runtime p50 from the third invoke {:.2} ms, first {:.1} ms, max {:.1} ms; {} spans received ({} unique); {stats:?}",
+        p50(post.clone()),
+        report.invokes[0].post_runtime_extension_ms,
+        post.iter().copied().fold(0.0, f64::max),
+        total,
+        ids.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_503_outage_is_kept_off_the_invoke_path_and_loses_nothing() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    // A backend answering 503 to its next 12 requests (the exporter's own
+    // retries inside each attempt use them up a few at a time).
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 12));
+    let env = Env::new("long503");
+    const N: usize = 40;
+    let cfg = env
+        .config(
+            &fake,
+            events(N, serde_json::json!({"spans": 2, "sleep_ms": 20})),
+        )
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .with_env("OTEL_AWS_LAMBDA_FLUSH_TIMEOUT", "500");
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, N);
+    let (ids, total, per_request) = index(&fake.received());
+    assert_eq!(per_request.len(), N, "every invoke's trace arrived");
+    assert_eq!(ids.len(), N * 3, "none lost");
+    assert_eq!(total, ids.len(), "no duplicates");
+    let stats = env.stats();
+    assert_eq!(
+        stats.spans_dropped_outage + stats.spans_dropped_shutdown,
+        0,
+        "{stats:?}"
+    );
+    assert!(
+        stats.lane_attempts_skipped + stats.deferred > 0,
+        "{stats:?}"
+    );
+    let post: Vec<f64> = report.invokes[2..]
+        .iter()
+        .map(|i| i.post_runtime_extension_ms)
+        .collect();
+    eprintln!(
+        "long 503: post-runtime first {:.1} ms, p50 from the third {:.2} ms; {stats:?}",
+        report.invokes[0].post_runtime_extension_ms,
+        p50(post)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loopback_upstream_on_another_port_receives_the_data() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    let env = Env::new("loopback");
+    const N: usize = 3;
+    let mut cfg = env
+        .layer
+        .sim_config([env!("CARGO_BIN_EXE_otel-aws-test-function")])
+        // A second local collector / test sink on loopback: the upstream.
+        .with_env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", fake.traces_url())
+        .with_env("OTEL_AWS_SIGV4", "true")
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
+        .with_env("OTEL_AWS_LAMBDA_STATS_FILE", env.stats.to_str().unwrap());
+    cfg.invokes = events(N, serde_json::json!({"spans": 1}));
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, N);
+    let (ids, _, per_request) = index(&fake.received());
+    assert_eq!(per_request.len(), N);
+    assert_eq!(ids.len(), N * 2);
+}
+
+/// Late spans at freeze and post-runtime time of one flush mode, 100
+/// back-to-back invokes; `done`: the function signals its end (the Rust
+/// wrapper), else only `platform.runtimeDone` tells (Python, Node.js).
+async fn freeze_figures(mode: &str, done: bool) -> (usize, usize, f64, StatsSnapshot) {
+    let fake = Arc::new(
+        FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+            .await
+            .unwrap(),
+    );
+    let env = Env::new(&format!("modes-{mode}-{done}"));
+    const N: usize = 100;
+    const CHILDREN: usize = 2;
+    let late = Arc::new(Mutex::new(0usize));
+    let (f, l) = (fake.clone(), late.clone());
+    let mut cfg = env
+        .config(&fake, events(N, serde_json::json!({"spans": CHILDREN})))
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", mode)
+        .on_frozen(move |inv| {
+            let (_, _, per_request) = index(&f.received());
+            let got = per_request.get(&inv.request_id).copied().unwrap_or(0);
+            *l.lock().unwrap() += (1 + CHILDREN).saturating_sub(got);
+        });
+    if !done {
+        cfg = cfg.with_env("OTEL_AWS_TEST_NO_DONE", "1");
+    }
+    let report = Simulator::run(cfg).await.unwrap();
+    assert_all_succeeded(&report, N);
+    let (ids, _, _) = index(&fake.received());
+    assert_eq!(ids.len(), N * (1 + CHILDREN), "{mode}: none lost");
+    let post = p50(report
+        .invokes
+        .iter()
+        .map(|i| i.post_runtime_extension_ms)
+        .collect());
+    let late = *late.lock().unwrap();
+    (late, N * (1 + CHILDREN), post, env.stats())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flush_modes_side_by_side_at_freeze() {
+    let _serial = SERIAL.lock().await;
+    let mut lines = Vec::new();
+    for (mode, done) in [
+        ("end", true),
+        ("adaptive", true),
+        ("end", false),
+        ("adaptive", false),
+    ] {
+        let (late, total, post, stats) = freeze_figures(mode, done).await;
+        lines.push(format!(
+            "{mode:<8} done-signal={done:<5} late at freeze {late}/{total}, post-runtime p50 {post:.2} ms, deferred {}",
+            stats.deferred
+        ));
+        assert_eq!(stats.spans_buffered, 0, "{mode}: {stats:?}");
+        if mode == "end" || done {
+            // Flushed before every freeze: with the done signal adaptive is `end`.
+            assert_eq!(
+                late, 0,
+                "{mode} (done signal {done}): every span before its freeze"
+            );
+        } else {
+            assert!(stats.deferred > 0, "adaptive goes periodic: {stats:?}");
+        }
+    }
+    eprintln!("freeze figures:\n{}", lines.join("\n"));
+}
+
+/// Bench (not run by default; figures for docs/benchmarks.md): the upstream
+/// hangs for the whole run, default flush timeout (2,000 ms). Prints the
+/// post-runtime time per invoke from the third one on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bench: run with --run-ignored only"]
+async fn bench_post_runtime_during_a_hang() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Hang, 10_000));
+    let env = Env::new("bench-hang");
+    const N: usize = 60;
+    let cfg = env
+        .config(
+            &fake,
+            events(N, serde_json::json!({"spans": 2, "sleep_ms": 20})),
+        )
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end");
+    let report = Simulator::run(cfg).await.unwrap();
+    let post: Vec<f64> = report.invokes[2..]
+        .iter()
+        .map(|i| i.post_runtime_extension_ms)
+        .collect();
+    let mut sorted = post.clone();
+    sorted.sort_by(f64::total_cmp);
+    let p90 = sorted[(sorted.len() * 9) / 10];
+    eprintln!(
+        "hang for the whole run: first invoke {:.1} ms, second {:.1} ms; from the third: p50 {:.2} ms, p90 {:.2} ms, max {:.1} ms over {} invokes; {:?}",
+        report.invokes[0].post_runtime_extension_ms,
+        report.invokes[1].post_runtime_extension_ms,
+        p50(post.clone()),
+        p90,
+        sorted.last().copied().unwrap_or(0.0),
+        post.len(),
+        env.stats()
+    );
 }

@@ -541,3 +541,38 @@ fn lambda_sim_binary_cli() {
 fn events_of(layer: &Layer, t: &str) -> usize {
     events(&layer.records(), t).len()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_instances_serve_concurrent_workers_without_freezing() {
+    let mut cfg = SimConfig::new([ECHO]).managed_instances(4);
+    cfg.forward_output = false;
+    cfg.invokes = (0..12)
+        .map(|_| InvokeSpec::json(&json!({"sleep_ms": 300})))
+        .collect();
+    let report = run(cfg).await;
+    assert_eq!(report.init.status, Status::Success, "{:?}", report.init);
+    assert_eq!(report.invokes.len(), 12);
+    let mut pids = std::collections::HashSet::new();
+    for inv in &report.invokes {
+        assert_eq!(inv.status, Status::Success, "{inv:?}");
+        assert!(inv.frozen_at.is_none(), "never frozen: {inv:?}");
+        let body: Value = serde_json::from_str(inv.response_body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["request_id"], inv.request_id.as_str());
+        pids.insert(body["pid"].as_u64().unwrap());
+    }
+    assert!(
+        pids.len() >= 2,
+        "invokes were served by several workers: {pids:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_instances_refuse_invoke_registration() {
+    // The probe extension registers for INVOKE: Managed Instances send none.
+    let layer = Layer::new("managed-invoke");
+    let cfg = layer
+        .config(vec![InvokeSpec::json(&json!({}))])
+        .managed_instances(2);
+    let report = run(cfg).await;
+    assert_ne!(report.init.status, Status::Success, "{:?}", report.init);
+}

@@ -71,7 +71,19 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({"ok": true, "request_id": event.context.request_id}))
 }
 
+/// With `OTEL_AWS_TEST_NO_DONE` set, the wrapper's done signal goes to a
+/// closed port, so the extension learns of each invoke's end from
+/// `platform.runtimeDone` only — as with Python and Node.js functions.
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    otel_aws_lambda::function::run(handler).await
+    let mut env = otel_aws_distro::Env::from_process();
+    if env.get("OTEL_AWS_TEST_NO_DONE").is_some() {
+        env = env.with("OTEL_AWS_LAMBDA_CONTROL_ADDR", "127.0.0.1:9");
+    }
+    let telemetry = otel_aws_lambda::function::FunctionTelemetry::init_with(
+        otel_aws_distro::Builder::new(),
+        env,
+    )
+    .await?;
+    otel_aws_lambda::function::run_with(telemetry, handler).await
 }

@@ -115,6 +115,15 @@ impl ExtensionsApi {
     /// Registers for INVOKE and SHUTDOWN with the API at `runtime_api`
     /// (`host:port`, from `AWS_LAMBDA_RUNTIME_API`).
     pub async fn register(runtime_api: &str, name: &str) -> Result<Self, ApiError> {
+        Self::register_for(runtime_api, name, &["INVOKE", "SHUTDOWN"]).await
+    }
+
+    /// Registers for `events` (Lambda Managed Instances: `SHUTDOWN` only).
+    pub async fn register_for(
+        runtime_api: &str,
+        name: &str,
+        events: &[&str],
+    ) -> Result<Self, ApiError> {
         const CALL: &str = "register";
         let base = format!("http://{runtime_api}");
         // No overall timeout: `next` blocks until the next event by design.
@@ -130,7 +139,7 @@ impl ExtensionsApi {
             .post(format!("{base}/2020-01-01/extension/register"))
             .header("Lambda-Extension-Name", name)
             .header("content-type", "application/json")
-            .body(r#"{"events":["INVOKE","SHUTDOWN"]}"#)
+            .body(serde_json::json!({ "events": events }).to_string())
             .send()
             .await
             .map_err(|e| transport(CALL, &base, e))?;

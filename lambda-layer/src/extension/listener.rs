@@ -1,6 +1,14 @@
-//! The extension's own HTTP endpoints: the Telemetry API destination and
-//! the control endpoint the function wrapper signals at the end of an
-//! invoke (after its final flush has been accepted by the receiver).
+//! The extension's own HTTP endpoints, on two separate listeners:
+//!
+//! - the **control** endpoint (loopback, `127.0.0.1:4319`) that the function
+//!   wrapper signals at the end of an invoke (after its final flush has been
+//!   accepted by the receiver) — it serves that path only;
+//! - the **Telemetry API destination**, which Lambda reaches at
+//!   `sandbox.localdomain` (the sandbox's own address, not loopback) — it
+//!   serves one path only, `/telemetry/<token>`, where the token is a
+//!   random 128-bit value known only to this process and to Lambda (it is
+//!   in the subscription), so nothing else in the sandbox — the function
+//!   included — can forge `platform.runtimeDone` or platform spans.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -15,8 +23,32 @@ use super::signals::{DoneSignals, DoneSource};
 use super::telemetry::{self, PlatformEvent};
 use crate::platform_spans::PlatformSpans;
 
-/// Path of the Telemetry API destination.
+/// Prefix of the Telemetry API destination path (`/telemetry/<token>`).
 pub const TELEMETRY_PATH: &str = "/telemetry";
+
+/// A fresh random token for the telemetry path (32 hex digits). Random
+/// from the OS through the standard library's randomly keyed SipHash
+/// (no extra dependency): each `RandomState` has fresh keys.
+pub fn telemetry_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let part = |salt: u64| {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(salt);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        h.finish()
+    };
+    format!("{:016x}{:016x}", part(1), part(2))
+}
+
+/// The telemetry destination path for `token`.
+pub fn telemetry_path(token: &str) -> String {
+    format!("{TELEMETRY_PATH}/{token}")
+}
 /// Control path: `POST /lambda/v1/invocations/{request_id}/done` says the
 /// function has flushed every span of that invoke.
 pub const DONE_PATH: &str = "/lambda/v1/invocations/{request_id}/done";
@@ -62,11 +94,17 @@ async fn on_done(State(st): State<ListenerState>, Path(request_id): Path<String>
     StatusCode::NO_CONTENT
 }
 
-/// The router serving both paths.
-pub fn router(state: ListenerState) -> Router {
+/// The control listener's router: the done signal only.
+pub fn control_router(state: ListenerState) -> Router {
     Router::new()
-        .route(TELEMETRY_PATH, post(on_telemetry))
         .route(DONE_PATH, post(on_done))
+        .with_state(state)
+}
+
+/// The Telemetry API listener's router: `telemetry_path(token)` only.
+pub fn telemetry_router(state: ListenerState, token: &str) -> Router {
+    Router::new()
+        .route(&telemetry_path(token), post(on_telemetry))
         .with_state(state)
 }
 

@@ -5,12 +5,14 @@
 //! 1. bind the OTLP receivers (127.0.0.1:4318 HTTP, :4317 gRPC), the control
 //!    endpoint and the Telemetry API listener — before registering, so the
 //!    runtime (started after every extension registered) finds them open;
-//! 2. register for INVOKE and SHUTDOWN;
+//! 2. register for INVOKE and SHUTDOWN (SHUTDOWN only on Lambda Managed
+//!    Instances), and log the chosen upstream and why;
 //! 3. spawn the Telemetry API subscription and the exporter construction
 //!    (TLS client, credentials) — they complete while `next` is pending;
 //! 4. the loop in [`runner`].
 
 pub mod api;
+pub mod delivery;
 pub mod flusher;
 pub mod listener;
 pub mod runner;
@@ -185,12 +187,12 @@ pub async fn run_since(
         stopped(),
     )
     .await?;
-    let router = listener::router(ListenerState {
+    let state = ListenerState {
         signals: signals.clone(),
         platform: platform.clone(),
-    });
-    let listen = |addr, var| {
-        let router = router.clone();
+    };
+    let token = listener::telemetry_token();
+    let listen = |addr, var, router| {
         let stop = stopped();
         async move {
             listener::serve(addr, router, stop)
@@ -198,19 +200,41 @@ pub async fn run_since(
                 .map_err(|source| ExtensionError::Listen { addr, var, source })
         }
     };
+    // Two listeners: the control endpoint (loopback) serves the done signal
+    // only; the Telemetry API destination serves its secret path only.
     listen(
         cfg.control_addr,
         crate::config::OTEL_AWS_LAMBDA_CONTROL_ADDR,
+        listener::control_router(state.clone()),
     )
     .await?;
     let telemetry_addr = listen(
         cfg.telemetry_addr,
         crate::config::OTEL_AWS_LAMBDA_TELEMETRY_ADDR,
+        listener::telemetry_router(state, &token),
     )
     .await?;
 
     // 2. Register.
-    let api = ExtensionsApi::register(&runtime_api, api::EXTENSION_NAME).await?;
+    // Lambda Managed Instances send no INVOKE events to extensions.
+    let events: &[&str] = if cfg.managed {
+        &["SHUTDOWN"]
+    } else {
+        &["INVOKE", "SHUTDOWN"]
+    };
+    let api = ExtensionsApi::register_for(&runtime_api, api::EXTENSION_NAME, events).await?;
+    match &cfg.upstream {
+        Some(up) => tracing::info!(
+            upstream = %up.url,
+            why = %up.why,
+            managed_instances = cfg.managed,
+            "upstream chosen"
+        ),
+        None => tracing::info!(
+            managed_instances = cfg.managed,
+            "no otlp exporter: no upstream URL"
+        ),
+    }
 
     // 3. Off the critical path: subscription, exporters, resource.
     let host = if telemetry_addr.ip().is_unspecified() {
@@ -221,7 +245,7 @@ pub async fn run_since(
     let uri = format!(
         "http://{host}:{}{}",
         telemetry_addr.port(),
-        listener::TELEMETRY_PATH
+        listener::telemetry_path(&token)
     );
     let sub_api = api.clone();
     tokio::spawn(async move {
@@ -248,6 +272,8 @@ pub async fn run_since(
     let flusher = Arc::new(Flusher::new(
         buffer,
         exp_rx,
+        cfg.buffer,
+        clock.clone(),
         resource,
         platform,
         stats.clone(),
@@ -262,8 +288,10 @@ pub async fn run_since(
         flush_timeout: cfg.flush_timeout,
         stats,
         clock,
-        stats_file: cfg.stats_file.clone(),
+        stats_writer: stats::StatsWriter::new(cfg.stats_file.clone()),
         started,
+        background: None,
+        last_done: None,
     };
     let result = runner.run().await;
     let _ = stop_tx.send(true);

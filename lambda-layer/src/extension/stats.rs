@@ -17,6 +17,14 @@ pub struct ExtensionStats {
     pub flushes_incomplete: AtomicU64,
     /// Spans the destination accepted.
     pub spans_exported: AtomicU64,
+    /// Spans kept in a destination's lane after a failed attempt (summed over attempts).
+    pub spans_requeued: AtomicU64,
+    /// Spans dropped because a failing destination's lane was full.
+    pub spans_dropped_outage: AtomicU64,
+    /// Lane attempts skipped because the destination's breaker was open.
+    pub lane_attempts_skipped: AtomicU64,
+    /// Background retries cut short at the end of an invoke.
+    pub retries_aborted: AtomicU64,
     /// Spans the exporters dropped (rejected by the destination, over size limits).
     pub spans_export_dropped: AtomicU64,
     /// Spans still held when the SHUTDOWN deadline left no time to export them (lost).
@@ -52,6 +60,18 @@ pub struct StatsSnapshot {
     pub spans_exported: u64,
     /// Spans the exporters dropped.
     pub spans_export_dropped: u64,
+    /// Spans dropped because a failing destination's lane was full.
+    #[serde(default)]
+    pub spans_dropped_outage: u64,
+    /// Lane attempts skipped because the destination's breaker was open.
+    #[serde(default)]
+    pub lane_attempts_skipped: u64,
+    /// Background retries cut short at the end of an invoke.
+    #[serde(default)]
+    pub retries_aborted: u64,
+    /// Spans held for a destination that has not accepted them yet.
+    #[serde(default)]
+    pub spans_held_for_retry: u64,
     /// Spans not exported before the SHUTDOWN deadline (lost with the environment).
     #[serde(default)]
     pub spans_dropped_shutdown: u64,
@@ -79,6 +99,56 @@ impl StatsSnapshot {
             serde_json::to_vec(self).map_err(std::io::Error::other)?,
         )?;
         std::fs::rename(tmp, path)
+    }
+}
+
+/// Writes snapshots to the stats file off the async thread, newest wins:
+/// [`StatsWriter::publish`] returns at once (the invoke path never waits for
+/// the disk), [`StatsWriter::write_now`] waits (SHUTDOWN).
+#[derive(Debug, Default)]
+pub struct StatsWriter {
+    path: Option<std::path::PathBuf>,
+    seq: AtomicU64,
+    written: std::sync::Arc<std::sync::Mutex<u64>>,
+}
+
+impl StatsWriter {
+    /// A writer to `path` (`None`: writes nothing).
+    pub fn new(path: Option<std::path::PathBuf>) -> Self {
+        Self {
+            path,
+            ..Self::default()
+        }
+    }
+
+    fn job(&self, snap: StatsSnapshot) -> Option<impl FnOnce() + Send + 'static> {
+        let path = self.path.clone()?;
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let written = self.written.clone();
+        Some(move || {
+            let mut last = written.lock().unwrap_or_else(|p| p.into_inner());
+            if *last >= seq {
+                return; // a newer snapshot is already on disk
+            }
+            if let Err(e) = snap.write_to(&path) {
+                tracing::warn!(error = %e, path = %path.display(), "cannot write the stats file");
+            }
+            *last = seq;
+        })
+    }
+
+    /// Writes `snap` on a blocking thread without waiting.
+    pub fn publish(&self, snap: StatsSnapshot) {
+        if let Some(job) = self.job(snap) {
+            drop(tokio::task::spawn_blocking(job));
+        }
+    }
+
+    /// Writes `snap` on a blocking thread and waits for it.
+    pub async fn write_now(&self, snap: StatsSnapshot) {
+        if let Some(job) = self.job(snap) {
+            let _ = tokio::task::spawn_blocking(job).await;
+        }
     }
 }
 

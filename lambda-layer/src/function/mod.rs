@@ -52,6 +52,9 @@ pub enum FunctionInitError {
     /// The exporter could not be built.
     #[error(transparent)]
     Exporter(#[from] otel_aws_distro::export::ExportConfigError),
+    /// The HTTP client for the done signal could not be built.
+    #[error("cannot build the HTTP client for the extension's done signal: {0}")]
+    Client(String),
     /// The UDP socket could not be opened.
     #[error("cannot open a UDP socket to the X-Ray daemon at {addr}: {source}")]
     Udp {
@@ -78,7 +81,9 @@ pub enum Destination {
 
 impl Destination {
     /// Chooses from `OTEL_AWS_LAMBDA_FUNCTION_EXPORTER` (see [`crate::config`]).
-    pub fn from_env(env: &Env) -> Result<Self, FunctionInitError> {
+    /// `auto` probes the extension's port with an async connect (at most
+    /// 50 ms), never blocking the runtime's thread.
+    pub async fn from_env(env: &Env) -> Result<Self, FunctionInitError> {
         let otlp = http_addr(env)?;
         let control = control_addr(env)?;
         let daemon = otel_aws_distro::config::DaemonAddress::parse(
@@ -96,8 +101,11 @@ impl Destination {
             "xray-udp" => Ok(Self::XrayUdp(daemon.udp)),
             "auto" => {
                 // Extensions register (and bind their ports) before the runtime starts.
-                let up =
-                    std::net::TcpStream::connect_timeout(&otlp, Duration::from_millis(50)).is_ok();
+                let connect = tokio::net::TcpStream::connect(otlp);
+                let up = matches!(
+                    tokio::time::timeout(Duration::from_millis(50), connect).await,
+                    Ok(Ok(_))
+                );
                 Ok(if up {
                     extension
                 } else {
@@ -154,7 +162,14 @@ impl FunctionTelemetry {
     /// Sets up telemetry with `builder` (your overrides) reading `env`; the
     /// exporter towards the extension or the daemon is added to it.
     pub async fn init_with(builder: Builder, env: Env) -> Result<Self, FunctionInitError> {
-        let destination = Destination::from_env(&env)?;
+        let destination = Destination::from_env(&env).await?;
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .http1_only()
+            .tls_certs_only(std::iter::empty()) // loopback HTTP: no root certificates to load
+            .timeout(Duration::from_millis(200))
+            .build()
+            .map_err(|e| FunctionInitError::Client(e.to_string()))?;
         let guard = builder
             .with_env(env.clone())
             .with_exporter(destination.exporter()?)
@@ -163,13 +178,7 @@ impl FunctionTelemetry {
         Ok(Self {
             guard,
             destination,
-            client: reqwest::Client::builder()
-                .no_proxy()
-                .http1_only()
-                .tls_certs_only(std::iter::empty()) // loopback HTTP: no root certificates to load
-                .timeout(Duration::from_millis(200))
-                .build()
-                .unwrap_or_default(),
+            client,
             cold: AtomicBool::new(true),
             name: env
                 .get("AWS_LAMBDA_FUNCTION_NAME")

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! lambda-sim --layer DIR --invokes N [--events FILE] [--timeout-ms N] [--memory-mb N]
-//!            [--env K=V]... -- <function command...>
+//!            [--managed-instances WORKERS] [--env K=V]... -- <function command...>
 //! ```
 //!
 //! Prints one JSON report line per init, invoke and shutdown to stdout;
@@ -56,6 +56,11 @@ struct Args {
     /// Milliseconds the environment stays frozen between invokes.
     #[arg(long, default_value_t = 0)]
     gap_ms: u64,
+    /// Lambda Managed Instances with this many runtime workers: invokes are
+    /// served concurrently, never frozen, no INVOKE for extensions
+    /// (--gap-ms is then the gap between invoke arrivals).
+    #[arg(long, value_name = "WORKERS")]
+    managed_instances: Option<usize>,
     /// Do not copy the processes' output to stderr.
     #[arg(long)]
     quiet: bool,
@@ -76,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
     cfg.handler = args.handler.clone();
     cfg.exec_wrapper = args.exec_wrapper.clone();
     cfg.forward_output = !args.quiet;
+    cfg.managed_workers = args.managed_instances.unwrap_or(0);
     for kv in &args.env {
         let Some((k, v)) = kv.split_once('=') else {
             bail!("--env {kv:?} must be KEY=VALUE");

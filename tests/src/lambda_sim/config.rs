@@ -82,6 +82,11 @@ pub struct SimConfig {
     pub on_frozen: Option<FrozenHook>,
     /// Called with each report line as it happens.
     pub on_report: Option<ReportHook>,
+    /// Lambda Managed Instances with this many runtime workers (0: on-demand).
+    /// Each worker is a runtime process calling `next`; invokes are served
+    /// to them concurrently, extensions get no INVOKE events, and the
+    /// environment is never frozen (see `docs/lambda-sim.md`).
+    pub managed_workers: usize,
 }
 
 impl SimConfig {
@@ -112,6 +117,7 @@ impl SimConfig {
             forward_output: true,
             on_frozen: None,
             on_report: None,
+            managed_workers: 0,
         }
     }
 
@@ -130,6 +136,12 @@ impl SimConfig {
     /// Adds one environment variable.
     pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Lambda Managed Instances with `workers` concurrent runtime workers.
+    pub fn managed_instances(mut self, workers: usize) -> Self {
+        self.managed_workers = workers;
         self
     }
 

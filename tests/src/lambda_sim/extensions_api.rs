@@ -106,6 +106,16 @@ async fn register(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes) 
             ));
             return;
         }
+        if s.managed.is_some() && events.iter().any(|e| e == "INVOKE") {
+            // Strict on purpose: an extension that waits for INVOKE on
+            // Managed Instances would wait forever (Lambda sends none).
+            refused = Some(api_error(
+                StatusCode::FORBIDDEN,
+                "Extension.InvalidEventType",
+                "Lambda Managed Instances send no INVOKE events: register for SHUTDOWN only",
+            ));
+            return;
+        }
         let external = s.expected_external.contains(&name);
         if !external && events.iter().any(|e| e == "SHUTDOWN") {
             refused = Some(api_error(

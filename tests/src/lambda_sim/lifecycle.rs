@@ -16,7 +16,7 @@ use super::config::SimConfig;
 use super::invoke::{InvokeSpec, epoch_ms, trace_header};
 use super::process::{Environment, Label, SpawnCtx, lambda_env, spawn};
 use super::report::{ExtensionInfo, InitReport, InvokeReport, ShutdownReport, Status};
-use super::state::{CurrentInvoke, Phase, RuntimeInvocation, Sandbox};
+use super::state::{CurrentInvoke, ManagedPool, Phase, RuntimeInvocation, Sandbox};
 use super::{Ctx, SimError, freeze, procfs};
 
 /// How long external extensions get after SHUTDOWN.
@@ -82,16 +82,22 @@ impl<'a> Driver<'a> {
         let generation = self.generation;
         let names: Vec<String> = self.extensions.iter().map(|(n, _)| n.clone()).collect();
         self.ctx.telemetry.reset();
-        self.ctx
-            .sandbox
-            .send_modify(|s| *s = Sandbox::new(names.clone(), generation));
+        self.ctx.sandbox.send_modify(|s| {
+            *s = Sandbox::new(names.clone(), generation);
+            s.managed = (self.cfg.managed_workers > 0).then(ManagedPool::default);
+        });
         self.frozen.send_replace(false);
 
         let t0 = Instant::now();
         let deadline = t0 + self.cfg.init_timeout;
+        let init_type = if self.cfg.managed_workers > 0 {
+            "lambda-managed-instances"
+        } else {
+            "on-demand"
+        };
         self.emit(
             "platform.initStart",
-            json!({ "initializationType": "on-demand", "phase": phase }),
+            json!({ "initializationType": init_type, "phase": phase }),
         );
         let env_vars = lambda_env(self.cfg, &self.api);
         let cwd = self
@@ -141,7 +147,10 @@ impl<'a> Driver<'a> {
             }
             command.extend(self.cfg.function.iter().cloned());
             let (program, args) = command.split_first().ok_or(SimError::NoFunction)?;
-            env.procs.push(spawn(Label::Runtime, program, args, &sc)?);
+            // Managed Instances: several runtime workers, each calling `next`.
+            for _ in 0..self.cfg.managed_workers.max(1) {
+                env.procs.push(spawn(Label::Runtime, program, args, &sc)?);
+            }
             let ready = self
                 .wait_until(deadline, |s| {
                     s.init_error.is_some()
@@ -158,7 +167,7 @@ impl<'a> Driver<'a> {
             };
             let (status, error_type) = split(&failed);
             let mut record = json!({
-                "initializationType": "on-demand",
+                "initializationType": init_type,
                 "phase": phase,
                 "status": status.as_str(),
                 "spans": [],
@@ -186,7 +195,7 @@ impl<'a> Driver<'a> {
         let init_duration = t0.elapsed();
         let (status, error_type) = split(&failed);
         let mut record = json!({
-            "initializationType": "on-demand",
+            "initializationType": init_type,
             "phase": phase,
             "status": status.as_str(),
             "metrics": { "durationMs": ms(init_duration) },
@@ -433,6 +442,122 @@ impl<'a> Driver<'a> {
             frozen_pids: Vec::new(),
             reset: matches!(status, Status::Timeout | Status::Failure),
         }
+    }
+
+    /// Lambda Managed Instances: every scripted invoke is submitted (each
+    /// after its `frozen_before` pause, read as the gap since the previous
+    /// submission) to the runtime workers, which serve them concurrently;
+    /// no INVOKE reaches the extensions, nothing is frozen. One report per
+    /// invoke, in script order, when its response has been posted.
+    pub(crate) async fn invoke_managed(
+        &self,
+        specs: &[InvokeSpec],
+        on_report: Option<super::config::ReportHook>,
+    ) -> Vec<InvokeReport> {
+        let cfg = self.cfg;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, spec) in specs.iter().enumerate() {
+            tokio::time::sleep(spec.frozen_before).await;
+            let start = Instant::now();
+            let start_wall = SystemTime::now();
+            let request_id = uuid::Uuid::new_v4().to_string();
+            let trace = spec
+                .trace_header
+                .clone()
+                .unwrap_or_else(|| trace_header(start_wall));
+            let deadline_ms = epoch_ms(start_wall + cfg.timeout);
+            self.emit(
+                "platform.start",
+                json!({ "requestId": request_id, "version": cfg.function_version,
+                        "tracing": { "type": "X-Amzn-Trace-Id", "value": trace } }),
+            );
+            let inv = RuntimeInvocation {
+                request_id: request_id.clone(),
+                deadline_ms,
+                function_arn: cfg.function_arn(),
+                trace_header: trace.clone(),
+                client_context: spec.client_context.clone(),
+                cognito_identity: spec.cognito_identity.clone(),
+                body: spec.event.clone(),
+            };
+            self.ctx.sandbox.send_modify(|s| {
+                if let Some(pool) = s.managed.as_mut() {
+                    pool.submit(inv);
+                }
+            });
+            let ctx = self.ctx.clone();
+            let (timeout, memory_mb) = (cfg.timeout, cfg.memory_mb);
+            let hook = on_report.clone();
+            tasks.spawn(async move {
+                let id = request_id;
+                let mut rx = ctx.sandbox.subscribe();
+                let answered = tokio::time::timeout_at((start + timeout).into(), async {
+                    rx.wait_for(|s| {
+                        s.managed
+                            .as_ref()
+                            .and_then(|p| p.in_flight.get(&id))
+                            .is_some_and(Option::is_some)
+                    })
+                    .await
+                    .is_ok()
+                })
+                .await
+                .unwrap_or(false);
+                let outcome = ctx
+                    .sandbox
+                    .borrow()
+                    .managed
+                    .as_ref()
+                    .and_then(|p| p.in_flight.get(&id).cloned().flatten());
+                let (status, error_type) = match (&outcome, answered) {
+                    (Some(o), true) => match &o.error_type {
+                        None => (Status::Success, None),
+                        Some(t) => (Status::Error, Some(t.clone())),
+                    },
+                    _ => (Status::Timeout, Some("Sandbox.Timedout".to_string())),
+                };
+                let finished = outcome.as_ref().map_or_else(Instant::now, |o| o.finished);
+                let duration = finished.saturating_duration_since(start);
+                ctx.telemetry.emit(
+                    "platform.report",
+                    json!({ "requestId": id, "status": status.as_str(),
+                            "metrics": { "durationMs": ms(duration),
+                                         "billedDurationMs": ms(duration).ceil() as u64,
+                                         "memorySizeMB": memory_mb } }),
+                );
+                let report = InvokeReport {
+                    index,
+                    request_id: id,
+                    trace_header: trace,
+                    deadline_ms,
+                    status,
+                    error_type,
+                    response_body: outcome
+                        .as_ref()
+                        .map(|o| String::from_utf8_lossy(&o.body).into_owned()),
+                    duration_ms: ms(duration),
+                    runtime_duration_ms: ms(duration),
+                    post_runtime_extension_ms: 0.0,
+                    total_duration_ms: ms(duration),
+                    billed_duration_ms: ms(duration).ceil() as u64,
+                    max_memory_used_mb: 0,
+                    init_duration_ms: None,
+                    frozen_before_ms: 0.0,
+                    frozen_at_ms: None,
+                    frozen_at: None,
+                    frozen_at_instant: None,
+                    frozen_pids: Vec::new(),
+                    reset: false,
+                };
+                if let Some(h) = &hook {
+                    h(&super::report::ReportLine::Invoke(report.clone()));
+                }
+                report
+            });
+        }
+        let mut reports: Vec<InvokeReport> = tasks.join_all().await;
+        reports.sort_by_key(|r| r.index);
+        reports
     }
 
     /// Freezes every process and records it in `report`.

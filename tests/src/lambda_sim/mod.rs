@@ -156,7 +156,22 @@ impl Simulator {
         let mut pending_init = Some(init.init_duration_ms);
         let mut frozen_since: Option<Instant> = None;
 
-        for (index, spec) in cfg.invokes.iter().enumerate() {
+        if cfg.managed_workers > 0 && init.status == Status::Success {
+            // Managed Instances: concurrent invokes, no freeze, no resets.
+            let reports = driver
+                .invoke_managed(&cfg.invokes, cfg.on_report.clone())
+                .await;
+            for r in &reports {
+                lines.push(ReportLine::Invoke(r.clone()));
+            }
+            invokes = reports;
+        }
+        let scripted: &[InvokeSpec] = if cfg.managed_workers > 0 {
+            &[]
+        } else {
+            &cfg.invokes
+        };
+        for (index, spec) in scripted.iter().enumerate() {
             if init.status != Status::Success {
                 break;
             }

@@ -199,7 +199,14 @@ pub(crate) fn lambda_env(cfg: &SimConfig, api: &str) -> Vec<(String, String)> {
             format!("/aws/lambda/{}", cfg.function_name),
         ),
         ("AWS_LAMBDA_LOG_STREAM_NAME".into(), stream),
-        ("AWS_LAMBDA_INITIALIZATION_TYPE".into(), "on-demand".into()),
+        (
+            "AWS_LAMBDA_INITIALIZATION_TYPE".into(),
+            if cfg.managed_workers > 0 {
+                "lambda-managed-instances".into()
+            } else {
+                "on-demand".into()
+            },
+        ),
         (
             "AWS_ACCESS_KEY_ID".into(),
             cfg.credentials.access_key_id.clone(),

@@ -77,6 +77,18 @@ async fn next(State(ctx): State<Arc<Ctx>>) -> Response {
         let rt = &mut s.runtime;
         rt.next_calls += 1;
         rt.last_next_at = Some(Instant::now());
+        if let Some(pool) = s.managed.as_mut() {
+            // Managed Instances: any worker takes the next queued invocation.
+            rt.waiting = true;
+            if let Some(inv) = pool.queue.pop_front() {
+                next = Some(Next::Ready(inv));
+            } else {
+                let (tx, rx) = oneshot::channel();
+                pool.waiters.push_back(tx);
+                next = Some(Next::Wait(rx));
+            }
+            return;
+        }
         if let Some(inv) = rt.pending.take() {
             rt.waiting = false;
             next = Some(Next::Ready(inv));
@@ -147,15 +159,22 @@ async fn record_outcome(ctx: &Ctx, id: &str, error_type: Option<String>, req: Re
     let started_wall = SystemTime::now();
     let known = {
         let s = ctx.sandbox.borrow();
-        match &s.current {
-            Some(cur) if cur.request_id == id => {
-                if cur.outcome.is_some() {
-                    Err("InvalidStateTransition")
-                } else {
-                    Ok(())
+        match (&s.managed, &s.current) {
+            (Some(pool), _) => match pool.in_flight.get(id) {
+                Some(None) => Ok(()),
+                Some(Some(_)) => Err("InvalidStateTransition"),
+                None => Err("InvalidRequestID"),
+            },
+            (None, current) => match current {
+                Some(cur) if cur.request_id == id => {
+                    if cur.outcome.is_some() {
+                        Err("InvalidStateTransition")
+                    } else {
+                        Ok(())
+                    }
                 }
-            }
-            _ => Err("InvalidRequestID"),
+                _ => Err("InvalidRequestID"),
+            },
         }
     };
     if let Err(kind) = known {
@@ -183,6 +202,16 @@ async fn record_outcome(ctx: &Ctx, id: &str, error_type: Option<String>, req: Re
     };
     let mut stored = false;
     ctx.sandbox.send_modify(|s| {
+        if let Some(slot) = s
+            .managed
+            .as_mut()
+            .and_then(|p| p.in_flight.get_mut(id))
+            .filter(|o| o.is_none())
+        {
+            *slot = Some(outcome.clone());
+            stored = true;
+            return;
+        }
         if let Some(cur) = s
             .current
             .as_mut()

@@ -130,6 +130,31 @@ pub(crate) struct Sandbox {
     pub init_error: Option<String>,
     /// Exited external extension processes by file name (their status, as text).
     pub extensions_exited: HashMap<String, String>,
+    /// Lambda Managed Instances: the concurrent invocations (`None`: on-demand).
+    pub managed: Option<ManagedPool>,
+}
+
+/// Lambda Managed Instances: workers parked in `next`, invocations not yet
+/// taken, and the outcome of each invocation in flight.
+#[derive(Debug, Default)]
+pub(crate) struct ManagedPool {
+    pub waiters: VecDeque<oneshot::Sender<RuntimeInvocation>>,
+    pub queue: VecDeque<RuntimeInvocation>,
+    pub in_flight: HashMap<String, Option<Outcome>>,
+}
+
+impl ManagedPool {
+    /// Hands `inv` to a parked worker, or queues it.
+    pub fn submit(&mut self, mut inv: RuntimeInvocation) {
+        self.in_flight.insert(inv.request_id.clone(), None);
+        while let Some(tx) = self.waiters.pop_front() {
+            match tx.send(inv) {
+                Ok(()) => return,
+                Err(back) => inv = back,
+            }
+        }
+        self.queue.push_back(inv);
+    }
 }
 
 impl Sandbox {
@@ -144,6 +169,7 @@ impl Sandbox {
             current: None,
             init_error: None,
             extensions_exited: HashMap::new(),
+            managed: None,
         }
     }
 

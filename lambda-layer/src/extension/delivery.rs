@@ -1,0 +1,390 @@
+//! Delivery state per exporter: what each destination has not accepted yet,
+//! and a circuit breaker that keeps a failing destination off the invoke path.
+//!
+//! A flush moves everything received into one [`Lane`] per exporter; each
+//! lane sends what it holds and forgets it only when its exporter accepted
+//! it. So one exporter's failure never re-sends to the others (no
+//! duplicates from a shared requeue), and the data of a failing destination
+//! waits in its lane, within the same bounds as the receive buffer, the
+//! excess dropped and counted.
+//!
+//! # Circuit breaker
+//! - **Closed** (no failure since the last success): a flush attempts the
+//!   lane with its whole budget.
+//! - **Open** after a failed or timed-out attempt: the lane is not attempted
+//!   at the end of an invoke (the invoke is not billed for a dead upstream).
+//!   It is retried off the invoke path — by the extension's background
+//!   timer, while the environment runs — once `retry_at` has passed, with a
+//!   short attempt ([`PROBE_TIMEOUT`]). Each retry moves `retry_at` further
+//!   out first (backoff from [`BACKOFF_MIN`] doubling to [`BACKOFF_MAX`]), so
+//!   a retry cut short by the freeze counts as a failure.
+//! - A success closes it again. SHUTDOWN attempts every lane regardless.
+//!
+//! Every time is an offset of the injected [`crate::clock::Clock`], so the
+//! schedule is testable without sleeping.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use otel_aws_distro::export::{BatchExporter, ExportError, span_count};
+use prost::Message;
+
+use crate::config::BufferLimits;
+
+/// First pause after a failure.
+pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Longest pause between retries of an open lane.
+pub const BACKOFF_MAX: Duration = Duration::from_millis(2_000);
+/// Longest retry attempt of an open lane.
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+/// Most spans sent in one request by a lane. A lane sends its data as a
+/// sequence of such requests and forgets each as soon as it is accepted,
+/// so an attempt cut short (timeout, freeze, cancel) re-sends at most the
+/// request in flight, not everything before it: fewer duplicates.
+pub const CHUNK_SPANS: usize = 2_048;
+
+/// Breaker state of one lane.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Breaker {
+    /// Failed (or cut short) attempts since the last success.
+    pub failures: u32,
+    /// When an open breaker may be retried.
+    pub retry_at: Option<Duration>,
+}
+
+impl Breaker {
+    /// True after a failure, until a success.
+    pub fn is_open(&self) -> bool {
+        self.failures > 0
+    }
+
+    /// The pause after `failures` failures.
+    pub fn backoff(failures: u32) -> Duration {
+        let shift = failures.saturating_sub(1).min(16);
+        BACKOFF_MIN
+            .checked_mul(1u32 << shift)
+            .unwrap_or(BACKOFF_MAX)
+            .min(BACKOFF_MAX)
+    }
+
+    /// True when an open breaker may be retried at `now`.
+    pub fn retry_due(&self, now: Duration) -> bool {
+        self.is_open() && self.retry_at.is_none_or(|at| now >= at)
+    }
+
+    /// Records the start of a retry: counts it as a failure until it succeeds.
+    pub fn start_retry(&mut self, now: Duration) {
+        self.failures = self.failures.saturating_add(1);
+        self.retry_at = Some(now.saturating_add(Self::backoff(self.failures)));
+    }
+
+    /// Records a failed attempt of a closed breaker (opens it).
+    pub fn fail(&mut self, now: Duration) {
+        if !self.is_open() {
+            self.failures = 1;
+            self.retry_at = Some(now.saturating_add(Self::backoff(1)));
+        }
+    }
+
+    /// Records a success (closes it).
+    pub fn succeed(&mut self) {
+        *self = Self::default();
+    }
+}
+
+/// Why a flush runs, which decides which lanes it attempts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlushKind {
+    /// At the end of an invoke: closed lanes only.
+    InvokeEnd,
+    /// Off the invoke path (timer): closed lanes, and open ones whose retry is due.
+    Background,
+    /// SHUTDOWN: every lane, whatever its breaker says.
+    Shutdown,
+}
+
+/// How a lane is attempted in one flush.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attempt {
+    /// Not now (breaker open).
+    Skip,
+    /// With the whole flush budget.
+    Full,
+    /// A retry of an open breaker, bounded by [`PROBE_TIMEOUT`].
+    Probe,
+}
+
+#[derive(Debug)]
+struct Held {
+    batch: ExportTraceServiceRequest,
+    spans: usize,
+    bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct LaneState {
+    pending: VecDeque<Held>,
+    spans: usize,
+    bytes: usize,
+    breaker: Breaker,
+}
+
+/// What one lane attempt did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LaneReport {
+    /// How it was attempted.
+    pub attempted: bool,
+    /// Spans the destination accepted.
+    pub exported: u64,
+    /// Spans dropped for good (rejected, over limits).
+    pub dropped: u64,
+    /// Spans still held after the attempt.
+    pub kept: usize,
+    /// The attempt failed or timed out.
+    pub failed: bool,
+}
+
+/// One exporter and what it has not accepted yet.
+#[derive(Debug)]
+pub struct Lane {
+    exporter: Arc<dyn BatchExporter>,
+    limits: BufferLimits,
+    state: Mutex<LaneState>,
+}
+
+impl Lane {
+    /// An empty lane for `exporter`, holding at most `limits`.
+    pub fn new(exporter: Arc<dyn BatchExporter>, limits: BufferLimits) -> Self {
+        Self {
+            exporter,
+            limits,
+            state: Mutex::new(LaneState::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LaneState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a batch within the bounds; returns the spans dropped.
+    pub fn offer(&self, mut batch: ExportTraceServiceRequest) -> usize {
+        let spans = span_count(&batch);
+        if spans == 0 {
+            return 0;
+        }
+        let bytes = batch.encoded_len();
+        let mut st = self.lock();
+        let room_spans = self.limits.max_spans.saturating_sub(st.spans);
+        let room_bytes = self.limits.max_bytes.saturating_sub(st.bytes);
+        let mut keep = spans.min(room_spans);
+        if bytes > room_bytes {
+            let by_size = (room_bytes as u128)
+                .saturating_mul(spans as u128)
+                .checked_div(bytes as u128)
+                .unwrap_or(0);
+            keep = keep.min(usize::try_from(by_size).unwrap_or(usize::MAX));
+        }
+        let dropped = spans - keep;
+        if keep == 0 {
+            return dropped;
+        }
+        let bytes = if dropped > 0 {
+            crate::buffer::truncate_spans(&mut batch, keep);
+            batch.encoded_len()
+        } else {
+            bytes
+        };
+        st.spans += keep;
+        st.bytes += bytes;
+        if keep <= CHUNK_SPANS {
+            st.pending.push_back(Held {
+                batch,
+                spans: keep,
+                bytes,
+            });
+        } else {
+            for chunk in chunks(batch, CHUNK_SPANS) {
+                let (spans, bytes) = (span_count(&chunk), chunk.encoded_len());
+                st.pending.push_back(Held {
+                    batch: chunk,
+                    spans,
+                    bytes,
+                });
+            }
+            // The chunks' sizes are what the lane accounts from now on.
+            st.bytes = st.pending.iter().map(|h| h.bytes).sum();
+        }
+        dropped
+    }
+
+    /// Spans held.
+    pub fn spans(&self) -> usize {
+        self.lock().spans
+    }
+
+    /// The breaker now.
+    pub fn breaker(&self) -> Breaker {
+        self.lock().breaker
+    }
+
+    /// Drops everything held; returns the spans dropped.
+    pub fn clear(&self) -> usize {
+        let mut st = self.lock();
+        let spans = st.spans;
+        st.pending.clear();
+        st.spans = 0;
+        st.bytes = 0;
+        spans
+    }
+
+    /// How a flush of `kind` at `now` attempts this lane (and, for a probe,
+    /// moves the retry time out first).
+    pub fn plan(&self, kind: FlushKind, now: Duration) -> Attempt {
+        let mut st = self.lock();
+        if st.spans == 0 {
+            return Attempt::Skip;
+        }
+        match (kind, st.breaker.is_open()) {
+            (FlushKind::Shutdown, _) | (_, false) => Attempt::Full,
+            (FlushKind::InvokeEnd, true) => Attempt::Skip,
+            (FlushKind::Background, true) if st.breaker.retry_due(now) => {
+                st.breaker.start_retry(now);
+                Attempt::Probe
+            }
+            (FlushKind::Background, true) => Attempt::Skip,
+        }
+    }
+
+    /// Sends what the lane holds, in order, as requests of at most
+    /// [`CHUNK_SPANS`] spans, until one fails or `timeout` passes.
+    /// Cancel-safe: each request's data leaves the lane only once the
+    /// exporter accepted (or refused) it.
+    pub async fn attempt(&self, timeout: Duration, now: impl Fn() -> Duration) -> LaneReport {
+        let mut report = LaneReport::default();
+        let sent = tokio::time::timeout(timeout, self.send_all(&mut report)).await;
+        let mut st = self.lock();
+        match sent {
+            Ok(true) => st.breaker.succeed(),
+            Ok(false) => {
+                st.breaker.fail(now());
+                report.failed = true;
+            }
+            Err(_) => {
+                tracing::debug!(
+                    timeout_ms = timeout.as_millis() as u64,
+                    "export attempt timed out"
+                );
+                st.breaker.fail(now());
+                report.failed = true;
+            }
+        }
+        report.kept = st.spans;
+        report
+    }
+
+    /// The front requests, one at a time; false at the first failure.
+    async fn send_all(&self, report: &mut LaneReport) -> bool {
+        loop {
+            let (request, count, spans) = {
+                let st = self.lock();
+                let mut merged = ExportTraceServiceRequest::default();
+                let (mut count, mut spans) = (0, 0);
+                for h in &st.pending {
+                    if count > 0 && spans + h.spans > CHUNK_SPANS {
+                        break;
+                    }
+                    merged
+                        .resource_spans
+                        .extend(h.batch.resource_spans.iter().cloned());
+                    count += 1;
+                    spans += h.spans;
+                }
+                (merged, count, spans)
+            };
+            if count == 0 {
+                return true;
+            }
+            report.attempted = true;
+            let result = self.exporter.export(request).await;
+            match result {
+                Ok(o) => {
+                    report.exported += o.spans_exported;
+                    report.dropped += o.spans_dropped;
+                }
+                Err(
+                    e @ (ExportError::Rejected { .. }
+                    | ExportError::Encode(_)
+                    | ExportError::Shutdown),
+                ) => {
+                    tracing::error!(error = %e, spans, "spans dropped: the destination refused them");
+                    report.dropped += spans as u64;
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "export attempt failed");
+                    return false;
+                }
+            }
+            let mut st = self.lock();
+            for _ in 0..count {
+                if let Some(h) = st.pending.pop_front() {
+                    st.spans -= h.spans;
+                    st.bytes -= h.bytes;
+                }
+            }
+        }
+    }
+}
+
+/// Splits `batch` into requests of at most `max` spans, in order.
+pub fn chunks(batch: ExportTraceServiceRequest, max: usize) -> Vec<ExportTraceServiceRequest> {
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+    let max = max.max(1);
+    let mut out = Vec::new();
+    let mut cur = ExportTraceServiceRequest::default();
+    let mut n = 0;
+    for rs in batch.resource_spans {
+        let shell = ResourceSpans {
+            resource: rs.resource,
+            scope_spans: Vec::new(),
+            schema_url: rs.schema_url,
+        };
+        for ss in rs.scope_spans {
+            let scope_shell = ScopeSpans {
+                scope: ss.scope,
+                spans: Vec::new(),
+                schema_url: ss.schema_url,
+            };
+            for span in ss.spans {
+                if n == max {
+                    out.push(std::mem::take(&mut cur));
+                    n = 0;
+                }
+                let same_rs = cur.resource_spans.last().is_some_and(|r| {
+                    r.resource == shell.resource && r.schema_url == shell.schema_url
+                });
+                if !same_rs {
+                    cur.resource_spans.push(shell.clone());
+                }
+                let Some(r) = cur.resource_spans.last_mut() else {
+                    continue;
+                };
+                let same_scope = r.scope_spans.last().is_some_and(|s| {
+                    s.scope == scope_shell.scope && s.schema_url == scope_shell.schema_url
+                });
+                if !same_scope {
+                    r.scope_spans.push(scope_shell.clone());
+                }
+                if let Some(s) = r.scope_spans.last_mut() {
+                    s.spans.push(span);
+                    n += 1;
+                }
+            }
+        }
+    }
+    if n > 0 {
+        out.push(cur);
+    }
+    out
+}
