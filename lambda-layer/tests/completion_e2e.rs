@@ -10,7 +10,8 @@
 //! `otel-aws-hooks/{python,node}` (symlinks into the build and the source
 //! tree). The functions (`tests/python/completion_function.py`,
 //! `tests/node/completion_function.js`) do not flush: only the hook can
-//! have delivered their spans before each freeze.
+//! have delivered their spans before each freeze. Every other invoke's
+//! handler raises (rejects): the hook flushes and signals after an error too.
 //!
 //! - Python: the real runtime interface client (`awslambdaric`).
 //! - Node.js: `tests/node/runtime.js`, which speaks the Runtime API and
@@ -133,6 +134,8 @@ struct Run {
     /// `OTEL_AWS_LAMBDA_COMPLETION_HOOK` (the wrapper's switch).
     hook: bool,
     invokes: usize,
+    /// Every other invoke (odd index) raises after its spans.
+    fail_odd: bool,
 }
 
 /// What came out.
@@ -249,7 +252,10 @@ async fn run(r: Run, interpreter: PathBuf) -> Outcome {
     cfg.handler = "completion_function.handler".into();
     cfg.function_name = format!("{tag}-fn");
     cfg.invokes = (0..r.invokes)
-        .map(|_| InvokeSpec::json(&serde_json::json!({ "spans": CHILDREN })))
+        .map(|i| {
+            let fail = r.fail_odd && i % 2 == 1;
+            InvokeSpec::json(&serde_json::json!({ "spans": CHILDREN, "fail": fail }))
+        })
         .collect();
 
     let report = Simulator::run(cfg).await.unwrap();
@@ -257,7 +263,25 @@ async fn run(r: Run, interpreter: PathBuf) -> Outcome {
         serde_json::from_slice(&std::fs::read(&stats_file).unwrap()).unwrap();
     drop(layer);
     assert_eq!(report.init.status.as_str(), "success", "{:?}", report.init);
-    assert_all_succeeded(&report, r.invokes);
+    if r.fail_odd {
+        assert_eq!(report.invokes.len(), r.invokes);
+        for inv in &report.invokes {
+            let want = if inv.index % 2 == 1 {
+                "error"
+            } else {
+                "success"
+            };
+            assert_eq!(inv.status.as_str(), want, "{inv:?}");
+            assert!(!inv.reset, "environment reset: {inv:?}");
+        }
+        assert!(
+            report.shutdown.timed_out.is_empty(),
+            "{:?}",
+            report.shutdown
+        );
+    } else {
+        assert_all_succeeded(&report, r.invokes);
+    }
     assert!(fake.rejected().is_empty(), "SigV4: {:?}", fake.rejected());
     let spans = per_request(&fake.received()).values().sum();
     let incomplete_at_freeze = failures.lock().unwrap().clone();
@@ -298,6 +322,7 @@ fn p50(report: &SimReport) -> f64 {
 
 const N: usize = 20;
 
+/// Half the invokes fail (the handler raises or rejects): the hook signals either way.
 async fn hook_signals_done(lang: Lang, interpreter: PathBuf) {
     let o = run(
         Run {
@@ -305,6 +330,7 @@ async fn hook_signals_done(lang: Lang, interpreter: PathBuf) {
             provider: "global",
             hook: true,
             invokes: N,
+            fail_odd: true,
         },
         interpreter,
     )
@@ -326,6 +352,7 @@ async fn own_provider_falls_back(lang: Lang, interpreter: PathBuf) {
             provider: "own",
             hook: true,
             invokes: N,
+            fail_odd: false,
         },
         interpreter,
     )
@@ -392,6 +419,7 @@ async fn post_runtime_p50_with_and_without_the_hook() {
                     provider: "global-flush",
                     hook,
                     invokes: n,
+                    fail_odd: false,
                 },
                 interpreter.clone(),
             )

@@ -8,7 +8,8 @@
 // handler flushes the global provider itself, as otel_function.js does (the
 // benchmark's baseline, with the hook off).
 //
-// Event: {"spans": N} -> N child spans under the invoke's SERVER span.
+// Event: {"spans": N} -> N child spans under the invoke's SERVER span;
+// with "fail": true the handler then rejects (the hook must still signal).
 'use strict';
 
 const api = require('@opentelemetry/api');
@@ -50,5 +51,6 @@ exports.handler = async (event, context) => {
   for (let i = 0; i < (event.spans || 0); i++) tracer.startSpan(`child-${i}`, {}, inner).end();
   span.end();
   if (own || mode === 'global-flush') await provider.forceFlush(); // the function flushes itself
+  if (event.fail) throw new Error('failed on purpose');
   return { ok: true, request_id: context.awsRequestId };
 };

@@ -9,7 +9,8 @@ falls back to platform.runtimeDone. With OTEL_AWS_TEST_PROVIDER=global-flush
 the handler flushes the global provider itself, as otel_function.py does
 (the benchmark's baseline, with the hook off).
 
-Event: {"spans": N} -> N child spans under the invoke's SERVER span.
+Event: {"spans": N} -> N child spans under the invoke's SERVER span;
+with "fail": true the handler then raises (the hook must still signal).
 """
 
 import os
@@ -51,4 +52,6 @@ def handler(event, context):
                 pass
     if OWN or MODE == "global-flush":
         provider.force_flush()  # the function flushes itself
+    if event.get("fail"):
+        raise RuntimeError("failed on purpose")
     return {"ok": True, "request_id": context.aws_request_id}
