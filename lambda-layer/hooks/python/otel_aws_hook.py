@@ -30,11 +30,14 @@ does not depend on the runtime interface client's version.
 """
 
 import functools
-import http.client
-import importlib.abc
 import os
 import sys
-import urllib.parse
+
+# Start-up cost matters (cold start): importlib.abc alone pulls in
+# importlib.resources (~30 ms on a loaded host), so the finder and loader
+# below are plain classes (the import system only looks for `find_spec`,
+# `create_module` and `exec_module`), and http.client / urllib.parse are
+# imported at the first signal (the SDK's exporter has loaded them by then).
 
 FLUSH_TIMEOUT_MS = 2000
 """Longest flush of the global provider."""
@@ -70,6 +73,9 @@ def _flush_global_provider(context):
 
 
 def _signal_done(request_id):
+    import http.client
+    import urllib.parse
+
     host, port = _control_addr()
     conn = http.client.HTTPConnection(host, port, timeout=SIGNAL_TIMEOUT_S)
     try:
@@ -116,7 +122,7 @@ def _handler_target():
     return modname.replace("/", "."), fname
 
 
-class _HandlerFinder(importlib.abc.MetaPathFinder):
+class _HandlerFinder:
     """Wraps `module.fname` right after `module` is first executed."""
 
     def __init__(self, modname, fname):
@@ -139,7 +145,7 @@ class _HandlerFinder(importlib.abc.MetaPathFinder):
             return spec
         fname = self.fname
 
-        class _Loader(importlib.abc.Loader):
+        class _Loader:
             def create_module(self, spec):
                 return loader.create_module(spec)
 

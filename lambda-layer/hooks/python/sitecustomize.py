@@ -7,7 +7,6 @@ would otherwise have had, if any, so nothing is shadowed.
 """
 
 import importlib.machinery
-import importlib.util
 import os
 import sys
 
@@ -25,7 +24,9 @@ def _chain():
     spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
     if spec is None or spec.loader is None:
         return
-    module = importlib.util.module_from_spec(spec)
+    from importlib.util import module_from_spec
+
+    module = module_from_spec(spec)
     sys.modules["sitecustomize"] = module
     spec.loader.exec_module(module)
 
