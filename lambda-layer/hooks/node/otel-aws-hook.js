@@ -34,8 +34,9 @@
 'use strict';
 
 const Module = require('node:module');
-const http = require('node:http');
 const path = require('node:path');
+// node:http is required at the first signal, not at start-up (cold start:
+// the runtime and the SDK's exporter load it anyway).
 
 const FLUSH_TIMEOUT_MS = 2000;
 const DEADLINE_MARGIN_MS = 250;
@@ -78,6 +79,7 @@ async function flushGlobalProvider(context) {
 }
 
 function signalDone(requestId) {
+  const http = require('node:http');
   const { host, port } = controlAddr();
   return new Promise((resolve) => {
     const req = http.request(
