@@ -4,6 +4,7 @@
 #   (target/layer/otel-aws-extension-xray-<arch>.zip with FEATURES=xray)
 #     extensions/otel-aws-extension   (the external extension, executable)
 #     otel-aws-wrapper                (AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-aws-wrapper)
+#     otel-aws-hooks/{python,node}/   (the wrapper's completion hooks, lambda-layer/hooks)
 #
 # Usage: lambda-layer/scripts/package-layer.sh [x86_64|arm64]
 # Env:   PROFILE (default lambda: release + opt-level "z"), TARGET (Rust target
@@ -44,15 +45,17 @@ mkdir -p "$stage/extensions"
 cp "$bin" "$stage/extensions/otel-aws-extension"
 cp lambda-layer/scripts/otel-aws-wrapper "$stage/otel-aws-wrapper"
 chmod 755 "$stage/extensions/otel-aws-extension" "$stage/otel-aws-wrapper"
+cp -R lambda-layer/hooks "$stage/otel-aws-hooks"
+hook_files=$(cd "$stage" && find otel-aws-hooks -type f -not -path '*/__pycache__/*' | sort)
 
 zip_path="target/layer/otel-aws-extension-$variant$arch.zip"
 rm -f "$zip_path"
 # python3's zipfile: no dependency on the zip tool; keeps the executable bits.
-python3 - "$stage" "$zip_path" <<'PY'
+python3 - "$stage" "$zip_path" $hook_files <<'PY'
 import os, sys, zipfile
 stage, out = sys.argv[1], sys.argv[2]
 with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
-    for name in ["extensions/", "extensions/otel-aws-extension", "otel-aws-wrapper"]:
+    for name in ["extensions/", "extensions/otel-aws-extension", "otel-aws-wrapper"] + sys.argv[3:]:
         path = os.path.join(stage, name)
         info = zipfile.ZipInfo(name)
         info.create_system = 3  # unix: honour the mode bits below
