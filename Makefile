@@ -104,9 +104,9 @@ arm64:
 	WITH_SIDECAR=1 bash lambda-layer/scripts/package-layer.sh arm64
 
 # The same layer with the `xray` exporter (PutTraceSegments) built in:
-# target/layer/otel-aws-extension-xray-x86_64.zip (larger; docs/lambda.md).
+# target/layer/otel-aws-extension-xray-$(ARCH).zip (larger; docs/lambda.md).
 layer-xray:
-	FEATURES=xray bash lambda-layer/scripts/package-layer.sh
+	FEATURES=xray bash lambda-layer/scripts/package-layer.sh $(ARCH)
 
 # The main job, locally: the Lambda simulator runs the extension (from a
 # layer directory) and an example Rust function for a few invokes (the first
