@@ -18,10 +18,16 @@ VENV := $(TOOLS)/venv
 PIP_PACKAGES := botocore 'moto[server,xray]'
 
 APT_PACKAGES := python3-venv
+# arm64 (make arm64): qemu-user runs the aarch64 binaries in the tests (qemu-aarch64
+# <binary>, no binfmt needed); Debian's cross C compiler builds their C parts.
+APT_PACKAGES += qemu-user gcc-aarch64-linux-gnu
 CARGO_FEATURES := --workspace --all-features
 export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
 
-.PHONY: all build lint fmt test test-deps rust-test fuzz cdk-test supply-chain release layer layer-xray sidecar-image sidecar-image-test demo demo-service bench clean
+.PHONY: all build lint fmt test test-deps rust-test fuzz cdk-test supply-chain release layer layers layer-xray arm64 sidecar-image sidecar-image-test demo demo-service bench clean
+# Architecture for `make layer` (x86_64, arm64 or all) and `make sidecar-image`
+# (amd64/x86_64, arm64 or all: both images and a manifest list).
+ARCH ?= x86_64
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/debug
 
@@ -57,7 +63,9 @@ test-deps:
 	@# supply-chain: license, ban and source checks (deny.toml).
 	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install --locked cargo-deny
 
-test: test-deps lint supply-chain rust-test cdk-test sidecar-image-test
+# arm64 comes before rust-test: the arm64 tests (lambda-layer/tests/arm64_e2e.rs,
+# ecs-sidecar/tests/arm64_qemu.rs) run its binaries under qemu-user and fail under CI without them.
+test: test-deps lint supply-chain arm64 rust-test cdk-test sidecar-image-test
 
 # Supply chain: licenses (no copyleft in what ships), banned crates (one TLS
 # stack) and sources (crates.io only), offline; and the Lambda extension's
@@ -93,30 +101,42 @@ fuzz:
 # profile and target as the layer, so only its own binary is built), then
 # jest, the sample synth and cfn-lint with OTEL_AWS_CDK_REQUIRE_BUILD=1.
 cdk-test:
-	bash ecs-sidecar/scripts/build-image.sh --stage-only
-	$(MAKE) --no-print-directory layer
+	bash ecs-sidecar/scripts/build-image.sh --arch amd64 --stage-only
+	$(MAKE) --no-print-directory layer ARCH=x86_64
 	bash cdk/scripts/package-function.sh
 	OTEL_AWS_CDK_REQUIRE_BUILD=1 bash cdk/scripts/test.sh
 	bash cdk/scripts/pack-test.sh
 
 # The ECS sidecar image (FROM scratch, static musl binary), built with podman.
 sidecar-image:
-	bash ecs-sidecar/scripts/build-image.sh
+	bash ecs-sidecar/scripts/build-image.sh --arch $(ARCH)
 
-# Builds the image, runs it with podman on the host network against fakes:
-# health via the binary, OTLP and a legacy UDP segment reaching a fake X-Ray endpoint.
+# Builds both images (amd64, arm64) and their manifest list, checks the list,
+# runs the amd64 image with podman on the host network against fakes: health
+# via the binary, OTLP and a legacy UDP segment reaching a fake X-Ray endpoint.
 sidecar-image-test:
-	bash ecs-sidecar/scripts/test-image.sh
+	bash ecs-sidecar/scripts/test-image.sh --arch all
 
-# The Lambda layer zip: target/layer/otel-aws-extension-x86_64.zip
-# (size-optimised `lambda` profile; see docs/lambda.md for arm64).
+# The Lambda layer zip: target/layer/otel-aws-extension-$(ARCH).zip
+# (size-optimised `lambda` profile; ARCH=arm64: static aarch64, docs/lambda.md).
 layer:
-	bash lambda-layer/scripts/package-layer.sh
+	bash lambda-layer/scripts/package-layer.sh $(ARCH)
+
+# Both layer zips (x86_64 and arm64).
+layers:
+	bash lambda-layer/scripts/package-layer.sh all
+
+# The arm64 artefacts the tests run under qemu-user, in ONE cargo invocation
+# (profile `lambda`, aarch64-unknown-linux-musl: the dependencies compile once
+# for both): target/layer/otel-aws-extension-arm64.zip and the static
+# otel-aws-sidecar binary the arm64 image carries (docs/benchmarks.md, "arm64").
+arm64:
+	WITH_SIDECAR=1 bash lambda-layer/scripts/package-layer.sh arm64
 
 # The same layer with the `xray` exporter (PutTraceSegments) built in:
-# target/layer/otel-aws-extension-xray-x86_64.zip (larger; docs/lambda.md).
+# target/layer/otel-aws-extension-xray-$(ARCH).zip (larger; docs/lambda.md).
 layer-xray:
-	FEATURES=xray bash lambda-layer/scripts/package-layer.sh
+	FEATURES=xray bash lambda-layer/scripts/package-layer.sh $(ARCH)
 
 # The main job, locally: the Lambda simulator runs the extension (from a
 # layer directory) and an example Rust function for a few invokes (the first

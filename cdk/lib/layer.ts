@@ -65,7 +65,7 @@ export class OtelAwsLambdaLayer extends Construct {
       requireFile(
         zip,
         `otel-aws layer zip (${arch.name})`,
-        `run \`make ${this.xrayExporter ? 'layer-xray' : 'layer'}\` at the repository root, or pass zipPaths to OtelAwsLambdaLayer`,
+        `run \`make ${this.xrayExporter ? 'layer-xray' : 'layer'}${archArg(arch)}\` at the repository root, or pass zipPaths to OtelAwsLambdaLayer`,
       );
       layers.set(
         arch.name,
@@ -91,11 +91,16 @@ export class OtelAwsLambdaLayer extends Construct {
       const built = [...this.layers.keys()].join(', ');
       throw new Error(
         `OtelAwsLambdaLayer ${this.node.path} has no ${architecture.name} layer (it has: ${built}); ` +
-          `add lambda.Architecture.${architecture.name === 'arm64' ? 'ARM_64' : 'X86_64'} to its architectures and build that zip with \`make layer\``,
+          `add lambda.Architecture.${architecture.name === 'arm64' ? 'ARM_64' : 'X86_64'} to its architectures and build that zip with \`make layer${archArg(architecture)}\``,
       );
     }
     return layer;
   }
+}
+
+/** The `make layer` argument that builds an architecture's zip (x86_64 is the default). */
+function archArg(arch: lambda.Architecture): string {
+  return arch.name === 'x86_64' ? '' : ` ARCH=${arch.name}`;
 }
 
 function zipFor(arch: lambda.Architecture, zips: OtelAwsLayerZips | undefined, xray: boolean): string {

@@ -63,7 +63,7 @@ describe('OtelAwsLambdaLayer', () => {
           zipPaths: { x86_64: zips.x86_64, arm64: missing },
           architectures: [lambda.Architecture.X86_64, lambda.Architecture.ARM_64],
         }),
-    ).toThrow(/layer zip \(arm64\) not found.*make layer/);
+    ).toThrow(/layer zip \(arm64\) not found.*`make layer ARCH=arm64`/);
   });
 
   test('build outputs are searched in $CARGO_TARGET_DIR first, then <repo>/target', () => {
@@ -98,7 +98,7 @@ describe('OtelAwsLambdaLayer', () => {
   test('layerFor an architecture that was not built says how to add it', () => {
     const stack = newStack();
     const layer = new OtelAwsLambdaLayer(stack, 'Layer', { zipPaths: layerZips() });
-    expect(() => layer.layerFor(lambda.Architecture.ARM_64)).toThrow(/no arm64 layer \(it has: x86_64\).*ARM_64/);
+    expect(() => layer.layerFor(lambda.Architecture.ARM_64)).toThrow(/no arm64 layer \(it has: x86_64\).*ARM_64.*`make layer ARCH=arm64`/);
   });
 
   test('rejects an empty architecture list', () => {

@@ -6,37 +6,65 @@
 #     otel-aws-wrapper                (AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-aws-wrapper)
 #     otel-aws-hooks/{python,node}/   (the wrapper's completion hooks, lambda-layer/hooks)
 #
-# Usage: lambda-layer/scripts/package-layer.sh [x86_64|arm64]
+# Usage: lambda-layer/scripts/package-layer.sh [x86_64|arm64|all]
+#   all: both zips, one after the other.
 # Env:   PROFILE (default lambda: release + opt-level "z"), TARGET (Rust target
-#        triple; default: musl if installed, else gnu, for the arch),
+#        triple; x86_64 default: musl if installed, else gnu; arm64 default:
+#        aarch64-unknown-linux-musl, whose target and cross C compiler are
+#        installed when missing, see musl-target.sh),
 #        FEATURES (cargo features of otel-aws-lambda, e.g. `xray` for the
-#        PutTraceSegments exporter: +1.15 MB, see docs/lambda.md).
+#        PutTraceSegments exporter: +1.15 MB, see docs/lambda.md),
+#        WITH_SIDECAR=1 (also builds the static otel-aws-sidecar binary in the
+#        same cargo invocation and profile, so the target's dependencies
+#        compile once for both; `make arm64` uses it, docs/benchmarks.md "arm64").
 set -euo pipefail
 
 arch="${1:-x86_64}"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+if [ "$arch" = all ]; then
+  for a in x86_64 arm64; do bash "$0" "$a"; done
+  exit 0
+fi
 profile="${PROFILE:-lambda}"
 case "$arch" in
-  x86_64) cpu=x86_64 ;;
+  x86_64|amd64) arch=x86_64; cpu=x86_64 ;;
   arm64|aarch64) arch=arm64; cpu=aarch64 ;;
-  *) echo "unknown arch $arch (x86_64 or arm64)" >&2; exit 2 ;;
+  *) echo "unknown arch $arch (x86_64, arm64 or all)" >&2; exit 2 ;;
 esac
+# shellcheck source=musl-target.sh
+source "$root/lambda-layer/scripts/musl-target.sh"
 if [ -z "${TARGET:-}" ]; then
-  # musl needs the target and a musl C compiler (aws-lc-sys, ring build C code).
-  if rustup target list --installed 2>/dev/null | grep -qx "$cpu-unknown-linux-musl" \
+  if [ "$cpu" = aarch64 ]; then
+    musl_target aarch64   # static: runs on every Lambda runtime (AL2, AL2023, container images)
+  # musl needs the target and a musl C compiler (aws-lc-sys builds C code).
+  elif rustup target list --installed 2>/dev/null | grep -qx "$cpu-unknown-linux-musl" \
      && command -v musl-gcc >/dev/null 2>&1; then
     TARGET="$cpu-unknown-linux-musl"   # static: runs on every Lambda runtime (AL2, AL2023, container images)
   else
     TARGET="$cpu-unknown-linux-gnu"
   fi
+elif [ "$TARGET" = aarch64-unknown-linux-musl ]; then
+  musl_target aarch64
 fi
 
 cd "$root"
 features="${FEATURES:-}"
-cargo build -p otel-aws-lambda --bin otel-aws-extension --profile "$profile" --target "$TARGET" \
+build=(-p otel-aws-lambda --bin otel-aws-extension)
+if [ "${WITH_SIDECAR:-0}" = 1 ]; then
+  # Two packages in one invocation: features are named per package.
+  build+=(-p otel-aws-sidecar --bin otel-aws-sidecar)
+  features="${features:+otel-aws-lambda/${features//,/,otel-aws-lambda/}}"
+fi
+cargo build --locked "${build[@]}" --profile "$profile" --target "$TARGET" \
   ${features:+--features "$features"}
+features="${FEATURES:-}"
 variant="${features:+${features//,/-}-}"
-bin="${CARGO_TARGET_DIR:-$root/target}/$TARGET/$profile/otel-aws-extension"
+out="${CARGO_TARGET_DIR:-$root/target}/$TARGET/$profile"
+bin="$out/otel-aws-extension"
+if [[ "$TARGET" == *-musl ]] && file -b "$bin" 2>/dev/null | grep -q dynamically; then
+  echo "error: $bin is dynamically linked" >&2
+  exit 1
+fi
 strip "$bin" 2>/dev/null || true   # the profile strips already; harmless when cross-built
 
 stage="target/layer/stage-$variant$arch"
@@ -70,3 +98,6 @@ with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
 PY
 ls -l "$bin" "$zip_path" | awk '{print $5, $9}'
 echo "layer: $root/$zip_path (unpacked copy: $root/$stage)"
+if [ "${WITH_SIDECAR:-0}" = 1 ]; then
+  echo "sidecar: $(stat -c %s "$out/otel-aws-sidecar") $out/otel-aws-sidecar"
+fi
