@@ -43,7 +43,7 @@ for arch in x86_64 arm64; do
   bash lambda-layer/scripts/package-layer.sh "$arch"
   FEATURES=xray bash lambda-layer/scripts/package-layer.sh "$arch"
 done
-for z in "$target"/layer/otel-aws-extension-{,xray-}{x86_64,arm64}.zip; do
+for z in "$root"/target/layer/otel-aws-extension-{,xray-}{x86_64,arm64}.zip; do   # package-layer.sh writes under <repo>/target/layer
   [[ -f "$z" ]] || die "missing layer zip $z"
   cp "$z" "$out/$(basename "${z%.zip}")-$version.zip"
 done
