@@ -107,6 +107,13 @@ impl tonic::server::UnaryService<Decoded> for ExportHandler {
             .metadata()
             .get("grpc-encoding")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        // The body was decoded (the batch owns its own copies): give its
+        // bytes back before the sink accounts the decoded batch.
+        if let Some(HeldSlot(held)) = request.extensions().get::<HeldSlot>() {
+            held.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
+        }
         let (batch, body_bytes) = request.into_inner();
         let meta = RequestMeta {
             transport: Transport::Grpc,
@@ -130,8 +137,12 @@ fn backpressure_status(bp: Backpressure) -> Status {
     Status::with_details(Code::ResourceExhausted, bp.reason, details.into())
 }
 
-/// Reservations of one stream, held until its batch went through the sink.
+/// Reservations of one stream's body, held until it is decoded.
 type Held = Arc<std::sync::Mutex<Vec<Reservation>>>;
+
+/// The stream's [`Held`], passed to the handler in the request extensions.
+#[derive(Clone)]
+struct HeldSlot(Held);
 
 /// A request body that accounts each data frame with the sink before
 /// handing it to tonic (which buffers the whole message); a refusal ends
@@ -225,7 +236,8 @@ where
             });
         }
         let held: Held = Arc::default();
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(HeldSlot(Arc::clone(&held)));
         let req = http::Request::from_parts(
             parts,
             ReservingBody {

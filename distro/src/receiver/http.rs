@@ -249,8 +249,7 @@ async fn export(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    // Bytes accounted with the sink while this request holds them; released
-    // when the handler returns (after the batch went through `deliver`).
+    // Bytes accounted with the sink while this request holds its body.
     let mut held = Vec::new();
     let result = async {
         if declared.is_some_and(|len| len > limit as u64) {
@@ -311,12 +310,14 @@ async fn export(
         span_count: 0,
         peer: Some(peer),
     };
-    let resp = match deliver(&shared, batch, meta) {
+    // The body is gone once decoded (the batch owns its own copies): give
+    // its bytes back before the sink accounts the decoded batch, or a
+    // request larger than half the budget could never get in.
+    drop(held);
+    match deliver(&shared, batch, meta) {
         Ok(resp) => ok_response(encoding, &resp),
         Err(bp) => backpressure_response(encoding, bp),
-    };
-    drop(held);
-    resp
+    }
 }
 
 #[cfg(test)]
