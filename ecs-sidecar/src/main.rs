@@ -72,6 +72,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logs(&cfg, &env);
+    match otel_aws_sidecar::service::raise_open_files_limit() {
+        Ok(n) => tracing::debug!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     match run(cfg, env, cli.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -57,6 +57,26 @@ pub enum StartError {
     /// Credentials for signing.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// The health endpoint's settings.
+    #[error("extensions.{id}: {message}")]
+    Health {
+        /// Component id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Raises the soft limit on open files to the hard limit (ECS's default
+/// soft limit, 1,024, let 1,140 half-open connections make every listener
+/// unreachable). Returns the new soft limit.
+pub fn raise_open_files_limit() -> Result<u64, nix::Error> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard.max(soft))
 }
 
 /// Run-time options that are not part of the collector config.
@@ -128,10 +148,18 @@ impl Sidecar {
                 let server = HealthServer::start(
                     addr,
                     h.path.as_deref().unwrap_or("/"),
+                    h.unhealthy_after_refusing
+                        .map_or(health::DEFAULT_UNHEALTHY_AFTER_REFUSING, |d| d.0),
                     Arc::clone(&telemetry),
                 )
                 .await
-                .map_err(bind_err(path, addr))?;
+                .map_err(|e| match e {
+                    health::HealthError::Bind(source) => StartError::Bind { path, addr, source },
+                    health::HealthError::Path(message) => StartError::Health {
+                        id: id.clone(),
+                        message,
+                    },
+                })?;
                 tracing::info!(addr = %server.addr(), "health_check listening");
                 sidecar.health = Some(server);
             }

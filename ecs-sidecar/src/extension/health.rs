@@ -1,10 +1,13 @@
 //! `health_check`: `GET <path>` (default `/`) → JSON status and counters
-//! per component (200 while running, 503 once shutting down);
-//! `GET /metrics` → the same counters as Prometheus text.
+//! per component (200 while running; 503 once shutting down, and while a
+//! memory limiter has refused data for longer than
+//! `unhealthy_after_refusing`); `GET /metrics` → the same counters as
+//! Prometheus text.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
@@ -17,11 +20,51 @@ use crate::telemetry::Telemetry;
 
 /// Default listen address.
 pub const DEFAULT_ENDPOINT: &str = "0.0.0.0:13133";
+/// Path of the Prometheus text.
+pub const METRICS_PATH: &str = "/metrics";
+/// Default longest refusal by a memory limiter that still reports healthy.
+pub const DEFAULT_UNHEALTHY_AFTER_REFUSING: Duration = Duration::from_secs(30);
+
+/// Checks a status path: absolute, not `/metrics`, and a literal path (no
+/// `{`, `}`, or segment starting with `:` or `*`, which the router would
+/// read as a pattern and refuse at start).
+pub fn check_path(path: &str) -> Result<(), String> {
+    if !path.starts_with('/') {
+        return Err(format!("{path:?} must start with /"));
+    }
+    if path == METRICS_PATH {
+        return Err(format!(
+            "{path:?} is where the metrics are served: choose another path"
+        ));
+    }
+    if path.contains(['{', '}'])
+        || path
+            .split('/')
+            .any(|seg| seg.starts_with(':') || seg.starts_with('*'))
+    {
+        return Err(format!(
+            "{path:?} must be a literal path: no {{, }}, or segment starting with : or *"
+        ));
+    }
+    Ok(())
+}
+
+/// Why the health endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    /// The path is not usable.
+    #[error("path: {0}")]
+    Path(String),
+    /// The address could not be bound.
+    #[error(transparent)]
+    Bind(#[from] std::io::Error),
+}
 
 #[derive(Clone)]
 struct HealthState {
     telemetry: Arc<Telemetry>,
     stopping: Arc<AtomicBool>,
+    unhealthy_after_refusing: Duration,
 }
 
 /// A running health endpoint.
@@ -33,21 +76,25 @@ pub struct HealthServer {
 }
 
 impl HealthServer {
-    /// Binds `addr` and serves until [`HealthServer::stop`].
+    /// Binds `addr` and serves until [`HealthServer::stop`]; reports
+    /// unhealthy while a memory limiter refuses for longer than `unhealthy_after_refusing`.
     pub async fn start(
         addr: SocketAddr,
         path: &str,
+        unhealthy_after_refusing: Duration,
         telemetry: Arc<Telemetry>,
-    ) -> std::io::Result<Self> {
+    ) -> Result<Self, HealthError> {
+        check_path(path).map_err(HealthError::Path)?;
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
         let state = HealthState {
             telemetry,
             stopping: Arc::clone(&stopping),
+            unhealthy_after_refusing,
         };
         let app = Router::new()
-            .route("/metrics", get(metrics))
+            .route(METRICS_PATH, get(metrics))
             .route(path, get(status))
             .with_state(state);
         let task = tokio::spawn(async move {
@@ -80,12 +127,27 @@ impl HealthServer {
 
 async fn status(State(s): State<HealthState>) -> Response {
     let stopping = s.stopping.load(Ordering::Relaxed);
+    let refusing = s
+        .telemetry
+        .longest_refusal()
+        .filter(|(_, d)| *d >= s.unhealthy_after_refusing);
     let (code, text) = if stopping {
-        (StatusCode::SERVICE_UNAVAILABLE, "Server is shutting down")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Server is shutting down".to_owned(),
+        )
+    } else if let Some((pipeline, d)) = refusing {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "pipeline {pipeline} has refused data for {}s: memory limit reached",
+                d.as_secs()
+            ),
+        )
     } else {
-        (StatusCode::OK, "Server available")
+        (StatusCode::OK, "Server available".to_owned())
     };
-    (code, axum::Json(s.telemetry.to_json(text))).into_response()
+    (code, axum::Json(s.telemetry.to_json(&text))).into_response()
 }
 
 async fn metrics(State(s): State<HealthState>) -> Response {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use otel_aws_distro::receiver::{
-    Accepted, Backpressure, ExportTraceServiceRequest, RequestMeta, TraceSink,
+    Accepted, Backpressure, ExportTraceServiceRequest, RequestMeta, Reservation, TraceSink,
 };
 use tokio::sync::mpsc;
 
@@ -58,14 +58,13 @@ impl PipelineInput {
         )
     }
 
-    /// Offers a batch of `spans` spans and about `bytes` bytes. Never blocks:
-    /// refuses with [`Backpressure`] when over the memory limit, when the
-    /// queue is full or after shutdown began.
-    pub fn offer(&self, payload: Payload, spans: usize, bytes: usize) -> Result<(), Backpressure> {
-        let permit = match &self.memory {
-            Some(m) => Some(m.admit(bytes as u64)?),
-            None => None,
-        };
+    /// Offers a batch of `spans` spans, accounted by its in-memory size
+    /// ([`crate::processor::size`]). Never blocks: refuses with
+    /// [`Backpressure`] when over the memory limit, when the queue is full
+    /// or after shutdown began.
+    pub fn offer(&self, payload: Payload, spans: usize) -> Result<(), Backpressure> {
+        let bytes = crate::processor::size::payload_bytes(&payload);
+        let permit = self.reserve(bytes)?;
         let before = self.queued_spans.fetch_add(spans, Ordering::AcqRel);
         // Always let one batch in when the queue is empty, however large.
         if before > 0 && before + spans > self.capacity_spans {
@@ -93,6 +92,29 @@ impl PipelineInput {
         Ok(())
     }
 
+    /// Accounts `bytes` about to be held (a body being received) with the
+    /// memory limiter; `None` without one.
+    pub fn reserve(&self, bytes: usize) -> Result<Option<MemoryPermit>, Backpressure> {
+        match &self.memory {
+            Some(m) => m.admit(bytes as u64).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// As [`PipelineInput::reserve`], for data held a long time (in-progress
+    /// UDP documents): at most half the memory budget.
+    pub fn reserve_long_lived(&self, bytes: usize) -> Result<Option<MemoryPermit>, Backpressure> {
+        match &self.memory {
+            Some(m) => m.admit_long_lived(bytes as u64).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The memory limiter of this pipeline.
+    pub fn memory(&self) -> Option<&Arc<MemoryLimiter>> {
+        self.memory.as_ref()
+    }
+
     /// Called by the worker for each item it takes.
     pub(crate) fn taken(&self, spans: usize) {
         self.queued_spans.fetch_sub(spans, Ordering::AcqRel);
@@ -118,8 +140,8 @@ impl ReceiverSink {
     }
 
     /// Offers a batch, counting it as received or refused.
-    pub fn offer(&self, payload: Payload, spans: usize, bytes: usize) -> Result<(), Backpressure> {
-        match self.input.offer(payload, spans, bytes) {
+    pub fn offer(&self, payload: Payload, spans: usize) -> Result<(), Backpressure> {
+        match self.input.offer(payload, spans) {
             Ok(()) => {
                 Counters::add(&self.counters.received, spans as u64);
                 Ok(())
@@ -135,6 +157,11 @@ impl ReceiverSink {
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
     }
+
+    /// The pipeline input this sink feeds.
+    pub fn input(&self) -> &Arc<PipelineInput> {
+        &self.input
+    }
 }
 
 impl TraceSink for ReceiverSink {
@@ -144,7 +171,15 @@ impl TraceSink for ReceiverSink {
         meta: RequestMeta,
     ) -> Result<Accepted, Backpressure> {
         let spans = usize::try_from(meta.span_count).unwrap_or(usize::MAX);
-        self.offer(Payload::otlp(batch), spans, meta.body_bytes)
+        self.offer(Payload::otlp(batch), spans)
             .map(|()| Accepted::all())
+    }
+
+    fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
+        match self.input.reserve(bytes) {
+            Ok(Some(permit)) => Ok(Reservation::new(permit)),
+            Ok(None) => Ok(Reservation::none()),
+            Err(bp) => Err(bp),
+        }
     }
 }

@@ -117,6 +117,9 @@ impl Pipeline {
             memory = Some(MemoryLimiter::implicit());
         }
         let capacity = (batch.send_batch_size * 4).max(MIN_INPUT_SPANS);
+        if let Some(m) = &memory {
+            telemetry.register_limiter(name, Arc::clone(m));
+        }
         let (input, rx) = PipelineInput::new(name, capacity, memory);
         let (stop, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(

@@ -20,8 +20,9 @@ use prost::Message as _;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use super::legacy::OfferError;
 use super::legacy::{LegacyMode, LegacyTranslator, RawSegment};
-use crate::pipeline::input::ReceiverSink;
+use crate::pipeline::input::{PipelineInput, ReceiverSink};
 use crate::processor::batch::Payload;
 use crate::telemetry::Counters;
 
@@ -52,6 +53,9 @@ pub enum DatagramError {
     /// A segment document that does not translate.
     #[error("bad segment document: {0}")]
     BadSegment(String),
+    /// An `in_progress` document the memory limiter refused to hold.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The body of one datagram.
@@ -93,6 +97,7 @@ pub fn parse_datagram(data: &[u8]) -> Result<Datagram<'_>, DatagramError> {
 pub struct Decoder {
     mode: LegacyMode,
     translator: LegacyTranslator,
+    input: Option<Arc<PipelineInput>>,
 }
 
 impl Decoder {
@@ -101,7 +106,19 @@ impl Decoder {
         Self {
             mode,
             translator: LegacyTranslator::default(),
+            input: None,
         }
+    }
+
+    /// Held `in_progress` documents are accounted with `input`'s memory limiter.
+    pub fn with_input(mut self, input: Arc<PipelineInput>) -> Self {
+        self.input = Some(input);
+        self
+    }
+
+    /// Memory accounted to held `in_progress` documents.
+    pub fn held_bytes(&self) -> u64 {
+        self.translator.held_bytes()
     }
 
     /// One datagram received at `now` → the payload and its units (spans;
@@ -129,7 +146,22 @@ impl Decoder {
             units = 1;
         }
         if self.mode.translate || !self.mode.passthrough {
-            match self.translator.offer(text, now).map_err(bad)? {
+            let input = self.input.clone();
+            let reserve = move |bytes| match &input {
+                Some(i) => i.reserve_long_lived(bytes),
+                None => Ok(None),
+            };
+            let offered = self
+                .translator
+                .offer(text, now, reserve)
+                .map_err(|e| match e {
+                    OfferError::Translate(e) => bad(e),
+                    OfferError::Refused(bp) => DatagramError::Refused(format!(
+                        "in-progress document dropped: {}",
+                        bp.reason
+                    )),
+                })?;
+            match offered {
                 Some(request) => {
                     units = units.max(span_count(&request));
                     payload.translated = request;
@@ -212,7 +244,8 @@ impl UdpReceiver {
     ) -> std::io::Result<Self> {
         let socket = bind(addr)?;
         let addr = socket.local_addr()?;
-        let task = tokio::spawn(run(socket, sink, Decoder::new(mode), stop));
+        let decoder = Decoder::new(mode).with_input(Arc::clone(sink.input()));
+        let task = tokio::spawn(run(socket, sink, decoder, stop));
         Ok(Self { addr, task })
     }
 
@@ -240,8 +273,8 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-fn offer(sink: &ReceiverSink, counters: &Counters, payload: Payload, units: usize, bytes: usize) {
-    if let Err(bp) = sink.offer(payload, units, bytes) {
+fn offer(sink: &ReceiverSink, counters: &Counters, payload: Payload, units: usize) {
+    if let Err(bp) = sink.offer(payload, units) {
         // The sender cannot retry a datagram: count the loss.
         Counters::add(&counters.dropped, units as u64);
         tracing::debug!(reason = %bp.reason, "awsxray receiver: datagram dropped under backpressure");
@@ -279,7 +312,7 @@ async fn run(
             continue;
         }
         match decoder.decode(&buf[..n], Instant::now()) {
-            Ok(Some((payload, units))) => offer(&sink, &counters, payload, units, n),
+            Ok(Some((payload, units))) => offer(&sink, &counters, payload, units),
             Ok(None) => {}
             Err(e) => {
                 Counters::add(&counters.dropped, 1);
@@ -295,7 +328,7 @@ fn release(decoder: &mut Decoder, sink: &ReceiverSink, counters: &Counters, all:
     let (payload, failed) = decoder.release(Instant::now(), all);
     Counters::add(&counters.dropped, failed as u64);
     if let Some((payload, units)) = payload {
-        offer(sink, counters, payload, units, 0);
+        offer(sink, counters, payload, units);
     }
 }
 
