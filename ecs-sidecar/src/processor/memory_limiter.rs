@@ -61,6 +61,17 @@ impl MemoryPermit {
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
+
+    /// Accounts `bytes` more with the same limiter, without refusing: for
+    /// copies of data already accepted (a batch shared by several
+    /// exporters). Data arriving later is refused until they are released.
+    pub fn charge_more(&self, bytes: u64) -> MemoryPermit {
+        self.limiter.held.fetch_add(bytes, Ordering::AcqRel);
+        MemoryPermit {
+            limiter: Arc::clone(&self.limiter),
+            bytes,
+        }
+    }
 }
 
 impl MemoryLimiter {
