@@ -54,7 +54,14 @@ fn main() -> ExitCode {
     if let Some(Command::Healthcheck { url }) = &cli.command {
         return healthcheck_main(&cli, &env, url.clone());
     }
-    let loaded = Config::load(&cli.config, &env);
+    // Loading warns (an unset `${env:VAR}` becomes ""): logs are configured
+    // by the config itself, so warnings while loading go to stderr here.
+    let loading_logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .finish();
+    let loaded =
+        tracing::subscriber::with_default(loading_logs, || Config::load(&cli.config, &env));
     let (cfg, origin) = match loaded {
         Ok(c) => c,
         Err(e) => {

@@ -249,6 +249,9 @@ impl Sidecar {
             }
             sidecar.pipelines.push(pipeline);
         }
+        if let Some(h) = &sidecar.health {
+            h.set_ready();
+        }
         Ok(sidecar)
     }
 

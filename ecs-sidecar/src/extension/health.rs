@@ -63,6 +63,7 @@ pub enum HealthError {
 #[derive(Clone)]
 struct HealthState {
     telemetry: Arc<Telemetry>,
+    ready: Arc<AtomicBool>,
     stopping: Arc<AtomicBool>,
     unhealthy_after_refusing: Duration,
 }
@@ -71,6 +72,7 @@ struct HealthState {
 #[derive(Debug)]
 pub struct HealthServer {
     addr: SocketAddr,
+    ready: Arc<AtomicBool>,
     stopping: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -88,8 +90,10 @@ impl HealthServer {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(AtomicBool::new(false));
         let state = HealthState {
             telemetry,
+            ready: Arc::clone(&ready),
             stopping: Arc::clone(&stopping),
             unhealthy_after_refusing,
         };
@@ -104,6 +108,7 @@ impl HealthServer {
         });
         Ok(Self {
             addr,
+            ready,
             stopping,
             task,
         })
@@ -112,6 +117,12 @@ impl HealthServer {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Reports available (200) from now on: every receiver listens. Until
+    /// then the endpoint answers 503 "starting".
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
     }
 
     /// Reports "shutting down" (503) from now on.
@@ -136,6 +147,11 @@ async fn status(State(s): State<HealthState>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             "Server is shutting down".to_owned(),
         )
+    } else if !s.ready.load(Ordering::Relaxed) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Server is starting: receivers not listening yet".to_owned(),
+        )
     } else if let Some((pipeline, d)) = refusing {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -156,4 +172,48 @@ async fn metrics(State(s): State<HealthState>) -> Response {
         s.telemetry.to_prometheus(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn get(addr: SocketAddr) -> (u16, String) {
+        let resp = reqwest::get(format!("http://{addr}/")).await.unwrap();
+        (resp.status().as_u16(), resp.text().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn unavailable_until_ready_and_once_stopping() {
+        let server = HealthServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            "/",
+            DEFAULT_UNHEALTHY_AFTER_REFUSING,
+            Arc::new(Telemetry::new()),
+        )
+        .await
+        .unwrap();
+        let (code, body) = get(server.addr()).await;
+        assert_eq!(code, 503, "healthy before the receivers listen: {body}");
+        assert!(body.contains("starting"), "{body}");
+        server.set_ready();
+        assert_eq!(get(server.addr()).await.0, 200);
+        server.set_stopping();
+        assert_eq!(get(server.addr()).await.0, 503);
+        server.stop();
+    }
+
+    #[tokio::test]
+    async fn a_bad_path_is_an_error_not_a_panic() {
+        for path in ["/metrics", "/a{b", "/x/:id", "nope"] {
+            let r = HealthServer::start(
+                "127.0.0.1:0".parse().unwrap(),
+                path,
+                DEFAULT_UNHEALTHY_AFTER_REFUSING,
+                Arc::new(Telemetry::new()),
+            )
+            .await;
+            assert!(matches!(r, Err(HealthError::Path(_))), "{path}");
+        }
+    }
 }
