@@ -123,10 +123,15 @@ fn run(cfg: Config, env: Env, stop_timeout: Duration) -> anyhow::Result<()> {
         tracing::info!("otel-aws-sidecar started");
         wait_for_signal().await?;
         tracing::info!(?stop_timeout, "stopping: draining accepted spans");
+        let telemetry = sidecar.telemetry();
         if sidecar.shutdown().await {
             tracing::info!("stopped");
+            return Ok(());
         }
-        Ok(())
+        let lost = telemetry
+            .get("service/shutdown")
+            .map_or(0, |c| c.dropped);
+        anyhow::bail!("the stop timeout ({stop_timeout:?}) cut the drain short: {lost} accepted span(s) were not exported")
     })
 }
 

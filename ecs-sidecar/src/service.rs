@@ -17,7 +17,7 @@ use crate::extension::sigv4auth::{CredentialsError, CredentialsSource};
 use crate::pipeline::Pipeline;
 use crate::receiver::proxy::{self, ProxySettings, XrayProxy};
 use crate::receiver::udp::{self, UdpReceiver};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{Counters, Telemetry};
 
 /// Default time to drain on shutdown (ECS's default `stopTimeout` is 30 s; we stay well inside).
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -294,9 +294,12 @@ impl Sidecar {
                 p.drain().await;
             }
         };
+        let telemetry = Arc::clone(&self.telemetry);
         let done = tokio::time::timeout(self.stop_timeout, drain).await.is_ok();
         if !done {
-            tracing::warn!(timeout = ?self.stop_timeout, "stop timeout reached; spans still queued were dropped");
+            let lost = telemetry.held_spans();
+            Counters::add(&telemetry.component("service", "shutdown").dropped, lost);
+            tracing::warn!(timeout = ?self.stop_timeout, spans = lost, "stop timeout reached; spans not yet exported were dropped (counted as service/shutdown dropped)");
         }
         if let Some(h) = self.health {
             h.stop();

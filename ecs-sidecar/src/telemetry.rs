@@ -120,6 +120,12 @@ impl Telemetry {
             .max_by_key(|(_, d)| *d)
     }
 
+    /// Spans accepted and not yet through every exporter, all pipelines.
+    pub fn held_spans(&self) -> u64 {
+        let all = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter().map(|(_, l)| l.held_spans()).sum()
+    }
+
     /// Accounted bytes held per pipeline.
     pub fn held_bytes(&self) -> Vec<(String, u64)> {
         let all = self.limiters.lock().unwrap_or_else(|p| p.into_inner());

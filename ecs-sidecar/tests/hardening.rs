@@ -319,3 +319,45 @@ fn the_open_file_limit_is_raised_to_the_hard_limit() {
     assert_eq!(soft, hard);
     assert_eq!(n, hard);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_lost_at_the_stop_timeout_are_counted() {
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    fake.push_responses([FakeResponse::Hang]);
+    let yaml = config(
+        &fake.traces_url(),
+        "memory_limiter, batch",
+        "    limit_mib: 64",
+        "",
+    );
+    let env = test_env(&[]);
+    let path = write_config(&yaml);
+    let (cfg, _) = otel_aws_sidecar::config::Config::load(path.to_str().unwrap(), &env).unwrap();
+    let sidecar = otel_aws_sidecar::Sidecar::start(
+        &cfg,
+        otel_aws_sidecar::SidecarOptions {
+            env,
+            stop_timeout: Duration::from_millis(300),
+        },
+    )
+    .await
+    .unwrap();
+    let url = format!(
+        "http://{}/v1/traces",
+        sidecar.receiver_addrs("otlp").unwrap().http.unwrap()
+    );
+    assert_eq!(post_otlp(&url, &spans(7, 1)).await.status(), 200);
+    // The export is under way and hangs.
+    let sent = tokio::time::timeout(GUARD, async {
+        while fake.requests().is_empty() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(sent.is_ok());
+    let telemetry = sidecar.telemetry();
+    assert!(!sidecar.shutdown().await, "the drain cannot finish");
+    assert_eq!(telemetry.get("service/shutdown").unwrap().dropped, 7);
+}

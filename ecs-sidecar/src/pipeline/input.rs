@@ -64,7 +64,7 @@ impl PipelineInput {
     /// or after shutdown began.
     pub fn offer(&self, payload: Payload, spans: usize) -> Result<(), Backpressure> {
         let bytes = crate::processor::size::payload_bytes(&payload);
-        let permit = self.reserve(bytes)?;
+        let permit = self.reserve(bytes)?.map(|p| p.with_spans(spans as u64));
         let before = self.queued_spans.fetch_add(spans, Ordering::AcqRel);
         // Always let one batch in when the queue is empty, however large.
         if before > 0 && before + spans > self.capacity_spans {

@@ -37,6 +37,7 @@ pub struct MemoryLimiter {
     limit_bytes: u64,
     soft_bytes: u64,
     held: AtomicU64,
+    held_spans: AtomicU64,
     rss_over: AtomicBool,
     epoch: Instant,
     /// Milliseconds since `epoch` + 1 of the first refusal since the last admission; 0 = not refusing.
@@ -48,11 +49,15 @@ pub struct MemoryLimiter {
 pub struct MemoryPermit {
     limiter: Arc<MemoryLimiter>,
     bytes: u64,
+    spans: u64,
 }
 
 impl Drop for MemoryPermit {
     fn drop(&mut self) {
         self.limiter.held.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.limiter
+            .held_spans
+            .fetch_sub(self.spans, Ordering::AcqRel);
     }
 }
 
@@ -60,6 +65,14 @@ impl MemoryPermit {
     /// The bytes this permit accounts for.
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// Marks this permit as holding `spans` accepted spans (until they are
+    /// exported, dropped by an exporter or lost at shutdown).
+    pub fn with_spans(mut self, spans: u64) -> Self {
+        self.limiter.held_spans.fetch_add(spans, Ordering::AcqRel);
+        self.spans += spans;
+        self
     }
 
     /// Accounts `bytes` more with the same limiter, without refusing: for
@@ -70,6 +83,7 @@ impl MemoryPermit {
         MemoryPermit {
             limiter: Arc::clone(&self.limiter),
             bytes,
+            spans: 0,
         }
     }
 }
@@ -89,6 +103,7 @@ impl MemoryLimiter {
             limit_bytes,
             soft_bytes: limit_bytes.saturating_sub(spike),
             held: AtomicU64::new(0),
+            held_spans: AtomicU64::new(0),
             rss_over: AtomicBool::new(false),
             epoch: Instant::now(),
             refusing_since: AtomicU64::new(0),
@@ -147,6 +162,7 @@ impl MemoryLimiter {
         Ok(MemoryPermit {
             limiter: Arc::clone(self),
             bytes,
+            spans: 0,
         })
     }
 
@@ -159,6 +175,11 @@ impl MemoryLimiter {
     /// Accounted bytes held.
     pub fn held_bytes(&self) -> u64 {
         self.held.load(Ordering::Acquire)
+    }
+
+    /// Spans accepted and not yet through every exporter (see [`MemoryPermit::with_spans`]).
+    pub fn held_spans(&self) -> u64 {
+        self.held_spans.load(Ordering::Acquire)
     }
 
     /// How long the limiter has been refusing data without admitting any,
