@@ -361,3 +361,36 @@ async fn spans_lost_at_the_stop_timeout_are_counted() {
     assert!(!sidecar.shutdown().await, "the drain cannot finish");
     assert_eq!(telemetry.get("service/shutdown").unwrap().dropped, 7);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_span_over_the_destination_limit_is_refused_as_partial_success() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    use prost::Message as _;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    let yaml = config(&fake.traces_url(), "batch", "    limit_mib: 64", "");
+    let sidecar = start(&yaml, test_env(&[])).await;
+    let url = format!(
+        "http://{}/v1/traces",
+        sidecar.receiver_addrs("otlp").unwrap().http.unwrap()
+    );
+    let mut req = spans(3, 5);
+    // One span of ~250 KB: over the X-Ray OTLP endpoint's 200 KB per span.
+    req.resource_spans[0].scope_spans[0].spans[1]
+        .attributes
+        .push(kv("big", &"z".repeat(250_000)));
+    let resp = post_otlp(&url, &req).await;
+    assert_eq!(resp.status(), 200);
+    let body = ExportTraceServiceResponse::decode(resp.bytes().await.unwrap()).unwrap();
+    let partial = body
+        .partial_success
+        .expect("the sender is told a span was refused");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("per span"), "{partial:?}");
+    assert!(fake.wait_for_spans(2, GUARD).await);
+    let telemetry = sidecar.telemetry();
+    assert!(sidecar.shutdown().await);
+    assert_eq!(fake.span_count(), 2);
+    assert_eq!(telemetry.get("receiver/otlp").unwrap().dropped, 1);
+}

@@ -36,14 +36,18 @@ pub struct PipelineInput {
     queued_spans: AtomicUsize,
     capacity_spans: usize,
     memory: Option<Arc<MemoryLimiter>>,
+    max_span_bytes: Option<usize>,
 }
 
 impl PipelineInput {
-    /// A new input holding at most `capacity_spans` spans not yet taken by the batch processor.
+    /// A new input holding at most `capacity_spans` spans not yet taken by
+    /// the batch processor; OTLP spans larger than `max_span_bytes` encoded
+    /// (what an exporter would drop) are refused as a partial success.
     pub fn new(
         name: &str,
         capacity_spans: usize,
         memory: Option<Arc<MemoryLimiter>>,
+        max_span_bytes: Option<usize>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Item>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
@@ -53,6 +57,7 @@ impl PipelineInput {
                 queued_spans: AtomicUsize::new(0),
                 capacity_spans: capacity_spans.max(1),
                 memory,
+                max_span_bytes,
             }),
             rx,
         )
@@ -164,15 +169,50 @@ impl ReceiverSink {
     }
 }
 
+/// Removes spans whose encoding exceeds `limit` bytes; returns how many.
+fn remove_spans_over(batch: &mut ExportTraceServiceRequest, limit: usize) -> u64 {
+    use prost::Message as _;
+    let mut removed = 0u64;
+    for rs in &mut batch.resource_spans {
+        for ss in &mut rs.scope_spans {
+            let before = ss.spans.len();
+            ss.spans.retain(|s| s.encoded_len() <= limit);
+            removed += (before - ss.spans.len()) as u64;
+        }
+    }
+    removed
+}
+
 impl TraceSink for ReceiverSink {
     fn accept(
         &self,
         batch: ExportTraceServiceRequest,
         meta: RequestMeta,
     ) -> Result<Accepted, Backpressure> {
-        let spans = usize::try_from(meta.span_count).unwrap_or(usize::MAX);
-        self.offer(Payload::otlp(batch), spans)
-            .map(|()| Accepted::all())
+        let mut batch = batch;
+        let too_large = self
+            .input
+            .max_span_bytes
+            .map_or(0, |limit| remove_spans_over(&mut batch, limit));
+        let spans =
+            usize::try_from(meta.span_count.saturating_sub(too_large)).unwrap_or(usize::MAX);
+        if too_large > 0 {
+            Counters::add(&self.counters.dropped, too_large);
+        }
+        if spans > 0 {
+            self.offer(Payload::otlp(batch), spans)?;
+        }
+        Ok(if too_large > 0 {
+            Accepted::partial(
+                too_large,
+                format!(
+                    "{too_large} span(s) over the destination's {} bytes per span were not accepted",
+                    self.input.max_span_bytes.unwrap_or_default()
+                ),
+            )
+        } else {
+            Accepted::all()
+        })
     }
 
     fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
