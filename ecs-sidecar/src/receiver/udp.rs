@@ -289,6 +289,7 @@ async fn run(
 ) {
     let counters: Arc<Counters> = Arc::clone(sink.counters());
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    let mut kernel = KernelDrops::new(&socket);
     let mut tick = tokio::time::interval(EXPIRE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -302,6 +303,12 @@ async fn run(
             },
             _ = tick.tick() => {
                 release(&mut decoder, &sink, &counters, false);
+                let lost = kernel.new_drops();
+                if lost > 0 {
+                    // The sender cannot know: count them with the receiver's losses.
+                    Counters::add(&counters.dropped, lost);
+                    tracing::warn!(datagrams = lost, "awsxray receiver: the kernel dropped datagrams (receive buffer full)");
+                }
                 continue;
             }
             _ = stop.wait_for(|s| *s) => break,
@@ -322,6 +329,51 @@ async fn run(
     }
     // Shutdown: what is still in progress leaves as in-progress spans.
     release(&mut decoder, &sink, &counters, true);
+}
+
+/// Kernel drops (receive buffer full) of the socket with `inode`, from the
+/// text of `/proc/net/udp` / `/proc/net/udp6`: the `drops` column.
+pub fn kernel_drops(table: &str, inode: u64) -> Option<u64> {
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() >= 13 && f[9].parse::<u64>().ok() == Some(inode))
+            .then(|| f[12].parse().ok())
+            .flatten()
+    })
+}
+
+/// Watches the kernel's drop counter of one socket (Linux).
+struct KernelDrops {
+    inode: Option<u64>,
+    last: u64,
+}
+
+impl KernelDrops {
+    fn new(socket: &UdpSocket) -> Self {
+        use std::os::fd::AsRawFd as _;
+        use std::os::unix::fs::MetadataExt as _;
+        let inode = std::fs::metadata(format!("/proc/self/fd/{}", socket.as_raw_fd()))
+            .ok()
+            .map(|m| m.ino());
+        let mut me = Self { inode, last: 0 };
+        me.last = me.read().unwrap_or(0);
+        me
+    }
+
+    fn read(&self) -> Option<u64> {
+        let inode = self.inode?;
+        ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .find_map(|p| kernel_drops(&std::fs::read_to_string(p).ok()?, inode))
+    }
+
+    /// Datagrams the kernel dropped since the last call.
+    fn new_drops(&mut self) -> u64 {
+        let Some(now) = self.read() else { return 0 };
+        let delta = now.saturating_sub(self.last);
+        self.last = now;
+        delta
+    }
 }
 
 fn release(decoder: &mut Decoder, sink: &ReceiverSink, counters: &Counters, all: bool) {
@@ -482,6 +534,26 @@ mod tests {
                 .any(|a| a.key == otel_aws_distro::translate::IN_PROGRESS_ATTRIBUTE),
             "{span:?}"
         );
+    }
+
+    #[test]
+    fn kernel_drops_are_read_for_our_socket_only() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  12: 0100007F:07D0 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 17
+  13: 00000000:0044 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 777 2 0000000000000000 3
+";
+        assert_eq!(kernel_drops(table, 4242), Some(17));
+        assert_eq!(kernel_drops(table, 777), Some(3));
+        assert_eq!(kernel_drops(table, 1), None);
+        assert_eq!(kernel_drops("", 4242), None);
+    }
+
+    #[tokio::test]
+    async fn our_socket_is_found_in_the_kernel_table() {
+        let socket = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let k = KernelDrops::new(&socket);
+        assert!(k.inode.is_some());
+        assert_eq!(k.read(), Some(0), "the socket's row in /proc/net/udp");
     }
 
     fn hex(b: &[u8]) -> String {
