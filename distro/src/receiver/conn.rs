@@ -15,7 +15,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
 /// A stream whose reads fail with `TimedOut` after `timeout` without a received byte.
-pub(crate) struct IdleTimeout<T> {
+#[derive(Debug)]
+pub struct IdleTimeout<T> {
     inner: T,
     timeout: Duration,
     deadline: Pin<Box<Sleep>>,
@@ -93,10 +94,21 @@ impl tonic::transport::server::Connected for IdleTimeout<TcpStream> {
     }
 }
 
-/// The HTTP receiver's listener: TCP_NODELAY and the idle timeout on every connection.
-pub(crate) struct IdleListener {
-    pub(crate) inner: TcpListener,
-    pub(crate) timeout: Duration,
+/// An axum listener that sets TCP_NODELAY and closes a connection after
+/// `timeout` without a received byte (the HTTP receiver's; also for other
+/// axum servers of an embedding, such as a health endpoint). Wrap it in
+/// `axum::serve::ListenerExt::tap_io` to get `ConnectInfo<SocketAddr>`.
+#[derive(Debug)]
+pub struct IdleListener {
+    inner: TcpListener,
+    timeout: Duration,
+}
+
+impl IdleListener {
+    /// Wraps a bound listener.
+    pub fn new(inner: TcpListener, timeout: Duration) -> Self {
+        Self { inner, timeout }
+    }
 }
 
 impl axum::serve::Listener for IdleListener {

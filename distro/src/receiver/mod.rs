@@ -54,6 +54,7 @@ pub use self::config::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_REQUEST_TIMEOUT,
     ReceiverConfig,
 };
+pub use self::conn::{IdleListener, IdleTimeout};
 pub use self::grpc::EXPORT_PATH as GRPC_EXPORT_PATH;
 pub use self::http::TRACES_PATH as HTTP_TRACES_PATH;
 pub use self::sink::{
@@ -254,10 +255,7 @@ pub async fn serve(
         http_addr = Some(addr);
         let app =
             http::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
-        let listener = conn::IdleListener {
-            inner: listener,
-            timeout: cfg.idle_timeout,
-        };
+        let listener = conn::IdleListener::new(listener, cfg.idle_timeout);
         // tap_io: axum derives the peer address (ConnectInfo) through it.
         let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
         let server = axum::serve(listener, app)

@@ -101,6 +101,11 @@ impl HealthServer {
             .route(METRICS_PATH, get(metrics))
             .route(path, get(status))
             .with_state(state);
+        // Stalled and half-open connections are closed, so they cannot use up descriptors.
+        let listener = otel_aws_distro::receiver::IdleListener::new(
+            listener,
+            otel_aws_distro::receiver::DEFAULT_IDLE_TIMEOUT,
+        );
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!(error = %e, "health_check server failed");

@@ -94,6 +94,11 @@ impl XrayProxy {
             client,
         });
         let app = Router::new().fallback(forward).with_state(shared);
+        // Stalled and half-open connections are closed, so they cannot use up descriptors.
+        let listener = otel_aws_distro::receiver::IdleListener::new(
+            listener,
+            otel_aws_distro::receiver::DEFAULT_IDLE_TIMEOUT,
+        );
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop.wait_for(|s| *s).await;
