@@ -207,7 +207,7 @@ async fn idle_and_half_open_connections_are_closed() {
         ReceiverConfig {
             http_addr: localhost0(),
             grpc_addr: localhost0(),
-            idle_timeout: Duration::from_millis(200),
+            idle_timeout: Some(Duration::from_millis(200)),
             ..Default::default()
         },
         sink,
@@ -239,7 +239,7 @@ async fn a_stalled_http_body_gets_408_and_releases_its_bytes() {
     let running = serve(
         ReceiverConfig {
             http_addr: localhost0(),
-            request_timeout: Duration::from_millis(200),
+            request_timeout: Some(Duration::from_millis(200)),
             ..Default::default()
         },
         Arc::clone(&sink),

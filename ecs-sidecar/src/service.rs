@@ -186,6 +186,9 @@ impl Sidecar {
                                 .grpc
                                 .as_ref()
                                 .and_then(|g| listen(g.endpoint.as_ref(), "0.0.0.0:4317")),
+                            // Open to the task's containers: close stalled and half-open peers.
+                            idle_timeout: Some(receiver::DEFAULT_IDLE_TIMEOUT),
+                            request_timeout: Some(receiver::DEFAULT_REQUEST_TIMEOUT),
                             ..ReceiverConfig::default()
                         };
                         if let Some(max) = o

@@ -11,10 +11,13 @@ pub const DEFAULT_HTTP_PORT: u16 = 4318;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 /// Default time to let in-flight requests finish after shutdown is signalled.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default longest time a connection may go without receiving a byte
-/// (headers not sent, body stalled, idle keep-alive): then it is closed.
+/// Suggested longest time a connection may go without receiving a byte
+/// (headers not sent, body stalled, idle keep-alive) for a receiver open to
+/// other hosts (the ECS sidecar). Not the default: a Lambda sandbox is
+/// frozen between invokes, and a timer firing at thaw would close the
+/// function's pooled connection under its next export.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default longest time to receive one request (headers and body).
+/// Suggested longest time to receive one request's body (same caveat).
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default concurrent gRPC streams per connection.
 pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 16;
@@ -34,10 +37,11 @@ pub struct ReceiverConfig {
     pub drain_timeout: Duration,
     /// A connection that receives nothing for this long is closed (half-open
     /// and stalled connections would otherwise hold descriptors and memory).
-    pub idle_timeout: Duration,
+    /// `None` (the default): never.
+    pub idle_timeout: Option<Duration>,
     /// Longest time to receive one request's body; then HTTP 408 / gRPC
-    /// `DEADLINE_EXCEEDED` and the held bytes are released.
-    pub request_timeout: Duration,
+    /// `DEADLINE_EXCEEDED` and the held bytes are released. `None` (the default): no limit.
+    pub request_timeout: Option<Duration>,
     /// Concurrent gRPC streams one connection may open (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`).
     pub max_concurrent_streams: u32,
 }
@@ -62,8 +66,8 @@ impl Default for ReceiverConfig {
             grpc_addr: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            idle_timeout: None,
+            request_timeout: None,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
         }
     }

@@ -14,20 +14,22 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, Sleep};
 
-/// A stream whose reads fail with `TimedOut` after `timeout` without a received byte.
+/// A stream whose reads fail with `TimedOut` after `timeout` without a
+/// received byte (no timeout when `None`).
 #[derive(Debug)]
 pub struct IdleTimeout<T> {
     inner: T,
-    timeout: Duration,
-    deadline: Pin<Box<Sleep>>,
+    timeout: Option<Duration>,
+    deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> IdleTimeout<T> {
-    pub(crate) fn new(inner: T, timeout: Duration) -> Self {
+    /// Wraps `inner`.
+    pub fn new(inner: T, timeout: Option<Duration>) -> Self {
         Self {
             inner,
             timeout,
-            deadline: Box::pin(tokio::time::sleep(timeout)),
+            deadline: timeout.map(|t| Box::pin(tokio::time::sleep(t))),
         }
     }
 }
@@ -41,16 +43,22 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleTimeout<T> {
         let me = &mut *self;
         match Pin::new(&mut me.inner).poll_read(cx, buf) {
             Poll::Ready(r) => {
-                let next = Instant::now() + me.timeout;
-                me.deadline.as_mut().reset(next);
+                if let (Some(deadline), Some(t)) = (me.deadline.as_mut(), me.timeout) {
+                    // `sleep` clamps far-future deadlines; do the same here.
+                    let now = Instant::now();
+                    let next = now
+                        .checked_add(t)
+                        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365));
+                    deadline.as_mut().reset(next);
+                }
                 Poll::Ready(r)
             }
-            Poll::Pending => match me.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+            Poll::Pending => match me.deadline.as_mut().map(|d| d.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "connection idle: nothing received within the idle timeout",
                 ))),
-                Poll::Pending => Poll::Pending,
+                _ => Poll::Pending,
             },
         }
     }
@@ -95,18 +103,18 @@ impl tonic::transport::server::Connected for IdleTimeout<TcpStream> {
 }
 
 /// An axum listener that sets TCP_NODELAY and closes a connection after
-/// `timeout` without a received byte (the HTTP receiver's; also for other
+/// `timeout` without a received byte (none when `None`) (the HTTP receiver's; also for other
 /// axum servers of an embedding, such as a health endpoint). Wrap it in
 /// `axum::serve::ListenerExt::tap_io` to get `ConnectInfo<SocketAddr>`.
 #[derive(Debug)]
 pub struct IdleListener {
     inner: TcpListener,
-    timeout: Duration,
+    timeout: Option<Duration>,
 }
 
 impl IdleListener {
     /// Wraps a bound listener.
-    pub fn new(inner: TcpListener, timeout: Duration) -> Self {
+    pub fn new(inner: TcpListener, timeout: Option<Duration>) -> Self {
         Self { inner, timeout }
     }
 }

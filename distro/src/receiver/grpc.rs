@@ -255,7 +255,11 @@ where
                 .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(shared.max_body_bytes);
             let unary = grpc.unary(ExportHandler(Arc::clone(&shared)), req);
-            let Ok(mut res) = tokio::time::timeout(shared.request_timeout, unary).await else {
+            let timed = match shared.request_timeout {
+                Some(t) => tokio::time::timeout(t, unary).await.ok(),
+                None => Some(unary.await),
+            };
+            let Some(mut res) = timed else {
                 drop(held);
                 return Ok(Status::deadline_exceeded(
                     "the request did not arrive within the request timeout",

@@ -259,14 +259,13 @@ async fn export(
             }
             .into());
         }
-        let raw = match tokio::time::timeout(
-            shared.request_timeout,
-            read_body(body, limit, declared, &shared, &mut held),
-        )
-        .await
-        {
-            Ok(r) => r?,
-            Err(_) => return Err(BodyError::Timeout),
+        let read = read_body(body, limit, declared, &shared, &mut held);
+        let raw = match shared.request_timeout {
+            Some(t) => match tokio::time::timeout(t, read).await {
+                Ok(r) => r?,
+                Err(_) => return Err(BodyError::Timeout),
+            },
+            None => read.await?,
         };
         let plain = if gzip {
             let plain = decode::gunzip(&raw, limit)?;

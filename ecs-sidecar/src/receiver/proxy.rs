@@ -97,7 +97,7 @@ impl XrayProxy {
         // Stalled and half-open connections are closed, so they cannot use up descriptors.
         let listener = otel_aws_distro::receiver::IdleListener::new(
             listener,
-            otel_aws_distro::receiver::DEFAULT_IDLE_TIMEOUT,
+            Some(otel_aws_distro::receiver::DEFAULT_IDLE_TIMEOUT),
         );
         let task = tokio::spawn(async move {
             let shutdown = async move {
