@@ -323,7 +323,7 @@ fn shipped_configs_validate() {
     let Some(Processor::MemoryLimiter(m)) = cfg.processors.get("memory_limiter") else {
         panic!("{cfg:?}");
     };
-    assert_eq!((m.limit_mib, m.spike_limit_mib), (Some(64), Some(16)));
+    assert_eq!((m.limit_mib, m.spike_limit_mib), (Some(32), Some(8)));
 }
 
 #[test]
