@@ -477,10 +477,11 @@ async fn grpc_oversize_and_gzip_bomb_are_refused() {
     .await;
     let big = request((0..200).map(|_| span("x", &TRACE_ID, &SPAN_ID)).collect());
     let err = h.grpc().await.export(big).await.unwrap_err();
-    assert_eq!(err.code(), tonic::Code::OutOfRange);
+    // Not retryable (OTLP clients retry OUT_OF_RANGE and RESOURCE_EXHAUSTED with RetryInfo).
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
     let bomb = gzip(&vec![0u8; 1 << 20]);
     let (code, msg) = h.raw_grpc(receiver::GRPC_EXPORT_PATH, true, &bomb).await;
-    assert_eq!(code, "11", "OUT_OF_RANGE, not RESOURCE_EXHAUSTED: {msg}");
+    assert_eq!(code, "3", "INVALID_ARGUMENT, not RESOURCE_EXHAUSTED: {msg}");
     h.grpc().await.export(one_span()).await.unwrap();
     assert_eq!(h.running.stats().snapshot().too_large_requests, 2);
 }

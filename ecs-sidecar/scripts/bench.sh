@@ -3,6 +3,8 @@
 #   ecs-sidecar/scripts/bench.sh otlp [SECONDS] [RATE]   OTLP/HTTP protobuf in -> batch -> otlphttp -> loopback sink
 #   ecs-sidecar/scripts/bench.sh udp  [SECONDS] [RATE]   legacy UDP segments in -> awsxray (PutTraceSegments) -> loopback sink
 #   ecs-sidecar/scripts/bench.sh idle                    RSS 3 s after start (OTLP grpc+http, UDP, otlphttp)
+# LIMIT_MIB=64 adds the shipped configs' memory_limiter (limit_mib LIMIT_MIB, spike a quarter of it)
+# to the OTLP pipeline (default: none, the implicit bound).
 # RATE 0 = flat out. The sidecar runs pinned to core 0 (taskset -c 0) under /usr/bin/time -v; the load
 # generator (otel-aws-loadgen, testkit) on core 1. Binaries: SIDECAR (default: the static musl release
 # build of build-image.sh) and LOADGEN (default: the release build of otel-aws-loadgen).
@@ -84,6 +86,10 @@ service:
       processors: [batch]
       exporters: [otlphttp]
 EOF
+
+if [ -n "${LIMIT_MIB:-}" ]; then
+  sed -i "s/^processors:/processors:\n  memory_limiter:\n    check_interval: 1s\n    limit_mib: ${LIMIT_MIB}\n    spike_limit_mib: $((LIMIT_MIB / 4))/; s/processors: \[batch\]/processors: [memory_limiter, batch]/" "$WORK/otlp.yaml"
+fi
 
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_REGION=us-east-1
 export RUST_LOG=warn

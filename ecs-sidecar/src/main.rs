@@ -54,7 +54,14 @@ fn main() -> ExitCode {
     if let Some(Command::Healthcheck { url }) = &cli.command {
         return healthcheck_main(&cli, &env, url.clone());
     }
-    let loaded = Config::load(&cli.config, &env);
+    // Loading warns (an unset `${env:VAR}` becomes ""): logs are configured
+    // by the config itself, so warnings while loading go to stderr here.
+    let loading_logs = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+        .finish();
+    let loaded =
+        tracing::subscriber::with_default(loading_logs, || Config::load(&cli.config, &env));
     let (cfg, origin) = match loaded {
         Ok(c) => c,
         Err(e) => {
@@ -72,6 +79,10 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logs(&cfg, &env);
+    match otel_aws_sidecar::service::raise_open_files_limit() {
+        Ok(n) => tracing::debug!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     match run(cfg, env, cli.stop_timeout.unwrap_or(DEFAULT_STOP_TIMEOUT)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -112,10 +123,15 @@ fn run(cfg: Config, env: Env, stop_timeout: Duration) -> anyhow::Result<()> {
         tracing::info!("otel-aws-sidecar started");
         wait_for_signal().await?;
         tracing::info!(?stop_timeout, "stopping: draining accepted spans");
+        let telemetry = sidecar.telemetry();
         if sidecar.shutdown().await {
             tracing::info!("stopped");
+            return Ok(());
         }
-        Ok(())
+        let lost = telemetry
+            .get("service/shutdown")
+            .map_or(0, |c| c.dropped);
+        anyhow::bail!("the stop timeout ({stop_timeout:?}) cut the drain short: {lost} accepted span(s) were not exported")
     })
 }
 

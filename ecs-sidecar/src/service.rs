@@ -17,7 +17,7 @@ use crate::extension::sigv4auth::{CredentialsError, CredentialsSource};
 use crate::pipeline::Pipeline;
 use crate::receiver::proxy::{self, ProxySettings, XrayProxy};
 use crate::receiver::udp::{self, UdpReceiver};
-use crate::telemetry::Telemetry;
+use crate::telemetry::{Counters, Telemetry};
 
 /// Default time to drain on shutdown (ECS's default `stopTimeout` is 30 s; we stay well inside).
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,6 +57,26 @@ pub enum StartError {
     /// Credentials for signing.
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
+    /// The health endpoint's settings.
+    #[error("extensions.{id}: {message}")]
+    Health {
+        /// Component id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Raises the soft limit on open files to the hard limit (ECS's default
+/// soft limit, 1,024, let 1,140 half-open connections make every listener
+/// unreachable). Returns the new soft limit.
+pub fn raise_open_files_limit() -> Result<u64, nix::Error> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard.max(soft))
 }
 
 /// Run-time options that are not part of the collector config.
@@ -128,10 +148,18 @@ impl Sidecar {
                 let server = HealthServer::start(
                     addr,
                     h.path.as_deref().unwrap_or("/"),
+                    h.unhealthy_after_refusing
+                        .map_or(health::DEFAULT_UNHEALTHY_AFTER_REFUSING, |d| d.0),
                     Arc::clone(&telemetry),
                 )
                 .await
-                .map_err(bind_err(path, addr))?;
+                .map_err(|e| match e {
+                    health::HealthError::Bind(source) => StartError::Bind { path, addr, source },
+                    health::HealthError::Path(message) => StartError::Health {
+                        id: id.clone(),
+                        message,
+                    },
+                })?;
                 tracing::info!(addr = %server.addr(), "health_check listening");
                 sidecar.health = Some(server);
             }
@@ -158,6 +186,9 @@ impl Sidecar {
                                 .grpc
                                 .as_ref()
                                 .and_then(|g| listen(g.endpoint.as_ref(), "0.0.0.0:4317")),
+                            // Open to the task's containers: close stalled and half-open peers.
+                            idle_timeout: Some(receiver::DEFAULT_IDLE_TIMEOUT),
+                            request_timeout: Some(receiver::DEFAULT_REQUEST_TIMEOUT),
                             ..ReceiverConfig::default()
                         };
                         if let Some(max) = o
@@ -221,6 +252,9 @@ impl Sidecar {
             }
             sidecar.pipelines.push(pipeline);
         }
+        if let Some(h) = &sidecar.health {
+            h.set_ready();
+        }
         Ok(sidecar)
     }
 
@@ -263,9 +297,12 @@ impl Sidecar {
                 p.drain().await;
             }
         };
+        let telemetry = Arc::clone(&self.telemetry);
         let done = tokio::time::timeout(self.stop_timeout, drain).await.is_ok();
         if !done {
-            tracing::warn!(timeout = ?self.stop_timeout, "stop timeout reached; spans still queued were dropped");
+            let lost = telemetry.held_spans();
+            Counters::add(&telemetry.component("service", "shutdown").dropped, lost);
+            tracing::warn!(timeout = ?self.stop_timeout, spans = lost, "stop timeout reached; spans not yet exported were dropped (counted as service/shutdown dropped)");
         }
         if let Some(h) = self.health {
             h.stop();

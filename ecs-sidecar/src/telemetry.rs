@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
+use crate::processor::MemoryLimiter;
+
 /// Live counters of one component (`receiver/otlp`, `exporter/otlphttp/xray`, ...).
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -72,6 +74,7 @@ impl Counters {
 pub struct Telemetry {
     started: Instant,
     components: Mutex<Vec<(String, Arc<Counters>)>>,
+    limiters: Mutex<Vec<(String, Arc<MemoryLimiter>)>>,
 }
 
 impl Default for Telemetry {
@@ -79,6 +82,7 @@ impl Default for Telemetry {
         Self {
             started: Instant::now(),
             components: Mutex::new(Vec::new()),
+            limiters: Mutex::new(Vec::new()),
         }
     }
 }
@@ -99,6 +103,35 @@ impl Telemetry {
         let c = Arc::new(Counters::default());
         all.push((name, Arc::clone(&c)));
         c
+    }
+
+    /// Registers the memory limiter of pipeline `name` (health reports on it).
+    pub fn register_limiter(&self, name: &str, limiter: Arc<MemoryLimiter>) {
+        let mut all = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        all.push((name.to_owned(), limiter));
+    }
+
+    /// The pipeline whose memory limiter has been refusing data the
+    /// longest, and for how long (`None` when none is refusing).
+    pub fn longest_refusal(&self) -> Option<(String, std::time::Duration)> {
+        let all = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter()
+            .filter_map(|(n, l)| l.refusing_for().map(|d| (n.clone(), d)))
+            .max_by_key(|(_, d)| *d)
+    }
+
+    /// Spans accepted and not yet through every exporter, all pipelines.
+    pub fn held_spans(&self) -> u64 {
+        let all = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter().map(|(_, l)| l.held_spans()).sum()
+    }
+
+    /// Accounted bytes held per pipeline.
+    pub fn held_bytes(&self) -> Vec<(String, u64)> {
+        let all = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
+        all.iter()
+            .map(|(n, l)| (n.clone(), l.held_bytes()))
+            .collect()
     }
 
     /// Every component's counters, in registration order.
@@ -131,10 +164,16 @@ impl Telemetry {
                 }),
             );
         }
+        let held: Map<String, Value> = self
+            .held_bytes()
+            .into_iter()
+            .map(|(n, b)| (n, json!(b)))
+            .collect();
         json!({
             "status": status,
             "uptime_seconds": self.started.elapsed().as_secs_f64(),
             "components": components,
+            "memory_held_bytes": held,
         })
     }
 
@@ -180,6 +219,18 @@ impl Telemetry {
             for (name, s) in &snap {
                 let _ = writeln!(out, "{metric}{{component=\"{}\"}} {}", escape(name), get(s));
             }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP otel_aws_sidecar_memory_held_bytes Bytes accounted by the pipeline's memory limiter."
+        );
+        let _ = writeln!(out, "# TYPE otel_aws_sidecar_memory_held_bytes gauge");
+        for (name, bytes) in self.held_bytes() {
+            let _ = writeln!(
+                out,
+                "otel_aws_sidecar_memory_held_bytes{{pipeline=\"{}\"}} {bytes}",
+                escape(&name)
+            );
         }
         let _ = writeln!(
             out,

@@ -66,6 +66,36 @@ fn bad_configs_fail_naming_the_path() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("receivers.jaeger"));
 }
 
+#[test]
+fn config_surprises_are_reported() {
+    // An unset variable becomes "" (as in the collector), with a warning on stderr.
+    let yaml = "receivers: {otlp: {protocols: {http: }}}\nexporters:\n  file:\n    path: /tmp/x${env:OTEL_AWS_TEST_UNSET_VAR}.jsonl\nservice:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [file]}\n";
+    let file = common::write_config(yaml);
+    let out = sidecar()
+        .env_remove("OTEL_AWS_TEST_UNSET_VAR")
+        .args(["--validate", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("OTEL_AWS_TEST_UNSET_VAR") && stderr.contains("not set"),
+        "no warning for the unset variable: {stderr:?}"
+    );
+    // A duplicate key is an error, not a silent override.
+    let yaml = "receivers:\n  otlp: {protocols: {http: }}\nexporters: {debug: }\nservice:\n  pipelines:\n    traces: {receivers: [otlp], exporters: [debug]}\nexporters: {file: {path: /tmp/x.jsonl}}\n";
+    let file = common::write_config(yaml);
+    let out = sidecar()
+        .args(["--validate", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("duplicate key \"exporters\""), "{stderr}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthcheck_subcommand_reports_health() {
     let yaml = "

@@ -11,6 +11,16 @@ pub const DEFAULT_HTTP_PORT: u16 = 4318;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 /// Default time to let in-flight requests finish after shutdown is signalled.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Suggested longest time a connection may go without receiving a byte
+/// (headers not sent, body stalled, idle keep-alive) for a receiver open to
+/// other hosts (the ECS sidecar). Not the default: a Lambda sandbox is
+/// frozen between invokes, and a timer firing at thaw would close the
+/// function's pooled connection under its next export.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Suggested longest time to receive one request's body (same caveat).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default concurrent gRPC streams per connection.
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 16;
 
 /// What [`serve`](super::serve) listens on and its limits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -20,11 +30,20 @@ pub struct ReceiverConfig {
     /// OTLP/gRPC listen address; `None` disables it. Port 0 picks a free port.
     pub grpc_addr: Option<SocketAddr>,
     /// Largest body accepted, both as received and after gzip decompression
-    /// (the second guards against gzip bombs). Larger: HTTP 413, gRPC OUT_OF_RANGE.
+    /// (the second guards against gzip bombs). Larger: HTTP 413, gRPC INVALID_ARGUMENT (not retryable).
     pub max_body_bytes: usize,
     /// After shutdown is signalled, how long in-flight requests may take
     /// before their connections are dropped.
     pub drain_timeout: Duration,
+    /// A connection that receives nothing for this long is closed (half-open
+    /// and stalled connections would otherwise hold descriptors and memory).
+    /// `None` (the default): never.
+    pub idle_timeout: Option<Duration>,
+    /// Longest time to receive one request's body; then HTTP 408 / gRPC
+    /// `DEADLINE_EXCEEDED` and the held bytes are released. `None` (the default): no limit.
+    pub request_timeout: Option<Duration>,
+    /// Concurrent gRPC streams one connection may open (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`).
+    pub max_concurrent_streams: u32,
 }
 
 impl ReceiverConfig {
@@ -47,6 +66,9 @@ impl Default for ReceiverConfig {
             grpc_addr: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            idle_timeout: None,
+            request_timeout: None,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
         }
     }
 }

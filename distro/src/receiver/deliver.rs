@@ -16,6 +16,7 @@ pub(crate) struct Shared {
     pub sink: Arc<dyn TraceSink>,
     pub stats: Arc<ReceiverStats>,
     pub max_body_bytes: usize,
+    pub request_timeout: Option<std::time::Duration>,
 }
 
 /// Validates `batch`, gives it to the sink (unless no span is left) and

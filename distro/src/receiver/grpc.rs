@@ -7,6 +7,11 @@
 //! INVALID_ARGUMENT (non-retryable). The codec here decodes with prost
 //! straight from tonic's buffer and maps errors accordingly. Tonic's own
 //! decompression errors are remapped the same way (see [`remap_status`]).
+//!
+//! Every received body frame is accounted with the sink
+//! ([`TraceSink::reserve`](super::TraceSink::reserve)) before tonic buffers
+//! it ([`ReservingBody`]), and a stream must deliver its message within the
+//! request timeout.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -22,7 +27,7 @@ use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, En
 use tonic::{Code, Status};
 
 use super::deliver::{Shared, deliver};
-use super::sink::{Encoding, RequestMeta, Transport};
+use super::sink::{Backpressure, Encoding, RequestMeta, Reservation, Transport};
 use super::stats::ReceiverStats;
 use super::status::{CODE_RESOURCE_EXHAUSTED, RpcStatus};
 
@@ -102,6 +107,13 @@ impl tonic::server::UnaryService<Decoded> for ExportHandler {
             .metadata()
             .get("grpc-encoding")
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        // The body was decoded (the batch owns its own copies): give its
+        // bytes back before the sink accounts the decoded batch.
+        if let Some(HeldSlot(held)) = request.extensions().get::<HeldSlot>() {
+            held.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clear();
+        }
         let (batch, body_bytes) = request.into_inner();
         let meta = RequestMeta {
             transport: Transport::Grpc,
@@ -113,21 +125,75 @@ impl tonic::server::UnaryService<Decoded> for ExportHandler {
         };
         std::future::ready(match deliver(&self.0, batch, meta) {
             Ok(resp) => Ok(tonic::Response::new(resp)),
-            Err(bp) => {
-                // RESOURCE_EXHAUSTED is retryable for OTLP clients only with RetryInfo attached.
-                let details = RpcStatus::with_retry(
-                    CODE_RESOURCE_EXHAUSTED,
-                    bp.reason.clone(),
-                    bp.retry_after,
-                )
-                .encode_to_vec();
-                Err(Status::with_details(
-                    Code::ResourceExhausted,
-                    bp.reason,
-                    details.into(),
-                ))
-            }
+            Err(bp) => Err(backpressure_status(bp)),
         })
+    }
+}
+
+/// RESOURCE_EXHAUSTED is retryable for OTLP clients only with RetryInfo attached.
+fn backpressure_status(bp: Backpressure) -> Status {
+    let details = RpcStatus::with_retry(CODE_RESOURCE_EXHAUSTED, bp.reason.clone(), bp.retry_after)
+        .encode_to_vec();
+    Status::with_details(Code::ResourceExhausted, bp.reason, details.into())
+}
+
+/// Reservations of one stream's body, held until it is decoded.
+type Held = Arc<std::sync::Mutex<Vec<Reservation>>>;
+
+/// The stream's [`Held`], passed to the handler in the request extensions.
+#[derive(Clone)]
+struct HeldSlot(Held);
+
+/// A request body that accounts each data frame with the sink before
+/// handing it to tonic (which buffers the whole message); a refusal ends
+/// the stream with RESOURCE_EXHAUSTED + RetryInfo.
+struct ReservingBody<B> {
+    inner: Pin<Box<B>>,
+    shared: Arc<Shared>,
+    held: Held,
+}
+
+impl<B> tonic::codegen::Body for ReservingBody<B>
+where
+    B: tonic::codegen::Body,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Data = B::Data;
+    type Error = tonic::codegen::StdError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use bytes::Buf as _;
+        let frame = match self.inner.as_mut().poll_frame(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Ok(frame))) => frame,
+        };
+        if let Some(data) = frame.data_ref() {
+            match self.shared.sink.reserve(data.remaining()) {
+                Ok(r) => self
+                    .held
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(r),
+                Err(bp) => {
+                    self.shared.stats.backpressured(0);
+                    return Poll::Ready(Some(Err(Box::new(backpressure_status(bp)))));
+                }
+            }
+        }
+        Poll::Ready(Some(Ok(frame)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
@@ -169,6 +235,17 @@ where
                 )
             });
         }
+        let held: Held = Arc::default();
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(HeldSlot(Arc::clone(&held)));
+        let req = http::Request::from_parts(
+            parts,
+            ReservingBody {
+                inner: Box::pin(body),
+                shared: Arc::clone(&shared),
+                held: Arc::clone(&held),
+            },
+        );
         Box::pin(async move {
             shared.stats.request();
             let codec = OtlpCodec {
@@ -177,7 +254,19 @@ where
             let mut grpc = tonic::server::Grpc::new(codec)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(shared.max_body_bytes);
-            let mut res = grpc.unary(ExportHandler(Arc::clone(&shared)), req).await;
+            let unary = grpc.unary(ExportHandler(Arc::clone(&shared)), req);
+            let timed = match shared.request_timeout {
+                Some(t) => tokio::time::timeout(t, unary).await.ok(),
+                None => Some(unary.await),
+            };
+            let Some(mut res) = timed else {
+                drop(held);
+                return Ok(Status::deadline_exceeded(
+                    "the request did not arrive within the request timeout",
+                )
+                .into_http());
+            };
+            drop(held);
             if let Some(status) = Status::from_header_map(res.headers())
                 && let Some(new) = remap_status(&status, &shared.stats)
             {
@@ -189,10 +278,12 @@ where
     }
 }
 
-/// Tonic reports a bad gzip body as INTERNAL and a decompressed size over
-/// the limit as RESOURCE_EXHAUSTED (which OTLP clients could mistake for
-/// backpressure): map them to INVALID_ARGUMENT and OUT_OF_RANGE, and count
-/// size refusals. Returns the replacement status, if any.
+/// Tonic reports a bad gzip body and a truncated message as INTERNAL, an
+/// oversize message as OUT_OF_RANGE and a decompressed size over the limit
+/// as RESOURCE_EXHAUSTED. OTLP clients retry OUT_OF_RANGE (and
+/// RESOURCE_EXHAUSTED could pass for backpressure), so a request that can
+/// never succeed as sent gets INVALID_ARGUMENT, which the OTLP spec lists as
+/// not retryable. Counts the refusals. Returns the replacement status, if any.
 fn remap_status(status: &Status, stats: &ReceiverStats) -> Option<Status> {
     let msg = status.message();
     match status.code() {
@@ -202,13 +293,23 @@ fn remap_status(status: &Status, stats: &ReceiverStats) -> Option<Status> {
                 "invalid gzip body: {msg}"
             )))
         }
+        Code::Internal if msg.starts_with("Unexpected EOF") => {
+            stats.malformed();
+            Some(Status::invalid_argument(format!(
+                "truncated gRPC message: {msg}"
+            )))
+        }
         Code::ResourceExhausted if msg.starts_with("Error decompressing: size limit") => {
             stats.too_large();
-            Some(Status::out_of_range(msg.to_owned()))
+            Some(Status::invalid_argument(format!(
+                "request too large: {msg}"
+            )))
         }
         Code::OutOfRange => {
             stats.too_large();
-            None
+            Some(Status::invalid_argument(format!(
+                "request too large: {msg}"
+            )))
         }
         _ => None,
     }

@@ -23,10 +23,8 @@ use prost::Message;
 
 use super::decode::{self, DecodeError};
 use super::deliver::{Shared, deliver};
-use super::sink::{Encoding, RequestMeta, Transport};
-use super::status::{
-    CODE_INVALID_ARGUMENT, CODE_OUT_OF_RANGE, CODE_UNAVAILABLE, RpcStatus, retry_after_seconds,
-};
+use super::sink::{Backpressure, Encoding, RequestMeta, Reservation, Transport};
+use super::status::{CODE_INVALID_ARGUMENT, CODE_UNAVAILABLE, RpcStatus, retry_after_seconds};
 
 /// The OTLP/HTTP traces path.
 pub const TRACES_PATH: &str = "/v1/traces";
@@ -112,7 +110,8 @@ fn decode_error_response(err: &DecodeError, encoding: Encoding) -> Response {
         DecodeError::TooLarge { .. } => status_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             encoding,
-            &RpcStatus::new(CODE_OUT_OF_RANGE, err.to_string()),
+            // Not retryable: the same body will never fit.
+            &RpcStatus::new(CODE_INVALID_ARGUMENT, err.to_string()),
         ),
     }
 }
@@ -139,12 +138,43 @@ fn response_json(resp: &ExportTraceServiceResponse) -> Vec<u8> {
     v.to_string().into_bytes()
 }
 
-/// Reads the body, refusing more than `limit` bytes. A single-chunk body is not copied.
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, DecodeError> {
+/// Why a body could not be taken.
+enum BodyError {
+    /// Undecodable or too large.
+    Decode(DecodeError),
+    /// The sink's memory bound refused to hold more bytes.
+    Busy(Backpressure),
+    /// The body did not arrive within the request timeout.
+    Timeout,
+}
+
+impl From<DecodeError> for BodyError {
+    fn from(e: DecodeError) -> Self {
+        Self::Decode(e)
+    }
+}
+
+/// Reads the body, refusing more than `limit` bytes. Every chunk is
+/// accounted with the sink ([`TraceSink::reserve`](super::TraceSink::reserve))
+/// before it is kept: the whole declared `Content-Length` up front when
+/// there is one, else chunk by chunk. A single-chunk body is not copied.
+async fn read_body(
+    body: Body,
+    limit: usize,
+    declared: Option<u64>,
+    shared: &Shared,
+    held: &mut Vec<Reservation>,
+) -> Result<Bytes, BodyError> {
     let mut stream = body.into_data_stream();
     let mut first: Option<Bytes> = None;
     let mut rest: Option<BytesMut> = None;
     let mut total = 0usize;
+    let mut reserved = 0usize;
+    if let Some(len) = declared {
+        let len = usize::try_from(len).unwrap_or(usize::MAX).min(limit);
+        held.push(shared.sink.reserve(len).map_err(BodyError::Busy)?);
+        reserved = len;
+    }
     while let Some(chunk) = stream.next().await {
         let chunk = chunk
             .map_err(|e| DecodeError::Malformed(format!("failed to read request body: {e}")))?;
@@ -153,7 +183,17 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, DecodeError> {
             return Err(DecodeError::TooLarge {
                 limit,
                 decompressed: false,
-            });
+            }
+            .into());
+        }
+        if total > reserved {
+            held.push(
+                shared
+                    .sink
+                    .reserve(total - reserved)
+                    .map_err(BodyError::Busy)?,
+            );
+            reserved = total;
         }
         match (&mut first, &mut rest) {
             (None, _) => first = Some(chunk),
@@ -171,6 +211,16 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, DecodeError> {
         (Some(f), None) => f,
         (None, None) => Bytes::new(),
     })
+}
+
+fn backpressure_response(encoding: Encoding, bp: Backpressure) -> Response {
+    let status = RpcStatus::with_retry(CODE_UNAVAILABLE, bp.reason, bp.retry_after);
+    let mut resp = status_response(StatusCode::SERVICE_UNAVAILABLE, encoding, &status);
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(retry_after_seconds(bp.retry_after)),
+    );
+    resp
 }
 
 async fn export(
@@ -199,16 +249,28 @@ async fn export(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // Bytes accounted with the sink while this request holds its body.
+    let mut held = Vec::new();
     let result = async {
         if declared.is_some_and(|len| len > limit as u64) {
             return Err(DecodeError::TooLarge {
                 limit,
                 decompressed: false,
-            });
+            }
+            .into());
         }
-        let raw = read_body(body, limit).await?;
+        let read = read_body(body, limit, declared, &shared, &mut held);
+        let raw = match shared.request_timeout {
+            Some(t) => match tokio::time::timeout(t, read).await {
+                Ok(r) => r?,
+                Err(_) => return Err(BodyError::Timeout),
+            },
+            None => read.await?,
+        };
         let plain = if gzip {
-            decode::gunzip(&raw, limit)?
+            let plain = decode::gunzip(&raw, limit)?;
+            held.push(shared.sink.reserve(plain.len()).map_err(BodyError::Busy)?);
+            plain
         } else {
             raw
         };
@@ -218,7 +280,19 @@ async fn export(
     .await;
     let (batch, body_bytes) = match result {
         Ok(ok) => ok,
-        Err(err) => {
+        Err(BodyError::Busy(bp)) => {
+            shared.stats.backpressured(0);
+            tracing::debug!(%peer, reason = %bp.reason, "OTLP/HTTP body refused: memory bound");
+            return backpressure_response(encoding, bp);
+        }
+        Err(BodyError::Timeout) => {
+            shared.stats.malformed();
+            return plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive within the request timeout",
+            );
+        }
+        Err(BodyError::Decode(err)) => {
             match err {
                 DecodeError::Malformed(_) => shared.stats.malformed(),
                 DecodeError::TooLarge { .. } => shared.stats.too_large(),
@@ -235,17 +309,13 @@ async fn export(
         span_count: 0,
         peer: Some(peer),
     };
+    // The body is gone once decoded (the batch owns its own copies): give
+    // its bytes back before the sink accounts the decoded batch, or a
+    // request larger than half the budget could never get in.
+    drop(held);
     match deliver(&shared, batch, meta) {
         Ok(resp) => ok_response(encoding, &resp),
-        Err(bp) => {
-            let status = RpcStatus::with_retry(CODE_UNAVAILABLE, bp.reason, bp.retry_after);
-            let mut resp = status_response(StatusCode::SERVICE_UNAVAILABLE, encoding, &status);
-            resp.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_seconds(bp.retry_after)),
-            );
-            resp
-        }
+        Err(bp) => backpressure_response(encoding, bp),
     }
 }
 

@@ -29,6 +29,7 @@
 //! ```
 
 mod config;
+mod conn;
 pub mod decode;
 mod deliver;
 mod grpc;
@@ -49,12 +50,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use self::config::{
-    DEFAULT_DRAIN_TIMEOUT, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_REQUEST_TIMEOUT,
     ReceiverConfig,
 };
+pub use self::conn::{IdleListener, IdleTimeout};
 pub use self::grpc::EXPORT_PATH as GRPC_EXPORT_PATH;
 pub use self::http::TRACES_PATH as HTTP_TRACES_PATH;
-pub use self::sink::{Accepted, Backpressure, Encoding, RequestMeta, TraceSink, Transport};
+pub use self::sink::{
+    Accepted, Backpressure, Encoding, RequestMeta, Reservation, TraceSink, Transport,
+};
 pub use self::stats::{ReceiverStats, StatsSnapshot};
 pub use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
@@ -238,6 +243,7 @@ pub async fn serve(
         sink,
         stats: Arc::clone(&stats),
         max_body_bytes: cfg.max_body_bytes,
+        request_timeout: cfg.request_timeout,
     });
     let (tx, rx) = watch::channel(false);
     let stop = Arc::new(tx);
@@ -249,10 +255,9 @@ pub async fn serve(
         http_addr = Some(addr);
         let app =
             http::router(Arc::clone(&shared)).into_make_service_with_connect_info::<SocketAddr>();
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            // Small request/response exchanges: don't wait for Nagle.
-            let _ = tcp.set_nodelay(true);
-        });
+        let listener = conn::IdleListener::new(listener, cfg.idle_timeout);
+        // tap_io: axum derives the peer address (ConnectInfo) through it.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |_| {});
         let server = axum::serve(listener, app)
             .with_graceful_shutdown(stopped(rx.clone()))
             .into_future();
@@ -270,12 +275,17 @@ pub async fn serve(
     if let Some((asked, listener)) = grpc_listener {
         let addr = local_addr("gRPC", asked, &listener)?;
         grpc_addr = Some(addr);
-        let incoming =
-            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let idle = cfg.idle_timeout;
+        let incoming = futures_util::StreamExt::map(
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+            move |tcp| tcp.map(|tcp| conn::IdleTimeout::new(tcp, idle)),
+        );
+        let streams = cfg.max_concurrent_streams;
         let svc = grpc::TraceGrpcService::new(Arc::clone(&shared));
         let signal = stopped(rx.clone());
         let server = async move {
             tonic::transport::Server::builder()
+                .max_concurrent_streams(Some(streams))
                 .serve_with_incoming_shutdown(svc, incoming, signal)
                 .await
                 .map_err(|e| e.to_string())

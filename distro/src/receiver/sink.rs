@@ -22,6 +22,43 @@ pub trait TraceSink: Send + Sync + 'static {
         batch: ExportTraceServiceRequest,
         meta: RequestMeta,
     ) -> Result<Accepted, Backpressure>;
+
+    /// Accounts `bytes` the receiver is about to hold (a request body as
+    /// it arrives, before it is decoded) against the sink's memory bound;
+    /// the returned [`Reservation`] gives them back when dropped, after the
+    /// batch went through [`TraceSink::accept`]. [`Backpressure`] refuses
+    /// the request before the bytes are read (HTTP 503, gRPC
+    /// `RESOURCE_EXHAUSTED`). The default accounts nothing.
+    fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
+        let _ = bytes;
+        Ok(Reservation::none())
+    }
+}
+
+/// Bytes accounted by [`TraceSink::reserve`]; released when dropped.
+#[derive(Default)]
+pub struct Reservation(Option<Box<dyn Send + Sync>>);
+
+impl Reservation {
+    /// Nothing accounted.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// Accounted bytes held by `guard` (released when it is dropped).
+    pub fn new(guard: impl Send + Sync + 'static) -> Self {
+        Self(Some(Box::new(guard)))
+    }
+}
+
+impl std::fmt::Debug for Reservation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Reservation(held)"
+        } else {
+            "Reservation(none)"
+        })
+    }
 }
 
 /// Any `Fn(batch, meta) -> Result<Accepted, Backpressure>` is a sink (handy in tests and small embeddings).

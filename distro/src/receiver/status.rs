@@ -13,8 +13,6 @@ use prost::Message;
 pub(crate) const CODE_INVALID_ARGUMENT: i32 = 3;
 /// gRPC code RESOURCE_EXHAUSTED.
 pub(crate) const CODE_RESOURCE_EXHAUSTED: i32 = 8;
-/// gRPC code OUT_OF_RANGE (size limits; what tonic uses for oversize messages).
-pub(crate) const CODE_OUT_OF_RANGE: i32 = 11;
 /// gRPC code UNAVAILABLE.
 pub(crate) const CODE_UNAVAILABLE: i32 = 14;
 

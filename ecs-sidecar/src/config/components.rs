@@ -272,6 +272,9 @@ pub struct HealthCheckExtension {
     pub endpoint: Option<String>,
     /// Path of the JSON status (default `/`).
     pub path: Option<String>,
+    /// Report unhealthy (503) while a memory limiter has been refusing data
+    /// for longer than this (default 30s; otel-aws extension).
+    pub unhealthy_after_refusing: Option<GoDuration>,
 }
 
 /// `extensions.sigv4auth`.

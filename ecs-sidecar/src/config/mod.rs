@@ -7,6 +7,7 @@
 //! (endpoints, durations, enums) and references (pipelines, authenticators).
 
 pub mod components;
+mod duplicates;
 mod error;
 mod subst;
 mod validate;
@@ -110,6 +111,12 @@ pub fn component_type(id: &str) -> &str {
 impl Config {
     /// Parses and checks YAML text. `origin` names the source in errors.
     pub fn parse(text: &str, origin: &str, env: &Env) -> Result<Config, ConfigError> {
+        if let Some(message) = duplicates::find(text) {
+            return Err(ConfigError::Yaml {
+                origin: origin.to_owned(),
+                message,
+            });
+        }
         let mut root: Value = serde_norway::from_str(text).map_err(|e| ConfigError::Yaml {
             origin: origin.to_owned(),
             message: e.to_string(),

@@ -239,6 +239,24 @@ fn bad_configs_name_the_path_and_what_is_accepted() {
             vec!["empty attribute key"],
         ),
         (
+            "health path taken by the metrics",
+            format!("{otlp}{debug}extensions:\n  health_check:\n    path: /metrics\n{pipeline}"),
+            "extensions.health_check.path",
+            vec!["metrics", "another path"],
+        ),
+        (
+            "health path the router reads as a pattern",
+            format!("{otlp}{debug}extensions:\n  health_check:\n    path: '/a{{b'\n{pipeline}"),
+            "extensions.health_check.path",
+            vec!["literal path"],
+        ),
+        (
+            "health path with a wildcard segment",
+            format!("{otlp}{debug}extensions:\n  health_check:\n    path: /x/*rest\n{pipeline}"),
+            "extensions.health_check.path",
+            vec!["literal path"],
+        ),
+        (
             "bad substitution scheme",
             format!("{otlp}{debug}  file:\n    path: ${{file:/x}}\n{pipeline}"),
             "exporters.file.path",
@@ -305,7 +323,7 @@ fn shipped_configs_validate() {
     let Some(Processor::MemoryLimiter(m)) = cfg.processors.get("memory_limiter") else {
         panic!("{cfg:?}");
     };
-    assert_eq!((m.limit_mib, m.spike_limit_mib), (Some(64), Some(16)));
+    assert_eq!((m.limit_mib, m.spike_limit_mib), (Some(32), Some(8)));
 }
 
 #[test]

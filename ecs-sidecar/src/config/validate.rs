@@ -199,13 +199,9 @@ pub fn check(cfg: &Config) -> Result<(), ConfigError> {
         let p = format!("extensions.{id}");
         if let Extension::HealthCheck(h) = ext {
             listen(&format!("{p}.endpoint"), h.endpoint.as_deref())?;
-            if let Some(path) = &h.path
-                && !path.starts_with('/')
-            {
-                return Err(ConfigError::field(
-                    format!("{p}.path"),
-                    format!("{path:?} must start with /"),
-                ));
+            if let Some(path) = &h.path {
+                crate::extension::health::check_path(path)
+                    .map_err(|m| ConfigError::field(format!("{p}.path"), m))?;
             }
         }
     }

@@ -62,6 +62,9 @@ pub struct BuiltExporter {
     pub passthrough: Option<Arc<xray::SegmentPassthrough>>,
     /// Its `sending_queue`.
     pub queue: QueueSettings,
+    /// Largest encoded span the destination takes (larger ones are
+    /// dropped): receivers refuse them up front as a partial success.
+    pub max_span_bytes: Option<usize>,
 }
 
 fn queue(q: Option<&config::SendingQueue>) -> QueueSettings {
@@ -153,6 +156,7 @@ pub async fn build(
                 // No authenticator: the distro still signs the AWS OTLP endpoints it recognises.
                 _ => Signing::Auto,
             };
+            let max_span_bytes = Some(c.limits.max_span_bytes);
             // Dry run without credentials: only load them when this configuration signs.
             let exporter =
                 match OtlpHttpExporter::new(c.clone(), None) {
@@ -172,6 +176,7 @@ pub async fn build(
                 exporter: Arc::new(exporter),
                 passthrough: None,
                 queue: queue(o.sending_queue.as_ref()),
+                max_span_bytes,
             })
         }
         Exporter::AwsXray(x) => {
@@ -192,6 +197,7 @@ pub async fn build(
                 exporter: spans,
                 passthrough: Some(Arc::new(passthrough)),
                 queue: queue(x.sending_queue.as_ref()),
+                max_span_bytes: None,
             })
         }
         Exporter::Debug(d) => {
@@ -203,6 +209,7 @@ pub async fn build(
                 exporter,
                 passthrough: None,
                 queue: QueueSettings::default(),
+                max_span_bytes: None,
             })
         }
         Exporter::File(f) => {
@@ -212,6 +219,7 @@ pub async fn build(
                 exporter: Arc::new(exporter),
                 passthrough: None,
                 queue: queue(f.sending_queue.as_ref()),
+                max_span_bytes: None,
             })
         }
     }

@@ -11,8 +11,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use crate::exporter::xray::SegmentPassthrough;
-use crate::processor::MemoryPermit;
 use crate::processor::batch::Outgoing;
+use crate::processor::{MemoryPermit, size};
 use crate::receiver::legacy::RawSegment;
 use crate::telemetry::Counters;
 
@@ -98,30 +98,56 @@ pub fn spawn(
     }
 }
 
+/// What keeps a batch's memory accounted while one exporter sends it.
+/// Dropped only once that export finished.
+#[derive(Debug)]
+#[allow(dead_code)] // held for its Drop
+enum Held {
+    /// This exporter was the last holder: it moved the data and the permits.
+    Owned(Vec<MemoryPermit>),
+    /// Other exporters hold the batch too: this one keeps its `Arc` (so the
+    /// batch's permits outlive this export, whoever drops last) and the
+    /// permit of the copy it made.
+    Shared(Arc<Outgoing>, Option<MemoryPermit>),
+}
+
 /// The parts of `batch` this exporter takes; the last holder moves them,
-/// others copy only what they need.
+/// others copy only what they need (and account the copy).
 fn parts(
     batch: Arc<Outgoing>,
     passthrough: bool,
-) -> (
-    ExportTraceServiceRequest,
-    Vec<RawSegment>,
-    Option<Vec<MemoryPermit>>,
-) {
+) -> (ExportTraceServiceRequest, Vec<RawSegment>, Held) {
     match Arc::try_unwrap(batch) {
-        Ok(out) if passthrough => (out.payload.request, out.payload.segments, Some(out.permits)),
-        Ok(out) => (out.payload.into_otlp(), Vec::new(), Some(out.permits)),
-        Err(shared) if passthrough => (
-            shared.payload.request.clone(),
-            shared.payload.segments.clone(),
-            None,
+        Ok(out) if passthrough => (
+            out.payload.request,
+            out.payload.segments,
+            Held::Owned(out.permits),
+        ),
+        Ok(out) => (
+            out.payload.into_otlp(),
+            Vec::new(),
+            Held::Owned(out.permits),
         ),
         Err(shared) => {
-            let mut request = shared.payload.request.clone();
-            request
-                .resource_spans
-                .extend(shared.payload.translated.resource_spans.iter().cloned());
-            (request, Vec::new(), None)
+            let (request, segments) = if passthrough {
+                (
+                    shared.payload.request.clone(),
+                    shared.payload.segments.clone(),
+                )
+            } else {
+                let mut request = shared.payload.request.clone();
+                request
+                    .resource_spans
+                    .extend(shared.payload.translated.resource_spans.iter().cloned());
+                (request, Vec::new())
+            };
+            let copy = size::request_bytes(&request)
+                + segments
+                    .iter()
+                    .map(|s| s.json.capacity() + s.id.capacity())
+                    .sum::<usize>();
+            let extra = shared.permits.first().map(|p| p.charge_more(copy as u64));
+            (request, segments, Held::Shared(shared, extra))
         }
     }
 }
@@ -151,7 +177,8 @@ async fn export_one(
     batch: Arc<Outgoing>,
     counters: &Counters,
 ) {
-    let (request, segments, _permits) = parts(batch, passthrough.is_some());
+    // `held` lives until both sends below finished.
+    let (request, segments, held) = parts(batch, passthrough.is_some());
     let spans = span_count(&request) as u64;
     Counters::add(&counters.received, spans + segments.len() as u64);
     if !request.resource_spans.is_empty() {
@@ -160,5 +187,105 @@ async fn export_one(
     if let (Some(p), false) = (passthrough, segments.is_empty()) {
         let n = segments.len() as u64;
         record(id, counters, n, p.send(segments).await);
+    }
+    drop(held);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use otel_aws_distro::export::ExportFuture;
+
+    use crate::processor::MemoryLimiter;
+    use crate::processor::batch::Payload;
+
+    /// Counts started exports and holds each until the gate opens.
+    #[derive(Debug, Default)]
+    struct Gated {
+        started: AtomicUsize,
+        gate: tokio::sync::Notify,
+    }
+
+    impl BatchExporter for Gated {
+        fn export(&self, _batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+            self.started.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async move {
+                self.gate.notified().await;
+                Ok(ExportOutcome::default())
+            })
+        }
+    }
+
+    fn one_span() -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        name: "s".into(),
+                        ..Span::default()
+                    }],
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        }
+    }
+
+    /// Two exporters share one batch and both copy it (neither is the last
+    /// holder when it looks): the batch's permit must stay accounted until
+    /// both exports finished, not until the last `Arc` clone is dropped.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn permits_outlive_every_export_of_a_shared_batch() {
+        let limiter = MemoryLimiter::new(64, Some(0));
+        let permit = limiter.admit(1000).unwrap();
+        let batch = Arc::new(Outgoing {
+            payload: Payload::otlp(one_span()),
+            spans: 1,
+            permits: vec![permit],
+        });
+        let a = Arc::new(Gated::default());
+        let b = Arc::new(Gated::default());
+        let counters = Arc::new(Counters::default());
+        let qa = spawn(
+            "a",
+            a.clone(),
+            None,
+            QueueSettings::default(),
+            counters.clone(),
+        );
+        let qb = spawn(
+            "b",
+            b.clone(),
+            None,
+            QueueSettings::default(),
+            counters.clone(),
+        );
+        // As the worker does: one clone per queue while it still holds its own.
+        qa.tx.send(Arc::clone(&batch)).await.unwrap();
+        qb.tx.send(Arc::clone(&batch)).await.unwrap();
+        while a.started.load(Ordering::SeqCst) == 0 || b.started.load(Ordering::SeqCst) == 0 {
+            tokio::task::yield_now().await;
+        }
+        drop(batch); // the worker moves on
+        assert!(
+            limiter.held_bytes() >= 1000,
+            "the batch's permit was released while both exports are in flight ({} bytes held)",
+            limiter.held_bytes()
+        );
+        drop((qa.tx, qb.tx));
+        a.gate.notify_one();
+        b.gate.notify_one();
+        qa.task.await.unwrap();
+        qb.task.await.unwrap();
+        assert_eq!(
+            limiter.held_bytes(),
+            0,
+            "released once both exports finished"
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use otel_aws_distro::receiver::{
-    Accepted, Backpressure, ExportTraceServiceRequest, RequestMeta, TraceSink,
+    Accepted, Backpressure, ExportTraceServiceRequest, RequestMeta, Reservation, TraceSink,
 };
 use tokio::sync::mpsc;
 
@@ -36,14 +36,18 @@ pub struct PipelineInput {
     queued_spans: AtomicUsize,
     capacity_spans: usize,
     memory: Option<Arc<MemoryLimiter>>,
+    max_span_bytes: Option<usize>,
 }
 
 impl PipelineInput {
-    /// A new input holding at most `capacity_spans` spans not yet taken by the batch processor.
+    /// A new input holding at most `capacity_spans` spans not yet taken by
+    /// the batch processor; OTLP spans larger than `max_span_bytes` encoded
+    /// (what an exporter would drop) are refused as a partial success.
     pub fn new(
         name: &str,
         capacity_spans: usize,
         memory: Option<Arc<MemoryLimiter>>,
+        max_span_bytes: Option<usize>,
     ) -> (Arc<Self>, mpsc::UnboundedReceiver<Item>) {
         let (tx, rx) = mpsc::unbounded_channel();
         (
@@ -53,19 +57,19 @@ impl PipelineInput {
                 queued_spans: AtomicUsize::new(0),
                 capacity_spans: capacity_spans.max(1),
                 memory,
+                max_span_bytes,
             }),
             rx,
         )
     }
 
-    /// Offers a batch of `spans` spans and about `bytes` bytes. Never blocks:
-    /// refuses with [`Backpressure`] when over the memory limit, when the
-    /// queue is full or after shutdown began.
-    pub fn offer(&self, payload: Payload, spans: usize, bytes: usize) -> Result<(), Backpressure> {
-        let permit = match &self.memory {
-            Some(m) => Some(m.admit(bytes as u64)?),
-            None => None,
-        };
+    /// Offers a batch of `spans` spans, accounted by its in-memory size
+    /// ([`crate::processor::size`]). Never blocks: refuses with
+    /// [`Backpressure`] when over the memory limit, when the queue is full
+    /// or after shutdown began.
+    pub fn offer(&self, payload: Payload, spans: usize) -> Result<(), Backpressure> {
+        let bytes = crate::processor::size::payload_bytes(&payload);
+        let permit = self.reserve(bytes)?.map(|p| p.with_spans(spans as u64));
         let before = self.queued_spans.fetch_add(spans, Ordering::AcqRel);
         // Always let one batch in when the queue is empty, however large.
         if before > 0 && before + spans > self.capacity_spans {
@@ -93,6 +97,29 @@ impl PipelineInput {
         Ok(())
     }
 
+    /// Accounts `bytes` about to be held (a body being received) with the
+    /// memory limiter; `None` without one.
+    pub fn reserve(&self, bytes: usize) -> Result<Option<MemoryPermit>, Backpressure> {
+        match &self.memory {
+            Some(m) => m.admit(bytes as u64).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// As [`PipelineInput::reserve`], for data held a long time (in-progress
+    /// UDP documents): at most half the memory budget.
+    pub fn reserve_long_lived(&self, bytes: usize) -> Result<Option<MemoryPermit>, Backpressure> {
+        match &self.memory {
+            Some(m) => m.admit_long_lived(bytes as u64).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The memory limiter of this pipeline.
+    pub fn memory(&self) -> Option<&Arc<MemoryLimiter>> {
+        self.memory.as_ref()
+    }
+
     /// Called by the worker for each item it takes.
     pub(crate) fn taken(&self, spans: usize) {
         self.queued_spans.fetch_sub(spans, Ordering::AcqRel);
@@ -118,8 +145,8 @@ impl ReceiverSink {
     }
 
     /// Offers a batch, counting it as received or refused.
-    pub fn offer(&self, payload: Payload, spans: usize, bytes: usize) -> Result<(), Backpressure> {
-        match self.input.offer(payload, spans, bytes) {
+    pub fn offer(&self, payload: Payload, spans: usize) -> Result<(), Backpressure> {
+        match self.input.offer(payload, spans) {
             Ok(()) => {
                 Counters::add(&self.counters.received, spans as u64);
                 Ok(())
@@ -135,6 +162,25 @@ impl ReceiverSink {
     pub fn counters(&self) -> &Arc<Counters> {
         &self.counters
     }
+
+    /// The pipeline input this sink feeds.
+    pub fn input(&self) -> &Arc<PipelineInput> {
+        &self.input
+    }
+}
+
+/// Removes spans whose encoding exceeds `limit` bytes; returns how many.
+fn remove_spans_over(batch: &mut ExportTraceServiceRequest, limit: usize) -> u64 {
+    use prost::Message as _;
+    let mut removed = 0u64;
+    for rs in &mut batch.resource_spans {
+        for ss in &mut rs.scope_spans {
+            let before = ss.spans.len();
+            ss.spans.retain(|s| s.encoded_len() <= limit);
+            removed += (before - ss.spans.len()) as u64;
+        }
+    }
+    removed
 }
 
 impl TraceSink for ReceiverSink {
@@ -143,8 +189,37 @@ impl TraceSink for ReceiverSink {
         batch: ExportTraceServiceRequest,
         meta: RequestMeta,
     ) -> Result<Accepted, Backpressure> {
-        let spans = usize::try_from(meta.span_count).unwrap_or(usize::MAX);
-        self.offer(Payload::otlp(batch), spans, meta.body_bytes)
-            .map(|()| Accepted::all())
+        let mut batch = batch;
+        let too_large = self
+            .input
+            .max_span_bytes
+            .map_or(0, |limit| remove_spans_over(&mut batch, limit));
+        let spans =
+            usize::try_from(meta.span_count.saturating_sub(too_large)).unwrap_or(usize::MAX);
+        if too_large > 0 {
+            Counters::add(&self.counters.dropped, too_large);
+        }
+        if spans > 0 {
+            self.offer(Payload::otlp(batch), spans)?;
+        }
+        Ok(if too_large > 0 {
+            Accepted::partial(
+                too_large,
+                format!(
+                    "{too_large} span(s) over the destination's {} bytes per span were not accepted",
+                    self.input.max_span_bytes.unwrap_or_default()
+                ),
+            )
+        } else {
+            Accepted::all()
+        })
+    }
+
+    fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
+        match self.input.reserve(bytes) {
+            Ok(Some(permit)) => Ok(Reservation::new(permit)),
+            Ok(None) => Ok(Reservation::none()),
+            Err(bp) => Err(bp),
+        }
     }
 }

@@ -91,8 +91,12 @@ impl Pipeline {
         let mut exporters = Vec::new();
         let mut senders = Vec::new();
         let mut legacy = LegacyMode::default();
+        let mut max_span_bytes: Option<usize> = None;
         for id in &section.exporters {
             let built = exporter::build(id, cfg, creds).await?;
+            if let Some(m) = built.max_span_bytes {
+                max_span_bytes = Some(max_span_bytes.map_or(m, |cur| cur.min(m)));
+            }
             if built.passthrough.is_some() {
                 legacy.passthrough = true;
             } else {
@@ -117,7 +121,10 @@ impl Pipeline {
             memory = Some(MemoryLimiter::implicit());
         }
         let capacity = (batch.send_batch_size * 4).max(MIN_INPUT_SPANS);
-        let (input, rx) = PipelineInput::new(name, capacity, memory);
+        if let Some(m) = &memory {
+            telemetry.register_limiter(name, Arc::clone(m));
+        }
+        let (input, rx) = PipelineInput::new(name, capacity, memory, max_span_bytes);
         let (stop, stop_rx) = watch::channel(false);
         let worker = tokio::spawn(
             worker::Worker {

@@ -1,27 +1,35 @@
 //! `memory_limiter`: refuses data (backpressure) before the process runs
-//! out of memory, as the collector's processor does: above the soft limit
-//! (`limit_mib - spike_limit_mib`) new data is refused until memory drops.
+//! out of memory, as the collector's processor does.
 //!
-//! Two measures, either one refuses: the process RSS read from
-//! `/proc/self/statm` every `check_interval`, and the bytes of batches
-//! accepted but not yet exported (exact and immediate, so a burst is
-//! refused before the next RSS sample).
+//! The decision is made on **accounted** bytes: everything the sidecar
+//! holds is admitted here before it is held (request bodies as they
+//! arrive, decoded batches by their in-memory size, in-progress UDP
+//! documents, batches in the export queues) and given back when dropped.
+//! The budget is the soft limit (`limit_mib - spike_limit_mib`). The
+//! process RSS, read every `check_interval`, only tightens the budget to
+//! half while it is above the soft limit: RSS stays high after data is
+//! gone (the allocator keeps the pages), so it must never latch the
+//! limiter shut; as soon as accounted data drains below the budget, data
+//! is accepted again.
+//!
+//! The limiter also remembers since when it has been refusing, so the
+//! health endpoint can report unhealthy while it refuses for too long.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use otel_aws_distro::receiver::Backpressure;
 
 const MIB: u64 = 1024 * 1024;
 /// Suggested retry delay sent with memory backpressure.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// Bound on the bytes of accepted, unexported batches in a pipeline that
-/// has no `memory_limiter`: without one a slow exporter and large requests
-/// filled the exporter queue to 649 MB RSS in a benchmark. Configure
-/// `memory_limiter` to size it to the task; this only keeps a config
-/// without one from growing without bound.
-pub const DEFAULT_HELD_LIMIT_MIB: u64 = 128;
+/// Bound on the accounted bytes of a pipeline that has no `memory_limiter`:
+/// without one a slow exporter and large requests filled the exporter
+/// queue to 649 MB RSS in a benchmark. Configure `memory_limiter` to size
+/// it to the task; this only keeps a config without one from growing
+/// without bound.
+pub const DEFAULT_HELD_LIMIT_MIB: u64 = 32;
 
 /// Admission control by memory.
 #[derive(Debug)]
@@ -29,25 +37,60 @@ pub struct MemoryLimiter {
     limit_bytes: u64,
     soft_bytes: u64,
     held: AtomicU64,
+    held_spans: AtomicU64,
     rss_over: AtomicBool,
+    epoch: Instant,
+    /// Milliseconds since `epoch` + 1 of the first refusal since the last admission; 0 = not refusing.
+    refusing_since: AtomicU64,
 }
 
-/// Bytes accounted to an accepted batch; released when dropped (after export).
+/// Bytes accounted to held data; released when dropped.
 #[derive(Debug)]
 pub struct MemoryPermit {
     limiter: Arc<MemoryLimiter>,
     bytes: u64,
+    spans: u64,
 }
 
 impl Drop for MemoryPermit {
     fn drop(&mut self) {
-        self.limiter.held.fetch_sub(self.bytes, Ordering::Relaxed);
+        self.limiter.held.fetch_sub(self.bytes, Ordering::AcqRel);
+        self.limiter
+            .held_spans
+            .fetch_sub(self.spans, Ordering::AcqRel);
+    }
+}
+
+impl MemoryPermit {
+    /// The bytes this permit accounts for.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Marks this permit as holding `spans` accepted spans (until they are
+    /// exported, dropped by an exporter or lost at shutdown).
+    pub fn with_spans(mut self, spans: u64) -> Self {
+        self.limiter.held_spans.fetch_add(spans, Ordering::AcqRel);
+        self.spans += spans;
+        self
+    }
+
+    /// Accounts `bytes` more with the same limiter, without refusing: for
+    /// copies of data already accepted (a batch shared by several
+    /// exporters). Data arriving later is refused until they are released.
+    pub fn charge_more(&self, bytes: u64) -> MemoryPermit {
+        self.limiter.held.fetch_add(bytes, Ordering::AcqRel);
+        MemoryPermit {
+            limiter: Arc::clone(&self.limiter),
+            bytes,
+            spans: 0,
+        }
     }
 }
 
 impl MemoryLimiter {
-    /// The limiter of a pipeline without a `memory_limiter`: accepted,
-    /// unexported batches bounded by [`DEFAULT_HELD_LIMIT_MIB`] (no RSS sampling).
+    /// The limiter of a pipeline without a `memory_limiter`: accounted
+    /// bytes bounded by [`DEFAULT_HELD_LIMIT_MIB`] (no RSS sampling).
     pub fn implicit() -> Arc<Self> {
         Self::new(DEFAULT_HELD_LIMIT_MIB, Some(0))
     }
@@ -60,44 +103,98 @@ impl MemoryLimiter {
             limit_bytes,
             soft_bytes: limit_bytes.saturating_sub(spike),
             held: AtomicU64::new(0),
+            held_spans: AtomicU64::new(0),
             rss_over: AtomicBool::new(false),
+            epoch: Instant::now(),
+            refusing_since: AtomicU64::new(0),
         })
     }
 
-    /// Takes `bytes` for a batch, or refuses when over the soft limit.
-    pub fn admit(self: &Arc<Self>, bytes: u64) -> Result<MemoryPermit, Backpressure> {
+    /// The bytes that may be held now: the soft limit, halved while the
+    /// process RSS is above it.
+    fn budget(&self) -> u64 {
         if self.rss_over.load(Ordering::Relaxed) {
+            self.soft_bytes / 2
+        } else {
+            self.soft_bytes
+        }
+    }
+
+    /// Takes `bytes`, or refuses when they would not fit the budget.
+    pub fn admit(self: &Arc<Self>, bytes: u64) -> Result<MemoryPermit, Backpressure> {
+        self.admit_within(bytes, self.budget())
+    }
+
+    /// Takes `bytes` for data held for a long time (in-progress documents):
+    /// refused beyond half the budget, so such data cannot starve the rest.
+    pub fn admit_long_lived(self: &Arc<Self>, bytes: u64) -> Result<MemoryPermit, Backpressure> {
+        self.admit_within(bytes, self.budget() / 2)
+    }
+
+    fn admit_within(
+        self: &Arc<Self>,
+        bytes: u64,
+        budget: u64,
+    ) -> Result<MemoryPermit, Backpressure> {
+        let before = self.held.fetch_add(bytes, Ordering::AcqRel);
+        // Always let something in when nothing is held, however large.
+        if before > 0 && before.saturating_add(bytes) > budget {
+            self.held.fetch_sub(bytes, Ordering::AcqRel);
+            let now = self.now_ms();
+            let _ =
+                self.refusing_since
+                    .compare_exchange(0, now, Ordering::AcqRel, Ordering::Relaxed);
             return Err(Backpressure::new(
                 format!(
-                    "memory limit reached: process memory above {} MiB",
-                    self.soft_bytes / MIB
+                    "memory limit reached: {} MiB held (limit {} MiB{})",
+                    before / MIB,
+                    budget / MIB,
+                    if self.rss_over.load(Ordering::Relaxed) {
+                        ", halved while process memory is above the soft limit"
+                    } else {
+                        ""
+                    }
                 ),
                 RETRY_AFTER,
             ));
         }
-        let before = self.held.fetch_add(bytes, Ordering::Relaxed);
-        if before + bytes > self.soft_bytes {
-            self.held.fetch_sub(bytes, Ordering::Relaxed);
-            return Err(Backpressure::new(
-                format!(
-                    "memory limit reached: {} MiB of spans waiting for export",
-                    self.soft_bytes / MIB
-                ),
-                RETRY_AFTER,
-            ));
-        }
+        self.refusing_since.store(0, Ordering::Release);
         Ok(MemoryPermit {
             limiter: Arc::clone(self),
             bytes,
+            spans: 0,
         })
     }
 
-    /// Bytes held by accepted, not yet exported batches.
-    pub fn held_bytes(&self) -> u64 {
-        self.held.load(Ordering::Relaxed)
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
     }
 
-    /// Records one RSS sample (bytes); refuses data while it is above the soft limit.
+    /// Accounted bytes held.
+    pub fn held_bytes(&self) -> u64 {
+        self.held.load(Ordering::Acquire)
+    }
+
+    /// Spans accepted and not yet through every exporter (see [`MemoryPermit::with_spans`]).
+    pub fn held_spans(&self) -> u64 {
+        self.held_spans.load(Ordering::Acquire)
+    }
+
+    /// How long the limiter has been refusing data without admitting any,
+    /// or `None` when it would admit data now (nothing refused, or the
+    /// accounted data drained since the last refusal).
+    pub fn refusing_for(&self) -> Option<Duration> {
+        let since = self.refusing_since.load(Ordering::Acquire);
+        let held = self.held_bytes();
+        if since == 0 || held == 0 || held < self.budget() / 2 {
+            return None;
+        }
+        Some(Duration::from_millis(self.now_ms().saturating_sub(since)))
+    }
+
+    /// Records one RSS sample (bytes): above the soft limit the budget is halved.
     pub fn observe_rss(&self, rss: u64) {
         let over = rss > self.soft_bytes;
         if over != self.rss_over.swap(over, Ordering::Relaxed) {
@@ -105,10 +202,14 @@ impl MemoryLimiter {
                 tracing::warn!(
                     rss_mib = rss / MIB,
                     limit_mib = self.limit_bytes / MIB,
-                    "memory limiter: refusing data"
+                    held_mib = self.held_bytes() / MIB,
+                    "memory limiter: process memory above the soft limit; accepting half as much"
                 );
             } else {
-                tracing::info!(rss_mib = rss / MIB, "memory limiter: accepting data again");
+                tracing::info!(
+                    rss_mib = rss / MIB,
+                    "memory limiter: process memory below the soft limit"
+                );
             }
         }
     }
@@ -147,13 +248,60 @@ mod tests {
         assert!(m.admit(1).is_err());
         drop(a);
         assert_eq!(m.held_bytes(), 3 * MIB);
-        let _c = m.admit(4 * MIB).unwrap();
+        let c = m.admit(4 * MIB).unwrap();
         drop(b);
+        // RSS above the soft limit halves the budget (4 MiB): 4 MiB held, refused.
         m.observe_rss(9 * MIB);
         let err = m.admit(1).unwrap_err();
-        assert!(err.reason.contains("process memory"), "{err:?}");
+        assert!(err.reason.contains("halved"), "{err:?}");
         m.observe_rss(7 * MIB);
         assert!(m.admit(1).is_ok());
+        drop(c);
+    }
+
+    #[test]
+    fn high_rss_alone_never_latches_the_limiter() {
+        // The allocator keeps pages after the data is gone: RSS stays above
+        // the limit. Once accounted data drains, data is accepted again.
+        let m = MemoryLimiter::new(10, Some(2));
+        let held = m.admit(7 * MIB).unwrap();
+        m.observe_rss(50 * MIB);
+        assert!(m.admit(MIB).is_err());
+        assert!(m.refusing_for().is_some());
+        drop(held);
+        assert_eq!(m.refusing_for(), None, "drained: no longer refusing");
+        for _ in 0..3 {
+            let p = m.admit(MIB).expect("RSS alone must not refuse");
+            drop(p);
+        }
+        assert_eq!(m.held_bytes(), 0);
+    }
+
+    #[test]
+    fn refusing_for_measures_the_refusal_period() {
+        let m = MemoryLimiter::new(10, Some(2));
+        assert_eq!(m.refusing_for(), None);
+        let held = m.admit(8 * MIB).unwrap();
+        assert_eq!(m.refusing_for(), None, "full but nothing refused yet");
+        assert!(m.admit(MIB).is_err());
+        let first = m.refusing_for().unwrap();
+        assert!(m.admit(MIB).is_err());
+        assert!(
+            m.refusing_for().unwrap() >= first,
+            "measured from the first refusal"
+        );
+        drop(held);
+        assert!(m.admit(MIB).is_ok());
+        assert_eq!(m.refusing_for(), None);
+    }
+
+    #[test]
+    fn long_lived_data_gets_half_the_budget() {
+        let m = MemoryLimiter::new(10, Some(2)); // 8 MiB budget
+        let a = m.admit_long_lived(3 * MIB).unwrap();
+        assert!(m.admit_long_lived(2 * MIB).is_err());
+        let b = m.admit(4 * MIB).expect("the rest stays available");
+        drop((a, b));
     }
 
     #[test]
@@ -162,7 +310,7 @@ mod tests {
         let held = m.admit(DEFAULT_HELD_LIMIT_MIB * MIB - 1).unwrap();
         let at_limit = m.admit(1).expect("exactly at the limit is admitted");
         let err = m.admit(1).unwrap_err();
-        assert!(err.reason.contains("128 MiB"), "{err:?}");
+        assert!(err.reason.contains("limit 32 MiB"), "{err:?}");
         drop(held);
         drop(at_limit);
         assert!(m.admit(MIB).is_ok());

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod memory_limiter;
 pub mod resource;
+pub mod size;
 
 pub use batch::{BatchSettings, Batcher};
 pub use memory_limiter::{MemoryLimiter, MemoryPermit};

@@ -10,11 +10,30 @@
 //! ([`LegacyMode`]), so an `awsxray`-only pipeline never parses a document
 //! into spans.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use otel_aws_distro::receiver::Backpressure;
 use otel_aws_distro::receiver::ExportTraceServiceRequest;
 use otel_aws_distro::translate::{self, InProgressBuffer, TranslateError};
 use serde::Deserialize;
+
+use crate::processor::MemoryPermit;
+
+/// Memory a held `in_progress` document is accounted for, per byte of its
+/// JSON (the parsed document's strings and maps).
+pub const HELD_BYTES_PER_JSON_BYTE: usize = 2;
+
+/// Why a document was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum OfferError {
+    /// Not a translatable document.
+    #[error(transparent)]
+    Translate(#[from] TranslateError),
+    /// An `in_progress` document the memory limiter refused to hold.
+    #[error("in-progress document not held: {}", .0.reason)]
+    Refused(Backpressure),
+}
 
 /// How long an `in_progress` document is held before it is sent as an
 /// in-progress span (the distro's default).
@@ -59,10 +78,12 @@ impl RawSegment {
     }
 }
 
-/// Documents → OTLP spans, holding `in_progress` ones.
+/// Documents → OTLP spans, holding `in_progress` ones (each accounted
+/// with the memory limiter while held).
 #[derive(Debug)]
 pub struct LegacyTranslator {
     buffer: InProgressBuffer,
+    permits: HashMap<(String, String), MemoryPermit>,
 }
 
 impl Default for LegacyTranslator {
@@ -76,24 +97,56 @@ impl LegacyTranslator {
     pub fn new(timeout: Duration, max_held: usize) -> Self {
         Self {
             buffer: InProgressBuffer::new(timeout, max_held),
+            permits: HashMap::new(),
         }
     }
 
     /// Translates one document received at `now`: `Ok(None)` while it is held
-    /// (in progress), the spans of it otherwise.
+    /// (in progress), the spans of it otherwise. An `in_progress` document
+    /// is accounted with `reserve` before it is held, and refused when that
+    /// refuses.
     pub fn offer(
         &mut self,
         json: &str,
         now: Instant,
-    ) -> Result<Option<ExportTraceServiceRequest>, TranslateError> {
+        reserve: impl FnOnce(usize) -> Result<Option<MemoryPermit>, Backpressure>,
+    ) -> Result<Option<ExportTraceServiceRequest>, OfferError> {
         let doc = translate::parse_segment(json)?;
+        let key = (doc.trace_id.clone().unwrap_or_default(), doc.id.clone());
+        // A later version (completed or in progress) replaces the held one.
+        let replaced = self.permits.remove(&key);
+        let permit = if doc.in_progress {
+            match reserve(json.len().saturating_mul(HELD_BYTES_PER_JSON_BYTE)) {
+                Ok(p) => p,
+                Err(bp) => {
+                    // The earlier version stays held, and accounted.
+                    if let Some(r) = replaced {
+                        self.permits.insert(key, r);
+                    }
+                    return Err(OfferError::Refused(bp));
+                }
+            }
+        } else {
+            None
+        };
+        drop(replaced);
         let Some(doc) = self.buffer.offer(doc, now) else {
+            if let Some(p) = permit {
+                self.permits.insert(key, p);
+            }
             return Ok(None);
         };
         let (request, mut errors) = translate::segments_into_request([doc]);
         match errors.pop() {
-            Some(e) => Err(e),
+            Some(e) => Err(e.into()),
             None => Ok(Some(request)),
+        }
+    }
+
+    fn release_permits(&mut self, held: &[translate::Segment]) {
+        for doc in held {
+            self.permits
+                .remove(&(doc.trace_id.clone().unwrap_or_default(), doc.id.clone()));
         }
     }
 
@@ -101,6 +154,7 @@ impl LegacyTranslator {
     /// progress by the distro), and how many documents failed to translate.
     pub fn expire(&mut self, now: Instant) -> (ExportTraceServiceRequest, usize) {
         let held = self.buffer.expire(now);
+        self.release_permits(&held);
         let (request, errors) = translate::segments_into_request(held);
         (request, errors.len())
     }
@@ -108,6 +162,7 @@ impl LegacyTranslator {
     /// Everything held (shutdown), as [`LegacyTranslator::expire`].
     pub fn drain(&mut self) -> (ExportTraceServiceRequest, usize) {
         let held = self.buffer.drain();
+        self.permits.clear();
         let (request, errors) = translate::segments_into_request(held);
         (request, errors.len())
     }
@@ -115,5 +170,10 @@ impl LegacyTranslator {
     /// Documents held.
     pub fn held(&self) -> usize {
         self.buffer.len()
+    }
+
+    /// Memory accounted to held documents.
+    pub fn held_bytes(&self) -> u64 {
+        self.permits.values().map(MemoryPermit::bytes).sum()
     }
 }

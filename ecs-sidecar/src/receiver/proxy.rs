@@ -1,12 +1,17 @@
-//! `awsxray` receiver, TCP side: the X-Ray daemon's proxy. Any HTTP request
-//! (the SDKs' `POST /GetSamplingRules`, `POST /SamplingTargets`) is signed
-//! with SigV4 for service `xray` and forwarded to
-//! `https://xray.<region>.amazonaws.com` (or `proxy_server.aws_endpoint`, or
-//! `AWS_ENDPOINT_URL_XRAY`); the answer is returned as it came.
+//! `awsxray` receiver, TCP side: the X-Ray daemon's proxy. The two calls of
+//! the daemon protocol the SDKs make — `POST /GetSamplingRules` and
+//! `POST /SamplingTargets` (the same two paths since adaptive sampling) —
+//! are signed with SigV4 for service `xray` (the task role) and forwarded
+//! to `https://xray.<region>.amazonaws.com` (or `proxy_server.aws_endpoint`,
+//! or `AWS_ENDPOINT_URL_XRAY`); the answer is returned as it came. Any other
+//! path is refused with 404 and any other method with 405, without
+//! forwarding: the proxy must not let a container call the rest of the
+//! X-Ray API (`DeleteSamplingRule`, ...) with the task role. Each upstream
+//! call is bounded by [`UPSTREAM_TIMEOUT`] (504 after it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
@@ -23,6 +28,10 @@ use tokio::sync::watch;
 pub use crate::exporter::xray::AWS_ENDPOINT_URL_XRAY;
 /// Largest request body forwarded.
 pub const MAX_BODY: usize = 1024 * 1024;
+/// The paths forwarded (method POST): the sampling calls of the daemon protocol.
+pub const FORWARDED_PATHS: [&str; 2] = ["/GetSamplingRules", "/SamplingTargets"];
+/// Longest wait for X-Ray's answer (the SDKs' own sampling poll times out after a few seconds).
+pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where and how requests are forwarded.
 #[derive(Clone, Debug)]
@@ -31,6 +40,8 @@ pub struct ProxySettings {
     pub upstream: String,
     /// Signing region.
     pub region: String,
+    /// Longest wait for the upstream's answer (connect included).
+    pub timeout: Duration,
 }
 
 impl ProxySettings {
@@ -43,6 +54,7 @@ impl ProxySettings {
         Self {
             upstream,
             region: region.to_owned(),
+            timeout: UPSTREAM_TIMEOUT,
         }
     }
 }
@@ -72,6 +84,8 @@ impl XrayProxy {
         let addr = listener.local_addr()?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(settings.timeout)
+            .connect_timeout(settings.timeout)
             .build()
             .map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
@@ -80,6 +94,11 @@ impl XrayProxy {
             client,
         });
         let app = Router::new().fallback(forward).with_state(shared);
+        // Stalled and half-open connections are closed, so they cannot use up descriptors.
+        let listener = otel_aws_distro::receiver::IdleListener::new(
+            listener,
+            Some(otel_aws_distro::receiver::DEFAULT_IDLE_TIMEOUT),
+        );
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop.wait_for(|s| *s).await;
@@ -115,13 +134,39 @@ fn error(status: StatusCode, message: String) -> Response {
         .into_response()
 }
 
+/// Refuses what is not a sampling call, before reading the body.
+fn refuse(method: &axum::http::Method, path: &str) -> Option<Response> {
+    if !FORWARDED_PATHS.contains(&path) {
+        return Some(error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "{path} is not forwarded: the proxy only forwards POST {}",
+                FORWARDED_PATHS.join(", POST ")
+            ),
+        ));
+    }
+    if method != axum::http::Method::POST {
+        let mut resp = error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{method} {path} is not forwarded: use POST"),
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return Some(resp);
+    }
+    None
+}
+
 async fn forward(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_owned();
+    if let Some(refused) = refuse(&parts.method, &path) {
+        return refused;
+    }
     let body = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body: {e}")),
     };
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let url = format!("{}{path}", s.settings.upstream);
     let Ok(parsed) = reqwest::Url::parse(&url) else {
         return error(StatusCode::BAD_GATEWAY, format!("bad upstream URL {url}"));
@@ -164,6 +209,12 @@ async fn forward(State(s): State<Arc<Shared>>, req: Request) -> Response {
     }
     let resp = match out.body(body).send().await {
         Ok(r) => r,
+        Err(e) if e.is_timeout() => {
+            return error(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("no answer from {url} within {:?}", s.settings.timeout),
+            );
+        }
         Err(e) => return error(StatusCode::BAD_GATEWAY, format!("forwarding to {url}: {e}")),
     };
     let status = resp.status();
@@ -172,10 +223,12 @@ async fn forward(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let bytes = match resp.bytes().await {
         Ok(b) => b,
         Err(e) => {
-            return error(
-                StatusCode::BAD_GATEWAY,
-                format!("reading the answer of {url}: {e}"),
-            );
+            let status = if e.is_timeout() {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            return error(status, format!("reading the answer of {url}: {e}"));
         }
     };
     let mut response = Response::new(Body::from(bytes));

@@ -20,8 +20,9 @@ use prost::Message as _;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use super::legacy::OfferError;
 use super::legacy::{LegacyMode, LegacyTranslator, RawSegment};
-use crate::pipeline::input::ReceiverSink;
+use crate::pipeline::input::{PipelineInput, ReceiverSink};
 use crate::processor::batch::Payload;
 use crate::telemetry::Counters;
 
@@ -52,6 +53,9 @@ pub enum DatagramError {
     /// A segment document that does not translate.
     #[error("bad segment document: {0}")]
     BadSegment(String),
+    /// An `in_progress` document the memory limiter refused to hold.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// The body of one datagram.
@@ -93,6 +97,7 @@ pub fn parse_datagram(data: &[u8]) -> Result<Datagram<'_>, DatagramError> {
 pub struct Decoder {
     mode: LegacyMode,
     translator: LegacyTranslator,
+    input: Option<Arc<PipelineInput>>,
 }
 
 impl Decoder {
@@ -101,7 +106,19 @@ impl Decoder {
         Self {
             mode,
             translator: LegacyTranslator::default(),
+            input: None,
         }
+    }
+
+    /// Held `in_progress` documents are accounted with `input`'s memory limiter.
+    pub fn with_input(mut self, input: Arc<PipelineInput>) -> Self {
+        self.input = Some(input);
+        self
+    }
+
+    /// Memory accounted to held `in_progress` documents.
+    pub fn held_bytes(&self) -> u64 {
+        self.translator.held_bytes()
     }
 
     /// One datagram received at `now` → the payload and its units (spans;
@@ -129,7 +146,22 @@ impl Decoder {
             units = 1;
         }
         if self.mode.translate || !self.mode.passthrough {
-            match self.translator.offer(text, now).map_err(bad)? {
+            let input = self.input.clone();
+            let reserve = move |bytes| match &input {
+                Some(i) => i.reserve_long_lived(bytes),
+                None => Ok(None),
+            };
+            let offered = self
+                .translator
+                .offer(text, now, reserve)
+                .map_err(|e| match e {
+                    OfferError::Translate(e) => bad(e),
+                    OfferError::Refused(bp) => DatagramError::Refused(format!(
+                        "in-progress document dropped: {}",
+                        bp.reason
+                    )),
+                })?;
+            match offered {
                 Some(request) => {
                     units = units.max(span_count(&request));
                     payload.translated = request;
@@ -212,7 +244,8 @@ impl UdpReceiver {
     ) -> std::io::Result<Self> {
         let socket = bind(addr)?;
         let addr = socket.local_addr()?;
-        let task = tokio::spawn(run(socket, sink, Decoder::new(mode), stop));
+        let decoder = Decoder::new(mode).with_input(Arc::clone(sink.input()));
+        let task = tokio::spawn(run(socket, sink, decoder, stop));
         Ok(Self { addr, task })
     }
 
@@ -240,8 +273,8 @@ fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-fn offer(sink: &ReceiverSink, counters: &Counters, payload: Payload, units: usize, bytes: usize) {
-    if let Err(bp) = sink.offer(payload, units, bytes) {
+fn offer(sink: &ReceiverSink, counters: &Counters, payload: Payload, units: usize) {
+    if let Err(bp) = sink.offer(payload, units) {
         // The sender cannot retry a datagram: count the loss.
         Counters::add(&counters.dropped, units as u64);
         tracing::debug!(reason = %bp.reason, "awsxray receiver: datagram dropped under backpressure");
@@ -256,6 +289,7 @@ async fn run(
 ) {
     let counters: Arc<Counters> = Arc::clone(sink.counters());
     let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+    let mut kernel = KernelDrops::new(&socket);
     let mut tick = tokio::time::interval(EXPIRE_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -269,6 +303,12 @@ async fn run(
             },
             _ = tick.tick() => {
                 release(&mut decoder, &sink, &counters, false);
+                let lost = kernel.new_drops();
+                if lost > 0 {
+                    // The sender cannot know: count them with the receiver's losses.
+                    Counters::add(&counters.dropped, lost);
+                    tracing::warn!(datagrams = lost, "awsxray receiver: the kernel dropped datagrams (receive buffer full)");
+                }
                 continue;
             }
             _ = stop.wait_for(|s| *s) => break,
@@ -279,7 +319,7 @@ async fn run(
             continue;
         }
         match decoder.decode(&buf[..n], Instant::now()) {
-            Ok(Some((payload, units))) => offer(&sink, &counters, payload, units, n),
+            Ok(Some((payload, units))) => offer(&sink, &counters, payload, units),
             Ok(None) => {}
             Err(e) => {
                 Counters::add(&counters.dropped, 1);
@@ -291,11 +331,56 @@ async fn run(
     release(&mut decoder, &sink, &counters, true);
 }
 
+/// Kernel drops (receive buffer full) of the socket with `inode`, from the
+/// text of `/proc/net/udp` / `/proc/net/udp6`: the `drops` column.
+pub fn kernel_drops(table: &str, inode: u64) -> Option<u64> {
+    table.lines().skip(1).find_map(|line| {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        (f.len() >= 13 && f[9].parse::<u64>().ok() == Some(inode))
+            .then(|| f[12].parse().ok())
+            .flatten()
+    })
+}
+
+/// Watches the kernel's drop counter of one socket (Linux).
+struct KernelDrops {
+    inode: Option<u64>,
+    last: u64,
+}
+
+impl KernelDrops {
+    fn new(socket: &UdpSocket) -> Self {
+        use std::os::fd::AsRawFd as _;
+        use std::os::unix::fs::MetadataExt as _;
+        let inode = std::fs::metadata(format!("/proc/self/fd/{}", socket.as_raw_fd()))
+            .ok()
+            .map(|m| m.ino());
+        let mut me = Self { inode, last: 0 };
+        me.last = me.read().unwrap_or(0);
+        me
+    }
+
+    fn read(&self) -> Option<u64> {
+        let inode = self.inode?;
+        ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .find_map(|p| kernel_drops(&std::fs::read_to_string(p).ok()?, inode))
+    }
+
+    /// Datagrams the kernel dropped since the last call.
+    fn new_drops(&mut self) -> u64 {
+        let Some(now) = self.read() else { return 0 };
+        let delta = now.saturating_sub(self.last);
+        self.last = now;
+        delta
+    }
+}
+
 fn release(decoder: &mut Decoder, sink: &ReceiverSink, counters: &Counters, all: bool) {
     let (payload, failed) = decoder.release(Instant::now(), all);
     Counters::add(&counters.dropped, failed as u64);
     if let Some((payload, units)) = payload {
-        offer(sink, counters, payload, units, 0);
+        offer(sink, counters, payload, units);
     }
 }
 
@@ -449,6 +534,26 @@ mod tests {
                 .any(|a| a.key == otel_aws_distro::translate::IN_PROGRESS_ATTRIBUTE),
             "{span:?}"
         );
+    }
+
+    #[test]
+    fn kernel_drops_are_read_for_our_socket_only() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  12: 0100007F:07D0 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 17
+  13: 00000000:0044 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 777 2 0000000000000000 3
+";
+        assert_eq!(kernel_drops(table, 4242), Some(17));
+        assert_eq!(kernel_drops(table, 777), Some(3));
+        assert_eq!(kernel_drops(table, 1), None);
+        assert_eq!(kernel_drops("", 4242), None);
+    }
+
+    #[tokio::test]
+    async fn our_socket_is_found_in_the_kernel_table() {
+        let socket = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let k = KernelDrops::new(&socket);
+        assert!(k.inode.is_some());
+        assert_eq!(k.read(), Some(0), "the socket's row in /proc/net/udp");
     }
 
     fn hex(b: &[u8]) -> String {

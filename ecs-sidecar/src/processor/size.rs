@@ -1,0 +1,162 @@
+//! What held data costs in memory. The memory limiter accounts decoded
+//! batches by this estimate, not by their wire size: a decoded span takes
+//! several times its protobuf bytes (struct sizes, one allocation per
+//! string, id and attribute), and accounting wire bytes let RSS grow to
+//! several times the configured bound.
+
+use std::mem::size_of;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+use super::batch::Payload;
+
+/// Allocator overhead per heap allocation (size class rounding and headers).
+const PER_ALLOCATION: usize = 16;
+
+fn heap(capacity: usize) -> usize {
+    if capacity == 0 {
+        0
+    } else {
+        capacity + PER_ALLOCATION
+    }
+}
+
+fn vec_heap<T>(v: &[T], capacity: usize, each: impl Fn(&T) -> usize) -> usize {
+    heap(capacity * size_of::<T>()) + v.iter().map(each).sum::<usize>()
+}
+
+fn any_value(v: &AnyValue) -> usize {
+    match &v.value {
+        Some(Value::StringValue(s)) => heap(s.capacity()),
+        Some(Value::BytesValue(b)) => heap(b.capacity()),
+        Some(Value::ArrayValue(a)) => {
+            heap(size_of::<opentelemetry_proto::tonic::common::v1::ArrayValue>())
+                + vec_heap(&a.values, a.values.capacity(), any_value)
+        }
+        Some(Value::KvlistValue(l)) => {
+            heap(size_of::<
+                opentelemetry_proto::tonic::common::v1::KeyValueList,
+            >()) + vec_heap(&l.values, l.values.capacity(), key_value)
+        }
+        _ => 0,
+    }
+}
+
+fn key_value(kv: &KeyValue) -> usize {
+    heap(kv.key.capacity()) + kv.value.as_ref().map_or(0, any_value)
+}
+
+fn attributes(a: &Vec<KeyValue>) -> usize {
+    vec_heap(a, a.capacity(), key_value)
+}
+
+fn event(e: &Event) -> usize {
+    heap(e.name.capacity()) + attributes(&e.attributes)
+}
+
+fn link(l: &Link) -> usize {
+    heap(l.trace_id.capacity())
+        + heap(l.span_id.capacity())
+        + heap(l.trace_state.capacity())
+        + attributes(&l.attributes)
+}
+
+fn span(s: &Span) -> usize {
+    heap(s.trace_id.capacity())
+        + heap(s.span_id.capacity())
+        + heap(s.parent_span_id.capacity())
+        + heap(s.trace_state.capacity())
+        + heap(s.name.capacity())
+        + attributes(&s.attributes)
+        + vec_heap(&s.events, s.events.capacity(), event)
+        + vec_heap(&s.links, s.links.capacity(), link)
+        + s.status
+            .as_ref()
+            .map_or(0, |st| heap(st.message.capacity()))
+}
+
+fn scope(s: &InstrumentationScope) -> usize {
+    heap(s.name.capacity()) + heap(s.version.capacity()) + attributes(&s.attributes)
+}
+
+fn scope_spans(s: &ScopeSpans) -> usize {
+    s.scope.as_ref().map_or(0, scope)
+        + heap(s.schema_url.capacity())
+        + vec_heap(&s.spans, s.spans.capacity(), span)
+}
+
+fn resource(r: &Resource) -> usize {
+    attributes(&r.attributes)
+}
+
+fn resource_spans(r: &ResourceSpans) -> usize {
+    r.resource.as_ref().map_or(0, resource)
+        + heap(r.schema_url.capacity())
+        + vec_heap(&r.scope_spans, r.scope_spans.capacity(), scope_spans)
+}
+
+/// Bytes a decoded request occupies on the heap (estimate, from capacities).
+pub fn request_bytes(req: &ExportTraceServiceRequest) -> usize {
+    vec_heap(
+        &req.resource_spans,
+        req.resource_spans.capacity(),
+        resource_spans,
+    )
+}
+
+/// Bytes a payload occupies: both requests and the legacy documents.
+pub fn payload_bytes(p: &Payload) -> usize {
+    request_bytes(&p.request)
+        + request_bytes(&p.translated)
+        + vec_heap(&p.segments, p.segments.capacity(), |s| {
+            heap(s.id.capacity()) + heap(s.json.capacity())
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message as _;
+
+    #[test]
+    fn a_decoded_batch_costs_more_than_its_wire_bytes() {
+        let attrs: Vec<KeyValue> = (0..8)
+            .map(|i| KeyValue {
+                key: format!("attr.{i}"),
+                value: Some(AnyValue {
+                    value: Some(Value::StringValue(format!("value-{i}"))),
+                }),
+                ..KeyValue::default()
+            })
+            .collect();
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..100)
+                        .map(|i| Span {
+                            trace_id: vec![1; 16],
+                            span_id: vec![i as u8 + 1; 8],
+                            name: format!("span-{i}"),
+                            attributes: attrs.clone(),
+                            ..Span::default()
+                        })
+                        .collect(),
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        };
+        let wire = req.encoded_len();
+        let decoded = request_bytes(&req);
+        assert!(
+            decoded > 2 * wire,
+            "decoded {decoded} bytes should be several times the {wire} wire bytes"
+        );
+        assert_eq!(request_bytes(&ExportTraceServiceRequest::default()), 0);
+    }
+}
