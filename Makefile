@@ -20,7 +20,7 @@ APT_PACKAGES := python3-venv
 CARGO_FEATURES := --workspace --all-features
 export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
 
-.PHONY: all build lint fmt test test-deps rust-test cdk-test layer layer-xray sidecar-image sidecar-image-test demo demo-service bench clean
+.PHONY: all build lint fmt test test-deps rust-test cdk-test layer layer-xray sidecar-image sidecar-image-test demo demo-service bench soak clean
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 BIN := $(TARGET_DIR)/debug
 
@@ -126,6 +126,27 @@ demo-service:
 
 bench:
 	$(CARGO) bench -p otel-aws-distro
+
+# Soak and chaos harness (not part of `make test`; docs/benchmarks.md, "Soak and chaos").
+# Lambda: lambda-sim runs the extension (from a layer folder) and the test
+# function for SOAK_INVOKES invokes (default 10,000) against a fault-injecting
+# endpoint (503s, latency spikes, a hang, expired credentials). Sidecar: half
+# its measured capacity for SOAK_SIDECAR_SECONDS (default 1800) with the
+# upstream flapping, then SIGTERM under load. Short version:
+#   SOAK_INVOKES=1000 SOAK_SIDECAR_SECONDS=180 make soak
+# SOAK=lambda|sidecar|all picks the part; SOAK_PROFILE=release measures release builds.
+# JSON reports go to target/soak/<part>.json, the summary to stderr.
+SOAK ?= all
+SOAK_PROFILE ?= debug
+soak:
+	$(CARGO) build -q $(if $(filter release,$(SOAK_PROFILE)),--release) -p otel-aws-testkit --bin otel-aws-soak
+	$(if $(filter sidecar,$(SOAK)),,$(CARGO) build -q $(if $(filter release,$(SOAK_PROFILE)),--release) -p otel-aws-lambda --bin otel-aws-extension --bin otel-aws-test-function)
+	$(if $(filter lambda,$(SOAK)),,$(CARGO) build -q $(if $(filter release,$(SOAK_PROFILE)),--release) -p otel-aws-sidecar --bin otel-aws-sidecar)
+	@mkdir -p $(TARGET_DIR)/soak
+	SOAK_PROFILE=$(SOAK_PROFILE) \
+	  SOAK_EXTENSION=$(TARGET_DIR)/$(SOAK_PROFILE)/otel-aws-extension \
+	  SOAK_FUNCTION=$(TARGET_DIR)/$(SOAK_PROFILE)/otel-aws-test-function \
+	  $(TARGET_DIR)/$(SOAK_PROFILE)/otel-aws-soak $(SOAK) > $(TARGET_DIR)/soak/$(SOAK).json
 
 clean:
 	$(CARGO) clean

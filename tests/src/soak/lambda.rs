@@ -36,6 +36,8 @@ pub struct LambdaSoakConfig {
     pub expired_seconds: u64,
     /// `SOAK_GAP_MS`: how long the environment stays frozen between invokes (default 0).
     pub gap_ms: u64,
+    /// `SOAK_FLUSH`: `OTEL_AWS_LAMBDA_FLUSH` for the extension (default: unset, the shipped `adaptive`).
+    pub flush: Option<String>,
     /// `SOAK_EXTENSION`: the extension binary (default `<target>/debug/otel-aws-extension`).
     pub extension: PathBuf,
     /// `SOAK_FUNCTION`: the function binary (default `<target>/debug/otel-aws-test-function`).
@@ -54,6 +56,9 @@ impl LambdaSoakConfig {
             hang_seconds: knob("SOAK_HANG_SECONDS", 10, "10")?,
             expired_seconds: knob("SOAK_EXPIRED_SECONDS", 5, "5")?,
             gap_ms: knob("SOAK_GAP_MS", 0, "10")?,
+            flush: std::env::var("SOAK_FLUSH")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
             extension: binary("SOAK_EXTENSION", "debug", "otel-aws-extension")?,
             function: binary("SOAK_FUNCTION", "debug", "otel-aws-test-function")?,
         })
@@ -195,6 +200,9 @@ pub async fn run(cfg: LambdaSoakConfig) -> Result<LambdaSoakReport, SoakError> {
             *p = init.extension_pids.iter().map(|(_, pid)| *pid).collect();
         }
     }));
+    if let Some(flush) = &cfg.flush {
+        sim = sim.with_env("OTEL_AWS_LAMBDA_FLUSH", flush);
+    }
     sim.credentials = SimCredentials {
         access_key_id: creds.access_key_id,
         secret_access_key: creds.secret_access_key,
