@@ -24,7 +24,7 @@ APT_PACKAGES += qemu-user gcc-aarch64-linux-gnu
 CARGO_FEATURES := --workspace --all-features
 export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
 
-.PHONY: all build lint fmt test test-deps rust-test fuzz cdk-test supply-chain release layer layers layer-xray arm64 sidecar-image sidecar-image-test demo demo-service bench clean
+.PHONY: all build lint fmt test test-deps rust-test fuzz cdk-test supply-chain release layer layers layer-xray arm64 sidecar-image sidecar-image-test demo demo-service bench soak clean
 # Architecture for `make layer` (x86_64, arm64 or all) and `make sidecar-image`
 # (amd64/x86_64, arm64 or all: both images and a manifest list).
 ARCH ?= x86_64
@@ -176,6 +176,27 @@ demo-service:
 
 bench:
 	$(CARGO) bench -p otel-aws-distro
+
+# Soak and chaos harness (not part of `make test`; docs/benchmarks.md, "Soak and chaos").
+# Lambda: lambda-sim runs the extension (from a layer folder) and the test
+# function for SOAK_INVOKES invokes (default 10,000) against a fault-injecting
+# endpoint (503s, latency spikes, a hang, expired credentials). Sidecar: half
+# its measured capacity for SOAK_SIDECAR_SECONDS (default 1800) with the
+# upstream flapping, then SIGTERM under load. Short version:
+#   SOAK_INVOKES=1000 SOAK_SIDECAR_SECONDS=180 make soak
+# SOAK=lambda|sidecar|all picks the part; SOAK_PROFILE=release measures release builds.
+# JSON reports go to target/soak/<part>.json, the summary to stderr.
+SOAK ?= all
+SOAK_PROFILE ?= debug
+soak:
+	$(CARGO) build -q $(if $(filter release,$(SOAK_PROFILE)),--release) -p otel-aws-testkit --bin otel-aws-soak
+	$(if $(filter sidecar,$(SOAK)),,$(CARGO) build -q $(if $(filter release,$(SOAK_PROFILE)),--release) -p otel-aws-lambda --bin otel-aws-extension --bin otel-aws-test-function)
+	$(if $(filter lambda,$(SOAK)),,$(CARGO) build -q $(if $(filter release,$(SOAK_PROFILE)),--release) -p otel-aws-sidecar --bin otel-aws-sidecar)
+	@mkdir -p $(TARGET_DIR)/soak
+	SOAK_PROFILE=$(SOAK_PROFILE) \
+	  SOAK_EXTENSION=$(TARGET_DIR)/$(SOAK_PROFILE)/otel-aws-extension \
+	  SOAK_FUNCTION=$(TARGET_DIR)/$(SOAK_PROFILE)/otel-aws-test-function \
+	  $(TARGET_DIR)/$(SOAK_PROFILE)/otel-aws-soak $(SOAK) > $(TARGET_DIR)/soak/$(SOAK).json
 
 clean:
 	$(CARGO) clean

@@ -4,6 +4,7 @@
 //! `127.0.0.1:0` and recording what it receives, plus the end-to-end tests
 //! (in `tests/tests/`).
 
+pub mod chaos;
 pub mod ecs;
 pub mod fuzz;
 pub mod imds;
