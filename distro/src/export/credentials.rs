@@ -53,6 +53,12 @@ impl CachedCredentials {
         }
     }
 
+    /// Forgets the cached credentials: the next [`get`](Self::get) loads them
+    /// again (the endpoint answered that the cached ones expired).
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+
     /// Current credentials, loading or refreshing them when needed.
     pub async fn get(&self) -> Result<Credentials, ExportError> {
         let mut cached = self.cached.lock().await;

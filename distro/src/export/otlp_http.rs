@@ -21,7 +21,9 @@ use prost::Message;
 use super::credentials::CachedCredentials;
 use super::encode::{EncodedBody, encode_request_with_level};
 use super::endpoint::{AwsEndpointKind, detect_aws_endpoint};
-use super::response::{describe_transport_error, error_message, is_retryable, read_limited};
+use super::response::{
+    describe_transport_error, error_message, is_expired_credentials, is_retryable, read_limited,
+};
 use super::retry::{Attempt, TokioSleep, parse_retry_after, run_with_retry};
 use super::sigv4::{SigningTarget, sign_request};
 use super::split::{halve, span_count, split_request};
@@ -388,6 +390,11 @@ impl OtlpHttpExporter {
             .get(http::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, self.time.now()));
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let content_type = response
             .headers()
             .get(http::header::CONTENT_TYPE)
@@ -417,6 +424,19 @@ impl OtlpHttpExporter {
             });
         }
         let message = error_message(&content_type, &body);
+        if let Some(cache) = &self.creds
+            && is_expired_credentials(status, error_type.as_deref(), &body)
+        {
+            // Sign the retry with freshly loaded credentials.
+            cache.invalidate().await;
+            return Attempt::Retry {
+                reason: format!(
+                    "HTTP {}: {message} (expired credentials: reloading them)",
+                    status.as_u16()
+                ),
+                retry_after,
+            };
+        }
         if is_retryable(status) {
             return Attempt::Retry {
                 reason: format!("HTTP {}: {message}", status.as_u16()),

@@ -1,4 +1,4 @@
-use super::super::response::RpcStatus;
+use super::super::response::{RpcStatus, is_expired_credentials};
 use super::*;
 use aws_credential_types::Credentials;
 
@@ -249,4 +249,51 @@ fn reserved_headers_are_ignored() {
     let e = OtlpHttpExporter::new(c, None).unwrap();
     let names: Vec<&str> = e.headers.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, vec!["x-custom"]);
+}
+
+#[test]
+fn expired_credentials_are_recognised_by_code_or_message() {
+    let forbidden = StatusCode::FORBIDDEN;
+    // AWS JSON errors (the x-amzn-errortype header and/or the body's __type).
+    assert!(is_expired_credentials(
+        forbidden,
+        Some("ExpiredTokenException:http://internal.amazon.com/coral/com.amazon.coral.service/"),
+        b""
+    ));
+    assert!(is_expired_credentials(
+        forbidden,
+        None,
+        br#"{"__type":"com.amazon.coral.service#ExpiredTokenException","message":"x"}"#
+    ));
+    assert!(is_expired_credentials(
+        StatusCode::BAD_REQUEST,
+        None,
+        br#"{"message":"The security token included in the request is expired"}"#
+    ));
+    assert!(is_expired_credentials(
+        forbidden,
+        Some("InvalidSignatureException"),
+        b"Signature expired: 20261205T050000Z is now earlier than 20261205T051000Z"
+    ));
+    assert!(is_expired_credentials(
+        forbidden,
+        Some("RequestExpired"),
+        b""
+    ));
+    // Other refusals stay refusals.
+    assert!(!is_expired_credentials(
+        forbidden,
+        Some("AccessDeniedException"),
+        br#"{"message":"User is not authorized to perform: xray:PutTraceSegments"}"#
+    ));
+    assert!(!is_expired_credentials(
+        forbidden,
+        Some("InvalidSignatureException"),
+        b"The request signature we calculated does not match the signature you provided."
+    ));
+    assert!(!is_expired_credentials(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Some("ExpiredTokenException"),
+        b""
+    ));
 }

@@ -13,6 +13,43 @@ pub(crate) fn is_retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
+/// AWS error codes that say the request's credentials (or its signature's
+/// time) are no longer valid. Fresh credentials make the same request
+/// succeed, so these are retried after the credentials cache is dropped
+/// instead of being refused like other 4xx (Lambda execution-role and
+/// container credentials rotate; a cached copy can outlive them).
+const EXPIRED_CREDENTIAL_CODES: &[&str] =
+    &["expiredtoken", "expiredtokenexception", "requestexpired"];
+
+/// True when a 400/401/403 answer names expired credentials: by the AWS error
+/// code in `x-amzn-errortype` or the body's `__type`/`code`, or by the
+/// messages AWS sends with them ("security token included in the request is
+/// expired", "Signature expired").
+pub(crate) fn is_expired_credentials(
+    status: StatusCode,
+    error_type: Option<&str>,
+    body: &[u8],
+) -> bool {
+    if !matches!(status.as_u16(), 400 | 401 | 403) {
+        return false;
+    }
+    // `x-amzn-errortype: ExpiredTokenException:http://internal.amazon.com/...`
+    let code_of = |t: &str| {
+        let t = t.split(':').next().unwrap_or(t);
+        let t = t.rsplit('#').next().unwrap_or(t);
+        t.trim().to_ascii_lowercase()
+    };
+    if error_type.is_some_and(|t| EXPIRED_CREDENTIAL_CODES.contains(&code_of(t).as_str())) {
+        return true;
+    }
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+    EXPIRED_CREDENTIAL_CODES
+        .iter()
+        .any(|c| text.contains(&format!("\"{c}\"")))
+        || text.contains("security token included in the request is expired")
+        || text.contains("signature expired")
+}
+
 pub(crate) fn describe_transport_error(
     err: &reqwest::Error,
     timeout: std::time::Duration,
