@@ -98,7 +98,10 @@ async fn an_expired_token_answer_reloads_the_credentials_and_delivers() {
     let loads = Arc::new(AtomicUsize::new(0));
     let exporter = exporter_against(&fake, loads.clone()).await;
 
-    let outcome = exporter.export(batch()).await.expect("delivered after a reload");
+    let outcome = exporter
+        .export(batch())
+        .await
+        .expect("delivered after a reload");
     assert_eq!(outcome.spans_exported, 1);
     let requests = fake.requests();
     assert_eq!(requests.len(), 2, "the refused request, then the retry");

@@ -42,11 +42,18 @@ pub(crate) fn is_expired_credentials(
     if error_type.is_some_and(|t| EXPIRED_CREDENTIAL_CODES.contains(&code_of(t).as_str())) {
         return true;
     }
+    let json_code = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            ["__type", "code", "Code"]
+                .iter()
+                .find_map(|k| v.get(k).and_then(|c| c.as_str()).map(code_of))
+        });
+    if json_code.is_some_and(|c| EXPIRED_CREDENTIAL_CODES.contains(&c.as_str())) {
+        return true;
+    }
     let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
-    EXPIRED_CREDENTIAL_CODES
-        .iter()
-        .any(|c| text.contains(&format!("\"{c}\"")))
-        || text.contains("security token included in the request is expired")
+    text.contains("security token included in the request is expired")
         || text.contains("signature expired")
 }
 
