@@ -43,8 +43,9 @@ pub use aws::{ResourceInfo, origin, resource_info};
 pub use cause::{MAX_STACK_FRAMES, parse_frame};
 pub use document::{AnnotationValue, Segment};
 pub use from_segment::{
-    IN_PROGRESS_ATTRIBUTE, InProgressBuffer, SCOPE_NAME, from_segment, from_segment_value,
-    parse_segment, segment_to_spans, segments_into_request, segments_to_request,
+    IN_PROGRESS_ATTRIBUTE, InProgressBuffer, Repairs, SCOPE_NAME, from_segment,
+    from_segment_repaired, from_segment_value, parse_segment, parse_segment_repaired,
+    segment_to_spans, segments_into_request, segments_into_request_repaired, segments_to_request,
 };
 pub use http::flags;
 pub use names::{FALLBACK_NAME, MAX_NAME_CHARS, sanitize_name};

@@ -63,6 +63,8 @@ impl RawSegment {
 #[derive(Debug)]
 pub struct LegacyTranslator {
     buffer: InProgressBuffer,
+    /// Fields coerced or skipped so far to read loosely typed documents.
+    repaired: u64,
 }
 
 impl Default for LegacyTranslator {
@@ -76,6 +78,7 @@ impl LegacyTranslator {
     pub fn new(timeout: Duration, max_held: usize) -> Self {
         Self {
             buffer: InProgressBuffer::new(timeout, max_held),
+            repaired: 0,
         }
     }
 
@@ -86,11 +89,13 @@ impl LegacyTranslator {
         json: &str,
         now: Instant,
     ) -> Result<Option<ExportTraceServiceRequest>, TranslateError> {
-        let doc = translate::parse_segment(json)?;
+        let (doc, repairs) = translate::parse_segment_repaired(json)?;
+        self.repaired += u64::from(repairs.total());
         let Some(doc) = self.buffer.offer(doc, now) else {
             return Ok(None);
         };
-        let (request, mut errors) = translate::segments_into_request([doc]);
+        let (request, mut errors, repairs) = translate::segments_into_request_repaired([doc]);
+        self.repaired += u64::from(repairs.total());
         match errors.pop() {
             Some(e) => Err(e),
             None => Ok(Some(request)),
@@ -110,6 +115,12 @@ impl LegacyTranslator {
         let held = self.buffer.drain();
         let (request, errors) = translate::segments_into_request(held);
         (request, errors.len())
+    }
+
+    /// Fields coerced or skipped so far to keep loosely typed documents
+    /// (each logged at debug by the distro).
+    pub fn repaired_fields(&self) -> u64 {
+        self.repaired
     }
 
     /// Documents held.

@@ -106,6 +106,7 @@ impl Doc<'_> {
             error: self.error,
             throttle: self.throttle,
             namespace: self.namespace.map(str::to_owned),
+            traced: None,
             origin: self.origin.map(str::to_owned),
             user: owned(self.user),
             resource_arn: self.resource_arn.map(str::to_owned),
@@ -139,6 +140,7 @@ impl HttpOut<'_> {
                 user_agent: owned(r.user_agent),
                 client_ip: owned(r.client_ip),
                 x_forwarded_for: None,
+                traced: None,
             }),
             response: self.response,
         }
@@ -180,6 +182,7 @@ impl SqlOut<'_> {
             database_version: None,
             driver_version: None,
             user: owned(self.user),
+            preparation: None,
         }
     }
 }
@@ -249,9 +252,12 @@ impl<'a> AwsOut<'a> {
             request_id: owned(self.request_id),
             queue_url: owned(self.queue_url),
             table_name: owned(self.table_name),
+            table_names: Vec::new(),
+            retries: None,
             ec2: self.ec2.cloned(),
             ecs: self.ecs.cloned(),
             eks: self.eks.cloned(),
+            elastic_beanstalk: None,
             cloudwatch_logs: self.cloudwatch_logs.to_vec(),
             xray: self.xray.cloned(),
         }
