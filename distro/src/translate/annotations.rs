@@ -92,6 +92,7 @@ fn listed(list: Option<&Av>, key: &str) -> bool {
 /// round-trip namespace.
 pub(crate) fn split<'a>(
     attrs: &SpanAttrs<'a>,
+    resource: &'a [KeyValue],
     indexed: &IndexedKeys,
     skip: impl Fn(Key) -> bool,
     reserved: &'static str,
@@ -122,6 +123,23 @@ pub(crate) fn split<'a>(
             metadata.named.insert(ns.to_owned(), json);
             continue;
         }
+        let wanted = indexed.all || listed(list, key) || indexed.keys.iter().any(|k| k == key);
+        if wanted
+            && annotations.len() < MAX_ANNOTATIONS
+            && let Some(v) = annotation_value(value)
+        {
+            annotations.insert(sanitized_key(key), v);
+            continue;
+        }
+        metadata.default.push((key, value));
+    }
+    // The resource (segments only; keys already `otel.resource.`-prefixed),
+    // after the span's own attributes for the annotation budget.
+    for attr in resource {
+        let key = attr.key.as_str();
+        let Some(value) = attr.value.as_ref().and_then(|v| v.value.as_ref()) else {
+            continue;
+        };
         let wanted = indexed.all || listed(list, key) || indexed.keys.iter().any(|k| k == key);
         if wanted
             && annotations.len() < MAX_ANNOTATIONS

@@ -25,7 +25,16 @@ pub struct ResourceInfo {
     pub service: Option<Service>,
     /// `resource_arn`.
     pub resource_arn: Option<String>,
+    /// Every resource attribute, its key prefixed with
+    /// [`RESOURCE_PREFIX`]: what a segment records in its `default`
+    /// metadata (or annotations, when indexed), so the service and its
+    /// resource are in the document whatever the segment is named after.
+    pub attributes: Vec<KeyValue>,
 }
+
+/// Prefix of the metadata keys (and indexable attribute names) that carry a
+/// segment's resource attributes (`otel.resource.service.name`).
+pub const RESOURCE_PREFIX: &str = "otel.resource.";
 
 /// `origin` from `cloud.platform` (ECS by `aws.ecs.launchtype`).
 pub fn origin(platform: &str, launch_type: Option<&str>) -> Option<&'static str> {
@@ -129,6 +138,13 @@ pub fn resource_info(resource: &[KeyValue]) -> ResourceInfo {
         aws: (aws != Aws::default()).then_some(aws),
         service: str_of(resource, &["service.version"]).map(|v| Service { version: Some(v) }),
         resource_arn: str_of(resource, &["cloud.resource_id", "faas.id"]),
+        attributes: resource
+            .iter()
+            .map(|kv| KeyValue {
+                key: format!("{RESOURCE_PREFIX}{}", kv.key),
+                ..kv.clone()
+            })
+            .collect(),
     }
 }
 

@@ -39,7 +39,7 @@ pub use annotations::{
     ANNOTATIONS_ATTRIBUTE, DEFAULT_NAMESPACE, IndexedKeys, MAX_ANNOTATIONS, MAX_KEY_CHARS,
     MAX_VALUE_CHARS, METADATA_PREFIX, sanitize_key,
 };
-pub use aws::{ResourceInfo, origin, resource_info};
+pub use aws::{RESOURCE_PREFIX, ResourceInfo, origin, resource_info};
 pub use cause::{MAX_STACK_FRAMES, parse_frame};
 pub use document::{AnnotationValue, Segment};
 pub use from_segment::{

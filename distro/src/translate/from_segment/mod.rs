@@ -18,7 +18,12 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::attrs::{kv, kv_str, secs_to_nanos};
+use std::collections::BTreeMap;
+
+use opentelemetry_proto::tonic::common::v1::AnyValue;
+
+use super::attrs::{from_json, kv, kv_str, secs_to_nanos};
+use super::aws::RESOURCE_PREFIX;
 use super::document::Segment;
 use super::names::FALLBACK_NAME;
 use super::to_segment::implied_kind;
@@ -298,17 +303,55 @@ fn owned_segment_to_spans(
     let resource = if independent {
         Vec::new()
     } else {
-        aws::resource_attributes(
+        let mut resource = aws::resource_attributes(
             &doc.name,
             doc.origin.as_deref(),
             doc.aws.as_ref(),
             doc.service.as_ref(),
             doc.resource_arn.as_deref(),
-        )
+        );
+        recorded_resource(&mut doc.metadata, &mut resource);
+        resource
     };
     let mut spans = Vec::with_capacity(1 + doc.subsegments.len());
     push_spans(doc, &trace_id, parent, independent, &mut spans, 0, repairs)?;
     Ok((resource, spans))
+}
+
+/// Moves the resource a segment recorded in its `default` metadata
+/// (`otel.resource.<key>`, see [`super::RESOURCE_PREFIX`]) into `out`, where
+/// it wins over what the document's own fields imply (the segment may be
+/// named after a span rather than its service).
+fn recorded_resource(metadata: &mut BTreeMap<String, Value>, out: &mut Vec<KeyValue>) {
+    let Some(Value::Object(default)) = metadata.get_mut(annotations::DEFAULT_NAMESPACE) else {
+        return;
+    };
+    if !default.keys().any(|k| k.starts_with(RESOURCE_PREFIX)) {
+        return;
+    }
+    let keys: Vec<String> = default
+        .keys()
+        .filter(|k| k.starts_with(RESOURCE_PREFIX))
+        .cloned()
+        .collect();
+    for key in keys {
+        let Some(value) = default.remove(&key).and_then(from_json) else {
+            continue;
+        };
+        let name = &key[RESOURCE_PREFIX.len()..];
+        let value = Some(AnyValue { value: Some(value) });
+        match out.iter_mut().find(|kv| kv.key == name) {
+            Some(kv) => kv.value = value,
+            None => out.push(KeyValue {
+                key: name.to_owned(),
+                value,
+                ..KeyValue::default()
+            }),
+        }
+    }
+    if default.is_empty() {
+        metadata.remove(annotations::DEFAULT_NAMESPACE);
+    }
 }
 
 /// Deepest nesting followed (a hostile document cannot exhaust the stack).

@@ -128,8 +128,14 @@ fn doc_of<'a>(
     aws::call_fields(&attrs, &mut aws);
 
     let (http_used, sql_used, user_used) = (http.is_some(), sql.is_some(), user.is_some());
+    let resource_attributes: &[_] = if subsegment {
+        &[]
+    } else {
+        &resource.attributes
+    };
     let (annotations, mut metadata) = annotations::split(
         &attrs,
+        resource_attributes,
         &opts.indexed,
         |key| {
             (http_used && http::consumes(key))
