@@ -213,7 +213,12 @@ fn any_single_malformed_field_keeps_the_document() {
             true,
             none,
         ),
-        ("subsegments/0/aws/retries", json!("2"), 4, true, none),
+        ("subsegments/0/aws/retries", json!("2"), 4, true, |s| {
+            assert_eq!(
+                attr(&s[1].attributes, "aws.xray.retries"),
+                Some(&Av::IntValue(2))
+            )
+        }),
         ("subsegments/0/namespace", json!(["aws"]), 4, false, none),
         ("subsegments/1/http/response", json!(200), 4, false, none),
         // A subsegment without a usable id is left out; its child hangs on

@@ -201,13 +201,20 @@ pub(crate) fn metadata_to_attributes(
         }
         let value = match (ns.as_str(), value) {
             (DEFAULT_NAMESPACE, Value::Object(map)) => {
+                // An attribute kept whole in metadata wins over what a
+                // block's field (read before) made of it.
+                let before = out.len();
                 for (key, v) in map {
                     if let Some(v) = from_json(v) {
-                        out.push(KeyValue {
-                            key,
-                            value: Some(AnyValue { value: Some(v) }),
-                            ..KeyValue::default()
-                        });
+                        let value = Some(AnyValue { value: Some(v) });
+                        match out[..before].iter_mut().find(|kv| kv.key == key) {
+                            Some(kv) => kv.value = value,
+                            None => out.push(KeyValue {
+                                key,
+                                value,
+                                ..KeyValue::default()
+                            }),
+                        }
                     }
                 }
                 continue;

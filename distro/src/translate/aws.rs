@@ -214,7 +214,27 @@ pub(crate) fn call_attributes(aws: &mut Aws, out: &mut Vec<KeyValue>) {
     push_taken(out, "aws.request_id", &mut aws.request_id);
     push_taken(out, "aws.queue_url", &mut aws.queue_url);
     push_taken(out, "aws.table_name", &mut aws.table_name);
+    if !aws.table_names.is_empty() {
+        let tables = std::mem::take(&mut aws.table_names);
+        out.push(kv(
+            "aws.dynamodb.table_names",
+            Av::ArrayValue(ArrayValue {
+                values: tables
+                    .into_iter()
+                    .map(|t| AnyValue {
+                        value: Some(Av::StringValue(t)),
+                    })
+                    .collect(),
+            }),
+        ));
+    }
+    if let Some(n) = aws.retries.take() {
+        out.push(kv(RETRIES_ATTRIBUTE, Av::IntValue(n)));
+    }
 }
+
+/// Span attribute for `aws.retries` (the collector's name).
+pub const RETRIES_ATTRIBUTE: &str = "aws.xray.retries";
 
 /// The resource attributes a segment describes: `service.name` (the segment
 /// name), `cloud.*` from `origin`, and the `aws`/`service` blocks.
@@ -269,6 +289,16 @@ pub(crate) fn resource_attributes(
         }
         if !out.iter().any(|kv| kv.key == "aws.ecs.launchtype") {
             push(&mut out, "aws.ecs.launchtype", &e.launch_type);
+        }
+    }
+    if let Some(b) = &aws.elastic_beanstalk {
+        push(&mut out, "service.namespace", &b.environment_name);
+        if let Some(id) = b.deployment_id {
+            out.push(kv_str("service.instance.id", id.to_string()));
+        }
+        // `service.version` from the `service` block wins.
+        if !out.iter().any(|kv| kv.key == "service.version") {
+            push(&mut out, "service.version", &b.version_label);
         }
     }
     if let Some(e) = &aws.eks {

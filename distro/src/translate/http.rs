@@ -5,10 +5,18 @@ use std::borrow::Cow;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 
-use super::attrs::{kv_int, kv_str};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
+
+use super::attrs::{kv, kv_int, kv_str};
 use super::document::{Http, HttpResponse};
 use super::index::{Key, SpanAttrs};
 use super::to_segment::out::{HttpOut, HttpRequestOut};
+
+/// Span attribute for `http.request.x_forwarded_for` (the collector's name).
+pub const X_FORWARDED_FOR_ATTRIBUTE: &str = "aws.xray.x_forwarded_for";
+/// Span attribute for a subsegment's `traced` flag (top level or
+/// `http.request.traced`; the collector's name).
+pub const TRACED_ATTRIBUTE: &str = "aws.xray.traced";
 
 const METHOD: &[Key] = &[Key::HttpRequestMethod, Key::HttpMethod];
 const URL: &[Key] = &[Key::UrlFull, Key::HttpUrl];
@@ -110,6 +118,12 @@ pub(crate) fn to_attributes(http: Http, out: &mut Vec<KeyValue>) {
         }
         if let Some(v) = req.client_ip {
             out.push(kv_str("client.address", v));
+        }
+        if let Some(v) = req.x_forwarded_for {
+            out.push(kv(X_FORWARDED_FOR_ATTRIBUTE, Av::BoolValue(v)));
+        }
+        if let Some(v) = req.traced {
+            out.push(kv(TRACED_ATTRIBUTE, Av::BoolValue(v)));
         }
     }
     if let Some(resp) = http.response {

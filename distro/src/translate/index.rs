@@ -56,6 +56,9 @@ pub(crate) enum Key {
     AwsTableName,
     AwsDynamodbTableNames,
     EnduserId,
+    XraySqlDatabaseVersion,
+    XraySqlDriverVersion,
+    XraySqlPreparation,
     XrayAnnotations,
 }
 
@@ -112,6 +115,9 @@ impl Key {
             "aws.table_name" => Self::AwsTableName,
             "aws.dynamodb.table_names" => Self::AwsDynamodbTableNames,
             "enduser.id" => Self::EnduserId,
+            super::sql::DATABASE_VERSION_ATTRIBUTE => Self::XraySqlDatabaseVersion,
+            super::sql::DRIVER_VERSION_ATTRIBUTE => Self::XraySqlDriverVersion,
+            super::sql::PREPARATION_ATTRIBUTE => Self::XraySqlPreparation,
             super::ANNOTATIONS_ATTRIBUTE => Self::XrayAnnotations,
             _ => return None,
         })

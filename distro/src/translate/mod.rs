@@ -39,7 +39,7 @@ pub use annotations::{
     ANNOTATIONS_ATTRIBUTE, DEFAULT_NAMESPACE, IndexedKeys, MAX_ANNOTATIONS, MAX_KEY_CHARS,
     MAX_VALUE_CHARS, METADATA_PREFIX, sanitize_key,
 };
-pub use aws::{RESOURCE_PREFIX, ResourceInfo, origin, resource_info};
+pub use aws::{RESOURCE_PREFIX, RETRIES_ATTRIBUTE, ResourceInfo, origin, resource_info};
 pub use cause::{MAX_STACK_FRAMES, parse_frame};
 pub use document::{AnnotationValue, Segment};
 pub use from_segment::{
@@ -47,10 +47,13 @@ pub use from_segment::{
     from_segment_repaired, from_segment_value, parse_segment, parse_segment_repaired,
     segment_to_spans, segments_into_request, segments_into_request_repaired, segments_to_request,
 };
-pub use http::flags;
+pub use http::{TRACED_ATTRIBUTE, X_FORWARDED_FOR_ATTRIBUTE, flags};
 pub use names::{FALLBACK_NAME, MAX_NAME_CHARS, sanitize_name};
 pub use size::MAX_DOCUMENT_BYTES;
-pub use sql::{SQL_SYSTEMS, is_sql_system};
+pub use sql::{
+    DATABASE_VERSION_ATTRIBUTE, DRIVER_VERSION_ATTRIBUTE, PREPARATION_ATTRIBUTE, SQL_SYSTEMS,
+    is_sql_system,
+};
 pub use to_segment::{span_to_segment, to_segment_documents, to_segments};
 
 /// Serialises a document, trimmed to `opts.max_document_bytes` (metadata

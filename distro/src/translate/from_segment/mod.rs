@@ -460,6 +460,16 @@ fn to_span(
     if doc.in_progress && doc.end_time.is_none() {
         attributes.push(kv(IN_PROGRESS_ATTRIBUTE, Av::BoolValue(true)));
     }
+    if let Some(t) = doc.traced
+        && !attributes.iter().any(|a| a.key == http::TRACED_ATTRIBUTE)
+    {
+        attributes.push(kv(http::TRACED_ATTRIBUTE, Av::BoolValue(t)));
+    }
+    // The AWS service a subsegment of namespace `aws` is named after.
+    if doc.namespace.as_deref() == Some("aws") && !attributes.iter().any(|a| a.key == "aws.service")
+    {
+        attributes.push(kv_str("aws.service", doc.name.as_str()));
+    }
 
     let code = roundtrip(otel, "status_code")
         .and_then(StatusCode::from_str_name)

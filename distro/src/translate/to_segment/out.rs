@@ -169,7 +169,13 @@ pub(crate) struct SqlOut<'a> {
     pub(crate) sanitized_query: Option<Cow<'a, str>>,
     pub(crate) database_type: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) database_version: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) driver_version: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) user: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) preparation: Option<Cow<'a, str>>,
 }
 
 impl SqlOut<'_> {
@@ -179,10 +185,10 @@ impl SqlOut<'_> {
             connection_string: None,
             sanitized_query: owned(self.sanitized_query),
             database_type: Some(self.database_type.into_owned()),
-            database_version: None,
-            driver_version: None,
+            database_version: owned(self.database_version),
+            driver_version: owned(self.driver_version),
             user: owned(self.user),
-            preparation: None,
+            preparation: owned(self.preparation),
         }
     }
 }
