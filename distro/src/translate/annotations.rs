@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 use serde_json::Value;
 
-use super::attrs::{from_json, kv, to_json};
+use super::attrs::{from_json, kv};
 use super::document::AnnotationValue;
 use super::index::{Key, SpanAttrs};
 use super::to_segment::out::{AnnotationOut, Annotations, MetadataOut};
@@ -114,13 +114,15 @@ pub(crate) fn split<'a>(
             if ns.is_empty() || ns.starts_with("AWS.") {
                 continue; // `AWS.` namespaces are reserved for X-Ray.
             }
-            let json = match value {
-                Av::StringValue(s) => {
-                    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
-                }
-                other => to_json(other),
-            };
-            metadata.named.insert(ns.to_owned(), json);
+            // A JSON object is the namespace; anything else is kept as
+            // it is under `default` (the collector's reading).
+            if let Av::StringValue(s) = value
+                && let Ok(object @ Value::Object(_)) = serde_json::from_str::<Value>(s)
+            {
+                metadata.named.insert(ns.to_owned(), object);
+            } else {
+                metadata.default.push((key, value));
+            }
             continue;
         }
         let wanted = indexed.all || listed(list, key) || indexed.keys.iter().any(|k| k == key);

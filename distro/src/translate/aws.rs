@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 use std::borrow::Cow;
 
 use super::attrs::{get, kv, kv_str, str_of};
-use super::document::{Aws, CloudwatchLogs, Ec2, Ecs, Eks, Service, XraySdk};
+use super::document::{Aws, Beanstalk, CloudwatchLogs, Ec2, Ecs, Eks, Service, XraySdk};
 use super::index::{Key, SpanAttrs};
 use super::to_segment::out::AwsOut;
 
@@ -48,6 +48,7 @@ pub fn origin(platform: &str, launch_type: Option<&str>) -> Option<&'static str>
         "aws_eks" => "AWS::EKS::Container",
         "aws_lambda" => "AWS::Lambda::Function",
         "aws_elastic_beanstalk" => "AWS::ElasticBeanstalk::Environment",
+        "aws_app_runner" => "AWS::AppRunner::Service",
         _ => return None,
     })
 }
@@ -62,7 +63,13 @@ fn strings(attrs: &[KeyValue], key: &str) -> Vec<String> {
                 _ => None,
             })
             .collect(),
-        Some(Av::StringValue(s)) => vec![s.clone()],
+        // One string may list several, `&`-joined (as `OTEL_RESOURCE_ATTRIBUTES`
+        // cannot hold an array).
+        Some(Av::StringValue(s)) => s
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -104,6 +111,14 @@ pub fn resource_info(resource: &[KeyValue]) -> ResourceInfo {
                 container_id: str_of(resource, &["container.id"]),
             })
         }
+        "aws_elastic_beanstalk" => {
+            aws.elastic_beanstalk = Some(Beanstalk {
+                environment_name: str_of(resource, &["service.namespace"]),
+                version_label: str_of(resource, &["service.version"]),
+                deployment_id: str_of(resource, &["service.instance.id"])
+                    .and_then(|id| id.trim().parse().ok()),
+            })
+        }
         _ => {}
     }
     let names = strings(resource, "aws.log.group.names");
@@ -129,7 +144,19 @@ pub fn resource_info(resource: &[KeyValue]) -> ResourceInfo {
                 None => sdk,
             }),
             sdk_version: str_of(resource, &["telemetry.sdk.version"]),
-            auto_instrumentation: Some(str_of(resource, &["telemetry.auto.version"]).is_some()),
+            // An agent (`telemetry.auto.version`) or a distribution
+            // (`telemetry.distro.*`) loaded the SDK.
+            auto_instrumentation: Some(
+                str_of(
+                    resource,
+                    &[
+                        "telemetry.auto.version",
+                        "telemetry.distro.version",
+                        "telemetry.distro.name",
+                    ],
+                )
+                .is_some(),
+            ),
         });
     }
     ResourceInfo {
@@ -171,10 +198,28 @@ pub(crate) fn call_fields<'a>(attrs: &SpanAttrs<'a>, aws: &mut AwsOut<'a>) {
     });
     aws.region = attrs.str_of(&[Key::AwsRegion]);
     aws.request_id = attrs.str_of(&[Key::AwsRequestId, Key::AwsRequestIdLegacy]);
-    aws.queue_url = attrs.str_of(&[Key::AwsQueueUrl, Key::AwsSqsQueueUrl]);
+    aws.queue_url = attrs.str_of(&[
+        Key::AwsSqsQueueUrlDotted,
+        Key::AwsQueueUrl,
+        Key::AwsSqsQueueUrl,
+        Key::AwsQueueUrlDotted,
+        Key::MessagingUrl,
+    ]);
     aws.table_name = attrs
         .str_of(&[Key::AwsTableName])
         .or_else(|| only_table(attrs.get(Key::AwsDynamodbTableNames)));
+    if aws.table_name.is_none()
+        && let Some(Av::ArrayValue(a)) = attrs.get(Key::AwsDynamodbTableNames)
+    {
+        aws.table_names = a
+            .values
+            .iter()
+            .filter_map(|v| match &v.value {
+                Some(Av::StringValue(s)) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+    }
 }
 
 /// The one table of `aws.dynamodb.table_names` (string items of an array,
@@ -254,6 +299,7 @@ pub(crate) fn resource_attributes(
         Some("AWS::EKS::Container") => Some(("aws_eks", None)),
         Some("AWS::Lambda::Function") => Some(("aws_lambda", None)),
         Some("AWS::ElasticBeanstalk::Environment") => Some(("aws_elastic_beanstalk", None)),
+        Some("AWS::AppRunner::Service") => Some(("aws_app_runner", None)),
         _ => None,
     };
     if let Some((platform, launch)) = platform {

@@ -34,15 +34,21 @@ pub(crate) fn consumes(key: Key) -> bool {
 }
 
 /// Builds the URL from its parts when there is no full URL: scheme
-/// (default `http`), `server.address`/`http.host`, port unless the scheme's
-/// default, `url.path`/`http.target`, `url.query`.
+/// (default `http`), `server.address`/`http.host`/`net.host.name`/
+/// `net.peer.name`, port (`server.port`/`net.host.port`/`net.peer.port`)
+/// unless the scheme's default, `url.path`/`http.target`, `url.query`.
 fn composed_url(attrs: &SpanAttrs<'_>) -> Option<String> {
-    let host = attrs.str_of(&[Key::ServerAddress, Key::HttpHost, Key::NetHostName])?;
+    let host = attrs.str_of(&[
+        Key::ServerAddress,
+        Key::HttpHost,
+        Key::NetHostName,
+        Key::NetPeerName,
+    ])?;
     let scheme = attrs
         .str_of(&[Key::UrlScheme, Key::HttpScheme])
         .unwrap_or(Cow::Borrowed("http"));
     let mut url = format!("{scheme}://{host}");
-    if let Some(port) = attrs.int_of(&[Key::ServerPort, Key::NetHostPort]) {
+    if let Some(port) = attrs.int_of(&[Key::ServerPort, Key::NetHostPort, Key::NetPeerPort]) {
         let default = matches!((scheme.as_ref(), port), ("http", 80) | ("https", 443));
         if !default && !host.contains(':') {
             url.push_str(&format!(":{port}"));

@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 use crate::translate::DEFAULT_NAMESPACE;
 use crate::translate::attrs::to_json;
 use crate::translate::document::{
-    AnnotationValue, Aws, Cause, CloudwatchLogs, Ec2, Ecs, Eks, Http, HttpRequest, HttpResponse,
-    Segment, Service, Sql, XraySdk,
+    AnnotationValue, Aws, Beanstalk, Cause, CloudwatchLogs, Ec2, Ecs, Eks, Http, HttpRequest,
+    HttpResponse, Segment, Service, Sql, XraySdk,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -209,12 +209,16 @@ pub(crate) struct AwsOut<'a> {
     pub(crate) queue_url: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) table_name: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) table_names: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) ec2: Option<&'a Ec2>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) ecs: Option<&'a Ecs>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) eks: Option<&'a Eks>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) elastic_beanstalk: Option<&'a Beanstalk>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub(crate) cloudwatch_logs: &'a [CloudwatchLogs],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -229,6 +233,7 @@ impl<'a> AwsOut<'a> {
             ec2: aws.ec2.as_ref(),
             ecs: aws.ecs.as_ref(),
             eks: aws.eks.as_ref(),
+            elastic_beanstalk: aws.elastic_beanstalk.as_ref(),
             cloudwatch_logs: &aws.cloudwatch_logs,
             xray: aws.xray.as_ref(),
             ..Self::default()
@@ -243,9 +248,11 @@ impl<'a> AwsOut<'a> {
             && self.request_id.is_none()
             && self.queue_url.is_none()
             && self.table_name.is_none()
+            && self.table_names.is_empty()
             && self.ec2.is_none()
             && self.ecs.is_none()
             && self.eks.is_none()
+            && self.elastic_beanstalk.is_none()
             && self.cloudwatch_logs.is_empty()
             && self.xray.is_none()
     }
@@ -258,12 +265,12 @@ impl<'a> AwsOut<'a> {
             request_id: owned(self.request_id),
             queue_url: owned(self.queue_url),
             table_name: owned(self.table_name),
-            table_names: Vec::new(),
+            table_names: self.table_names.into_iter().map(str::to_owned).collect(),
             retries: None,
             ec2: self.ec2.cloned(),
             ecs: self.ecs.cloned(),
             eks: self.eks.cloned(),
-            elastic_beanstalk: None,
+            elastic_beanstalk: self.elastic_beanstalk.cloned(),
             cloudwatch_logs: self.cloudwatch_logs.to_vec(),
             xray: self.xray.cloned(),
         }
