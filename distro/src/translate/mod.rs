@@ -9,7 +9,14 @@
 //! - [`from_segment`]: one X-Ray document (legacy SDK traffic on UDP 2000)
 //!   → an OTLP batch, nested subsegments flattened into child spans.
 //!   [`InProgressBuffer`] holds `in_progress` documents until they complete
-//!   or time out.
+//!   or time out. A document is rejected only without a usable
+//!   `trace_id`/`id`: any other unreadable field is coerced or skipped,
+//!   counted ([`Repairs`], from the `*_repaired` variants) and logged at
+//!   debug.
+//!
+//! Segments record their resource in `default` metadata as
+//! `otel.resource.<key>` ([`RESOURCE_PREFIX`]; indexable as annotations on
+//! request), and it comes back as the resource.
 //!
 //! X-Ray has no field for a span's own name when the segment is named after
 //! a service, nor for its kind or status when the document's shape and
