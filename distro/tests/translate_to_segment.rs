@@ -106,10 +106,10 @@ fn name_priority() {
             "S3",
         ),
         (
-            "rpc.service of a non-AWS call is not a name",
+            "rpc.service names a non-AWS call too (after the AWS and db names; the collector's exporter)",
             Client,
             vec![s("rpc.system", "grpc"), s("rpc.service", "Greeter")],
-            "op",
+            "Greeter",
         ),
         (
             "db.name@host",
@@ -381,9 +381,11 @@ fn metadata_namespaces() {
         i("plain", 1),
     ];
     let d = doc(vec![], span("op", Internal, false, attrs));
+    // A value that is not a JSON object stays under `default` with its key
+    // (the collector's exporter does the same).
     assert_eq!(
         d["metadata"],
-        json!({"orders": {"id": 7, "items": ["a"]}, "note": "not json", "default": {"plain": 1}, "otel": {"span_kind": "SPAN_KIND_INTERNAL"}})
+        json!({"orders": {"id": 7, "items": ["a"]}, "default": {"plain": 1, "aws.xray.metadata.note": "not json"}, "otel": {"span_kind": "SPAN_KIND_INTERNAL"}})
     );
 }
 

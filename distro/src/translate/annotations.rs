@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 use serde_json::Value;
 
-use super::attrs::{from_json, kv, to_json};
+use super::attrs::{from_json, kv};
 use super::document::AnnotationValue;
 use super::index::{Key, SpanAttrs};
 use super::to_segment::out::{AnnotationOut, Annotations, MetadataOut};
@@ -92,6 +92,7 @@ fn listed(list: Option<&Av>, key: &str) -> bool {
 /// round-trip namespace.
 pub(crate) fn split<'a>(
     attrs: &SpanAttrs<'a>,
+    resource: &'a [KeyValue],
     indexed: &IndexedKeys,
     skip: impl Fn(Key) -> bool,
     reserved: &'static str,
@@ -113,15 +114,34 @@ pub(crate) fn split<'a>(
             if ns.is_empty() || ns.starts_with("AWS.") {
                 continue; // `AWS.` namespaces are reserved for X-Ray.
             }
-            let json = match value {
-                Av::StringValue(s) => {
-                    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone()))
-                }
-                other => to_json(other),
-            };
-            metadata.named.insert(ns.to_owned(), json);
+            // A JSON object is the namespace; anything else is kept as
+            // it is under `default` (the collector's reading).
+            if let Av::StringValue(s) = value
+                && let Ok(object @ Value::Object(_)) = serde_json::from_str::<Value>(s)
+            {
+                metadata.named.insert(ns.to_owned(), object);
+            } else {
+                metadata.default.push((key, value));
+            }
             continue;
         }
+        let wanted = indexed.all || listed(list, key) || indexed.keys.iter().any(|k| k == key);
+        if wanted
+            && annotations.len() < MAX_ANNOTATIONS
+            && let Some(v) = annotation_value(value)
+        {
+            annotations.insert(sanitized_key(key), v);
+            continue;
+        }
+        metadata.default.push((key, value));
+    }
+    // The resource (segments only; keys already `otel.resource.`-prefixed),
+    // after the span's own attributes for the annotation budget.
+    for attr in resource {
+        let key = attr.key.as_str();
+        let Some(value) = attr.value.as_ref().and_then(|v| v.value.as_ref()) else {
+            continue;
+        };
         let wanted = indexed.all || listed(list, key) || indexed.keys.iter().any(|k| k == key);
         if wanted
             && annotations.len() < MAX_ANNOTATIONS
@@ -183,13 +203,20 @@ pub(crate) fn metadata_to_attributes(
         }
         let value = match (ns.as_str(), value) {
             (DEFAULT_NAMESPACE, Value::Object(map)) => {
+                // An attribute kept whole in metadata wins over what a
+                // block's field (read before) made of it.
+                let before = out.len();
                 for (key, v) in map {
                     if let Some(v) = from_json(v) {
-                        out.push(KeyValue {
-                            key,
-                            value: Some(AnyValue { value: Some(v) }),
-                            ..KeyValue::default()
-                        });
+                        let value = Some(AnyValue { value: Some(v) });
+                        match out[..before].iter_mut().find(|kv| kv.key == key) {
+                            Some(kv) => kv.value = value,
+                            None => out.push(KeyValue {
+                                key,
+                                value,
+                                ..KeyValue::default()
+                            }),
+                        }
                     }
                 }
                 continue;

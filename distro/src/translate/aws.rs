@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 use std::borrow::Cow;
 
 use super::attrs::{get, kv, kv_str, str_of};
-use super::document::{Aws, CloudwatchLogs, Ec2, Ecs, Eks, Service, XraySdk};
+use super::document::{Aws, Beanstalk, CloudwatchLogs, Ec2, Ecs, Eks, Service, XraySdk};
 use super::index::{Key, SpanAttrs};
 use super::to_segment::out::AwsOut;
 
@@ -25,7 +25,16 @@ pub struct ResourceInfo {
     pub service: Option<Service>,
     /// `resource_arn`.
     pub resource_arn: Option<String>,
+    /// Every resource attribute, its key prefixed with
+    /// [`RESOURCE_PREFIX`]: what a segment records in its `default`
+    /// metadata (or annotations, when indexed), so the service and its
+    /// resource are in the document whatever the segment is named after.
+    pub attributes: Vec<KeyValue>,
 }
+
+/// Prefix of the metadata keys (and indexable attribute names) that carry a
+/// segment's resource attributes (`otel.resource.service.name`).
+pub const RESOURCE_PREFIX: &str = "otel.resource.";
 
 /// `origin` from `cloud.platform` (ECS by `aws.ecs.launchtype`).
 pub fn origin(platform: &str, launch_type: Option<&str>) -> Option<&'static str> {
@@ -39,6 +48,7 @@ pub fn origin(platform: &str, launch_type: Option<&str>) -> Option<&'static str>
         "aws_eks" => "AWS::EKS::Container",
         "aws_lambda" => "AWS::Lambda::Function",
         "aws_elastic_beanstalk" => "AWS::ElasticBeanstalk::Environment",
+        "aws_app_runner" => "AWS::AppRunner::Service",
         _ => return None,
     })
 }
@@ -53,7 +63,13 @@ fn strings(attrs: &[KeyValue], key: &str) -> Vec<String> {
                 _ => None,
             })
             .collect(),
-        Some(Av::StringValue(s)) => vec![s.clone()],
+        // One string may list several, `&`-joined (as `OTEL_RESOURCE_ATTRIBUTES`
+        // cannot hold an array).
+        Some(Av::StringValue(s)) => s
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -95,6 +111,14 @@ pub fn resource_info(resource: &[KeyValue]) -> ResourceInfo {
                 container_id: str_of(resource, &["container.id"]),
             })
         }
+        "aws_elastic_beanstalk" => {
+            aws.elastic_beanstalk = Some(Beanstalk {
+                environment_name: str_of(resource, &["service.namespace"]),
+                version_label: str_of(resource, &["service.version"]),
+                deployment_id: str_of(resource, &["service.instance.id"])
+                    .and_then(|id| id.trim().parse().ok()),
+            })
+        }
         _ => {}
     }
     let names = strings(resource, "aws.log.group.names");
@@ -120,7 +144,19 @@ pub fn resource_info(resource: &[KeyValue]) -> ResourceInfo {
                 None => sdk,
             }),
             sdk_version: str_of(resource, &["telemetry.sdk.version"]),
-            auto_instrumentation: Some(str_of(resource, &["telemetry.auto.version"]).is_some()),
+            // An agent (`telemetry.auto.version`) or a distribution
+            // (`telemetry.distro.*`) loaded the SDK.
+            auto_instrumentation: Some(
+                str_of(
+                    resource,
+                    &[
+                        "telemetry.auto.version",
+                        "telemetry.distro.version",
+                        "telemetry.distro.name",
+                    ],
+                )
+                .is_some(),
+            ),
         });
     }
     ResourceInfo {
@@ -129,6 +165,13 @@ pub fn resource_info(resource: &[KeyValue]) -> ResourceInfo {
         aws: (aws != Aws::default()).then_some(aws),
         service: str_of(resource, &["service.version"]).map(|v| Service { version: Some(v) }),
         resource_arn: str_of(resource, &["cloud.resource_id", "faas.id"]),
+        attributes: resource
+            .iter()
+            .map(|kv| KeyValue {
+                key: format!("{RESOURCE_PREFIX}{}", kv.key),
+                ..kv.clone()
+            })
+            .collect(),
     }
 }
 
@@ -155,10 +198,28 @@ pub(crate) fn call_fields<'a>(attrs: &SpanAttrs<'a>, aws: &mut AwsOut<'a>) {
     });
     aws.region = attrs.str_of(&[Key::AwsRegion]);
     aws.request_id = attrs.str_of(&[Key::AwsRequestId, Key::AwsRequestIdLegacy]);
-    aws.queue_url = attrs.str_of(&[Key::AwsQueueUrl, Key::AwsSqsQueueUrl]);
+    aws.queue_url = attrs.str_of(&[
+        Key::AwsSqsQueueUrlDotted,
+        Key::AwsQueueUrl,
+        Key::AwsSqsQueueUrl,
+        Key::AwsQueueUrlDotted,
+        Key::MessagingUrl,
+    ]);
     aws.table_name = attrs
         .str_of(&[Key::AwsTableName])
         .or_else(|| only_table(attrs.get(Key::AwsDynamodbTableNames)));
+    if aws.table_name.is_none()
+        && let Some(Av::ArrayValue(a)) = attrs.get(Key::AwsDynamodbTableNames)
+    {
+        aws.table_names = a
+            .values
+            .iter()
+            .filter_map(|v| match &v.value {
+                Some(Av::StringValue(s)) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect();
+    }
 }
 
 /// The one table of `aws.dynamodb.table_names` (string items of an array,
@@ -198,7 +259,27 @@ pub(crate) fn call_attributes(aws: &mut Aws, out: &mut Vec<KeyValue>) {
     push_taken(out, "aws.request_id", &mut aws.request_id);
     push_taken(out, "aws.queue_url", &mut aws.queue_url);
     push_taken(out, "aws.table_name", &mut aws.table_name);
+    if !aws.table_names.is_empty() {
+        let tables = std::mem::take(&mut aws.table_names);
+        out.push(kv(
+            "aws.dynamodb.table_names",
+            Av::ArrayValue(ArrayValue {
+                values: tables
+                    .into_iter()
+                    .map(|t| AnyValue {
+                        value: Some(Av::StringValue(t)),
+                    })
+                    .collect(),
+            }),
+        ));
+    }
+    if let Some(n) = aws.retries.take() {
+        out.push(kv(RETRIES_ATTRIBUTE, Av::IntValue(n)));
+    }
 }
+
+/// Span attribute for `aws.retries` (the collector's name).
+pub const RETRIES_ATTRIBUTE: &str = "aws.xray.retries";
 
 /// The resource attributes a segment describes: `service.name` (the segment
 /// name), `cloud.*` from `origin`, and the `aws`/`service` blocks.
@@ -218,6 +299,7 @@ pub(crate) fn resource_attributes(
         Some("AWS::EKS::Container") => Some(("aws_eks", None)),
         Some("AWS::Lambda::Function") => Some(("aws_lambda", None)),
         Some("AWS::ElasticBeanstalk::Environment") => Some(("aws_elastic_beanstalk", None)),
+        Some("AWS::AppRunner::Service") => Some(("aws_app_runner", None)),
         _ => None,
     };
     if let Some((platform, launch)) = platform {
@@ -253,6 +335,16 @@ pub(crate) fn resource_attributes(
         }
         if !out.iter().any(|kv| kv.key == "aws.ecs.launchtype") {
             push(&mut out, "aws.ecs.launchtype", &e.launch_type);
+        }
+    }
+    if let Some(b) = &aws.elastic_beanstalk {
+        push(&mut out, "service.namespace", &b.environment_name);
+        if let Some(id) = b.deployment_id {
+            out.push(kv_str("service.instance.id", id.to_string()));
+        }
+        // `service.version` from the `service` block wins.
+        if !out.iter().any(|kv| kv.key == "service.version") {
+            push(&mut out, "service.version", &b.version_label);
         }
     }
     if let Some(e) = &aws.eks {

@@ -46,9 +46,12 @@ pub struct Segment {
     /// 429.
     #[serde(default, skip_serializing_if = "is_false")]
     pub throttle: bool,
-    /// Subsegment namespace: `aws` or `remote`.
+    /// Subsegment namespace: `aws`, `remote` or `local`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Subsegments (legacy SDKs): the downstream call is to a traced service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traced: Option<bool>,
     /// Segment only: the AWS resource type that ran the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
@@ -125,6 +128,9 @@ pub struct HttpRequest {
     /// True when `client_ip` came from `X-Forwarded-For`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_forwarded_for: Option<bool>,
+    /// Subsegments: the downstream call is to a traced service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traced: Option<bool>,
 }
 
 /// `http.response`.
@@ -159,6 +165,12 @@ pub struct Aws {
     /// DynamoDB table (subsegments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table_name: Option<String>,
+    /// DynamoDB tables, when a call names several (subsegments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub table_names: Vec<String>,
+    /// Retries of the call (subsegments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<i64>,
     /// EC2 instance data (segments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ec2: Option<Ec2>,
@@ -168,6 +180,9 @@ pub struct Aws {
     /// EKS data (segments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eks: Option<Eks>,
+    /// Elastic Beanstalk environment (segments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elastic_beanstalk: Option<Beanstalk>,
     /// Log groups (segments).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cloudwatch_logs: Vec<CloudwatchLogs>,
@@ -236,6 +251,20 @@ pub struct Eks {
     pub container_id: Option<String>,
 }
 
+/// `aws.elastic_beanstalk`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Beanstalk {
+    /// `service.namespace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_name: Option<String>,
+    /// `service.version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_label: Option<String>,
+    /// `service.instance.id` (a number).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<i64>,
+}
+
 /// One `aws.cloudwatch_logs` entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloudwatchLogs {
@@ -285,6 +314,9 @@ pub struct Sql {
     /// Database user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// `statement` or `call`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preparation: Option<String>,
 }
 
 /// `cause`: an exception id (pointing to another document's exception) or

@@ -5,10 +5,18 @@ use std::borrow::Cow;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 
-use super::attrs::{kv_int, kv_str};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
+
+use super::attrs::{kv, kv_int, kv_str};
 use super::document::{Http, HttpResponse};
 use super::index::{Key, SpanAttrs};
 use super::to_segment::out::{HttpOut, HttpRequestOut};
+
+/// Span attribute for `http.request.x_forwarded_for` (the collector's name).
+pub const X_FORWARDED_FOR_ATTRIBUTE: &str = "aws.xray.x_forwarded_for";
+/// Span attribute for a subsegment's `traced` flag (top level or
+/// `http.request.traced`; the collector's name).
+pub const TRACED_ATTRIBUTE: &str = "aws.xray.traced";
 
 const METHOD: &[Key] = &[Key::HttpRequestMethod, Key::HttpMethod];
 const URL: &[Key] = &[Key::UrlFull, Key::HttpUrl];
@@ -26,15 +34,21 @@ pub(crate) fn consumes(key: Key) -> bool {
 }
 
 /// Builds the URL from its parts when there is no full URL: scheme
-/// (default `http`), `server.address`/`http.host`, port unless the scheme's
-/// default, `url.path`/`http.target`, `url.query`.
+/// (default `http`), `server.address`/`http.host`/`net.host.name`/
+/// `net.peer.name`, port (`server.port`/`net.host.port`/`net.peer.port`)
+/// unless the scheme's default, `url.path`/`http.target`, `url.query`.
 fn composed_url(attrs: &SpanAttrs<'_>) -> Option<String> {
-    let host = attrs.str_of(&[Key::ServerAddress, Key::HttpHost, Key::NetHostName])?;
+    let host = attrs.str_of(&[
+        Key::ServerAddress,
+        Key::HttpHost,
+        Key::NetHostName,
+        Key::NetPeerName,
+    ])?;
     let scheme = attrs
         .str_of(&[Key::UrlScheme, Key::HttpScheme])
         .unwrap_or(Cow::Borrowed("http"));
     let mut url = format!("{scheme}://{host}");
-    if let Some(port) = attrs.int_of(&[Key::ServerPort, Key::NetHostPort]) {
+    if let Some(port) = attrs.int_of(&[Key::ServerPort, Key::NetHostPort, Key::NetPeerPort]) {
         let default = matches!((scheme.as_ref(), port), ("http", 80) | ("https", 443));
         if !default && !host.contains(':') {
             url.push_str(&format!(":{port}"));
@@ -110,6 +124,12 @@ pub(crate) fn to_attributes(http: Http, out: &mut Vec<KeyValue>) {
         }
         if let Some(v) = req.client_ip {
             out.push(kv_str("client.address", v));
+        }
+        if let Some(v) = req.x_forwarded_for {
+            out.push(kv(X_FORWARDED_FOR_ATTRIBUTE, Av::BoolValue(v)));
+        }
+        if let Some(v) = req.traced {
+            out.push(kv(TRACED_ATTRIBUTE, Av::BoolValue(v)));
         }
     }
     if let Some(resp) = http.response {

@@ -9,7 +9,14 @@
 //! - [`from_segment`]: one X-Ray document (legacy SDK traffic on UDP 2000)
 //!   → an OTLP batch, nested subsegments flattened into child spans.
 //!   [`InProgressBuffer`] holds `in_progress` documents until they complete
-//!   or time out.
+//!   or time out. A document is rejected only without a usable
+//!   `trace_id`/`id`: any other unreadable field is coerced or skipped,
+//!   counted ([`Repairs`], from the `*_repaired` variants) and logged at
+//!   debug.
+//!
+//! Segments record their resource in `default` metadata as
+//! `otel.resource.<key>` ([`RESOURCE_PREFIX`]; indexable as annotations on
+//! request), and it comes back as the resource.
 //!
 //! X-Ray has no field for a span's own name when the segment is named after
 //! a service, nor for its kind or status when the document's shape and
@@ -39,17 +46,21 @@ pub use annotations::{
     ANNOTATIONS_ATTRIBUTE, DEFAULT_NAMESPACE, IndexedKeys, MAX_ANNOTATIONS, MAX_KEY_CHARS,
     MAX_VALUE_CHARS, METADATA_PREFIX, sanitize_key,
 };
-pub use aws::{ResourceInfo, origin, resource_info};
+pub use aws::{RESOURCE_PREFIX, RETRIES_ATTRIBUTE, ResourceInfo, origin, resource_info};
 pub use cause::{MAX_STACK_FRAMES, parse_frame};
 pub use document::{AnnotationValue, Segment};
 pub use from_segment::{
-    IN_PROGRESS_ATTRIBUTE, InProgressBuffer, SCOPE_NAME, from_segment, from_segment_value,
-    parse_segment, segment_to_spans, segments_into_request, segments_to_request,
+    IN_PROGRESS_ATTRIBUTE, InProgressBuffer, Repairs, SCOPE_NAME, from_segment,
+    from_segment_repaired, from_segment_value, parse_segment, parse_segment_repaired,
+    segment_to_spans, segments_into_request, segments_into_request_repaired, segments_to_request,
 };
-pub use http::flags;
+pub use http::{TRACED_ATTRIBUTE, X_FORWARDED_FOR_ATTRIBUTE, flags};
 pub use names::{FALLBACK_NAME, MAX_NAME_CHARS, sanitize_name};
 pub use size::MAX_DOCUMENT_BYTES;
-pub use sql::{SQL_SYSTEMS, is_sql_system};
+pub use sql::{
+    DATABASE_VERSION_ATTRIBUTE, DRIVER_VERSION_ATTRIBUTE, PREPARATION_ATTRIBUTE, SQL_SYSTEMS,
+    is_sql_system,
+};
 pub use to_segment::{span_to_segment, to_segment_documents, to_segments};
 
 /// Serialises a document, trimmed to `opts.max_document_bytes` (metadata

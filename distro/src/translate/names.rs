@@ -12,16 +12,37 @@ pub const MAX_NAME_CHARS: usize = 200;
 /// The name used when nothing usable is left.
 pub const FALLBACK_NAME: &str = "span";
 
-/// The unsanitised name, by the spec's priority: `peer.service`, then
-/// `aws.service`/`rpc.service` for AWS calls, then `db.name` (`@host`), then
-/// the resource `service.name` for SERVER spans, then
-/// `server.address`/`http.host`, else the span name.
+/// The unsanitised name: ADOT's Application Signals names first
+/// (`aws.local.service` for SERVER spans, `aws.remote.service` for CLIENT
+/// and PRODUCER spans, `AWS::` cut for AWS calls), then the spec's
+/// priority: `peer.service`, then `aws.service`/`rpc.service` for AWS
+/// calls, then `db.name` (`@host`), then the resource `service.name` for
+/// SERVER spans, then `rpc.service`, then `server.address`/`http.host`/
+/// `net.peer.name`, else the span name.
 pub(crate) fn raw_name<'a>(
     span_name: &'a str,
     kind: SpanKind,
     attrs: &SpanAttrs<'a>,
     service_name: Option<&'a str>,
 ) -> Cow<'a, str> {
+    match kind {
+        SpanKind::Server => {
+            if let Some(local) = attrs.str_of(&[Key::AwsLocalService]) {
+                return local;
+            }
+        }
+        SpanKind::Client | SpanKind::Producer => {
+            if let Some(remote) = attrs.str_of(&[Key::AwsRemoteService]) {
+                return match remote {
+                    Cow::Borrowed(r) if attrs.is_aws_call() => {
+                        Cow::Borrowed(r.strip_prefix("AWS::").unwrap_or(r))
+                    }
+                    other => other,
+                };
+            }
+        }
+        _ => {}
+    }
     if let Some(peer) = attrs.str_of(&[Key::PeerService]) {
         return peer;
     }
@@ -41,7 +62,10 @@ pub(crate) fn raw_name<'a>(
     {
         return Cow::Borrowed(svc);
     }
-    if let Some(host) = attrs.str_of(&[Key::ServerAddress, Key::HttpHost]) {
+    if let Some(rpc) = attrs.str_of(&[Key::RpcService]) {
+        return rpc;
+    }
+    if let Some(host) = attrs.str_of(&[Key::ServerAddress, Key::HttpHost, Key::NetPeerName]) {
         return host;
     }
     Cow::Borrowed(span_name)

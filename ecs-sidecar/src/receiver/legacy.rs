@@ -84,6 +84,8 @@ impl RawSegment {
 pub struct LegacyTranslator {
     buffer: InProgressBuffer,
     permits: HashMap<(String, String), MemoryPermit>,
+    /// Fields coerced or skipped so far to read loosely typed documents.
+    repaired: u64,
 }
 
 impl Default for LegacyTranslator {
@@ -98,6 +100,7 @@ impl LegacyTranslator {
         Self {
             buffer: InProgressBuffer::new(timeout, max_held),
             permits: HashMap::new(),
+            repaired: 0,
         }
     }
 
@@ -111,7 +114,8 @@ impl LegacyTranslator {
         now: Instant,
         reserve: impl FnOnce(usize) -> Result<Option<MemoryPermit>, Backpressure>,
     ) -> Result<Option<ExportTraceServiceRequest>, OfferError> {
-        let doc = translate::parse_segment(json)?;
+        let (doc, repairs) = translate::parse_segment_repaired(json)?;
+        self.repaired += u64::from(repairs.total());
         let key = (doc.trace_id.clone().unwrap_or_default(), doc.id.clone());
         // A later version (completed or in progress) replaces the held one.
         let replaced = self.permits.remove(&key);
@@ -136,7 +140,8 @@ impl LegacyTranslator {
             }
             return Ok(None);
         };
-        let (request, mut errors) = translate::segments_into_request([doc]);
+        let (request, mut errors, repairs) = translate::segments_into_request_repaired([doc]);
+        self.repaired += u64::from(repairs.total());
         match errors.pop() {
             Some(e) => Err(e.into()),
             None => Ok(Some(request)),
@@ -165,6 +170,12 @@ impl LegacyTranslator {
         self.permits.clear();
         let (request, errors) = translate::segments_into_request(held);
         (request, errors.len())
+    }
+
+    /// Fields coerced or skipped so far to keep loosely typed documents
+    /// (each logged at debug by the distro).
+    pub fn repaired_fields(&self) -> u64 {
+        self.repaired
     }
 
     /// Documents held.

@@ -173,6 +173,12 @@ impl Decoder {
         Ok(Some((payload, units)))
     }
 
+    /// Fields of legacy documents coerced or skipped so far (the document
+    /// itself was kept).
+    pub fn repaired_fields(&self) -> u64 {
+        self.translator.repaired_fields()
+    }
+
     /// Held documents past their timeout at `now` (or all of them when
     /// `all`), as spans, and how many failed to translate.
     pub fn release(&mut self, now: Instant, all: bool) -> (Option<(Payload, usize)>, usize) {
@@ -449,6 +455,19 @@ mod tests {
                 (got, want) => panic!("{datagram}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn loosely_typed_segment_is_kept_and_counted() {
+        // spec "Legacy SDK quirks": numbers as strings are coerced, counted.
+        let segment = r#"{"name":"checkout","id":"70de5b6f19ff9a0a","trace_id":"1-581cf771-a006649127e371903a2de979","start_time":1478293361.271,"end_time":1478293361.449,"http":{"response":{"status":200,"content_length":"861"}},"subsegments":[{"name":"db","id":"1a2b3c4d5e6f7081","start_time":1478293361.3,"end_time":"1478293361.4"}]}"#;
+        let mut d = Decoder::new(LegacyMode::default());
+        let (_, units) = d
+            .decode(format!("{HEADER}{segment}").as_bytes(), Instant::now())
+            .unwrap()
+            .unwrap();
+        assert_eq!(units, 2);
+        assert_eq!(d.repaired_fields(), 2);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! (sub)segment that holds them.
 
 mod in_progress;
+mod repair;
 
 pub use in_progress::InProgressBuffer;
+pub use repair::Repairs;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
@@ -16,8 +18,14 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::attrs::{kv, kv_str, secs_to_nanos};
+use std::collections::BTreeMap;
+
+use opentelemetry_proto::tonic::common::v1::AnyValue;
+
+use super::attrs::{from_json, kv, kv_str, secs_to_nanos};
+use super::aws::RESOURCE_PREFIX;
 use super::document::Segment;
+use super::names::FALLBACK_NAME;
 use super::to_segment::implied_kind;
 use super::{ROUNDTRIP_NAMESPACE, TranslateError};
 use super::{annotations, aws, cause, http, sql};
@@ -120,17 +128,46 @@ fn value_within(v: &Value, limit: usize) -> bool {
 
 /// Parses one document (JSON text) into the typed [`Segment`] (for
 /// [`InProgressBuffer`] and [`segments_to_request`]), refusing hostile
-/// nesting.
+/// nesting. A field of the wrong type is coerced or skipped (see
+/// [`parse_segment_repaired`], which also says how many).
 pub fn parse_segment(doc: &str) -> Result<Segment, TranslateError> {
+    parse_segment_repaired(doc).map(|(seg, _)| seg)
+}
+
+/// [`parse_segment`], also counting the fields coerced or skipped to read
+/// the document. Only text that is not a JSON object, or nests too deeply,
+/// is refused here (a document without a usable `trace_id`/`id` is refused
+/// when it is translated).
+pub fn parse_segment_repaired(doc: &str) -> Result<(Segment, Repairs), TranslateError> {
     if !nesting_within(doc, MAX_JSON_DEPTH) {
         return Err(invalid("subsegments nested too deeply"));
     }
-    serde_json::from_str(doc).map_err(|e| TranslateError::Parse(e.to_string()))
+    match serde_json::from_str(doc) {
+        Ok(seg) => Ok((seg, Repairs::default())),
+        // Well-formed JSON of the wrong shape somewhere: the slow path.
+        Err(e) if e.is_data() => {
+            let value: Value =
+                serde_json::from_str(doc).map_err(|e| TranslateError::Parse(e.to_string()))?;
+            repair::parse_repaired(value)
+        }
+        Err(e) => Err(TranslateError::Parse(e.to_string())),
+    }
 }
 
 /// Parses one document (JSON text) into a batch of spans.
 pub fn from_segment(doc: &str) -> Result<ExportTraceServiceRequest, TranslateError> {
-    one_request(&mut parse_segment(doc)?)
+    from_segment_repaired(doc).map(|(req, _)| req)
+}
+
+/// [`from_segment`], also counting what was coerced or skipped on the way
+/// (unreadable fields, unusable subsegments, missing times or names).
+pub fn from_segment_repaired(
+    doc: &str,
+) -> Result<(ExportTraceServiceRequest, Repairs), TranslateError> {
+    let (mut seg, mut repairs) = parse_segment_repaired(doc)?;
+    let (req, more) = one_request(&mut seg)?;
+    repairs.add(more);
+    Ok((req, repairs))
 }
 
 /// Like [`from_segment`] for an already parsed JSON value.
@@ -138,16 +175,23 @@ pub fn from_segment_value(doc: &Value) -> Result<ExportTraceServiceRequest, Tran
     if !value_within(doc, MAX_JSON_DEPTH) {
         return Err(invalid("subsegments nested too deeply"));
     }
-    let mut seg = Segment::deserialize(doc).map_err(|e| TranslateError::Parse(e.to_string()))?;
-    one_request(&mut seg)
+    let mut seg = match Segment::deserialize(doc) {
+        Ok(seg) => seg,
+        Err(_) => repair::parse_repaired(doc.clone())?.0,
+    };
+    one_request(&mut seg).map(|(req, _)| req)
 }
 
 /// Takes the document's strings (it is left partly emptied).
-fn one_request(seg: &mut Segment) -> Result<ExportTraceServiceRequest, TranslateError> {
-    let (resource, spans) = owned_segment_to_spans(seg)?;
-    Ok(ExportTraceServiceRequest {
-        resource_spans: vec![resource_spans(resource, spans)],
-    })
+fn one_request(seg: &mut Segment) -> Result<(ExportTraceServiceRequest, Repairs), TranslateError> {
+    let mut repairs = Repairs::default();
+    let (resource, spans) = owned_segment_to_spans(seg, &mut repairs)?;
+    Ok((
+        ExportTraceServiceRequest {
+            resource_spans: vec![resource_spans(resource, spans)],
+        },
+        repairs,
+    ))
 }
 
 fn resource_spans(resource: Vec<KeyValue>, spans: Vec<Span>) -> ResourceSpans {
@@ -183,10 +227,21 @@ pub fn segments_to_request<'a>(
 pub fn segments_into_request(
     docs: impl IntoIterator<Item = Segment>,
 ) -> (ExportTraceServiceRequest, Vec<TranslateError>) {
-    group_into_request(
+    let (req, errors, _) = segments_into_request_repaired(docs);
+    (req, errors)
+}
+
+/// [`segments_into_request`], also counting what was coerced or skipped
+/// while translating (unusable subsegments, missing times or names).
+pub fn segments_into_request_repaired(
+    docs: impl IntoIterator<Item = Segment>,
+) -> (ExportTraceServiceRequest, Vec<TranslateError>, Repairs) {
+    let mut repairs = Repairs::default();
+    let (req, errors) = group_into_request(
         docs.into_iter()
-            .map(|mut doc| owned_segment_to_spans(&mut doc)),
-    )
+            .map(|mut doc| owned_segment_to_spans(&mut doc, &mut repairs)),
+    );
+    (req, errors, repairs)
 }
 
 fn group_into_request(
@@ -213,41 +268,90 @@ fn group_into_request(
 /// One document → its resource attributes and its spans (the document's
 /// span first, then its nested subsegments depth-first).
 pub fn segment_to_spans(doc: &Segment) -> Result<(Vec<KeyValue>, Vec<Span>), TranslateError> {
-    owned_segment_to_spans(&mut doc.clone())
+    owned_segment_to_spans(&mut doc.clone(), &mut Repairs::default())
 }
 
 /// [`segment_to_spans`] taking the document's strings, so they move into
 /// the spans instead of being copied (the parse → spans path; the document
 /// is left partly emptied). By reference: a document is over a kilobyte.
-fn owned_segment_to_spans(doc: &mut Segment) -> Result<(Vec<KeyValue>, Vec<Span>), TranslateError> {
+fn owned_segment_to_spans(
+    doc: &mut Segment,
+    repairs: &mut Repairs,
+) -> Result<(Vec<KeyValue>, Vec<Span>), TranslateError> {
     let trace_id = doc
         .trace_id
         .as_deref()
         .ok_or_else(|| invalid("trace_id is required"))?;
     let trace_id = parse_trace_id(trace_id)
         .ok_or_else(|| invalid(format!("trace_id {trace_id:?} is not 1-<8 hex>-<24 hex>")))?;
-    let independent = doc.kind.as_deref() == Some("subsegment");
-    let parent = match (&doc.parent_id, independent) {
-        (Some(p), _) => {
-            parse_id(p).ok_or_else(|| invalid(format!("parent_id {p:?} is not 16 hex digits")))?
+    if parse_id(&doc.id).is_none() {
+        return Err(invalid(format!("id {:?} is not 16 hex digits", doc.id)));
+    }
+    let independent = doc
+        .kind
+        .as_deref()
+        .is_some_and(|k| k.eq_ignore_ascii_case("subsegment"));
+    let parent = match doc.parent_id.as_deref().map(parse_id) {
+        Some(Some(p)) => p,
+        Some(None) => {
+            // Kept as a root rather than lost with its subsegments.
+            repairs.skip("parent_id");
+            Vec::new()
         }
-        (None, true) => return Err(invalid("an independent subsegment needs parent_id")),
-        (None, false) => Vec::new(),
+        None => Vec::new(),
     };
     let resource = if independent {
         Vec::new()
     } else {
-        aws::resource_attributes(
+        let mut resource = aws::resource_attributes(
             &doc.name,
             doc.origin.as_deref(),
             doc.aws.as_ref(),
             doc.service.as_ref(),
             doc.resource_arn.as_deref(),
-        )
+        );
+        recorded_resource(&mut doc.metadata, &mut resource);
+        resource
     };
     let mut spans = Vec::with_capacity(1 + doc.subsegments.len());
-    push_spans(doc, &trace_id, parent, independent, &mut spans, 0)?;
+    push_spans(doc, &trace_id, parent, independent, &mut spans, 0, repairs)?;
     Ok((resource, spans))
+}
+
+/// Moves the resource a segment recorded in its `default` metadata
+/// (`otel.resource.<key>`, see [`super::RESOURCE_PREFIX`]) into `out`, where
+/// it wins over what the document's own fields imply (the segment may be
+/// named after a span rather than its service).
+fn recorded_resource(metadata: &mut BTreeMap<String, Value>, out: &mut Vec<KeyValue>) {
+    let Some(Value::Object(default)) = metadata.get_mut(annotations::DEFAULT_NAMESPACE) else {
+        return;
+    };
+    if !default.keys().any(|k| k.starts_with(RESOURCE_PREFIX)) {
+        return;
+    }
+    let keys: Vec<String> = default
+        .keys()
+        .filter(|k| k.starts_with(RESOURCE_PREFIX))
+        .cloned()
+        .collect();
+    for key in keys {
+        let Some(value) = default.remove(&key).and_then(from_json) else {
+            continue;
+        };
+        let name = &key[RESOURCE_PREFIX.len()..];
+        let value = Some(AnyValue { value: Some(value) });
+        match out.iter_mut().find(|kv| kv.key == name) {
+            Some(kv) => kv.value = value,
+            None => out.push(KeyValue {
+                key: name.to_owned(),
+                value,
+                ..KeyValue::default()
+            }),
+        }
+    }
+    if default.is_empty() {
+        metadata.remove(annotations::DEFAULT_NAMESPACE);
+    }
 }
 
 /// Deepest nesting followed (a hostile document cannot exhaust the stack).
@@ -260,16 +364,28 @@ fn push_spans(
     subsegment: bool,
     out: &mut Vec<Span>,
     depth: usize,
+    repairs: &mut Repairs,
 ) -> Result<(), TranslateError> {
     if depth > MAX_DEPTH {
         return Err(invalid("subsegments nested deeper than 32 levels"));
     }
     let mut children = std::mem::take(&mut doc.subsegments);
-    let span = to_span(doc, trace_id, parent, subsegment)?;
-    let id = span.span_id.clone();
-    out.push(span);
+    // A subsegment without a usable id is left out; its own subsegments
+    // become children of its parent (the top document's id is checked by
+    // the caller).
+    let id = match to_span(doc, trace_id, parent.clone(), subsegment, repairs) {
+        Some(span) => {
+            let id = span.span_id.clone();
+            out.push(span);
+            id
+        }
+        None => {
+            repairs.skip("subsegments.id");
+            parent
+        }
+    };
     for child in &mut children {
-        push_spans(child, trace_id, id.clone(), true, out, depth + 1)?;
+        push_spans(child, trace_id, id.clone(), true, out, depth + 1, repairs)?;
     }
     Ok(())
 }
@@ -285,27 +401,31 @@ fn to_span(
     trace_id: &[u8],
     parent: Vec<u8>,
     subsegment: bool,
-) -> Result<Span, TranslateError> {
-    let span_id = parse_id(&doc.id)
-        .ok_or_else(|| invalid(format!("id {:?} is not 16 hex digits", doc.id)))?;
+    repairs: &mut Repairs,
+) -> Option<Span> {
+    let span_id = parse_id(&doc.id)?;
     if doc.name.is_empty() {
-        return Err(invalid(format!("segment {} has no name", doc.id)));
+        repairs.skip("name");
+        doc.name = FALLBACK_NAME.to_owned();
     }
-    let start = secs_to_nanos(doc.start_time);
-    if start == 0 {
-        return Err(invalid(format!(
-            "segment {} has no valid start_time",
-            doc.id
-        )));
-    }
-    let end = match (doc.end_time, doc.in_progress) {
-        (Some(t), _) => secs_to_nanos(t).max(start),
+    let end_time = doc.end_time.map(secs_to_nanos).filter(|t| *t != 0);
+    let start = match (secs_to_nanos(doc.start_time), end_time) {
+        (0, Some(end)) => {
+            repairs.skip("start_time");
+            end
+        }
+        (0, None) => {
+            repairs.skip("start_time");
+            0
+        }
+        (start, _) => start,
+    };
+    let end = match (end_time, doc.in_progress) {
+        (Some(t), _) => t.max(start),
         (None, true) => start,
         (None, false) => {
-            return Err(invalid(format!(
-                "segment {} has neither end_time nor in_progress",
-                doc.id
-            )));
+            repairs.skip("end_time");
+            start
         }
     };
 
@@ -340,6 +460,16 @@ fn to_span(
     if doc.in_progress && doc.end_time.is_none() {
         attributes.push(kv(IN_PROGRESS_ATTRIBUTE, Av::BoolValue(true)));
     }
+    if let Some(t) = doc.traced
+        && !attributes.iter().any(|a| a.key == http::TRACED_ATTRIBUTE)
+    {
+        attributes.push(kv(http::TRACED_ATTRIBUTE, Av::BoolValue(t)));
+    }
+    // The AWS service a subsegment of namespace `aws` is named after.
+    if doc.namespace.as_deref() == Some("aws") && !attributes.iter().any(|a| a.key == "aws.service")
+    {
+        attributes.push(kv_str("aws.service", doc.name.as_str()));
+    }
 
     let code = roundtrip(otel, "status_code")
         .and_then(StatusCode::from_str_name)
@@ -371,7 +501,7 @@ fn to_span(
         .map(|(_, e)| cause::to_event(e, end))
         .collect();
 
-    Ok(Span {
+    Some(Span {
         trace_id: trace_id.to_vec(),
         span_id,
         parent_span_id: parent,

@@ -53,6 +53,8 @@ fn span_id(bytes: &[u8]) -> Option<(Ascii<16>, u64)> {
 pub(crate) fn implied_kind(subsegment: bool, namespace: Option<&str>) -> SpanKind {
     match (subsegment, namespace) {
         (false, _) => SpanKind::Server,
+        // `local`: work in the process itself (the collector's reading).
+        (true, Some(ns)) if ns.eq_ignore_ascii_case("local") => SpanKind::Internal,
         (true, Some(_)) => SpanKind::Client,
         (true, None) => SpanKind::Internal,
     }
@@ -128,8 +130,14 @@ fn doc_of<'a>(
     aws::call_fields(&attrs, &mut aws);
 
     let (http_used, sql_used, user_used) = (http.is_some(), sql.is_some(), user.is_some());
+    let resource_attributes: &[_] = if subsegment {
+        &[]
+    } else {
+        &resource.attributes
+    };
     let (annotations, mut metadata) = annotations::split(
         &attrs,
+        resource_attributes,
         &opts.indexed,
         |key| {
             (http_used && http::consumes(key))

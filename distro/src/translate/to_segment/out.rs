@@ -16,8 +16,8 @@ use serde_json::{Map, Value};
 use crate::translate::DEFAULT_NAMESPACE;
 use crate::translate::attrs::to_json;
 use crate::translate::document::{
-    AnnotationValue, Aws, Cause, CloudwatchLogs, Ec2, Ecs, Eks, Http, HttpRequest, HttpResponse,
-    Segment, Service, Sql, XraySdk,
+    AnnotationValue, Aws, Beanstalk, Cause, CloudwatchLogs, Ec2, Ecs, Eks, Http, HttpRequest,
+    HttpResponse, Segment, Service, Sql, XraySdk,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -106,6 +106,7 @@ impl Doc<'_> {
             error: self.error,
             throttle: self.throttle,
             namespace: self.namespace.map(str::to_owned),
+            traced: None,
             origin: self.origin.map(str::to_owned),
             user: owned(self.user),
             resource_arn: self.resource_arn.map(str::to_owned),
@@ -139,6 +140,7 @@ impl HttpOut<'_> {
                 user_agent: owned(r.user_agent),
                 client_ip: owned(r.client_ip),
                 x_forwarded_for: None,
+                traced: None,
             }),
             response: self.response,
         }
@@ -167,7 +169,13 @@ pub(crate) struct SqlOut<'a> {
     pub(crate) sanitized_query: Option<Cow<'a, str>>,
     pub(crate) database_type: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) database_version: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) driver_version: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) user: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) preparation: Option<Cow<'a, str>>,
 }
 
 impl SqlOut<'_> {
@@ -177,9 +185,10 @@ impl SqlOut<'_> {
             connection_string: None,
             sanitized_query: owned(self.sanitized_query),
             database_type: Some(self.database_type.into_owned()),
-            database_version: None,
-            driver_version: None,
+            database_version: owned(self.database_version),
+            driver_version: owned(self.driver_version),
             user: owned(self.user),
+            preparation: owned(self.preparation),
         }
     }
 }
@@ -200,12 +209,16 @@ pub(crate) struct AwsOut<'a> {
     pub(crate) queue_url: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) table_name: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) table_names: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) ec2: Option<&'a Ec2>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) ecs: Option<&'a Ecs>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) eks: Option<&'a Eks>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) elastic_beanstalk: Option<&'a Beanstalk>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub(crate) cloudwatch_logs: &'a [CloudwatchLogs],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -220,6 +233,7 @@ impl<'a> AwsOut<'a> {
             ec2: aws.ec2.as_ref(),
             ecs: aws.ecs.as_ref(),
             eks: aws.eks.as_ref(),
+            elastic_beanstalk: aws.elastic_beanstalk.as_ref(),
             cloudwatch_logs: &aws.cloudwatch_logs,
             xray: aws.xray.as_ref(),
             ..Self::default()
@@ -234,9 +248,11 @@ impl<'a> AwsOut<'a> {
             && self.request_id.is_none()
             && self.queue_url.is_none()
             && self.table_name.is_none()
+            && self.table_names.is_empty()
             && self.ec2.is_none()
             && self.ecs.is_none()
             && self.eks.is_none()
+            && self.elastic_beanstalk.is_none()
             && self.cloudwatch_logs.is_empty()
             && self.xray.is_none()
     }
@@ -249,9 +265,12 @@ impl<'a> AwsOut<'a> {
             request_id: owned(self.request_id),
             queue_url: owned(self.queue_url),
             table_name: owned(self.table_name),
+            table_names: self.table_names.into_iter().map(str::to_owned).collect(),
+            retries: None,
             ec2: self.ec2.cloned(),
             ecs: self.ecs.cloned(),
             eks: self.eks.cloned(),
+            elastic_beanstalk: self.elastic_beanstalk.cloned(),
             cloudwatch_logs: self.cloudwatch_logs.to_vec(),
             xray: self.xray.cloned(),
         }
