@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use super::attrs::{get, kv, kv_str, str_of};
 use super::document::{Aws, CloudwatchLogs, Ec2, Ecs, Eks, Service, XraySdk};
 use super::index::{Key, SpanAttrs};
+use super::stack::StackLanguage;
 use super::to_segment::out::AwsOut;
 
 /// What a resource contributes to every segment made from its spans.
@@ -25,6 +26,8 @@ pub struct ResourceInfo {
     pub service: Option<Service>,
     /// `resource_arn`.
     pub resource_arn: Option<String>,
+    /// Stack-trace format of exception events (`telemetry.sdk.language`).
+    pub stack_language: StackLanguage,
 }
 
 /// `origin` from `cloud.platform` (ECS by `aws.ecs.launchtype`).
@@ -129,6 +132,9 @@ pub fn resource_info(resource: &[KeyValue]) -> ResourceInfo {
         aws: (aws != Aws::default()).then_some(aws),
         service: str_of(resource, &["service.version"]).map(|v| Service { version: Some(v) }),
         resource_arn: str_of(resource, &["cloud.resource_id", "faas.id"]),
+        stack_language: StackLanguage::from_sdk_language(
+            str_of(resource, &["telemetry.sdk.language"]).as_deref(),
+        ),
     }
 }
 
