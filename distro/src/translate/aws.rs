@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use super::attrs::{get, kv, kv_str, str_of};
 use super::document::{Aws, Beanstalk, CloudwatchLogs, Ec2, Ecs, Eks, Service, XraySdk};
 use super::index::{Key, SpanAttrs};
+use super::stack::StackLanguage;
 use super::to_segment::out::AwsOut;
 
 /// What a resource contributes to every segment made from its spans.
@@ -30,6 +31,8 @@ pub struct ResourceInfo {
     /// metadata (or annotations, when indexed), so the service and its
     /// resource are in the document whatever the segment is named after.
     pub attributes: Vec<KeyValue>,
+    /// Stack-trace format of exception events (`telemetry.sdk.language`).
+    pub stack_language: StackLanguage,
 }
 
 /// Prefix of the metadata keys (and indexable attribute names) that carry a
@@ -172,6 +175,9 @@ pub fn resource_info(resource: &[KeyValue]) -> ResourceInfo {
                 ..kv.clone()
             })
             .collect(),
+        stack_language: StackLanguage::from_sdk_language(
+            str_of(resource, &["telemetry.sdk.language"]).as_deref(),
+        ),
     }
 }
 

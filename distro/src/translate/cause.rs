@@ -1,18 +1,50 @@
 //! `cause.exceptions` from span `exception` events, and back (spec
-//! "`cause.exceptions` from span `exception` events (type, message, stack)").
+//! "`cause.exceptions` from span `exception` events (type, message,
+//! stack)"; the collector's awsxray exporter and receiver are the
+//! reference for what goes where).
+//!
+//! Span → segment: one exception per event, typed by `exception.type` and
+//! `exception.message`, frames parsed from `exception.stacktrace` in the
+//! resource's language ([`super::stack`]); causes found in the trace (Java
+//! `Caused by:`, chained Python tracebacks, .NET inner exceptions) follow
+//! it as further exceptions linked by `cause`. `remote` is set on CLIENT
+//! and PRODUCER spans. The `aws.xray.exception.*` attributes the way back
+//! writes are honoured, so segment → span → segment keeps ids and links.
+//!
+//! Segment → span: one `exception` event per exception with
+//! `aws.xray.exception.{id,remote,truncated,skipped,cause}`, the stack
+//! rendered as Java-style text; a `cause` that is only an exception id
+//! becomes the status message.
+
+use std::fmt::Write as _;
 
 use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::trace::v1::span::Event;
 
-use super::attrs::{kv_str, str_of};
-use super::document::{Cause, CauseData, Exception, StackFrame};
+use super::attrs::{get, kv, kv_str, str_of};
+use super::document::{Cause, Exception, StackFrame};
+use super::stack::{self, StackLanguage};
 
 /// Most stack frames kept per exception; the rest are counted in `truncated`.
 pub const MAX_STACK_FRAMES: usize = 50;
 
-/// An exception id: 16 hex digits derived from the span id and the event's
-/// position (deterministic, so the same span always gives the same
-/// document; a mix function rather than an RNG call on the hot path).
+/// Name of the span events exceptions are recorded as.
+pub const EXCEPTION_EVENT: &str = "exception";
+/// Event attribute: the exception's X-Ray id (16 hex digits).
+pub const EXCEPTION_ID_ATTRIBUTE: &str = "aws.xray.exception.id";
+/// Event attribute: true when the exception came from a downstream call.
+pub const EXCEPTION_REMOTE_ATTRIBUTE: &str = "aws.xray.exception.remote";
+/// Event attribute: frames left out of the stack.
+pub const EXCEPTION_TRUNCATED_ATTRIBUTE: &str = "aws.xray.exception.truncated";
+/// Event attribute: exceptions skipped between this one and its cause.
+pub const EXCEPTION_SKIPPED_ATTRIBUTE: &str = "aws.xray.exception.skipped";
+/// Event attribute: id of the exception that caused this one.
+pub const EXCEPTION_CAUSE_ATTRIBUTE: &str = "aws.xray.exception.cause";
+
+/// An exception id: 16 hex digits derived from the span id and the
+/// exception's position (deterministic, so the same span always gives the
+/// same document; a mix function rather than an RNG call on the hot path).
 pub(crate) fn exception_id(span_id: u64, index: usize) -> String {
     // splitmix64 finaliser.
     let mut z = span_id
@@ -25,160 +57,192 @@ pub(crate) fn exception_id(span_id: u64, index: usize) -> String {
     format!("{:016x}", z.max(1))
 }
 
-/// Parses one stack-trace line of the common formats: Java/.NET/JavaScript
-/// `at label (path:line[:col])` / `at label(path:line)`, Python
-/// `File "path", line N, in label`; any other non-empty line becomes a
-/// frame with only a label. Hand-written: no crate parses stack traces of
-/// several languages.
-pub fn parse_frame(line: &str) -> Option<StackFrame> {
-    let line = line.trim();
-    if line.is_empty() {
-        return None;
-    }
-    if let Some(rest) = line.strip_prefix("File \"") {
-        let (path, rest) = rest.split_once('"')?;
-        let mut frame = StackFrame {
-            path: Some(path.to_owned()),
-            ..StackFrame::default()
-        };
-        for part in rest.split(',').map(str::trim) {
-            if let Some(n) = part.strip_prefix("line ") {
-                frame.line = n.trim().parse().ok();
-            } else if let Some(l) = part.strip_prefix("in ") {
-                frame.label = Some(l.trim().to_owned());
-            }
-        }
-        return Some(frame);
-    }
-    if let Some(rest) = line.strip_prefix("at ") {
-        if let (Some(open), true) = (rest.rfind('('), rest.ends_with(')')) {
-            let label = rest[..open].trim();
-            let location = &rest[open + 1..rest.len() - 1];
-            let (path, line_no) = split_location(location);
-            return Some(StackFrame {
-                path,
-                line: line_no,
-                label: (!label.is_empty()).then(|| label.to_owned()),
-            });
-        }
-        let (path, line_no) = split_location(rest);
-        return Some(StackFrame {
-            path,
-            line: line_no,
-            label: None,
-        });
-    }
-    Some(StackFrame {
-        label: Some(line.to_owned()),
-        ..StackFrame::default()
-    })
-}
-
-/// `path:line[:col]` → (path, line).
-fn split_location(loc: &str) -> (Option<String>, Option<u32>) {
-    let mut parts: Vec<&str> = loc.rsplitn(3, ':').collect();
-    parts.reverse();
-    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match parts.as_slice() {
-        [path, line, col] if numeric(line) && numeric(col) => {
-            (Some((*path).to_owned()), line.parse().ok())
-        }
-        [a, b, line] if numeric(line) => (Some(format!("{a}:{b}")), line.parse().ok()),
-        [path, line] if numeric(line) => (Some((*path).to_owned()), line.parse().ok()),
-        _ => ((!loc.is_empty()).then(|| loc.to_owned()), None),
+fn int_of(attrs: &[KeyValue], key: &str) -> Option<u32> {
+    match get(attrs, key)? {
+        Av::IntValue(i) => u32::try_from(*i).ok(),
+        _ => None,
     }
 }
 
-/// One exception per `exception` event. The stack's first line (the
-/// `Type: message` header most runtimes print) is skipped when it is not a
-/// frame.
-pub(crate) fn exceptions(events: &[Event], span_id: u64, remote: bool) -> Vec<Exception> {
-    let mut out = Vec::new();
-    for event in events.iter().filter(|e| e.name == "exception") {
+fn bool_of(attrs: &[KeyValue], key: &str) -> Option<bool> {
+    match get(attrs, key)? {
+        Av::BoolValue(b) => Some(*b),
+        _ => None,
+    }
+}
+
+/// Keeps at most [`MAX_STACK_FRAMES`]; returns how many were dropped.
+fn cap(frames: &mut Vec<StackFrame>) -> u32 {
+    let dropped = frames.len().saturating_sub(MAX_STACK_FRAMES);
+    frames.truncate(MAX_STACK_FRAMES);
+    u32::try_from(dropped).unwrap_or(u32::MAX)
+}
+
+/// The exceptions of a span's `exception` events (none without such
+/// events: nothing is parsed then). `remote`: the span is a CLIENT or
+/// PRODUCER; `language`: the resource's, for the stack-trace format.
+pub(crate) fn exceptions(
+    events: &[Event],
+    span_id: u64,
+    remote: bool,
+    language: StackLanguage,
+) -> Vec<Exception> {
+    let mut out: Vec<Exception> = Vec::new();
+    for event in events.iter().filter(|e| e.name == EXCEPTION_EVENT) {
         let attrs = &event.attributes;
-        let kind = str_of(attrs, &["exception.type"]);
-        let message = str_of(attrs, &["exception.message"]);
-        let mut stack = Vec::new();
-        let mut truncated = 0u32;
-        if let Some(trace) = str_of(attrs, &["exception.stacktrace"]) {
-            let mut lines = trace.lines().peekable();
-            if let Some(first) = lines.peek() {
-                let t = first.trim_start();
-                if !t.starts_with("at ") && !t.starts_with("File \"") {
-                    lines.next();
+        let chain = match get(attrs, "exception.stacktrace") {
+            Some(Av::StringValue(text)) if !text.is_empty() => stack::parse(language, text),
+            _ => vec![stack::Parsed::default()],
+        };
+        let remote = bool_of(attrs, EXCEPTION_REMOTE_ATTRIBUTE).or(remote.then_some(true));
+        for (i, parsed) in chain.into_iter().enumerate() {
+            let mut stack = parsed.frames;
+            let dropped = cap(&mut stack);
+            let mut e = Exception {
+                id: exception_id(span_id, out.len()),
+                message: parsed.message,
+                kind: parsed.kind,
+                remote,
+                truncated: (dropped > 0).then_some(dropped),
+                skipped: None,
+                cause: None,
+                stack,
+            };
+            if i == 0 {
+                if let Some(id) = str_of(attrs, &[EXCEPTION_ID_ATTRIBUTE]) {
+                    e.id = id;
                 }
-            }
-            for frame in lines.filter_map(parse_frame) {
-                if stack.len() < MAX_STACK_FRAMES {
-                    stack.push(frame);
-                } else {
-                    truncated += 1;
+                e.kind = str_of(attrs, &["exception.type"]);
+                e.message = str_of(attrs, &["exception.message"]);
+                e.cause = str_of(attrs, &[EXCEPTION_CAUSE_ATTRIBUTE]);
+                e.skipped = int_of(attrs, EXCEPTION_SKIPPED_ATTRIBUTE);
+                if let Some(t) = int_of(attrs, EXCEPTION_TRUNCATED_ATTRIBUTE) {
+                    e.truncated = Some(t.saturating_add(dropped));
                 }
+            } else if let Some(previous) = out.last_mut()
+                && previous.cause.is_none()
+            {
+                // Each exception found in the trace caused the one before
+                // (an explicit `aws.xray.exception.cause` is kept).
+                previous.cause = Some(e.id.clone());
             }
+            out.push(e);
         }
-        out.push(Exception {
-            id: exception_id(span_id, out.len()),
-            message,
-            kind,
-            remote: remote.then_some(true),
-            truncated: (truncated > 0).then_some(truncated),
-            skipped: None,
-            cause: None,
-            stack,
-        });
     }
     out
 }
 
-/// The cause as exceptions (an id-only cause has none).
-pub(crate) fn exceptions_of(cause: Option<&Cause>) -> &[Exception] {
-    match cause {
-        Some(Cause::Exceptions(CauseData { exceptions, .. })) => exceptions,
-        _ => &[],
-    }
-}
-
-/// Formats a stack back into text: `Type: message` then `\tat label(path:line)`.
+/// Renders a stack as Java-style text (the collector receiver's choice,
+/// which every stack parser here and Java tools read): `Type: message`,
+/// then `\tat label(path:line)` per frame; a frame without a path says
+/// `Unknown Source`, one without a line leaves out `:line`.
 fn stacktrace(e: &Exception) -> String {
-    let mut s = match (&e.kind, &e.message) {
-        (Some(k), Some(m)) => format!("{k}: {m}"),
-        (Some(k), None) => k.clone(),
-        (None, Some(m)) => m.clone(),
-        (None, None) => String::new(),
-    };
+    let mut s = String::with_capacity(64 + 64 * e.stack.len());
+    match (&e.kind, &e.message) {
+        (Some(k), Some(m)) => {
+            s.push_str(k);
+            s.push_str(": ");
+            s.push_str(m);
+        }
+        (Some(k), None) => s.push_str(k),
+        (None, Some(m)) => s.push_str(m),
+        (None, None) => {}
+    }
     for f in &e.stack {
         s.push_str("\n\tat ");
         s.push_str(f.label.as_deref().unwrap_or(""));
-        if let Some(p) = &f.path {
-            s.push('(');
-            s.push_str(p);
-            if let Some(l) = f.line {
-                s.push(':');
-                s.push_str(&l.to_string());
-            }
-            s.push(')');
+        s.push('(');
+        s.push_str(f.path.as_deref().unwrap_or("Unknown Source"));
+        if let Some(l) = f.line {
+            // Writing to a String cannot fail.
+            let _ = write!(s, ":{l}");
         }
+        s.push(')');
     }
     s
 }
 
-/// An exception back as an `exception` event at `time` (X-Ray does not
-/// record when it happened; the span's end is used).
-pub(crate) fn to_event(e: &Exception, time: u64) -> Event {
-    let mut attributes: Vec<KeyValue> = Vec::with_capacity(3);
-    if let Some(k) = &e.kind {
-        attributes.push(kv_str("exception.type", k.as_str()));
+/// An exception as an `exception` event at `time` (X-Ray does not record
+/// when it happened; the span's end is used).
+pub(crate) fn to_event(e: Exception, time: u64) -> Event {
+    let trace = (!e.stack.is_empty()).then(|| stacktrace(&e));
+    let mut attributes: Vec<KeyValue> = Vec::with_capacity(8);
+    if !e.id.is_empty() {
+        attributes.push(kv_str(EXCEPTION_ID_ATTRIBUTE, e.id));
     }
-    if let Some(m) = &e.message {
-        attributes.push(kv_str("exception.message", m.as_str()));
+    if let Some(m) = e.message {
+        attributes.push(kv_str("exception.message", m));
     }
-    if !e.stack.is_empty() {
-        attributes.push(kv_str("exception.stacktrace", stacktrace(e)));
+    if let Some(k) = e.kind {
+        attributes.push(kv_str("exception.type", k));
+    }
+    if let Some(r) = e.remote {
+        attributes.push(kv(EXCEPTION_REMOTE_ATTRIBUTE, Av::BoolValue(r)));
+    }
+    if let Some(t) = e.truncated {
+        attributes.push(kv(EXCEPTION_TRUNCATED_ATTRIBUTE, Av::IntValue(t.into())));
+    }
+    if let Some(s) = e.skipped {
+        attributes.push(kv(EXCEPTION_SKIPPED_ATTRIBUTE, Av::IntValue(s.into())));
+    }
+    if let Some(c) = e.cause {
+        attributes.push(kv_str(EXCEPTION_CAUSE_ATTRIBUTE, c));
+    }
+    if let Some(t) = trace {
+        attributes.push(kv_str("exception.stacktrace", t));
     }
     Event {
         time_unix_nano: time,
-        name: "exception".to_owned(),
+        name: EXCEPTION_EVENT.to_owned(),
         attributes,
         dropped_attributes_count: 0,
+    }
+}
+
+/// A document's `cause` → the span's `exception` events and the status
+/// message it implies. An id-only cause is the message (there is nothing
+/// else to carry it); on a failed span, a typeless, stackless exception
+/// with a message is the status message to_segment wrote, not an event.
+pub(crate) fn to_events(
+    cause: Option<Cause>,
+    status_error: bool,
+    time: u64,
+) -> (Vec<Event>, Option<String>) {
+    let exceptions = match cause {
+        None => return (Vec::new(), None),
+        Some(Cause::Id(id)) => return (Vec::new(), Some(id)),
+        Some(Cause::Exceptions(data)) => data.exceptions,
+    };
+    let message_exception = if status_error {
+        exceptions
+            .iter()
+            .position(|e| e.kind.is_none() && e.stack.is_empty() && e.message.is_some())
+    } else {
+        None
+    };
+    let mut message = None;
+    let mut events = Vec::with_capacity(exceptions.len());
+    for (i, e) in exceptions.into_iter().enumerate() {
+        if Some(i) == message_exception {
+            message = e.message;
+        } else {
+            events.push(to_event(e, time));
+        }
+    }
+    (events, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_beyond_the_cap_are_counted() {
+        let mut frames = vec![StackFrame::default(); MAX_STACK_FRAMES + 7];
+        assert_eq!(cap(&mut frames), 7);
+        assert_eq!(frames.len(), MAX_STACK_FRAMES);
+        let mut few = vec![StackFrame::default(); 3];
+        assert_eq!(cap(&mut few), 0);
+        assert_eq!(few.len(), 3);
     }
 }

@@ -40,6 +40,7 @@ mod index;
 mod names;
 mod size;
 mod sql;
+mod stack;
 mod to_segment;
 
 pub use annotations::{
@@ -47,7 +48,10 @@ pub use annotations::{
     MAX_VALUE_CHARS, METADATA_PREFIX, sanitize_key,
 };
 pub use aws::{RESOURCE_PREFIX, RETRIES_ATTRIBUTE, ResourceInfo, origin, resource_info};
-pub use cause::{MAX_STACK_FRAMES, parse_frame};
+pub use cause::{
+    EXCEPTION_CAUSE_ATTRIBUTE, EXCEPTION_ID_ATTRIBUTE, EXCEPTION_REMOTE_ATTRIBUTE,
+    EXCEPTION_SKIPPED_ATTRIBUTE, EXCEPTION_TRUNCATED_ATTRIBUTE, MAX_STACK_FRAMES,
+};
 pub use document::{AnnotationValue, Segment};
 pub use from_segment::{
     IN_PROGRESS_ATTRIBUTE, InProgressBuffer, Repairs, SCOPE_NAME, from_segment,
@@ -61,6 +65,7 @@ pub use sql::{
     DATABASE_VERSION_ATTRIBUTE, DRIVER_VERSION_ATTRIBUTE, PREPARATION_ATTRIBUTE, SQL_SYSTEMS,
     is_sql_system,
 };
+pub use stack::StackLanguage;
 pub use to_segment::{span_to_segment, to_segment_documents, to_segments};
 
 /// Serialises a document, trimmed to `opts.max_document_bytes` (metadata

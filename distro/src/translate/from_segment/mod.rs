@@ -473,33 +473,19 @@ fn to_span(
 
     let code = roundtrip(otel, "status_code")
         .and_then(StatusCode::from_str_name)
-        .unwrap_or(if doc.fault || doc.error || doc.throttle {
-            StatusCode::Error
-        } else {
-            StatusCode::Unset
-        });
-    let exceptions = cause::exceptions_of(doc.cause.as_ref());
-    // A typeless, stackless exception on a failed span carries the status
-    // message (see to_segment); every other exception is an event.
-    let message_exception = (code == StatusCode::Error)
-        .then(|| {
-            exceptions
-                .iter()
-                .position(|e| e.kind.is_none() && e.stack.is_empty() && e.message.is_some())
-        })
-        .flatten();
+        .unwrap_or(
+            if doc.fault || doc.error || doc.throttle || doc.cause.is_some() {
+                StatusCode::Error
+            } else {
+                StatusCode::Unset
+            },
+        );
+    let (events, cause_message) =
+        cause::to_events(doc.cause.take(), code == StatusCode::Error, end);
     let message = match roundtrip(otel, "status_message") {
         Some(m) => m.to_owned(),
-        None => message_exception
-            .and_then(|i| exceptions[i].message.clone())
-            .unwrap_or_default(),
+        None => cause_message.unwrap_or_default(),
     };
-    let events = exceptions
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| Some(*i) != message_exception)
-        .map(|(_, e)| cause::to_event(e, end))
-        .collect();
 
     Some(Span {
         trace_id: trace_id.to_vec(),

@@ -161,7 +161,12 @@ fn doc_of<'a>(
         .and_then(|r| r.status);
     let (error, fault, throttle) = http::flags(http_status, status_error);
 
-    let mut exceptions = cause::exceptions(&span.events, id_num, kind == SpanKind::Client);
+    let mut exceptions = cause::exceptions(
+        &span.events,
+        id_num,
+        matches!(kind, SpanKind::Client | SpanKind::Producer),
+        resource.stack_language,
+    );
     let mut roundtrip = Roundtrip::default();
     if name != span.name {
         roundtrip.span_name = Some(&span.name);
@@ -169,7 +174,9 @@ fn doc_of<'a>(
     if kind != implied_kind(subsegment, namespace) {
         roundtrip.span_kind = Some(kind.as_str_name());
     }
-    let implied_error = error || fault || throttle;
+    // A cause reads back as ERROR (collector receiver), so an exception on
+    // a span not marked failed needs its status carried.
+    let implied_error = error || fault || throttle || !exceptions.is_empty();
     if status_error != implied_error || status_code == StatusCode::Ok as i32 {
         roundtrip.status_code = Some(status_code_name(status_code));
     }
