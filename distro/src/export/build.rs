@@ -65,10 +65,13 @@ pub fn signs(cfg: &OtlpHttpConfig) -> bool {
     }
 }
 
+/// Builds the exporter and makes it a `dyn BatchExporter` itself: the
+/// coercion (its vtable, hence `PutTraceSegments`) lives only here.
 type XrayBuild = for<'a> fn(
     &'a AwsXraySpec,
     &'a CredentialStrategy,
-) -> BoxFuture<'a, Result<AwsXrayExporter, ExportConfigError>>;
+    Option<Arc<ExportStats>>,
+) -> BoxFuture<'a, Result<Arc<dyn BatchExporter>, ExportConfigError>>;
 
 /// The X-Ray API exporter: translation and sending settings, region and
 /// endpoint override.
@@ -109,45 +112,52 @@ impl AwsXraySpec {
 fn build_awsxray<'a>(
     spec: &'a AwsXraySpec,
     strategy: &'a CredentialStrategy,
-) -> BoxFuture<'a, Result<AwsXrayExporter, ExportConfigError>> {
+    stats: Option<Arc<ExportStats>>,
+) -> BoxFuture<'a, Result<Arc<dyn BatchExporter>, ExportConfigError>> {
     Box::pin(async move {
-        let cfg = spec.config.clone();
-        match strategy {
-            CredentialStrategy::Given(provider) => {
-                let region = spec
-                    .region
-                    .clone()
-                    .ok_or(ExportConfigError::MissingRegion {
-                        endpoint: XRAY_API.into(),
-                    })?;
-                AwsXrayExporter::from_credentials(
-                    region,
-                    provider.clone(),
-                    spec.endpoint.clone(),
-                    cfg,
-                )
-            }
-            CredentialStrategy::DefaultChain(chain) => {
-                let sdk = (chain.load)(spec.region.clone().or_else(|| chain.region.clone())).await;
-                if sdk.region().is_none() {
-                    return Err(ExportConfigError::MissingRegion {
-                        endpoint: XRAY_API.into(),
-                    });
-                }
-                if sdk.credentials_provider().is_none() {
-                    return Err(ExportConfigError::NoDefaultCredentials);
-                }
-                let mut conf = aws_sdk_xray::config::Builder::from(&sdk);
-                if let Some(url) = &spec.endpoint {
-                    conf = conf.endpoint_url(url);
-                }
-                AwsXrayExporter::new(aws_sdk_xray::Client::from_conf(conf.build()), cfg)
-            }
-            CredentialStrategy::None => Err(ExportConfigError::MissingCredentials {
-                endpoint: XRAY_API.into(),
-            }),
-        }
+        let exporter = awsxray_exporter(spec, strategy).await?;
+        Ok(match stats {
+            Some(s) => Arc::new(exporter.with_stats(s)) as Arc<dyn BatchExporter>,
+            None => Arc::new(exporter),
+        })
     })
+}
+
+async fn awsxray_exporter(
+    spec: &AwsXraySpec,
+    strategy: &CredentialStrategy,
+) -> Result<AwsXrayExporter, ExportConfigError> {
+    let cfg = spec.config.clone();
+    match strategy {
+        CredentialStrategy::Given(provider) => {
+            let region = spec
+                .region
+                .clone()
+                .ok_or(ExportConfigError::MissingRegion {
+                    endpoint: XRAY_API.into(),
+                })?;
+            AwsXrayExporter::from_credentials(region, provider.clone(), spec.endpoint.clone(), cfg)
+        }
+        CredentialStrategy::DefaultChain(chain) => {
+            let sdk = (chain.load)(spec.region.clone().or_else(|| chain.region.clone())).await;
+            if sdk.region().is_none() {
+                return Err(ExportConfigError::MissingRegion {
+                    endpoint: XRAY_API.into(),
+                });
+            }
+            if sdk.credentials_provider().is_none() {
+                return Err(ExportConfigError::NoDefaultCredentials);
+            }
+            let mut conf = aws_sdk_xray::config::Builder::from(&sdk);
+            if let Some(url) = &spec.endpoint {
+                conf = conf.endpoint_url(url);
+            }
+            AwsXrayExporter::new(aws_sdk_xray::Client::from_conf(conf.build()), cfg)
+        }
+        CredentialStrategy::None => Err(ExportConfigError::MissingCredentials {
+            endpoint: XRAY_API.into(),
+        }),
+    }
 }
 
 type ChainLoad = fn(Option<String>) -> BoxFuture<'static, aws_config::SdkConfig>;
@@ -217,13 +227,8 @@ pub async fn build_exporter(
                 None => Arc::new(exporter),
             })
         }
-        ExporterSpec::AwsXray(x) => {
-            let exporter = (x.build)(x, strategy).await?;
-            Ok(match stats {
-                Some(s) => Arc::new(exporter.with_stats(s)),
-                None => Arc::new(exporter),
-            })
-        }
+        // Through the spec's function: see the module docs (binary size).
+        ExporterSpec::AwsXray(x) => (x.build)(x, strategy, stats).await,
         ExporterSpec::Console => Ok(Arc::new(ConsoleExporter::new())),
         ExporterSpec::File(path) => Ok(Arc::new(FileExporter::new(path.clone())?)),
     }
