@@ -19,8 +19,9 @@ use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider, SpanLimits
 use crate::Env;
 use crate::config::{Config, ConfigError, ExporterKind, SigV4Setting};
 use crate::export::{
-    BatchExporter, Compression, ConsoleExporter, ExportConfigError, ExportStats, FileExporter,
-    OtlpHttpConfig, OtlpHttpExporter, ProtoSpanExporter, Protocol, Signing,
+    AwsXraySpec, BatchExporter, Compression, CredentialStrategy, DefaultChain, ExportConfigError,
+    ExportStats, ExporterSpec, OtlpHttpConfig, ProtoSpanExporter, Protocol, Signing,
+    build_exporter,
 };
 use crate::logs::LogInitError;
 use crate::propagation::{PropagatorKind, build_propagator};
@@ -307,35 +308,27 @@ pub async fn build_exporters(
     credentials: Option<SharedCredentialsProvider>,
     stats: Arc<ExportStats>,
 ) -> Result<Vec<Arc<dyn BatchExporter>>, InitError> {
+    let strategy = match credentials {
+        Some(c) => CredentialStrategy::Given(c),
+        None => CredentialStrategy::DefaultChain(DefaultChain::new(config.region.value.clone())),
+    };
     let mut out: Vec<Arc<dyn BatchExporter>> = Vec::new();
     for kind in &config.exporters.value {
-        match kind {
-            ExporterKind::Otlp => {
-                let cfg = otlp_http_config(config);
-                let exporter = match &credentials {
-                    Some(c) => OtlpHttpExporter::new(cfg, Some(c.clone()))?,
-                    None => OtlpHttpExporter::from_default_chain(cfg).await?,
-                };
-                out.push(Arc::new(exporter.with_stats(stats.clone())));
-            }
-            ExporterKind::Console => out.push(Arc::new(ConsoleExporter::new())),
-            ExporterKind::File => out.push(Arc::new(FileExporter::new(
-                config.traces_file.value.clone(),
-            )?)),
-            ExporterKind::Xray => {
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-                if let Some(region) = &config.region.value {
-                    loader = loader.region(aws_config::Region::new(region.clone()));
-                }
-                if let Some(c) = &credentials {
-                    loader = loader.credentials_provider(c.clone());
-                }
-                let exporter =
-                    crate::export::AwsXrayExporter::from_loader(loader, xray_config(config))
-                        .await?;
-                out.push(Arc::new(exporter.with_stats(stats.clone())));
-            }
-        }
+        let (spec, shared_stats) = match kind {
+            ExporterKind::Otlp => (ExporterSpec::OtlpHttp(otlp_http_config(config)), true),
+            ExporterKind::Console => (ExporterSpec::Console, false),
+            ExporterKind::File => (ExporterSpec::File(config.traces_file.value.clone()), false),
+            ExporterKind::Xray => (
+                ExporterSpec::AwsXray(AwsXraySpec::new(
+                    xray_config(config),
+                    config.region.value.clone(),
+                    None,
+                )),
+                true,
+            ),
+        };
+        let stats = shared_stats.then(|| stats.clone());
+        out.push(build_exporter(&spec, &strategy, stats).await?);
     }
     Ok(out)
 }

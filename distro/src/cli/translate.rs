@@ -28,9 +28,10 @@ use super::CliError;
 use crate::Env;
 use crate::config::Config;
 use crate::translate::{Segment, TranslateError, TranslateOptions};
+use crate::xray::daemon;
 
 /// The daemon header line, as the legacy SDKs write it.
-pub const DAEMON_HEADER: &str = r#"{"format":"json","version":1}"#;
+pub use crate::xray::daemon::HEADER as DAEMON_HEADER;
 
 /// Deepest subsegment nesting searched for the field at fault.
 const MAX_FIELD_SEARCH_DEPTH: usize = 32;
@@ -306,7 +307,7 @@ fn documents(input: &Input) -> Items {
         if body.is_empty() {
             continue;
         }
-        if body.starts_with("T1S") || body.starts_with("T1U") {
+        if body.starts_with(daemon::SAMPLED_PREFIX) || body.starts_with(daemon::UNSAMPLED_PREFIX) {
             items.problem(format_args!(
                 "{place}: a T1S/T1U payload (ADOT Lambda) is already OTLP, not a segment document"
             ));
@@ -321,7 +322,7 @@ fn documents(input: &Input) -> Items {
                 }
             };
             if is_header(&value) {
-                if let Some(msg) = bad_header(&value) {
+                if let Err(msg) = daemon::check_header_value(&value) {
                     items.problem(format_args!(
                         "{place}: {msg}; the sidecar drops such a payload, so its document is skipped"
                     ));
@@ -343,25 +344,6 @@ fn is_header(v: &Value) -> bool {
     v.as_object().is_some_and(|o| {
         o.contains_key("format") && o.contains_key("version") && !o.contains_key("id")
     })
-}
-
-/// What is wrong with a daemon header, naming the field (spec: `format`
-/// compared case-insensitively, `version` must be 1).
-fn bad_header(v: &Value) -> Option<String> {
-    let format = v.get("format").and_then(Value::as_str);
-    if !format.is_some_and(|f| f.eq_ignore_ascii_case("json")) {
-        return Some(format!(
-            "daemon header field `format` is {}, expected \"json\"",
-            v.get("format").unwrap_or(&Value::Null)
-        ));
-    }
-    if v.get("version").and_then(Value::as_u64) != Some(1) {
-        return Some(format!(
-            "daemon header field `version` is {}, expected 1",
-            v.get("version").unwrap_or(&Value::Null)
-        ));
-    }
-    None
 }
 
 /// A value → the documents it holds.
@@ -577,14 +559,15 @@ mod tests {
 
     #[test]
     fn headers_are_checked_by_field() {
-        assert!(bad_header(&json!({"format": "JSON", "version": 1})).is_none());
+        let bad_header = |v| daemon::check_header_value(&v).err().map(|e| e.to_string());
+        assert!(bad_header(json!({"format": "JSON", "version": 1})).is_none());
         assert!(
-            bad_header(&json!({"format": "json", "version": 2}))
+            bad_header(json!({"format": "json", "version": 2}))
                 .unwrap()
                 .contains("`version`")
         );
         assert!(
-            bad_header(&json!({"format": "xml", "version": 1}))
+            bad_header(json!({"format": "xml", "version": 1}))
                 .unwrap()
                 .contains("`format`")
         );

@@ -436,6 +436,10 @@ fn classify<T>(
 }
 
 impl BatchExporter for AwsXrayExporter {
+    fn into_awsxray(self: Arc<Self>) -> Option<Arc<AwsXrayExporter>> {
+        Some(self)
+    }
+
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
         Box::pin(async move {
             if self.shut_down.load(Ordering::Relaxed) {

@@ -11,6 +11,9 @@
 //! - [`ConsoleExporter`]: one human-readable line per span.
 //! - [`FileExporter`]: OTLP/JSON lines, one request per line.
 //! - [`NoopExporter`]: drops everything (telemetry disabled).
+//!
+//! [`build_exporter`] builds any of them from an [`ExporterSpec`] and a
+//! [`CredentialStrategy`]: the one wiring every deployment adapts to.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ pub use awsxray::{
     ATTEMPT_TIMEOUT, AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_XRAY, AwsXrayConfig, AwsXrayExporter,
     DEFAULT_XRAY_CONCURRENCY, MAX_DOCUMENTS_PER_CALL, xray_endpoint_url,
 };
+mod build;
 mod config;
 mod console;
 mod credentials;
@@ -38,6 +42,9 @@ mod span_exporter;
 mod split;
 mod stats;
 
+pub use build::{
+    AwsXraySpec, CredentialStrategy, DefaultChain, ExporterSpec, build_exporter, signs,
+};
 pub use config::{Compression, GzipLevel, Limits, OtlpHttpConfig, Protocol, RetryPolicy, Signing};
 pub use console::ConsoleExporter;
 pub use credentials::{CachedCredentials, DEFAULT_REFRESH_MARGIN};
@@ -76,6 +83,12 @@ pub trait BatchExporter: Send + Sync + Debug {
 
     /// The exporter's counters, when it keeps any.
     fn stats(&self) -> Option<Arc<ExportStats>> {
+        None
+    }
+
+    /// The X-Ray API exporter this is, for callers that also pass legacy
+    /// segment documents through it (the sidecar).
+    fn into_awsxray(self: Arc<Self>) -> Option<Arc<AwsXrayExporter>> {
         None
     }
 }

@@ -181,28 +181,9 @@ impl OtlpHttpExporter {
     /// Like [`Self::new`], loading credentials (and, for
     /// `Signing::Force { region: None }` on a non-AWS host, the region) from
     /// aws-config's default chain when the configuration signs.
-    pub async fn from_default_chain(mut cfg: OtlpHttpConfig) -> Result<Self, ExportConfigError> {
-        // Dry run without credentials: does this configuration sign at all?
-        let detected = detect_aws_endpoint(&cfg.endpoint);
-        let needs_region =
-            matches!(&cfg.signing, Signing::Force { region: None, .. }) && detected.is_none();
-        if matches!(cfg.signing, Signing::Off)
-            || (cfg.signing == Signing::Auto && detected.is_none())
-        {
-            return Self::new(cfg, None);
-        }
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        if let (true, Signing::Force { region, .. }, Some(found)) =
-            (needs_region, &mut cfg.signing, sdk.region())
-        {
-            *region = Some(found.to_string());
-        }
-        let provider = sdk
-            .credentials_provider()
-            .ok_or(ExportConfigError::NoDefaultCredentials)?;
-        Self::new(cfg, Some(provider))
+    pub async fn from_default_chain(cfg: OtlpHttpConfig) -> Result<Self, ExportConfigError> {
+        let chain = super::CredentialStrategy::DefaultChain(super::DefaultChain::new(None));
+        super::build::build_otlp(&cfg, &chain).await
     }
 
     /// Shares `stats` instead of the exporter's own counters.

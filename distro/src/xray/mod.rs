@@ -5,9 +5,12 @@
 //! * [`XrayPropagator`]: the `xray` and `xray-lambda` propagators.
 //! * [`header`]: parsing/formatting the header value and
 //!   [`decode_trace_header`] for `otel-aws header`.
+//! * [`daemon`]: the daemon UDP datagram codec (header, segment documents,
+//!   `T1S`/`T1U` OTLP).
 //! * [`is_deferred`]: whether a context's remote parent left the sampling
 //!   decision to this service (`Sampled=?`).
 
+pub mod daemon;
 mod decode;
 pub mod header;
 mod id;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use otel_aws_distro::export::{
-    BatchExporter, Compression, ConsoleExporter, ExportConfigError, FileExporter, OtlpHttpConfig,
-    OtlpHttpExporter, Protocol, RetryPolicy, Signing,
+    AwsXraySpec, BatchExporter, Compression, CredentialStrategy, ExportConfigError, ExporterSpec,
+    OtlpHttpConfig, Protocol, RetryPolicy, Signing, build_exporter,
 };
 
 use crate::config::{self, Config, Exporter, Extension};
@@ -157,23 +157,14 @@ pub async fn build(
                 _ => Signing::Auto,
             };
             let max_span_bytes = Some(c.limits.max_span_bytes);
-            // Dry run without credentials: only load them when this configuration signs.
-            let exporter =
-                match OtlpHttpExporter::new(c.clone(), None) {
-                    Ok(e) => e,
-                    Err(ExportConfigError::MissingCredentials { .. }) => {
-                        let provider = creds.provider().await.map_err(|source| {
-                            ExporterError::Credentials {
-                                id: id.to_owned(),
-                                source,
-                            }
-                        })?;
-                        OtlpHttpExporter::new(c, Some(provider)).map_err(config_err)?
-                    }
-                    Err(e) => return Err(config_err(e)),
-                };
+            // Credentials only when the typed signing setting signs this endpoint.
+            let spec = ExporterSpec::OtlpHttp(c);
+            let strategy = strategy_for(&spec, id, creds).await?;
+            let exporter = build_exporter(&spec, &strategy, None)
+                .await
+                .map_err(config_err)?;
             Ok(BuiltExporter {
-                exporter: Arc::new(exporter),
+                exporter,
                 passthrough: None,
                 queue: queue(o.sending_queue.as_ref()),
                 max_span_bytes,
@@ -182,16 +173,22 @@ pub async fn build(
         Exporter::AwsXray(x) => {
             let target = xray::XrayTarget::resolve(x, creds.env(), creds.default_region())
                 .ok_or_else(|| ExporterError::NoRegion { id: id.to_owned() })?;
-            let provider = creds
-                .provider()
-                .await
-                .map_err(|source| ExporterError::Credentials {
-                    id: id.to_owned(),
-                    source,
-                })?;
             let retry = retry_policy(x.retry_on_failure.as_ref());
-            let (spans, passthrough) =
-                xray::build(x, &target, provider, retry).map_err(config_err)?;
+            let spec = ExporterSpec::AwsXray(AwsXraySpec::new(
+                xray::distro_config(x, retry),
+                Some(target.region.clone()),
+                target.endpoint.clone(),
+            ));
+            let strategy = strategy_for(&spec, id, creds).await?;
+            let spans = build_exporter(&spec, &strategy, None)
+                .await
+                .map_err(config_err)?;
+            let passthrough = xray::SegmentPassthrough::new(&spans).ok_or_else(|| {
+                ExporterError::Unsupported {
+                    id: id.to_owned(),
+                    message: "the awsxray spec did not build an X-Ray API exporter".into(),
+                }
+            })?;
             tracing::info!(exporter = %id, region = %target.region, endpoint = ?target.endpoint, "awsxray exporter: PutTraceSegments");
             Ok(BuiltExporter {
                 exporter: spans,
@@ -202,7 +199,11 @@ pub async fn build(
         }
         Exporter::Debug(d) => {
             let exporter: Arc<dyn BatchExporter> = match d.verbosity.as_deref() {
-                Some("normal" | "detailed") => Arc::new(ConsoleExporter::new()),
+                Some("normal" | "detailed") => {
+                    build_exporter(&ExporterSpec::Console, &CredentialStrategy::None, None)
+                        .await
+                        .map_err(config_err)?
+                }
                 _ => Arc::new(CountingDebugExporter::new(id)),
             };
             Ok(BuiltExporter {
@@ -213,14 +214,36 @@ pub async fn build(
             })
         }
         Exporter::File(f) => {
-            let path = f.path.clone().unwrap_or_default();
-            let exporter = FileExporter::new(&path).map_err(config_err)?;
+            let spec = ExporterSpec::File(f.path.clone().unwrap_or_default().into());
+            let exporter = build_exporter(&spec, &CredentialStrategy::None, None)
+                .await
+                .map_err(config_err)?;
             Ok(BuiltExporter {
-                exporter: Arc::new(exporter),
+                exporter,
                 passthrough: None,
                 queue: queue(f.sending_queue.as_ref()),
                 max_span_bytes: None,
             })
         }
     }
+}
+
+/// The credentials `spec` needs, loaded from the sidecar's source only when
+/// it needs any.
+async fn strategy_for(
+    spec: &ExporterSpec,
+    id: &str,
+    creds: &CredentialsSource,
+) -> Result<CredentialStrategy, ExporterError> {
+    if !spec.needs_credentials() {
+        return Ok(CredentialStrategy::None);
+    }
+    let provider = creds
+        .provider()
+        .await
+        .map_err(|source| ExporterError::Credentials {
+            id: id.to_owned(),
+            source,
+        })?;
+    Ok(CredentialStrategy::Given(provider))
 }

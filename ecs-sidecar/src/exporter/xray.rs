@@ -16,10 +16,10 @@
 
 use std::sync::Arc;
 
-use aws_credential_types::provider::SharedCredentialsProvider;
 use otel_aws_distro::Env;
 use otel_aws_distro::export::{
-    AwsXrayConfig, AwsXrayExporter, ExportError, ExportOutcome, RetryPolicy, xray_endpoint_url,
+    AwsXrayConfig, AwsXrayExporter, BatchExporter, ExportError, ExportOutcome, RetryPolicy,
+    xray_endpoint_url,
 };
 use otel_aws_distro::translate::{IndexedKeys, TranslateOptions};
 
@@ -73,29 +73,6 @@ pub fn distro_config(cfg: &config::AwsXrayExporter, retry: RetryPolicy) -> AwsXr
     }
 }
 
-/// Builds the span exporter and the passthrough for legacy documents: one
-/// exporter (one client, one set of sending rules) serves both.
-pub fn build(
-    cfg: &config::AwsXrayExporter,
-    target: &XrayTarget,
-    provider: SharedCredentialsProvider,
-    retry: RetryPolicy,
-) -> Result<(Arc<AwsXrayExporter>, SegmentPassthrough), otel_aws_distro::export::ExportConfigError>
-{
-    // The distro's hand-built client: its retries off (the exporter retries
-    // under `retry`) and each attempt bounded.
-    let spans = Arc::new(AwsXrayExporter::from_credentials(
-        target.region.clone(),
-        provider,
-        target.endpoint.clone(),
-        distro_config(cfg, retry),
-    )?);
-    let passthrough = SegmentPassthrough {
-        exporter: Arc::clone(&spans),
-    };
-    Ok((spans, passthrough))
-}
-
 /// Sends segment documents as they came with `PutTraceSegments`, through
 /// the distro exporter's [`AwsXrayExporter::export_documents`] (≤ 50 per
 /// call, calls in parallel, throttling / 5xx / connection failures retried
@@ -106,6 +83,15 @@ pub struct SegmentPassthrough {
 }
 
 impl SegmentPassthrough {
+    /// The passthrough on the X-Ray API exporter `spans` (built by the
+    /// distro's `build_exporter` from an `awsxray` spec): one exporter (one
+    /// client, one set of sending rules) serves both; `None` for another kind.
+    pub fn new(spans: &Arc<dyn BatchExporter>) -> Option<Self> {
+        Arc::clone(spans)
+            .into_awsxray()
+            .map(|exporter| Self { exporter })
+    }
+
     /// Sends `docs`; counts exported and dropped documents as spans.
     pub async fn send(&self, docs: Vec<RawSegment>) -> Result<ExportOutcome, ExportError> {
         let docs = docs.into_iter().map(|d| (d.id, d.json)).collect();

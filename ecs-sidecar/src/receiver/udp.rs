@@ -13,10 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use otel_aws_distro::export::span_count;
-use otel_aws_distro::receiver::ExportTraceServiceRequest;
-use prost::Message as _;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
@@ -28,68 +25,25 @@ use crate::telemetry::Counters;
 
 /// Default UDP listen address.
 pub const DEFAULT_ENDPOINT: &str = "0.0.0.0:2000";
-/// Largest datagram (spec: 64 KiB).
-pub const MAX_DATAGRAM: usize = 64 * 1024;
-/// The daemon header as the SDKs write it.
-const CANONICAL_HEADER: &[u8] = br#"{"format":"json","version":1}"#;
 /// Receive buffer asked of the kernel (capped by `net.core.rmem_max`): room
 /// for bursts of ~6,000 typical datagrams while the receiver is not scheduled.
 pub const RECV_BUFFER_BYTES: usize = 4 * 1024 * 1024;
 /// How often held `in_progress` documents are checked for their timeout.
 pub const EXPIRE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Why a datagram was dropped.
+/// The one daemon datagram codec (header check, segment vs `T1S`/`T1U`).
+pub use otel_aws_distro::xray::daemon::{Datagram, DatagramError, MAX_DATAGRAM, parse_datagram};
+
+/// Why [`Decoder::decode`] dropped a datagram: the codec refused it, or the
+/// memory limiter refused to hold an `in_progress` document.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum DatagramError {
-    /// No `\n` after the header.
-    #[error("no header line: expected {{\"format\":\"json\",\"version\":1}} then a newline")]
-    NoHeader,
-    /// The header is not the daemon header.
-    #[error("bad header {0:?}: expected {{\"format\":\"json\",\"version\":1}}")]
-    BadHeader(String),
-    /// `T1S`/`T1U` body that is not base64 OTLP protobuf.
-    #[error("bad OTLP datagram: {0}")]
-    BadOtlp(String),
-    /// A segment document that does not translate.
-    #[error("bad segment document: {0}")]
-    BadSegment(String),
+pub enum DecodeError {
+    /// Not a daemon datagram or not a translatable document.
+    #[error(transparent)]
+    Datagram(#[from] DatagramError),
     /// An `in_progress` document the memory limiter refused to hold.
     #[error("{0}")]
     Refused(String),
-}
-
-/// The body of one datagram.
-#[derive(Debug, PartialEq)]
-pub enum Datagram<'a> {
-    /// `T1S`/`T1U`: OTLP spans.
-    Otlp(ExportTraceServiceRequest),
-    /// A segment or subsegment document (JSON text, not yet checked).
-    Segment(&'a str),
-}
-
-/// Splits one datagram into its header (checked) and body.
-pub fn parse_datagram(data: &[u8]) -> Result<Datagram<'_>, DatagramError> {
-    let nl = data
-        .iter()
-        .position(|b| *b == b'\n')
-        .ok_or(DatagramError::NoHeader)?;
-    let (header, body) = (&data[..nl], &data[nl + 1..]);
-    check_header(header)?;
-    let body = trim(body);
-    if let Some(b64) = body
-        .strip_prefix(b"T1S")
-        .or_else(|| body.strip_prefix(b"T1U"))
-    {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(trim(b64))
-            .map_err(|e| DatagramError::BadOtlp(format!("base64: {e}")))?;
-        return ExportTraceServiceRequest::decode(bytes.as_slice())
-            .map(Datagram::Otlp)
-            .map_err(|e| DatagramError::BadOtlp(format!("protobuf: {e}")));
-    }
-    std::str::from_utf8(body)
-        .map(Datagram::Segment)
-        .map_err(|e| DatagramError::BadSegment(e.to_string()))
 }
 
 /// Datagrams → what the pipeline takes, in the forms its exporters need.
@@ -128,16 +82,16 @@ impl Decoder {
         &mut self,
         data: &[u8],
         now: Instant,
-    ) -> Result<Option<(Payload, usize)>, DatagramError> {
+    ) -> Result<Option<(Payload, usize)>, DecodeError> {
         let text = match parse_datagram(data)? {
-            Datagram::Otlp(request) => {
+            Datagram::Otlp { request, .. } => {
                 let n = span_count(&request);
                 return Ok(Some((Payload::otlp(request), n)));
             }
             Datagram::Segment(text) => text,
         };
         let bad = |e: otel_aws_distro::translate::TranslateError| {
-            DatagramError::BadSegment(e.to_string())
+            DecodeError::Datagram(DatagramError::BadSegment(e.to_string()))
         };
         let mut payload = Payload::default();
         let mut units = 0;
@@ -156,10 +110,9 @@ impl Decoder {
                 .offer(text, now, reserve)
                 .map_err(|e| match e {
                     OfferError::Translate(e) => bad(e),
-                    OfferError::Refused(bp) => DatagramError::Refused(format!(
-                        "in-progress document dropped: {}",
-                        bp.reason
-                    )),
+                    OfferError::Refused(bp) => {
+                        DecodeError::Refused(format!("in-progress document dropped: {}", bp.reason))
+                    }
                 })?;
             match offered {
                 Some(request) => {
@@ -198,37 +151,6 @@ impl Decoder {
             )
         });
         (payload, failed)
-    }
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end]
-}
-
-fn check_header(header: &[u8]) -> Result<(), DatagramError> {
-    // What the SDKs send, byte for byte: skip the JSON parse.
-    if header == CANONICAL_HEADER {
-        return Ok(());
-    }
-    let bad = || DatagramError::BadHeader(String::from_utf8_lossy(header).into_owned());
-    let v: serde_json::Value = serde_json::from_slice(header).map_err(|_| bad())?;
-    let format_ok = v
-        .get("format")
-        .and_then(|f| f.as_str())
-        .is_some_and(|f| f.eq_ignore_ascii_case("json"));
-    let version_ok = v.get("version").and_then(serde_json::Value::as_u64) == Some(1);
-    if format_ok && version_ok {
-        Ok(())
-    } else {
-        Err(bad())
     }
 }
 
@@ -321,7 +243,7 @@ async fn run(
         };
         if n > MAX_DATAGRAM {
             Counters::add(&counters.dropped, 1);
-            tracing::debug!(%peer, "awsxray receiver: datagram over 64 KiB dropped");
+            tracing::debug!(%peer, "awsxray receiver: datagram over the 64 KiB daemon limit dropped");
             continue;
         }
         match decoder.decode(&buf[..n], Instant::now()) {
@@ -393,7 +315,10 @@ fn release(decoder: &mut Decoder, sink: &ReceiverSink, counters: &Counters, all:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use otel_aws_distro::receiver::ExportTraceServiceRequest;
+    use prost::Message as _;
 
     const HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
 
@@ -505,7 +430,13 @@ mod tests {
         assert!(payload.translated.resource_spans.is_empty());
         assert!(payload.request.resource_spans.is_empty());
         let err = d.decode(format!("{HEADER}{{\"name\":").as_bytes(), Instant::now());
-        assert!(matches!(err, Err(DatagramError::BadSegment(_))), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Err(DecodeError::Datagram(DatagramError::BadSegment(_)))
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]

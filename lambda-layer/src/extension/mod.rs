@@ -94,49 +94,42 @@ pub fn build_exporters(
     env: &Env,
     creds: Option<SharedCredentialsProvider>,
 ) -> Result<Vec<Arc<dyn BatchExporter>>, otel_aws_distro::export::ExportConfigError> {
+    use futures_util::FutureExt as _;
     use otel_aws_distro::config::ExporterKind;
-    #[cfg(feature = "xray")]
-    use otel_aws_distro::export::{AwsXrayExporter, ExportConfigError, xray_endpoint_url};
-    use otel_aws_distro::export::{ConsoleExporter, FileExporter, OtlpHttpExporter};
+    use otel_aws_distro::export::{CredentialStrategy, ExportConfigError, ExporterSpec};
     #[cfg(not(feature = "xray"))]
     let _ = env;
+    let strategy = creds.map_or(CredentialStrategy::None, CredentialStrategy::Given);
     let mut out: Vec<Arc<dyn BatchExporter>> = Vec::new();
     for kind in &cfg.exporters.value {
-        match kind {
-            ExporterKind::Otlp => out.push(Arc::new(OtlpHttpExporter::new(
-                otel_aws_distro::otlp_http_config(cfg),
-                creds.clone(),
-            )?)),
-            ExporterKind::Console => out.push(Arc::new(ConsoleExporter::new())),
-            ExporterKind::File => {
-                out.push(Arc::new(FileExporter::new(cfg.traces_file.value.clone())?))
-            }
+        let spec = match kind {
+            ExporterKind::Otlp => ExporterSpec::OtlpHttp(otel_aws_distro::otlp_http_config(cfg)),
+            ExporterKind::Console => ExporterSpec::Console,
+            ExporterKind::File => ExporterSpec::File(cfg.traces_file.value.clone()),
             #[cfg(feature = "xray")]
-            ExporterKind::Xray => {
-                const XRAY_API: &str = "the X-Ray API (PutTraceSegments)";
-                let creds = creds.clone().ok_or(ExportConfigError::MissingCredentials {
-                    endpoint: XRAY_API.into(),
-                })?;
-                let region = cfg
-                    .region
-                    .value
-                    .clone()
-                    .ok_or(ExportConfigError::MissingRegion {
-                        endpoint: XRAY_API.into(),
-                    })?;
-                out.push(Arc::new(AwsXrayExporter::from_credentials(
-                    region,
-                    creds,
-                    xray_endpoint_url(env),
-                    otel_aws_distro::xray_config(cfg),
-                )?));
-            }
+            ExporterKind::Xray => ExporterSpec::AwsXray(otel_aws_distro::export::AwsXraySpec::new(
+                otel_aws_distro::xray_config(cfg),
+                cfg.region.value.clone(),
+                otel_aws_distro::export::xray_endpoint_url(env),
+            )),
             #[cfg(not(feature = "xray"))]
-            ExporterKind::Xray => tracing::error!(
-                exporter = "xray",
-                "this layer was built without the xray exporter (build otel-aws-lambda with --features xray, or use otlp): spans are not sent to X-Ray"
-            ),
-        }
+            ExporterKind::Xray => {
+                tracing::error!(
+                    exporter = "xray",
+                    "this layer was built without the xray exporter (build otel-aws-lambda with --features xray, or use otlp): spans are not sent to X-Ray"
+                );
+                continue;
+            }
+        };
+        // With given (or no) credentials nothing in the build waits: the
+        // future is ready at its first poll.
+        let built = otel_aws_distro::export::build_exporter(&spec, &strategy, None)
+            .now_or_never()
+            .ok_or(ExportConfigError::InvalidSetting {
+                name: "credentials",
+                reason: "the extension builds exporters without loading credentials".into(),
+            })??;
+        out.push(built);
     }
     Ok(out)
 }

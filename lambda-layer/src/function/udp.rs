@@ -3,26 +3,20 @@
 //! `{"format":"json","version":1}\n`, then `T1S` (sampled) or `T1U`
 //! (unsampled), then base64 of the OTLP `ExportTraceServiceRequest`
 //! protobuf; at most 64 KiB (spec/xray.md; the ADOT Lambda SDKs' format).
+//! The encoding is the distro's one daemon codec
+//! ([`otel_aws_distro::xray::daemon`]).
 
 use std::net::UdpSocket;
 
-use base64::Engine as _;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otel_aws_distro::export::{
     BatchExporter, ExportError, ExportFuture, ExportOutcome, Limits, split_request,
 };
-use prost::Message;
-
-/// The daemon protocol header every datagram starts with.
-pub const PROTOCOL_HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
-/// Prefix of sampled spans.
-pub const SAMPLED_PREFIX: &str = "T1S";
-/// Prefix of unsampled spans.
-pub const UNSAMPLED_PREFIX: &str = "T1U";
-/// Largest UDP payload (64 KiB minus IP/UDP headers).
-pub const MAX_DATAGRAM: usize = 65_507;
-/// Largest protobuf body per datagram: base64 grows it by 4/3.
-pub const MAX_PROTO_BYTES: usize = (MAX_DATAGRAM - PROTOCOL_HEADER.len() - 3) / 4 * 3;
+use otel_aws_distro::xray::daemon;
+pub use otel_aws_distro::xray::daemon::{
+    HEADER_LINE as PROTOCOL_HEADER, MAX_DATAGRAM, MAX_OTLP_PROTO_BYTES as MAX_PROTO_BYTES,
+    SAMPLED_PREFIX, UNSAMPLED_PREFIX,
+};
 
 /// Sends batches as T1S/T1U datagrams.
 #[derive(Debug)]
@@ -46,11 +40,11 @@ impl XrayUdpExporter {
             max_request_bytes: MAX_PROTO_BYTES,
             max_span_bytes: MAX_PROTO_BYTES,
         };
-        for (prefix, part) in [(SAMPLED_PREFIX, sampled), (UNSAMPLED_PREFIX, unsampled)] {
+        for (is_sampled, part) in [(true, sampled), (false, unsampled)] {
             let split = split_request(part, &limits);
             outcome.spans_dropped += split.dropped_spans;
             for req in split.requests {
-                let datagram = datagram(prefix, &req);
+                let datagram = daemon::encode_otlp(is_sampled, &req);
                 self.socket.send(&datagram)?;
                 outcome.requests += 1;
                 outcome.spans_exported += otel_aws_distro::export::span_count(&req) as u64;
@@ -58,16 +52,6 @@ impl XrayUdpExporter {
         }
         Ok(outcome)
     }
-}
-
-/// One datagram for `req` with `prefix` (`T1S` / `T1U`).
-pub fn datagram(prefix: &str, req: &ExportTraceServiceRequest) -> Vec<u8> {
-    let body = base64::engine::general_purpose::STANDARD.encode(req.encode_to_vec());
-    let mut out = Vec::with_capacity(PROTOCOL_HEADER.len() + prefix.len() + body.len());
-    out.extend_from_slice(PROTOCOL_HEADER.as_bytes());
-    out.extend_from_slice(prefix.as_bytes());
-    out.extend_from_slice(body.as_bytes());
-    out
 }
 
 /// Splits spans into (sampled, unsampled) by the W3C sampled bit of
