@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use otel_aws_lambda::extension::stats::StatsSnapshot;
-use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, Simulator};
+use otel_aws_testkit::lambda_sim::{InvokeSpec, SimConfig, SimReport, Simulator};
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, FakeResponse, OtlpEndpointOptions};
 
 mod common;
@@ -47,6 +47,35 @@ impl Env {
 
     fn stats(&self) -> StatsSnapshot {
         serde_json::from_slice(&std::fs::read(&self.stats).unwrap()).unwrap()
+    }
+}
+
+/// Runs the simulator and ends a scripted outage once the extension's
+/// stats (written after each invoke) show `seen`: the outage lasts until
+/// what the test checks has happened, whatever the machine's speed, and the
+/// backend is healthy well before SHUTDOWN.
+async fn run_recovering(
+    cfg: SimConfig,
+    fake: &FakeOtlpEndpoint,
+    env: &Env,
+    seen: impl Fn(&StatsSnapshot) -> bool,
+) -> SimReport {
+    let sim = Simulator::run(cfg);
+    tokio::pin!(sim);
+    let mut recovered = false;
+    loop {
+        tokio::select! {
+            report = &mut sim => return report.unwrap(),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(10)), if !recovered => {
+                let snapshot = std::fs::read(&env.stats)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<StatsSnapshot>(&b).ok());
+                if snapshot.as_ref().is_some_and(&seen) {
+                    fake.clear_responses();
+                    recovered = true;
+                }
+            }
+        }
     }
 }
 
@@ -192,19 +221,20 @@ async fn backend_503_then_recovers_loses_nothing() {
     let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
         .await
         .unwrap();
-    // Ten 503s: a 300 ms flush makes 1 to 3 attempts (full-jitter backoff
-    // under 500 ms, at most 5 attempts), so the first flush cannot get
-    // through and the 503s are used up by the tenth invoke at the latest,
-    // leaving 15 invokes to recover. More 503s than flush attempts would
-    // make the outcome depend on the jitter.
-    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 10));
+    // 503s until a flush was deferred and its spans kept (what this test
+    // checks), then the backend recovers: the outage ends on that outcome,
+    // not after a count of answers whose use depends on the machine's speed.
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 100_000));
     let env = Env::new("503");
     const N: usize = 25;
     let cfg = env
         .config(&fake, events(N, serde_json::json!({"spans": 2})))
         .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
         .with_env("OTEL_AWS_LAMBDA_FLUSH_TIMEOUT", "300");
-    let report = Simulator::run(cfg).await.unwrap();
+    let report = run_recovering(cfg, &fake, &env, |s| {
+        s.flushes_incomplete > 0 && s.spans_requeued > 0
+    })
+    .await;
     assert_all_succeeded(&report, N);
     let (ids, _, per_request) = index(&fake.received());
     assert_eq!(per_request.len(), N, "every invoke's trace arrived");
@@ -433,9 +463,10 @@ async fn long_503_outage_is_kept_off_the_invoke_path_and_loses_nothing() {
     let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
         .await
         .unwrap();
-    // A backend answering 503 to its next 12 requests (the exporter's own
-    // retries inside each attempt use them up a few at a time).
-    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 12));
+    // A backend answering 503 until an invoke ended without waiting on it
+    // (what this test checks), then recovering: the outage ends on that
+    // outcome, so nothing depends on how many answers a loaded machine uses.
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 100_000));
     let env = Env::new("long503");
     const N: usize = 40;
     let cfg = env
@@ -445,7 +476,10 @@ async fn long_503_outage_is_kept_off_the_invoke_path_and_loses_nothing() {
         )
         .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
         .with_env("OTEL_AWS_LAMBDA_FLUSH_TIMEOUT", "500");
-    let report = Simulator::run(cfg).await.unwrap();
+    let report = run_recovering(cfg, &fake, &env, |s| {
+        s.lane_attempts_skipped + s.deferred > 0
+    })
+    .await;
     assert_all_succeeded(&report, N);
     let (ids, total, per_request) = index(&fake.received());
     assert_eq!(per_request.len(), N, "every invoke's trace arrived");

@@ -156,6 +156,12 @@ impl FakeOtlpEndpoint {
         lock(&self.shared.script).extend(r);
     }
 
+    /// Drops the scripted answers not used yet: the backend has recovered
+    /// and answers normally from the next request on.
+    pub fn clear_responses(&self) {
+        lock(&self.shared.script).clear();
+    }
+
     /// Freezes the clock the SigV4 check uses (default: the system clock).
     pub fn set_now(&self, now: SystemTime) {
         *lock(&self.shared.now) = Some(now);
