@@ -17,8 +17,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers
 
+use otel_aws_testkit::tooling::{self, Need};
 use std::collections::HashSet;
-use std::path::PathBuf;
 use std::process::Command;
 
 use opentelemetry_proto::tonic::common::v1::any_value;
@@ -60,29 +60,14 @@ xray_recorder.clear_trace_entities()
 print(json.dumps({"trace_id": trace_id, "sampled": sampled, "unsampled": unsampled}))
 "#;
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
 /// The caller's output, or `None` (skip) when no Python is configured outside CI.
 fn legacy_caller() -> Option<Value> {
-    let explicit = std::env::var("OTEL_AWS_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .map(PathBuf::from);
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python3");
-    let strict = explicit.is_some() || ci();
-    let python = match explicit {
-        Some(p) => p,
-        None if venv.exists() => venv,
-        None if ci() => panic!("CI=true and no Python for the legacy caller: {INSTALL_HINT}"),
-        None => {
-            eprintln!(
-                "SKIPPED legacy_caller: OTEL_AWS_TEST_PYTHON is unset and .tools/venv is missing; {INSTALL_HINT}"
-            );
-            return None;
-        }
-    };
+    let python = tooling::python(
+        "legacy_caller",
+        "import aws_xray_sdk",
+        INSTALL_HINT,
+        Need::SkipOutsideCi,
+    )?;
     // A UDP port nobody reads, in case the SDK emits anything.
     let sink = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let out = Command::new(&python)
@@ -94,24 +79,14 @@ fn legacy_caller() -> Option<Value> {
         .env_remove("AWS_XRAY_NOOP_ID")
         .env_remove("AWS_XRAY_TRACING_NAME")
         .output();
-    let ok = out.as_ref().is_ok_and(|o| o.status.success());
-    if !ok {
-        let why = match &out {
-            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-            Err(e) => e.to_string(),
-        };
-        assert!(
-            !strict,
-            "{} cannot run the aws-xray-sdk caller ({why}): {INSTALL_HINT}",
-            python.display()
-        );
-        eprintln!(
-            "SKIPPED legacy_caller: {} ({why}); {INSTALL_HINT}",
-            python.display()
-        );
-        return None;
-    }
-    Some(serde_json::from_slice(&out.unwrap().stdout).unwrap())
+    let out = out.unwrap();
+    assert!(
+        out.status.success(),
+        "{} cannot run the aws-xray-sdk caller ({}): {INSTALL_HINT}",
+        python.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
 }
 
 fn invocation_id(span: &Span) -> Option<&str> {

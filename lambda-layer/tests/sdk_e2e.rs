@@ -31,7 +31,6 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -41,6 +40,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use otel_aws_lambda::extension::stats::StatsSnapshot;
 use otel_aws_testkit::lambda_sim::{InvokeSpec, Simulator};
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, OtlpEndpointOptions};
+use otel_aws_testkit::tooling::{self, Need};
 
 mod common;
 use common::LayerDir;
@@ -63,61 +63,20 @@ const NODE_HINT: &str = "run `make test-deps` (installs lambda-layer/tests/node/
 
 /// The interpreter to use; panics (never skips) when none has the packages.
 fn python() -> PathBuf {
-    let explicit = std::env::var("OTEL_AWS_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .map(PathBuf::from);
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python3");
-    let python = match explicit {
-        Some(p) => p,
-        None if venv.exists() => venv,
-        None => panic!(
-            "no Python for the Python e2e test: OTEL_AWS_TEST_PYTHON is unset and .tools/venv is missing; {INSTALL_HINT}"
-        ),
-    };
-    let check = Command::new(&python).args(["-c", MODULES]).output();
-    let ok = check.as_ref().is_ok_and(|o| o.status.success());
-    if !ok {
-        let why = match &check {
-            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-            Err(e) => e.to_string(),
-        };
-        panic!(
-            "{} cannot import the function's packages ({why}): {INSTALL_HINT}",
-            python.display()
-        );
-    }
-    python
+    tooling::python("sdk_e2e (Python)", MODULES, INSTALL_HINT, Need::Required)
+        .expect("Need::Required panics instead")
 }
 
 /// The folder holding the Node function's packages (with `node` on `PATH`);
 /// panics (never skips) when either is missing.
 fn node() -> PathBuf {
-    let modules = std::env::var("OTEL_AWS_TEST_NODE_MODULES")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/node-e2e/node_modules")
-        });
-    let has_node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let missing: Vec<&str> = NODE_MODULES
-        .iter()
-        .copied()
-        .filter(|m| !modules.join(m).join("package.json").exists())
-        .collect();
-    if has_node && missing.is_empty() {
-        return modules;
-    }
-    let why = if has_node {
-        format!("{} lacks {missing:?}", modules.display())
-    } else {
-        "no `node` on PATH".to_string()
-    };
-    panic!("Node.js e2e test cannot run: {why}; {NODE_HINT}");
+    tooling::node_modules(
+        "sdk_e2e (Node.js)",
+        &NODE_MODULES,
+        NODE_HINT,
+        Need::Required,
+    )
+    .expect("Need::Required panics instead")
 }
 
 fn string_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {

@@ -12,4 +12,5 @@ pub mod lambda_sim;
 pub mod otlp;
 pub mod server;
 pub mod sigv4;
+pub mod tooling;
 pub mod xray_api;

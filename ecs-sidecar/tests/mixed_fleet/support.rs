@@ -24,6 +24,7 @@ use otel_aws_distro::propagation::{
     PropagatorKind, build_propagator, extract_from_map, inject_into_map,
 };
 use otel_aws_distro::{Builder, Env, Guard};
+use otel_aws_testkit::tooling::{self, Need};
 use serde_json::Value as Json;
 
 /// Modules the Python services import (pinned in the Makefile's `test-deps`).
@@ -45,82 +46,17 @@ const NODE_MODULES: [&str; 5] = [
 const NODE_HINT: &str = "run `make test-deps` (installs lambda-layer/tests/node/package-lock.json \
     into .tools/node-e2e) or set OTEL_AWS_TEST_NODE_MODULES to a node_modules that has it";
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
 /// The interpreter to use, or `None` (skip, with a message) when none is
 /// configured outside CI. With `CI=true` or `OTEL_AWS_TEST_PYTHON` set, a
 /// missing interpreter or package fails the test.
 pub fn python() -> Option<PathBuf> {
-    let explicit = std::env::var("OTEL_AWS_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .map(PathBuf::from);
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python3");
-    let strict = explicit.is_some() || ci();
-    let python = match explicit {
-        Some(p) => p,
-        None if venv.exists() => venv,
-        None if ci() => panic!("CI=true and no Python for the mixed-fleet test: {INSTALL_HINT}"),
-        None => {
-            eprintln!(
-                "SKIPPED mixed_fleet: OTEL_AWS_TEST_PYTHON is unset and .tools/venv is missing; {INSTALL_HINT}"
-            );
-            return None;
-        }
-    };
-    let check = Command::new(&python).args(["-c", MODULES]).output();
-    let ok = check.as_ref().is_ok_and(|o| o.status.success());
-    if !ok {
-        let why = match &check {
-            Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
-            Err(e) => e.to_string(),
-        };
-        assert!(
-            !strict,
-            "{} cannot import the services' packages ({why}): {INSTALL_HINT}",
-            python.display()
-        );
-        eprintln!(
-            "SKIPPED mixed_fleet: {} lacks the packages ({why}); {INSTALL_HINT}",
-            python.display()
-        );
-        return None;
-    }
-    Some(python)
+    tooling::python("mixed_fleet", MODULES, INSTALL_HINT, Need::SkipOutsideCi)
 }
 
 /// The `node_modules` folder for the Node.js service, or `None` (skip,
 /// with a message) outside CI when `node` or a package is missing.
 pub fn node_modules() -> Option<PathBuf> {
-    let modules = std::env::var("OTEL_AWS_TEST_NODE_MODULES")
-        .ok()
-        .filter(|p| !p.trim().is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/node-e2e/node_modules")
-        });
-    let has_node = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let missing: Vec<&str> = NODE_MODULES
-        .iter()
-        .copied()
-        .filter(|m| !modules.join(m).join("package.json").exists())
-        .collect();
-    if has_node && missing.is_empty() {
-        return Some(modules);
-    }
-    let why = if has_node {
-        format!("{} lacks {missing:?}", modules.display())
-    } else {
-        "no `node` on PATH".to_string()
-    };
-    assert!(!ci(), "CI=true: {why}: {NODE_HINT}");
-    eprintln!("SKIPPED mixed_fleet: {why}; {NODE_HINT}");
-    None
+    tooling::node_modules("mixed_fleet", &NODE_MODULES, NODE_HINT, Need::SkipOutsideCi)
 }
 
 /// A service process (Python or Node.js), killed on drop.
