@@ -45,7 +45,7 @@ async fn http_protobuf_is_decoded_once_and_handed_to_the_sink() {
     assert_eq!(got[0].0, sent);
     let meta = &got[0].1;
     assert_eq!(
-        (meta.transport, meta.encoding, meta.gzip, meta.span_count),
+        (meta.transport, meta.encoding, meta.gzip, meta.items),
         (Transport::Http, Encoding::Protobuf, false, 2)
     );
     assert_eq!(meta.body_bytes, sent.encoded_len());
@@ -251,7 +251,7 @@ async fn http_spans_with_bad_ids_are_rejected_as_partial_success() {
         partial.error_message
     );
     let got = h.sink.take();
-    assert_eq!(got[0].1.span_count, 1);
+    assert_eq!(got[0].1.items, 1);
     assert_eq!(spans_of(&got[0].0)[0].name, "good");
 
     // JSON response form: int64 as a string (proto3 JSON mapping).
@@ -369,7 +369,7 @@ async fn http_backpressure_is_503_with_retry_after() {
 #[tokio::test]
 async fn sink_partial_acceptance_is_reported() {
     let sink: Arc<dyn TraceSink> = Arc::new(|_b: ExportTraceServiceRequest, meta: RequestMeta| {
-        Ok(Accepted::partial(meta.span_count, "per-invoke buffer full"))
+        Ok(Accepted::partial(meta.items, "per-invoke buffer full"))
     });
     let running = receiver::serve(
         ReceiverConfig {
@@ -419,7 +419,7 @@ async fn grpc_export_plain_and_gzip() {
     assert_eq!(got[1].0, big);
     let meta = &got[1].1;
     assert_eq!(
-        (meta.transport, meta.encoding, meta.gzip, meta.span_count),
+        (meta.transport, meta.encoding, meta.gzip, meta.items),
         (Transport::Grpc, Encoding::Protobuf, true, 50)
     );
     assert_eq!(meta.body_bytes, big.encoded_len());

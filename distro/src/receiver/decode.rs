@@ -1,4 +1,5 @@
-//! Body → [`ExportTraceServiceRequest`], once: gzip with a decompressed-size
+//! Body → the signal's export request ([`ExportTraceServiceRequest`],
+//! [`ExportMetricsServiceRequest`], [`ExportLogsServiceRequest`]), once: gzip with a decompressed-size
 //! limit, protobuf straight from the received `Bytes` with prost, OTLP/JSON
 //! with opentelemetry-proto's serde (plus a lenient fallback), then id
 //! validation that removes unusable spans and reports them.
@@ -6,10 +7,13 @@
 use std::io::Read;
 
 use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use super::json_compat;
+use super::signal::{Logs, Metrics, OtlpSignal, Traces};
 use super::sink::Encoding;
 
 /// Why a body could not be decoded.
@@ -48,53 +52,72 @@ pub fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, DecodeError> {
 
 /// Decodes a binary protobuf `ExportTraceServiceRequest`.
 pub fn decode_protobuf(body: Bytes) -> Result<ExportTraceServiceRequest, DecodeError> {
-    ExportTraceServiceRequest::decode(body).map_err(|e| {
-        DecodeError::Malformed(format!("invalid protobuf ExportTraceServiceRequest: {e}"))
-    })
+    decode_protobuf_of::<Traces>(body)
 }
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest` (hex ids, lowerCamelCase,
 /// integer enums; also enum names, snake_case names and base64 ids).
 pub fn decode_json(body: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
-    match serde_json::from_slice::<ExportTraceServiceRequest>(body) {
-        // Unknown fields are ignored, so snake_case names parse "successfully" into
-        // empty requests or spans without ids/times: retry those leniently.
-        Ok(req) if looks_misnamed(&req) => Ok(json_compat::decode_lenient(body).unwrap_or(req)),
-        Ok(req) => Ok(req),
-        Err(strict) => json_compat::decode_lenient(body).ok_or_else(|| {
-            DecodeError::Malformed(format!(
-                "invalid OTLP/JSON ExportTraceServiceRequest: {strict}"
-            ))
-        }),
-    }
-}
-
-/// No span, or a span without trace id or start time: what a strictly
-/// parsed body with snake_case field names looks like.
-fn looks_misnamed(req: &ExportTraceServiceRequest) -> bool {
-    let mut spans = req
-        .resource_spans
-        .iter()
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| &s.spans)
-        .peekable();
-    spans.peek().is_none() || spans.any(|s| s.trace_id.is_empty() || s.start_time_unix_nano == 0)
+    decode_json_of::<Traces>(body)
 }
 
 /// Decodes a body in the given encoding (already decompressed).
 pub fn decode(body: Bytes, encoding: Encoding) -> Result<ExportTraceServiceRequest, DecodeError> {
+    decode_of::<Traces>(body, encoding)
+}
+
+/// Decodes an `ExportMetricsServiceRequest` in the given encoding.
+pub fn decode_metrics(
+    body: Bytes,
+    encoding: Encoding,
+) -> Result<ExportMetricsServiceRequest, DecodeError> {
+    decode_of::<Metrics>(body, encoding)
+}
+
+/// Decodes an `ExportLogsServiceRequest` in the given encoding.
+pub fn decode_logs(
+    body: Bytes,
+    encoding: Encoding,
+) -> Result<ExportLogsServiceRequest, DecodeError> {
+    decode_of::<Logs>(body, encoding)
+}
+
+pub(crate) fn decode_protobuf_of<S: OtlpSignal>(body: Bytes) -> Result<S::Request, DecodeError> {
+    S::Request::decode(body)
+        .map_err(|e| DecodeError::Malformed(format!("invalid protobuf {}: {e}", S::REQUEST_NAME)))
+}
+
+pub(crate) fn decode_json_of<S: OtlpSignal>(body: &[u8]) -> Result<S::Request, DecodeError> {
+    match serde_json::from_slice::<S::Request>(body) {
+        // Unknown fields are ignored, so snake_case names parse "successfully" into
+        // empty requests or items without ids/times: retry those leniently.
+        Ok(req) if S::looks_misnamed(&req) => {
+            Ok(json_compat::decode_lenient::<S::Request>(body).unwrap_or(req))
+        }
+        Ok(req) => Ok(req),
+        Err(strict) => json_compat::decode_lenient::<S::Request>(body).ok_or_else(|| {
+            DecodeError::Malformed(format!("invalid OTLP/JSON {}: {strict}", S::REQUEST_NAME))
+        }),
+    }
+}
+
+/// Decodes a body of signal `S` in the given encoding (already decompressed).
+pub(crate) fn decode_of<S: OtlpSignal>(
+    body: Bytes,
+    encoding: Encoding,
+) -> Result<S::Request, DecodeError> {
     match encoding {
-        Encoding::Protobuf => decode_protobuf(body),
-        Encoding::Json => decode_json(&body),
+        Encoding::Protobuf => decode_protobuf_of::<S>(body),
+        Encoding::Json => decode_json_of::<S>(&body),
     }
 }
 
 /// Result of [`validate`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Validation {
-    /// Spans kept.
-    pub spans: u64,
-    /// Spans removed for unusable ids.
+    /// Items kept (spans, data points or log records).
+    pub items: u64,
+    /// Items removed (unusable ids, malformed points).
     pub rejected: u64,
     /// Why the first one was removed (empty when none were).
     pub message: String,
@@ -121,7 +144,7 @@ pub fn validate(batch: &mut ExportTraceServiceRequest) -> Validation {
                 },
             );
             let kept = ss.spans.len();
-            v.spans += kept as u64;
+            v.items += kept as u64;
             v.rejected += (before - kept) as u64;
         }
     }
@@ -199,7 +222,7 @@ mod tests {
             };
             let v = validate(&mut req);
             assert_eq!(
-                (v.spans, v.rejected),
+                (v.items, v.rejected),
                 (u64::from(keep), u64::from(!keep)),
                 "{s:?}"
             );

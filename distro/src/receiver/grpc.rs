@@ -1,72 +1,75 @@
-//! OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`
-//! on tonic, gzip request compression accepted.
+//! OTLP/gRPC receiver: `TraceService/Export`, `MetricsService/Export` and
+//! `LogsService/Export` (each when its signal has a sink) on tonic, gzip
+//! request compression accepted.
 //!
 //! The service is written against `tonic::server::Grpc` rather than the
-//! generated `TraceServiceServer` because the generated one decodes with
+//! generated `*ServiceServer`s because the generated one decodes with
 //! `ProstCodec`, which reports malformed protobuf as INTERNAL; OTLP asks for
 //! INVALID_ARGUMENT (non-retryable). The codec here decodes with prost
 //! straight from tonic's buffer and maps errors accordingly. Tonic's own
 //! decompression errors are remapped the same way (see [`remap_status`]).
 //!
 //! Every received body frame is accounted with the sink
-//! ([`TraceSink::reserve`](super::TraceSink::reserve)) before tonic buffers
+//! ([`Sink::reserve`](super::Sink::reserve)) before tonic buffers
 //! it ([`ReservingBody`]), and a stream must deliver its message within the
 //! request timeout.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
 use prost::Message;
 use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::{Code, Status};
 
 use super::deliver::{Shared, deliver};
+use super::signal::{Logs, Metrics, OtlpSignal, Signal, Traces};
 use super::sink::{Backpressure, Encoding, RequestMeta, Reservation, Transport};
 use super::stats::ReceiverStats;
 use super::status::{CODE_RESOURCE_EXHAUSTED, RpcStatus};
 
-/// The gRPC method path.
-pub const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+/// The gRPC traces method path.
+pub const EXPORT_PATH: &str = super::signal::GRPC_TRACES_PATH;
 
 /// A decoded request and its decoded size in bytes.
-type Decoded = (ExportTraceServiceRequest, usize);
+type Decoded<S> = (<S as OtlpSignal>::Request, usize);
 
 /// Prost codec whose decode errors are INVALID_ARGUMENT.
-struct OtlpCodec {
+struct OtlpCodec<S> {
     stats: Arc<ReceiverStats>,
+    signal: PhantomData<S>,
 }
 
-struct OtlpDecoder {
+struct OtlpDecoder<S> {
     stats: Arc<ReceiverStats>,
+    signal: PhantomData<S>,
 }
 
-struct OtlpEncoder;
+struct OtlpEncoder<S>(PhantomData<S>);
 
-impl Codec for OtlpCodec {
-    type Encode = ExportTraceServiceResponse;
-    type Decode = Decoded;
-    type Encoder = OtlpEncoder;
-    type Decoder = OtlpDecoder;
+impl<S: OtlpSignal> Codec for OtlpCodec<S> {
+    type Encode = S::Response;
+    type Decode = Decoded<S>;
+    type Encoder = OtlpEncoder<S>;
+    type Decoder = OtlpDecoder<S>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        OtlpEncoder
+        OtlpEncoder(PhantomData)
     }
 
     fn decoder(&mut self) -> Self::Decoder {
         OtlpDecoder {
             stats: Arc::clone(&self.stats),
+            signal: PhantomData,
         }
     }
 }
 
-impl Encoder for OtlpEncoder {
-    type Item = ExportTraceServiceResponse;
+impl<S: OtlpSignal> Encoder for OtlpEncoder<S> {
+    type Item = S::Response;
     type Error = Status;
 
     fn encode(&mut self, item: Self::Item, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
@@ -75,19 +78,20 @@ impl Encoder for OtlpEncoder {
     }
 }
 
-impl Decoder for OtlpDecoder {
-    type Item = Decoded;
+impl<S: OtlpSignal> Decoder for OtlpDecoder<S> {
+    type Item = Decoded<S>;
     type Error = Status;
 
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Decoded>, Status> {
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Decoded<S>>, Status> {
         use bytes::Buf;
         let len = src.remaining();
-        match ExportTraceServiceRequest::decode(src) {
+        match S::Request::decode(src) {
             Ok(req) => Ok(Some((req, len))),
             Err(e) => {
                 self.stats.malformed();
                 Err(Status::invalid_argument(format!(
-                    "invalid protobuf ExportTraceServiceRequest: {e}"
+                    "invalid protobuf {}: {e}",
+                    S::REQUEST_NAME
                 )))
             }
         }
@@ -95,13 +99,13 @@ impl Decoder for OtlpDecoder {
 }
 
 /// The unary handler: validate, hand to the sink, answer.
-struct ExportHandler(Arc<Shared>);
+struct ExportHandler<S>(Arc<Shared>, PhantomData<S>);
 
-impl tonic::server::UnaryService<Decoded> for ExportHandler {
-    type Response = ExportTraceServiceResponse;
+impl<S: OtlpSignal> tonic::server::UnaryService<Decoded<S>> for ExportHandler<S> {
+    type Response = S::Response;
     type Future = std::future::Ready<Result<tonic::Response<Self::Response>, Status>>;
 
-    fn call(&mut self, request: tonic::Request<Decoded>) -> Self::Future {
+    fn call(&mut self, request: tonic::Request<Decoded<S>>) -> Self::Future {
         let peer = request.remote_addr();
         let gzip = request
             .metadata()
@@ -116,14 +120,15 @@ impl tonic::server::UnaryService<Decoded> for ExportHandler {
         }
         let (batch, body_bytes) = request.into_inner();
         let meta = RequestMeta {
+            signal: S::SIGNAL,
             transport: Transport::Grpc,
             encoding: Encoding::Protobuf,
             gzip,
             body_bytes,
-            span_count: 0,
+            items: 0,
             peer,
         };
-        std::future::ready(match deliver(&self.0, batch, meta) {
+        std::future::ready(match deliver::<S>(&self.0, batch, meta) {
             Ok(resp) => Ok(tonic::Response::new(resp)),
             Err(bp) => Err(backpressure_status(bp)),
         })
@@ -147,13 +152,14 @@ struct HeldSlot(Held);
 /// A request body that accounts each data frame with the sink before
 /// handing it to tonic (which buffers the whole message); a refusal ends
 /// the stream with RESOURCE_EXHAUSTED + RetryInfo.
-struct ReservingBody<B> {
+struct ReservingBody<B, S> {
     inner: Pin<Box<B>>,
     shared: Arc<Shared>,
     held: Held,
+    signal: PhantomData<fn() -> S>,
 }
 
-impl<B> tonic::codegen::Body for ReservingBody<B>
+impl<B, S: OtlpSignal> tonic::codegen::Body for ReservingBody<B, S>
 where
     B: tonic::codegen::Body,
     B::Error: Into<tonic::codegen::StdError>,
@@ -173,14 +179,18 @@ where
             Poll::Ready(Some(Ok(frame))) => frame,
         };
         if let Some(data) = frame.data_ref() {
-            match self.shared.sink.reserve(data.remaining()) {
+            let reserved = match S::sink(&self.shared.sinks) {
+                Some(sink) => sink.reserve(data.remaining()),
+                None => Ok(Reservation::none()),
+            };
+            match reserved {
                 Ok(r) => self
                     .held
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .push(r),
                 Err(bp) => {
-                    self.shared.stats.backpressured(0);
+                    self.shared.stats.backpressured(S::SIGNAL, 0);
                     return Poll::Ready(Some(Err(Box::new(backpressure_status(bp)))));
                 }
             }
@@ -197,13 +207,14 @@ where
     }
 }
 
-/// The tower service tonic's server runs: routes the one method, 404s (UNIMPLEMENTED) the rest.
+/// The tower service tonic's server runs: routes the methods of the signals
+/// with a sink, UNIMPLEMENTED for the rest.
 #[derive(Clone)]
-pub(crate) struct TraceGrpcService {
+pub(crate) struct OtlpGrpcService {
     shared: Arc<Shared>,
 }
 
-impl TraceGrpcService {
+impl OtlpGrpcService {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         Self { shared }
     }
@@ -211,7 +222,7 @@ impl TraceGrpcService {
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-impl<B> tonic::codegen::Service<http::Request<B>> for TraceGrpcService
+impl<B> tonic::codegen::Service<http::Request<B>> for OtlpGrpcService
 where
     B: tonic::codegen::Body + Send + 'static,
     B::Error: Into<tonic::codegen::StdError> + Send + 'static,
@@ -226,56 +237,78 @@ where
 
     fn call(&mut self, req: http::Request<B>) -> Self::Future {
         let shared = Arc::clone(&self.shared);
-        if req.uri().path() != EXPORT_PATH {
-            let path = req.uri().path().to_owned();
-            return Box::pin(async move {
-                Ok(
-                    Status::unimplemented(format!("unknown method {path}: only {EXPORT_PATH}"))
-                        .into_http(),
-                )
-            });
-        }
-        let held: Held = Arc::default();
-        let (mut parts, body) = req.into_parts();
-        parts.extensions.insert(HeldSlot(Arc::clone(&held)));
-        let req = http::Request::from_parts(
-            parts,
-            ReservingBody {
-                inner: Box::pin(body),
-                shared: Arc::clone(&shared),
-                held: Arc::clone(&held),
-            },
-        );
-        Box::pin(async move {
-            shared.stats.request();
-            let codec = OtlpCodec {
-                stats: Arc::clone(&shared.stats),
-            };
-            let mut grpc = tonic::server::Grpc::new(codec)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(shared.max_body_bytes);
-            let unary = grpc.unary(ExportHandler(Arc::clone(&shared)), req);
-            let timed = match shared.request_timeout {
-                Some(t) => tokio::time::timeout(t, unary).await.ok(),
-                None => Some(unary.await),
-            };
-            let Some(mut res) = timed else {
-                drop(held);
-                return Ok(Status::deadline_exceeded(
-                    "the request did not arrive within the request timeout",
-                )
-                .into_http());
-            };
-            drop(held);
-            if let Some(status) = Status::from_header_map(res.headers())
-                && let Some(new) = remap_status(&status, &shared.stats)
-            {
-                // Replace the trailers-only status in place.
-                let _ = new.add_header(res.headers_mut());
+        let path = req.uri().path();
+        let signal = Signal::ALL
+            .into_iter()
+            .find(|s| s.grpc_path() == path && shared.sinks.serves(*s));
+        match signal {
+            Some(Signal::Traces) => export::<Traces, B>(shared, req),
+            Some(Signal::Metrics) => export::<Metrics, B>(shared, req),
+            Some(Signal::Logs) => export::<Logs, B>(shared, req),
+            None => {
+                let served: Vec<&str> = Signal::ALL
+                    .into_iter()
+                    .filter(|s| shared.sinks.serves(*s))
+                    .map(Signal::grpc_path)
+                    .collect();
+                let msg = format!("unknown method {path}: only {}", served.join(", "));
+                Box::pin(async move { Ok(Status::unimplemented(msg).into_http()) })
             }
-            Ok(res)
-        })
+        }
     }
+}
+
+/// One unary export call of signal `S`.
+fn export<S: OtlpSignal, B>(
+    shared: Arc<Shared>,
+    req: http::Request<B>,
+) -> BoxFuture<Result<http::Response<tonic::body::Body>, Infallible>>
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    let held: Held = Arc::default();
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(HeldSlot(Arc::clone(&held)));
+    let req = http::Request::from_parts(
+        parts,
+        ReservingBody::<B, S> {
+            inner: Box::pin(body),
+            shared: Arc::clone(&shared),
+            held: Arc::clone(&held),
+            signal: PhantomData,
+        },
+    );
+    Box::pin(async move {
+        shared.stats.request();
+        let codec = OtlpCodec::<S> {
+            stats: Arc::clone(&shared.stats),
+            signal: PhantomData,
+        };
+        let mut grpc = tonic::server::Grpc::new(codec)
+            .accept_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(shared.max_body_bytes);
+        let unary = grpc.unary(ExportHandler::<S>(Arc::clone(&shared), PhantomData), req);
+        let timed = match shared.request_timeout {
+            Some(t) => tokio::time::timeout(t, unary).await.ok(),
+            None => Some(unary.await),
+        };
+        let Some(mut res) = timed else {
+            drop(held);
+            return Ok(Status::deadline_exceeded(
+                "the request did not arrive within the request timeout",
+            )
+            .into_http());
+        };
+        drop(held);
+        if let Some(status) = Status::from_header_map(res.headers())
+            && let Some(new) = remap_status(&status, &shared.stats)
+        {
+            // Replace the trailers-only status in place.
+            let _ = new.add_header(res.headers_mut());
+        }
+        Ok(res)
+    })
 }
 
 /// Tonic reports a bad gzip body and a truncated message as INTERNAL, an

@@ -1,9 +1,10 @@
-//! OTLP/HTTP receiver: `POST /v1/traces` with `application/x-protobuf` or
+//! OTLP/HTTP receiver: `POST /v1/traces`, `/v1/metrics`, `/v1/logs` (each
+//! when its signal has a sink) with `application/x-protobuf` or
 //! `application/json`, optionally `Content-Encoding: gzip`.
 //!
-//! Responses follow the OTLP/HTTP spec: 200 with an
-//! `ExportTraceServiceResponse` in the request's encoding (with
-//! `partial_success` when spans were refused); 4xx/5xx with a
+//! Responses follow the OTLP/HTTP spec: 200 with the signal's export
+//! response in the request's encoding (with `partial_success` when items
+//! were refused); 4xx/5xx with a
 //! `google.rpc.Status` body in the request's encoding; 503 +
 //! `Retry-After` when the sink pushes back (retryable; 429 is not used).
 
@@ -18,33 +19,46 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use prost::Message;
 
 use super::decode::{self, DecodeError};
 use super::deliver::{Shared, deliver};
-use super::sink::{Backpressure, Encoding, RequestMeta, Reservation, Transport};
+use super::signal::{Logs, Metrics, OtlpSignal, Signal, Traces};
+use super::sink::{Backpressure, Encoding, RequestMeta, Reservation, Sink, Transport};
 use super::status::{CODE_INVALID_ARGUMENT, CODE_UNAVAILABLE, RpcStatus, retry_after_seconds};
-
-/// The OTLP/HTTP traces path.
-pub const TRACES_PATH: &str = "/v1/traces";
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
 
-/// The axum router of the HTTP receiver.
+/// The axum router of the HTTP receiver: one route per signal with a sink.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .route(TRACES_PATH, post(export))
-        .fallback(not_found)
+    let mut router = Router::new();
+    if shared.sinks.traces.is_some() {
+        router = router.route(Signal::Traces.http_path(), post(export::<Traces>));
+    }
+    if shared.sinks.metrics.is_some() {
+        router = router.route(Signal::Metrics.http_path(), post(export::<Metrics>));
+    }
+    if shared.sinks.logs.is_some() {
+        router = router.route(Signal::Logs.http_path(), post(export::<Logs>));
+    }
+    let served: Vec<&str> = Signal::ALL
+        .iter()
+        .filter(|s| shared.sinks.serves(**s))
+        .map(|s| s.http_path())
+        .collect();
+    let msg: Arc<str> = format!(
+        "not found: this OTLP/HTTP receiver accepts POST on {}",
+        served.join(", ")
+    )
+    .into();
+    router
+        .fallback(move || not_found(Arc::clone(&msg)))
         .with_state(shared)
 }
 
-async fn not_found() -> Response {
-    plain(
-        StatusCode::NOT_FOUND,
-        "not found: OTLP/HTTP traces are accepted on POST /v1/traces",
-    )
+async fn not_found(msg: Arc<str>) -> Response {
+    plain(StatusCode::NOT_FOUND, &msg)
 }
 
 fn plain(status: StatusCode, msg: &str) -> Response {
@@ -116,26 +130,14 @@ fn decode_error_response(err: &DecodeError, encoding: Encoding) -> Response {
     }
 }
 
-fn ok_response(encoding: Encoding, resp: &ExportTraceServiceResponse) -> Response {
+/// 200 with the export response: protobuf, or proto3 JSON (`{}` or
+/// `{"partialSuccess":{"rejectedSpans":"2","errorMessage":"..."}}`, int64 as a string).
+fn ok_response<S: OtlpSignal>(encoding: Encoding, resp: &S::Response) -> Response {
     let (ctype, body) = match encoding {
         Encoding::Protobuf => (PROTOBUF, resp.encode_to_vec()),
-        Encoding::Json => (JSON, response_json(resp)),
+        Encoding::Json => (JSON, S::response_json(resp)),
     };
     (StatusCode::OK, [(header::CONTENT_TYPE, ctype)], body).into_response()
-}
-
-/// Proto3 JSON of the response: `{}` or `{"partialSuccess":{"rejectedSpans":"2","errorMessage":"..."}}` (int64 as a string).
-fn response_json(resp: &ExportTraceServiceResponse) -> Vec<u8> {
-    let v = match &resp.partial_success {
-        None => serde_json::json!({}),
-        Some(p) => serde_json::json!({
-            "partialSuccess": {
-                "rejectedSpans": p.rejected_spans.to_string(),
-                "errorMessage": p.error_message,
-            }
-        }),
-    };
-    v.to_string().into_bytes()
 }
 
 /// Why a body could not be taken.
@@ -155,14 +157,14 @@ impl From<DecodeError> for BodyError {
 }
 
 /// Reads the body, refusing more than `limit` bytes. Every chunk is
-/// accounted with the sink ([`TraceSink::reserve`](super::TraceSink::reserve))
+/// accounted with the sink ([`Sink::reserve`](super::Sink::reserve))
 /// before it is kept: the whole declared `Content-Length` up front when
 /// there is one, else chunk by chunk. A single-chunk body is not copied.
-async fn read_body(
+async fn read_body<B: 'static>(
     body: Body,
     limit: usize,
     declared: Option<u64>,
-    shared: &Shared,
+    sink: &dyn Sink<B>,
     held: &mut Vec<Reservation>,
 ) -> Result<Bytes, BodyError> {
     let mut stream = body.into_data_stream();
@@ -172,7 +174,7 @@ async fn read_body(
     let mut reserved = 0usize;
     if let Some(len) = declared {
         let len = usize::try_from(len).unwrap_or(usize::MAX).min(limit);
-        held.push(shared.sink.reserve(len).map_err(BodyError::Busy)?);
+        held.push(sink.reserve(len).map_err(BodyError::Busy)?);
         reserved = len;
     }
     while let Some(chunk) = stream.next().await {
@@ -187,12 +189,7 @@ async fn read_body(
             .into());
         }
         if total > reserved {
-            held.push(
-                shared
-                    .sink
-                    .reserve(total - reserved)
-                    .map_err(BodyError::Busy)?,
-            );
+            held.push(sink.reserve(total - reserved).map_err(BodyError::Busy)?);
             reserved = total;
         }
         match (&mut first, &mut rest) {
@@ -223,12 +220,16 @@ fn backpressure_response(encoding: Encoding, bp: Backpressure) -> Response {
     resp
 }
 
-async fn export(
+async fn export<S: OtlpSignal>(
     State(shared): State<Arc<Shared>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // Routed only for signals with a sink.
+    let Some(sink) = S::sink(&shared.sinks).cloned() else {
+        return plain(StatusCode::NOT_FOUND, "not found");
+    };
     shared.stats.request();
     let encoding = match content_type(&headers) {
         Ok(e) => e,
@@ -259,7 +260,7 @@ async fn export(
             }
             .into());
         }
-        let read = read_body(body, limit, declared, &shared, &mut held);
+        let read = read_body(body, limit, declared, &*sink, &mut held);
         let raw = match shared.request_timeout {
             Some(t) => match tokio::time::timeout(t, read).await {
                 Ok(r) => r?,
@@ -269,19 +270,19 @@ async fn export(
         };
         let plain = if gzip {
             let plain = decode::gunzip(&raw, limit)?;
-            held.push(shared.sink.reserve(plain.len()).map_err(BodyError::Busy)?);
+            held.push(sink.reserve(plain.len()).map_err(BodyError::Busy)?);
             plain
         } else {
             raw
         };
         let body_bytes = plain.len();
-        Ok((decode::decode(plain, encoding)?, body_bytes))
+        Ok((decode::decode_of::<S>(plain, encoding)?, body_bytes))
     }
     .await;
     let (batch, body_bytes) = match result {
         Ok(ok) => ok,
         Err(BodyError::Busy(bp)) => {
-            shared.stats.backpressured(0);
+            shared.stats.backpressured(S::SIGNAL, 0);
             tracing::debug!(%peer, reason = %bp.reason, "OTLP/HTTP body refused: memory bound");
             return backpressure_response(encoding, bp);
         }
@@ -302,19 +303,20 @@ async fn export(
         }
     };
     let meta = RequestMeta {
+        signal: S::SIGNAL,
         transport: Transport::Http,
         encoding,
         gzip,
         body_bytes,
-        span_count: 0,
+        items: 0,
         peer: Some(peer),
     };
     // The body is gone once decoded (the batch owns its own copies): give
     // its bytes back before the sink accounts the decoded batch, or a
     // request larger than half the budget could never get in.
     drop(held);
-    match deliver(&shared, batch, meta) {
-        Ok(resp) => ok_response(encoding, &resp),
+    match deliver::<S>(&shared, batch, meta) {
+        Ok(resp) => ok_response::<S>(encoding, &resp),
         Err(bp) => backpressure_response(encoding, bp),
     }
 }

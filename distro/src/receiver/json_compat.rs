@@ -10,11 +10,10 @@
 //! `serde_json::Value` round trip that rewrites those into the strict form.
 
 use base64::Engine as _;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_json::Value;
 
-/// Parses `body` after normalising it; `None` if it still does not decode.
-pub(crate) fn decode_lenient(body: &[u8]) -> Option<ExportTraceServiceRequest> {
+/// Parses `body` (any signal's export request) after normalising it; `None` if it still does not decode.
+pub(crate) fn decode_lenient<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
     let mut v: Value = serde_json::from_slice(body).ok()?;
     normalize(&mut v);
     serde_json::from_value(v).ok()
@@ -34,7 +33,18 @@ fn normalize(v: &mut Value) {
                     key
                 };
                 match (key.as_str(), &mut val) {
-                    // The only enum fields of a trace request: Span.kind and Status.code.
+                    // The enum fields of the three requests: Span.kind, Status.code,
+                    // the metrics' aggregationTemporality and the logs' severityNumber.
+                    ("aggregationTemporality", Value::String(s)) => {
+                        if let Some(n) = temporality(s) {
+                            val = Value::from(n);
+                        }
+                    }
+                    ("severityNumber", Value::String(s)) => {
+                        if let Some(n) = severity_number(s) {
+                            val = Value::from(n);
+                        }
+                    }
                     ("kind", Value::String(s)) => {
                         if let Some(n) = span_kind(s) {
                             val = Value::from(n);
@@ -46,6 +56,7 @@ fn normalize(v: &mut Value) {
                         }
                     }
                     ("traceId" | "spanId" | "parentSpanId", Value::String(s)) => {
+                        // Spans, span links, log records and exemplars carry ids.
                         if let Some(hex) = base64_id_to_hex(s) {
                             val = Value::String(hex);
                         }
@@ -96,6 +107,34 @@ fn span_kind(name: &str) -> Option<i64> {
     })
 }
 
+fn temporality(name: &str) -> Option<i64> {
+    Some(match name {
+        "AGGREGATION_TEMPORALITY_UNSPECIFIED" => 0,
+        "AGGREGATION_TEMPORALITY_DELTA" => 1,
+        "AGGREGATION_TEMPORALITY_CUMULATIVE" => 2,
+        _ => return None,
+    })
+}
+
+/// `SEVERITY_NUMBER_TRACE` = 1 ... `SEVERITY_NUMBER_FATAL4` = 24, four per level.
+fn severity_number(name: &str) -> Option<i64> {
+    let rest = name.strip_prefix("SEVERITY_NUMBER_")?;
+    if rest == "UNSPECIFIED" {
+        return Some(0);
+    }
+    let levels = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let (level, n) = levels.iter().enumerate().find_map(|(i, l)| {
+        let tail = rest.strip_prefix(l)?;
+        let n: i64 = if tail.is_empty() {
+            1
+        } else {
+            tail.parse().ok()?
+        };
+        Some((i as i64, n))
+    })?;
+    (1..=4).contains(&n).then_some(level * 4 + n)
+}
+
 fn status_code(name: &str) -> Option<i64> {
     Some(match name {
         "STATUS_CODE_UNSET" => 0,
@@ -130,6 +169,21 @@ mod tests {
         assert_eq!(span_kind("SPAN_KIND_CONSUMER"), Some(5));
         assert_eq!(span_kind("SERVER"), None);
         assert_eq!(status_code("STATUS_CODE_ERROR"), Some(2));
+        // Enum values from opentelemetry-proto's logs.proto and metrics.proto.
+        for (name, n) in [
+            ("SEVERITY_NUMBER_UNSPECIFIED", Some(0)),
+            ("SEVERITY_NUMBER_TRACE", Some(1)),
+            ("SEVERITY_NUMBER_DEBUG4", Some(8)),
+            ("SEVERITY_NUMBER_INFO", Some(9)),
+            ("SEVERITY_NUMBER_WARN2", Some(14)),
+            ("SEVERITY_NUMBER_FATAL4", Some(24)),
+            ("SEVERITY_NUMBER_INFO5", None),
+            ("INFO", None),
+        ] {
+            assert_eq!(severity_number(name), n, "{name}");
+        }
+        assert_eq!(temporality("AGGREGATION_TEMPORALITY_CUMULATIVE"), Some(2));
+        assert_eq!(temporality("AGGREGATION_TEMPORALITY_DELTA"), Some(1));
         // 16 bytes 0x5b8efff7... from the OTLP example, base64 by Python's base64 module.
         assert_eq!(
             base64_id_to_hex("W47/95gDgQPSabYzgT/GDA==").as_deref(),

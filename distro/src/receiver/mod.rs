@@ -1,11 +1,17 @@
-//! OTLP receivers (HTTP and gRPC) that decode into the one batch type (feature `server`).
+//! OTLP receivers (HTTP and gRPC) that decode into the one batch type per
+//! signal (feature `server`).
 //!
 //! Both receivers decode each request once into an
-//! [`ExportTraceServiceRequest`],
-//! drop spans with unusable ids (reported to the sender as
-//! `partial_success`) and push the batch to a [`TraceSink`]. A sink that
+//! [`ExportTraceServiceRequest`], [`ExportMetricsServiceRequest`] or
+//! [`ExportLogsServiceRequest`], drop the items that cannot be carried on
+//! (spans with unusable ids, malformed histogram points, log records with
+//! bad ids: reported to the sender as `partial_success`) and push the batch
+//! to that signal's [`Sink`] ([`TraceSink`] for traces). A sink that
 //! answers [`Backpressure`] makes the sender retry: HTTP 503 with
-//! `Retry-After`, gRPC `RESOURCE_EXHAUSTED` with `RetryInfo`.
+//! `Retry-After`, gRPC `RESOURCE_EXHAUSTED` with `RetryInfo`. Limits and
+//! accounting (body size, gzip bombs, memory reservations, timeouts) are
+//! the same for every signal. [`serve`] takes traces only; [`serve_signals`]
+//! takes a sink per signal ([`Sinks`]).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -13,7 +19,7 @@
 //! use otel_aws_distro::receiver::{self, Accepted, ReceiverConfig, TraceSink};
 //!
 //! let sink: Arc<dyn TraceSink> = Arc::new(|batch: receiver::ExportTraceServiceRequest, meta: receiver::RequestMeta| {
-//!     println!("{} spans over {:?}", meta.span_count, meta.transport);
+//!     println!("{} spans over {:?}", meta.items, meta.transport);
 //!     drop(batch);
 //!     Ok(Accepted::all())
 //! });
@@ -35,6 +41,7 @@ mod deliver;
 mod grpc;
 mod http;
 mod json_compat;
+mod signal;
 mod sink;
 mod stats;
 mod status;
@@ -56,11 +63,16 @@ pub use self::config::{
 };
 pub use self::conn::{IdleListener, IdleTimeout};
 pub use self::grpc::EXPORT_PATH as GRPC_EXPORT_PATH;
-pub use self::http::TRACES_PATH as HTTP_TRACES_PATH;
+pub use self::signal::{
+    GRPC_LOGS_PATH, GRPC_METRICS_PATH, GRPC_TRACES_PATH, LOGS_PATH as HTTP_LOGS_PATH,
+    METRICS_PATH as HTTP_METRICS_PATH, Signal, TRACES_PATH as HTTP_TRACES_PATH,
+};
 pub use self::sink::{
-    Accepted, Backpressure, Encoding, RequestMeta, Reservation, TraceSink, Transport,
+    Accepted, Backpressure, Encoding, RequestMeta, Reservation, Sink, Sinks, TraceSink, Transport,
 };
 pub use self::stats::{ReceiverStats, StatsSnapshot};
+pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+pub use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 pub use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use self::deliver::Shared;
@@ -217,15 +229,28 @@ where
     }
 }
 
-/// Binds the enabled receivers, then serves them in background tasks until
-/// `shutdown` completes (or [`RunningReceivers::shutdown`] is called).
+/// Binds the enabled receivers for traces only, then serves them in
+/// background tasks until `shutdown` completes (or
+/// [`RunningReceivers::shutdown`] is called). See [`serve_signals`].
+pub async fn serve(
+    cfg: ReceiverConfig,
+    sink: Arc<dyn TraceSink>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<RunningReceivers, ReceiverError> {
+    serve_signals(cfg, Sinks::traces(sink), shutdown).await
+}
+
+/// Binds the enabled receivers, then serves every signal that has a sink in
+/// `sinks` in background tasks until `shutdown` completes (or
+/// [`RunningReceivers::shutdown`] is called). A signal without a sink is
+/// answered HTTP 404 / gRPC UNIMPLEMENTED.
 ///
 /// Binding happens before this returns, so a taken port is an error here,
 /// and port 0 can be read back from [`RunningReceivers::http_addr`] /
 /// [`RunningReceivers::grpc_addr`]. Must be called inside a tokio runtime.
-pub async fn serve(
+pub async fn serve_signals(
     cfg: ReceiverConfig,
-    sink: Arc<dyn TraceSink>,
+    sinks: Sinks,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<RunningReceivers, ReceiverError> {
     // Bind everything first: nothing runs unless every listener could be opened.
@@ -240,7 +265,7 @@ pub async fn serve(
 
     let stats = Arc::new(ReceiverStats::default());
     let shared = Arc::new(Shared {
-        sink,
+        sinks,
         stats: Arc::clone(&stats),
         max_body_bytes: cfg.max_body_bytes,
         request_timeout: cfg.request_timeout,
@@ -281,7 +306,7 @@ pub async fn serve(
             move |tcp| tcp.map(|tcp| conn::IdleTimeout::new(tcp, idle)),
         );
         let streams = cfg.max_concurrent_streams;
-        let svc = grpc::TraceGrpcService::new(Arc::clone(&shared));
+        let svc = grpc::OtlpGrpcService::new(Arc::clone(&shared));
         let signal = stopped(rx.clone());
         let server = async move {
             tonic::transport::Server::builder()

@@ -1,10 +1,139 @@
-//! Where receivers push decoded batches: the [`TraceSink`] trait and what
-//! travels with each batch.
+//! Where receivers push decoded batches: the [`Sink`] trait (one per
+//! signal's batch type; [`TraceSink`] for traces), [`Sinks`] naming one per
+//! signal, and what travels with each batch.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use super::signal::Signal;
+
+/// Receives every decoded, validated batch of one signal (`B` is
+/// [`ExportTraceServiceRequest`], [`ExportMetricsServiceRequest`] or
+/// [`ExportLogsServiceRequest`]). Same contract as [`TraceSink`]: `accept`
+/// is called on the request path, once per request, and must not block.
+pub trait Sink<B>: Send + Sync + 'static {
+    /// Takes ownership of one batch; [`Backpressure`] makes the sender retry.
+    /// `meta.items` is the number of data points / log records / spans in it.
+    fn accept(&self, batch: B, meta: RequestMeta) -> Result<Accepted, Backpressure>;
+
+    /// Accounts `bytes` about to be held (see [`TraceSink::reserve`]). The default accounts nothing.
+    fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
+        let _ = bytes;
+        Ok(Reservation::none())
+    }
+}
+
+/// A closure taking metrics batches is a metrics sink.
+impl<F> Sink<ExportMetricsServiceRequest> for F
+where
+    F: Fn(ExportMetricsServiceRequest, RequestMeta) -> Result<Accepted, Backpressure>
+        + Send
+        + Sync
+        + 'static,
+{
+    fn accept(
+        &self,
+        batch: ExportMetricsServiceRequest,
+        meta: RequestMeta,
+    ) -> Result<Accepted, Backpressure> {
+        self(batch, meta)
+    }
+}
+
+/// A closure taking logs batches is a logs sink.
+impl<F> Sink<ExportLogsServiceRequest> for F
+where
+    F: Fn(ExportLogsServiceRequest, RequestMeta) -> Result<Accepted, Backpressure>
+        + Send
+        + Sync
+        + 'static,
+{
+    fn accept(
+        &self,
+        batch: ExportLogsServiceRequest,
+        meta: RequestMeta,
+    ) -> Result<Accepted, Backpressure> {
+        self(batch, meta)
+    }
+}
+
+/// A [`TraceSink`] seen as the generic [`Sink`] of traces.
+struct TraceSinkAdapter(Arc<dyn TraceSink>);
+
+impl Sink<ExportTraceServiceRequest> for TraceSinkAdapter {
+    fn accept(
+        &self,
+        batch: ExportTraceServiceRequest,
+        meta: RequestMeta,
+    ) -> Result<Accepted, Backpressure> {
+        self.0.accept(batch, meta)
+    }
+
+    fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
+        self.0.reserve(bytes)
+    }
+}
+
+/// The sink of each signal a receiver serves. A signal without a sink is
+/// not served: HTTP 404 on its path, gRPC UNIMPLEMENTED for its service.
+#[derive(Clone, Default)]
+pub struct Sinks {
+    /// Where spans go.
+    pub traces: Option<Arc<dyn Sink<ExportTraceServiceRequest>>>,
+    /// Where metric data points go.
+    pub metrics: Option<Arc<dyn Sink<ExportMetricsServiceRequest>>>,
+    /// Where log records go.
+    pub logs: Option<Arc<dyn Sink<ExportLogsServiceRequest>>>,
+}
+
+impl Sinks {
+    /// Traces only, into a [`TraceSink`] (what [`serve`](super::serve) does).
+    pub fn traces(sink: Arc<dyn TraceSink>) -> Self {
+        Self {
+            traces: Some(Arc::new(TraceSinkAdapter(sink))),
+            ..Self::default()
+        }
+    }
+
+    /// Adds (or replaces) the traces sink.
+    pub fn with_traces(mut self, sink: Arc<dyn TraceSink>) -> Self {
+        self.traces = Some(Arc::new(TraceSinkAdapter(sink)));
+        self
+    }
+
+    /// Adds (or replaces) the metrics sink.
+    pub fn with_metrics(mut self, sink: Arc<dyn Sink<ExportMetricsServiceRequest>>) -> Self {
+        self.metrics = Some(sink);
+        self
+    }
+
+    /// Adds (or replaces) the logs sink.
+    pub fn with_logs(mut self, sink: Arc<dyn Sink<ExportLogsServiceRequest>>) -> Self {
+        self.logs = Some(sink);
+        self
+    }
+
+    /// Whether `signal` has a sink.
+    pub fn serves(&self, signal: Signal) -> bool {
+        match signal {
+            Signal::Traces => self.traces.is_some(),
+            Signal::Metrics => self.metrics.is_some(),
+            Signal::Logs => self.logs.is_some(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Sinks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let served: Vec<_> = Signal::ALL.iter().filter(|s| self.serves(**s)).collect();
+        f.debug_struct("Sinks").field("signals", &served).finish()
+    }
+}
 
 /// Receives every decoded, validated batch from the receivers.
 ///
@@ -80,11 +209,11 @@ where
 
 /// The sink took the batch. It may still have dropped part of it (for
 /// example a per-invoke buffer that is full): report that in
-/// `rejected_spans` and the sender gets an OTLP `partial_success`.
+/// `rejected` and the sender gets an OTLP `partial_success`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Accepted {
-    /// Spans of the batch the sink dropped (0 = all kept).
-    pub rejected_spans: u64,
+    /// Items (spans, data points, log records) of the batch the sink dropped (0 = all kept).
+    pub rejected: u64,
     /// Why, for the sender's logs (empty when nothing was dropped).
     pub message: String,
 }
@@ -95,10 +224,10 @@ impl Accepted {
         Self::default()
     }
 
-    /// `rejected_spans` spans were dropped, for the reason in `message`.
-    pub fn partial(rejected_spans: u64, message: impl Into<String>) -> Self {
+    /// `rejected` items were dropped, for the reason in `message`.
+    pub fn partial(rejected: u64, message: impl Into<String>) -> Self {
         Self {
-            rejected_spans,
+            rejected,
             message: message.into(),
         }
     }
@@ -127,9 +256,9 @@ impl Backpressure {
 /// Which receiver a batch came through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transport {
-    /// OTLP/HTTP (`POST /v1/traces`).
+    /// OTLP/HTTP (`POST /v1/<signal>`).
     Http,
-    /// OTLP/gRPC (`TraceService/Export`).
+    /// OTLP/gRPC (`<Signal>Service/Export`).
     Grpc,
 }
 
@@ -145,6 +274,8 @@ pub enum Encoding {
 /// Facts about the request a batch arrived in, for the sink and self-telemetry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestMeta {
+    /// Which signal the batch carries.
+    pub signal: Signal,
     /// HTTP or gRPC.
     pub transport: Transport,
     /// Protobuf or JSON.
@@ -153,8 +284,9 @@ pub struct RequestMeta {
     pub gzip: bool,
     /// Decoded (decompressed) body size in bytes: a cheap proxy for the batch's memory footprint.
     pub body_bytes: usize,
-    /// Spans in the batch handed to the sink (after invalid ones were removed).
-    pub span_count: u64,
+    /// Items (spans, data points or log records) in the batch handed to the
+    /// sink, after invalid ones were removed.
+    pub items: u64,
     /// The peer's address, when known.
     pub peer: Option<SocketAddr>,
 }

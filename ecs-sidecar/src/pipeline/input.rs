@@ -194,8 +194,7 @@ impl TraceSink for ReceiverSink {
             .input
             .max_span_bytes
             .map_or(0, |limit| remove_spans_over(&mut batch, limit));
-        let spans =
-            usize::try_from(meta.span_count.saturating_sub(too_large)).unwrap_or(usize::MAX);
+        let spans = usize::try_from(meta.items.saturating_sub(too_large)).unwrap_or(usize::MAX);
         if too_large > 0 {
             Counters::add(&self.counters.dropped, too_large);
         }
