@@ -27,6 +27,7 @@ pub mod config;
 pub mod env;
 pub mod export;
 mod init;
+pub mod instrument;
 pub mod logs;
 pub mod propagation;
 #[cfg(feature = "server")]
