@@ -167,7 +167,11 @@ async fn server_status_is_error_only_for_5xx() {
         assert_eq!(res.status().as_u16(), code);
     }
     // No route at all: the fallback answers 404; the span has no route.
-    let res = client.get(format!("http://{addr}/nowhere")).send().await.unwrap();
+    let res = client
+        .get(format!("http://{addr}/nowhere"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
 
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -204,7 +208,9 @@ async fn panic_in_handler_is_an_exception_event_and_a_500() {
     let res = reqwest::get(format!("http://{addr}/panic")).await.unwrap();
     assert_eq!(res.status(), 500);
     // The server survives the panic.
-    let res = reqwest::get(format!("http://{addr}/orders/1")).await.unwrap();
+    let res = reqwest::get(format!("http://{addr}/orders/1"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
 
     let span = wait_span(&exporter, server_span("GET /panic")).await;
@@ -314,8 +320,7 @@ async fn client_span_is_child_of_current_and_injects_xray_w3c_and_baggage() {
     let client = traced(&provider);
     let tracer = provider.tracer("test");
     let parent = tracer.start("checkout");
-    let cx = Context::current_with_span(parent)
-        .with_baggage([KeyValue::new("tenant", "acme")]);
+    let cx = Context::current_with_span(parent).with_baggage([KeyValue::new("tenant", "acme")]);
     let parent_id = cx.span().span_context().span_id();
     let res = client
         .get(format!("http://{addr}/echo?x=1"))
@@ -350,7 +355,12 @@ async fn client_span_is_child_of_current_and_injects_xray_w3c_and_baggage() {
     // X-Ray: Root=1-<8 hex epoch>-<24 hex>;Parent=<16 hex>;Sampled=1.
     assert_eq!(
         got["x-amzn-trace-id"],
-        format!("Root=1-{}-{};Parent={id};Sampled=1", &trace[..8], &trace[8..]).as_str()
+        format!(
+            "Root=1-{}-{};Parent={id};Sampled=1",
+            &trace[..8],
+            &trace[8..]
+        )
+        .as_str()
     );
     assert_eq!(got["baggage"], "tenant=acme");
 }
@@ -405,7 +415,10 @@ async fn client_errors_follow_the_client_side_rules() {
     };
     // 4xx and 5xx are errors on the client side, error.type the code.
     for code in [404, 500] {
-        assert!(matches!(by_code(code).status, Status::Error { .. }), "{code}");
+        assert!(
+            matches!(by_code(code).status, Status::Error { .. }),
+            "{code}"
+        );
         assert_eq!(attr(by_code(code), "error.type"), s(&code.to_string()));
     }
     let post = by_code(200);
@@ -472,17 +485,18 @@ async fn tonic_server_spans_carry_rpc_attributes_and_grpc_status_mapping() {
         .unwrap();
     let mut client = TraceServiceClient::new(channel.clone());
     client.export(request(0)).await.unwrap();
-    let codes: Vec<_> = [1, 2, 3]
-        .iter()
-        .map(|n| request(*n))
-        .collect::<Vec<_>>();
+    let codes: Vec<_> = [1, 2, 3].iter().map(|n| request(*n)).collect::<Vec<_>>();
     let mut got = Vec::new();
     for req in codes {
         got.push(client.export(req).await.unwrap_err().code());
     }
     assert_eq!(
         got,
-        [tonic::Code::NotFound, tonic::Code::Internal, tonic::Code::Internal]
+        [
+            tonic::Code::NotFound,
+            tonic::Code::Internal,
+            tonic::Code::Internal
+        ]
     );
     // A method the server does not have.
     let mut grpc = tonic::client::Grpc::new(channel);

@@ -39,7 +39,10 @@ async fn service_a_to_service_b_is_one_trace_through_the_export_path() {
     let guard = Builder::new()
         .with_env(Env::from_pairs([
             ("OTEL_SERVICE_NAME", "shop"),
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", sink.traces_url().as_str()),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                sink.traces_url().as_str(),
+            ),
             ("OTEL_BSP_SCHEDULE_DELAY", "50"),
             ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
         ]))

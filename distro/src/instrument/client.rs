@@ -138,7 +138,10 @@ fn record_response(span: &SpanRef<'_>, res: &reqwest::Response) {
         ));
     }
     if status.is_client_error() || status.is_server_error() {
-        attrs.push(KeyValue::new(semconv::ERROR_TYPE, status.as_str().to_owned()));
+        attrs.push(KeyValue::new(
+            semconv::ERROR_TYPE,
+            status.as_str().to_owned(),
+        ));
         span.set_status(Status::error(""));
     }
     span.set_attributes(attrs);
@@ -171,7 +174,11 @@ impl Middleware for TracingMiddleware {
             attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
         }
         attrs.push(KeyValue::new(semconv::URL_FULL, url_full(url)));
-        if let Some(len) = req.body().and_then(reqwest::Body::as_bytes).map(<[u8]>::len) {
+        if let Some(len) = req
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .map(<[u8]>::len)
+        {
             attrs.push(KeyValue::new(
                 semconv::HTTP_REQUEST_BODY_SIZE,
                 i64::try_from(len).unwrap_or(i64::MAX),
@@ -214,8 +221,14 @@ mod tests {
     fn url_full_redacts_credentials() {
         // The conventions' own examples (url.full note).
         let cases = [
-            ("https://www.foo.bar/search?q=OpenTelemetry#SemConv", "https://www.foo.bar/search?q=OpenTelemetry#SemConv"),
-            ("https://user:pass@www.example.com/", "https://REDACTED:REDACTED@www.example.com/"),
+            (
+                "https://www.foo.bar/search?q=OpenTelemetry#SemConv",
+                "https://www.foo.bar/search?q=OpenTelemetry#SemConv",
+            ),
+            (
+                "https://user:pass@www.example.com/",
+                "https://REDACTED:REDACTED@www.example.com/",
+            ),
             (
                 "https://s3.amazonaws.com/b/k?AWSAccessKeyId=AKIA&Signature=abc&Expires=1",
                 "https://s3.amazonaws.com/b/k?AWSAccessKeyId=REDACTED&Signature=REDACTED&Expires=1",

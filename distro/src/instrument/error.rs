@@ -188,6 +188,50 @@ mod tests {
     }
 
     #[test]
+    fn record_err_adds_the_exception_event_error_type_and_error_status() {
+        use opentelemetry::trace::{Tracer, TracerProvider as _};
+        let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .build();
+        let tracer = provider.tracer("t");
+        tracer.in_span("ok", |_| {
+            let ok: Result<u8, std::io::Error> = Ok(1);
+            let _ = ok.record_err();
+        });
+        tracer.in_span("failed", |_| {
+            let err = Wrapping(Quoting(std::io::Error::other("disk gone")));
+            let _ = Err::<(), _>(err).record_err();
+        });
+        let spans = exporter.get_finished_spans().unwrap();
+        let ok = spans.iter().find(|s| s.name == "ok").unwrap();
+        // Never OK by default: a span without error stays UNSET.
+        assert_eq!(ok.status, Status::Unset);
+        assert!(ok.events.is_empty());
+        let failed = spans.iter().find(|s| s.name == "failed").unwrap();
+        let message = "load failed: read config: disk gone";
+        assert_eq!(failed.status, Status::error(message));
+        let event = failed.events.iter().next().unwrap();
+        assert_eq!(event.name, EXCEPTION_EVENT);
+        let get = |k: &str| {
+            event
+                .attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.to_string())
+        };
+        assert_eq!(get(EXCEPTION_MESSAGE).as_deref(), Some(message));
+        let type_name = std::any::type_name::<Wrapping>();
+        assert_eq!(get(EXCEPTION_TYPE).as_deref(), Some(type_name));
+        let error_type = failed
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == ERROR_TYPE)
+            .map(|kv| kv.value.to_string());
+        assert_eq!(error_type.as_deref(), Some(type_name));
+    }
+
+    #[test]
     fn type_is_the_static_type_and_stacktrace_only_when_captured() {
         let err = std::io::Error::other("boom");
         let attrs = exception_attributes(&err, Some(&Backtrace::disabled()));

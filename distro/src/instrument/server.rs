@@ -319,14 +319,21 @@ fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
         }
         let label = if known { method } else { "HTTP" };
         let route = route(req);
-        attrs.push(KeyValue::new(semconv::URL_PATH, req.uri().path().to_owned()));
+        attrs.push(KeyValue::new(
+            semconv::URL_PATH,
+            req.uri().path().to_owned(),
+        ));
         attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme(req)));
-        if shared.capture_query {
-            if let Some(q) = req.uri().query() {
-                attrs.push(KeyValue::new(semconv::URL_QUERY, redact_query(q).into_owned()));
-            }
+        if let Some(q) = req.uri().query().filter(|_| shared.capture_query) {
+            attrs.push(KeyValue::new(
+                semconv::URL_QUERY,
+                redact_query(q).into_owned(),
+            ));
         }
-        if let Some(ua) = h.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()) {
+        if let Some(ua) = h
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+        {
             attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, ua.to_owned()));
         }
         if let Some(len) = content_length(h) {
@@ -348,15 +355,24 @@ fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
     }
     let peer = peer_addr(req);
     if let Some(peer) = peer {
-        attrs.push(KeyValue::new(semconv::NETWORK_PEER_ADDRESS, peer.ip().to_string()));
-        attrs.push(KeyValue::new(semconv::NETWORK_PEER_PORT, i64::from(peer.port())));
+        attrs.push(KeyValue::new(
+            semconv::NETWORK_PEER_ADDRESS,
+            peer.ip().to_string(),
+        ));
+        attrs.push(KeyValue::new(
+            semconv::NETWORK_PEER_PORT,
+            i64::from(peer.port()),
+        ));
     }
     if !grpc {
         match forwarded_client(h) {
             Some(client) => attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, client)),
             None => {
                 if let Some(peer) = peer {
-                    attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, peer.ip().to_string()));
+                    attrs.push(KeyValue::new(
+                        semconv::CLIENT_ADDRESS,
+                        peer.ip().to_string(),
+                    ));
                 }
             }
         }
@@ -473,7 +489,10 @@ fn server_host<B>(req: &Request<B>) -> Option<(&str, Option<u16>)> {
         .or_else(|| h.get(http::header::HOST).and_then(|v| v.to_str().ok()))?;
     let authority: http::uri::Authority = raw.parse().ok()?;
     // An IPv6 literal without its brackets, as the conventions write addresses.
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     // `authority` owns its text: take the same slice from `raw` instead.
     let start = raw.find(host)?;
     Some((&raw[start..start + host.len()], authority.port_u16()))
@@ -523,14 +542,12 @@ where
                 })))
             }
             Ok(Poll::Ready(Err(err))) => {
-                let span = state.cx.span();
-                let message = err.to_string();
-                super::error::record_message(&span, std::any::type_name::<E>(), &message);
-                span.set_attribute(KeyValue::new(
-                    semconv::ERROR_TYPE,
-                    std::any::type_name::<E>(),
-                ));
-                drop(span);
+                {
+                    let span = state.cx.span();
+                    let type_name = std::any::type_name::<E>();
+                    super::error::record_message(&span, type_name, &err.to_string());
+                    span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, type_name));
+                }
                 drop(Finish::new(state));
                 Poll::Ready(Err(err))
             }
@@ -599,12 +616,12 @@ impl<B: Body> Body for ResponseBody<B> {
                 if let Some(finish) = this.finish.as_mut() {
                     if let Some(data) = frame.data_ref() {
                         finish.body_bytes += data.remaining() as u64;
-                    } else if let Some(trailers) = frame.trailers_ref() {
-                        if finish.state.grpc {
-                            if let Some(code) = grpc_status(trailers) {
-                                record_grpc_status(&finish.state.cx.span(), code);
-                            }
-                        }
+                    } else if let Some(code) = frame
+                        .trailers_ref()
+                        .filter(|_| finish.state.grpc)
+                        .and_then(grpc_status)
+                    {
+                        record_grpc_status(&finish.state.cx.span(), code);
                     }
                 }
             }
@@ -632,20 +649,47 @@ mod tests {
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         pairs
             .iter()
-            .map(|(k, v)| (http::header::HeaderName::from_static(k), HeaderValue::from_static(v)))
+            .map(|(k, v)| {
+                (
+                    http::header::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
             .collect()
     }
 
     #[test]
     fn client_address_from_forwarding_headers() {
         // RFC 7239 section 4 examples and the X-Forwarded-For de-facto format.
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
-            (&[("forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43")], Some("192.0.2.60")),
-            (&[("forwarded", "For=\"[2001:db8:cafe::17]:4711\"")], Some("2001:db8:cafe::17")),
-            (&[("forwarded", "for=192.0.2.43, for=198.51.100.17")], Some("192.0.2.43")),
-            (&[("x-forwarded-for", "203.0.113.195, 70.41.3.18, 150.172.238.178")], Some("203.0.113.195")),
-            (&[("x-forwarded-for", "2001:db8:85a3:8d3:1319:8a2e:370:7348")], Some("2001:db8:85a3:8d3:1319:8a2e:370:7348")),
-            (&[("x-forwarded-for", "203.0.113.195:41237")], Some("203.0.113.195")),
+        type Case<'a> = (&'a [(&'static str, &'static str)], Option<&'a str>);
+        let cases: &[Case<'_>] = &[
+            (
+                &[("forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43")],
+                Some("192.0.2.60"),
+            ),
+            (
+                &[("forwarded", "For=\"[2001:db8:cafe::17]:4711\"")],
+                Some("2001:db8:cafe::17"),
+            ),
+            (
+                &[("forwarded", "for=192.0.2.43, for=198.51.100.17")],
+                Some("192.0.2.43"),
+            ),
+            (
+                &[(
+                    "x-forwarded-for",
+                    "203.0.113.195, 70.41.3.18, 150.172.238.178",
+                )],
+                Some("203.0.113.195"),
+            ),
+            (
+                &[("x-forwarded-for", "2001:db8:85a3:8d3:1319:8a2e:370:7348")],
+                Some("2001:db8:85a3:8d3:1319:8a2e:370:7348"),
+            ),
+            (
+                &[("x-forwarded-for", "203.0.113.195:41237")],
+                Some("203.0.113.195"),
+            ),
             (&[], None),
         ];
         for (pairs, want) in cases {
@@ -661,13 +705,19 @@ mod tests {
             *r.headers_mut() = headers(pairs);
             r
         };
-        let r = req(&[("host", "internal:8080"), ("x-forwarded-host", "shop.example.com")]);
+        let r = req(&[
+            ("host", "internal:8080"),
+            ("x-forwarded-host", "shop.example.com"),
+        ]);
         assert_eq!(server_host(&r), Some(("shop.example.com", None)));
         let r = req(&[("host", "internal:8080")]);
         assert_eq!(server_host(&r), Some(("internal", Some(8080))));
         let r = req(&[("host", "[::1]:3000")]);
         assert_eq!(server_host(&r), Some(("::1", Some(3000))));
         let r = req(&[("forwarded", "host=a.example;proto=https"), ("host", "b")]);
-        assert_eq!((server_host(&r), scheme(&r).as_str()), (Some(("a.example", None)), "https"));
+        assert_eq!(
+            (server_host(&r), scheme(&r).as_str()),
+            (Some(("a.example", None)), "https")
+        );
     }
 }
