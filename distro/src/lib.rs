@@ -28,6 +28,7 @@ pub mod emf;
 pub mod env;
 pub mod export;
 mod init;
+pub mod instrument;
 pub mod logs;
 pub mod propagation;
 #[cfg(feature = "server")]
