@@ -53,7 +53,7 @@ use std::borrow::Cow;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeTransmitInterceptorContextMut, BeforeSerializationInterceptorContextRef,
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
     FinalizerInterceptorContextRef,
 };
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
@@ -148,7 +148,7 @@ impl Injector for OneHeader {
 }
 
 /// The operation's span and what the later hooks need, kept in the
-/// operation's config bag from `read_before_execution` to
+/// operation's config bag from `read_before_serialization` to
 /// `read_after_execution`.
 #[derive(Debug, Clone)]
 struct OperationSpan {
@@ -166,9 +166,13 @@ impl Intercept for AwsSdkInstrumentation {
         "OtelAwsSdkInstrumentation"
     }
 
-    fn read_before_execution(
+    // Not `read_before_execution`: client interceptors run that hook before
+    // the operation's runtime plugin has stored its `Metadata` (service and
+    // operation names). This is the next hook, once per execution.
+    fn read_before_serialization(
         &self,
         _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let (service_name, operation) = match cfg.load::<Metadata>() {
@@ -202,23 +206,12 @@ impl Intercept for AwsSdkInstrumentation {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // Once per operation: the request attributes, and the trace header
-        // in the messages (kept for every retry).
-        let Some(op) = cfg.load::<OperationSpan>() else {
-            return Ok(());
-        };
-        let span = op.cx.span();
-        if !span.is_recording() && !span.span_context().is_valid() {
-            return Ok(());
-        }
-        let request = context.request_mut();
-        if span.is_recording() {
-            let mut attrs = Vec::new();
-            services::request_attributes(op.service, &op.operation, request, &mut attrs);
-            span.set_attributes(attrs);
-        }
-        if let Some(header) = self.header(&op.cx) {
-            services::carry_in_messages(op.service, &op.operation, request, &header);
+        // Once per operation: the trace header into the messages (the body
+        // is kept for every retry).
+        if let Some(op) = cfg.load::<OperationSpan>()
+            && let Some(header) = self.header(&op.cx)
+        {
+            services::carry_in_messages(op.service, &op.operation, context.request_mut(), &header);
         }
         Ok(())
     }
@@ -229,10 +222,24 @@ impl Intercept for AwsSdkInstrumentation {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(op) = cfg.load::<OperationSpan>()
-            && let Some(header) = self.header(&op.cx)
-        {
-            context.request_mut().headers_mut().insert(TRACE_HEADER, header);
+        let Some(op) = cfg.load::<OperationSpan>() else {
+            return Ok(());
+        };
+        let request = context.request_mut();
+        // The request attributes once, here rather than before the retry
+        // loop: the endpoint (S3 bucket host, Lambda path) is resolved per
+        // attempt, before signing.
+        let first = cfg
+            .load::<RequestAttempts>()
+            .is_none_or(|a| a.attempts() <= 1);
+        let span = op.cx.span();
+        if first && span.is_recording() {
+            let mut attrs = Vec::new();
+            services::request_attributes(op.service, &op.operation, request, &mut attrs);
+            span.set_attributes(attrs);
+        }
+        if let Some(header) = self.header(&op.cx) {
+            request.headers_mut().insert(TRACE_HEADER, header);
         }
         Ok(())
     }
@@ -312,8 +319,7 @@ fn error_type<E>(
     if let Some(r) = response
         && r.status().as_u16() >= 300
     {
-        return services::error_code(r)
-            .unwrap_or_else(|| r.status().as_u16().to_string());
+        return services::error_code(r).unwrap_or_else(|| r.status().as_u16().to_string());
     }
     if let Some(c) = err.as_connector_error() {
         return if c.is_timeout() {

@@ -226,7 +226,12 @@ fn json_request(service: Service, operation: &str, req: JsonRequest<'_>, out: &m
                 tables.extend(items.into_keys());
             }
             for t in req.transact_items.into_iter().flatten() {
-                let r = t.get.or(t.put).or(t.update).or(t.delete).or(t.condition_check);
+                let r = t
+                    .get
+                    .or(t.put)
+                    .or(t.update)
+                    .or(t.delete)
+                    .or(t.condition_check);
                 if let Some(name) = r.and_then(|r| r.table_name)
                     && !tables.contains(&name)
                 {
@@ -286,7 +291,11 @@ fn json_request(service: Service, operation: &str, req: JsonRequest<'_>, out: &m
                 semconv::AWS_STEP_FUNCTIONS_STATE_MACHINE_ARN,
                 req.state_machine_arn,
             );
-            push_str(out, semconv::AWS_STEP_FUNCTIONS_ACTIVITY_ARN, req.activity_arn);
+            push_str(
+                out,
+                semconv::AWS_STEP_FUNCTIONS_ACTIVITY_ARN,
+                req.activity_arn,
+            );
         }
         Service::SecretsManager => {
             // SecretId may be a name or an ARN; only an ARN is the attribute.
@@ -307,7 +316,10 @@ fn json_request(service: Service, operation: &str, req: JsonRequest<'_>, out: &m
                 }
             }
             if !buses.is_empty() {
-                out.push(KeyValue::new(EVENTBRIDGE_BUS_ATTRIBUTE, string_array(buses)));
+                out.push(KeyValue::new(
+                    EVENTBRIDGE_BUS_ATTRIBUTE,
+                    string_array(buses),
+                ));
             }
         }
         _ => {}
@@ -514,9 +526,9 @@ fn sqs_message(msg: &mut serde_json::Value, header: &str) {
         .entry("MessageSystemAttributes")
         .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
     if let Some(attrs) = attrs.as_object_mut() {
-        attrs.entry("AWSTraceHeader").or_insert_with(|| {
-            serde_json::json!({"DataType": "String", "StringValue": header})
-        });
+        attrs
+            .entry("AWSTraceHeader")
+            .or_insert_with(|| serde_json::json!({"DataType": "String", "StringValue": header}));
     }
 }
 
@@ -586,7 +598,10 @@ mod tests {
         );
         let mut out = Vec::new();
         s3("http://127.0.0.1:5000/my-bucket?list-type=2", &mut out);
-        assert_eq!(attrs_of(&out), [("aws.s3.bucket".into(), "my-bucket".into())]);
+        assert_eq!(
+            attrs_of(&out),
+            [("aws.s3.bucket".into(), "my-bucket".into())]
+        );
     }
 
     #[test]
@@ -608,7 +623,8 @@ mod tests {
     #[test]
     fn json_services_by_documented_request_shapes() {
         // Request shapes from the service API references.
-        let cases: &[(Service, &str, &str, &[(&str, &str)])] = &[
+        type Case<'a> = (Service, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let cases: &[Case<'_>] = &[
             (
                 Service::DynamoDb,
                 "BatchWriteItem",
