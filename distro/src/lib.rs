@@ -21,6 +21,8 @@
 //!
 //! See [`Builder`] for code overrides and [`config`] for every variable read.
 
+#[cfg(feature = "aws-sdk")]
+pub mod aws_sdk;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
