@@ -67,6 +67,17 @@ pub(crate) fn method_value(method: &http::Method) -> (&'static str, bool) {
     (known, true)
 }
 
+/// `network.protocol.version` for an HTTP version.
+pub(crate) fn protocol_version(version: http::Version) -> Option<&'static str> {
+    match version {
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
+}
+
 /// Query parameters whose values the conventions ask to redact in
 /// `url.query` / `url.full` (presigned-URL credentials).
 const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
