@@ -52,6 +52,28 @@ async fn wait_span(exporter: &InMemorySpanExporter, f: impl Fn(&SpanData) -> boo
     }
 }
 
+/// Waits (generous deadline) until at least `n` spans were exported.
+async fn wait_count(exporter: &InMemorySpanExporter, n: usize) -> Vec<SpanData> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let spans = exporter.get_finished_spans().unwrap();
+        if spans.len() >= n || Instant::now() > deadline {
+            return spans;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// GETs `{base}/status/{code}` for each code, checking the answer.
+async fn get_statuses<C>(send: C, base: &str, codes: &[u16])
+where
+    C: AsyncFn(String) -> u16,
+{
+    for &code in codes {
+        assert_eq!(send(format!("{base}/status/{code}")).await, code);
+    }
+}
+
 fn attr(span: &SpanData, key: &str) -> Option<Value> {
     span.attributes
         .iter()
@@ -158,14 +180,8 @@ async fn server_status_is_error_only_for_5xx() {
     let (provider, exporter) = setup();
     let addr = serve_axum(app(ServerLayer::with_tracer_provider(&provider))).await;
     let client = reqwest::Client::new();
-    for code in [400u16, 404, 503] {
-        let res = client
-            .get(format!("http://{addr}/status/{code}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), code);
-    }
+    let send = async |url: String| client.get(url).send().await.unwrap().status().as_u16();
+    get_statuses(send, &format!("http://{addr}"), &[400, 404, 503]).await;
     // No route at all: the fallback answers 404; the span has no route.
     let res = client
         .get(format!("http://{addr}/nowhere"))
@@ -174,14 +190,7 @@ async fn server_status_is_error_only_for_5xx() {
         .unwrap();
     assert_eq!(res.status(), 404);
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let spans = loop {
-        let spans = exporter.get_finished_spans().unwrap();
-        if spans.len() >= 4 || Instant::now() > deadline {
-            break spans;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let spans = wait_count(&exporter, 4).await;
     let by_code = |code: i64| {
         spans
             .iter()
@@ -370,14 +379,8 @@ async fn client_errors_follow_the_client_side_rules() {
     let (provider, exporter) = setup();
     let (addr, _headers) = echo_server().await;
     let client = traced(&provider);
-    for code in [404u16, 500] {
-        let res = client
-            .get(format!("http://{addr}/status/{code}"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status().as_u16(), code);
-    }
+    let send = async |url: String| client.get(url).send().await.unwrap().status().as_u16();
+    get_statuses(send, &format!("http://{addr}"), &[404, 500]).await;
     let res = client
         .post(format!("http://{addr}/upload"))
         .body("hello")
@@ -397,16 +400,7 @@ async fn client_errors_follow_the_client_side_rules() {
         .unwrap_err();
     assert!(err.is_connect(), "{err}");
 
-    let spans = {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let spans = exporter.get_finished_spans().unwrap();
-            if spans.len() >= 4 || Instant::now() > deadline {
-                break spans;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    };
+    let spans = wait_count(&exporter, 4).await;
     let by_code = |code: i64| {
         spans
             .iter()
@@ -511,14 +505,7 @@ async fn tonic_server_spans_carry_rpc_attributes_and_grpc_status_mapping() {
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let spans = loop {
-        let spans = exporter.get_finished_spans().unwrap();
-        if spans.len() >= 5 || Instant::now() > deadline {
-            break spans;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let spans = wait_count(&exporter, 5).await;
     assert_eq!(spans.len(), 5, "{spans:#?}");
     let service = "opentelemetry.proto.collector.trace.v1.TraceService";
     let by_code = |code: i64| -> Vec<&SpanData> {

@@ -121,14 +121,7 @@ fn record_response(span: &SpanRef<'_>, res: &reqwest::Response) {
         semconv::HTTP_RESPONSE_STATUS_CODE,
         i64::from(status.as_u16()),
     )];
-    let version = match res.version() {
-        http::Version::HTTP_10 => Some("1.0"),
-        http::Version::HTTP_11 => Some("1.1"),
-        http::Version::HTTP_2 => Some("2"),
-        http::Version::HTTP_3 => Some("3"),
-        _ => None,
-    };
-    if let Some(v) = version {
+    if let Some(v) = headers::protocol_version(res.version()) {
         attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, v));
     }
     if let Some(len) = res.content_length() {

@@ -7,30 +7,40 @@
 use std::borrow::Cow;
 
 use http::HeaderMap;
-use http::header::{HeaderName, HeaderValue};
-use opentelemetry::Context;
-use opentelemetry::global;
-use opentelemetry::propagation::{Extractor, Injector};
+#[cfg(feature = "reqwest")]
+use http::header::HeaderValue;
+#[cfg(feature = "tower")]
+use opentelemetry::propagation::Extractor;
+#[cfg(feature = "reqwest")]
+use opentelemetry::propagation::Injector;
+use opentelemetry::{Context, global};
 
 /// Reads propagation headers from a request.
+#[cfg(feature = "tower")]
 pub(crate) struct HeaderExtractor<'a>(pub(crate) &'a HeaderMap);
 
+#[cfg(feature = "tower")]
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
         self.0.get(key).and_then(|v| v.to_str().ok())
     }
     fn keys(&self) -> Vec<&str> {
-        self.0.keys().map(HeaderName::as_str).collect()
+        self.0
+            .keys()
+            .map(http::header::HeaderName::as_str)
+            .collect()
     }
 }
 
 /// Writes propagation headers into a request.
+#[cfg(feature = "reqwest")]
 pub(crate) struct HeaderInjector<'a>(pub(crate) &'a mut HeaderMap);
 
+#[cfg(feature = "reqwest")]
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
         if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
+            http::header::HeaderName::from_bytes(key.as_bytes()),
             HeaderValue::from_str(&value),
         ) {
             self.0.insert(name, value);
@@ -39,11 +49,13 @@ impl Injector for HeaderInjector<'_> {
 }
 
 /// The context the configured (global) propagators find in `headers`.
+#[cfg(feature = "tower")]
 pub(crate) fn extract(headers: &HeaderMap) -> Context {
     global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
 }
 
 /// Writes `cx` into `headers` with the configured (global) propagators.
+#[cfg(feature = "reqwest")]
 pub(crate) fn inject(cx: &Context, headers: &mut HeaderMap) {
     global::get_text_map_propagator(|p| p.inject_context(cx, &mut HeaderInjector(headers)));
 }
@@ -65,6 +77,17 @@ pub(crate) fn method_value(method: &http::Method) -> (&'static str, bool) {
         _ => return ("_OTHER", false),
     };
     (known, true)
+}
+
+/// `network.protocol.version` for an HTTP version.
+pub(crate) fn protocol_version(version: http::Version) -> Option<&'static str> {
+    match version {
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
 }
 
 /// Query parameters whose values the conventions ask to redact in

@@ -377,14 +377,7 @@ fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
             }
         }
     }
-    let version = match req.version() {
-        http::Version::HTTP_10 => Some("1.0"),
-        http::Version::HTTP_11 => Some("1.1"),
-        http::Version::HTTP_2 => Some("2"),
-        http::Version::HTTP_3 => Some("3"),
-        _ => None,
-    };
-    if let Some(v) = version {
+    if let Some(v) = headers::protocol_version(req.version()) {
         attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, v));
     }
     let span = shared.tracer.build_with_context(
@@ -469,14 +462,21 @@ fn forwarded_client(h: &HeaderMap) -> Option<String> {
     (!host.is_empty()).then(|| host.to_owned())
 }
 
-/// `url.scheme`: what a proxy says the client used, else the URI's, else http.
-fn scheme<B>(req: &Request<B>) -> String {
+/// `url.scheme`: what a proxy says the client used, else the URI's, else
+/// http. The two common values are static strings (no allocation).
+fn scheme<B>(req: &Request<B>) -> opentelemetry::Value {
     let h = req.headers();
-    forwarded_param(h, "proto")
+    let raw = forwarded_param(h, "proto")
         .or_else(|| h.get("x-forwarded-proto").and_then(|v| v.to_str().ok()))
         .or_else(|| req.uri().scheme_str())
-        .unwrap_or("http")
-        .to_ascii_lowercase()
+        .unwrap_or("http");
+    if raw.eq_ignore_ascii_case("http") {
+        "http".into()
+    } else if raw.eq_ignore_ascii_case("https") {
+        "https".into()
+    } else {
+        raw.to_ascii_lowercase().into()
+    }
 }
 
 /// `server.address` / `server.port`, from the first of: Forwarded `host`,
@@ -716,8 +716,8 @@ mod tests {
         assert_eq!(server_host(&r), Some(("::1", Some(3000))));
         let r = req(&[("forwarded", "host=a.example;proto=https"), ("host", "b")]);
         assert_eq!(
-            (server_host(&r), scheme(&r).as_str()),
-            (Some(("a.example", None)), "https")
+            (server_host(&r), scheme(&r).as_str().into_owned()),
+            (Some(("a.example", None)), "https".to_owned())
         );
     }
 }
