@@ -184,7 +184,16 @@ async fn otlp_spans_become_signed_put_trace_segments_documents() {
     assert_eq!(child["name"], "payments");
     assert_eq!(child["namespace"], "remote");
 
-    let counts = sidecar.telemetry().get("exporter/awsxray").unwrap();
+    // The exporter's counters are updated after the X-Ray API answered (the
+    // documents above may be seen first): wait for them, generous deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let counts = loop {
+        let counts = sidecar.telemetry().get("exporter/awsxray").unwrap();
+        if counts.exported >= 62 || std::time::Instant::now() > deadline {
+            break counts;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!((counts.exported, counts.dropped), (62, 0));
     assert!(sidecar.shutdown().await);
 }
