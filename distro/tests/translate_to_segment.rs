@@ -214,7 +214,9 @@ fn http_block() {
                 s("client.address", "10.0.0.1"),
                 i("http.response.status_code", 200),
             ],
-            json!({"request": {"method": "GET", "url": "https://api.example.com/a?b=1", "user_agent": "curl/8", "client_ip": "10.0.0.1"},
+            // No peer address: the collector reads the client address as
+            // forwarded (its http_test.go, TestSpanWithClientAddrWithoutNetworkPeerAddr).
+            json!({"request": {"method": "GET", "url": "https://api.example.com/a?b=1", "user_agent": "curl/8", "client_ip": "10.0.0.1", "x_forwarded_for": true},
                    "response": {"status": 200}}),
         ),
         (

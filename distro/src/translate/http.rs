@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use super::attrs::{kv, kv_int, kv_str};
 use super::document::{Http, HttpResponse};
 use super::index::{Key, SpanAttrs};
-use super::to_segment::out::{HttpOut, HttpRequestOut};
+use super::to_segment::out::{ClientIpFrom, HttpOut, HttpRequestOut};
 
 /// Span attribute for `http.request.x_forwarded_for` (the collector's name).
 pub const X_FORWARDED_FOR_ATTRIBUTE: &str = "aws.xray.x_forwarded_for";
@@ -22,15 +22,79 @@ const METHOD: &[Key] = &[Key::HttpRequestMethod, Key::HttpMethod];
 const URL: &[Key] = &[Key::UrlFull, Key::HttpUrl];
 const USER_AGENT: &[Key] = &[Key::UserAgentOriginal, Key::HttpUserAgent];
 const CLIENT_IP: &[Key] = &[Key::ClientAddress, Key::HttpClientIp];
+/// The address of the connection's peer (a proxy, when there is one).
+const PEER_IP: &[Key] = &[
+    Key::NetworkPeerAddress,
+    Key::NetPeerIp,
+    Key::NetSockPeerAddr,
+];
 const STATUS: &[Key] = &[Key::HttpResponseStatusCode, Key::HttpStatusCode];
 const LENGTH: &[Key] = &[Key::HttpResponseBodySize, Key::HttpResponseContentLength];
 
-/// True for the attribute keys the `http` block carries whole (they are not
-/// repeated in metadata; [`to_attributes`] gives them back).
-pub(crate) fn consumes(key: Key) -> bool {
-    [METHOD, URL, USER_AGENT, CLIENT_IP, STATUS, LENGTH]
-        .iter()
-        .any(|keys| keys.contains(&key))
+impl HttpOut<'_> {
+    /// True for the attribute keys this `http` block carries whole (they
+    /// are not repeated in metadata; [`to_attributes`] gives them back).
+    pub(crate) fn consumes(&self, key: Key) -> bool {
+        if CLIENT_IP.contains(&key) {
+            return matches!(self.client_ip_from, ClientIpFrom::Client { .. });
+        }
+        if PEER_IP.contains(&key) {
+            return matches!(
+                self.client_ip_from,
+                ClientIpFrom::Peer | ClientIpFrom::Client { peer_same: true }
+            );
+        }
+        if key == Key::XrayXForwardedFor {
+            return self.x_forwarded_for_attribute;
+        }
+        [METHOD, URL, USER_AGENT, STATUS, LENGTH]
+            .iter()
+            .any(|keys| keys.contains(&key))
+    }
+}
+
+/// The first of `keys` whose value is an IP address (X-Ray's `client_ip`
+/// holds an address; a host name stays in metadata, as in the collector).
+fn ip_of<'a>(attrs: &SpanAttrs<'a>, keys: &[Key]) -> Option<Cow<'a, str>> {
+    keys.iter().find_map(|k| {
+        attrs
+            .str_of(std::slice::from_ref(k))
+            .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+    })
+}
+
+/// `client_ip`, `x_forwarded_for` and where they came from. The collector's
+/// rule: the client address is the requester; without a peer address it
+/// came from `X-Forwarded-For`. Ours adds: a peer address that differs
+/// from the client address means the same (docs/xray.md). The span's own
+/// [`X_FORWARDED_FOR_ATTRIBUTE`] (a legacy document's flag) wins.
+fn client_ip<'a>(
+    attrs: &SpanAttrs<'a>,
+) -> (Option<Cow<'a, str>>, Option<bool>, ClientIpFrom, bool) {
+    let client = ip_of(attrs, CLIENT_IP);
+    let peer = ip_of(attrs, PEER_IP);
+    let (ip, inferred, from) = match (client, peer) {
+        (Some(c), None) => (
+            Some(c),
+            Some(true),
+            ClientIpFrom::Client { peer_same: false },
+        ),
+        (Some(c), Some(p)) => {
+            let same = c == p;
+            (
+                Some(c),
+                (!same).then_some(true),
+                ClientIpFrom::Client { peer_same: same },
+            )
+        }
+        (None, Some(p)) => (Some(p), None, ClientIpFrom::Peer),
+        (None, None) => (None, None, ClientIpFrom::None),
+    };
+    let explicit = match attrs.get(Key::XrayXForwardedFor) {
+        Some(Av::BoolValue(b)) if ip.is_some() => Some(*b),
+        _ => None,
+    };
+    (ip, explicit.or(inferred), from, explicit.is_some())
 }
 
 /// Builds the URL from its parts when there is no full URL: scheme
@@ -77,11 +141,13 @@ pub(crate) fn from_attributes<'a>(attrs: &SpanAttrs<'a>) -> Option<HttpOut<'a>> 
             .as_ref()
             .and_then(|_| composed_url(attrs).map(Cow::Owned))
     });
+    let (client_ip, x_forwarded_for, client_ip_from, x_forwarded_for_attribute) = client_ip(attrs);
     let request = HttpRequestOut {
         method,
         url,
         user_agent: attrs.str_of(USER_AGENT),
-        client_ip: attrs.str_of(CLIENT_IP),
+        client_ip,
+        x_forwarded_for,
     };
     let response = HttpResponse {
         status: attrs.int_of(STATUS),
@@ -95,6 +161,8 @@ pub(crate) fn from_attributes<'a>(attrs: &SpanAttrs<'a>) -> Option<HttpOut<'a>> 
     Some(HttpOut {
         request: has_request.then_some(request),
         response: has_response.then_some(response),
+        client_ip_from,
+        x_forwarded_for_attribute,
     })
 }
 
@@ -123,6 +191,11 @@ pub(crate) fn to_attributes(http: Http, out: &mut Vec<KeyValue>) {
             out.push(kv_str("user_agent.original", v));
         }
         if let Some(v) = req.client_ip {
+            // Not forwarded: the address is the connection's peer too (so
+            // the way back does not read it as forwarded).
+            if req.x_forwarded_for != Some(true) {
+                out.push(kv_str("network.peer.address", v.as_str()));
+            }
             out.push(kv_str("client.address", v));
         }
         if let Some(v) = req.x_forwarded_for {

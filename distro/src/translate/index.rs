@@ -18,6 +18,10 @@ pub(crate) enum Key {
     HttpUserAgent,
     ClientAddress,
     HttpClientIp,
+    NetworkPeerAddress,
+    NetPeerIp,
+    NetSockPeerAddr,
+    XrayXForwardedFor,
     HttpResponseStatusCode,
     HttpStatusCode,
     HttpResponseBodySize,
@@ -59,6 +63,10 @@ pub(crate) enum Key {
     MessagingUrl,
     AwsLocalService,
     AwsRemoteService,
+    AwsRemoteOperation,
+    RemoteTarget,
+    K8sRemoteNamespace,
+    AwsSpanKind,
     AwsTableName,
     AwsDynamodbTableNames,
     EnduserId,
@@ -83,6 +91,10 @@ impl Key {
             "http.user_agent" => Self::HttpUserAgent,
             "client.address" => Self::ClientAddress,
             "http.client_ip" => Self::HttpClientIp,
+            "network.peer.address" => Self::NetworkPeerAddress,
+            "net.peer.ip" => Self::NetPeerIp,
+            "net.sock.peer.addr" => Self::NetSockPeerAddr,
+            super::http::X_FORWARDED_FOR_ATTRIBUTE => Self::XrayXForwardedFor,
             "http.response.status_code" => Self::HttpResponseStatusCode,
             "http.status_code" => Self::HttpStatusCode,
             "http.response.body.size" => Self::HttpResponseBodySize,
@@ -124,6 +136,10 @@ impl Key {
             "messaging.url" => Self::MessagingUrl,
             "aws.local.service" => Self::AwsLocalService,
             "aws.remote.service" => Self::AwsRemoteService,
+            "aws.remote.operation" => Self::AwsRemoteOperation,
+            "remoteTarget" => Self::RemoteTarget,
+            "K8s.RemoteNamespace" => Self::K8sRemoteNamespace,
+            "aws.span.kind" => Self::AwsSpanKind,
             "aws.table_name" => Self::AwsTableName,
             "aws.dynamodb.table_names" => Self::AwsDynamodbTableNames,
             "enduser.id" => Self::EnduserId,
@@ -184,6 +200,12 @@ impl<'a> SpanAttrs<'a> {
             Av::StringValue(s) => s.trim().parse().ok(),
             _ => None,
         })
+    }
+
+    /// True when ADOT's SDK marked the span as its service's local root
+    /// (`aws.span.kind` = `LOCAL_ROOT`).
+    pub(crate) fn is_local_root(&self) -> bool {
+        matches!(self.get(Key::AwsSpanKind), Some(Av::StringValue(s)) if s == "LOCAL_ROOT")
     }
 
     /// True when the span is a call to an AWS API (`rpc.system=aws-api` or

@@ -13,12 +13,13 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const FALLBACK_NAME: &str = "span";
 
 /// The unsanitised name: ADOT's Application Signals names first
-/// (`aws.local.service` for SERVER spans, `aws.remote.service` for CLIENT
-/// and PRODUCER spans, `AWS::` cut for AWS calls), then the spec's
-/// priority: `peer.service`, then `aws.service`/`rpc.service` for AWS
-/// calls, then `db.name` (`@host`), then the resource `service.name` for
-/// SERVER spans, then `rpc.service`, then `server.address`/`http.host`/
-/// `net.peer.name`, else the span name.
+/// (`aws.local.service` for SERVER spans and INTERNAL local roots,
+/// `aws.remote.service` for CLIENT, PRODUCER and CONSUMER spans, `AWS::` /
+/// `AWS.SDK.` cut for AWS calls), then the spec's priority: `peer.service`,
+/// then `aws.service`/`rpc.service` for AWS calls, then `db.name`
+/// (`@host`), then the resource `service.name` for SERVER spans, then
+/// `rpc.service`, then `server.address`/`http.host`/`net.peer.name`, else
+/// the span name.
 pub(crate) fn raw_name<'a>(
     span_name: &'a str,
     kind: SpanKind,
@@ -31,14 +32,14 @@ pub(crate) fn raw_name<'a>(
                 return local;
             }
         }
-        SpanKind::Client | SpanKind::Producer => {
-            if let Some(remote) = attrs.str_of(&[Key::AwsRemoteService]) {
-                return match remote {
-                    Cow::Borrowed(r) if attrs.is_aws_call() => {
-                        Cow::Borrowed(r.strip_prefix("AWS::").unwrap_or(r))
-                    }
-                    other => other,
-                };
+        SpanKind::Internal if attrs.is_local_root() => {
+            if let Some(local) = attrs.str_of(&[Key::AwsLocalService]) {
+                return local;
+            }
+        }
+        SpanKind::Client | SpanKind::Producer | SpanKind::Consumer => {
+            if let Some(remote) = remote_service(attrs) {
+                return remote;
             }
         }
         _ => {}
@@ -69,6 +70,18 @@ pub(crate) fn raw_name<'a>(
         return host;
     }
     Cow::Borrowed(span_name)
+}
+
+/// `aws.remote.service`, its `AWS::` or `AWS.SDK.` prefix cut for AWS calls.
+pub(crate) fn remote_service<'a>(attrs: &SpanAttrs<'a>) -> Option<Cow<'a, str>> {
+    Some(match attrs.str_of(&[Key::AwsRemoteService])? {
+        Cow::Borrowed(r) if attrs.is_aws_call() => Cow::Borrowed(
+            r.strip_prefix("AWS::")
+                .or_else(|| r.strip_prefix("AWS.SDK."))
+                .unwrap_or(r),
+        ),
+        other => other,
+    })
 }
 
 /// True for the characters X-Ray keeps in a name: space, digits, letters

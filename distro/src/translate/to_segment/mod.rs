@@ -1,6 +1,7 @@
 //! OTLP span → X-Ray segment or subsegment document.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use std::borrow::Cow;
@@ -66,13 +67,77 @@ fn kind_of(span: &Span) -> SpanKind {
 }
 
 /// One span → one document (typed). `resource` comes from
-/// [`resource_info`] of the span's resource.
+/// [`resource_info`] of the span's resource. A local-root dependency span
+/// (see [`to_segment_documents`]) gives its own (sub)segment only here.
 pub fn span_to_segment(
     span: &Span,
     resource: &ResourceInfo,
     opts: &TranslateOptions,
 ) -> Result<Segment, TranslateError> {
-    doc_of(span, resource, opts).map(Doc::into_owned)
+    doc_of(span, resource, opts, Role::Span).map(Doc::into_owned)
+}
+
+/// Which document of a span [`doc_of`] makes.
+#[derive(Clone, Copy)]
+enum Role {
+    /// The span's own segment or subsegment.
+    Span,
+    /// A local-root dependency span's call: a subsegment of its service
+    /// segment (whose id is `service`).
+    Dependency { service: Ascii<16> },
+    /// The segment of the service a local-root dependency span belongs to
+    /// (its id derived from the span's).
+    Service,
+}
+
+/// The `aws.span.kind` value ADOT's SDKs give a service's local root span.
+const LOCAL_ROOT: &str = "LOCAL_ROOT";
+
+/// True for a span the collector's exporter turns into a service segment
+/// plus a dependency subsegment: a CLIENT, PRODUCER or CONSUMER span that
+/// ADOT marked `aws.span.kind=LOCAL_ROOT` (the first span of its service in
+/// the trace). Without the service segment the X-Ray service map would show
+/// the call's remote node with no service calling it.
+fn is_local_root_dependency(span: &Span) -> bool {
+    matches!(
+        kind_of(span),
+        SpanKind::Client | SpanKind::Producer | SpanKind::Consumer
+    ) && span.attributes.iter().any(|kv| {
+        kv.key == "aws.span.kind"
+            && matches!(
+                kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                Some(Av::StringValue(s)) if s == LOCAL_ROOT
+            )
+    })
+}
+
+/// The id of the service segment made for a local-root dependency span:
+/// derived from the span id (the collector draws a random one; derived, a
+/// retried export sends the same documents). SplitMix64's finaliser: a few
+/// lines, not worth a dependency.
+fn service_segment_id(span_id: u64) -> (Ascii<16>, u64) {
+    let mut z = span_id.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    if z == 0 || z == span_id {
+        z = !span_id | 1;
+    }
+    let mut out = [0u8; 16];
+    hex_into(&z.to_be_bytes(), &mut out);
+    (Ascii(out), z)
+}
+
+/// Attributes naming the remote side, left off a service segment (the
+/// collector's list).
+fn names_remote(key: Key) -> bool {
+    matches!(
+        key,
+        Key::AwsRemoteService
+            | Key::AwsRemoteOperation
+            | Key::RemoteTarget
+            | Key::K8sRemoteNamespace
+    )
 }
 
 /// One span → its document, borrowing from the span and the resource.
@@ -80,23 +145,45 @@ fn doc_of<'a>(
     span: &'a Span,
     resource: &'a ResourceInfo,
     opts: &TranslateOptions,
+    role: Role,
 ) -> Result<Doc<'a>, TranslateError> {
-    let (id, id_num) = span_id(&span.span_id).ok_or_else(|| TranslateError::InvalidSpan {
-        span_id: hex::encode(&span.span_id),
-        reason: "span id is not 8 non-zero bytes",
-    })?;
+    let (mut id, mut id_num) =
+        span_id(&span.span_id).ok_or_else(|| TranslateError::InvalidSpan {
+            span_id: hex::encode(&span.span_id),
+            reason: "span id is not 8 non-zero bytes",
+        })?;
     let trace_id = xray_trace_id(&span.trace_id).ok_or_else(|| TranslateError::InvalidSpan {
         span_id: id.as_str().to_owned(),
         reason: "trace id is not 16 bytes, or is all zero",
     })?;
-    let parent_id = span_id(&span.parent_span_id).map(|(hex, _)| hex);
+    let mut parent_id = span_id(&span.parent_span_id).map(|(hex, _)| hex);
     let kind = kind_of(span);
     let attrs = SpanAttrs::new(&span.attributes);
     // Spec: "A span becomes a subsegment when its kind is not SERVER and it
     // has a parent; otherwise a segment."
-    let subsegment = kind != SpanKind::Server && parent_id.is_some();
+    let subsegment = match role {
+        Role::Span => kind != SpanKind::Server && parent_id.is_some(),
+        Role::Dependency { service } => {
+            parent_id = Some(service);
+            true
+        }
+        Role::Service => {
+            (id, id_num) = service_segment_id(id_num);
+            false
+        }
+    };
+    let service = matches!(role, Role::Service);
 
-    let raw = names::raw_name(&span.name, kind, &attrs, resource.service_name.as_deref());
+    let raw = match role {
+        // The service's own name, not the call's.
+        Role::Service => attrs
+            .str_of(&[Key::AwsLocalService])
+            .or_else(|| resource.service_name.as_deref().map(Cow::Borrowed))
+            .unwrap_or_else(|| {
+                names::raw_name(&span.name, kind, &attrs, resource.service_name.as_deref())
+            }),
+        _ => names::raw_name(&span.name, kind, &attrs, resource.service_name.as_deref()),
+    };
     let name = if names::is_clean_name(&raw) {
         raw
     } else {
@@ -106,13 +193,17 @@ fn doc_of<'a>(
         None
     } else if attrs.is_aws_call() {
         Some("aws")
-    } else if kind == SpanKind::Client {
+    } else if kind == SpanKind::Client || matches!(role, Role::Dependency { .. }) {
         Some("remote")
     } else {
         None
     };
 
-    let http = http::from_attributes(&attrs);
+    let http = if service {
+        None
+    } else {
+        http::from_attributes(&attrs)
+    };
     let sql = if subsegment {
         sql::from_attributes(&attrs)
     } else {
@@ -127,9 +218,11 @@ fn doc_of<'a>(
         (false, Some(r)) => AwsOut::resource(r),
         _ => AwsOut::default(),
     };
-    aws::call_fields(&attrs, &mut aws);
+    if !service {
+        aws::call_fields(&attrs, &mut aws);
+    }
 
-    let (http_used, sql_used, user_used) = (http.is_some(), sql.is_some(), user.is_some());
+    let (sql_used, user_used) = (sql.is_some(), user.is_some());
     let resource_attributes: &[_] = if subsegment {
         &[]
     } else {
@@ -140,13 +233,23 @@ fn doc_of<'a>(
         resource_attributes,
         &opts.indexed,
         |key| {
-            (http_used && http::consumes(key))
+            http.as_ref().is_some_and(|h| h.consumes(key))
                 || (sql_used && sql::consumes(key))
                 || aws::consumes(key)
                 || (user_used && key == Key::EnduserId)
+                || (service && names_remote(key))
         },
         ROUNDTRIP_NAMESPACE,
     );
+    if service {
+        // The service segment describes the service: its resource and the
+        // span's annotations; the call's own data is on the dependency
+        // subsegment.
+        metadata
+            .default
+            .retain(|(k, _)| k.starts_with(aws::RESOURCE_PREFIX));
+        metadata.named.clear();
+    }
 
     let (status_code, status_message) = span
         .status
@@ -168,16 +271,18 @@ fn doc_of<'a>(
         resource.stack_language,
     );
     let mut roundtrip = Roundtrip::default();
-    if name != span.name {
+    if service {
+        // Not a span of its own: nothing to carry back.
+    } else if name != span.name {
         roundtrip.span_name = Some(&span.name);
     }
-    if kind != implied_kind(subsegment, namespace) {
+    if !service && kind != implied_kind(subsegment, namespace) {
         roundtrip.span_kind = Some(kind.as_str_name());
     }
     // A cause reads back as ERROR (collector receiver), so an exception on
     // a span not marked failed needs its status carried.
     let implied_error = error || fault || throttle || !exceptions.is_empty();
-    if status_error != implied_error || status_code == StatusCode::Ok as i32 {
+    if !service && (status_error != implied_error || status_code == StatusCode::Ok as i32) {
         roundtrip.status_code = Some(status_code_name(status_code));
     }
     if !status_message.is_empty() {
@@ -188,7 +293,7 @@ fn doc_of<'a>(
                 message: Some(status_message.to_owned()),
                 ..Exception::default()
             });
-        } else {
+        } else if !service {
             roundtrip.status_message = Some(status_message);
         }
     }
@@ -271,21 +376,47 @@ fn span_count(req: &ExportTraceServiceRequest) -> usize {
         .sum()
 }
 
-/// Every span of `req` → a typed document (one result per span, in order).
+/// The documents of one span, in order: its own; or, for a local-root
+/// dependency span (CLIENT, PRODUCER or CONSUMER marked
+/// `aws.span.kind=LOCAL_ROOT`), the dependency subsegment, then the
+/// segment of its service (as the collector's exporter makes them).
+fn docs_of<'a>(
+    span: &'a Span,
+    resource: &'a ResourceInfo,
+    opts: &TranslateOptions,
+    mut f: impl FnMut(Result<Doc<'a>, TranslateError>),
+) {
+    if !is_local_root_dependency(span) {
+        return f(doc_of(span, resource, opts, Role::Span));
+    }
+    match span_id(&span.span_id) {
+        Some((_, n)) => {
+            let service = service_segment_id(n).0;
+            f(doc_of(span, resource, opts, Role::Dependency { service }));
+            f(doc_of(span, resource, opts, Role::Service));
+        }
+        // The error the span's own document gives.
+        None => f(doc_of(span, resource, opts, Role::Span)),
+    }
+}
+
+/// Every span of `req` → typed documents, in order: one per span, two for
+/// a local-root dependency span (see [`docs_of`]).
 pub fn to_segment_documents(
     req: &ExportTraceServiceRequest,
     opts: &TranslateOptions,
 ) -> Vec<Result<Segment, TranslateError>> {
     let mut out = Vec::with_capacity(span_count(req));
     for_each_span(req, |span, info| {
-        out.push(span_to_segment(span, info, opts));
+        docs_of(span, info, opts, |doc| out.push(doc.map(Doc::into_owned)));
     });
     out
 }
 
-/// Every span of `req` → a JSON document of at most
-/// `opts.max_document_bytes` (one result per span, in order): what
-/// PutTraceSegments and the X-Ray daemon take.
+/// Every span of `req` → JSON documents of at most
+/// `opts.max_document_bytes`, in order (one per span, two for a local-root
+/// dependency span: see [`docs_of`]): what PutTraceSegments and the X-Ray
+/// daemon take.
 pub fn to_segments(
     req: &ExportTraceServiceRequest,
     opts: &TranslateOptions,
@@ -295,7 +426,9 @@ pub fn to_segments(
     // at its exact size.
     let mut buf = Vec::with_capacity(1024);
     for_each_span(req, |span, info| {
-        out.push(doc_of(span, info, opts).and_then(|doc| encode(doc, &mut buf, opts)));
+        docs_of(span, info, opts, |doc| {
+            out.push(doc.and_then(|doc| encode(doc, &mut buf, opts)));
+        });
     });
     out
 }

@@ -129,6 +129,26 @@ pub(crate) struct HttpOut<'a> {
     pub(crate) request: Option<HttpRequestOut<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) response: Option<HttpResponse>,
+    /// Which address attribute became `client_ip` (not serialised).
+    #[serde(skip)]
+    pub(crate) client_ip_from: ClientIpFrom,
+    /// True when the span's `aws.xray.x_forwarded_for` set the flag.
+    #[serde(skip)]
+    pub(crate) x_forwarded_for_attribute: bool,
+}
+
+/// Where `http.request.client_ip` came from, so the attributes it carries
+/// whole are not repeated in metadata.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ClientIpFrom {
+    /// No client address.
+    #[default]
+    None,
+    /// `client.address`/`http.client_ip`; the peer address, when given, is
+    /// the same address (carried too).
+    Client { peer_same: bool },
+    /// The peer address alone (`network.peer.address`, …).
+    Peer,
 }
 
 impl HttpOut<'_> {
@@ -139,7 +159,7 @@ impl HttpOut<'_> {
                 url: owned(r.url),
                 user_agent: owned(r.user_agent),
                 client_ip: owned(r.client_ip),
-                x_forwarded_for: None,
+                x_forwarded_for: r.x_forwarded_for,
                 traced: None,
             }),
             response: self.response,
@@ -147,7 +167,7 @@ impl HttpOut<'_> {
     }
 }
 
-/// `http.request` (`x_forwarded_for` is never set from a span).
+/// `http.request`.
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
 pub(crate) struct HttpRequestOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,6 +178,8 @@ pub(crate) struct HttpRequestOut<'a> {
     pub(crate) user_agent: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) client_ip: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) x_forwarded_for: Option<bool>,
 }
 
 /// `sql` block (the fields a span can fill).

@@ -42,6 +42,9 @@ const KEYS: &[&str] = &[
     "http.user_agent",
     "client.address",
     "http.client_ip",
+    "network.peer.address",
+    "net.peer.ip",
+    "aws.xray.x_forwarded_for",
     "http.response.status_code",
     "http.status_code",
     "http.response.body.size",
@@ -110,6 +113,8 @@ const STRS: &[&str] = &[
     "orders",
     "host.example",
     "h:1",
+    "192.0.2.1",
+    "2001:db8::7",
     "café ü",
     "quote\" back\\ ctl\u{1}\n",
     "日本語 サービス",
@@ -375,7 +380,7 @@ fn borrowed_document_serialises_like_the_owned_one() {
             let attrs = rs.resource.as_ref().map(|r| r.attributes.as_slice());
             let info = resource_info(attrs.unwrap_or_default());
             for span in &rs.scope_spans[0].spans {
-                let Ok(doc) = doc_of(span, &info, &opts) else {
+                let Ok(doc) = doc_of(span, &info, &opts, super::Role::Span) else {
                     assert!(fast[i].is_err());
                     i += 1;
                     continue;
