@@ -60,6 +60,9 @@ for z in "$root"/target/layer/otel-aws-extension-{,xray-}{x86_64,arm64}.zip; do 
   cp "$z" "$out/$(basename "${z%.zip}")-$version.zip"
 done
 
+step "layer size (against lambda-layer/layer-size.txt)"
+python3 tests/scripts/layer_size.py --stripped
+
 step "sidecar images (linux/amd64, linux/arm64, manifest list)"
 tag="otel-aws-sidecar:$version"
 bash ecs-sidecar/scripts/build-image.sh --arch all "$tag"
