@@ -24,7 +24,7 @@ APT_PACKAGES += qemu-user gcc-aarch64-linux-gnu
 CARGO_FEATURES := --workspace --all-features
 export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
 
-.PHONY: all build lint fmt test test-deps rust-test fuzz cdk-test supply-chain release layer layers layer-xray arm64 sidecar-image sidecar-image-test demo demo-service bench soak clean
+.PHONY: all build lint fmt test test-deps rust-test fuzz cdk-test supply-chain release layer-size layer layers layer-xray arm64 sidecar-image sidecar-image-test demo demo-service bench soak clean
 # Architecture for `make layer` (x86_64, arm64 or all) and `make sidecar-image`
 # (amd64/x86_64, arm64 or all: both images and a manifest list).
 ARCH ?= x86_64
@@ -103,6 +103,7 @@ fuzz:
 cdk-test:
 	bash ecs-sidecar/scripts/build-image.sh --arch amd64 --stage-only
 	$(MAKE) --no-print-directory layer ARCH=x86_64
+	python3 tests/scripts/layer_size.py --stripped
 	bash cdk/scripts/package-function.sh
 	OTEL_AWS_CDK_REQUIRE_BUILD=1 bash cdk/scripts/test.sh
 	bash cdk/scripts/pack-test.sh
@@ -116,6 +117,14 @@ sidecar-image:
 # via the binary, OTLP and a legacy UDP segment reaching a fake X-Ray endpoint.
 sidecar-image-test:
 	bash ecs-sidecar/scripts/test-image.sh --arch all
+
+# The x86_64 extension's size per crate (cargo bloat, installed when missing;
+# a second, unstripped build) against lambda-layer/layer-size.txt; fails on
+# growth past the limits in tests/scripts/layer_size.py. `make test` and
+# `make release` check the totals (stripped binary, .text) of the layer they build.
+layer-size:
+	$(MAKE) --no-print-directory layer ARCH=x86_64
+	python3 tests/scripts/layer_size.py
 
 # The Lambda layer zip: target/layer/otel-aws-extension-$(ARCH).zip
 # (size-optimised `lambda` profile; ARCH=arm64: static aarch64, docs/lambda.md).

@@ -2,8 +2,9 @@
 # The crates linked into the Lambda extension (default layer features), one
 # "name version" a line, compared with the committed lambda-layer/layer-deps.txt
 # (make test). A new crate in the layer shows up in review as a diff of that
-# file, next to the binary and zip sizes docs/benchmarks.md records (cold start
-# and zip size are product features).
+# file; what each crate costs in bytes is lambda-layer/layer-size.txt
+# (tests/scripts/layer_size.py), next to the binary and zip sizes
+# docs/benchmarks.md records (cold start and zip size are product features).
 #
 #   bash tests/scripts/layer-deps.sh          # check (exit 1 with the diff)
 #   bash tests/scripts/layer-deps.sh --update # rewrite the committed list
@@ -20,7 +21,7 @@ if [[ "${1:-}" == --update ]]; then
 fi
 if ! diff -u <(grep -v '^#' "$file") <(echo "$now"); then
   echo "layer-deps: the extension's dependency set changed (above: - committed, + now)." >&2
-  echo "If intended, run 'bash tests/scripts/layer-deps.sh --update', measure the layer size (make layer) and record it in docs/benchmarks.md." >&2
+  echo "If intended, run 'bash tests/scripts/layer-deps.sh --update', re-measure the sizes ('make layer' then 'python3 tests/scripts/layer_size.py --update') and record them in docs/benchmarks.md." >&2
   exit 1
 fi
 echo "layer-deps: $(echo "$now" | wc -l) crates, unchanged"
