@@ -170,15 +170,17 @@ demo:
 	@echo "== Per-invoke report ($(DEMO)/report.jsonl) =="
 	@python3 tests/scripts/sim-report.py $(DEMO)/report.jsonl
 
-# The in-process distro: an example service exporting to the console and a
-# JSON-lines file, then the trace it produced as a tree.
+# The in-process distro: an example service (axum servers, a reqwest client
+# and the AWS SDK, all traced by the integrations) exporting to the console and
+# a JSON-lines file, then the trace it produced as a tree.
+DEMO_SERVICE_FEATURES := axum,reqwest,aws-sdk
 demo-service:
-	$(CARGO) build -q -p otel-aws-distro --features cli --example demo_service --bin otel-aws
+	$(CARGO) build -q -p otel-aws-distro --features cli,$(DEMO_SERVICE_FEATURES) --example demo_service --bin otel-aws
 	@mkdir -p target && rm -f target/demo-traces.jsonl
 	OTEL_SERVICE_NAME=demo-checkout OTEL_TRACES_EXPORTER=console,file \
 	  OTEL_AWS_TRACES_FILE=target/demo-traces.jsonl OTEL_AWS_RESOURCE_DETECTORS=env \
 	  OTEL_BSP_SCHEDULE_DELAY=100 \
-	  $(CARGO) run -q -p otel-aws-distro --example demo_service
+	  $(CARGO) run -q -p otel-aws-distro --features cli,$(DEMO_SERVICE_FEATURES) --example demo_service
 	@echo
 	@echo "== The trace as the file exporter wrote it (target/demo-traces.jsonl) =="
 	$(BIN)/otel-aws tree target/demo-traces.jsonl
