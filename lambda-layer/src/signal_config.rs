@@ -293,7 +293,16 @@ fn upstream(env: &Env, signal: OtherSignal) -> Result<Option<SignalUpstream>, Si
             &format!("OTEL_EXPORTER_OTLP_{}_", signal.upper()),
         ),
     })?;
-    let (url, why) = endpoint(env, signal)?;
+    let (url, why) = match endpoint(env, signal) {
+        Ok(found) => found,
+        // Traces may still have somewhere to go (a collector URL with
+        // another path, the console): the signal is off, not the extension.
+        Err(e @ SignalConfigError::NoEndpoint { .. }) => {
+            tracing::warn!(error = %e, "{name} are not exported");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
     let mut otlp = otel_aws_distro::otlp_http_config(&cfg);
     otlp.endpoint = url;
     // Forced signing uses the signal's CloudWatch service, whatever
@@ -413,5 +422,8 @@ mod tests {
         ]))
         .unwrap();
         assert!(none.metrics.is_none() && none.logs.is_none());
+        // Nowhere to send them (no region, no endpoint): off, not an error.
+        let nowhere = SignalsConfig::from_env(&env(&[])).unwrap();
+        assert!(nowhere.metrics.is_none() && nowhere.logs.is_none());
     }
 }

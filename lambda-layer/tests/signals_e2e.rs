@@ -140,14 +140,24 @@ async fn python_sdk_metrics_and_logs_reach_signed_sinks_with_platform_metrics_an
             .await
             .unwrap(),
     );
-    let layer = LayerDir::new("signals-e2e");
-    let stats_file = layer.path().join("stats.json");
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let layer = LayerDir::new("signals-e2e");
+    // The layer's layout (package-layer.sh): the wrapper finds its completion
+    // hook beside it; the hook flushes the global tracer, meter and logger
+    // providers, then signals done.
+    let root = layer.path().join("layer");
+    std::os::unix::fs::symlink(
+        manifest.join("scripts/otel-aws-wrapper"),
+        root.join("otel-aws-wrapper"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(manifest.join("hooks"), root.join("otel-aws-hooks")).unwrap();
+    let stats_file = layer.path().join("stats.json");
     const N: usize = 6;
     let name = "signals-orders";
 
     // At each freeze, the SDK's metric point and log record of that invoke
-    // have left the extension (the handler flushed them before returning).
+    // have left the extension (the hook flushed them before its done signal).
     let failures = Arc::new(Mutex::new(Vec::new()));
     let (m, l, fails) = (metrics.clone(), logs.clone(), failures.clone());
     let mut cfg = layer
@@ -187,7 +197,7 @@ async fn python_sdk_metrics_and_logs_reach_signed_sinks_with_platform_metrics_an
                     .push(format!("{id}: no log record at freeze"));
             }
         });
-    cfg.exec_wrapper = Some(manifest.join("scripts/otel-aws-wrapper"));
+    cfg.exec_wrapper = Some(root.join("otel-aws-wrapper"));
     cfg.task_root = Some(manifest.join("tests/python"));
     cfg.handler = "signals_function.handler".into();
     cfg.function_name = name.into();
@@ -306,6 +316,8 @@ async fn python_sdk_metrics_and_logs_reach_signed_sinks_with_platform_metrics_an
         .unwrap();
     assert_eq!(string_attr(&platform.0, "faas.name"), Some(name));
 
+    // The hook flushed all three providers and signalled every invoke's end.
+    assert_eq!(stats.done_by_function, N as u64, "{stats:?}");
     // The counters agree: nothing dropped.
     assert_eq!(stats.metric_points_dropped, 0, "{stats:?}");
     assert_eq!(stats.log_records_dropped, 0, "{stats:?}");

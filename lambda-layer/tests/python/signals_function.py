@@ -7,7 +7,8 @@ Per invoke: one SERVER span, one `orders.processed` counter increment
 (attribute `request_id`), one log record through the stdlib logging bridge
 (body `order processed <request id>`, emitted inside the span so it carries
 its trace and span ids), and one JSON line on stdout (for the extension's
-log forwarding). Every provider is flushed before the handler returns (the
+log forwarding). The providers are set global and not flushed here: the
+layer's completion hook flushes all three when the handler returns (the
 in-function rule: hand everything to the extension before the freeze).
 """
 
@@ -68,7 +69,6 @@ def handler(event, context):
         log.warning("order processed %s", context.aws_request_id)
         # No request id in the line: the extension attributes it to the running invoke.
         print(json.dumps({"level": "ERROR", "message": f"stdout {context.aws_request_id}"}), flush=True)
-    tracer_provider.force_flush()
-    meter_provider.force_flush()
-    logger_provider.force_flush()
+    # No flush here: the layer's completion hook flushes the global tracer,
+    # meter and logger providers when the handler returns, then signals done.
     return {"ok": True}
