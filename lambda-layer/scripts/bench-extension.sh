@@ -7,6 +7,7 @@
 #   - init: extension exec -> first `next` (its own counter, init_us), over RUNS cold starts
 #   - idle RSS and peak RSS after an invoke carrying 10,000 spans (/usr/bin/time -v)
 #   - post-runtime extension time for 100 spans per invoke to a loopback OTLP endpoint
+# with all three signals on (metrics and logs endpoints, platform metrics, log forwarding).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -44,7 +45,13 @@ exec /usr/bin/time -v -o "$work/time.txt" "$ext" "\$@"
 SH
 chmod +x "$work/layer/extensions/otel-aws-extension"
 
+# All three signals on: metrics and logs to the same sink, platform metrics
+# and log forwarding from the Telemetry API.
+sink="http://127.0.0.1:$(cat "$work/port")"
 common=(--layer "$work/layer" --quiet --env OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT="$endpoint"
+        --env OTEL_AWS_LAMBDA_METRICS_ENDPOINT="$sink/v1/metrics"
+        --env OTEL_AWS_LAMBDA_LOGS_ENDPOINT="$sink/v1/logs"
+        --env OTEL_AWS_LAMBDA_PLATFORM_METRICS=true --env OTEL_AWS_LAMBDA_FORWARD_LOGS=true
         --env OTEL_AWS_LAMBDA_FLUSH=end --env OTEL_AWS_LAMBDA_STATS_FILE="$work/stats.json")
 
 echo "== init (exec -> first next), $RUNS cold starts"

@@ -1,7 +1,8 @@
-//! The extension's in-memory span buffer: bounded by span count and encoded
-//! bytes; what does not fit is dropped and counted, never queued elsewhere.
+//! The extension's in-memory buffers, one per signal: bounded by item
+//! count (spans, data points, log records) and encoded bytes; what does
+//! not fit is dropped and counted, never queued elsewhere.
 //!
-//! The receivers push into it synchronously (it is their `TraceSink`); the
+//! The receivers push into them synchronously (they are their sinks); the
 //! flusher takes everything at once and, when an export does not complete,
 //! puts the batch back at the front (still bounded: what no longer fits is
 //! dropped and counted).
@@ -10,40 +11,41 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
-use otel_aws_distro::export::span_count;
-use prost::Message;
+use otel_aws_distro::receiver::{Accepted, Backpressure, RequestMeta};
 
 use crate::clock::Clock;
 use crate::config::BufferLimits;
+use crate::signal::Batch;
 
-/// Counters the buffer keeps (self-telemetry).
+/// Counters a buffer keeps (self-telemetry); "spans" are the signal's items.
 #[derive(Debug, Default)]
 pub struct BufferStats {
-    /// Spans accepted into the buffer.
+    /// Items accepted into the buffer.
     pub spans_accepted: AtomicU64,
-    /// Spans dropped because the buffer was full.
+    /// Items dropped because the buffer was full.
     pub spans_dropped: AtomicU64,
-    /// Spans put back after an export that did not complete.
+    /// Items put back after an export that did not complete.
     pub spans_requeued: AtomicU64,
 }
 
 /// What one push did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PushOutcome {
-    /// Spans kept.
+    /// Items kept.
     pub kept: usize,
-    /// Spans dropped (over the bounds).
+    /// Items dropped (over the bounds).
     pub dropped: usize,
 }
 
-/// Everything taken out of the buffer for one flush.
+/// Everything taken out of a buffer for one flush.
 #[derive(Debug, Default)]
-pub struct Taken {
+pub struct Taken<B = ExportTraceServiceRequest> {
     /// All held batches merged into one request.
-    pub batch: ExportTraceServiceRequest,
-    /// Spans in it.
+    pub batch: B,
+    /// Items in it.
     pub spans: usize,
     /// Encoded bytes (as counted by the buffer).
     pub bytes: usize,
@@ -52,32 +54,49 @@ pub struct Taken {
 }
 
 #[derive(Debug, Default)]
-struct Inner {
-    resource_spans: Vec<ResourceSpans>,
+struct Inner<B> {
+    batch: B,
     spans: usize,
     bytes: usize,
     since: Option<Duration>,
 }
 
-/// The bounded buffer; share it as `Arc<SpanBuffer>`.
+/// The bounded buffer of one signal; share it as `Arc<Buffer<B>>`.
 #[derive(Debug)]
-pub struct SpanBuffer {
-    inner: Mutex<Inner>,
+pub struct Buffer<B: Batch> {
+    inner: Mutex<Inner<B>>,
     limits: BufferLimits,
     clock: Arc<dyn Clock>,
     stats: BufferStats,
-    data: tokio::sync::Notify,
+    data: Arc<tokio::sync::Notify>,
 }
 
-impl SpanBuffer {
+/// The spans buffer.
+pub type SpanBuffer = Buffer<ExportTraceServiceRequest>;
+/// The metric data points buffer.
+pub type MetricBuffer = Buffer<ExportMetricsServiceRequest>;
+/// The log records buffer.
+pub type LogBuffer = Buffer<ExportLogsServiceRequest>;
+
+impl<B: Batch> Buffer<B> {
     /// An empty buffer with these bounds.
     pub fn new(limits: BufferLimits, clock: Arc<dyn Clock>) -> Self {
+        Self::with_notify(limits, clock, Arc::default())
+    }
+
+    /// An empty buffer that wakes `data` when items arrive (one `Notify`
+    /// shared by the three signals' buffers wakes the extension's timer).
+    pub fn with_notify(
+        limits: BufferLimits,
+        clock: Arc<dyn Clock>,
+        data: Arc<tokio::sync::Notify>,
+    ) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             limits,
             clock,
             stats: BufferStats::default(),
-            data: tokio::sync::Notify::new(),
+            data,
         }
     }
 
@@ -86,12 +105,12 @@ impl SpanBuffer {
         &self.stats
     }
 
-    /// Spans held now.
+    /// Items held now.
     pub fn spans(&self) -> usize {
         self.lock().spans
     }
 
-    /// When the oldest held span arrived (`None` when empty).
+    /// When the oldest held item arrived (`None` when empty).
     pub fn held_since(&self) -> Option<Duration> {
         self.lock().since
     }
@@ -102,14 +121,14 @@ impl SpanBuffer {
         inner.spans * 2 > self.limits.max_spans || inner.bytes * 2 > self.limits.max_bytes
     }
 
-    /// Resolves when spans arrive after this call.
+    /// Resolves when items arrive after this call.
     pub fn data_arrived(&self) -> tokio::sync::futures::Notified<'_> {
         self.data.notified()
     }
 
     /// Adds a batch, keeping what fits in the bounds and dropping (and
     /// counting) the rest.
-    pub fn push(&self, batch: ExportTraceServiceRequest) -> PushOutcome {
+    pub fn push(&self, batch: B) -> PushOutcome {
         let outcome = self.insert(batch, false);
         self.stats
             .spans_accepted
@@ -121,7 +140,7 @@ impl SpanBuffer {
     }
 
     /// Puts back a batch whose export did not complete, ahead of newer data.
-    pub fn requeue(&self, taken: Taken) -> PushOutcome {
+    pub fn requeue(&self, taken: Taken<B>) -> PushOutcome {
         let since = taken.since;
         let outcome = self.insert(taken.batch, true);
         if let Some(since) = since {
@@ -135,21 +154,19 @@ impl SpanBuffer {
     }
 
     /// Takes everything held (empty `Taken` when nothing is).
-    pub fn take(&self) -> Taken {
+    pub fn take(&self) -> Taken<B> {
         let mut inner = self.lock();
         let inner = std::mem::take(&mut *inner);
         Taken {
-            batch: ExportTraceServiceRequest {
-                resource_spans: inner.resource_spans,
-            },
+            batch: inner.batch,
             spans: inner.spans,
             bytes: inner.bytes,
             since: inner.since,
         }
     }
 
-    fn insert(&self, mut batch: ExportTraceServiceRequest, front: bool) -> PushOutcome {
-        let spans = span_count(&batch);
+    fn insert(&self, mut batch: B, front: bool) -> PushOutcome {
+        let spans = batch.items();
         if spans == 0 {
             return PushOutcome::default();
         }
@@ -157,7 +174,7 @@ impl SpanBuffer {
         let mut inner = self.lock();
         let room_spans = self.limits.max_spans.saturating_sub(inner.spans);
         let room_bytes = self.limits.max_bytes.saturating_sub(inner.bytes);
-        // Spans that fit by count, then by (average) size.
+        // Items that fit by count, then by (average) size.
         let mut keep = spans.min(room_spans);
         if bytes > room_bytes {
             keep = keep.min(((room_bytes as u128 * spans as u128) / bytes as u128) as usize);
@@ -169,7 +186,7 @@ impl SpanBuffer {
             return PushOutcome { kept: 0, dropped };
         }
         let kept_bytes = if dropped > 0 {
-            truncate_spans(&mut batch, keep);
+            batch.truncate(keep);
             batch.encoded_len()
         } else {
             bytes
@@ -180,11 +197,9 @@ impl SpanBuffer {
             inner.since = Some(self.clock.now());
         }
         if front {
-            let mut rs = batch.resource_spans;
-            rs.append(&mut inner.resource_spans);
-            inner.resource_spans = rs;
+            inner.batch.prepend(batch);
         } else {
-            inner.resource_spans.append(&mut batch.resource_spans);
+            inner.batch.append(batch);
         }
         drop(inner);
         self.count_dropped(dropped);
@@ -202,48 +217,68 @@ impl SpanBuffer {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<B>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// Keeps the first `keep` spans of `batch` (in order), removing empty groups.
-pub(crate) fn truncate_spans(batch: &mut ExportTraceServiceRequest, mut keep: usize) {
-    for rs in &mut batch.resource_spans {
-        for ss in &mut rs.scope_spans {
-            let n = ss.spans.len().min(keep);
-            ss.spans.truncate(n);
-            keep -= n;
-        }
-        rs.scope_spans.retain(|ss| !ss.spans.is_empty());
-    }
-    batch.resource_spans.retain(|rs| !rs.scope_spans.is_empty());
-}
-
-/// The buffer as the receivers' sink: keeps what fits, reports the rest to
+/// A buffer as the receivers' sink: keeps what fits, reports the rest to
 /// the sender as an OTLP `partial_success` (never backpressure: a function
 /// cannot wait for the extension to drain, the environment would freeze).
 #[derive(Clone, Debug)]
-pub struct BufferSink(pub Arc<SpanBuffer>);
+pub struct BufferSink<B: Batch = ExportTraceServiceRequest>(pub Arc<Buffer<B>>);
 
-impl otel_aws_distro::receiver::TraceSink for BufferSink {
+impl<B: Batch> BufferSink<B> {
+    fn accept_batch(&self, batch: B) -> Accepted {
+        let out = self.0.push(batch);
+        if out.dropped == 0 {
+            Accepted::all()
+        } else {
+            Accepted::partial(
+                out.dropped as u64,
+                format!(
+                    "otel-aws-extension {} buffer full: {} {}(s) dropped (raise {} / {})",
+                    B::SIGNAL,
+                    out.dropped,
+                    B::ITEM,
+                    crate::config::OTEL_AWS_LAMBDA_MAX_BUFFERED_SPANS,
+                    crate::config::OTEL_AWS_LAMBDA_MAX_BUFFERED_BYTES,
+                ),
+            )
+        }
+    }
+}
+
+impl otel_aws_distro::receiver::TraceSink for BufferSink<ExportTraceServiceRequest> {
     fn accept(
         &self,
         batch: ExportTraceServiceRequest,
-        _meta: otel_aws_distro::receiver::RequestMeta,
-    ) -> Result<otel_aws_distro::receiver::Accepted, otel_aws_distro::receiver::Backpressure> {
-        let out = self.0.push(batch);
-        Ok(if out.dropped == 0 {
-            otel_aws_distro::receiver::Accepted::all()
-        } else {
-            otel_aws_distro::receiver::Accepted::partial(
-                out.dropped as u64,
-                format!(
-                    "otel-aws-extension buffer full: {} span(s) dropped (raise {})",
-                    out.dropped,
-                    crate::config::OTEL_AWS_LAMBDA_MAX_BUFFERED_SPANS
-                ),
-            )
-        })
+        _meta: RequestMeta,
+    ) -> Result<Accepted, Backpressure> {
+        Ok(self.accept_batch(batch))
+    }
+}
+
+impl otel_aws_distro::receiver::Sink<ExportMetricsServiceRequest>
+    for BufferSink<ExportMetricsServiceRequest>
+{
+    fn accept(
+        &self,
+        batch: ExportMetricsServiceRequest,
+        _meta: RequestMeta,
+    ) -> Result<Accepted, Backpressure> {
+        Ok(self.accept_batch(batch))
+    }
+}
+
+impl otel_aws_distro::receiver::Sink<ExportLogsServiceRequest>
+    for BufferSink<ExportLogsServiceRequest>
+{
+    fn accept(
+        &self,
+        batch: ExportLogsServiceRequest,
+        _meta: RequestMeta,
+    ) -> Result<Accepted, Backpressure> {
+        Ok(self.accept_batch(batch))
     }
 }

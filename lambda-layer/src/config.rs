@@ -122,6 +122,9 @@ pub enum LambdaConfigError {
         "no upstream for the extension: set {OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT} or AWS_REGION (for the X-Ray OTLP endpoint)"
     )]
     NoEndpoint,
+    /// The metrics/logs settings are invalid (see [`crate::signal_config`]).
+    #[error(transparent)]
+    Signals(#[from] crate::signal_config::SignalConfigError),
     /// The `xray` exporter is on but no region is known.
     #[error(
         "the xray exporter calls PutTraceSegments in the function's region: set AWS_REGION (Lambda sets it)"
@@ -179,6 +182,8 @@ pub struct ExtensionConfig {
     pub export: Config,
     /// The environment everything was read from (file merged in).
     pub env: Env,
+    /// Metrics and logs: destinations, platform metrics, log forwarding.
+    pub signals: crate::signal_config::SignalsConfig,
 }
 
 impl ExtensionConfig {
@@ -213,7 +218,9 @@ impl ExtensionConfig {
             flush
         };
         let (export, upstream) = export_config(&env)?;
+        let signals = crate::signal_config::SignalsConfig::from_env(&env)?;
         Ok(Self {
+            signals,
             managed,
             upstream,
             flush,

@@ -33,8 +33,12 @@ pub mod config;
 pub mod extension;
 pub mod flush;
 pub mod function;
+pub mod platform_metrics;
 pub mod platform_spans;
 pub mod resource;
+pub mod signal;
+pub mod signal_config;
+pub mod telemetry_logs;
 
 /// The crate README's examples, compiled as doctests (the quickstart users copy).
 #[cfg(doctest)]

@@ -20,7 +20,7 @@ use otel_aws_lambda::buffer::SpanBuffer;
 use otel_aws_lambda::clock::Clock;
 use otel_aws_lambda::config::{BufferLimits, choose_upstream, is_own_receiver};
 use otel_aws_lambda::extension::delivery::{BACKOFF_MAX, BACKOFF_MIN, Breaker, FlushKind};
-use otel_aws_lambda::extension::flusher::Flusher;
+use otel_aws_lambda::extension::flusher::{Buffers, ExporterSet, Flusher};
 use otel_aws_lambda::extension::listener::{
     self, ListenerState, control_router, telemetry_path, telemetry_router,
 };
@@ -127,11 +127,12 @@ struct Rig {
 
 fn rig(exporters: Vec<Arc<dyn BatchExporter>>, limits: BufferLimits) -> Rig {
     let clock = Arc::new(ManualClock::default());
-    let buffer = Arc::new(SpanBuffer::new(limits, clock.clone()));
-    let (_tx, rx) = tokio::sync::watch::channel(Some(Arc::new(exporters)));
+    let buffers = Buffers::new(limits, clock.clone());
+    let buffer = buffers.traces.clone();
+    let (_tx, rx) = tokio::sync::watch::channel(Some(Arc::new(ExporterSet::traces(exporters))));
     let stats = Arc::new(ExtensionStats::default());
     let flusher = Flusher::new(
-        buffer.clone(),
+        buffers,
         rx,
         limits,
         clock.clone(),
@@ -253,7 +254,7 @@ async fn a_long_outage_keeps_the_lane_bounded_and_counts_drops() {
         r.flusher.flush(BUDGET, FlushKind::InvokeEnd).await;
     }
     assert_eq!(r.flusher.lane_spans(), 10, "held within the bound");
-    assert_eq!(r.stats.spans_dropped_outage.load(Ordering::SeqCst), 14);
+    assert_eq!(r.stats.traces.dropped_outage.load(Ordering::SeqCst), 14);
 }
 
 #[test]
@@ -300,6 +301,8 @@ async fn forged_telemetry_events_are_refused() {
     let state = ListenerState {
         signals: signals.clone(),
         platform: None,
+        platform_metrics: None,
+        logs: None,
     };
     let any = "127.0.0.1:0".parse().unwrap();
     let token = listener::telemetry_token();

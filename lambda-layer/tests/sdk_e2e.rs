@@ -43,7 +43,7 @@ use otel_aws_testkit::otlp::{FakeOtlpEndpoint, OtlpEndpointOptions};
 use otel_aws_testkit::tooling::{self, Need};
 
 mod common;
-use common::LayerDir;
+use common::{LayerDir, parse_trace_header, string_attr};
 
 /// Modules the function needs (pinned in the Makefile's `test-deps`).
 const MODULES: &str = "import awslambdaric, opentelemetry.sdk, \
@@ -79,15 +79,6 @@ fn node() -> PathBuf {
     .expect("Need::Required panics instead")
 }
 
-fn string_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
-    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
-        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-            Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
-            _ => None,
-        }
-    })
-}
-
 /// A received span with its resource.
 struct Got<'a> {
     span: &'a Span,
@@ -118,20 +109,6 @@ fn per_request(received: &[ExportTraceServiceRequest]) -> HashMap<String, usize>
                 .map(|id| (id.to_string(), per_trace[&g.span.trace_id[..]]))
         })
         .collect()
-}
-
-/// `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;...`
-/// → (trace id hex, parent span id hex), per `spec/xray.md`.
-fn parse_trace_header(h: &str) -> (String, String) {
-    let field = |k: &str| {
-        h.split(';')
-            .find_map(|p| p.strip_prefix(k))
-            .unwrap()
-            .to_string()
-    };
-    let root = field("Root=");
-    let parts: Vec<&str> = root.split('-').collect();
-    (format!("{}{}", parts[1], parts[2]), field("Parent="))
 }
 
 /// One SDK function: how to start it, where it lives, what it needs.

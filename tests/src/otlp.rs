@@ -12,7 +12,7 @@
 //!    (400), span count (400);
 //! 4. 200 with an empty `ExportTraceServiceResponse` in the request's encoding.
 //!
-//! A path ending in `/v1/logs` is a logs endpoint: the body is checked to be
+//! A path ending in `/v1/logs` (or `/v1/metrics`) is a logs (metrics) endpoint: the body is checked to be
 //! well-formed protobuf / JSON but not decoded into OTLP types (the testkit
 //! builds opentelemetry-proto with the `trace` feature only); its accepted
 //! bodies are in [`FakeOtlpEndpoint::accepted_bodies`].
@@ -72,6 +72,16 @@ impl OtlpEndpointOptions {
     pub fn xray_traces(region: &str) -> Self {
         Self {
             sigv4: Some(SigV4Expect::test(region, "xray")),
+            ..Self::default()
+        }
+    }
+
+    /// The CloudWatch metrics endpoint: `/v1/metrics`, SigV4 service
+    /// `monitoring` in `region` (bodies kept undecoded, as for logs).
+    pub fn cloudwatch_metrics(region: &str) -> Self {
+        Self {
+            sigv4: Some(SigV4Expect::test(region, "monitoring")),
+            path: "/v1/metrics".to_owned(),
             ..Self::default()
         }
     }
@@ -441,7 +451,8 @@ fn process(shared: &Shared, req: &RecordedRequest) -> Result<Response, Rejection
         }
     };
     let body = decompress(&req.headers, &req.body)?;
-    let logs = opts.path.ends_with("/v1/logs");
+    // Logs and metrics bodies are checked for well-formedness, not decoded.
+    let logs = opts.path.ends_with("/v1/logs") || opts.path.ends_with("/v1/metrics");
     if logs {
         let ok = match encoding {
             Encoding::Protobuf => <() as Message>::decode(body.as_ref()).is_ok(),
@@ -453,7 +464,7 @@ fn process(shared: &Shared, req: &RecordedRequest) -> Result<Response, Rejection
             return Err(reject(
                 400,
                 "ValidationException",
-                "malformed OTLP logs body",
+                "malformed OTLP logs/metrics body",
             ));
         }
     } else {

@@ -7,8 +7,10 @@ function's handler so that, when it returns or raises:
 
 1. the global tracer provider is force-flushed (bounded: at most 2 s and
    never past the invoke's deadline margin), which hands the invoke's spans
-   to the extension on 127.0.0.1;
-2. then, only if that flush completed, `POST /lambda/v1/invocations/<request
+   to the extension on 127.0.0.1, then the global meter and logger
+   providers when the function set SDK ones (the extension carries metrics
+   and logs too);
+2. then, only if those flushes completed, `POST /lambda/v1/invocations/<request
    id>/done` goes to the extension's control address
    (`OTEL_AWS_LAMBDA_CONTROL_ADDR`, default 127.0.0.1:4319) -- the same
    signal, with the same request id, that the Rust function wrapper sends.
@@ -69,7 +71,34 @@ def _flush_global_provider(context):
         timeout = min(timeout, max(0, int(remaining()) - DEADLINE_MARGIN_MS))
     if timeout <= 0:
         return False
-    return flush(timeout_millis=timeout) is True
+    if flush(timeout_millis=timeout) is not True:
+        return False
+    # The extension carries metrics and logs too: flush the global meter and
+    # logger providers when the function set SDK ones (no-op/proxy
+    # providers have no force_flush and are skipped).
+    for provider in _other_providers():
+        other = getattr(provider, "force_flush", None)
+        if other is not None and other(timeout_millis=timeout) is False:
+            return False
+    return True
+
+
+def _other_providers():
+    """The global meter and logger providers (those whose modules load)."""
+    out = []
+    try:
+        from opentelemetry import metrics
+
+        out.append(metrics.get_meter_provider())
+    except ImportError:
+        pass
+    try:
+        from opentelemetry import _logs
+
+        out.append(_logs.get_logger_provider())
+    except ImportError:
+        pass
+    return out
 
 
 def _signal_done(request_id):

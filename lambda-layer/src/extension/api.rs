@@ -182,12 +182,18 @@ impl ExtensionsApi {
         })
     }
 
-    /// Subscribes `uri` to the `platform` events (25 ms buffering, the minimum).
-    pub async fn subscribe_telemetry(&self, uri: &str) -> Result<(), ApiError> {
+    /// Subscribes `uri` to the `platform` events, plus the `function` and
+    /// `extension` log lines when `logs` (25 ms buffering, the minimum).
+    pub async fn subscribe_telemetry(&self, uri: &str, logs: bool) -> Result<(), ApiError> {
         const CALL: &str = "telemetry subscribe";
+        let types: &[&str] = if logs {
+            &["platform", "function", "extension"]
+        } else {
+            &["platform"]
+        };
         let body = serde_json::json!({
             "schemaVersion": "2022-12-13",
-            "types": ["platform"],
+            "types": types,
             "buffering": {"maxItems": 1000, "maxBytes": 262144, "timeoutMs": 25},
             "destination": {"protocol": "HTTP", "URI": uri},
         });

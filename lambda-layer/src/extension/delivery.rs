@@ -28,10 +28,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use otel_aws_distro::export::{BatchExporter, ExportError, span_count};
-use prost::Message;
+use otel_aws_distro::export::{BatchExporter, ExportError};
 
 use crate::config::BufferLimits;
+use crate::signal::Batch;
 
 /// First pause after a failure.
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -117,18 +117,29 @@ pub enum Attempt {
 }
 
 #[derive(Debug)]
-struct Held {
-    batch: ExportTraceServiceRequest,
+struct Held<B> {
+    batch: B,
     spans: usize,
     bytes: usize,
 }
 
-#[derive(Debug, Default)]
-struct LaneState {
-    pending: VecDeque<Held>,
+#[derive(Debug)]
+struct LaneState<B> {
+    pending: VecDeque<Held<B>>,
     spans: usize,
     bytes: usize,
     breaker: Breaker,
+}
+
+impl<B> Default for LaneState<B> {
+    fn default() -> Self {
+        Self {
+            pending: VecDeque::new(),
+            spans: 0,
+            bytes: 0,
+            breaker: Breaker::default(),
+        }
+    }
 }
 
 /// What one lane attempt did.
@@ -146,15 +157,16 @@ pub struct LaneReport {
     pub failed: bool,
 }
 
-/// One exporter and what it has not accepted yet.
+/// One exporter and what it has not accepted yet of one signal
+/// (`B`: spans by default; "spans" below are the signal's items).
 #[derive(Debug)]
-pub struct Lane {
+pub struct Lane<B: Batch = ExportTraceServiceRequest> {
     exporter: Arc<dyn BatchExporter>,
     limits: BufferLimits,
-    state: Mutex<LaneState>,
+    state: Mutex<LaneState<B>>,
 }
 
-impl Lane {
+impl<B: Batch> Lane<B> {
     /// An empty lane for `exporter`, holding at most `limits`.
     pub fn new(exporter: Arc<dyn BatchExporter>, limits: BufferLimits) -> Self {
         Self {
@@ -164,13 +176,13 @@ impl Lane {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, LaneState> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LaneState<B>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Adds a batch within the bounds; returns the spans dropped.
-    pub fn offer(&self, mut batch: ExportTraceServiceRequest) -> usize {
-        let spans = span_count(&batch);
+    pub fn offer(&self, mut batch: B) -> usize {
+        let spans = batch.items();
         if spans == 0 {
             return 0;
         }
@@ -191,7 +203,7 @@ impl Lane {
             return dropped;
         }
         let bytes = if dropped > 0 {
-            crate::buffer::truncate_spans(&mut batch, keep);
+            batch.truncate(keep);
             batch.encoded_len()
         } else {
             bytes
@@ -205,8 +217,8 @@ impl Lane {
                 bytes,
             });
         } else {
-            for chunk in chunks(batch, CHUNK_SPANS) {
-                let (spans, bytes) = (span_count(&chunk), chunk.encoded_len());
+            for chunk in batch.chunks(CHUNK_SPANS) {
+                let (spans, bytes) = (chunk.items(), chunk.encoded_len());
                 st.pending.push_back(Held {
                     batch: chunk,
                     spans,
@@ -289,15 +301,13 @@ impl Lane {
         loop {
             let (request, count, spans) = {
                 let st = self.lock();
-                let mut merged = ExportTraceServiceRequest::default();
+                let mut merged = B::default();
                 let (mut count, mut spans) = (0, 0);
                 for h in &st.pending {
                     if count > 0 && spans + h.spans > CHUNK_SPANS {
                         break;
                     }
-                    merged
-                        .resource_spans
-                        .extend(h.batch.resource_spans.iter().cloned());
+                    merged.append(h.batch.clone());
                     count += 1;
                     spans += h.spans;
                 }
@@ -307,7 +317,7 @@ impl Lane {
                 return true;
             }
             report.attempted = true;
-            let result = self.exporter.export(request).await;
+            let result = B::export(self.exporter.as_ref(), request).await;
             match result {
                 Ok(o) => {
                     report.exported += o.spans_exported;
@@ -318,7 +328,7 @@ impl Lane {
                     | ExportError::Encode(_)
                     | ExportError::Shutdown),
                 ) => {
-                    tracing::error!(error = %e, spans, "spans dropped: the destination refused them");
+                    tracing::error!(error = %e, signal = B::SIGNAL, items = spans, "dropped: the destination refused them");
                     report.dropped += spans as u64;
                 }
                 Err(e) => {
@@ -335,56 +345,4 @@ impl Lane {
             }
         }
     }
-}
-
-/// Splits `batch` into requests of at most `max` spans, in order.
-pub fn chunks(batch: ExportTraceServiceRequest, max: usize) -> Vec<ExportTraceServiceRequest> {
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
-    let max = max.max(1);
-    let mut out = Vec::new();
-    let mut cur = ExportTraceServiceRequest::default();
-    let mut n = 0;
-    for rs in batch.resource_spans {
-        let shell = ResourceSpans {
-            resource: rs.resource,
-            scope_spans: Vec::new(),
-            schema_url: rs.schema_url,
-        };
-        for ss in rs.scope_spans {
-            let scope_shell = ScopeSpans {
-                scope: ss.scope,
-                spans: Vec::new(),
-                schema_url: ss.schema_url,
-            };
-            for span in ss.spans {
-                if n == max {
-                    out.push(std::mem::take(&mut cur));
-                    n = 0;
-                }
-                let same_rs = cur.resource_spans.last().is_some_and(|r| {
-                    r.resource == shell.resource && r.schema_url == shell.schema_url
-                });
-                if !same_rs {
-                    cur.resource_spans.push(shell.clone());
-                }
-                let Some(r) = cur.resource_spans.last_mut() else {
-                    continue;
-                };
-                let same_scope = r.scope_spans.last().is_some_and(|s| {
-                    s.scope == scope_shell.scope && s.schema_url == scope_shell.schema_url
-                });
-                if !same_scope {
-                    r.scope_spans.push(scope_shell.clone());
-                }
-                if let Some(s) = r.scope_spans.last_mut() {
-                    s.spans.push(span);
-                    n += 1;
-                }
-            }
-        }
-    }
-    if n > 0 {
-        out.push(cur);
-    }
-    out
 }

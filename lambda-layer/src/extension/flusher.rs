@@ -1,9 +1,11 @@
-//! One flush: take everything received (plus finished platform spans), add
-//! the Lambda resource where missing, hand it to each exporter's
-//! [`Lane`](super::delivery::Lane), and let every lane send what it holds
-//! within a time budget, as its circuit breaker allows (see
-//! [`super::delivery`]). What a destination did not accept stays in its
-//! lane for the next chance; the other destinations are not sent it again.
+//! One flush: take everything received (plus finished platform spans and
+//! platform metrics), add the Lambda resource where missing, hand each
+//! signal's batch to each of its exporters' [`Lane`](super::delivery::Lane)s,
+//! and let every lane send what it holds within a time budget, as its
+//! circuit breaker allows (see [`super::delivery`]). What a destination did
+//! not accept stays in its lane for the next chance; the other destinations
+//! are not sent it again. Traces, metrics and logs go the same way, each
+//! with its own buffer, lanes and counters, in the same flush.
 //!
 //! Delivery is at least once: an attempt that timed out may still have
 //! been taken by the destination, and is sent again.
@@ -12,20 +14,91 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use otel_aws_distro::export::{BatchExporter, span_count};
+use otel_aws_distro::export::BatchExporter;
 use tokio::sync::watch;
 
 use super::delivery::{Attempt, FlushKind, Lane, PROBE_TIMEOUT};
-use super::stats::{ExtensionStats, inc};
-use crate::buffer::SpanBuffer;
+use super::stats::{ExtensionStats, SignalStats, inc};
+use crate::buffer::{Buffer, LogBuffer, MetricBuffer, SpanBuffer};
 use crate::clock::Clock;
 use crate::config::BufferLimits;
+use crate::platform_metrics::PlatformMetrics;
 use crate::platform_spans::PlatformSpans;
-use crate::resource::merge_missing;
+use crate::signal::Batch;
+use otel_aws_distro::export::OtlpBatch as _;
+
+/// The exporters of each signal.
+#[derive(Clone, Debug, Default)]
+pub struct ExporterSet {
+    /// Where spans go.
+    pub traces: Vec<Arc<dyn BatchExporter>>,
+    /// Where metric data points go (none: they are counted as dropped).
+    pub metrics: Vec<Arc<dyn BatchExporter>>,
+    /// Where log records go (none: they are counted as dropped).
+    pub logs: Vec<Arc<dyn BatchExporter>>,
+}
+
+impl ExporterSet {
+    /// Traces only.
+    pub fn traces(traces: Vec<Arc<dyn BatchExporter>>) -> Self {
+        Self {
+            traces,
+            ..Self::default()
+        }
+    }
+}
 
 /// The exporters, built once off the init path (`None` until built).
-pub type Exporters = watch::Receiver<Option<Arc<Vec<Arc<dyn BatchExporter>>>>>;
+pub type Exporters = watch::Receiver<Option<Arc<ExporterSet>>>;
+
+/// The receive buffers of the three signals (one wake-up shared by all).
+#[derive(Clone, Debug)]
+pub struct Buffers {
+    /// Spans.
+    pub traces: Arc<SpanBuffer>,
+    /// Metric data points.
+    pub metrics: Arc<MetricBuffer>,
+    /// Log records.
+    pub logs: Arc<LogBuffer>,
+}
+
+impl Buffers {
+    /// Three empty buffers, each bounded by `limits`.
+    pub fn new(limits: BufferLimits, clock: Arc<dyn Clock>) -> Self {
+        let data = Arc::new(tokio::sync::Notify::new());
+        Self {
+            traces: Arc::new(Buffer::with_notify(limits, clock.clone(), data.clone())),
+            metrics: Arc::new(Buffer::with_notify(limits, clock.clone(), data.clone())),
+            logs: Arc::new(Buffer::with_notify(limits, clock, data)),
+        }
+    }
+
+    /// When the oldest held item of any signal arrived.
+    pub fn held_since(&self) -> Option<Duration> {
+        [
+            self.traces.held_since(),
+            self.metrics.held_since(),
+            self.logs.held_since(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// True when some buffer is over half of either bound.
+    pub fn under_pressure(&self) -> bool {
+        self.traces.under_pressure() || self.metrics.under_pressure() || self.logs.under_pressure()
+    }
+
+    /// Resolves when items of any signal arrive after this call.
+    pub fn data_arrived(&self) -> tokio::sync::futures::Notified<'_> {
+        self.traces.data_arrived()
+    }
+}
 
 /// Shortest wait, at the end of an invoke, for a retry still in flight.
 pub const PROBE_GRACE_MIN: Duration = Duration::from_millis(30);
@@ -39,30 +112,170 @@ pub struct FlushReport {
     pub exported: u64,
     /// Spans still held for some destination afterwards.
     pub kept: usize,
-    /// True when nothing is held for any destination afterwards.
+    /// True when nothing (of any signal) is held for any destination afterwards.
     pub complete: bool,
 }
 
-/// Flushes the buffer; share as `Arc<Flusher>`.
+/// One signal's buffer and lanes.
+#[derive(Debug)]
+struct Pipe<B: Batch> {
+    buffer: Arc<Buffer<B>>,
+    lanes: OnceLock<Vec<Lane<B>>>,
+}
+
+/// What one signal's part of a flush did.
+#[derive(Clone, Copy, Debug, Default)]
+struct PipeOutcome {
+    exported: u64,
+    failed: bool,
+}
+
+impl<B: Batch> Pipe<B> {
+    fn new(buffer: Arc<Buffer<B>>) -> Self {
+        Self {
+            buffer,
+            lanes: OnceLock::new(),
+        }
+    }
+
+    fn lanes(&self) -> &[Lane<B>] {
+        self.lanes.get().map_or(&[], Vec::as_slice)
+    }
+
+    fn init(&self, exporters: &[Arc<dyn BatchExporter>], limits: BufferLimits) {
+        let _ = self.lanes.get_or_init(|| {
+            exporters
+                .iter()
+                .map(|e| Lane::new(e.clone(), limits))
+                .collect()
+        });
+    }
+
+    /// Items in the fullest lane.
+    fn lane_items(&self) -> usize {
+        self.lanes().iter().map(Lane::spans).max().unwrap_or(0)
+    }
+
+    fn held(&self) -> usize {
+        self.buffer.spans() + self.lane_items()
+    }
+
+    fn discard(&self) -> u64 {
+        let intake = self.buffer.take().spans;
+        let lanes = self.lanes().iter().map(Lane::clear).max().unwrap_or(0);
+        (intake + lanes) as u64
+    }
+
+    /// Moves the receive buffer (and `extra`) into every lane; returns the items moved.
+    fn take_into(&self, extra: Option<B>, resource: &[KeyValue], stats: &SignalStats) -> usize {
+        let mut taken = self.buffer.take().batch;
+        if let Some(extra) = extra {
+            taken.append(extra);
+        }
+        let items = taken.items();
+        if items == 0 {
+            return 0;
+        }
+        taken.fill_resource(resource);
+        let Some((last, others)) = self.lanes().split_last() else {
+            // No exporter configured: nothing will ever send these.
+            inc(&stats.export_dropped, items as u64);
+            return items;
+        };
+        let mut dropped = 0;
+        for lane in others {
+            dropped = dropped.max(lane.offer(taken.clone()));
+        }
+        dropped = dropped.max(last.offer(taken));
+        if dropped > 0 {
+            inc(&stats.dropped_outage, dropped as u64);
+            tracing::warn!(
+                signal = B::SIGNAL,
+                dropped,
+                "a destination has been failing and its share of the buffer is full: dropped"
+            );
+        }
+        items
+    }
+
+    /// Attempts every lane as `kind` and its breaker allow.
+    async fn send(
+        &self,
+        kind: FlushKind,
+        remaining: Duration,
+        f: &Flusher,
+        stats: &SignalStats,
+    ) -> PipeOutcome {
+        let lanes = self.lanes();
+        let plans: Vec<Attempt> = lanes.iter().map(|l| l.plan(kind, f.clock.now())).collect();
+        let attempts = lanes.iter().zip(&plans).map(|(lane, plan)| {
+            let timeout = match plan {
+                Attempt::Skip => Duration::ZERO,
+                Attempt::Full => remaining,
+                Attempt::Probe => remaining.min(PROBE_TIMEOUT),
+            };
+            let skip = *plan == Attempt::Skip;
+            async move {
+                if skip {
+                    return None;
+                }
+                let t0 = tokio::time::Instant::now();
+                let r = lane.attempt(timeout, || f.clock.now()).await;
+                if r.attempted && !r.failed {
+                    let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    f.slowest_ok_us.fetch_max(us, Ordering::Relaxed);
+                }
+                Some(r)
+            }
+        });
+        let results = futures_util::future::join_all(attempts).await;
+        let mut out = PipeOutcome::default();
+        for (i, (r, lane)) in results.iter().zip(lanes).enumerate() {
+            match r {
+                // An empty lane has nothing to skip.
+                None if lane.spans() == 0 => {}
+                None => inc(&f.stats.lane_attempts_skipped, 1),
+                Some(r) => {
+                    if i == 0 {
+                        out.exported = r.exported;
+                        inc(&stats.exported, r.exported);
+                    }
+                    inc(&stats.export_dropped, r.dropped);
+                    if r.failed {
+                        out.failed = true;
+                        inc(&stats.requeued, r.kept as u64);
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Flushes the buffers; share as `Arc<Flusher>`.
 #[derive(Debug)]
 pub struct Flusher {
-    buffer: Arc<SpanBuffer>,
+    buffers: Buffers,
+    traces: Pipe<ExportTraceServiceRequest>,
+    metrics: Pipe<ExportMetricsServiceRequest>,
+    logs: Pipe<ExportLogsServiceRequest>,
     exporters: Exporters,
-    lanes: OnceLock<Vec<Lane>>,
+    built: OnceLock<()>,
     limits: BufferLimits,
     clock: Arc<dyn Clock>,
     resource: Vec<KeyValue>,
     platform: Option<Arc<Mutex<PlatformSpans>>>,
+    platform_metrics: Option<Arc<Mutex<PlatformMetrics>>>,
     stats: Arc<ExtensionStats>,
     slowest_ok_us: AtomicU64,
     lock: tokio::sync::Mutex<()>,
 }
 
 impl Flusher {
-    /// A flusher over `buffer` exporting to `exporters` (awaited on first
+    /// A flusher over `buffers` exporting to `exporters` (awaited on first
     /// use); each exporter's lane holds at most `limits`.
     pub fn new(
-        buffer: Arc<SpanBuffer>,
+        buffers: Buffers,
         exporters: Exporters,
         limits: BufferLimits,
         clock: Arc<dyn Clock>,
@@ -71,73 +284,97 @@ impl Flusher {
         stats: Arc<ExtensionStats>,
     ) -> Self {
         Self {
-            buffer,
+            traces: Pipe::new(buffers.traces.clone()),
+            metrics: Pipe::new(buffers.metrics.clone()),
+            logs: Pipe::new(buffers.logs.clone()),
+            buffers,
             exporters,
-            lanes: OnceLock::new(),
+            built: OnceLock::new(),
             limits,
             clock,
             resource,
             platform,
+            platform_metrics: None,
             stats,
             slowest_ok_us: AtomicU64::new(0),
             lock: tokio::sync::Mutex::new(()),
         }
     }
 
-    /// The receive buffer.
+    /// Adds the platform metrics taken at each flush.
+    pub fn with_platform_metrics(mut self, p: Option<Arc<Mutex<PlatformMetrics>>>) -> Self {
+        self.platform_metrics = p;
+        self
+    }
+
+    /// The receive buffers.
+    pub fn buffers(&self) -> &Buffers {
+        &self.buffers
+    }
+
+    /// The spans receive buffer.
     pub fn buffer(&self) -> &Arc<SpanBuffer> {
-        &self.buffer
+        &self.buffers.traces
     }
 
     /// Platform invocations still waiting for their `platform.report`.
     pub fn platform_pending(&self) -> usize {
-        self.platform
+        let spans = self
+            .platform
             .as_ref()
-            .map_or(0, |p| p.lock().unwrap_or_else(|p| p.into_inner()).pending())
+            .map_or(0, |p| p.lock().unwrap_or_else(|p| p.into_inner()).pending());
+        let metrics = self
+            .platform_metrics
+            .as_ref()
+            .map_or(0, |p| p.lock().unwrap_or_else(|p| p.into_inner()).pending());
+        spans.max(metrics)
     }
 
-    fn built_lanes(&self) -> &[Lane] {
-        self.lanes.get().map_or(&[], Vec::as_slice)
-    }
-
-    /// Spans held for delivery: the receive buffer plus the fullest lane.
-    pub fn held(&self) -> usize {
-        self.buffer.spans() + self.lane_spans()
-    }
-
-    /// Spans held in the fullest lane (not yet accepted by some destination).
-    pub fn lane_spans(&self) -> usize {
-        self.built_lanes()
+    /// Every lane's breaker and the items it holds.
+    fn breakers(&self) -> impl Iterator<Item = (super::delivery::Breaker, usize)> + '_ {
+        let t = self.traces.lanes().iter().map(|l| (l.breaker(), l.spans()));
+        let m = self
+            .metrics
+            .lanes()
             .iter()
-            .map(Lane::spans)
-            .max()
-            .unwrap_or(0)
+            .map(|l| (l.breaker(), l.spans()));
+        let g = self.logs.lanes().iter().map(|l| (l.breaker(), l.spans()));
+        t.chain(m).chain(g)
+    }
+
+    /// Items held for delivery, all signals: the receive buffers plus the fullest lane of each.
+    pub fn held(&self) -> usize {
+        self.traces.held() + self.metrics.held() + self.logs.held()
+    }
+
+    /// Spans held in the fullest traces lane (not yet accepted by some destination).
+    pub fn lane_spans(&self) -> usize {
+        self.traces.lane_items()
     }
 
     /// True when some destination's breaker is open.
     pub fn any_open(&self) -> bool {
-        self.built_lanes().iter().any(|l| l.breaker().is_open())
+        self.breakers().any(|(b, _)| b.is_open())
     }
 
     /// True when every destination is failing and none may be retried at
     /// `now`: a flush at the end of an invoke would send nothing.
     pub fn backing_off(&self, now: Duration) -> bool {
-        let lanes = self.built_lanes();
-        !lanes.is_empty()
-            && lanes.iter().all(|l| {
-                let b = l.breaker();
-                b.is_open() && !b.retry_due(now)
-            })
+        let mut any = false;
+        for (b, _) in self.breakers() {
+            any = true;
+            if !b.is_open() || b.retry_due(now) {
+                return false;
+            }
+        }
+        any
     }
 
     /// When the earliest retry of an open lane holding data is due (clock offset).
     pub fn next_retry_at(&self) -> Option<Duration> {
-        self.built_lanes()
-            .iter()
-            .filter(|l| l.spans() > 0)
-            .map(Lane::breaker)
-            .filter(|b| b.is_open())
-            .map(|b| b.retry_at.unwrap_or_default())
+        self.breakers()
+            .filter(|(b, items)| *items > 0 && b.is_open())
+            .map(|(b, _)| b.retry_at.unwrap_or_default())
             .min()
     }
 
@@ -151,35 +388,34 @@ impl Flusher {
             .clamp(PROBE_GRACE_MIN, PROBE_TIMEOUT)
     }
 
-    /// Drops everything held (SHUTDOWN, out of time); returns the spans
-    /// lost for at least one destination.
+    /// Drops everything held (SHUTDOWN, out of time), counting it per
+    /// signal as lost at shutdown; returns the items lost, all signals.
     pub fn discard(&self) -> u64 {
-        let intake = self.buffer.take().spans;
-        let lanes = self
-            .built_lanes()
-            .iter()
-            .map(Lane::clear)
-            .max()
-            .unwrap_or(0);
-        (intake + lanes) as u64
+        let t = self.traces.discard();
+        let m = self.metrics.discard();
+        let l = self.logs.discard();
+        inc(&self.stats.traces.dropped_shutdown, t);
+        inc(&self.stats.metrics.dropped_shutdown, m);
+        inc(&self.stats.logs.dropped_shutdown, l);
+        t + m + l
     }
 
-    async fn lanes(&self, budget: Duration) -> Option<&[Lane]> {
-        if let Some(l) = self.lanes.get() {
-            return Some(l);
+    async fn ready(&self, budget: Duration) -> bool {
+        if self.built.get().is_some() {
+            return true;
         }
         // Built right after registration; the first flush may have to wait for it.
         let mut rx = self.exporters.clone();
         let built = tokio::time::timeout(budget, rx.wait_for(Option::is_some)).await;
-        let exporters = match built {
+        let set = match built {
             Ok(Ok(v)) => v.clone().unwrap_or_default(),
-            _ => return None,
+            _ => return false,
         };
-        let lanes = exporters
-            .iter()
-            .map(|e| Lane::new(e.clone(), self.limits))
-            .collect();
-        Some(self.lanes.get_or_init(|| lanes))
+        self.traces.init(&set.traces, self.limits);
+        self.metrics.init(&set.metrics, self.limits);
+        self.logs.init(&set.logs, self.limits);
+        let _ = self.built.set(());
+        true
     }
 
     /// Moves what was received into the lanes and sends what each lane
@@ -191,105 +427,70 @@ impl Flusher {
         let Ok(_serial) = tokio::time::timeout(budget, self.lock.lock()).await else {
             return FlushReport::default();
         };
-        let Some(lanes) = self.lanes(budget.saturating_sub(start.elapsed())).await else {
+        if !self.ready(budget.saturating_sub(start.elapsed())).await {
             return FlushReport::default();
-        };
-        let spans = self.take_into(lanes);
-        let plans: Vec<Attempt> = lanes
-            .iter()
-            .map(|l| l.plan(kind, self.clock.now()))
-            .collect();
-        let remaining = budget.saturating_sub(start.elapsed());
-        let attempts = lanes.iter().zip(&plans).map(|(lane, plan)| {
-            let timeout = match plan {
-                Attempt::Skip => Duration::ZERO,
-                Attempt::Full => remaining,
-                Attempt::Probe => remaining.min(PROBE_TIMEOUT),
-            };
-            let skip = *plan == Attempt::Skip;
-            async move {
-                if skip {
-                    return None;
-                }
-                let t0 = tokio::time::Instant::now();
-                let r = lane.attempt(timeout, || self.clock.now()).await;
-                if r.attempted && !r.failed {
-                    let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    self.slowest_ok_us.fetch_max(us, Ordering::Relaxed);
-                }
-                Some(r)
-            }
-        });
-        let results = futures_util::future::join_all(attempts).await;
-        let mut report = FlushReport {
-            spans,
-            ..FlushReport::default()
-        };
-        let mut failed = false;
-        for (i, r) in results.iter().enumerate() {
-            match r {
-                None => inc(&self.stats.lane_attempts_skipped, 1),
-                Some(r) => {
-                    if i == 0 {
-                        report.exported = r.exported;
-                        inc(&self.stats.spans_exported, r.exported);
-                    }
-                    inc(&self.stats.spans_export_dropped, r.dropped);
-                    if r.failed {
-                        failed = true;
-                        inc(&self.stats.spans_requeued, r.kept as u64);
-                    }
-                }
-            }
         }
-        if failed {
+        let spans = self.take_into();
+        let remaining = budget.saturating_sub(start.elapsed());
+        let s = &self.stats;
+        let (t, m, l) = tokio::join!(
+            self.traces.send(kind, remaining, self, &s.traces),
+            self.metrics.send(kind, remaining, self, &s.metrics),
+            self.logs.send(kind, remaining, self, &s.logs),
+        );
+        if t.failed || m.failed || l.failed {
             inc(&self.stats.flushes_incomplete, 1);
             tracing::warn!(
-                spans = self.lane_spans(),
-                "flush incomplete: a destination failed; its spans are kept and retried off the invoke path"
+                spans = self.traces.lane_items(),
+                metric_points = self.metrics.lane_items(),
+                log_records = self.logs.lane_items(),
+                "flush incomplete: a destination failed; what it did not take is kept and retried off the invoke path"
             );
         }
-        report.kept = self.lane_spans();
-        report.complete = report.kept == 0;
-        report
+        let kept = self.traces.lane_items();
+        FlushReport {
+            spans,
+            exported: t.exported,
+            kept,
+            complete: kept + self.metrics.lane_items() + self.logs.lane_items() == 0,
+        }
     }
 
-    /// Takes the receive buffer and platform spans into every lane (no await:
-    /// nothing is in flight between the take and the hand-over).
-    fn take_into(&self, lanes: &[Lane]) -> usize {
-        let mut taken = self.buffer.take();
-        if let Some(p) = &self.platform {
+    /// Takes the receive buffers, platform spans and platform metrics into
+    /// every lane (no await: nothing is in flight between the take and the
+    /// hand-over); returns the spans taken.
+    fn take_into(&self) -> usize {
+        let spans = self.platform.as_ref().and_then(|p| {
             let rs = p
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .take(&self.resource);
-            if let Some(rs) = rs {
-                taken.batch.resource_spans.push(rs);
-            }
+                .take(&self.resource)?;
+            Some(ExportTraceServiceRequest {
+                resource_spans: vec![rs],
+            })
+        });
+        let metrics = self.platform_metrics.as_ref().and_then(|p| {
+            let batch = p
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(&self.resource, unix_now_ns())?;
+            inc(&self.stats.platform_metric_points, batch.items() as u64);
+            Some(batch)
+        });
+        let s = &self.stats;
+        let t = self.traces.take_into(spans, &self.resource, &s.traces);
+        let m = self.metrics.take_into(metrics, &self.resource, &s.metrics);
+        let l = self.logs.take_into(None, &self.resource, &s.logs);
+        if t + m + l > 0 {
+            inc(&self.stats.flushes, 1);
         }
-        let spans = span_count(&taken.batch);
-        if spans == 0 {
-            return 0;
-        }
-        inc(&self.stats.flushes, 1);
-        merge_missing(&mut taken.batch, &self.resource);
-        let Some((last, others)) = lanes.split_last() else {
-            // No exporter configured: nothing will ever send these.
-            inc(&self.stats.spans_export_dropped, spans as u64);
-            return spans;
-        };
-        let mut dropped = 0;
-        for lane in others {
-            dropped = dropped.max(lane.offer(taken.batch.clone()));
-        }
-        dropped = dropped.max(last.offer(taken.batch));
-        if dropped > 0 {
-            inc(&self.stats.spans_dropped_outage, dropped as u64);
-            tracing::warn!(
-                dropped,
-                "a destination has been failing and its share of the buffer is full: spans dropped"
-            );
-        }
-        spans
+        t
     }
+}
+
+/// Now, Unix nanoseconds (0 before 1970).
+pub fn unix_now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }

@@ -21,7 +21,9 @@ use axum::routing::post;
 
 use super::signals::{DoneSignals, DoneSource};
 use super::telemetry::{self, PlatformEvent};
+use crate::platform_metrics::PlatformMetrics;
 use crate::platform_spans::PlatformSpans;
+use crate::telemetry_logs::LogForwarder;
 
 /// Prefix of the Telemetry API destination path (`/telemetry/<token>`).
 pub const TELEMETRY_PATH: &str = "/telemetry";
@@ -65,25 +67,41 @@ pub struct ListenerState {
     pub signals: Arc<DoneSignals>,
     /// Platform span builder (when enabled).
     pub platform: Option<Arc<Mutex<PlatformSpans>>>,
+    /// Platform metrics (when enabled).
+    pub platform_metrics: Option<Arc<Mutex<PlatformMetrics>>>,
+    /// Log forwarding (when enabled).
+    pub logs: Option<Arc<LogForwarder>>,
 }
 
 async fn on_telemetry(State(st): State<ListenerState>, body: Bytes) -> StatusCode {
-    let events = match telemetry::decode(&body) {
+    let raw = match telemetry::decode_raw(&body) {
         Ok(e) => e,
         Err(e) => {
             tracing::warn!(error = %e, "ignoring a Telemetry API batch that is not a JSON array of events");
             return StatusCode::BAD_REQUEST;
         }
     };
-    for e in &events {
-        if let PlatformEvent::RuntimeDone { request_id, .. } = e {
-            st.signals.mark(request_id, DoneSource::RuntimeDone);
-        }
+    // Log lines and platform figures are buffered before the done signal,
+    // so the end-of-invoke flush it releases carries the lines of this batch.
+    if let Some(f) = &st.logs {
+        f.forward(&raw);
     }
+    let events: Vec<PlatformEvent> = raw.iter().filter_map(telemetry::interpret).collect();
     if let Some(p) = &st.platform {
         let mut p = p.lock().unwrap_or_else(|p| p.into_inner());
         for e in &events {
             p.on_event(e);
+        }
+    }
+    if let Some(p) = &st.platform_metrics {
+        let mut p = p.lock().unwrap_or_else(|p| p.into_inner());
+        for e in &events {
+            p.on_event(e);
+        }
+    }
+    for e in &events {
+        if let PlatformEvent::RuntimeDone { request_id, .. } = e {
+            st.signals.mark(request_id, DoneSource::RuntimeDone);
         }
     }
     StatusCode::OK

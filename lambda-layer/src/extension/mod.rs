@@ -25,16 +25,16 @@ use std::sync::{Arc, Mutex};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use otel_aws_distro::Env;
-use otel_aws_distro::export::BatchExporter;
-use otel_aws_distro::receiver::{ReceiverConfig, RunningReceivers, TraceSink};
+use otel_aws_distro::export::{BatchExporter, CredentialStrategy};
+use otel_aws_distro::receiver::{ReceiverConfig, RunningReceivers, Sinks};
 
-use crate::buffer::{BufferSink, SpanBuffer};
+use crate::buffer::BufferSink;
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::ExtensionConfig;
 use crate::flush::FlushPlanner;
 use crate::platform_spans::PlatformSpans;
 use api::ExtensionsApi;
-use flusher::Flusher;
+use flusher::{Buffers, ExporterSet, Flusher};
 use listener::ListenerState;
 use signals::DoneSignals;
 use stats::ExtensionStats;
@@ -134,6 +134,36 @@ pub fn build_exporters(
     Ok(out)
 }
 
+/// The OTLP/HTTP exporter of metrics or logs (`up`: its settings; `None`:
+/// exporter `none`), built as the traces one is (given credentials, no
+/// default chain). A build error is logged and leaves the signal without a
+/// destination: its data is counted as dropped.
+pub fn build_signal_exporter(
+    signal: &'static str,
+    up: Option<&crate::signal_config::SignalUpstream>,
+    strategy: &otel_aws_distro::export::CredentialStrategy,
+) -> Vec<Arc<dyn BatchExporter>> {
+    use futures_util::FutureExt as _;
+    use otel_aws_distro::export::ExporterSpec;
+    let Some(up) = up else { return Vec::new() };
+    tracing::info!(signal, upstream = %up.otlp.endpoint, why = %up.why, "upstream chosen");
+    let spec = ExporterSpec::OtlpHttp(up.otlp.clone());
+    match otel_aws_distro::export::build_exporter(&spec, strategy, None).now_or_never() {
+        Some(Ok(e)) => vec![e],
+        Some(Err(e)) => {
+            tracing::error!(signal, error = %e, "cannot build the exporter: this signal's data will be dropped");
+            Vec::new()
+        }
+        None => {
+            tracing::error!(
+                signal,
+                "the exporter needs credentials the extension does not load"
+            );
+            Vec::new()
+        }
+    }
+}
+
 /// Runs the extension until SHUTDOWN.
 pub async fn run(cfg: ExtensionConfig) -> Result<(), ExtensionError> {
     run_since(cfg, std::time::Instant::now()).await
@@ -151,8 +181,19 @@ pub async fn run_since(
         .ok_or(ExtensionError::NoRuntimeApi)?
         .to_string();
     let clock: Arc<dyn Clock> = Arc::new(MonotonicClock::new());
-    let buffer = Arc::new(SpanBuffer::new(cfg.buffer, clock.clone()));
+    let buffers = Buffers::new(cfg.buffer, clock.clone());
     let signals = Arc::new(DoneSignals::new());
+    let platform_metrics = cfg.signals.platform_metrics.then(|| {
+        Arc::new(Mutex::new(crate::platform_metrics::PlatformMetrics::new(
+            flusher::unix_now_ns(),
+        )))
+    });
+    let forwarder = cfg.signals.forward_logs.then(|| {
+        Arc::new(crate::telemetry_logs::LogForwarder::new(
+            buffers.logs.clone(),
+            cfg.managed,
+        ))
+    });
     let platform = cfg.platform_spans.then(|| {
         let name = cfg
             .env
@@ -169,20 +210,24 @@ pub async fn run_since(
     };
 
     // 1. Listeners.
-    let sink: Arc<dyn TraceSink> = Arc::new(BufferSink(buffer.clone()));
-    let receivers: RunningReceivers = otel_aws_distro::receiver::serve(
+    let sinks = Sinks::traces(Arc::new(BufferSink(buffers.traces.clone())))
+        .with_metrics(Arc::new(BufferSink(buffers.metrics.clone())))
+        .with_logs(Arc::new(BufferSink(buffers.logs.clone())));
+    let receivers: RunningReceivers = otel_aws_distro::receiver::serve_signals(
         ReceiverConfig {
             http_addr: Some(cfg.http_addr),
             grpc_addr: Some(cfg.grpc_addr),
             ..ReceiverConfig::default()
         },
-        sink,
+        sinks,
         stopped(),
     )
     .await?;
     let state = ListenerState {
         signals: signals.clone(),
         platform: platform.clone(),
+        platform_metrics: platform_metrics.clone(),
+        logs: forwarder.clone(),
     };
     let token = listener::telemetry_token();
     let listen = |addr, var, router| {
@@ -241,36 +286,49 @@ pub async fn run_since(
         listener::telemetry_path(&token)
     );
     let sub_api = api.clone();
+    let sub_logs = cfg.signals.forward_logs;
     tokio::spawn(async move {
-        if let Err(e) = sub_api.subscribe_telemetry(&uri).await {
+        if let Err(e) = sub_api.subscribe_telemetry(&uri, sub_logs).await {
             tracing::warn!(error = %e, "Telemetry API subscription failed: flushing on the function's signal or the deadline only");
         }
     });
     let (exp_tx, exp_rx) = tokio::sync::watch::channel(None);
     let export_cfg = cfg.export.clone();
+    let signals_cfg = cfg.signals.clone();
     let creds = env_credentials(&cfg.env);
     let exp_env = cfg.env.clone();
     // On a blocking thread: building the TLS client loads the system's root
     // certificates (CPU-bound, tens of ms) and must not delay `next` on this
     // single-threaded runtime.
     tokio::task::spawn_blocking(move || {
-        let built = build_exporters(&export_cfg, &exp_env, creds).unwrap_or_else(|e| {
+        let strategy = creds
+            .clone()
+            .map_or(CredentialStrategy::None, CredentialStrategy::Given);
+        let traces = build_exporters(&export_cfg, &exp_env, creds).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot build the exporters: spans will be dropped");
             Vec::new()
         });
-        let _ = exp_tx.send(Some(Arc::new(built)));
+        let set = ExporterSet {
+            traces,
+            metrics: build_signal_exporter("metrics", signals_cfg.metrics.as_ref(), &strategy),
+            logs: build_signal_exporter("logs", signals_cfg.logs.as_ref(), &strategy),
+        };
+        let _ = exp_tx.send(Some(Arc::new(set)));
     });
     let resource = crate::resource::lambda_resource(&cfg.env).await;
     let stats = Arc::new(ExtensionStats::default());
-    let flusher = Arc::new(Flusher::new(
-        buffer,
-        exp_rx,
-        cfg.buffer,
-        clock.clone(),
-        resource,
-        platform,
-        stats.clone(),
-    ));
+    let flusher = Arc::new(
+        Flusher::new(
+            buffers,
+            exp_rx,
+            cfg.buffer,
+            clock.clone(),
+            resource,
+            platform,
+            stats.clone(),
+        )
+        .with_platform_metrics(platform_metrics),
+    );
 
     // 4. The loop.
     let runner = runner::Runner {
@@ -285,6 +343,7 @@ pub async fn run_since(
         started,
         background: None,
         last_done: None,
+        logs: forwarder,
     };
     let result = runner.run().await;
     let _ = stop_tx.send(true);

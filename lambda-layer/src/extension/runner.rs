@@ -72,6 +72,8 @@ pub struct Runner {
     pub background: Option<JoinHandle<()>>,
     /// How the last invoke was known to be done.
     pub last_done: Option<DoneSource>,
+    /// Log forwarding (told each invoke's request id and trace header).
+    pub logs: Option<Arc<crate::telemetry_logs::LogForwarder>>,
 }
 
 /// Converts an epoch-milliseconds deadline into an `Instant` (never
@@ -105,8 +107,12 @@ impl Runner {
                 NextEvent::Invoke {
                     request_id,
                     deadline_ms,
+                    tracing,
                     ..
                 } => {
+                    if let Some(f) = &self.logs {
+                        f.note_invoke(&request_id, tracing.as_ref().map(|t| t.value.as_str()));
+                    }
                     self.on_invoke(&request_id, deadline_instant(deadline_ms))
                         .await
                 }
@@ -138,7 +144,7 @@ impl Runner {
         if self.background.is_some() {
             return None;
         }
-        let due = self.planner.due_at(self.flusher.buffer().held_since());
+        let due = self.planner.due_at(self.flusher.buffers().held_since());
         let retry = self.flusher.next_retry_at();
         let at = match (due, retry) {
             (Some(a), Some(b)) => a.min(b),
@@ -159,8 +165,8 @@ impl Runner {
     /// One round of the background timer: returns when it fired (and started
     /// a flush), when a background flush ended, or when data arrived.
     async fn background_tick(&mut self) {
-        let buffer = self.flusher.buffer().clone();
-        let arrived = buffer.data_arrived();
+        let buffers = self.flusher.buffers().clone();
+        let arrived = buffers.data_arrived();
         tokio::pin!(arrived);
         arrived.as_mut().enable();
         let due = self.background_due();
@@ -235,14 +241,13 @@ impl Runner {
             }
         }
         let lost = self.flusher.discard();
-        inc(&self.stats.spans_dropped_shutdown, lost);
         if lost > 0 {
             tracing::warn!(
                 reason,
                 flushes,
                 exported,
                 lost,
-                "shutdown: spans not exported before the deadline are dropped"
+                "shutdown: spans, data points and log records not exported before the deadline are dropped"
             );
         } else {
             tracing::info!(reason, flushes, exported, "shutdown flush");
@@ -260,7 +265,7 @@ impl Runner {
         inc(&self.stats.invokes, 1);
         let now = self.clock.now();
         self.planner.record_invoke(now);
-        let buffer = self.flusher.buffer().clone();
+        let buffer = self.flusher.buffers().clone();
         // Periodic phase: the data of this invoke will be flushed by the
         // timer (or the next invoke); waiting for the invoke's end would
         // bill time and send nothing. Likewise when every destination is
@@ -383,24 +388,37 @@ impl Runner {
     }
 }
 
-/// The counters of `stats` and the flusher's buffer and lanes together.
+/// The counters of `stats` and the flusher's buffers and lanes together.
 pub fn snapshot(stats: &ExtensionStats, flusher: &Flusher) -> StatsSnapshot {
-    let buffer = flusher.buffer();
-    let b = buffer.stats();
+    let buffers = flusher.buffers();
+    let b = buffers.traces.stats();
+    let (m, l) = (buffers.metrics.stats(), buffers.logs.stats());
+    let dropped = |buf: &crate::buffer::BufferStats, s: &super::stats::SignalStats| {
+        get(&buf.spans_dropped)
+            + get(&s.export_dropped)
+            + get(&s.dropped_outage)
+            + get(&s.dropped_shutdown)
+    };
     StatsSnapshot {
+        metric_points_received: get(&m.spans_accepted) + get(&stats.platform_metric_points),
+        metric_points_exported: get(&stats.metrics.exported),
+        metric_points_dropped: dropped(m, &stats.metrics),
+        log_records_received: get(&l.spans_accepted),
+        log_records_exported: get(&stats.logs.exported),
+        log_records_dropped: dropped(l, &stats.logs),
         invokes: get(&stats.invokes),
         flushes: get(&stats.flushes),
         flushes_incomplete: get(&stats.flushes_incomplete),
         spans_received: get(&b.spans_accepted),
         spans_dropped_buffer_full: get(&b.spans_dropped),
-        spans_requeued: get(&b.spans_requeued) + get(&stats.spans_requeued),
-        spans_exported: get(&stats.spans_exported),
-        spans_export_dropped: get(&stats.spans_export_dropped),
-        spans_dropped_outage: get(&stats.spans_dropped_outage),
+        spans_requeued: get(&b.spans_requeued) + get(&stats.traces.requeued),
+        spans_exported: get(&stats.traces.exported),
+        spans_export_dropped: get(&stats.traces.export_dropped),
+        spans_dropped_outage: get(&stats.traces.dropped_outage),
         lane_attempts_skipped: get(&stats.lane_attempts_skipped),
         retries_aborted: get(&stats.retries_aborted),
         spans_held_for_retry: flusher.lane_spans() as u64,
-        spans_dropped_shutdown: get(&stats.spans_dropped_shutdown),
+        spans_dropped_shutdown: get(&stats.traces.dropped_shutdown),
         spans_buffered: flusher.held() as u64,
         done_by_function: get(&stats.done_by_function),
         done_by_runtime_done: get(&stats.done_by_runtime_done),

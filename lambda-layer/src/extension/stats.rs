@@ -6,29 +6,42 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+/// Delivery counters of one signal ("spans" in the trace names; data
+/// points and log records for the other two).
+#[derive(Debug, Default)]
+pub struct SignalStats {
+    /// Items a destination (the first, for traces) accepted.
+    pub exported: AtomicU64,
+    /// Items kept in a destination's lane after a failed attempt (summed over attempts).
+    pub requeued: AtomicU64,
+    /// Items dropped because a failing destination's lane was full.
+    pub dropped_outage: AtomicU64,
+    /// Items the exporters dropped (rejected by the destination, over size
+    /// limits) or that no exporter was configured to send.
+    pub export_dropped: AtomicU64,
+    /// Items still held when the SHUTDOWN deadline left no time to export them (lost).
+    pub dropped_shutdown: AtomicU64,
+}
+
 /// Counters (monotonic over the environment's life).
 #[derive(Debug, Default)]
 pub struct ExtensionStats {
+    /// Spans.
+    pub traces: SignalStats,
+    /// Metric data points (received through OTLP, and platform metrics).
+    pub metrics: SignalStats,
+    /// Log records (received through OTLP, and forwarded Telemetry API lines).
+    pub logs: SignalStats,
     /// INVOKE events handled.
     pub invokes: AtomicU64,
     /// Flushes started.
     pub flushes: AtomicU64,
     /// Flushes that did not complete (deadline, timeout or transient failure); their spans were kept.
     pub flushes_incomplete: AtomicU64,
-    /// Spans the destination accepted.
-    pub spans_exported: AtomicU64,
-    /// Spans kept in a destination's lane after a failed attempt (summed over attempts).
-    pub spans_requeued: AtomicU64,
-    /// Spans dropped because a failing destination's lane was full.
-    pub spans_dropped_outage: AtomicU64,
     /// Lane attempts skipped because the destination's breaker was open.
     pub lane_attempts_skipped: AtomicU64,
     /// Background retries cut short at the end of an invoke.
     pub retries_aborted: AtomicU64,
-    /// Spans the exporters dropped (rejected by the destination, over size limits).
-    pub spans_export_dropped: AtomicU64,
-    /// Spans still held when the SHUTDOWN deadline left no time to export them (lost).
-    pub spans_dropped_shutdown: AtomicU64,
     /// Invokes ended by the function's final-flush signal.
     pub done_by_function: AtomicU64,
     /// Invokes ended by `platform.runtimeDone`.
@@ -39,6 +52,8 @@ pub struct ExtensionStats {
     pub deferred: AtomicU64,
     /// Microseconds from process start to the first `next` call.
     pub init_us: AtomicU64,
+    /// Platform metric data points made from Telemetry API events.
+    pub platform_metric_points: AtomicU64,
 }
 
 /// A JSON-friendly copy of all counters (buffer ones included).
@@ -88,6 +103,24 @@ pub struct StatsSnapshot {
     /// Microseconds from process start to the first `next` call.
     #[serde(default)]
     pub init_us: u64,
+    /// Metric data points received (OTLP from the function, platform metrics).
+    #[serde(default)]
+    pub metric_points_received: u64,
+    /// Metric data points the first metrics destination accepted.
+    #[serde(default)]
+    pub metric_points_exported: u64,
+    /// Metric data points dropped (buffer full, outage, refused, unsent at SHUTDOWN).
+    #[serde(default)]
+    pub metric_points_dropped: u64,
+    /// Log records received (OTLP from the function, forwarded Telemetry API lines).
+    #[serde(default)]
+    pub log_records_received: u64,
+    /// Log records the first logs destination accepted.
+    #[serde(default)]
+    pub log_records_exported: u64,
+    /// Log records dropped (buffer full, outage, refused, unsent at SHUTDOWN).
+    #[serde(default)]
+    pub log_records_dropped: u64,
 }
 
 impl StatsSnapshot {

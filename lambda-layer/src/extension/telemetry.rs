@@ -98,8 +98,12 @@ fn metric(v: &Value, key: &str) -> Option<f64> {
 /// Decodes the platform events of one Telemetry API POST body (a JSON
 /// array); other event types are skipped.
 pub fn decode(body: &[u8]) -> Result<Vec<PlatformEvent>, serde_json::Error> {
-    let raw: Vec<RawEvent> = serde_json::from_slice(body)?;
-    Ok(raw.iter().filter_map(interpret).collect())
+    Ok(decode_raw(body)?.iter().filter_map(interpret).collect())
+}
+
+/// Decodes every event of one Telemetry API POST body (a JSON array).
+pub fn decode_raw(body: &[u8]) -> Result<Vec<RawEvent>, serde_json::Error> {
+    serde_json::from_slice(body)
 }
 
 /// Interprets one event.

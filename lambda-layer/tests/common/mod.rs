@@ -89,3 +89,31 @@ pub fn assert_all_succeeded(report: &SimReport, n: usize) {
         report.shutdown
     );
 }
+
+/// `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;...`
+/// → (W3C trace id hex, parent span id hex), per `spec/xray.md`.
+pub fn parse_trace_header(h: &str) -> (String, String) {
+    let field = |k: &str| {
+        h.split(';')
+            .find_map(|p| p.strip_prefix(k))
+            .unwrap()
+            .to_string()
+    };
+    let root = field("Root=");
+    let parts: Vec<&str> = root.split('-').collect();
+    (format!("{}{}", parts[1], parts[2]), field("Parent="))
+}
+
+/// The string value of attribute `key`.
+pub fn string_attr<'a>(
+    attrs: &'a [opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<&'a str> {
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
+            _ => None,
+        }
+    })
+}
