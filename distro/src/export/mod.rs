@@ -36,7 +36,7 @@ mod endpoint;
 mod file;
 mod otlp_http;
 mod response;
-mod retry;
+pub(crate) mod retry;
 mod sigv4;
 mod span_exporter;
 mod split;
@@ -112,7 +112,7 @@ pub struct ExportOutcome {
 pub enum ExportError {
     /// The destination refused the request with a status that must not be
     /// retried (4xx other than 429).
-    #[error("the endpoint rejected the spans with HTTP {status}: {message}")]
+    #[error("the endpoint rejected the batch with HTTP {status}: {message}")]
     Rejected {
         /// HTTP status code.
         status: u16,
