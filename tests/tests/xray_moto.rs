@@ -10,11 +10,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use aws_sdk_xray::config::{BehaviorVersion, Credentials as SdkCredentials, Region};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
@@ -23,110 +18,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use otel_aws_distro::export::{AwsXrayConfig, AwsXrayExporter, BatchExporter, ExportError};
 use otel_aws_distro::translate::from_segment;
-
-/// The interpreter with moto: `OTEL_AWS_TEST_PYTHON`, else the workspace's
-/// `.tools/venv/bin/python3`.
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("OTEL_AWS_TEST_PYTHON")
-        && !p.trim().is_empty()
-    {
-        return PathBuf::from(p);
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python3");
-    assert!(
-        p.exists(),
-        "moto is not installed: {} is missing. Run `make test-deps` (installs moto[server,xray] into .tools/venv) or set OTEL_AWS_TEST_PYTHON to a Python that has it.",
-        p.display()
-    );
-    p
-}
-
-/// A running `python -m moto.server`; killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    fn start(no_auth_actions: u32) -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(python())
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", no_auth_actions.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start moto with {}: {e}. Run `make test-deps`.",
-                    python().display()
-                )
-            });
-        let mut moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        // Wait for the port (a connect is not an action: it does not use up
-        // the unauthenticated calls).
-        for _ in 0..300 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return moto;
-            }
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!(
-                    "moto.server exited with {status}: is moto[server,xray] installed? Run `make test-deps`."
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("moto.server did not listen on port {port} within 30 s");
-    }
-
-    /// Creates an IAM user allowed `xray:*` and an access key for it (three
-    /// unauthenticated calls, made with boto3 from the same interpreter).
-    fn create_user_key(&self) -> (String, String) {
-        let script = r#"
-import json, sys, boto3
-iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
-                   aws_access_key_id="setup", aws_secret_access_key="setup")
-iam.create_user(UserName="otel-aws-e2e")
-iam.put_user_policy(UserName="otel-aws-e2e", PolicyName="xray", PolicyDocument=json.dumps(
-    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "xray:*", "Resource": "*"}]}))
-key = iam.create_access_key(UserName="otel-aws-e2e")["AccessKey"]
-print(key["AccessKeyId"] + " " + key["SecretAccessKey"])
-"#;
-        let out = Command::new(python())
-            .args(["-c", script, &self.url])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "IAM setup failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        let (id, secret) = text.trim().split_once(' ').unwrap();
-        (id.to_owned(), secret.to_owned())
-    }
-}
+use otel_aws_testkit::moto::Moto;
 
 fn client(url: &str, id: &str, secret: &str) -> aws_sdk_xray::Client {
     let conf = aws_sdk_xray::Config::builder()
@@ -202,9 +94,9 @@ fn rand_bytes() -> [u8; 12] {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn moto_accepts_signed_segments_and_returns_them() {
-    let moto = Moto::start(3);
-    let (id, secret) = moto.create_user_key();
-    let client = client(&moto.url, &id, &secret);
+    let moto = Moto::start("xray_moto", Some(3));
+    let (id, secret) = moto.create_user_key("xray:*");
+    let client = client(moto.url(), &id, &secret);
     let exporter = AwsXrayExporter::new(client.clone(), AwsXrayConfig::default()).unwrap();
     let (req, xray_id) = trace(59);
     let outcome = exporter.export(req).await.unwrap();
@@ -240,10 +132,10 @@ async fn moto_accepts_signed_segments_and_returns_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn moto_refuses_a_wrong_secret() {
-    let moto = Moto::start(3);
-    let (id, secret) = moto.create_user_key();
+    let moto = Moto::start("xray_moto", Some(3));
+    let (id, secret) = moto.create_user_key("xray:*");
     let exporter = AwsXrayExporter::new(
-        client(&moto.url, &id, "wrong-secret"),
+        client(moto.url(), &id, "wrong-secret"),
         AwsXrayConfig::default(),
     )
     .unwrap();
@@ -258,7 +150,7 @@ async fn moto_refuses_a_wrong_secret() {
     }
     assert_eq!(exporter.stats().snapshot().spans_dropped, 3);
     // Nothing was stored: the right key reads back no trace.
-    let got = client(&moto.url, &id, &secret)
+    let got = client(moto.url(), &id, &secret)
         .batch_get_traces()
         .trace_ids(&xray_id)
         .send()

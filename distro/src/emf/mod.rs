@@ -37,9 +37,11 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric::Data};
 
 mod config;
+mod cwlogs;
 mod delta;
 mod document;
 mod points;
+mod stdout;
 #[cfg(test)]
 mod tests;
 
@@ -47,9 +49,15 @@ pub use config::{
     DimensionRollup, EmfConfig, EmfConfigError, LabelMatcher, MAX_DIMENSIONS_PER_SET,
     MetricDeclaration, MetricDescriptor,
 };
+pub use cwlogs::{
+    ATTEMPT_TIMEOUT, DEFAULT_LOG_STREAM, EVENT_OVERHEAD_BYTES, MAX_BYTES_PER_CALL, MAX_CALL_SPAN,
+    MAX_EVENT_AGE, MAX_EVENT_FUTURE, MAX_EVENTS_PER_CALL, PutLogEventsConfig, PutLogEventsSender,
+    SendOutcome, SendStats,
+};
 pub use delta::{DEFAULT_MAX_SERIES, SERIES_TTL};
 pub use document::{MAX_EVENT_BYTES, MAX_METRICS_PER_DOCUMENT};
 pub use points::{EmfValue, MAX_VALUES_PER_HISTOGRAM, cloudwatch_unit};
+pub use stdout::StdoutWriter;
 
 use config::CompiledDeclaration;
 use delta::{Delta, DeltaState};

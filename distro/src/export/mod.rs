@@ -38,7 +38,7 @@ mod endpoint;
 mod file;
 mod otlp_http;
 mod response;
-mod retry;
+pub(crate) mod retry;
 mod signals;
 mod sigv4;
 mod span_exporter;
@@ -131,7 +131,7 @@ pub struct ExportOutcome {
 pub enum ExportError {
     /// The destination refused the request with a status that must not be
     /// retried (4xx other than 429).
-    #[error("the endpoint rejected the spans with HTTP {status}: {message}")]
+    #[error("the endpoint rejected the batch with HTTP {status}: {message}")]
     Rejected {
         /// HTTP status code.
         status: u16,

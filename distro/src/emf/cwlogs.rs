@@ -1,0 +1,563 @@
+//! EMF events → CloudWatch Logs through `PutLogEvents` (aws-sdk-cloudwatchlogs).
+//!
+//! PutLogEvents limits (CloudWatch Logs API reference): at most 10,000
+//! events and 1,048,576 bytes per call (each event's UTF-8 message plus 26
+//! bytes), events sorted by timestamp, no two events of a call more than
+//! 24 h apart, none older than 14 days or more than 2 h in the future. The
+//! sender drops (and counts) events outside the time window, sorts, splits
+//! into calls within the limits, creates the log group and stream when a
+//! call finds them missing (if allowed), and retries throttling, 5xx and
+//! connection failures with backoff (the SDK's own retries are replaced by
+//! the [`RetryPolicy`], so the budget is one number).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
+use aws_sdk_cloudwatchlogs::config::timeout::TimeoutConfig;
+use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Region};
+use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::operation::put_log_events::PutLogEventsError;
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_smithy_async::rt::sleep::SharedAsyncSleep;
+use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
+
+use super::EmfEvent;
+use crate::export::retry::{Attempt, run_with_retry};
+use crate::export::{ExportConfigError, ExportError, RetryPolicy, TokioSleep};
+
+/// Events per PutLogEvents call.
+pub const MAX_EVENTS_PER_CALL: usize = 10_000;
+/// Bytes per PutLogEvents call (messages plus [`EVENT_OVERHEAD_BYTES`] each).
+pub const MAX_BYTES_PER_CALL: usize = 1_048_576;
+/// Bytes CloudWatch Logs counts per event on top of its message.
+pub const EVENT_OVERHEAD_BYTES: usize = 26;
+/// How old an event may be.
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(14 * 24 * 3600);
+/// How far in the future an event may be.
+pub const MAX_EVENT_FUTURE: Duration = Duration::from_secs(2 * 3600);
+/// Largest time span of one call.
+pub const MAX_CALL_SPAN: Duration = Duration::from_secs(24 * 3600);
+/// Per-attempt timeout when the client has none.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Stream used for events without one.
+pub const DEFAULT_LOG_STREAM: &str = "otel-aws-emf";
+
+/// Settings of [`PutLogEventsSender`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PutLogEventsConfig {
+    /// Stream for events whose destination names none.
+    pub default_log_stream: String,
+    /// Create a missing log group (needs `logs:CreateLogGroup`).
+    pub create_log_group: bool,
+    /// Create a missing log stream (needs `logs:CreateLogStream`).
+    pub create_log_stream: bool,
+    /// Retries of throttling, 5xx and connection failures.
+    pub retry: RetryPolicy,
+}
+
+impl Default for PutLogEventsConfig {
+    fn default() -> Self {
+        Self {
+            default_log_stream: DEFAULT_LOG_STREAM.to_owned(),
+            create_log_group: true,
+            create_log_stream: true,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Counters of a sender.
+#[derive(Debug, Default)]
+pub struct SendStats {
+    /// PutLogEvents calls made, retries included.
+    pub calls: AtomicU64,
+    /// Events CloudWatch Logs accepted.
+    pub events_sent: AtomicU64,
+    /// Events dropped: outside the time window, rejected, or not delivered.
+    pub events_dropped: AtomicU64,
+    /// Retried attempts.
+    pub retries: AtomicU64,
+    /// Log groups and streams created.
+    pub created: AtomicU64,
+}
+
+/// What one [`PutLogEventsSender::send`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// Successful PutLogEvents calls.
+    pub calls: u32,
+    /// Events accepted.
+    pub events_sent: u64,
+    /// Events dropped before sending: older than 14 days.
+    pub too_old: u64,
+    /// Events dropped before sending: more than 2 h in the future.
+    pub too_new: u64,
+    /// Events CloudWatch Logs reported as rejected (too old/new, expired).
+    pub rejected: u64,
+    /// Events not delivered because a call failed.
+    pub failed: u64,
+    /// Retried attempts.
+    pub retries: u32,
+}
+
+impl SendOutcome {
+    /// All events that did not arrive.
+    pub fn dropped(&self) -> u64 {
+        self.too_old + self.too_new + self.rejected + self.failed
+    }
+}
+
+/// A `(log group, log stream)` pair.
+type Stream = (String, String);
+
+/// Sends EMF events with PutLogEvents; see the module docs.
+#[derive(Debug)]
+pub struct PutLogEventsSender {
+    client: aws_sdk_cloudwatchlogs::Client,
+    cfg: PutLogEventsConfig,
+    stats: Arc<SendStats>,
+    time: SharedTimeSource,
+    sleep: SharedAsyncSleep,
+}
+
+/// One PutLogEvents call's result.
+enum Put {
+    Sent { rejected: u64 },
+    Missing,
+}
+
+impl PutLogEventsSender {
+    /// A sender calling CloudWatch Logs through `client` (endpoint, region
+    /// and credentials used as they are; retries replaced by `cfg.retry`;
+    /// without an attempt timeout it gets [`ATTEMPT_TIMEOUT`]).
+    pub fn new(
+        client: aws_sdk_cloudwatchlogs::Client,
+        cfg: PutLogEventsConfig,
+    ) -> Result<Self, ExportConfigError> {
+        if cfg.default_log_stream.trim().is_empty() {
+            return Err(ExportConfigError::InvalidSetting {
+                name: "default_log_stream",
+                reason: "must not be empty".into(),
+            });
+        }
+        let conf = client.config();
+        let mut builder = conf.to_builder().retry_config(RetryConfig::disabled());
+        if conf
+            .timeout_config()
+            .and_then(|t| t.operation_attempt_timeout())
+            .is_none()
+        {
+            builder = builder.timeout_config(
+                conf.timeout_config()
+                    .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .build(),
+            );
+        }
+        Ok(Self {
+            client: aws_sdk_cloudwatchlogs::Client::from_conf(builder.build()),
+            cfg,
+            stats: Arc::new(SendStats::default()),
+            time: SharedTimeSource::new(SystemTimeSource::new()),
+            sleep: SharedAsyncSleep::new(TokioSleep),
+        })
+    }
+
+    /// A sender with a client built by hand (no aws-config): `region`,
+    /// `credentials`, and `endpoint_url` overriding the regional endpoint.
+    pub fn from_credentials(
+        region: impl Into<String>,
+        credentials: SharedCredentialsProvider,
+        endpoint_url: Option<String>,
+        cfg: PutLogEventsConfig,
+    ) -> Result<Self, ExportConfigError> {
+        let region = region.into();
+        if region.trim().is_empty() {
+            return Err(ExportConfigError::MissingRegion {
+                endpoint: "CloudWatch Logs (PutLogEvents)".into(),
+            });
+        }
+        let mut conf = aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(credentials);
+        if let Some(url) = endpoint_url {
+            if url::Url::parse(&url)
+                .map(|u| !matches!(u.scheme(), "http" | "https"))
+                .unwrap_or(true)
+            {
+                return Err(ExportConfigError::InvalidEndpoint {
+                    endpoint: url,
+                    reason: "the CloudWatch Logs endpoint must be an absolute http(s) URL".into(),
+                });
+            }
+            conf = conf.endpoint_url(url);
+        }
+        Self::new(aws_sdk_cloudwatchlogs::Client::from_conf(conf.build()), cfg)
+    }
+
+    /// Uses `time` for the time window and the retry budget (tests).
+    #[must_use]
+    pub fn with_time_source(mut self, time: SharedTimeSource) -> Self {
+        self.time = time;
+        self
+    }
+
+    /// Uses `sleep` for retry backoff (tests).
+    #[must_use]
+    pub fn with_sleep(mut self, sleep: SharedAsyncSleep) -> Self {
+        self.sleep = sleep;
+        self
+    }
+
+    /// Shares `stats` instead of the sender's own counters.
+    #[must_use]
+    pub fn with_stats(mut self, stats: Arc<SendStats>) -> Self {
+        self.stats = stats;
+        self
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Arc<SendStats> {
+        self.stats.clone()
+    }
+
+    /// Sends `events`: drops those outside the accepted time window, then
+    /// per destination sorts and splits them into calls within the limits.
+    /// A failed call loses only its own events; the error of the last failed
+    /// call is returned when nothing at all was sent.
+    pub async fn send(&self, events: Vec<EmfEvent>) -> Result<SendOutcome, ExportError> {
+        let now_ms = self
+            .time
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let oldest = now_ms - MAX_EVENT_AGE.as_millis() as i64;
+        let newest = now_ms + MAX_EVENT_FUTURE.as_millis() as i64;
+        let mut outcome = SendOutcome::default();
+        let total = events.len();
+        // (group, stream) → events, in first-seen order.
+        let mut by_dest: Vec<(Stream, Vec<(i64, String)>)> = Vec::new();
+        for e in events {
+            if e.timestamp_ms < oldest {
+                outcome.too_old += 1;
+                continue;
+            }
+            if e.timestamp_ms > newest {
+                outcome.too_new += 1;
+                continue;
+            }
+            let stream = e
+                .destination
+                .log_stream
+                .as_deref()
+                .unwrap_or(&self.cfg.default_log_stream);
+            let item = (e.timestamp_ms, e.message);
+            match by_dest
+                .iter_mut()
+                .find(|((g, s), _)| *g == e.destination.log_group && s == stream)
+            {
+                Some((_, list)) => list.push(item),
+                None => by_dest.push((
+                    (e.destination.log_group.clone(), stream.to_owned()),
+                    vec![item],
+                )),
+            }
+        }
+        if outcome.too_old + outcome.too_new > 0 {
+            tracing::warn!(
+                too_old = outcome.too_old,
+                too_new = outcome.too_new,
+                "EMF: dropped events outside CloudWatch Logs' time window (14 days past, 2 hours future)"
+            );
+        }
+        let mut last_error = None;
+        for ((group, stream), mut list) in by_dest {
+            list.sort_by_key(|(t, _)| *t);
+            for call in split_calls(list) {
+                let n = call.len() as u64;
+                match self.put_creating(&group, &stream, call, &mut outcome).await {
+                    Ok(rejected) => {
+                        outcome.calls += 1;
+                        outcome.rejected += rejected;
+                        outcome.events_sent += n - rejected.min(n);
+                    }
+                    Err(err) => {
+                        outcome.failed += n;
+                        tracing::warn!(%err, log_group = %group, log_stream = %stream, events = n, "EMF: PutLogEvents failed");
+                        last_error = Some(err);
+                    }
+                }
+            }
+        }
+        self.stats
+            .events_sent
+            .fetch_add(outcome.events_sent, Ordering::Relaxed);
+        self.stats
+            .events_dropped
+            .fetch_add(outcome.dropped(), Ordering::Relaxed);
+        self.stats
+            .retries
+            .fetch_add(u64::from(outcome.retries), Ordering::Relaxed);
+        match last_error {
+            Some(err) if outcome.events_sent == 0 && total > 0 => Err(err),
+            _ => Ok(outcome),
+        }
+    }
+
+    /// One call; on a missing group or stream, creates them (if allowed)
+    /// and calls once more. The rejected event count.
+    async fn put_creating(
+        &self,
+        group: &str,
+        stream: &str,
+        events: Vec<InputLogEvent>,
+        outcome: &mut SendOutcome,
+    ) -> Result<u64, ExportError> {
+        let (first, retries) = self.put(group, stream, &events).await;
+        outcome.retries += retries;
+        match first? {
+            Put::Sent { rejected } => return Ok(rejected),
+            Put::Missing => {}
+        }
+        if !(self.cfg.create_log_group || self.cfg.create_log_stream) {
+            return Err(ExportError::Rejected {
+                status: 400,
+                message: format!(
+                    "log group {group:?} or stream {stream:?} does not exist and creating them is off: create them, or allow creating them"
+                ),
+            });
+        }
+        self.create(group, stream).await?;
+        let (second, retries) = self.put(group, stream, &events).await;
+        outcome.retries += retries + 1;
+        match second? {
+            Put::Sent { rejected } => Ok(rejected),
+            Put::Missing => Err(ExportError::Rejected {
+                status: 400,
+                message: format!(
+                    "log group {group:?} / stream {stream:?} still missing after creating them"
+                ),
+            }),
+        }
+    }
+
+    async fn create(&self, group: &str, stream: &str) -> Result<(), ExportError> {
+        if self.cfg.create_log_group {
+            match self
+                .client
+                .create_log_group()
+                .log_group_name(group)
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    self.stats.created.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(log_group = group, "EMF: created the log group");
+                }
+                Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {}
+                Err(e) => return Err(create_error("CreateLogGroup", &e)),
+            }
+        }
+        if self.cfg.create_log_stream {
+            match self
+                .client
+                .create_log_stream()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .send()
+                .await
+            {
+                Ok(_) => {
+                    self.stats.created.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {}
+                Err(e) => return Err(create_error("CreateLogStream", &e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn put(
+        &self,
+        group: &str,
+        stream: &str,
+        events: &[InputLogEvent],
+    ) -> (Result<Put, ExportError>, u32) {
+        run_with_retry(&self.cfg.retry, &self.time, &self.sleep, || async {
+            self.stats.calls.fetch_add(1, Ordering::Relaxed);
+            let result = self
+                .client
+                .put_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .set_log_events(Some(events.to_vec()))
+                .send()
+                .await;
+            match result {
+                Ok(out) => Attempt::Done(Put::Sent {
+                    rejected: out
+                        .rejected_log_events_info()
+                        .map_or(0, |r| rejected_count(r, events.len())),
+                }),
+                Err(err) => classify(err),
+            }
+        })
+        .await
+    }
+}
+
+/// Events CloudWatch Logs rejected, from the indexes it reports.
+fn rejected_count(info: &aws_sdk_cloudwatchlogs::types::RejectedLogEventsInfo, n: usize) -> u64 {
+    let n = n as i64;
+    let mut rejected = vec![false; n as usize];
+    let mut mark = |from: i64, to: i64| {
+        for i in from.max(0)..to.min(n) {
+            rejected[i as usize] = true;
+        }
+    };
+    if let Some(end) = info.too_old_log_event_end_index() {
+        mark(0, i64::from(end) + 1);
+    }
+    if let Some(end) = info.expired_log_event_end_index() {
+        mark(0, i64::from(end) + 1);
+    }
+    if let Some(start) = info.too_new_log_event_start_index() {
+        mark(i64::from(start), n);
+    }
+    rejected.iter().filter(|r| **r).count() as u64
+}
+
+/// Sorted events → calls within the count, byte and 24 h limits.
+fn split_calls(events: Vec<(i64, String)>) -> Vec<Vec<InputLogEvent>> {
+    let mut calls = Vec::new();
+    let mut cur: Vec<InputLogEvent> = Vec::new();
+    let mut bytes = 0usize;
+    let mut first_ts = 0i64;
+    let span = MAX_CALL_SPAN.as_millis() as i64;
+    for (ts, message) in events {
+        let size = message.len() + EVENT_OVERHEAD_BYTES;
+        if !cur.is_empty()
+            && (cur.len() >= MAX_EVENTS_PER_CALL
+                || bytes + size > MAX_BYTES_PER_CALL
+                || ts - first_ts > span)
+        {
+            calls.push(std::mem::take(&mut cur));
+            bytes = 0;
+        }
+        if cur.is_empty() {
+            first_ts = ts;
+        }
+        bytes += size;
+        // Both fields are set, so the builder cannot fail.
+        if let Ok(event) = InputLogEvent::builder()
+            .timestamp(ts)
+            .message(message)
+            .build()
+        {
+            cur.push(event);
+        }
+    }
+    if !cur.is_empty() {
+        calls.push(cur);
+    }
+    calls
+}
+
+fn create_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    op: &str,
+    e: &SdkError<E, aws_sdk_cloudwatchlogs::config::http::HttpResponse>,
+) -> ExportError {
+    ExportError::Rejected {
+        status: e.raw_response().map_or(0, |r| r.status().as_u16()),
+        message: format!(
+            "{op} failed: {} (the credentials need logs:{op})",
+            DisplayErrorContext(e)
+        ),
+    }
+}
+
+/// Throttling, 5xx, timeouts and connection failures are transient; a
+/// missing group or stream is [`Put::Missing`]; everything else is final.
+fn classify(
+    err: SdkError<PutLogEventsError, aws_sdk_cloudwatchlogs::config::http::HttpResponse>,
+) -> Attempt<Put> {
+    let reason = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            match ctx.err() {
+                PutLogEventsError::ResourceNotFoundException(_) => Attempt::Done(Put::Missing),
+                PutLogEventsError::ServiceUnavailableException(_) => Attempt::Retry {
+                    reason,
+                    retry_after: None,
+                },
+                e if e.code() == Some("ThrottlingException") || status == 429 || status >= 500 => {
+                    Attempt::Retry {
+                        reason,
+                        retry_after: None,
+                    }
+                }
+                _ => Attempt::Fail(ExportError::Rejected {
+                    status,
+                    message: format!(
+                        "{reason} (PutLogEvents needs logs:PutLogEvents on the log group)"
+                    ),
+                }),
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Attempt::Retry {
+                reason,
+                retry_after: None,
+            }
+        }
+        _ => Attempt::Fail(ExportError::GaveUp {
+            attempts: 1,
+            reason,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ts: i64, len: usize) -> (i64, String) {
+        (ts, "x".repeat(len))
+    }
+
+    #[test]
+    fn calls_respect_count_bytes_and_span() {
+        let calls = split_calls((0..25_000).map(|i| ev(i, 1)).collect());
+        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10_000, 10_000, 5_000]);
+        // 1 MB: events of 100,000 bytes, 10 fit (10 × 100,026 ≤ 1,048,576), not 11.
+        let calls = split_calls((0..25).map(|i| ev(i, 100_000)).collect());
+        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![10, 10, 5]);
+        // 24 h span.
+        let day = MAX_CALL_SPAN.as_millis() as i64;
+        let calls = split_calls(vec![ev(0, 1), ev(day, 1), ev(day + 1, 1)]);
+        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![2, 1]);
+    }
+
+    #[test]
+    fn rejected_indexes() {
+        use aws_sdk_cloudwatchlogs::types::RejectedLogEventsInfo;
+        let info = RejectedLogEventsInfo::builder()
+            .too_old_log_event_end_index(1)
+            .too_new_log_event_start_index(8)
+            .build();
+        assert_eq!(rejected_count(&info, 10), 4);
+        let info = RejectedLogEventsInfo::builder()
+            .expired_log_event_end_index(2)
+            .too_old_log_event_end_index(1)
+            .build();
+        assert_eq!(rejected_count(&info, 10), 3);
+    }
+}
