@@ -5,6 +5,9 @@
 //! trace, continued by the downstream service — with no hand-written spans
 //! in the example.
 
+// Test helpers outside #[test] functions expect too.
+#![allow(clippy::expect_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 
