@@ -1,9 +1,11 @@
-//! Human-readable span lines for local runs.
+//! Human-readable span lines (and one line per metric or log record) for local runs.
 
 use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::Mutex;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind, status::StatusCode};
@@ -162,6 +164,24 @@ fn format_span(span: &Span, service: Option<&str>) -> String {
     line
 }
 
+impl ConsoleExporter {
+    /// Writes `(line, items)` pairs; counts the items as exported.
+    fn write_lines(&self, lines: Vec<(String, u64)>) -> Result<ExportOutcome, ExportError> {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let mut items = 0;
+        for (line, n) in &lines {
+            writeln!(out, "{line}").map_err(ExportError::Io)?;
+            items += n;
+        }
+        out.flush()?;
+        Ok(ExportOutcome {
+            requests: 1,
+            spans_exported: items,
+            ..ExportOutcome::default()
+        })
+    }
+}
+
 impl BatchExporter for ConsoleExporter {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
         Box::pin(async move {
@@ -177,6 +197,48 @@ impl BatchExporter for ConsoleExporter {
                 ..ExportOutcome::default()
             })
         })
+    }
+
+    fn export_metrics(&self, batch: ExportMetricsServiceRequest) -> ExportFuture<'_> {
+        let mut lines = Vec::new();
+        for rm in &batch.resource_metrics {
+            for sm in &rm.scope_metrics {
+                for m in &sm.metrics {
+                    lines.push((
+                        format!(
+                            "metric {} unit={:?} points={}",
+                            m.name,
+                            m.unit,
+                            super::metric_points(m)
+                        ),
+                        super::metric_points(m) as u64,
+                    ));
+                }
+            }
+        }
+        Box::pin(async move { self.write_lines(lines) })
+    }
+
+    fn export_logs(&self, batch: ExportLogsServiceRequest) -> ExportFuture<'_> {
+        let mut lines = Vec::new();
+        for rl in &batch.resource_logs {
+            for sl in &rl.scope_logs {
+                for r in &sl.log_records {
+                    let body = r.body.as_ref().map(format_value).unwrap_or_default();
+                    lines.push((
+                        format!(
+                            "log {} {} trace={} span={} {body}",
+                            r.time_unix_nano,
+                            r.severity_text,
+                            hex::encode(&r.trace_id),
+                            hex::encode(&r.span_id)
+                        ),
+                        1,
+                    ));
+                }
+            }
+        }
+        Box::pin(async move { self.write_lines(lines) })
     }
 
     fn force_flush(&self) -> Result<(), ExportError> {

@@ -3,7 +3,6 @@
 use std::io::Write;
 
 use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use super::{Compression, ExportError, GzipLevel, Protocol};
@@ -21,10 +20,10 @@ pub struct EncodedBody {
     pub content_encoding: Option<&'static str>,
 }
 
-/// Encodes `req` as protobuf or OTLP/JSON, then compresses it (gzip at
+/// Encodes `req` (any signal's export request) as protobuf or OTLP/JSON, then compresses it (gzip at
 /// [`GzipLevel::DEFAULT`]).
-pub fn encode_request(
-    req: &ExportTraceServiceRequest,
+pub fn encode_request<M: Message + serde::Serialize>(
+    req: &M,
     protocol: Protocol,
     compression: Compression,
 ) -> Result<EncodedBody, ExportError> {
@@ -32,8 +31,8 @@ pub fn encode_request(
 }
 
 /// [`encode_request`] with the gzip level to use when `compression` is gzip.
-pub fn encode_request_with_level(
-    req: &ExportTraceServiceRequest,
+pub fn encode_request_with_level<M: Message + serde::Serialize>(
+    req: &M,
     protocol: Protocol,
     compression: Compression,
     level: GzipLevel,
@@ -72,14 +71,15 @@ pub fn encode_request_with_level(
 }
 
 /// One OTLP/JSON line (no trailing newline): hex ids, camelCase names, as
-/// the OTLP specification's JSON encoding.
-pub fn to_json_line(req: &ExportTraceServiceRequest) -> Result<String, ExportError> {
+/// the OTLP specification's JSON encoding. Any signal's request.
+pub fn to_json_line<M: serde::Serialize>(req: &M) -> Result<String, ExportError> {
     serde_json::to_string(req).map_err(|e| ExportError::Encode(e.to_string()))
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
     use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};

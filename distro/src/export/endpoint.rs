@@ -2,7 +2,9 @@
 //!
 //! The spec gives two regular expressions, applied to the lower-cased URL:
 //! `^https://xray\.([a-z0-9-]+)\.amazonaws\.com/v1/traces$` and
-//! `^https://logs\.([a-z0-9-]+)\.amazonaws\.com/v1/logs$`. They are simple
+//! `^https://logs\.([a-z0-9-]+)\.amazonaws\.com/v1/logs$`, and the same
+//! shape for metrics (`https://monitoring.<region>.amazonaws.com/v1/metrics`,
+//! issue 14). They are simple
 //! enough to match by hand, which spares the distro the `regex` crate
 //! (binary size matters for the Lambda extension).
 
@@ -13,6 +15,8 @@ pub enum AwsEndpointKind {
     XrayTraces,
     /// `https://logs.<region>.amazonaws.com/v1/logs` (SigV4 service `logs`).
     CloudWatchLogs,
+    /// `https://monitoring.<region>.amazonaws.com/v1/metrics` (SigV4 service `monitoring`).
+    CloudWatchMetrics,
 }
 
 impl AwsEndpointKind {
@@ -21,6 +25,7 @@ impl AwsEndpointKind {
         match self {
             Self::XrayTraces => "xray",
             Self::CloudWatchLogs => "logs",
+            Self::CloudWatchMetrics => "monitoring",
         }
     }
 }
@@ -41,6 +46,11 @@ pub fn detect_aws_endpoint(url: &str) -> Option<AwsEndpoint> {
     for (kind, service, path) in [
         (AwsEndpointKind::XrayTraces, "xray.", "/v1/traces"),
         (AwsEndpointKind::CloudWatchLogs, "logs.", "/v1/logs"),
+        (
+            AwsEndpointKind::CloudWatchMetrics,
+            "monitoring.",
+            "/v1/metrics",
+        ),
     ] {
         let Some(host_and_path) = rest.strip_prefix(service) else {
             continue;
@@ -93,6 +103,14 @@ mod tests {
                 "https://Logs.Us-West-2.AmazonAWS.com/v1/Logs",
                 Some((CloudWatchLogs, "us-west-2")),
             ),
+            (
+                "https://monitoring.eu-central-1.amazonaws.com/v1/metrics",
+                Some((CloudWatchMetrics, "eu-central-1")),
+            ),
+            (
+                "https://monitoring.eu-central-1.amazonaws.com/v1/logs",
+                None,
+            ),
             // Lookalikes and near misses.
             ("http://xray.us-east-1.amazonaws.com/v1/traces", None),
             ("https://xray.us-east-1.amazonaws.com/v1/traces/", None),
@@ -125,5 +143,6 @@ mod tests {
     fn services() {
         assert_eq!(AwsEndpointKind::XrayTraces.service(), "xray");
         assert_eq!(AwsEndpointKind::CloudWatchLogs.service(), "logs");
+        assert_eq!(AwsEndpointKind::CloudWatchMetrics.service(), "monitoring");
     }
 }

@@ -1,4 +1,4 @@
-//! OTLP/JSON lines file exporter (the collector's file exporter format).
+//! OTLP/JSON lines file exporter (the collector's file exporter format), any signal.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::encode::to_json_line;
-use super::split::span_count;
+use super::signals::OtlpBatch;
 use super::{BatchExporter, ExportConfigError, ExportError, ExportFuture, ExportOutcome};
 
 /// Appends each batch as one line of OTLP/JSON (hex ids, camelCase) and
@@ -45,11 +47,11 @@ impl FileExporter {
         &self.path
     }
 
-    fn write(&self, batch: &ExportTraceServiceRequest) -> Result<ExportOutcome, ExportError> {
+    fn write<B: OtlpBatch>(&self, batch: &B) -> Result<ExportOutcome, ExportError> {
         if self.shut_down.load(Ordering::Relaxed) {
             return Err(ExportError::Shutdown);
         }
-        let spans = span_count(batch) as u64;
+        let spans = batch.items() as u64;
         if spans == 0 {
             return Ok(ExportOutcome::default());
         }
@@ -68,6 +70,16 @@ impl FileExporter {
 
 impl BatchExporter for FileExporter {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+        let result = self.write(&batch);
+        Box::pin(async move { result })
+    }
+
+    fn export_metrics(&self, batch: ExportMetricsServiceRequest) -> ExportFuture<'_> {
+        let result = self.write(&batch);
+        Box::pin(async move { result })
+    }
+
+    fn export_logs(&self, batch: ExportLogsServiceRequest) -> ExportFuture<'_> {
         let result = self.write(&batch);
         Box::pin(async move { result })
     }

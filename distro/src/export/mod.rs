@@ -20,6 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 mod awsxray;
@@ -37,6 +39,7 @@ mod file;
 mod otlp_http;
 mod response;
 mod retry;
+mod signals;
 mod sigv4;
 mod span_exporter;
 mod split;
@@ -53,6 +56,7 @@ pub use endpoint::{AwsEndpoint, AwsEndpointKind, detect_aws_endpoint};
 pub use file::FileExporter;
 pub use otlp_http::OtlpHttpExporter;
 pub use retry::{TokioSleep, backoff_ceiling, parse_retry_after};
+pub use signals::{OtlpBatch, metric_points};
 pub use sigv4::{SigningTarget, sign_request};
 pub use span_exporter::ProtoSpanExporter;
 pub use split::{SplitResult, span_count, split_request};
@@ -61,7 +65,10 @@ pub use stats::{ExportStats, ExportStatsSnapshot};
 /// Future returned by [`BatchExporter::export`].
 pub type ExportFuture<'a> = BoxFuture<'a, Result<ExportOutcome, ExportError>>;
 
-/// Something that ships OTLP trace batches somewhere.
+/// Something that ships OTLP batches somewhere: traces always, metrics and
+/// logs when the exporter supports them (the default refuses them with
+/// [`ExportError::Unsupported`]). [`ExportOutcome`]'s span counters count
+/// the signal's items (data points, log records) for those.
 ///
 /// Object safe: hold it as `Arc<dyn BatchExporter>` and choose the
 /// implementation at run time.
@@ -69,6 +76,18 @@ pub trait BatchExporter: Send + Sync + Debug {
     /// Exports one batch. The exporter may split it into several requests and
     /// retries transient failures itself; the result says what happened.
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_>;
+
+    /// Exports one metrics batch (same contract as [`BatchExporter::export`]).
+    fn export_metrics(&self, batch: ExportMetricsServiceRequest) -> ExportFuture<'_> {
+        drop(batch);
+        Box::pin(async { Err(ExportError::Unsupported { signal: "metrics" }) })
+    }
+
+    /// Exports one logs batch (same contract as [`BatchExporter::export`]).
+    fn export_logs(&self, batch: ExportLogsServiceRequest) -> ExportFuture<'_> {
+        drop(batch);
+        Box::pin(async { Err(ExportError::Unsupported { signal: "logs" }) })
+    }
 
     /// Flushes anything buffered. Exporters in this module do not buffer
     /// across calls, so the default does nothing.
@@ -144,6 +163,12 @@ pub enum ExportError {
     /// The exporter was shut down.
     #[error("the exporter is shut down")]
     Shutdown,
+    /// The exporter does not carry this signal.
+    #[error("this exporter does not export {signal}")]
+    Unsupported {
+        /// `metrics` or `logs`.
+        signal: &'static str,
+    },
 }
 
 /// Why an exporter could not be created.
@@ -230,16 +255,30 @@ impl NoopExporter {
     }
 }
 
-impl BatchExporter for NoopExporter {
-    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
-        let spans = span_count(&batch) as u64;
+impl NoopExporter {
+    fn drop_batch<B: OtlpBatch>(batch: B) -> ExportFuture<'static> {
+        let items = batch.items() as u64;
         Box::pin(async move {
             Ok(ExportOutcome {
                 requests: 0,
-                spans_exported: spans,
+                spans_exported: items,
                 ..ExportOutcome::default()
             })
         })
+    }
+}
+
+impl BatchExporter for NoopExporter {
+    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+        Self::drop_batch(batch)
+    }
+
+    fn export_metrics(&self, batch: ExportMetricsServiceRequest) -> ExportFuture<'_> {
+        Self::drop_batch(batch)
+    }
+
+    fn export_logs(&self, batch: ExportLogsServiceRequest) -> ExportFuture<'_> {
+        Self::drop_batch(batch)
     }
 }
 

@@ -1,8 +1,11 @@
-//! OTLP/HTTP trace exporter over reqwest, SigV4-signed for the AWS endpoints.
+//! OTLP/HTTP exporter over reqwest, SigV4-signed for the AWS endpoints; one
+//! exporter sends one signal to its URL (`/v1/traces`, `/v1/metrics` or
+//! `/v1/logs`).
 //!
 //! Not opentelemetry-otlp's exporter: that one takes `SpanData`, while every
 //! stage here (SDK, Lambda extension, sidecar) hands over the one OTLP batch
-//! type, [`ExportTraceServiceRequest`].
+//! type per signal ([`ExportTraceServiceRequest`], [`ExportMetricsServiceRequest`],
+//! [`ExportLogsServiceRequest`]).
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -13,10 +16,9 @@ use aws_smithy_async::rt::sleep::SharedAsyncSleep;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use prost::Message;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::credentials::CachedCredentials;
 use super::encode::{EncodedBody, encode_request_with_level};
@@ -25,8 +27,9 @@ use super::response::{
     describe_transport_error, error_message, is_expired_credentials, is_retryable, read_limited,
 };
 use super::retry::{Attempt, TokioSleep, parse_retry_after, run_with_retry};
+use super::signals::OtlpBatch;
 use super::sigv4::{SigningTarget, sign_request};
-use super::split::{halve, span_count, split_request};
+use super::split::split_request;
 use super::stats::ExportStats;
 use super::{
     BatchExporter, ExportConfigError, ExportError, ExportFuture, ExportOutcome, OtlpHttpConfig,
@@ -237,10 +240,6 @@ impl OtlpHttpExporter {
             return Err(ExportError::Shutdown);
         }
         let split = split_request(batch, &self.cfg.limits);
-        let mut outcome = ExportOutcome {
-            spans_dropped: split.dropped_spans,
-            ..ExportOutcome::default()
-        };
         if split.dropped_spans > 0 {
             tracing::warn!(
                 dropped = split.dropped_spans,
@@ -249,9 +248,35 @@ impl OtlpHttpExporter {
             );
             ExportStats::add(&self.stats.spans_dropped, split.dropped_spans);
         }
-        let mut queue: VecDeque<ExportTraceServiceRequest> = split.requests.into();
+        self.send_all(split.requests.into(), split.dropped_spans)
+            .await
+    }
+
+    /// Metrics and logs: no per-item limit to apply before encoding; a
+    /// request over `max_request_bytes` once encoded is halved.
+    async fn export_other<B: OtlpBatch>(&self, batch: B) -> Result<ExportOutcome, ExportError> {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return Err(ExportError::Shutdown);
+        }
+        if batch.items() == 0 {
+            return Ok(ExportOutcome::default());
+        }
+        self.send_all(VecDeque::from([batch]), 0).await
+    }
+
+    /// Encodes and sends each request, halving those over the request size
+    /// limit, with retries; `dropped` items were already refused.
+    async fn send_all<B: OtlpBatch>(
+        &self,
+        mut queue: VecDeque<B>,
+        dropped: u64,
+    ) -> Result<ExportOutcome, ExportError> {
+        let mut outcome = ExportOutcome {
+            spans_dropped: dropped,
+            ..ExportOutcome::default()
+        };
         while let Some(req) = queue.pop_front() {
-            let spans = span_count(&req) as u64;
+            let spans = req.items() as u64;
             let body = match encode_request_with_level(
                 &req,
                 self.cfg.protocol,
@@ -262,8 +287,9 @@ impl OtlpHttpExporter {
                 Err(err) => return Err(self.fail(err, spans, &queue)),
             };
             if body.uncompressed_len > self.cfg.limits.max_request_bytes {
-                // The protobuf estimate fitted but this encoding (JSON) does not.
-                if let Some([a, b]) = halve(req) {
+                // Over the limit in this encoding (for traces: the protobuf
+                // estimate fitted but JSON does not).
+                if let Some([a, b]) = req.halve() {
                     queue.push_front(b);
                     queue.push_front(a);
                     continue;
@@ -273,7 +299,7 @@ impl OtlpHttpExporter {
             }
             let (result, retries) =
                 run_with_retry(&self.cfg.retry, &self.time, &self.sleep, || {
-                    self.attempt(&body)
+                    self.attempt::<B>(&body)
                 })
                 .await;
             outcome.retries += retries;
@@ -294,23 +320,18 @@ impl OtlpHttpExporter {
     }
 
     /// Counts the undelivered spans and records the error.
-    fn fail(
-        &self,
-        err: ExportError,
-        spans: u64,
-        rest: &VecDeque<ExportTraceServiceRequest>,
-    ) -> ExportError {
-        let lost = spans + rest.iter().map(|r| span_count(r) as u64).sum::<u64>();
+    fn fail<B: OtlpBatch>(&self, err: ExportError, spans: u64, rest: &VecDeque<B>) -> ExportError {
+        let lost = spans + rest.iter().map(|r| r.items() as u64).sum::<u64>();
         ExportStats::add(&self.stats.spans_dropped, lost);
         if let ExportError::GaveUp { reason, .. } = &err {
             // Rejections were logged where they happened.
-            self.log_once(0, &format!("spans not delivered: {reason}"));
+            self.log_once(0, &format!("{} not delivered: {reason}", B::SIGNAL));
         }
         self.stats.set_last_error(err.to_string());
         err
     }
 
-    async fn attempt(&self, body: &EncodedBody) -> Attempt<Accepted> {
+    async fn attempt<B: OtlpBatch>(&self, body: &EncodedBody) -> Attempt<Accepted> {
         let mut headers: Vec<(&str, &str)> = vec![
             ("host", self.host_header.as_str()),
             ("content-type", body.content_type),
@@ -401,7 +422,7 @@ impl OtlpHttpExporter {
         };
         if status.is_success() {
             return Attempt::Done(Accepted {
-                rejected_spans: self.partial_success(&content_type, &body),
+                rejected_spans: self.partial_success::<B>(&content_type, &body),
             });
         }
         let message = error_message(&content_type, &body);
@@ -432,26 +453,20 @@ impl OtlpHttpExporter {
         })
     }
 
-    /// Rejected span count of a partial success (0 when none or unreadable).
-    fn partial_success(&self, content_type: &str, body: &[u8]) -> u64 {
+    /// Rejected item count of a partial success (0 when none or unreadable).
+    fn partial_success<B: OtlpBatch>(&self, content_type: &str, body: &[u8]) -> u64 {
         if body.is_empty() {
             return 0;
         }
-        let response = if content_type.contains("json") {
-            serde_json::from_slice::<ExportTraceServiceResponse>(body).ok()
-        } else {
-            ExportTraceServiceResponse::decode(body).ok()
-        };
-        let Some(partial) = response.and_then(|r| r.partial_success) else {
+        let Some((rejected, message)) = B::rejected(content_type.contains("json"), body) else {
             return 0;
         };
-        let rejected = u64::try_from(partial.rejected_spans).unwrap_or(0);
-        if rejected > 0 || !partial.error_message.is_empty() {
+        if rejected > 0 || !message.is_empty() {
             self.log_once(
                 200,
                 &format!(
-                    "partial success: {rejected} span(s) rejected: {}",
-                    partial.error_message
+                    "partial success: {rejected} {}(s) rejected: {message}",
+                    B::ITEM
                 ),
             );
         }
@@ -478,7 +493,7 @@ impl OtlpHttpExporter {
             )
         } else if matches!(status.as_u16(), 401 | 403) && self.signing.is_some() {
             Some(
-                "check the AWS credentials, that they may call xray:PutTraceSegments (the X-Ray OTLP endpoint) or logs:PutLogEvents (the Logs one), and the signing region/service",
+                "check the AWS credentials, that they may call xray:PutTraceSegments (the X-Ray OTLP endpoint), logs:PutLogEvents (the Logs one) or cloudwatch:PutMetricData (the metrics one), and the signing region/service",
             )
         } else if matches!(status.as_u16(), 401 | 403) {
             Some(
@@ -512,6 +527,14 @@ impl OtlpHttpExporter {
 impl BatchExporter for OtlpHttpExporter {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
         Box::pin(self.export_batch(batch))
+    }
+
+    fn export_metrics(&self, batch: ExportMetricsServiceRequest) -> ExportFuture<'_> {
+        Box::pin(self.export_other(batch))
+    }
+
+    fn export_logs(&self, batch: ExportLogsServiceRequest) -> ExportFuture<'_> {
+        Box::pin(self.export_other(batch))
     }
 
     fn shutdown(&self) -> Result<(), ExportError> {

@@ -1,6 +1,7 @@
 use super::super::response::{RpcStatus, is_expired_credentials};
 use super::*;
 use aws_credential_types::Credentials;
+use prost::Message as _;
 
 fn creds() -> Option<SharedCredentialsProvider> {
     Some(SharedCredentialsProvider::new(Credentials::new(
