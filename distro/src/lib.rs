@@ -24,6 +24,7 @@
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
+pub mod emf;
 pub mod env;
 pub mod export;
 mod init;

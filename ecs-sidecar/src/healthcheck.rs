@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use crate::config::{Config, Extension, parse_listen};
-use crate::extension::health::DEFAULT_ENDPOINT;
+use crate::config::{Config, DEFAULT_HEALTH_ENDPOINT, Extension};
 
 /// URL of the health endpoint described by `cfg` (the first
 /// `health_check` extension enabled), else the default; an unspecified
@@ -15,20 +14,13 @@ pub fn health_url(cfg: Option<&Config>) -> String {
             .extensions
             .iter()
             .find_map(|id| match c.extensions.get(id) {
-                Some(Extension::HealthCheck(h)) => Some((
-                    h.endpoint
-                        .clone()
-                        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned()),
-                    h.path.clone().unwrap_or_else(|| "/".to_owned()),
-                )),
+                Some(Extension::HealthCheck(h)) => {
+                    Some((h.listen(), h.path.clone().unwrap_or_else(|| "/".to_owned())))
+                }
                 _ => None,
             })
     });
-    let (endpoint, path) = found.unwrap_or_else(|| (DEFAULT_ENDPOINT.to_owned(), "/".to_owned()));
-    let mut addr = match parse_listen(&endpoint) {
-        Ok(a) => a,
-        Err(_) => return format!("http://{endpoint}{path}"),
-    };
+    let (mut addr, path) = found.unwrap_or_else(|| (DEFAULT_HEALTH_ENDPOINT, "/".to_owned()));
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {
             std::net::Ipv4Addr::LOCALHOST.into()

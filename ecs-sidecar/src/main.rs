@@ -93,16 +93,8 @@ fn main() -> ExitCode {
 }
 
 fn init_logs(cfg: &Config, env: &Env) {
-    let level = cfg
-        .service
-        .telemetry
-        .logs
-        .level
-        .clone()
-        .unwrap_or_else(|| "info".into());
-    let filter = env
-        .get("RUST_LOG")
-        .map_or(level.to_ascii_lowercase(), str::to_owned);
+    let level = cfg.service.telemetry.logs.level.as_filter();
+    let filter = env.get("RUST_LOG").unwrap_or(level).to_owned();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)

@@ -10,13 +10,13 @@ use otel_aws_distro::Env;
 use otel_aws_distro::receiver::{self, ReceiverConfig, ReceiverError, RunningReceivers};
 use tokio::sync::watch;
 
-use crate::config::{Config, Extension, Receiver, parse_listen};
+use crate::config::{Config, Extension, Receiver};
 use crate::exporter::ExporterError;
 use crate::extension::health::{self, HealthServer};
 use crate::extension::sigv4auth::{CredentialsError, CredentialsSource};
 use crate::pipeline::Pipeline;
 use crate::receiver::proxy::{self, ProxySettings, XrayProxy};
-use crate::receiver::udp::{self, UdpReceiver};
+use crate::receiver::udp::UdpReceiver;
 use crate::telemetry::{Counters, Telemetry};
 
 /// Default time to drain on shutdown (ECS's default `stopTimeout` is 30 s; we stay well inside).
@@ -139,12 +139,7 @@ impl Sidecar {
         for id in &cfg.service.extensions {
             if let Some(Extension::HealthCheck(h)) = cfg.extensions.get(id) {
                 let path = format!("extensions.{id}.endpoint");
-                let addr = parse_listen(h.endpoint.as_deref().unwrap_or(health::DEFAULT_ENDPOINT))
-                    .map_err(|m| StartError::Bind {
-                        path: path.clone(),
-                        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
-                        source: std::io::Error::other(m),
-                    })?;
+                let addr = h.listen();
                 let server = HealthServer::start(
                     addr,
                     h.path.as_deref().unwrap_or("/"),
@@ -172,20 +167,9 @@ impl Sidecar {
                 let mut addrs = ReceiverAddrs::default();
                 match cfg.receivers.get(id) {
                     Some(Receiver::Otlp(o)) => {
-                        let listen = |e: Option<&String>, default: &str| {
-                            parse_listen(e.map_or(default, String::as_str)).ok()
-                        };
                         let mut rc = ReceiverConfig {
-                            http_addr: o
-                                .protocols
-                                .http
-                                .as_ref()
-                                .and_then(|h| listen(h.endpoint.as_ref(), "0.0.0.0:4318")),
-                            grpc_addr: o
-                                .protocols
-                                .grpc
-                                .as_ref()
-                                .and_then(|g| listen(g.endpoint.as_ref(), "0.0.0.0:4317")),
+                            http_addr: o.protocols.http.as_ref().map(|h| h.listen()),
+                            grpc_addr: o.protocols.grpc.as_ref().map(|g| g.listen()),
                             // Open to the task's containers: close stalled and half-open peers.
                             idle_timeout: Some(receiver::DEFAULT_IDLE_TIMEOUT),
                             request_timeout: Some(receiver::DEFAULT_REQUEST_TIMEOUT),
@@ -214,27 +198,18 @@ impl Sidecar {
                         sidecar.otlp.push(running);
                     }
                     Some(Receiver::AwsXray(x)) => {
-                        let addr =
-                            parse_listen(x.endpoint.as_deref().unwrap_or(udp::DEFAULT_ENDPOINT))
-                                .map_err(|m| StartError::Proxy {
-                                    id: id.clone(),
-                                    message: m,
-                                })?;
+                        let addr = x.listen();
                         let r =
                             UdpReceiver::start(addr, sink, pipeline.legacy_mode(), stop_rx.clone())
                                 .await
                                 .map_err(bind_err(format!("receivers.{id}.endpoint"), addr))?;
                         addrs.udp = Some(r.addr());
                         sidecar.udp.push(r);
-                        let proxy_cfg = x.proxy_server.clone().unwrap_or_default();
-                        let endpoint = proxy_cfg
-                            .endpoint
-                            .clone()
-                            .unwrap_or_else(|| udp::DEFAULT_ENDPOINT.to_owned());
-                        if !endpoint.is_empty() {
+                        if let Some(proxy_addr) = x.proxy_listen() {
+                            let proxy_cfg = x.proxy_server.clone().unwrap_or_default();
                             let p = start_proxy(
                                 id,
-                                &endpoint,
+                                proxy_addr,
                                 &proxy_cfg,
                                 &creds,
                                 &opts.env,
@@ -313,7 +288,7 @@ impl Sidecar {
 
 async fn start_proxy(
     id: &str,
-    endpoint: &str,
+    addr: SocketAddr,
     cfg: &crate::config::ProxyServer,
     creds: &CredentialsSource,
     env: &Env,
@@ -323,15 +298,13 @@ async fn start_proxy(
         id: id.to_owned(),
         message,
     };
-    let addr = parse_listen(endpoint).map_err(proxy_err)?;
     let region = cfg
         .region
         .clone()
-        .filter(|r| !r.is_empty())
         .or_else(|| creds.default_region())
         .ok_or_else(|| proxy_err("no region: set proxy_server.region or AWS_REGION".into()))?;
     let settings = ProxySettings::resolve(
-        cfg.aws_endpoint.as_deref(),
+        cfg.aws_endpoint.as_ref().map(|u| u.as_str()),
         env.get(proxy::AWS_ENDPOINT_URL_XRAY),
         &region,
     );

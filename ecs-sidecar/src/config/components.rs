@@ -3,10 +3,27 @@
 //! fields, so a typo is a startup error that lists the accepted names.
 
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use serde::{Deserialize, Deserializer};
 
-use super::values::GoDuration;
+use super::values::{
+    CompressionSetting, Detector, Encoding, GoDuration, GzipLevelSetting, HttpUrl, ListenAddr,
+    LogLevel, ProxyListen, Transport, Verbosity, non_empty, optional_url,
+};
+
+const fn all_interfaces(port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
+}
+
+/// Default OTLP/gRPC listen address.
+pub const DEFAULT_GRPC_ENDPOINT: SocketAddr = all_interfaces(4317);
+/// Default OTLP/HTTP listen address.
+pub const DEFAULT_HTTP_ENDPOINT: SocketAddr = all_interfaces(4318);
+/// Default X-Ray daemon address (UDP datagrams and the TCP proxy).
+pub const DEFAULT_XRAY_ENDPOINT: SocketAddr = all_interfaces(2000);
+/// Default health_check listen address.
+pub const DEFAULT_HEALTH_ENDPOINT: SocketAddr = all_interfaces(13133);
 
 /// Reads a present-but-empty section (`grpc:` with nothing under it) as the defaults.
 fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
@@ -42,20 +59,34 @@ pub struct OtlpProtocols {
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GrpcProtocol {
-    /// Listen address.
-    pub endpoint: Option<String>,
+    /// Listen address (default 0.0.0.0:4317).
+    pub endpoint: Option<ListenAddr>,
     /// Largest message in MiB (default 20).
     pub max_recv_msg_size_mib: Option<u64>,
+}
+
+impl GrpcProtocol {
+    /// Where it listens.
+    pub fn listen(&self) -> SocketAddr {
+        self.endpoint.map_or(DEFAULT_GRPC_ENDPOINT, |e| e.0)
+    }
 }
 
 /// `receivers.otlp.protocols.http`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HttpProtocol {
-    /// Listen address.
-    pub endpoint: Option<String>,
+    /// Listen address (default 0.0.0.0:4318).
+    pub endpoint: Option<ListenAddr>,
     /// Largest body in bytes (default 20 MiB).
     pub max_request_body_size: Option<u64>,
+}
+
+impl HttpProtocol {
+    /// Where it listens.
+    pub fn listen(&self) -> SocketAddr {
+        self.endpoint.map_or(DEFAULT_HTTP_ENDPOINT, |e| e.0)
+    }
 }
 
 /// `receivers.awsxray`: the X-Ray daemon's UDP port and its TCP proxy.
@@ -63,12 +94,28 @@ pub struct HttpProtocol {
 #[serde(deny_unknown_fields)]
 pub struct AwsXrayReceiver {
     /// UDP listen address (default 0.0.0.0:2000).
-    pub endpoint: Option<String>,
+    pub endpoint: Option<ListenAddr>,
     /// Only `udp`.
-    pub transport: Option<String>,
+    pub transport: Option<Transport>,
     /// The TCP proxy for X-Ray API calls (on by default at 0.0.0.0:2000).
     #[serde(default, deserialize_with = "present")]
     pub proxy_server: Option<ProxyServer>,
+}
+
+impl AwsXrayReceiver {
+    /// Where the UDP socket listens.
+    pub fn listen(&self) -> SocketAddr {
+        self.endpoint.map_or(DEFAULT_XRAY_ENDPOINT, |e| e.0)
+    }
+
+    /// Where the TCP proxy listens; `None`: turned off.
+    pub fn proxy_listen(&self) -> Option<SocketAddr> {
+        match self.proxy_server.as_ref().and_then(|p| p.endpoint) {
+            None => Some(DEFAULT_XRAY_ENDPOINT),
+            Some(ProxyListen::At(addr)) => Some(addr),
+            Some(ProxyListen::Off) => None,
+        }
+    }
 }
 
 /// `receivers.awsxray.proxy_server`.
@@ -76,11 +123,12 @@ pub struct AwsXrayReceiver {
 #[serde(deny_unknown_fields)]
 pub struct ProxyServer {
     /// TCP listen address (default 0.0.0.0:2000); an empty string turns the proxy off.
-    pub endpoint: Option<String>,
-    /// Signing region (default `AWS_REGION`).
+    pub endpoint: Option<ProxyListen>,
+    /// Signing region (default `AWS_REGION`; empty: the default).
+    #[serde(default, deserialize_with = "non_empty")]
     pub region: Option<String>,
     /// Upstream base URL (default `AWS_ENDPOINT_URL_XRAY`, else `https://xray.<region>.amazonaws.com`).
-    pub aws_endpoint: Option<String>,
+    pub aws_endpoint: Option<HttpUrl>,
 }
 
 /// `processors.batch`.
@@ -101,7 +149,7 @@ pub struct BatchProcessor {
 pub struct ResourceDetectionProcessor {
     /// Detectors in order: `env`, `ecs`, `ec2`.
     #[serde(default)]
-    pub detectors: Vec<String>,
+    pub detectors: Vec<Detector>,
     /// Bound on detection (default 5s).
     pub timeout: Option<GoDuration>,
     /// Detected values replace the batch's own (default true).
@@ -174,17 +222,22 @@ pub struct SendingQueue {
 #[derive(Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OtlpHttpExporter {
-    /// Base URL; `/v1/traces` is appended.
-    pub endpoint: Option<String>,
+    /// Base URL; `/v1/<signal>` is appended.
+    pub endpoint: Option<HttpUrl>,
     /// Full traces URL, used as is (wins over `endpoint`).
-    pub traces_endpoint: Option<String>,
+    pub traces_endpoint: Option<HttpUrl>,
     /// Extra headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     /// `gzip` (default) or `none`.
-    pub compression: Option<String>,
+    #[serde(default)]
+    pub compression: CompressionSetting,
+    /// `compression_params.level`: the gzip level (default: the distro's,
+    /// chosen by measurement).
+    pub compression_params: Option<CompressionParams>,
     /// `proto` (default) or `json`.
-    pub encoding: Option<String>,
+    #[serde(default)]
+    pub encoding: Encoding,
     /// Per-attempt timeout (default 10s).
     pub timeout: Option<GoDuration>,
     /// Authenticator (SigV4).
@@ -202,6 +255,7 @@ impl std::fmt::Debug for OtlpHttpExporter {
             traces_endpoint,
             headers,
             compression,
+            compression_params,
             encoding,
             timeout,
             auth,
@@ -217,6 +271,7 @@ impl std::fmt::Debug for OtlpHttpExporter {
             .field("traces_endpoint", traces_endpoint)
             .field("headers", &header_names)
             .field("compression", compression)
+            .field("compression_params", compression_params)
             .field("encoding", encoding)
             .field("timeout", timeout)
             .field("auth", auth)
@@ -226,14 +281,46 @@ impl std::fmt::Debug for OtlpHttpExporter {
     }
 }
 
+/// `exporters.otlphttp.compression_params`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CompressionParams {
+    /// gzip level, 1 (fastest) to 9 (smallest).
+    pub level: Option<GzipLevelSetting>,
+}
+
+impl OtlpHttpExporter {
+    /// The traces URL: `traces_endpoint` as is, else `endpoint` +
+    /// `/v1/traces`; `None` when neither is set (refused when the config is
+    /// checked).
+    pub fn traces_url(&self) -> Option<String> {
+        self.signal_url(self.traces_endpoint.as_ref(), "traces")
+    }
+
+    /// The one URL rule for every signal: the signal's own endpoint as is,
+    /// else the base `endpoint` + `/v1/<signal>`.
+    fn signal_url(&self, own: Option<&HttpUrl>, signal: &str) -> Option<String> {
+        match (own, &self.endpoint) {
+            (Some(url), _) => Some(url.as_str().to_owned()),
+            (None, Some(base)) => Some(format!(
+                "{}/v1/{signal}",
+                base.as_str().trim_end_matches('/')
+            )),
+            (None, None) => None,
+        }
+    }
+}
+
 /// `exporters.awsxray`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AwsXrayExporter {
-    /// Region (default `AWS_REGION`).
+    /// Region (default `AWS_REGION`; empty: the default).
+    #[serde(default, deserialize_with = "non_empty")]
     pub region: Option<String>,
-    /// X-Ray API endpoint override.
-    pub endpoint: Option<String>,
+    /// X-Ray API endpoint override (empty: none).
+    #[serde(default, deserialize_with = "optional_url")]
+    pub endpoint: Option<HttpUrl>,
     /// Attribute keys indexed as annotations.
     #[serde(default)]
     pub indexed_attributes: Vec<String>,
@@ -251,7 +338,8 @@ pub struct AwsXrayExporter {
 #[serde(deny_unknown_fields)]
 pub struct DebugExporter {
     /// `basic` (a count per batch, default), `normal` or `detailed` (a line per span).
-    pub verbosity: Option<String>,
+    #[serde(default)]
+    pub verbosity: Verbosity,
 }
 
 /// `exporters.file`.
@@ -269,7 +357,7 @@ pub struct FileExporter {
 #[serde(deny_unknown_fields)]
 pub struct HealthCheckExtension {
     /// Listen address (default 0.0.0.0:13133).
-    pub endpoint: Option<String>,
+    pub endpoint: Option<ListenAddr>,
     /// Path of the JSON status (default `/`).
     pub path: Option<String>,
     /// Report unhealthy (503) while a memory limiter has been refusing data
@@ -277,13 +365,22 @@ pub struct HealthCheckExtension {
     pub unhealthy_after_refusing: Option<GoDuration>,
 }
 
+impl HealthCheckExtension {
+    /// Where it listens.
+    pub fn listen(&self) -> SocketAddr {
+        self.endpoint.map_or(DEFAULT_HEALTH_ENDPOINT, |e| e.0)
+    }
+}
+
 /// `extensions.sigv4auth`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SigV4AuthExtension {
-    /// Signing region (default: from the endpoint host, else `AWS_REGION`).
+    /// Signing region (default: from the endpoint host, else `AWS_REGION`; empty: the default).
+    #[serde(default, deserialize_with = "non_empty")]
     pub region: Option<String>,
-    /// Signing service (default: from the endpoint host, else `xray`).
+    /// Signing service (default: from the endpoint host, else `xray`; empty: the default).
+    #[serde(default, deserialize_with = "non_empty")]
     pub service: Option<String>,
 }
 
@@ -331,5 +428,6 @@ pub struct Telemetry {
 #[serde(deny_unknown_fields)]
 pub struct TelemetryLogs {
     /// `debug`, `info` (default), `warn`, `error`.
-    pub level: Option<String>,
+    #[serde(default)]
+    pub level: LogLevel,
 }

@@ -22,7 +22,10 @@ use serde_json::{Map, Value};
 pub use self::components::*;
 pub use self::error::ConfigError;
 pub use self::subst::{expand, substitute};
-pub use self::values::{GoDuration, parse_duration, parse_listen};
+pub use self::values::{
+    CompressionSetting, Detector, Encoding, GoDuration, GzipLevelSetting, HttpUrl, ListenAddr,
+    LogLevel, ProxyListen, Transport, Verbosity, parse_duration, parse_listen,
+};
 
 /// Default config file (the image carries it).
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/otel-aws/config.yaml";

@@ -143,6 +143,72 @@ fn bad_configs_name_the_path_and_what_is_accepted() {
             vec!["gzip", "none"],
         ),
         (
+            "bad encoding",
+            format!("{otlp}{debug}  otlphttp:\n    endpoint: https://x\n    encoding: protobuf\n{pipeline}"),
+            "exporters.otlphttp.encoding",
+            vec!["proto", "json"],
+        ),
+        (
+            "gzip level out of range",
+            format!("{otlp}{debug}  otlphttp:\n    endpoint: https://x\n    compression_params:\n      level: 12\n{pipeline}"),
+            "exporters.otlphttp.compression_params.level",
+            vec!["1 (fastest) to 9 (smallest)"],
+        ),
+        (
+            "gzip level without gzip",
+            format!("{otlp}{debug}  otlphttp:\n    endpoint: https://x\n    compression: none\n    compression_params: {{level: 5}}\n{pipeline}"),
+            "exporters.otlphttp.compression_params.level",
+            vec!["compression: gzip"],
+        ),
+        (
+            "unknown compression_params field",
+            format!("{otlp}{debug}  otlphttp:\n    endpoint: https://x\n    compression_params: {{lvl: 5}}\n{pipeline}"),
+            "exporters.otlphttp.compression_params.lvl",
+            vec!["level"],
+        ),
+        (
+            "bad verbosity",
+            format!("{otlp}exporters:\n  debug:\n    verbosity: loud\n{pipeline}"),
+            "exporters.debug.verbosity",
+            vec!["basic", "normal", "detailed"],
+        ),
+        (
+            "bad log level",
+            format!("{otlp}{debug}{pipeline}  telemetry:\n    logs:\n      level: verbose\n"),
+            "service.telemetry.logs.level",
+            vec!["debug", "info", "warn", "error"],
+        ),
+        (
+            "bad transport",
+            format!("receivers:\n  awsxray:\n    transport: tcp\n{debug}service:\n  pipelines:\n    traces:\n      receivers: [awsxray]\n      exporters: [debug]\n"),
+            "receivers.awsxray.transport",
+            vec!["udp"],
+        ),
+        (
+            "bad proxy endpoint",
+            format!("receivers:\n  awsxray:\n    proxy_server: {{endpoint: 'localhost'}}\n{debug}service:\n  pipelines:\n    traces:\n      receivers: [awsxray]\n      exporters: [debug]\n"),
+            "receivers.awsxray.proxy_server.endpoint",
+            vec!["host:port", "turn the proxy off"],
+        ),
+        (
+            "bad proxy upstream",
+            format!("receivers:\n  awsxray:\n    proxy_server: {{aws_endpoint: 'xray.local'}}\n{debug}service:\n  pipelines:\n    traces:\n      receivers: [awsxray]\n      exporters: [debug]\n"),
+            "receivers.awsxray.proxy_server.aws_endpoint",
+            vec!["http(s) URL"],
+        ),
+        (
+            "bad awsxray exporter endpoint",
+            format!("{otlp}exporters:\n  awsxray:\n    region: eu-west-1\n    endpoint: ftp://x\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [awsxray]\n"),
+            "exporters.awsxray.endpoint",
+            vec!["http(s) URL"],
+        ),
+        (
+            "bad health endpoint",
+            format!("{otlp}{debug}extensions:\n  health_check:\n    endpoint: localhost\n{pipeline}"),
+            "extensions.health_check.endpoint",
+            vec!["host:port"],
+        ),
+        (
             "bad listen endpoint",
             "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: example.com:4317\nexporters:\n  debug:\n".to_owned() + pipeline,
             "receivers.otlp.protocols.grpc.endpoint",
@@ -361,7 +427,7 @@ service:
     let cfg = parse(text).unwrap();
     let want = AwsXrayExporter {
         region: Some("us-west-2".into()),
-        endpoint: Some("http://127.0.0.1:9".into()),
+        endpoint: Some(HttpUrl::parse("http://127.0.0.1:9").unwrap()),
         indexed_attributes: vec!["http.route".into(), "customer.id".into()],
         index_all_attributes: true,
         retry_on_failure: Some(RetryOnFailure {
@@ -377,5 +443,105 @@ service:
     assert_eq!(
         cfg.exporters.get("awsxray/segments"),
         Some(&Exporter::AwsXray(want))
+    );
+}
+
+#[test]
+fn typed_values_are_parsed_once() {
+    let text = "
+receivers:
+  otlp:
+    protocols: {http: {endpoint: 'localhost:4318'}, grpc: {}}
+  awsxray:
+    transport: udp
+    proxy_server: {endpoint: '', region: ''}
+processors:
+  resourcedetection: {detectors: [env, ecs, ec2]}
+exporters:
+  otlphttp:
+    endpoint: https://collector.example/
+    compression_params: {level: 9}
+    encoding: json
+  debug: {verbosity: detailed}
+service:
+  telemetry: {logs: {level: WARN}}
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [resourcedetection]
+      exporters: [otlphttp, debug]
+    traces/legacy:
+      receivers: [awsxray]
+      exporters: [debug]
+";
+    let cfg = parse(text).unwrap();
+    let Some(Receiver::Otlp(o)) = cfg.receivers.get("otlp") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!(
+        o.protocols.http.as_ref().map(HttpProtocol::listen),
+        Some("127.0.0.1:4318".parse().unwrap())
+    );
+    assert_eq!(
+        o.protocols.grpc.as_ref().map(GrpcProtocol::listen),
+        Some(DEFAULT_GRPC_ENDPOINT)
+    );
+    let Some(Receiver::AwsXray(x)) = cfg.receivers.get("awsxray") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!(x.listen(), DEFAULT_XRAY_ENDPOINT);
+    assert_eq!(
+        x.proxy_listen(),
+        None,
+        "an empty proxy endpoint turns it off"
+    );
+    assert_eq!(x.proxy_server.as_ref().unwrap().region, None);
+    let Some(Processor::ResourceDetection(r)) = cfg.processors.get("resourcedetection") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!(r.detectors, [Detector::Env, Detector::Ecs, Detector::Ec2]);
+    let Some(Exporter::OtlpHttp(e)) = cfg.exporters.get("otlphttp") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!(e.compression, CompressionSetting::Gzip);
+    assert_eq!(
+        e.compression_params.as_ref().and_then(|p| p.level),
+        Some(GzipLevelSetting(
+            otel_aws_distro::export::GzipLevel::SMALLEST
+        ))
+    );
+    assert_eq!(e.encoding, Encoding::Json);
+    assert_eq!(
+        e.traces_url().as_deref(),
+        Some("https://collector.example/v1/traces")
+    );
+    assert_eq!(
+        cfg.exporters.get("debug"),
+        Some(&Exporter::Debug(DebugExporter {
+            verbosity: Verbosity::Detailed
+        }))
+    );
+    assert_eq!(cfg.service.telemetry.logs.level, LogLevel::Warn);
+}
+
+#[test]
+fn url_errors_do_not_echo_credentials() {
+    for field in ["endpoint", "traces_endpoint"] {
+        let text = format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  otlphttp:\n    {field}: ftp://admin:s3cr3t@collector.example/?token=t0k3n\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp]\n"
+        );
+        let err = parse(&text).unwrap_err();
+        assert_eq!(err.path(), format!("exporters.otlphttp.{field}"));
+        let msg = err.to_string();
+        assert!(msg.contains("collector.example"), "{msg}");
+        for secret in ["admin", "s3cr3t", "t0k3n"] {
+            assert!(!msg.contains(secret), "{secret} echoed: {msg}");
+        }
+    }
+    let ok = HttpUrl::parse("https://admin:s3cr3t@collector.example/").unwrap();
+    let debug = format!("{ok:?}");
+    assert!(
+        !debug.contains("s3cr3t") && debug.contains("collector.example"),
+        "{debug}"
     );
 }

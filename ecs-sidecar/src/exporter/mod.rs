@@ -11,7 +11,9 @@ use otel_aws_distro::export::{
     OtlpHttpConfig, Protocol, RetryPolicy, Signing, build_exporter,
 };
 
-use crate::config::{self, Config, Exporter, Extension};
+use otel_aws_distro::config::redact::RedactedUrl;
+
+use crate::config::{self, CompressionSetting, Config, Encoding, Exporter, Extension, Verbosity};
 use crate::extension::sigv4auth::{CredentialsError, CredentialsSource};
 use crate::pipeline::export_queue::QueueSettings;
 
@@ -117,24 +119,26 @@ pub async fn build(
     };
     match exp {
         Exporter::OtlpHttp(o) => {
-            let endpoint = match (&o.traces_endpoint, &o.endpoint) {
-                (Some(t), _) => t.clone(),
-                (None, Some(base)) => format!("{}/v1/traces", base.trim_end_matches('/')),
-                (None, None) => String::new(), // refused by config validation
-            };
+            let endpoint = o.traces_url().ok_or_else(|| ExporterError::Unsupported {
+                id: id.to_owned(),
+                message: "no endpoint (refused when the config is checked)".into(),
+            })?;
             let mut c = OtlpHttpConfig::new(endpoint);
             c.headers = o
                 .headers
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
-            c.compression = match o.compression.as_deref() {
-                Some("none" | "") => Compression::None,
-                _ => Compression::Gzip,
+            c.compression = match o.compression {
+                CompressionSetting::None => Compression::None,
+                CompressionSetting::Gzip => Compression::Gzip,
             };
-            c.protocol = match o.encoding.as_deref() {
-                Some("json") => Protocol::HttpJson,
-                _ => Protocol::HttpProtobuf,
+            if let Some(level) = o.compression_params.as_ref().and_then(|p| p.level) {
+                c.gzip_level = level.0;
+            }
+            c.protocol = match o.encoding {
+                Encoding::Json => Protocol::HttpJson,
+                Encoding::Proto => Protocol::HttpProtobuf,
             };
             if let Some(t) = o.timeout {
                 c.timeout = t.0;
@@ -147,11 +151,7 @@ pub async fn build(
             {
                 Some(Extension::SigV4Auth(s)) => Signing::Force {
                     service: s.service.clone(),
-                    region: s
-                        .region
-                        .clone()
-                        .filter(|r| !r.is_empty())
-                        .or_else(|| creds.default_region()),
+                    region: s.region.clone().or_else(|| creds.default_region()),
                 },
                 // No authenticator: the distro still signs the AWS OTLP endpoints it recognises.
                 _ => Signing::Auto,
@@ -189,7 +189,12 @@ pub async fn build(
                     message: "the awsxray spec did not build an X-Ray API exporter".into(),
                 }
             })?;
-            tracing::info!(exporter = %id, region = %target.region, endpoint = ?target.endpoint, "awsxray exporter: PutTraceSegments");
+            tracing::info!(
+                exporter = %id,
+                region = %target.region,
+                endpoint = ?target.endpoint.as_deref().map(RedactedUrl),
+                "awsxray exporter: PutTraceSegments"
+            );
             Ok(BuiltExporter {
                 exporter: spans,
                 passthrough: Some(Arc::new(passthrough)),
@@ -198,13 +203,13 @@ pub async fn build(
             })
         }
         Exporter::Debug(d) => {
-            let exporter: Arc<dyn BatchExporter> = match d.verbosity.as_deref() {
-                Some("normal" | "detailed") => {
+            let exporter: Arc<dyn BatchExporter> = match d.verbosity {
+                Verbosity::Normal | Verbosity::Detailed => {
                     build_exporter(&ExporterSpec::Console, &CredentialStrategy::None, None)
                         .await
                         .map_err(config_err)?
                 }
-                _ => Arc::new(CountingDebugExporter::new(id)),
+                Verbosity::Basic => Arc::new(CountingDebugExporter::new(id)),
             };
             Ok(BuiltExporter {
                 exporter,

@@ -44,15 +44,11 @@ impl XrayTarget {
         env: &Env,
         default_region: Option<String>,
     ) -> Option<Self> {
-        let region = cfg
-            .region
-            .clone()
-            .filter(|r| !r.is_empty())
-            .or(default_region)?;
+        let region = cfg.region.clone().or(default_region)?;
         let endpoint = cfg
             .endpoint
-            .clone()
-            .filter(|e| !e.is_empty())
+            .as_ref()
+            .map(|e| e.as_str().to_owned())
             .or_else(|| xray_endpoint_url(env));
         Some(Self { region, endpoint })
     }

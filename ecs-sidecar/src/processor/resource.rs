@@ -9,7 +9,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use otel_aws_distro::Env;
-use otel_aws_distro::resource::{DetectOptions, DetectorKind, detect};
+use otel_aws_distro::resource::{DetectOptions, detect};
+
+use crate::config::Detector;
 
 /// Default bound on detection.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,7 +30,7 @@ impl ResourceMerge {
     /// endpoints (ECS task metadata, IMDS) come from `env` as the distro reads them.
     pub async fn detect(
         env: &Env,
-        detectors: &[String],
+        detectors: &[Detector],
         timeout: Duration,
         override_existing: bool,
     ) -> Self {
@@ -36,10 +38,7 @@ impl ResourceMerge {
             tracing::warn!(error = %e, "resource detection settings from the environment are invalid; using defaults");
             DetectOptions::default()
         });
-        opts.detectors = detectors
-            .iter()
-            .filter_map(|d| DetectorKind::from_name(d))
-            .collect();
+        opts.detectors = detectors.iter().map(|d| d.kind()).collect();
         opts.timeout = timeout;
         let resource = detect(env, &opts).await;
         let attributes = resource

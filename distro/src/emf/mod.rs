@@ -1,0 +1,717 @@
+//! OTLP metrics → CloudWatch Embedded Metric Format (EMF) log events, with
+//! the semantics of the collector's `awsemf` exporter; shared by the
+//! in-process `awsemf` exporter, the Lambda extension and the sidecar.
+//!
+//! [`EmfEncoder::encode`] takes the one metrics batch type,
+//! [`ExportMetricsServiceRequest`], and returns [`EmfEvent`]s (one JSON
+//! document each) plus [`EncodeStats`]:
+//!
+//! - gauges → numbers; sums → numbers, cumulative sums as deltas against
+//!   the series' previous point (the first point is withheld unless
+//!   `retain_initial_value_of_delta_metric`; a reset sends the new value);
+//! - explicit-bucket histograms and summaries → statistic sets
+//!   (`Max`/`Min`/`Count`/`Sum`); exponential histograms → `Values`/`Counts`
+//!   distributions split at 100 buckets;
+//! - data points with the same labels, timestamp, metric kind, namespace and
+//!   log destination share a document; labels are the point's attributes,
+//!   plus `OTelLib` (the scope name), plus the resource's attributes with
+//!   `resource_to_telemetry_conversion`;
+//! - dimension sets from `dimension_rollup_option` or `metric_declarations`;
+//! - CloudWatch limits: ≤ 100 metrics per document, ≤ 30 names per dimension
+//!   set, ≤ 1 MB per event. A point that cannot be converted (no recorded
+//!   value, non-finite value, bucket counts that do not add up) is skipped
+//!   and counted; the rest of the batch goes on.
+//!
+//! Deliberate differences from `awsemf` are listed in docs/distro.md
+//! ("EMF").
+//!
+//! [`PutLogEventsSender`] ships events to CloudWatch Logs; [`StdoutWriter`]
+//! prints them one per line (how a Lambda function emits metrics).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric::Data};
+
+mod config;
+mod delta;
+mod document;
+mod points;
+#[cfg(test)]
+mod tests;
+
+pub use config::{
+    DimensionRollup, EmfConfig, EmfConfigError, LabelMatcher, MAX_DIMENSIONS_PER_SET,
+    MetricDeclaration, MetricDescriptor,
+};
+pub use delta::{DEFAULT_MAX_SERIES, SERIES_TTL};
+pub use document::{MAX_EVENT_BYTES, MAX_METRICS_PER_DOCUMENT};
+pub use points::{EmfValue, MAX_VALUES_PER_HISTOGRAM, cloudwatch_unit};
+
+use config::CompiledDeclaration;
+use delta::{Delta, DeltaState};
+use document::{DocInput, GroupMetric};
+use points::Invalid;
+
+/// The label carrying the instrumentation scope name.
+pub const OTEL_LIB_DIMENSION: &str = "OTelLib";
+/// Namespace when neither the configuration nor the resource names one.
+pub const DEFAULT_NAMESPACE: &str = "default";
+/// Data point attribute setting a metric's `StorageResolution` (1 or 60);
+/// not a dimension.
+pub const STORAGE_RESOLUTION_ATTRIBUTE: &str = "aws.emf.storage_resolution";
+
+/// Where an event goes in CloudWatch Logs.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LogDestination {
+    /// Log group name.
+    pub log_group: String,
+    /// Log stream name (`None`: the sender's default stream).
+    pub log_stream: Option<String>,
+}
+
+/// One EMF document, ready for PutLogEvents or stdout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmfEvent {
+    /// Milliseconds since the epoch (the document's `_aws.Timestamp`).
+    pub timestamp_ms: i64,
+    /// The JSON document.
+    pub message: String,
+    /// Where it goes.
+    pub destination: Arc<LogDestination>,
+}
+
+/// What one [`EmfEncoder::encode`] call did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EncodeStats {
+    /// Data points read.
+    pub data_points: u64,
+    /// Data points turned into EMF values.
+    pub converted: u64,
+    /// Points skipped: flagged "no recorded value".
+    pub no_recorded_value: u64,
+    /// Points skipped: NaN or infinite values.
+    pub non_finite: u64,
+    /// Points skipped: bucket counts that do not match the bounds or count.
+    pub bad_buckets: u64,
+    /// Points skipped: a number point without a value, or a metric without data.
+    pub missing_value: u64,
+    /// First points of cumulative series, withheld until a delta exists.
+    pub first_cumulative: u64,
+    /// Cumulative points of series the bounded delta state could not track.
+    pub untracked_series: u64,
+    /// Points whose metric name repeats within one document's group (the
+    /// first is kept, as `awsemf` does).
+    pub duplicates: u64,
+    /// Metrics written as plain fields only: no declaration selects them or
+    /// no dimension set remains.
+    pub metrics_not_extracted: u64,
+    /// Dimension sets over 30 names, left out.
+    pub dimension_sets_dropped: u64,
+    /// Documents written.
+    pub events: u64,
+    /// Documents dropped (over 1 MB with a single metric, or unwritable).
+    pub events_dropped: u64,
+    /// Of those, over the 1 MB event limit.
+    pub oversized_events: u64,
+}
+
+impl EncodeStats {
+    /// Points skipped because they cannot be converted.
+    pub fn skipped(&self) -> u64 {
+        self.no_recorded_value + self.non_finite + self.bad_buckets + self.missing_value
+    }
+
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &EncodeStats) {
+        let Self {
+            data_points,
+            converted,
+            no_recorded_value,
+            non_finite,
+            bad_buckets,
+            missing_value,
+            first_cumulative,
+            untracked_series,
+            duplicates,
+            metrics_not_extracted,
+            dimension_sets_dropped,
+            events,
+            events_dropped,
+            oversized_events,
+        } = other;
+        self.data_points += data_points;
+        self.converted += converted;
+        self.no_recorded_value += no_recorded_value;
+        self.non_finite += non_finite;
+        self.bad_buckets += bad_buckets;
+        self.missing_value += missing_value;
+        self.first_cumulative += first_cumulative;
+        self.untracked_series += untracked_series;
+        self.duplicates += duplicates;
+        self.metrics_not_extracted += metrics_not_extracted;
+        self.dimension_sets_dropped += dimension_sets_dropped;
+        self.events += events;
+        self.events_dropped += events_dropped;
+        self.oversized_events += oversized_events;
+    }
+
+    fn invalid(&mut self, why: Invalid) {
+        match why {
+            Invalid::NoRecordedValue => self.no_recorded_value += 1,
+            Invalid::NonFinite => self.non_finite += 1,
+            Invalid::Buckets => self.bad_buckets += 1,
+            Invalid::Missing => self.missing_value += 1,
+        }
+    }
+}
+
+/// What [`EmfEncoder::encode`] returns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EmfBatch {
+    /// The documents, in the order their groups first appeared.
+    pub events: Vec<EmfEvent>,
+    /// What happened to the points.
+    pub stats: EncodeStats,
+}
+
+/// OTLP metrics → EMF events; keeps the cumulative-sum state between calls
+/// (one encoder per destination, shared by clones of an `Arc`).
+#[derive(Debug)]
+pub struct EmfEncoder {
+    config: EmfConfig,
+    declarations: Vec<CompiledDeclaration>,
+    units: HashMap<String, (String, bool)>,
+    delta: Mutex<DeltaState>,
+    max_event_bytes: usize,
+}
+
+/// The metric kinds `awsemf` keeps in separate documents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Kind {
+    Gauge,
+    Sum,
+    Histogram,
+    Exponential,
+    Summary,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct GroupKey {
+    context: usize,
+    timestamp_ms: i64,
+    kind: Kind,
+    batch: usize,
+    labels: Arc<[(String, String)]>,
+}
+
+struct Group {
+    key_labels: Arc<[(String, String)]>,
+    context: usize,
+    timestamp_ms: i64,
+    metrics: Vec<GroupMetric>,
+}
+
+/// Namespace and destination of one resource.
+#[derive(PartialEq, Eq)]
+struct Context {
+    namespace: String,
+    destination: Arc<LogDestination>,
+}
+
+impl EmfEncoder {
+    /// An encoder with `config` (regular expressions compiled here).
+    pub fn new(config: EmfConfig) -> Result<Self, EmfConfigError> {
+        let declarations = config
+            .metric_declarations
+            .iter()
+            .enumerate()
+            .map(|(i, d)| CompiledDeclaration::new(i, d))
+            .collect::<Result<_, _>>()?;
+        let units = config
+            .metric_descriptors
+            .iter()
+            .map(|d| (d.metric_name.clone(), (d.unit.clone(), d.overwrite)))
+            .collect();
+        Ok(Self {
+            config,
+            declarations,
+            units,
+            delta: Mutex::new(DeltaState::new(DEFAULT_MAX_SERIES)),
+            max_event_bytes: MAX_EVENT_BYTES,
+        })
+    }
+
+    /// Tracks at most `max` cumulative series (default [`DEFAULT_MAX_SERIES`]).
+    #[must_use]
+    pub fn with_max_series(self, max: usize) -> Self {
+        Self {
+            delta: Mutex::new(DeltaState::new(max)),
+            ..self
+        }
+    }
+
+    /// Caps each event at `bytes` (default [`MAX_EVENT_BYTES`]; tests).
+    #[must_use]
+    pub fn with_max_event_bytes(mut self, bytes: usize) -> Self {
+        self.max_event_bytes = bytes;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EmfConfig {
+        &self.config
+    }
+
+    /// Encodes `req` at the current time (used for points without a
+    /// timestamp and to expire cumulative series).
+    pub fn encode(&self, req: &ExportMetricsServiceRequest) -> EmfBatch {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        self.encode_at(req, now_ms)
+    }
+
+    /// [`Self::encode`] with the clock given (tests, replays).
+    pub fn encode_at(&self, req: &ExportMetricsServiceRequest, now_ms: i64) -> EmfBatch {
+        let mut stats = EncodeStats::default();
+        let mut contexts: Vec<Context> = Vec::new();
+        let mut index: HashMap<GroupKey, usize> = HashMap::new();
+        let mut groups: Vec<Group> = Vec::new();
+        let mut delta = self.delta.lock().unwrap_or_else(|p| p.into_inner());
+        delta.sweep(now_ms);
+        let mut key_buf = String::new();
+
+        for rm in &req.resource_metrics {
+            let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
+            let context = Context {
+                namespace: self.namespace(resource),
+                destination: Arc::new(self.destination(resource)),
+            };
+            let series_prefix = format!(
+                "{}\u{0}{}\u{0}{}",
+                context.namespace,
+                context.destination.log_group,
+                context
+                    .destination
+                    .log_stream
+                    .as_deref()
+                    .unwrap_or_default()
+            );
+            let context = match contexts.iter().position(|c| *c == context) {
+                Some(i) => i,
+                None => {
+                    contexts.push(context);
+                    contexts.len() - 1
+                }
+            };
+            let resource_labels: Vec<(String, String)> =
+                if self.config.resource_to_telemetry_conversion {
+                    resource
+                        .iter()
+                        .map(|kv| (kv.key.clone(), points::label_value(kv.value.as_ref())))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+            let prometheus = str_attr(resource, "receiver") == Some("prometheus");
+            for sm in &rm.scope_metrics {
+                let scope = sm
+                    .scope
+                    .as_ref()
+                    .map(|s| s.name.as_str())
+                    .filter(|n| !n.is_empty());
+                for metric in &sm.metrics {
+                    let name: Arc<str> = Arc::from(metric.name.as_str());
+                    let unit: Arc<str> = Arc::from(self.unit(&metric.name, &metric.unit));
+                    let mut cx = PointCx {
+                        encoder: self,
+                        stats: &mut stats,
+                        index: &mut index,
+                        groups: &mut groups,
+                        context,
+                        series_prefix: &series_prefix,
+                        resource_labels: &resource_labels,
+                        scope,
+                        name: &name,
+                        unit: &unit,
+                        now_ms,
+                    };
+                    let Some(data) = &metric.data else {
+                        cx.stats.missing_value += 1;
+                        continue;
+                    };
+                    match data {
+                        Data::Gauge(g) => {
+                            for (i, p) in g.data_points.iter().enumerate() {
+                                cx.stats.data_points += 1;
+                                match points::number(p) {
+                                    Ok(v) => cx.add(
+                                        Kind::Gauge,
+                                        i,
+                                        &p.attributes,
+                                        p.time_unix_nano,
+                                        EmfValue::Number(v),
+                                    ),
+                                    Err(e) => cx.stats.invalid(e),
+                                }
+                            }
+                        }
+                        Data::Sum(s) => {
+                            let cumulative = s.aggregation_temporality
+                                == AggregationTemporality::Cumulative as i32;
+                            for (i, p) in s.data_points.iter().enumerate() {
+                                cx.stats.data_points += 1;
+                                let v = match points::number(p) {
+                                    Ok(v) => v,
+                                    Err(e) => {
+                                        cx.stats.invalid(e);
+                                        continue;
+                                    }
+                                };
+                                let labels = cx.labels(&p.attributes);
+                                let v = if cumulative {
+                                    match cx.delta(&mut delta, &mut key_buf, &labels, v, 0) {
+                                        Some((d, _)) => d,
+                                        None => continue,
+                                    }
+                                } else {
+                                    v
+                                };
+                                cx.add_labelled(
+                                    Kind::Sum,
+                                    i,
+                                    labels,
+                                    p.time_unix_nano,
+                                    EmfValue::Number(v),
+                                );
+                            }
+                        }
+                        Data::Histogram(h) => {
+                            for (i, p) in h.data_points.iter().enumerate() {
+                                cx.stats.data_points += 1;
+                                match points::histogram(p) {
+                                    Ok(v) => cx.add(
+                                        Kind::Histogram,
+                                        i,
+                                        &p.attributes,
+                                        p.time_unix_nano,
+                                        v,
+                                    ),
+                                    Err(e) => cx.stats.invalid(e),
+                                }
+                            }
+                        }
+                        Data::ExponentialHistogram(h) => {
+                            let mut batch = 0;
+                            for p in &h.data_points {
+                                cx.stats.data_points += 1;
+                                match points::exponential(p) {
+                                    Ok(values) => {
+                                        let labels: Arc<[(String, String)]> =
+                                            cx.labels(&p.attributes).into();
+                                        for v in values {
+                                            cx.add_shared(
+                                                Kind::Exponential,
+                                                batch,
+                                                labels.clone(),
+                                                p.time_unix_nano,
+                                                v,
+                                            );
+                                            batch += 1;
+                                        }
+                                        cx.stats.converted += 1;
+                                    }
+                                    Err(e) => cx.stats.invalid(e),
+                                }
+                            }
+                        }
+                        Data::Summary(s) => {
+                            for (i, p) in s.data_points.iter().enumerate() {
+                                cx.stats.data_points += 1;
+                                if let Err(e) = points::summary(p) {
+                                    cx.stats.invalid(e);
+                                    continue;
+                                }
+                                let labels = cx.labels(&p.attributes);
+                                let (sum, count) = if prometheus {
+                                    match cx.delta(
+                                        &mut delta,
+                                        &mut key_buf,
+                                        &labels,
+                                        p.sum,
+                                        p.count,
+                                    ) {
+                                        Some(d) => d,
+                                        None => continue,
+                                    }
+                                } else {
+                                    (p.sum, p.count)
+                                };
+                                let (min, max) = points::summary_min_max(p);
+                                cx.add_labelled(
+                                    Kind::Summary,
+                                    i,
+                                    labels,
+                                    p.time_unix_nano,
+                                    EmfValue::Stats {
+                                        max,
+                                        min,
+                                        count,
+                                        sum,
+                                    },
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        drop(delta);
+
+        let mut events = Vec::with_capacity(groups.len());
+        let mut docs = Vec::new();
+        for g in &groups {
+            let cx = &contexts[g.context];
+            let input = DocInput {
+                namespace: &cx.namespace,
+                timestamp_ms: g.timestamp_ms,
+                labels: &g.key_labels,
+                metrics: &g.metrics,
+                rollup: self.config.dimension_rollup,
+                declarations: &self.declarations,
+                max_event_bytes: self.max_event_bytes,
+            };
+            document::documents(&input, &mut stats, &mut docs);
+            for message in docs.drain(..) {
+                events.push(EmfEvent {
+                    timestamp_ms: g.timestamp_ms,
+                    message,
+                    destination: cx.destination.clone(),
+                });
+            }
+        }
+        stats.events = events.len() as u64;
+        EmfBatch { events, stats }
+    }
+
+    fn namespace(&self, resource: &[KeyValue]) -> String {
+        if let Some(ns) = self.config.namespace.as_deref().filter(|n| !n.is_empty()) {
+            return ns.to_owned();
+        }
+        match (
+            str_attr(resource, "service.namespace"),
+            str_attr(resource, "service.name"),
+        ) {
+            (Some(ns), Some(name)) => format!("{ns}/{name}"),
+            (None, Some(one)) | (Some(one), None) => one.to_owned(),
+            (None, None) => DEFAULT_NAMESPACE.to_owned(),
+        }
+    }
+
+    fn destination(&self, resource: &[KeyValue]) -> LogDestination {
+        let group = match self
+            .config
+            .log_group_name
+            .as_deref()
+            .filter(|g| !g.is_empty())
+        {
+            Some(pattern) => replace_patterns(pattern, resource),
+            None => format!("/metrics/{}", self.namespace(resource)),
+        };
+        LogDestination {
+            log_group: group,
+            log_stream: self
+                .config
+                .log_stream_name
+                .as_deref()
+                .filter(|s| !s.is_empty())
+                .map(|p| replace_patterns(p, resource)),
+        }
+    }
+
+    fn unit(&self, name: &str, unit: &str) -> String {
+        if let Some((u, overwrite)) = self.units.get(name)
+            && (unit.is_empty() || *overwrite)
+        {
+            return u.clone();
+        }
+        cloudwatch_unit(unit).to_owned()
+    }
+}
+
+/// Per-metric state while encoding.
+struct PointCx<'a> {
+    encoder: &'a EmfEncoder,
+    stats: &'a mut EncodeStats,
+    index: &'a mut HashMap<GroupKey, usize>,
+    groups: &'a mut Vec<Group>,
+    context: usize,
+    /// Namespace and destination, the series key's prefix.
+    series_prefix: &'a str,
+    resource_labels: &'a [(String, String)],
+    scope: Option<&'a str>,
+    name: &'a Arc<str>,
+    unit: &'a Arc<str>,
+    now_ms: i64,
+}
+
+impl PointCx<'_> {
+    fn labels(&self, attrs: &[KeyValue]) -> Vec<(String, String)> {
+        points::labels(attrs, self.resource_labels, self.scope)
+    }
+
+    /// The delta of a cumulative point, `None` when nothing is sent.
+    fn delta(
+        &mut self,
+        state: &mut DeltaState,
+        buf: &mut String,
+        labels: &[(String, String)],
+        sum: f64,
+        count: u64,
+    ) -> Option<(f64, u64)> {
+        buf.clear();
+        buf.push_str(self.name);
+        buf.push('\u{0}');
+        buf.push_str(self.series_prefix);
+        for (k, v) in labels {
+            buf.push('\u{1}');
+            buf.push_str(k);
+            buf.push('\u{2}');
+            buf.push_str(v);
+        }
+        match state.delta(buf, sum, count, self.now_ms) {
+            Delta::Send { sum, count } => Some((sum, count)),
+            Delta::First | Delta::Untracked
+                if self.encoder.config.retain_initial_value_of_delta_metric =>
+            {
+                Some((sum, count))
+            }
+            Delta::First => {
+                self.stats.first_cumulative += 1;
+                None
+            }
+            Delta::Untracked => {
+                self.stats.untracked_series += 1;
+                None
+            }
+        }
+    }
+
+    fn add(&mut self, kind: Kind, batch: usize, attrs: &[KeyValue], time_ns: u64, v: EmfValue) {
+        let labels = self.labels(attrs);
+        self.add_labelled(kind, batch, labels, time_ns, v);
+    }
+
+    fn add_labelled(
+        &mut self,
+        kind: Kind,
+        batch: usize,
+        labels: Vec<(String, String)>,
+        time_ns: u64,
+        v: EmfValue,
+    ) {
+        self.add_shared(kind, batch, labels.into(), time_ns, v);
+        self.stats.converted += 1;
+    }
+
+    fn add_shared(
+        &mut self,
+        kind: Kind,
+        batch: usize,
+        mut labels: Arc<[(String, String)]>,
+        time_ns: u64,
+        value: EmfValue,
+    ) {
+        let timestamp_ms = if time_ns > 0 {
+            (time_ns / 1_000_000) as i64
+        } else {
+            self.now_ms
+        };
+        // The storage-resolution attribute configures the metric; it is no dimension.
+        let mut storage_resolution = None;
+        if let Some(i) = labels
+            .iter()
+            .position(|(k, _)| k == STORAGE_RESOLUTION_ATTRIBUTE)
+        {
+            storage_resolution = labels[i].1.trim().parse::<u32>().ok();
+            let mut rest = labels.to_vec();
+            rest.remove(i);
+            labels = rest.into();
+        }
+        let key = GroupKey {
+            context: self.context,
+            timestamp_ms,
+            kind,
+            batch,
+            labels,
+        };
+        let metric = GroupMetric {
+            name: self.name.clone(),
+            unit: self.unit.clone(),
+            storage_resolution,
+            value,
+        };
+        match self.index.get(&key) {
+            Some(&g) => {
+                let group = &mut self.groups[g];
+                if group.metrics.iter().any(|m| m.name == metric.name) {
+                    self.stats.duplicates += 1;
+                } else {
+                    group.metrics.push(metric);
+                }
+            }
+            None => {
+                self.groups.push(Group {
+                    key_labels: key.labels.clone(),
+                    context: self.context,
+                    timestamp_ms,
+                    metrics: vec![metric],
+                });
+                self.index.insert(key, self.groups.len() - 1);
+            }
+        }
+    }
+}
+
+fn str_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(s)) => Some(s.as_str()),
+            _ => None,
+        }
+    })
+}
+
+/// Placeholders in `log_group_name`/`log_stream_name` and the resource
+/// attributes they stand for (as `awsemf`); a missing value is `undefined`.
+const PATTERNS: &[(&str, &str)] = &[
+    ("ClusterName", "aws.ecs.cluster.name"),
+    ("TaskId", "aws.ecs.task.id"),
+    ("NodeName", "k8s.node.name"),
+    ("PodName", "pod"),
+    ("ServiceName", "service.name"),
+    ("ContainerInstanceId", "aws.ecs.container.instance.id"),
+    ("TaskDefinitionFamily", "aws.ecs.task.family"),
+];
+
+fn replace_patterns(pattern: &str, resource: &[KeyValue]) -> String {
+    let mut out = pattern.to_owned();
+    for (key, attr) in PATTERNS {
+        let placeholder = format!("{{{key}}}");
+        if out.contains(&placeholder) {
+            let value = resource
+                .iter()
+                .find(|kv| kv.key == *key)
+                .or_else(|| resource.iter().find(|kv| kv.key == *attr))
+                .map(|kv| points::label_value(kv.value.as_ref()))
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "undefined".to_owned());
+            out = out.replace(&placeholder, &value);
+        }
+    }
+    out
+}
