@@ -263,10 +263,10 @@ fn bad_configs_name_the_path_and_what_is_accepted() {
             vec!["service.extensions"],
         ),
         (
-            "metrics pipeline",
-            format!("{otlp}{debug}service:\n  pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [debug]\n"),
-            "service.pipelines.metrics",
-            vec!["traces"],
+            "profiles pipeline",
+            format!("{otlp}{debug}service:\n  pipelines:\n    profiles:\n      receivers: [otlp]\n      exporters: [debug]\n"),
+            "service.pipelines.profiles",
+            vec!["traces, metrics, logs"],
         ),
         (
             "no pipelines",

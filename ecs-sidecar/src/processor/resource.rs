@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -62,11 +64,25 @@ impl ResourceMerge {
 
     /// Merges the detected attributes into every resource of `req`.
     pub fn apply(&self, req: &mut ExportTraceServiceRequest) {
+        self.apply_all(req.resource_spans.iter_mut().map(|r| &mut r.resource));
+    }
+
+    /// Merges the detected attributes into every resource of a metrics request.
+    pub fn apply_metrics(&self, req: &mut ExportMetricsServiceRequest) {
+        self.apply_all(req.resource_metrics.iter_mut().map(|r| &mut r.resource));
+    }
+
+    /// Merges the detected attributes into every resource of a logs request.
+    pub fn apply_logs(&self, req: &mut ExportLogsServiceRequest) {
+        self.apply_all(req.resource_logs.iter_mut().map(|r| &mut r.resource));
+    }
+
+    fn apply_all<'a>(&self, resources: impl Iterator<Item = &'a mut Option<Resource>>) {
         if self.attributes.is_empty() {
             return;
         }
-        for rs in &mut req.resource_spans {
-            let resource = rs.resource.get_or_insert_with(Resource::default);
+        for slot in resources {
+            let resource = slot.get_or_insert_with(Resource::default);
             for kv in &self.attributes {
                 match resource.attributes.iter_mut().find(|a| a.key == kv.key) {
                     Some(existing) if self.override_existing => existing.value = kv.value.clone(),
