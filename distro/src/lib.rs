@@ -21,6 +21,8 @@
 //!
 //! See [`Builder`] for code overrides and [`config`] for every variable read.
 
+#[cfg(feature = "aws-sdk")]
+pub mod aws_sdk;
 #[cfg(feature = "cli")]
 pub mod cli;
 pub mod config;
@@ -28,6 +30,7 @@ pub mod emf;
 pub mod env;
 pub mod export;
 mod init;
+pub mod instrument;
 pub mod logs;
 pub mod propagation;
 #[cfg(feature = "server")]

@@ -94,13 +94,15 @@ const DEFAULT_PERIOD_CAP: Duration = Duration::from_millis(1000);
 /// Why the configuration is unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum LambdaConfigError {
-    /// A variable has a value the extension cannot use.
-    #[error("{var}={value:?} is not valid: expected {accepted}")]
+    /// A variable has a value the extension cannot use. The value is never
+    /// kept or shown: any variable may hold a secret (an endpoint with
+    /// `user:password@`, a token pasted into the wrong variable).
+    #[error(
+        "{var} is not valid (the value is not shown, it may hold a secret): expected {accepted}"
+    )]
     Invalid {
         /// The variable.
         var: &'static str,
-        /// What it was set to.
-        value: String,
         /// What it accepts.
         accepted: &'static str,
     },
@@ -184,9 +186,8 @@ impl ExtensionConfig {
     pub fn from_env(env: &Env) -> Result<Self, LambdaConfigError> {
         let env = merge_config_file(env)?;
         let flush = match env.get(OTEL_AWS_LAMBDA_FLUSH) {
-            Some(v) => FlushMode::parse(v).ok_or_else(|| LambdaConfigError::Invalid {
+            Some(v) => FlushMode::parse(v).ok_or(LambdaConfigError::Invalid {
                 var: OTEL_AWS_LAMBDA_FLUSH,
-                value: v.to_string(),
                 accepted: "end, periodic,<ms> (ms > 0), adaptive or adaptive,<ms>",
             })?,
             None => FlushMode::default(),
@@ -272,14 +273,13 @@ pub fn choose_upstream(env: &Env) -> Result<Upstream, LambdaConfigError> {
     use otel_aws_distro::config::vars::{
         AWS_REGION, OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
     };
-    let invalid = |var: &'static str, v: &str| LambdaConfigError::Invalid {
+    let invalid = |var: &'static str| LambdaConfigError::Invalid {
         var,
-        value: v.to_string(),
         accepted: "an absolute http(s) URL",
     };
     if let Some(v) = env.get(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT) {
         let url =
-            url_with_traces_path(v).ok_or_else(|| invalid(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT, v))?;
+            url_with_traces_path(v).ok_or_else(|| invalid(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT))?;
         return Ok(Upstream {
             url,
             var: Some(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT),
@@ -386,9 +386,8 @@ fn export_config(env: &Env) -> Result<(Config, Option<Upstream>), LambdaConfigEr
     let mut config = Config::from_env(env)?;
     if let Some(v) = env.get(OTEL_AWS_LAMBDA_TRACES_EXPORTER) {
         config.exporters = Sourced {
-            value: parse_exporters(v).ok_or_else(|| LambdaConfigError::Invalid {
+            value: parse_exporters(v).ok_or(LambdaConfigError::Invalid {
                 var: OTEL_AWS_LAMBDA_TRACES_EXPORTER,
-                value: v.to_string(),
                 accepted: "a comma-separated list of otlp, xray, console, file, or none",
             })?,
             source: Source::Env(OTEL_AWS_LAMBDA_TRACES_EXPORTER),
@@ -466,9 +465,8 @@ fn bool_var(env: &Env, var: &'static str, default: bool) -> Result<bool, LambdaC
         None => Ok(default),
         Some("true" | "1" | "yes" | "on") => Ok(true),
         Some("false" | "0" | "no" | "off") => Ok(false),
-        Some(other) => Err(LambdaConfigError::Invalid {
+        Some(_) => Err(LambdaConfigError::Invalid {
             var,
-            value: other.to_string(),
             accepted: "true or false",
         }),
     }
@@ -481,7 +479,6 @@ fn positive(env: &Env, var: &'static str, default: usize) -> Result<usize, Lambd
             Ok(n) if n > 0 => Ok(n),
             _ => Err(LambdaConfigError::Invalid {
                 var,
-                value: v.to_string(),
                 accepted: "a positive integer",
             }),
         },
@@ -492,7 +489,6 @@ fn addr(env: &Env, var: &'static str, default: &str) -> Result<SocketAddr, Lambd
     let v = env.get(var).unwrap_or(default);
     v.parse().map_err(|_| LambdaConfigError::Invalid {
         var,
-        value: v.to_string(),
         accepted: "an IP:port socket address such as 127.0.0.1:4318",
     })
 }
@@ -524,4 +520,43 @@ fn merge_config_file(env: &Env) -> Result<Env, LambdaConfigError> {
         }
     }
     Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: a bad value is never echoed (it may be a secret: an
+    /// endpoint with `user:password@`, a token in the wrong variable); the
+    /// error names the variable and what it accepts.
+    #[test]
+    fn bad_values_are_never_echoed() {
+        let secret = "s3cr3tTOKEN";
+        let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+        let cases = [
+            (OTEL_AWS_LAMBDA_FLUSH, secret.to_owned()),
+            (OTEL_AWS_LAMBDA_PLATFORM_SPANS, secret.to_owned()),
+            (OTEL_AWS_LAMBDA_MAX_BUFFERED_SPANS, secret.to_owned()),
+            (OTEL_AWS_LAMBDA_FLUSH_TIMEOUT, secret.to_owned()),
+            (OTEL_AWS_LAMBDA_HTTP_ADDR, secret.to_owned()),
+            (OTEL_AWS_LAMBDA_TRACES_EXPORTER, format!("otlp,{secret}")),
+            (
+                OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT,
+                format!("ftp://admin:{secret}@collector"),
+            ),
+            (
+                OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT,
+                format!("admin:{secret}@collector"),
+            ),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", secret.to_owned()),
+        ];
+        for (var, value) in &cases {
+            let err = ExtensionConfig::from_env(&base.clone().with(*var, value.as_str()))
+                .expect_err(var)
+                .to_string();
+            assert!(err.contains(var), "{var}: {err}");
+            assert!(err.contains("expected"), "{var}: {err}");
+            assert!(!err.contains(secret), "{var} echoed its value: {err}");
+        }
+    }
 }

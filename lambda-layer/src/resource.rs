@@ -1,45 +1,45 @@
 //! The Lambda resource the extension adds to what the function sent: the
-//! distro's Lambda detector (environment only, no network), merged into
-//! each `ResourceSpans` only where the function did not set the attribute.
+//! distro's Lambda detector (environment only, no network) and
+//! `OTEL_RESOURCE_ATTRIBUTES`, with `service.name` by the distro's
+//! precedence, merged into each `ResourceSpans` only where the function did
+//! not set the attribute (the distro's one merge, [`MergePolicy::FillMissing`]).
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use otel_aws_distro::Env;
-use otel_aws_distro::resource::{DetectOptions, DetectorKind};
+use otel_aws_distro::resource::{
+    DetectOptions, DetectorKind, MergePolicy, merge_attributes, merge_into_traces,
+    to_proto_attributes,
+};
 
-/// Detects the Lambda resource (plus `service.name`, defaulting to the
-/// function name, and `OTEL_RESOURCE_ATTRIBUTES`) as proto attributes.
+/// Detects the Lambda resource (plus `OTEL_RESOURCE_ATTRIBUTES` and
+/// `service.name`) as proto attributes. `service.name` follows the distro's
+/// precedence (`OTEL_SERVICE_NAME` > `service.name` in
+/// `OTEL_RESOURCE_ATTRIBUTES` > `AWS_XRAY_TRACING_NAME` > the function name).
 pub async fn lambda_resource(env: &Env) -> Vec<KeyValue> {
     let opts = DetectOptions {
         detectors: vec![DetectorKind::Env, DetectorKind::Lambda],
         ..DetectOptions::default()
     };
     let detected = otel_aws_distro::resource::detect(env, &opts).await;
-    let mut attrs = ResourceAttributesWithSchema::from(&detected).attributes.0;
-    if !attrs.iter().any(|kv| kv.key == "service.name") {
-        let (name, _) =
-            otel_aws_distro::resource::service_name(env, &detected, "otel-aws-extension");
-        attrs.push(crate::platform_spans::kv_str("service.name", name));
-    }
+    let (name, _) = otel_aws_distro::resource::service_name(env, &detected, "otel-aws-extension");
+    let mut attrs = to_proto_attributes(&detected);
+    merge_attributes(
+        &mut attrs,
+        &[crate::platform_spans::kv_str("service.name", name)],
+        MergePolicy::Override,
+    );
     attrs
 }
 
 /// Adds each of `attrs` to every resource of `batch` that lacks that key.
 pub fn merge_missing(batch: &mut ExportTraceServiceRequest, attrs: &[KeyValue]) {
-    for rs in &mut batch.resource_spans {
-        let resource = rs.resource.get_or_insert_with(Resource::default);
-        for kv in attrs {
-            if !resource.attributes.iter().any(|have| have.key == kv.key) {
-                resource.attributes.push(kv.clone());
-            }
-        }
-    }
+    merge_into_traces(batch, attrs, MergePolicy::FillMissing);
 }
 
 #[cfg(test)]
 mod tests {
+    use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 
     use super::*;
@@ -92,5 +92,28 @@ mod tests {
             Some(kv_str("cloud.region", "eu-west-1"))
         );
         assert_eq!(get("service.name"), Some(kv_str("service.name", "orders")));
+    }
+
+    /// The OpenTelemetry specification: `OTEL_SERVICE_NAME` wins over a
+    /// `service.name` in `OTEL_RESOURCE_ATTRIBUTES` (the extension kept the
+    /// latter before it used the distro's precedence).
+    #[tokio::test]
+    async fn otel_service_name_wins_over_resource_attributes() {
+        let env = Env::from_pairs([
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders"),
+            ("OTEL_SERVICE_NAME", "checkout"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=legacy,team=pay"),
+        ]);
+        let attrs = lambda_resource(&env).await;
+        let names: Vec<_> = attrs.iter().filter(|kv| kv.key == "service.name").collect();
+        assert_eq!(names, [&kv_str("service.name", "checkout")]);
+        assert!(attrs.contains(&kv_str("team", "pay")));
+        // Without OTEL_SERVICE_NAME the one in OTEL_RESOURCE_ATTRIBUTES counts.
+        let env = Env::from_pairs([
+            ("AWS_LAMBDA_FUNCTION_NAME", "orders"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=legacy"),
+        ]);
+        let attrs = lambda_resource(&env).await;
+        assert!(attrs.contains(&kv_str("service.name", "legacy")));
     }
 }

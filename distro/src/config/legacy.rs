@@ -33,10 +33,9 @@ impl std::fmt::Display for DaemonAddress {
 
 const DAEMON_ACCEPTS: &str = "host:port, or tcp:host:port udp:host:port (e.g. 127.0.0.1:2000)";
 
-fn host_port(value: &str, whole: &str) -> Result<String, ConfigError> {
+fn host_port(value: &str) -> Result<String, ConfigError> {
     let invalid = || ConfigError::Invalid {
         var: AWS_XRAY_DAEMON_ADDRESS,
-        value: whole.to_string(),
         accepted: DAEMON_ACCEPTS,
     };
     let (host, port) = value.rsplit_once(':').ok_or_else(invalid)?;
@@ -52,7 +51,7 @@ impl DaemonAddress {
         let parts: Vec<&str> = value.split_whitespace().collect();
         match parts.as_slice() {
             [single] if !single.starts_with("tcp:") && !single.starts_with("udp:") => {
-                let hp = host_port(single, value)?;
+                let hp = host_port(single)?;
                 Ok(Self {
                     udp: hp.clone(),
                     tcp: hp,
@@ -63,23 +62,21 @@ impl DaemonAddress {
                 let mut tcp = None;
                 for p in [a, b] {
                     if let Some(rest) = p.strip_prefix("udp:") {
-                        udp = Some(host_port(rest, value)?);
+                        udp = Some(host_port(rest)?);
                     } else if let Some(rest) = p.strip_prefix("tcp:") {
-                        tcp = Some(host_port(rest, value)?);
+                        tcp = Some(host_port(rest)?);
                     }
                 }
                 match (udp, tcp) {
                     (Some(udp), Some(tcp)) => Ok(Self { udp, tcp }),
                     _ => Err(ConfigError::Invalid {
                         var: AWS_XRAY_DAEMON_ADDRESS,
-                        value: value.to_string(),
                         accepted: DAEMON_ACCEPTS,
                     }),
                 }
             }
             _ => Err(ConfigError::Invalid {
                 var: AWS_XRAY_DAEMON_ADDRESS,
-                value: value.to_string(),
                 accepted: DAEMON_ACCEPTS,
             }),
         }
@@ -108,7 +105,6 @@ impl ContextMissing {
             "IGNORE_ERROR" => Ok(Self::IgnoreError),
             _ => Err(ConfigError::Invalid {
                 var: AWS_XRAY_CONTEXT_MISSING,
-                value: value.to_string(),
                 accepted: "LOG_ERROR, RUNTIME_ERROR or IGNORE_ERROR",
             }),
         }

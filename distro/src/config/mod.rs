@@ -29,13 +29,15 @@ use vars::*;
 /// A configuration error: always names the variable and what it accepts.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// A variable has a value the distro cannot use.
-    #[error("{var}={value:?} is not valid: expected {accepted}")]
+    /// A variable has a value the distro cannot use. The value is never
+    /// kept or shown: any variable may hold a secret (an endpoint with
+    /// `user:password@`, a key pasted into the wrong variable).
+    #[error(
+        "{var} is not valid (the value is not shown, it may hold a secret): expected {accepted}"
+    )]
     Invalid {
         /// The variable.
         var: &'static str,
-        /// What it was set to.
-        value: String,
         /// What it accepts.
         accepted: &'static str,
     },
@@ -173,7 +175,6 @@ fn exporters(var: &'static str, value: &str) -> Result<Vec<ExporterKind>, Config
             _ => {
                 return Err(ConfigError::Invalid {
                     var,
-                    value: value.to_string(),
                     accepted: "a comma-separated list of otlp, console, file, xray, or none",
                 });
             }
@@ -185,7 +186,6 @@ fn exporters(var: &'static str, value: &str) -> Result<Vec<ExporterKind>, Config
     if saw_none && !out.is_empty() {
         return Err(ConfigError::Invalid {
             var,
-            value: value.to_string(),
             accepted: "none on its own, or a list of otlp, console, file, xray",
         });
     }
@@ -439,7 +439,6 @@ impl Config {
                 "text" => Ok(LogFormat::Text),
                 _ => Err(ConfigError::Invalid {
                     var,
-                    value: v.to_string(),
                     accepted: "json or text",
                 }),
             },

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use super::ConfigError;
 
-/// The error for a bad value; the value is left out when the variable's
-/// name marks it as secret-bearing ([`super::redact::is_secret_name`]).
+/// The error for a bad value. It never holds the value; for a variable whose
+/// name marks it as secret-bearing ([`super::redact::is_secret_name`]) it
+/// says how long the value was.
 pub(super) fn invalid(var: &'static str, value: &str, accepted: &'static str) -> ConfigError {
     if super::redact::is_secret_name(var) {
         return ConfigError::InvalidSecret {
@@ -15,11 +16,7 @@ pub(super) fn invalid(var: &'static str, value: &str, accepted: &'static str) ->
             accepted,
         };
     }
-    ConfigError::Invalid {
-        var,
-        value: value.to_string(),
-        accepted,
-    }
+    ConfigError::Invalid { var, accepted }
 }
 
 /// `true`/`false`, case-insensitive (the OpenTelemetry boolean rule).

@@ -75,7 +75,7 @@ impl Config {
             entry(
                 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
                 &self.otlp.endpoint,
-                Clone::clone,
+                |v| super::redact::url(v).into_owned(),
             ),
             entry(OTEL_EXPORTER_OTLP_TRACES_HEADERS, &self.otlp.headers, |v| {
                 v.iter()

@@ -273,3 +273,33 @@ fn report_redacts_headers_and_names_sources() {
     assert_eq!(q.value, "4096");
     assert_eq!(q.source, "env OTEL_BSP_MAX_QUEUE_SIZE");
 }
+
+/// A bad value is never echoed (issue 11: any variable may hold a secret —
+/// an endpoint with `user:password@`, a key pasted into the wrong variable):
+/// the error names the variable and what it accepts.
+#[test]
+fn bad_values_are_never_echoed() {
+    let secret = "s3cr3tAKIAEXAMPLE";
+    let cases = [
+        (
+            OTEL_EXPORTER_OTLP_ENDPOINT,
+            format!("ftp://admin:{secret}@collector:4318"),
+        ),
+        (OTEL_EXPORTER_OTLP_ENDPOINT, format!("collector:{secret}")),
+        (OTEL_EXPORTER_OTLP_TIMEOUT, secret.to_owned()),
+        (OTEL_EXPORTER_OTLP_PROTOCOL, secret.to_owned()),
+        (OTEL_EXPORTER_OTLP_COMPRESSION, secret.to_owned()),
+        (OTEL_TRACES_EXPORTER, format!("otlp,{secret}")),
+        (OTEL_EXPORTER_OTLP_HEADERS, format!("Authorization{secret}")),
+        ("AWS_XRAY_DAEMON_ADDRESS", format!("{secret}:x")),
+        ("AWS_XRAY_CONTEXT_MISSING", secret.to_owned()),
+    ];
+    for (var, value) in &cases {
+        let err = cfg(&[(var, value.as_str())])
+            .expect_err(&format!("{var} must be rejected"))
+            .to_string();
+        assert!(err.contains(var), "{var}: {err}");
+        assert!(err.contains("expected"), "{var}: {err}");
+        assert!(!err.contains(secret), "{var} echoed its value: {err}");
+    }
+}

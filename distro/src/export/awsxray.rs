@@ -168,7 +168,7 @@ impl AwsXrayExporter {
                 || rest.is_empty()
             {
                 return Err(ExportConfigError::InvalidEndpoint {
-                    endpoint: url,
+                    endpoint: crate::config::redact::url(&url).into_owned(),
                     reason: "the X-Ray endpoint must be an absolute http(s) URL".into(),
                 });
             }

@@ -42,7 +42,7 @@ impl std::fmt::Debug for OtlpHttpConfig {
             limits,
         } = self;
         f.debug_struct("OtlpHttpConfig")
-            .field("endpoint", endpoint)
+            .field("endpoint", &crate::config::redact::RedactedUrl(endpoint))
             .field("headers", &crate::config::redact::RedactedHeaders(headers))
             .field("timeout", timeout)
             .field("compression", compression)

@@ -179,7 +179,8 @@ pub enum ExportConfigError {
         "invalid OTLP endpoint {endpoint:?}: {reason} (give a full URL such as https://xray.us-east-1.amazonaws.com/v1/traces)"
     )]
     InvalidEndpoint {
-        /// The endpoint as given.
+        /// The endpoint as given, without userinfo or query string
+        /// ([`crate::config::redact::url`]).
         endpoint: String,
         /// What is wrong with it.
         reason: String,

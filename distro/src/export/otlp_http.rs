@@ -20,6 +20,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+use crate::config::redact::RedactedUrl;
+
 use super::credentials::CachedCredentials;
 use super::encode::{EncodedBody, encode_request_with_level};
 use super::endpoint::{AwsEndpointKind, detect_aws_endpoint};
@@ -50,8 +52,8 @@ const RESERVED_HEADERS: &[&str] = &[
 /// Distinct error messages remembered for log-once.
 const MAX_LOGGED_ERRORS: usize = 128;
 
-/// Exports OTLP batches over HTTP; see the module docs.
-#[derive(Debug)]
+/// Exports OTLP batches over HTTP; see the module docs. `Debug` shows the
+/// settings with the URL redacted and no header values.
 pub struct OtlpHttpExporter {
     cfg: OtlpHttpConfig,
     url: url::Url,
@@ -66,6 +68,16 @@ pub struct OtlpHttpExporter {
     sleep: SharedAsyncSleep,
     logged: std::sync::Mutex<HashSet<(u16, String)>>,
     shut_down: AtomicBool,
+}
+
+impl std::fmt::Debug for OtlpHttpExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpHttpExporter")
+            .field("cfg", &self.cfg)
+            .field("url", &RedactedUrl(self.url.as_str()))
+            .field("signing", &self.signing)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a successful request returned.
@@ -133,7 +145,7 @@ impl OtlpHttpExporter {
                 .collect();
             if !missing.is_empty() {
                 return Err(ExportConfigError::MissingLogHeaders {
-                    endpoint: cfg.endpoint.clone(),
+                    endpoint: crate::config::redact::url(&cfg.endpoint).into_owned(),
                     missing: missing.join(", "),
                 });
             }
@@ -147,7 +159,7 @@ impl OtlpHttpExporter {
         }
         if signing.is_some() && creds.is_none() {
             return Err(ExportConfigError::MissingCredentials {
-                endpoint: cfg.endpoint.clone(),
+                endpoint: crate::config::redact::url(&cfg.endpoint).into_owned(),
             });
         }
         let client = reqwest::Client::builder()
@@ -516,10 +528,11 @@ impl OtlpHttpExporter {
             }
             logged.insert((status, message.to_owned()))
         };
+        let endpoint = RedactedUrl(self.url.as_str());
         if first {
-            tracing::error!(status, endpoint = %self.url, "OTLP export: {message}");
+            tracing::error!(status, %endpoint, "OTLP export: {message}");
         } else {
-            tracing::debug!(status, endpoint = %self.url, "OTLP export: {message}");
+            tracing::debug!(status, %endpoint, "OTLP export: {message}");
         }
     }
 }
@@ -549,7 +562,7 @@ impl BatchExporter for OtlpHttpExporter {
 
 fn invalid(endpoint: &str, reason: &str) -> ExportConfigError {
     ExportConfigError::InvalidEndpoint {
-        endpoint: endpoint.to_owned(),
+        endpoint: crate::config::redact::url(endpoint).into_owned(),
         reason: reason.to_owned(),
     }
 }
@@ -583,7 +596,7 @@ fn signing_target(
                 .map(str::to_owned)
                 .or_else(|| detected.map(|e| e.region.clone()))
                 .ok_or_else(|| ExportConfigError::MissingRegion {
-                    endpoint: cfg.endpoint.clone(),
+                    endpoint: crate::config::redact::url(&cfg.endpoint).into_owned(),
                 })?;
             let service = service
                 .as_deref()

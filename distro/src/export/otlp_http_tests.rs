@@ -298,3 +298,71 @@ fn expired_credentials_are_recognised_by_code_or_message() {
         b""
     ));
 }
+
+/// Issue 11: an endpoint's `user:password@` and query string never reach an
+/// error (nor, through the same helper, a log line).
+#[tokio::test]
+async fn endpoint_secrets_stay_out_of_errors() {
+    let secrets = ["admin", "s3cr3t", "k3y"];
+    let check = |what: &str, text: &str| {
+        for s in secrets {
+            assert!(!text.contains(s), "{what} shows {s}: {text}");
+        }
+    };
+    // Refused at construction.
+    let err = OtlpHttpExporter::new(
+        cfg(
+            "ftp://admin:s3cr3t@collector/v1/traces?api_key=k3y",
+            Signing::Off,
+        ),
+        None,
+    )
+    .unwrap_err();
+    check("InvalidEndpoint", &err.to_string());
+    check("InvalidEndpoint Debug", &format!("{err:?}"));
+    let err = OtlpHttpExporter::new(
+        cfg(
+            "https://admin:s3cr3t@collector.example/v1/traces?api_key=k3y",
+            force(Some("xray"), None),
+        ),
+        creds(),
+    )
+    .unwrap_err();
+    check("MissingRegion", &err.to_string());
+
+    // A transport failure: nothing listens on the port.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let exporter = OtlpHttpExporter::new(
+        OtlpHttpConfig {
+            retry: crate::export::RetryPolicy::none(),
+            ..cfg(
+                &format!("http://admin:s3cr3t@127.0.0.1:{port}/v1/traces?api_key=k3y"),
+                Signing::Off,
+            )
+        },
+        None,
+    )
+    .unwrap();
+    check("exporter Debug", &format!("{exporter:?}"));
+    let batch = ExportTraceServiceRequest {
+        resource_spans: vec![opentelemetry_proto::tonic::trace::v1::ResourceSpans {
+            scope_spans: vec![opentelemetry_proto::tonic::trace::v1::ScopeSpans {
+                spans: vec![opentelemetry_proto::tonic::trace::v1::Span {
+                    trace_id: vec![1; 16],
+                    span_id: vec![2; 8],
+                    name: "s".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let err = exporter.export(batch).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("127.0.0.1"), "{text}");
+    check("transport error", &text);
+}

@@ -64,9 +64,19 @@ pub(crate) fn describe_transport_error(
     if err.is_timeout() {
         format!("no response within {timeout:?}")
     } else if err.is_connect() {
-        format!("cannot connect: {err}")
+        format!("cannot connect: {}", without_secrets(err))
     } else {
-        format!("request failed: {err}")
+        format!("request failed: {}", without_secrets(err))
+    }
+}
+
+/// reqwest's message names the request URL (reqwest moves `user:password@`
+/// into a header, but keeps the query string): print it redacted.
+fn without_secrets(err: &reqwest::Error) -> String {
+    let text = err.to_string();
+    match err.url() {
+        Some(url) => text.replace(url.as_str(), &crate::config::redact::url(url.as_str())),
+        None => text,
     }
 }
 

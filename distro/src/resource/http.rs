@@ -7,13 +7,16 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::REQUEST_TIMEOUT;
+use crate::config::redact;
 
 /// A client for metadata endpoints.
 pub(super) fn client() -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder().no_proxy().build()
 }
 
-/// Why a metadata request gave nothing.
+/// Why a metadata request gave nothing. URLs are kept redacted
+/// ([`redact::url`]: an endpoint override may carry `user:password@`), and
+/// reqwest's own error loses its copy of the URL.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum FetchError {
     /// Connection or protocol failure.
@@ -51,13 +54,13 @@ pub(super) async fn send(
     let budget = REQUEST_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
     let exchange = async {
         let response = request.send().await.map_err(|source| FetchError::Request {
-            url: url.to_string(),
-            source,
+            url: redact::url(url).into_owned(),
+            source: source.without_url(),
         })?;
         let status = response.status();
         if !status.is_success() {
             return Err(FetchError::Status {
-                url: url.to_string(),
+                url: redact::url(url).into_owned(),
                 status,
             });
         }
@@ -65,15 +68,15 @@ pub(super) async fn send(
             .bytes()
             .await
             .map_err(|source| FetchError::Request {
-                url: url.to_string(),
-                source,
+                url: redact::url(url).into_owned(),
+                source: source.without_url(),
             })
     };
     tokio::time::timeout(budget, exchange)
         .await
         .unwrap_or_else(|_| {
             Err(FetchError::Timeout {
-                url: url.to_string(),
+                url: redact::url(url).into_owned(),
                 ms: budget.as_millis(),
             })
         })
@@ -87,7 +90,7 @@ pub(super) async fn send_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, FetchError> {
     let body = send(request, url, deadline).await?;
     serde_json::from_slice(&body).map_err(|source| FetchError::Json {
-        url: url.to_string(),
+        url: redact::url(url).into_owned(),
         source,
     })
 }

@@ -32,7 +32,10 @@
 //!    skipped on Fargate, where IMDS is unreachable and probing it would
 //!    only burn the budget.
 //! 3. Later sources override earlier ones: EC2 < ECS < Lambda <
-//!    `OTEL_RESOURCE_ATTRIBUTES` (what the user wrote wins).
+//!    `OTEL_RESOURCE_ATTRIBUTES` (what the user wrote wins), merged by
+//!    [`merge_attributes`] with [`MergePolicy::Override`] — the one merge the
+//!    sidecar and the Lambda extension also use to add the detected resource
+//!    to what they receive ([`merge`]).
 //!
 //! `service.name` is not set here: call [`service_name`] with the detected
 //! resource.
@@ -42,6 +45,7 @@ mod ecs;
 mod env;
 mod http;
 mod lambda;
+pub mod merge;
 mod service_name;
 
 use std::time::Duration;
@@ -53,6 +57,10 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use crate::Env;
 
 pub use env::parse_resource_attributes;
+pub use merge::{
+    Keyed, MergePolicy, merge_attributes, merge_into_resource, merge_into_traces,
+    to_proto_attributes,
+};
 pub use service_name::{ServiceNameSource, service_name};
 
 /// IMDS base URL override (same name as in the AWS SDKs), e.g. `http://[fd00:ec2::254]`.
@@ -93,43 +101,34 @@ pub const DEFAULT_DETECTION_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Cap on any single metadata request (further capped by the remaining budget).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Errors in the resource-detection configuration (startup errors).
+/// Errors in the resource-detection configuration (startup errors). They
+/// name the variable and what it accepts, never the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResourceConfigError {
     /// `OTEL_AWS_RESOURCE_DETECTORS` names an unknown detector or mixes `none` with others.
     #[error(
-        "{OTEL_AWS_RESOURCE_DETECTORS}={value:?} is invalid: {reason}; accepted: a comma-separated list of env, lambda, ecs, ec2 — or `none`"
+        "{OTEL_AWS_RESOURCE_DETECTORS} is invalid: {reason}; accepted: a comma-separated list of env, lambda, ecs, ec2 — or `none`"
     )]
     Detectors {
-        /// The value as set.
-        value: String,
         /// What is wrong with it.
         reason: String,
     },
     /// `OTEL_AWS_RESOURCE_DETECTION_TIMEOUT` is not a positive number of milliseconds.
     #[error(
-        "{OTEL_AWS_RESOURCE_DETECTION_TIMEOUT}={value:?} is invalid; accepted: a positive whole number of milliseconds, e.g. 1000"
+        "{OTEL_AWS_RESOURCE_DETECTION_TIMEOUT} is invalid; accepted: a positive whole number of milliseconds, e.g. 1000"
     )]
-    Timeout {
-        /// The value as set.
-        value: String,
-    },
+    Timeout,
     /// `AWS_EC2_METADATA_SERVICE_ENDPOINT` is not an http(s) URL.
     #[error(
-        "{AWS_EC2_METADATA_SERVICE_ENDPOINT}={value:?} is invalid: {reason}; accepted: an http:// or https:// URL such as http://169.254.169.254"
+        "{AWS_EC2_METADATA_SERVICE_ENDPOINT} is invalid: {reason}; accepted: an http:// or https:// URL such as http://169.254.169.254"
     )]
     ImdsEndpoint {
-        /// The value as set.
-        value: String,
         /// What is wrong with it.
         reason: String,
     },
     /// `AWS_EC2_METADATA_DISABLED` is not a boolean.
-    #[error("{AWS_EC2_METADATA_DISABLED}={value:?} is invalid; accepted: true or false")]
-    ImdsDisabled {
-        /// The value as set.
-        value: String,
-    },
+    #[error("{AWS_EC2_METADATA_DISABLED} is invalid; accepted: true or false")]
+    ImdsDisabled,
     /// `OTEL_RESOURCE_ATTRIBUTES` cannot be parsed.
     #[error(
         "{OTEL_RESOURCE_ATTRIBUTES} is invalid: {reason}; accepted: comma-separated key=value pairs with percent-encoded values, e.g. service.namespace=shop,deployment.environment=prod%201"
@@ -220,11 +219,7 @@ impl DetectOptions {
             None => DEFAULT_DETECTION_TIMEOUT,
             Some(value) => match value.parse::<u64>() {
                 Ok(ms) if ms > 0 => Duration::from_millis(ms),
-                _ => {
-                    return Err(ResourceConfigError::Timeout {
-                        value: value.to_string(),
-                    });
-                }
+                _ => return Err(ResourceConfigError::Timeout),
             },
         };
         let imds_endpoint = match env.get(AWS_EC2_METADATA_SERVICE_ENDPOINT) {
@@ -235,11 +230,7 @@ impl DetectOptions {
             None => false,
             Some(v) if v.eq_ignore_ascii_case("true") => true,
             Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(v) => {
-                return Err(ResourceConfigError::ImdsDisabled {
-                    value: v.to_string(),
-                });
-            }
+            Some(_) => return Err(ResourceConfigError::ImdsDisabled),
         };
         let ecs_metadata_uri = env
             .get(ECS_CONTAINER_METADATA_URI_V4)
@@ -260,10 +251,7 @@ impl DetectOptions {
 }
 
 fn parse_detectors(value: &str) -> Result<Vec<DetectorKind>, ResourceConfigError> {
-    let err = |reason: String| ResourceConfigError::Detectors {
-        value: value.to_string(),
-        reason,
-    };
+    let err = |reason: String| ResourceConfigError::Detectors { reason };
     let names: Vec<&str> = value
         .split(',')
         .map(str::trim)
@@ -291,10 +279,7 @@ fn parse_detectors(value: &str) -> Result<Vec<DetectorKind>, ResourceConfigError
 }
 
 fn parse_endpoint(value: &str) -> Result<String, ResourceConfigError> {
-    let err = |reason: String| ResourceConfigError::ImdsEndpoint {
-        value: value.to_string(),
-        reason,
-    };
+    let err = |reason: String| ResourceConfigError::ImdsEndpoint { reason };
     let url = url::Url::parse(value).map_err(|e| err(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(err(format!(
@@ -314,10 +299,13 @@ fn parse_endpoint(value: &str) -> Result<String, ResourceConfigError> {
 /// Returns an empty resource off AWS with no `OTEL_RESOURCE_ATTRIBUTES`.
 pub async fn detect(env: &Env, opts: &DetectOptions) -> Resource {
     let mut attributes: Vec<KeyValue> = Vec::new();
+    let layer = |attributes: &mut Vec<KeyValue>, found: Vec<KeyValue>| {
+        merge_attributes(attributes, &found, MergePolicy::Override);
+    };
 
     if lambda::on_lambda(env) {
         if opts.enabled(DetectorKind::Lambda) {
-            attributes.extend(lambda::detect(env));
+            layer(&mut attributes, lambda::detect(env));
         } else {
             tracing::debug!(
                 "on AWS Lambda but the lambda detector is not selected; not probing ECS or EC2 either"
@@ -327,7 +315,7 @@ pub async fn detect(env: &Env, opts: &DetectOptions) -> Resource {
         let deadline = tokio::time::Instant::now() + opts.timeout;
         let platform = tokio::time::timeout_at(deadline, detect_platform(opts, deadline)).await;
         match platform {
-            Ok(found) => attributes.extend(found),
+            Ok(found) => layer(&mut attributes, found),
             Err(_) => tracing::warn!(
                 timeout_ms = opts.timeout.as_millis() as u64,
                 "resource detection ran out of time ({OTEL_AWS_RESOURCE_DETECTION_TIMEOUT}); continuing without platform attributes"
@@ -336,11 +324,9 @@ pub async fn detect(env: &Env, opts: &DetectOptions) -> Resource {
     }
 
     if opts.enabled(DetectorKind::Env) {
-        attributes.extend(env::detect(env));
+        layer(&mut attributes, env::detect(env));
     }
 
-    // `with_attributes` keeps the last value of a repeated key, which is the
-    // precedence order described in the module docs.
     Resource::builder_empty()
         .with_attributes(attributes)
         .build()
@@ -380,7 +366,7 @@ async fn detect_platform(opts: &DetectOptions, deadline: tokio::time::Instant) -
             }
         }
     }
-    let mut attributes = Vec::new();
+    let mut attributes: Vec<KeyValue> = Vec::new();
     if probe_ec2 {
         // On the ECS EC2 launch type the instance adds host.* (ECS wins on
         // the keys both know, such as cloud.platform).
@@ -394,7 +380,7 @@ async fn detect_platform(opts: &DetectOptions, deadline: tokio::time::Instant) -
             }
         }
     }
-    attributes.extend(ecs_attrs);
+    merge_attributes(&mut attributes, &ecs_attrs, MergePolicy::Override);
     attributes
 }
 

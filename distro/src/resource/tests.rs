@@ -337,3 +337,37 @@ async fn nothing_off_platform_and_only_selected_detectors() {
     assert_eq!(res.len(), 1);
     assert_eq!(string(&res, "a").as_deref(), Some("b"));
 }
+
+#[tokio::test]
+async fn repeated_resource_attribute_keeps_the_last_value() {
+    // The specification: a key named twice in OTEL_RESOURCE_ATTRIBUTES keeps the last.
+    let env = lambda_env().with(OTEL_RESOURCE_ATTRIBUTES, "team=a,faas.name=x,team=b");
+    let res = detect(&env, &DetectOptions::default()).await;
+    assert_eq!(string(&res, "team").as_deref(), Some("b"));
+    assert_eq!(string(&res, "faas.name").as_deref(), Some("x"));
+}
+
+#[test]
+fn detect_options_errors_never_echo_the_value() {
+    let secret = "s3cr3tTOKEN";
+    let cases = [
+        (
+            AWS_EC2_METADATA_SERVICE_ENDPOINT,
+            format!("ftp://admin:{secret}@imds"),
+        ),
+        (
+            AWS_EC2_METADATA_SERVICE_ENDPOINT,
+            format!("{secret}@169.254.169.254"),
+        ),
+        (OTEL_AWS_RESOURCE_DETECTION_TIMEOUT, secret.to_owned()),
+        (AWS_EC2_METADATA_DISABLED, secret.to_owned()),
+        (OTEL_AWS_RESOURCE_DETECTORS, format!("none,{secret}")),
+    ];
+    for (var, value) in &cases {
+        let err = DetectOptions::from_env(&Env::from_pairs([(*var, value.as_str())]))
+            .expect_err(var)
+            .to_string();
+        assert!(err.contains(var), "{err}");
+        assert!(!err.contains(secret), "{var} echoed its value: {err}");
+    }
+}

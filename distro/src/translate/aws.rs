@@ -202,7 +202,14 @@ pub(crate) fn call_fields<'a>(attrs: &SpanAttrs<'a>, aws: &mut AwsOut<'a>) {
             .then(|| attrs.str_of(&[Key::RpcMethod]))
             .flatten()
     });
-    aws.region = attrs.str_of(&[Key::AwsRegion]);
+    // `cloud.region` is where the semantic conventions put the region an
+    // AWS SDK call went to (kept in metadata too: it is not consumed).
+    aws.region = attrs.str_of(&[Key::AwsRegion]).or_else(|| {
+        attrs
+            .is_aws_call()
+            .then(|| attrs.str_of(&[Key::CloudRegion]))
+            .flatten()
+    });
     aws.request_id = attrs.str_of(&[Key::AwsRequestId, Key::AwsRequestIdLegacy]);
     aws.queue_url = attrs.str_of(&[
         Key::AwsSqsQueueUrlDotted,

@@ -8,10 +8,11 @@ use std::time::Duration;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use otel_aws_distro::Env;
-use otel_aws_distro::resource::{DetectOptions, detect};
+use otel_aws_distro::resource::{
+    DetectOptions, MergePolicy, detect, merge_into_resource, merge_into_traces, to_proto_attributes,
+};
 
 use crate::config::Detector;
 
@@ -19,12 +20,12 @@ use crate::config::Detector;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Detected attributes and how they are merged.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ResourceMerge {
     /// The detected attributes.
     pub attributes: Vec<KeyValue>,
-    /// Detected values replace existing ones.
-    pub override_existing: bool,
+    /// `override: true` (the collector's default): [`MergePolicy::Override`].
+    pub policy: MergePolicy,
 }
 
 impl ResourceMerge {
@@ -42,15 +43,7 @@ impl ResourceMerge {
         });
         opts.detectors = detectors.iter().map(|d| d.kind()).collect();
         opts.timeout = timeout;
-        let resource = detect(env, &opts).await;
-        let attributes = resource
-            .iter()
-            .map(|(k, v)| KeyValue {
-                key: k.to_string(),
-                value: Some(AnyValue::from(v.clone())),
-                ..KeyValue::default()
-            })
-            .collect::<Vec<_>>();
+        let attributes = to_proto_attributes(&detect(env, &opts).await);
         tracing::info!(
             attributes = attributes.len(),
             ?detectors,
@@ -58,38 +51,31 @@ impl ResourceMerge {
         );
         Self {
             attributes,
-            override_existing,
+            policy: if override_existing {
+                MergePolicy::Override
+            } else {
+                MergePolicy::FillMissing
+            },
         }
     }
 
-    /// Merges the detected attributes into every resource of `req`.
+    /// Merges the detected attributes into every resource of `req` (the
+    /// distro's one merge: the rules are tested there).
     pub fn apply(&self, req: &mut ExportTraceServiceRequest) {
-        self.apply_all(req.resource_spans.iter_mut().map(|r| &mut r.resource));
+        merge_into_traces(req, &self.attributes, self.policy);
     }
 
     /// Merges the detected attributes into every resource of a metrics request.
     pub fn apply_metrics(&self, req: &mut ExportMetricsServiceRequest) {
-        self.apply_all(req.resource_metrics.iter_mut().map(|r| &mut r.resource));
+        for r in &mut req.resource_metrics {
+            merge_into_resource(&mut r.resource, &self.attributes, self.policy);
+        }
     }
 
     /// Merges the detected attributes into every resource of a logs request.
     pub fn apply_logs(&self, req: &mut ExportLogsServiceRequest) {
-        self.apply_all(req.resource_logs.iter_mut().map(|r| &mut r.resource));
-    }
-
-    fn apply_all<'a>(&self, resources: impl Iterator<Item = &'a mut Option<Resource>>) {
-        if self.attributes.is_empty() {
-            return;
-        }
-        for slot in resources {
-            let resource = slot.get_or_insert_with(Resource::default);
-            for kv in &self.attributes {
-                match resource.attributes.iter_mut().find(|a| a.key == kv.key) {
-                    Some(existing) if self.override_existing => existing.value = kv.value.clone(),
-                    Some(_) => {}
-                    None => resource.attributes.push(kv.clone()),
-                }
-            }
+        for r in &mut req.resource_logs {
+            merge_into_resource(&mut r.resource, &self.attributes, self.policy);
         }
     }
 }
@@ -97,7 +83,9 @@ impl ResourceMerge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::common::v1::AnyValue;
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 
     fn kv(k: &str, v: &str) -> KeyValue {
@@ -131,10 +119,13 @@ mod tests {
             kv("cloud.region", "eu-west-1"),
             kv("aws.ecs.launchtype", "fargate"),
         ];
-        for (override_existing, want_region) in [(true, "eu-west-1"), (false, "mine")] {
+        for (policy, want_region) in [
+            (MergePolicy::Override, "eu-west-1"),
+            (MergePolicy::FillMissing, "mine"),
+        ] {
             let merge = ResourceMerge {
                 attributes: detected.clone(),
-                override_existing,
+                policy,
             };
             let mut b = batch();
             merge.apply(&mut b);

@@ -20,6 +20,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use otel_aws_distro::config::redact::RedactedUrl;
 use otel_aws_distro::export::{CachedCredentials, SigningTarget, sign_request};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -169,12 +170,20 @@ async fn forward(State(s): State<Arc<Shared>>, req: Request) -> Response {
     };
     let url = format!("{}{path}", s.settings.upstream);
     let Ok(parsed) = reqwest::Url::parse(&url) else {
-        return error(StatusCode::BAD_GATEWAY, format!("bad upstream URL {url}"));
+        return error(
+            StatusCode::BAD_GATEWAY,
+            format!("bad upstream URL {}", RedactedUrl(&url)),
+        );
     };
     let host = match (parsed.host_str(), parsed.port()) {
         (Some(h), Some(p)) => format!("{h}:{p}"),
         (Some(h), None) => h.to_owned(),
-        (None, _) => return error(StatusCode::BAD_GATEWAY, format!("no host in {url}")),
+        (None, _) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                format!("no host in {}", RedactedUrl(&url)),
+            );
+        }
     };
     let content_type = parts
         .headers
@@ -212,10 +221,19 @@ async fn forward(State(s): State<Arc<Shared>>, req: Request) -> Response {
         Err(e) if e.is_timeout() => {
             return error(
                 StatusCode::GATEWAY_TIMEOUT,
-                format!("no answer from {url} within {:?}", s.settings.timeout),
+                format!(
+                    "no answer from {} within {:?}",
+                    RedactedUrl(&url),
+                    s.settings.timeout
+                ),
             );
         }
-        Err(e) => return error(StatusCode::BAD_GATEWAY, format!("forwarding to {url}: {e}")),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_GATEWAY,
+                format!("forwarding to {}: {}", RedactedUrl(&url), e.without_url()),
+            );
+        }
     };
     let status = resp.status();
     let ct = resp.headers().get(header::CONTENT_TYPE).cloned();
@@ -228,7 +246,14 @@ async fn forward(State(s): State<Arc<Shared>>, req: Request) -> Response {
             } else {
                 StatusCode::BAD_GATEWAY
             };
-            return error(status, format!("reading the answer of {url}: {e}"));
+            return error(
+                status,
+                format!(
+                    "reading the answer of {}: {}",
+                    RedactedUrl(&url),
+                    e.without_url()
+                ),
+            );
         }
     };
     let mut response = Response::new(Body::from(bytes));

@@ -218,7 +218,7 @@ pub async fn run_since(
     let api = ExtensionsApi::register_for(&runtime_api, api::EXTENSION_NAME, events).await?;
     match &cfg.upstream {
         Some(up) => tracing::info!(
-            upstream = %up.url,
+            upstream = %otel_aws_distro::config::redact::RedactedUrl(&up.url),
             why = %up.why,
             managed_instances = cfg.managed,
             "upstream chosen"

@@ -114,7 +114,6 @@ impl Destination {
             }
             _ => Err(crate::config::LambdaConfigError::Invalid {
                 var: OTEL_AWS_LAMBDA_FUNCTION_EXPORTER,
-                value: mode,
                 accepted: "auto, extension or xray-udp",
             }
             .into()),

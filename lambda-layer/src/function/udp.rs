@@ -5,7 +5,16 @@
 //! protobuf; at most 64 KiB (spec/xray.md; the ADOT Lambda SDKs' format).
 //! The encoding is the distro's one daemon codec
 //! ([`otel_aws_distro::xray::daemon`]).
+//!
+//! Sending never blocks the caller (issue 11: a std UDP send ran on the
+//! async thread that called `export`): the socket is non-blocking and each
+//! datagram is offered once. A datagram the kernel cannot take at once (the
+//! send buffer is full) or that the daemon refused earlier (nothing listens
+//! on the port: the kernel reports the ICMP "port unreachable" on a later
+//! send) is dropped and counted in `spans_dropped`, as UDP would lose it
+//! anyway; the rest of the batch is still offered.
 
+use std::io::ErrorKind;
 use std::net::UdpSocket;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -29,6 +38,7 @@ impl XrayUdpExporter {
     pub fn new(addr: &str) -> std::io::Result<Self> {
         let socket = UdpSocket::bind("0.0.0.0:0")?;
         socket.connect(addr)?;
+        socket.set_nonblocking(true)?;
         Ok(Self { socket })
     }
 
@@ -45,13 +55,31 @@ impl XrayUdpExporter {
             outcome.spans_dropped += split.dropped_spans;
             for req in split.requests {
                 let datagram = daemon::encode_otlp(is_sampled, &req);
-                self.socket.send(&datagram)?;
-                outcome.requests += 1;
-                outcome.spans_exported += otel_aws_distro::export::span_count(&req) as u64;
+                let spans = otel_aws_distro::export::span_count(&req) as u64;
+                match self.socket.send(&datagram) {
+                    Ok(_) => {
+                        outcome.requests += 1;
+                        outcome.spans_exported += spans;
+                    }
+                    Err(e) if lost_datagram(&e) => {
+                        tracing::debug!(error = %e, spans, "X-Ray daemon datagram dropped");
+                        outcome.spans_dropped += spans;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         Ok(outcome)
     }
+}
+
+/// A send error that loses this one datagram (the batch goes on): the send
+/// buffer is full, or the daemon's port refused an earlier datagram.
+fn lost_datagram(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::WouldBlock | ErrorKind::ConnectionRefused
+    )
 }
 
 /// Splits spans into (sampled, unsampled) by the W3C sampled bit of
@@ -88,7 +116,81 @@ fn partition_sampled(
 
 impl BatchExporter for XrayUdpExporter {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
-        let result = self.send(batch);
-        Box::pin(async move { result })
+        // Encoding and the non-blocking sends run when the future is polled.
+        Box::pin(async move { self.send(batch) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    use super::*;
+
+    fn batch(spans: usize) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..spans)
+                        .map(|i| Span {
+                            trace_id: vec![1; 16],
+                            span_id: (i as u64 + 1).to_be_bytes().to_vec(),
+                            name: "x".repeat(200),
+                            flags: 0x101,
+                            ..Span::default()
+                        })
+                        .collect(),
+                    ..ScopeSpans::default()
+                }],
+                ..ResourceSpans::default()
+            }],
+        }
+    }
+
+    /// Nothing listens on the daemon's port: the kernel answers the first
+    /// datagram with ICMP "port unreachable" and fails a later send with
+    /// ECONNREFUSED. The export must neither block nor fail (it failed the
+    /// whole batch midway before): the lost spans are counted as dropped.
+    #[tokio::test]
+    async fn an_unreachable_daemon_neither_blocks_nor_fails_the_export() {
+        let port = {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap().port()
+        }; // closed again: nothing listens there now
+        let exporter = XrayUdpExporter::new(&format!("127.0.0.1:{port}")).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut dropped = 0;
+        while dropped == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no datagram was ever refused"
+            );
+            let out = tokio::time::timeout(Duration::from_secs(10), exporter.export(batch(10)))
+                .await
+                .expect("the export blocked")
+                .expect("an unreachable daemon failed the export");
+            assert_eq!(out.spans_exported + out.spans_dropped, 10);
+            dropped += out.spans_dropped;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// A daemon that never reads (its receive buffer fills): every datagram
+    /// is offered once and the export returns; what the kernel took is
+    /// counted as exported, the rest as dropped.
+    #[tokio::test]
+    async fn a_daemon_that_never_reads_does_not_block_the_export() {
+        let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let exporter = XrayUdpExporter::new(&daemon.local_addr().unwrap().to_string()).unwrap();
+        for _ in 0..5 {
+            let out = tokio::time::timeout(Duration::from_secs(10), exporter.export(batch(2_000)))
+                .await
+                .expect("the export blocked")
+                .expect("export");
+            assert_eq!(out.spans_exported + out.spans_dropped, 2_000);
+        }
+        drop(daemon);
     }
 }

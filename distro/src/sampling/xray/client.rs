@@ -89,13 +89,15 @@ impl XrayApiClient {
         let ok = url::Url::parse(&base)
             .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
         if !ok {
-            return Err(XrayApiError::BadEndpoint(endpoint.to_string()));
+            return Err(XrayApiError::BadEndpoint(
+                crate::config::redact::url(endpoint).into_owned(),
+            ));
         }
         let http = reqwest::Client::builder()
             .timeout(PROXY_TIMEOUT)
             .build()
             .map_err(|e| XrayApiError::Http {
-                url: base.clone(),
+                url: crate::config::redact::url(&base).into_owned(),
                 reason: e.to_string(),
             })?;
         Ok(Self::Proxy { base, http })
@@ -267,7 +269,7 @@ fn from_sdk_rule(r: &aws_sdk_xray::types::SamplingRule) -> SamplingRule {
 
 async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<Vec<u8>, XrayApiError> {
     let fail = |reason: String| XrayApiError::Http {
-        url: url.to_string(),
+        url: crate::config::redact::url(url).into_owned(),
         reason,
     };
     let resp = http
@@ -276,9 +278,12 @@ async fn post(http: &reqwest::Client, url: &str, body: &Value) -> Result<Vec<u8>
         .body(body.to_string())
         .send()
         .await
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(e.without_url().to_string()))?;
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| fail(e.without_url().to_string()))?;
     if !status.is_success() {
         let text = String::from_utf8_lossy(&bytes);
         return Err(fail(format!(

@@ -1,0 +1,104 @@
+//! What the server layer costs per request: the same axum router bare,
+//! with `instrument::ServerLayer`, and with telemetry-rust's
+//! `OtelAxumLayer`, in one run. Requests go straight into the router's
+//! `Service::call` (no socket: the network would drown the difference),
+//! each with a sampled W3C parent, so every request makes a recorded span.
+//! Both layers feed the distro's provider (no-op exporter behind the
+//! async-runtime batch processor, as `init()` builds it); telemetry-rust's
+//! `tracing` span reaches it through tracing-opentelemetry.
+//!
+//! `cargo bench -p otel-aws-distro --features axum --bench http_server -- --warm-up-time 2 --measurement-time 5`
+
+// A bench harness may stop on setup failure.
+#![allow(clippy::expect_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::routing::get;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::Request;
+use opentelemetry::trace::TracerProvider as _;
+use otel_aws_distro::export::NoopExporter;
+use otel_aws_distro::instrument::ServerLayer;
+use otel_aws_distro::{Builder, Env};
+use tower_service::Service as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+fn router() -> Router {
+    Router::new().route("/items/{id}", get(|| async { "ok" }))
+}
+
+fn request() -> Request<Body> {
+    Request::builder()
+        .uri("/items/42")
+        .header("host", "shop.internal:8080")
+        .header("user-agent", "bench/1.0")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(Body::empty())
+        .expect("request")
+}
+
+fn bench_http_server(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // The distro's provider and propagators as globals, as `init()` sets them.
+    let guard = rt.block_on(async {
+        Builder::new()
+            .with_env(Env::from_pairs([
+                ("OTEL_SERVICE_NAME", "bench"),
+                ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "65536"),
+            ]))
+            .with_exporter(Arc::new(NoopExporter::new()))
+            .without_tracing_subscriber()
+            .install()
+            .await
+            .expect("distro provider")
+    });
+    let provider = guard.tracer_provider().expect("enabled").clone();
+    // telemetry-rust's spans are `tracing` spans: the OpenTelemetry layer on
+    // the same provider (no fmt layer, so neither side formats logs).
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
+    )
+    .expect("subscriber");
+
+    let variants = [
+        ("bare", router()),
+        ("otel_aws_distro", router().layer(ServerLayer::new())),
+        (
+            "telemetry_rust",
+            router().layer(telemetry_rust::middleware::axum::OtelAxumLayer::new(
+                MatchedPath::as_str,
+            )),
+        ),
+    ];
+    let mut group = c.benchmark_group("http_server_request");
+    for (name, app) in variants {
+        let mut svc = app;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let res = rt.block_on(svc.call(request())).expect("infallible");
+                assert_eq!(res.status(), 200);
+                // Dropping the response ends the body and with it our span.
+                drop(black_box(res));
+            })
+        });
+    }
+    group.finish();
+    drop(guard);
+}
+
+criterion_group!(benches, bench_http_server);
+criterion_main!(benches);

@@ -1,0 +1,344 @@
+//! AWS SDK for Rust instrumentation (feature `aws-sdk`): one interceptor,
+//! registered on any service client's config, gives every operation a
+//! CLIENT span and carries the trace into the AWS service.
+//!
+//! ```no_run
+//! # async fn run() {
+//! use otel_aws_distro::aws_sdk::AwsSdkInstrumentation;
+//! let sdk_config = aws_config::load_from_env().await;
+//! // The same line for every service client (DynamoDB, SQS, S3, ...):
+//! // let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
+//! //     .interceptor(AwsSdkInstrumentation::new())
+//! //     .build();
+//! // let dynamodb = aws_sdk_dynamodb::Client::from_conf(config);
+//! # let _ = (sdk_config, AwsSdkInstrumentation::new()); }
+//! ```
+//!
+//! `aws_types::SdkConfig` holds no interceptors, so the one call goes on the
+//! service config builder (`Builder::from(&sdk_config).interceptor(..)`,
+//! which every generated client has), or on one operation with
+//! `.customize().interceptor(..)`.
+//!
+//! Per operation:
+//! - a CLIENT span `{Service}.{Operation}` (the SDK's service id, as the
+//!   aws-xray-sdk and the X-Ray console name the call: `DynamoDB.PutItem`),
+//!   parented on the current context (`tracing` spans included, through
+//!   tracing-opentelemetry's context activation), with `rpc.system=aws-api`,
+//!   `rpc.service`, `rpc.method`, `cloud.region`, `aws.request_id`,
+//!   `aws.extended_request_id`, `http.response.status_code`, the retries
+//!   (`aws.xray.retries`, and `http.request.resend_count` when > 0), and the
+//!   service-specific attributes of [`services`];
+//! - `X-Amzn-Trace-Id` set on every attempt before signing (SigV4 leaves
+//!   that header unsigned: `aws-sigv4` excludes it, as the other AWS SDKs
+//!   do, so the services accept it whatever a proxy does to it), replacing
+//!   the value the SDK's recursion-detection interceptor copies from
+//!   `_X_AMZN_TRACE_ID` — the span's own context is the closer parent;
+//! - SQS `SendMessage`/`SendMessageBatch`: the `AWSTraceHeader` message
+//!   system attribute (unless the caller set one); EventBridge `PutEvents`:
+//!   each entry's `TraceHeader`;
+//! - on failure: status ERROR, `error.type` (the service's error code, or
+//!   `timeout`/`io`/`connector`/… for failures without a response) and an
+//!   `exception` event.
+//!
+//! Service attributes are read from the serialized request and the response
+//! body, not by downcasting to each service's typed input: that would tie
+//! the distro to every service crate (compile time, and `TypeId`s that only
+//! match when the application resolves the same crate version), while the
+//! wire form is the same for every client version.
+
+mod services;
+
+use std::borrow::Cow;
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+    FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use opentelemetry::propagation::{Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_semantic_conventions::attribute as semconv;
+
+pub use services::{EVENTBRIDGE_BUS_ATTRIBUTE, Service};
+
+use crate::xray::XrayPropagator;
+
+/// Instrumentation scope of the spans.
+pub const SCOPE: &str = "otel-aws-distro/aws-sdk";
+/// `rpc.system` (`aws-api`) and `rpc.service`: the names the AWS SDK
+/// conventions, the X-Ray translation and every other AWS SDK
+/// instrumentation use (the semantic-conventions crate marks them
+/// deprecated in favour of `rpc.system.name`, which no X-Ray path reads yet).
+const RPC_SYSTEM: &str = "rpc.system";
+const RPC_SERVICE: &str = "rpc.service";
+/// The header the interceptor sets on every attempt.
+pub const TRACE_HEADER: &str = "x-amzn-trace-id";
+
+/// The interceptor: register it on a service client's config (see the
+/// [module docs](self)). Cheap to clone; one value can serve every client.
+#[derive(Clone, Debug, Default)]
+pub struct AwsSdkInstrumentation {
+    /// `None`: the global tracer provider, looked up per operation (so a
+    /// client built before `init()` still reports).
+    tracer: Option<SdkTracer>,
+    propagator: XrayPropagator,
+}
+
+impl AwsSdkInstrumentation {
+    /// Spans go to the global tracer provider (the one `init()` installs).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Spans go to `provider` (tests, or an application without globals).
+    pub fn with_tracer_provider(provider: &SdkTracerProvider) -> Self {
+        use opentelemetry::trace::TracerProvider as _;
+        Self {
+            tracer: Some(provider.tracer(SCOPE)),
+            propagator: XrayPropagator::new(),
+        }
+    }
+
+    fn start(&self, name: String, attrs: Vec<KeyValue>) -> Context {
+        let parent = Context::current();
+        match &self.tracer {
+            Some(t) => start_span(t, name, attrs, &parent),
+            None => start_span(&opentelemetry::global::tracer(SCOPE), name, attrs, &parent),
+        }
+    }
+
+    /// The `X-Amzn-Trace-Id` value for the operation's span.
+    fn header(&self, cx: &Context) -> Option<String> {
+        let mut one = OneHeader(None);
+        self.propagator.inject_context(cx, &mut one);
+        one.0
+    }
+}
+
+fn start_span<T>(tracer: &T, name: String, attrs: Vec<KeyValue>, parent: &Context) -> Context
+where
+    T: Tracer,
+    T::Span: Send + Sync + 'static,
+{
+    let span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Client)
+        .with_attributes(attrs)
+        .start_with_context(tracer, parent);
+    parent.with_span(span)
+}
+
+/// Captures the one header the X-Ray propagator writes.
+struct OneHeader(Option<String>);
+
+impl Injector for OneHeader {
+    fn set(&mut self, key: &str, value: String) {
+        if key.eq_ignore_ascii_case(TRACE_HEADER) {
+            self.0 = Some(value);
+        }
+    }
+}
+
+/// The operation's span and what the later hooks need, kept in the
+/// operation's config bag from `read_before_serialization` to
+/// `read_after_execution`.
+#[derive(Debug, Clone)]
+struct OperationSpan {
+    cx: Context,
+    service: Service,
+    operation: Cow<'static, str>,
+}
+
+impl Storable for OperationSpan {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for AwsSdkInstrumentation {
+    fn name(&self) -> &'static str {
+        "OtelAwsSdkInstrumentation"
+    }
+
+    // Not `read_before_execution`: client interceptors run that hook before
+    // the operation's runtime plugin has stored its `Metadata` (service and
+    // operation names). This is the next hook, once per execution.
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service_name, operation) = match cfg.load::<Metadata>() {
+            Some(m) => (m.service().to_owned(), m.name().to_owned()),
+            None => ("AWS".to_owned(), "Unknown".to_owned()),
+        };
+        let mut attrs = Vec::with_capacity(6);
+        attrs.push(KeyValue::new(RPC_SYSTEM, "aws-api"));
+        if let Some(region) = cfg.load::<aws_types::region::Region>() {
+            attrs.push(KeyValue::new(
+                semconv::CLOUD_REGION,
+                region.as_ref().to_owned(),
+            ));
+        }
+        let name = format!("{service_name}.{operation}");
+        let service = Service::of(&service_name);
+        attrs.push(KeyValue::new(RPC_SERVICE, service_name));
+        attrs.push(KeyValue::new(semconv::RPC_METHOD, operation.clone()));
+        let cx = self.start(name, attrs);
+        cfg.interceptor_state().store_put(OperationSpan {
+            cx,
+            service,
+            operation: Cow::Owned(operation),
+        });
+        Ok(())
+    }
+
+    fn modify_before_retry_loop(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        // Once per operation: the trace header into the messages (the body
+        // is kept for every retry).
+        if let Some(op) = cfg.load::<OperationSpan>()
+            && let Some(header) = self.header(&op.cx)
+        {
+            services::carry_in_messages(op.service, &op.operation, context.request_mut(), &header);
+        }
+        Ok(())
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(op) = cfg.load::<OperationSpan>() else {
+            return Ok(());
+        };
+        let request = context.request_mut();
+        // The request attributes once, here rather than before the retry
+        // loop: the endpoint (S3 bucket host, Lambda path) is resolved per
+        // attempt, before signing.
+        let first = cfg
+            .load::<RequestAttempts>()
+            .is_none_or(|a| a.attempts() <= 1);
+        let span = op.cx.span();
+        if first && span.is_recording() {
+            let mut attrs = Vec::new();
+            services::request_attributes(op.service, &op.operation, request, &mut attrs);
+            span.set_attributes(attrs);
+        }
+        if let Some(header) = self.header(&op.cx) {
+            request.headers_mut().insert(TRACE_HEADER, header);
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(op) = cfg.load::<OperationSpan>() else {
+            return Ok(());
+        };
+        let span = op.cx.span();
+        if span.is_recording() {
+            let mut attrs = Vec::with_capacity(6);
+            let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+            let retries = i64::from(attempts.saturating_sub(1));
+            attrs.push(KeyValue::new(crate::translate::RETRIES_ATTRIBUTE, retries));
+            if retries > 0 {
+                attrs.push(KeyValue::new(semconv::HTTP_REQUEST_RESEND_COUNT, retries));
+            }
+            let response = context.response();
+            if let Some(r) = response {
+                attrs.push(KeyValue::new(
+                    semconv::HTTP_RESPONSE_STATUS_CODE,
+                    i64::from(r.status().as_u16()),
+                ));
+                let headers = r.headers();
+                if let Some(id) = headers
+                    .get("x-amzn-requestid")
+                    .or_else(|| headers.get("x-amz-request-id"))
+                {
+                    attrs.push(KeyValue::new(semconv::AWS_REQUEST_ID, id.to_owned()));
+                }
+                if let Some(id) = headers.get("x-amz-id-2") {
+                    attrs.push(KeyValue::new(
+                        semconv::AWS_EXTENDED_REQUEST_ID,
+                        id.to_owned(),
+                    ));
+                }
+            }
+            match context.output_or_error() {
+                Some(Ok(_)) => {
+                    if let Some(body) = response.and_then(|r| r.body().bytes()) {
+                        services::response_attributes(op.service, &op.operation, body, &mut attrs);
+                    }
+                }
+                Some(Err(err)) => {
+                    let kind = error_type(err, response);
+                    let message = DisplayErrorContext(err).to_string();
+                    span.add_event(
+                        "exception",
+                        vec![
+                            KeyValue::new(semconv::EXCEPTION_TYPE, kind.clone()),
+                            KeyValue::new(semconv::EXCEPTION_MESSAGE, message.clone()),
+                        ],
+                    );
+                    attrs.push(KeyValue::new(semconv::ERROR_TYPE, kind));
+                    span.set_status(Status::error(message));
+                }
+                None => {}
+            }
+            span.set_attributes(attrs);
+        }
+        span.end();
+        Ok(())
+    }
+}
+
+/// `error.type`: the service's error code when it answered, else what
+/// failed (semantic conventions: a low-cardinality identifier).
+fn error_type<E>(
+    err: &OrchestratorError<E>,
+    response: Option<&aws_smithy_runtime_api::http::Response>,
+) -> String {
+    if let Some(r) = response
+        && r.status().as_u16() >= 300
+    {
+        return services::error_code(r).unwrap_or_else(|| r.status().as_u16().to_string());
+    }
+    if let Some(c) = err.as_connector_error() {
+        return if c.is_timeout() {
+            "timeout"
+        } else if c.is_io() {
+            "io"
+        } else {
+            "connector"
+        }
+        .to_owned();
+    }
+    if err.is_timeout_error() {
+        "timeout"
+    } else if err.is_response_error() {
+        "response"
+    } else if err.is_interceptor_error() {
+        "interceptor"
+    } else {
+        "_OTHER"
+    }
+    .to_owned()
+}

@@ -1,0 +1,728 @@
+//! Service-specific attributes (semantic conventions for AWS SDK spans), read
+//! from the serialized request and the response: the JSON body of the
+//! JSON-protocol services (DynamoDB, SQS, Kinesis, Step Functions, Secrets
+//! Manager, EventBridge), the form body of SNS (query protocol), the URL of
+//! S3 and Lambda.
+//!
+//! | service | attributes |
+//! |---|---|
+//! | DynamoDB | `aws.dynamodb.table_names`, `aws.dynamodb.index_name`, `aws.dynamodb.consistent_read`, `aws.dynamodb.limit`, `aws.dynamodb.select`, `aws.dynamodb.projection`; response `aws.dynamodb.consumed_capacity`, `aws.dynamodb.count`, `aws.dynamodb.scanned_count` |
+//! | SQS | `messaging.system=aws_sqs`, `aws.sqs.queue.url`, `messaging.destination.name`, `messaging.operation.type`, `messaging.batch.message_count`; response `messaging.message.id` |
+//! | SNS | `messaging.system=aws_sns`, `aws.sns.topic.arn`, `messaging.destination.name` |
+//! | S3 | `aws.s3.bucket`, `aws.s3.key` |
+//! | Lambda | `faas.invoked_name`, `faas.invoked_provider=aws` |
+//! | Kinesis | `aws.kinesis.stream_name` |
+//! | Step Functions | `aws.step_functions.state_machine.arn`, `aws.step_functions.activity.arn` |
+//! | Secrets Manager | `aws.secretsmanager.secret.arn` (request id when an ARN, else the response `ARN`) |
+//! | EventBridge | [`EVENTBRIDGE_BUS_ATTRIBUTE`] |
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use aws_smithy_runtime_api::http::{Request, Response};
+use aws_smithy_types::body::SdkBody;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use opentelemetry_semantic_conventions::attribute as semconv;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+/// EventBridge bus names of a `PutEvents` call (no semantic convention
+/// yet; named after the others, `aws.<service>.<resource>`).
+pub const EVENTBRIDGE_BUS_ATTRIBUTE: &str = "aws.eventbridge.event_bus.name";
+
+/// The services with specific attributes, by the SDK's service id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Service {
+    /// `DynamoDB`.
+    DynamoDb,
+    /// `SQS`.
+    Sqs,
+    /// `SNS`.
+    Sns,
+    /// `S3`.
+    S3,
+    /// `Lambda`.
+    Lambda,
+    /// `Kinesis`.
+    Kinesis,
+    /// `SFN` (Step Functions).
+    StepFunctions,
+    /// `Secrets Manager`.
+    SecretsManager,
+    /// `EventBridge`.
+    EventBridge,
+    /// Any other service: the common attributes only.
+    Other,
+}
+
+impl Service {
+    /// The service for an SDK service id (`Metadata::service()`).
+    pub fn of(service_id: &str) -> Self {
+        match service_id {
+            "DynamoDB" => Self::DynamoDb,
+            "SQS" => Self::Sqs,
+            "SNS" => Self::Sns,
+            "S3" => Self::S3,
+            "Lambda" => Self::Lambda,
+            "Kinesis" => Self::Kinesis,
+            "SFN" => Self::StepFunctions,
+            "Secrets Manager" => Self::SecretsManager,
+            "EventBridge" => Self::EventBridge,
+            _ => Self::Other,
+        }
+    }
+
+    fn json(self) -> bool {
+        matches!(
+            self,
+            Self::DynamoDb
+                | Self::Sqs
+                | Self::Kinesis
+                | Self::StepFunctions
+                | Self::SecretsManager
+                | Self::EventBridge
+        )
+    }
+}
+
+/// The request fields any of the JSON services name (one struct: serde
+/// skips what a body does not have, and borrows the strings).
+#[derive(Default, Deserialize)]
+struct JsonRequest<'a> {
+    #[serde(rename = "TableName", borrow)]
+    table_name: Option<Cow<'a, str>>,
+    #[serde(rename = "RequestItems", borrow)]
+    request_items: Option<BTreeMap<Cow<'a, str>, IgnoredAny>>,
+    #[serde(rename = "TransactItems", borrow)]
+    transact_items: Option<Vec<TransactItem<'a>>>,
+    #[serde(rename = "IndexName", borrow)]
+    index_name: Option<Cow<'a, str>>,
+    #[serde(rename = "ConsistentRead")]
+    consistent_read: Option<bool>,
+    #[serde(rename = "Limit")]
+    limit: Option<i64>,
+    #[serde(rename = "Select", borrow)]
+    select: Option<Cow<'a, str>>,
+    #[serde(rename = "ProjectionExpression", borrow)]
+    projection: Option<Cow<'a, str>>,
+    #[serde(rename = "QueueUrl", borrow)]
+    queue_url: Option<Cow<'a, str>>,
+    #[serde(rename = "Entries", borrow)]
+    entries: Option<Vec<Entry<'a>>>,
+    #[serde(rename = "StreamName", borrow)]
+    stream_name: Option<Cow<'a, str>>,
+    #[serde(rename = "StreamARN", borrow)]
+    stream_arn: Option<Cow<'a, str>>,
+    #[serde(rename = "stateMachineArn", borrow)]
+    state_machine_arn: Option<Cow<'a, str>>,
+    #[serde(rename = "activityArn", borrow)]
+    activity_arn: Option<Cow<'a, str>>,
+    #[serde(rename = "SecretId", borrow)]
+    secret_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TableRef<'a> {
+    #[serde(rename = "TableName", borrow)]
+    table_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TransactItem<'a> {
+    #[serde(rename = "Get", borrow)]
+    get: Option<TableRef<'a>>,
+    #[serde(rename = "Put", borrow)]
+    put: Option<TableRef<'a>>,
+    #[serde(rename = "Update", borrow)]
+    update: Option<TableRef<'a>>,
+    #[serde(rename = "Delete", borrow)]
+    delete: Option<TableRef<'a>>,
+    #[serde(rename = "ConditionCheck", borrow)]
+    condition_check: Option<TableRef<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(rename = "EventBusName", borrow)]
+    event_bus_name: Option<Cow<'a, str>>,
+}
+
+/// The response fields read on success.
+#[derive(Default, Deserialize)]
+struct JsonResponse<'a> {
+    #[serde(rename = "ConsumedCapacity")]
+    consumed_capacity: Option<serde_json::Value>,
+    #[serde(rename = "Count")]
+    count: Option<i64>,
+    #[serde(rename = "ScannedCount")]
+    scanned_count: Option<i64>,
+    #[serde(rename = "MessageId", borrow)]
+    message_id: Option<Cow<'a, str>>,
+    #[serde(rename = "Messages")]
+    messages: Option<Vec<IgnoredAny>>,
+    #[serde(rename = "ARN", borrow)]
+    arn: Option<Cow<'a, str>>,
+}
+
+fn content_type(headers: &aws_smithy_runtime_api::http::Headers) -> &str {
+    headers.get("content-type").unwrap_or_default()
+}
+
+fn string_array<'a>(items: impl IntoIterator<Item = Cow<'a, str>>) -> Value {
+    Value::Array(Array::String(
+        items
+            .into_iter()
+            .map(|s| StringValue::from(s.into_owned()))
+            .collect(),
+    ))
+}
+
+fn push_str(out: &mut Vec<KeyValue>, key: &'static str, v: Option<Cow<'_, str>>) {
+    if let Some(v) = v {
+        out.push(KeyValue::new(key, v.into_owned()));
+    }
+}
+
+/// The last `/`-separated part (queue name of a URL, name of an ARN's resource).
+fn last_part(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+/// The attributes read from the serialized request.
+pub(super) fn request_attributes(
+    service: Service,
+    operation: &str,
+    request: &Request<SdkBody>,
+    out: &mut Vec<KeyValue>,
+) {
+    match service {
+        Service::Other => {}
+        Service::S3 => s3(request.uri(), out),
+        Service::Lambda => lambda(request.uri(), out),
+        Service::Sns => sns(request, out),
+        s if s.json() => {
+            if !content_type(request.headers()).contains("json") {
+                return;
+            }
+            let Some(body) = request.body().bytes() else {
+                return;
+            };
+            let Ok(req) = serde_json::from_slice::<JsonRequest<'_>>(body) else {
+                return;
+            };
+            json_request(s, operation, req, out);
+        }
+        _ => {}
+    }
+}
+
+fn json_request(service: Service, operation: &str, req: JsonRequest<'_>, out: &mut Vec<KeyValue>) {
+    match service {
+        Service::DynamoDb => {
+            let mut tables: Vec<Cow<'_, str>> = Vec::new();
+            tables.extend(req.table_name);
+            if let Some(items) = req.request_items {
+                tables.extend(items.into_keys());
+            }
+            for t in req.transact_items.into_iter().flatten() {
+                let r = t
+                    .get
+                    .or(t.put)
+                    .or(t.update)
+                    .or(t.delete)
+                    .or(t.condition_check);
+                if let Some(name) = r.and_then(|r| r.table_name)
+                    && !tables.contains(&name)
+                {
+                    tables.push(name);
+                }
+            }
+            if !tables.is_empty() {
+                out.push(KeyValue::new(
+                    semconv::AWS_DYNAMODB_TABLE_NAMES,
+                    string_array(tables),
+                ));
+            }
+            push_str(out, semconv::AWS_DYNAMODB_INDEX_NAME, req.index_name);
+            push_str(out, semconv::AWS_DYNAMODB_SELECT, req.select);
+            push_str(out, semconv::AWS_DYNAMODB_PROJECTION, req.projection);
+            if let Some(c) = req.consistent_read {
+                out.push(KeyValue::new(semconv::AWS_DYNAMODB_CONSISTENT_READ, c));
+            }
+            if let Some(l) = req.limit {
+                out.push(KeyValue::new(semconv::AWS_DYNAMODB_LIMIT, l));
+            }
+        }
+        Service::Sqs => {
+            out.push(KeyValue::new(semconv::MESSAGING_SYSTEM, "aws_sqs"));
+            if let Some(url) = req.queue_url {
+                out.push(KeyValue::new(
+                    semconv::MESSAGING_DESTINATION_NAME,
+                    last_part(&url).to_owned(),
+                ));
+                out.push(KeyValue::new(semconv::AWS_SQS_QUEUE_URL, url.into_owned()));
+            }
+            let op_type = match operation {
+                "SendMessage" | "SendMessageBatch" => Some("send"),
+                "ReceiveMessage" => Some("receive"),
+                "DeleteMessage" | "DeleteMessageBatch" => Some("settle"),
+                _ => None,
+            };
+            if let Some(t) = op_type {
+                out.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, t));
+            }
+            if let Some(e) = req.entries {
+                out.push(KeyValue::new(
+                    semconv::MESSAGING_BATCH_MESSAGE_COUNT,
+                    e.len() as i64,
+                ));
+            }
+        }
+        Service::Kinesis => {
+            let name = req
+                .stream_name
+                .or_else(|| req.stream_arn.map(|a| Cow::Owned(last_part(&a).to_owned())));
+            push_str(out, semconv::AWS_KINESIS_STREAM_NAME, name);
+        }
+        Service::StepFunctions => {
+            push_str(
+                out,
+                semconv::AWS_STEP_FUNCTIONS_STATE_MACHINE_ARN,
+                req.state_machine_arn,
+            );
+            push_str(
+                out,
+                semconv::AWS_STEP_FUNCTIONS_ACTIVITY_ARN,
+                req.activity_arn,
+            );
+        }
+        Service::SecretsManager => {
+            // SecretId may be a name or an ARN; only an ARN is the attribute.
+            if let Some(id) = req.secret_id.filter(|id| id.starts_with("arn:")) {
+                out.push(KeyValue::new(
+                    semconv::AWS_SECRETSMANAGER_SECRET_ARN,
+                    id.into_owned(),
+                ));
+            }
+        }
+        Service::EventBridge => {
+            let mut buses: Vec<Cow<'_, str>> = Vec::new();
+            for e in req.entries.into_iter().flatten() {
+                // An entry without a bus goes to the account's default bus.
+                let bus = e.event_bus_name.unwrap_or(Cow::Borrowed("default"));
+                if !buses.contains(&bus) {
+                    buses.push(bus);
+                }
+            }
+            if !buses.is_empty() {
+                out.push(KeyValue::new(
+                    EVENTBRIDGE_BUS_ATTRIBUTE,
+                    string_array(buses),
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The path of `uri` (without query), percent-decoded by segment later.
+fn path_of(uri: &str) -> &str {
+    let rest = match uri.find("://") {
+        Some(i) => &uri[i + 3..],
+        None => uri,
+    };
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    path.split(['?', '#']).next().unwrap_or_default()
+}
+
+fn host_of(uri: &str) -> &str {
+    let rest = match uri.find("://") {
+        Some(i) => &uri[i + 3..],
+        None => return "",
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    host.split(':').next().unwrap_or(host)
+}
+
+fn decode(s: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy()
+}
+
+/// S3: virtual-hosted (`<bucket>.s3[.-]<region>.amazonaws.com/<key>`) or
+/// path style (`<endpoint>/<bucket>/<key>`, what custom endpoints use).
+fn s3(uri: &str, out: &mut Vec<KeyValue>) {
+    let host = host_of(uri);
+    let path = path_of(uri).trim_start_matches('/');
+    let virtual_bucket = host
+        .find(".s3.")
+        .or_else(|| host.find(".s3-"))
+        .filter(|_| host.contains(".amazonaws.com"))
+        .map(|i| &host[..i]);
+    let (bucket, key) = match virtual_bucket {
+        Some(b) => (Some(b), path),
+        None => match path.split_once('/') {
+            Some((b, k)) => (Some(b), k),
+            None => (Some(path), ""),
+        },
+    };
+    if let Some(b) = bucket.filter(|b| !b.is_empty()) {
+        out.push(KeyValue::new("aws.s3.bucket", decode(b).into_owned()));
+    }
+    if !key.is_empty() {
+        out.push(KeyValue::new("aws.s3.key", decode(key).into_owned()));
+    }
+}
+
+/// Lambda: `/2015-03-31/functions/<name>/...`.
+fn lambda(uri: &str, out: &mut Vec<KeyValue>) {
+    let path = path_of(uri);
+    let mut parts = path.split('/').skip_while(|p| *p != "functions").skip(1);
+    if let Some(name) = parts.next().filter(|n| !n.is_empty()) {
+        out.push(KeyValue::new(
+            semconv::FAAS_INVOKED_NAME,
+            decode(name).into_owned(),
+        ));
+        out.push(KeyValue::new(semconv::FAAS_INVOKED_PROVIDER, "aws"));
+    }
+}
+
+/// SNS (query protocol): `TopicArn` or `TargetArn` of the form body.
+fn sns(request: &Request<SdkBody>, out: &mut Vec<KeyValue>) {
+    out.push(KeyValue::new(semconv::MESSAGING_SYSTEM, "aws_sns"));
+    if !content_type(request.headers()).contains("x-www-form-urlencoded") {
+        return;
+    }
+    let Some(body) = request.body().bytes() else {
+        return;
+    };
+    let arn = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "TopicArn" || k == "TargetArn")
+        .map(|(_, v)| v.into_owned());
+    if let Some(arn) = arn {
+        let name = arn.rsplit(':').next().unwrap_or_default().to_owned();
+        out.push(KeyValue::new(semconv::MESSAGING_DESTINATION_NAME, name));
+        out.push(KeyValue::new(semconv::AWS_SNS_TOPIC_ARN, arn));
+    }
+}
+
+/// The attributes read from a successful response body.
+pub(super) fn response_attributes(
+    service: Service,
+    operation: &str,
+    body: &[u8],
+    out: &mut Vec<KeyValue>,
+) {
+    let wanted = match service {
+        Service::DynamoDb => true,
+        Service::Sqs => matches!(operation, "SendMessage" | "ReceiveMessage"),
+        Service::SecretsManager => true,
+        _ => false,
+    };
+    if !wanted || body.first() != Some(&b'{') {
+        return;
+    }
+    let Ok(resp) = serde_json::from_slice::<JsonResponse<'_>>(body) else {
+        return;
+    };
+    match service {
+        Service::DynamoDb => {
+            let capacity = match resp.consumed_capacity {
+                Some(serde_json::Value::Array(items)) => items,
+                Some(one @ serde_json::Value::Object(_)) => vec![one],
+                _ => Vec::new(),
+            };
+            if !capacity.is_empty() {
+                out.push(KeyValue::new(
+                    semconv::AWS_DYNAMODB_CONSUMED_CAPACITY,
+                    string_array(capacity.iter().map(|c| Cow::Owned(c.to_string()))),
+                ));
+            }
+            if let Some(c) = resp.count {
+                out.push(KeyValue::new(semconv::AWS_DYNAMODB_COUNT, c));
+            }
+            if let Some(c) = resp.scanned_count {
+                out.push(KeyValue::new(semconv::AWS_DYNAMODB_SCANNED_COUNT, c));
+            }
+        }
+        Service::Sqs => {
+            push_str(out, semconv::MESSAGING_MESSAGE_ID, resp.message_id);
+            if let Some(m) = resp.messages {
+                out.push(KeyValue::new(
+                    semconv::MESSAGING_BATCH_MESSAGE_COUNT,
+                    m.len() as i64,
+                ));
+            }
+        }
+        Service::SecretsManager => {
+            push_str(out, semconv::AWS_SECRETSMANAGER_SECRET_ARN, resp.arn);
+        }
+        _ => {}
+    }
+}
+
+/// Puts the trace header into the messages of SQS `SendMessage` /
+/// `SendMessageBatch` (`MessageSystemAttributes.AWSTraceHeader`) and
+/// EventBridge `PutEvents` (`Entries[].TraceHeader`), unless the caller set
+/// one. The body is re-serialized and `Content-Length` updated; signing
+/// comes later and hashes the new body.
+pub(super) fn carry_in_messages(
+    service: Service,
+    operation: &str,
+    request: &mut Request<SdkBody>,
+    header: &str,
+) {
+    let edit: fn(&mut serde_json::Value, &str) = match (service, operation) {
+        (Service::Sqs, "SendMessage") => sqs_message,
+        (Service::Sqs, "SendMessageBatch") => |v, h| {
+            for_each_entry(v, h, sqs_message);
+        },
+        (Service::EventBridge, "PutEvents") => |v, h| {
+            for_each_entry(v, h, |e, h| {
+                if let Some(e) = e.as_object_mut() {
+                    e.entry("TraceHeader")
+                        .or_insert_with(|| serde_json::Value::String(h.to_owned()));
+                }
+            });
+        },
+        _ => return,
+    };
+    if !content_type(request.headers()).contains("json") {
+        return;
+    }
+    let Some(mut doc) = request
+        .body()
+        .bytes()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+    else {
+        return;
+    };
+    edit(&mut doc, header);
+    let Ok(bytes) = serde_json::to_vec(&doc) else {
+        return;
+    };
+    let len = bytes.len();
+    *request.body_mut() = SdkBody::from(bytes);
+    request
+        .headers_mut()
+        .insert("content-length", len.to_string());
+}
+
+fn for_each_entry(doc: &mut serde_json::Value, header: &str, f: fn(&mut serde_json::Value, &str)) {
+    if let Some(entries) = doc.get_mut("Entries").and_then(|e| e.as_array_mut()) {
+        for e in entries {
+            f(e, header);
+        }
+    }
+}
+
+/// One SQS message: `MessageSystemAttributes.AWSTraceHeader`.
+fn sqs_message(msg: &mut serde_json::Value, header: &str) {
+    let Some(msg) = msg.as_object_mut() else {
+        return;
+    };
+    let attrs = msg
+        .entry("MessageSystemAttributes")
+        .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+    if let Some(attrs) = attrs.as_object_mut() {
+        attrs
+            .entry("AWSTraceHeader")
+            .or_insert_with(|| serde_json::json!({"DataType": "String", "StringValue": header}));
+    }
+}
+
+/// The service's error code from an error response: `x-amzn-ErrorType`
+/// (REST-JSON), the JSON `__type`/`code` (namespace cut), or the XML
+/// `<Code>` (REST-XML, query).
+pub(super) fn error_code(response: &Response) -> Option<String> {
+    let clean = |s: &str| {
+        let s = s.split(':').next().unwrap_or(s);
+        let s = s.rsplit('#').next().unwrap_or(s);
+        (!s.is_empty()).then(|| s.to_owned())
+    };
+    if let Some(t) = response.headers().get("x-amzn-errortype") {
+        return clean(t);
+    }
+    let body = response.body().bytes()?;
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first == b'{' {
+        #[derive(Deserialize)]
+        struct JsonError<'a> {
+            #[serde(rename = "__type", borrow)]
+            kind: Option<Cow<'a, str>>,
+            #[serde(alias = "Code", borrow)]
+            code: Option<Cow<'a, str>>,
+        }
+        let e: JsonError<'_> = serde_json::from_slice(body).ok()?;
+        return e.kind.or(e.code).and_then(|c| clean(&c));
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    let start = text.find("<Code>")? + "<Code>".len();
+    let end = text[start..].find("</Code>")? + start;
+    clean(text[start..end].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs_of(out: &[KeyValue]) -> Vec<(String, String)> {
+        out.iter()
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn s3_virtual_hosted_and_path_style() {
+        let mut out = Vec::new();
+        s3(
+            "https://my-bucket.s3.us-west-2.amazonaws.com/photos/a%20b.jpg?x-id=PutObject",
+            &mut out,
+        );
+        assert_eq!(
+            attrs_of(&out),
+            [
+                ("aws.s3.bucket".into(), "my-bucket".into()),
+                ("aws.s3.key".into(), "photos/a b.jpg".into())
+            ]
+        );
+        let mut out = Vec::new();
+        s3("http://127.0.0.1:5000/my-bucket/k?list-type=2", &mut out);
+        assert_eq!(
+            attrs_of(&out),
+            [
+                ("aws.s3.bucket".into(), "my-bucket".into()),
+                ("aws.s3.key".into(), "k".into())
+            ]
+        );
+        let mut out = Vec::new();
+        s3("http://127.0.0.1:5000/my-bucket?list-type=2", &mut out);
+        assert_eq!(
+            attrs_of(&out),
+            [("aws.s3.bucket".into(), "my-bucket".into())]
+        );
+    }
+
+    #[test]
+    fn lambda_function_name_from_the_invoke_path() {
+        let mut out = Vec::new();
+        lambda(
+            "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/my-fn/invocations",
+            &mut out,
+        );
+        assert_eq!(
+            attrs_of(&out),
+            [
+                ("faas.invoked_name".into(), "my-fn".into()),
+                ("faas.invoked_provider".into(), "aws".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn json_services_by_documented_request_shapes() {
+        // Request shapes from the service API references.
+        type Case<'a> = (Service, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+        let cases: &[Case<'_>] = &[
+            (
+                Service::DynamoDb,
+                "BatchWriteItem",
+                r#"{"RequestItems":{"Forum":[],"Thread":[]}}"#,
+                &[("aws.dynamodb.table_names", r#"["Forum","Thread"]"#)],
+            ),
+            (
+                Service::DynamoDb,
+                "TransactWriteItems",
+                r#"{"TransactItems":[{"Put":{"TableName":"A","Item":{}}},{"Update":{"TableName":"B"}},{"Delete":{"TableName":"A"}}]}"#,
+                &[("aws.dynamodb.table_names", r#"["A","B"]"#)],
+            ),
+            (
+                Service::DynamoDb,
+                "Query",
+                r#"{"TableName":"Reply","IndexName":"PostedBy-Index","Limit":3,"ConsistentRead":true,"ProjectionExpression":"Id, PostedBy","Select":"SPECIFIC_ATTRIBUTES"}"#,
+                &[
+                    ("aws.dynamodb.table_names", r#"["Reply"]"#),
+                    ("aws.dynamodb.index_name", "PostedBy-Index"),
+                    ("aws.dynamodb.select", "SPECIFIC_ATTRIBUTES"),
+                    ("aws.dynamodb.projection", "Id, PostedBy"),
+                    ("aws.dynamodb.consistent_read", "true"),
+                    ("aws.dynamodb.limit", "3"),
+                ],
+            ),
+            (
+                Service::Kinesis,
+                "PutRecord",
+                r#"{"StreamARN":"arn:aws:kinesis:us-east-1:123456789012:stream/orders","Data":"eA=="}"#,
+                &[("aws.kinesis.stream_name", "orders")],
+            ),
+            (
+                Service::StepFunctions,
+                "StartExecution",
+                r#"{"stateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:HelloWorld","input":"{}"}"#,
+                &[(
+                    "aws.step_functions.state_machine.arn",
+                    "arn:aws:states:us-east-1:123456789012:stateMachine:HelloWorld",
+                )],
+            ),
+            (
+                Service::SecretsManager,
+                "GetSecretValue",
+                r#"{"SecretId":"MyTestDatabaseSecret"}"#,
+                &[],
+            ),
+            (
+                Service::EventBridge,
+                "PutEvents",
+                r#"{"Entries":[{"Source":"a","EventBusName":"orders"},{"Source":"b"}]}"#,
+                &[("aws.eventbridge.event_bus.name", r#"["orders","default"]"#)],
+            ),
+        ];
+        for (service, op, body, want) in cases {
+            let req: JsonRequest<'_> = serde_json::from_str(body).unwrap();
+            let mut out = Vec::new();
+            json_request(*service, op, req, &mut out);
+            let want: Vec<(String, String)> = want
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            assert_eq!(attrs_of(&out), want, "{service:?} {op}");
+        }
+    }
+
+    #[test]
+    fn secrets_manager_arn_from_the_response_never_the_secret() {
+        let mut out = Vec::new();
+        response_attributes(
+            Service::SecretsManager,
+            "GetSecretValue",
+            br#"{"ARN":"arn:aws:secretsmanager:us-west-2:123456789012:secret:MyTestDatabaseSecret-a1b2c3","Name":"MyTestDatabaseSecret","SecretString":"{\"password\":\"hunter2\"}","VersionId":"v1"}"#,
+            &mut out,
+        );
+        assert_eq!(
+            attrs_of(&out),
+            [(
+                "aws.secretsmanager.secret.arn".into(),
+                "arn:aws:secretsmanager:us-west-2:123456789012:secret:MyTestDatabaseSecret-a1b2c3"
+                    .into()
+            )]
+        );
+    }
+
+    #[test]
+    fn trace_header_goes_into_each_sqs_entry_and_keeps_a_callers_own() {
+        let mut doc = serde_json::json!({"QueueUrl":"q","Entries":[
+            {"Id":"1","MessageBody":"a"},
+            {"Id":"2","MessageBody":"b","MessageSystemAttributes":{"AWSTraceHeader":{"DataType":"String","StringValue":"mine"}}}
+        ]});
+        for_each_entry(&mut doc, "Root=x", sqs_message);
+        assert_eq!(
+            doc["Entries"][0]["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"],
+            "Root=x"
+        );
+        assert_eq!(
+            doc["Entries"][1]["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"],
+            "mine"
+        );
+    }
+}

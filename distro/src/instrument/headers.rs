@@ -1,0 +1,141 @@
+//! `http::HeaderMap` as an OpenTelemetry carrier, and the URL pieces both
+//! sides record.
+//!
+//! Hand-written (opentelemetry-http has the same two adapters) because that
+//! crate is not otherwise in the tree and the adapters are a few lines each.
+
+use std::borrow::Cow;
+
+use http::HeaderMap;
+#[cfg(feature = "reqwest")]
+use http::header::HeaderValue;
+#[cfg(feature = "tower")]
+use opentelemetry::propagation::Extractor;
+#[cfg(feature = "reqwest")]
+use opentelemetry::propagation::Injector;
+use opentelemetry::{Context, global};
+
+/// Reads propagation headers from a request.
+#[cfg(feature = "tower")]
+pub(crate) struct HeaderExtractor<'a>(pub(crate) &'a HeaderMap);
+
+#[cfg(feature = "tower")]
+impl Extractor for HeaderExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .map(http::header::HeaderName::as_str)
+            .collect()
+    }
+}
+
+/// Writes propagation headers into a request.
+#[cfg(feature = "reqwest")]
+pub(crate) struct HeaderInjector<'a>(pub(crate) &'a mut HeaderMap);
+
+#[cfg(feature = "reqwest")]
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::header::HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// The context the configured (global) propagators find in `headers`.
+#[cfg(feature = "tower")]
+pub(crate) fn extract(headers: &HeaderMap) -> Context {
+    global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
+}
+
+/// Writes `cx` into `headers` with the configured (global) propagators.
+#[cfg(feature = "reqwest")]
+pub(crate) fn inject(cx: &Context, headers: &mut HeaderMap) {
+    global::get_text_map_propagator(|p| p.inject_context(cx, &mut HeaderInjector(headers)));
+}
+
+/// `http.request.method` for `method`: the well-known methods as they are,
+/// anything else `_OTHER` (the original goes to
+/// `http.request.method_original`). Returns `(value, known)`.
+pub(crate) fn method_value(method: &http::Method) -> (&'static str, bool) {
+    let known = match *method {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::HEAD => "HEAD",
+        http::Method::PATCH => "PATCH",
+        http::Method::OPTIONS => "OPTIONS",
+        http::Method::CONNECT => "CONNECT",
+        http::Method::TRACE => "TRACE",
+        _ => return ("_OTHER", false),
+    };
+    (known, true)
+}
+
+/// `network.protocol.version` for an HTTP version.
+pub(crate) fn protocol_version(version: http::Version) -> Option<&'static str> {
+    match version {
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
+}
+
+/// Query parameters whose values the conventions ask to redact in
+/// `url.query` / `url.full` (presigned-URL credentials).
+const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+
+/// `query` with the values of [`SENSITIVE_QUERY_KEYS`] replaced by `REDACTED`.
+pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
+    let sensitive = |pair: &str| {
+        let key = pair.split('=').next().unwrap_or_default();
+        SENSITIVE_QUERY_KEYS.contains(&key) && pair.contains('=')
+    };
+    if !query.split('&').any(sensitive) {
+        return Cow::Borrowed(query);
+    }
+    let parts: Vec<Cow<'_, str>> = query
+        .split('&')
+        .map(|pair| {
+            if sensitive(pair) {
+                let key = pair.split('=').next().unwrap_or_default();
+                Cow::Owned(format!("{key}=REDACTED"))
+            } else {
+                Cow::Borrowed(pair)
+            }
+        })
+        .collect();
+    Cow::Owned(parts.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_redaction_follows_the_url_conventions() {
+        // Examples from the semantic conventions (url.query / url.full notes).
+        assert_eq!(redact_query("q=OpenTelemetry"), "q=OpenTelemetry");
+        assert_eq!(
+            redact_query("Signature=abc123&X-Goog-Signature=x&a=1&sig=zz&AWSAccessKeyId=AKIA"),
+            "Signature=REDACTED&X-Goog-Signature=REDACTED&a=1&sig=REDACTED&AWSAccessKeyId=REDACTED"
+        );
+        assert_eq!(redact_query("Signatures=1"), "Signatures=1");
+    }
+
+    #[test]
+    fn unknown_methods_become_other() {
+        assert_eq!(method_value(&http::Method::GET), ("GET", true));
+        let custom = http::Method::from_bytes(b"PURGE").map(|m| method_value(&m));
+        assert_eq!(custom.ok(), Some(("_OTHER", false)));
+    }
+}

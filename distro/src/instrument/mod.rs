@@ -1,0 +1,63 @@
+//! Instrumentation without hand-written spans: HTTP servers (axum, hyper,
+//! tonic) through a `tower` layer, `reqwest` clients through
+//! `reqwest-middleware`, the trace context carried across tasks and
+//! threads, and errors recorded per the conventions.
+//!
+//! Each integration is behind its own cargo feature, so an application
+//! compiles only what it uses:
+//!
+//! | feature   | module                    | what                                   |
+//! |-----------|---------------------------|----------------------------------------|
+//! | `tower`   | [`server`]                | SERVER spans for any tower HTTP service, gRPC included |
+//! | `axum`    | [`server`]                | + `http.route` from axum's matched path, peer from `ConnectInfo` |
+//! | `tonic`   | [`server`]                | + peer from tonic's `TcpConnectInfo`   |
+//! | `reqwest` | [`client`]                | CLIENT spans and propagation headers   |
+//! | `rayon`   | [`context::rayon`]        | context into rayon's pool              |
+//! | (none)    | [`context`], [`error`]    | tasks and threads; exceptions on spans |
+//!
+//! Spans go through the global tracer provider — the one [`crate::init`]
+//! installs — unless given a provider; context is extracted and injected
+//! with the global propagator (`OTEL_PROPAGATORS`, X-Ray and W3C by default).
+
+pub mod context;
+pub mod error;
+
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+mod headers;
+
+#[cfg(feature = "tower")]
+pub mod server;
+#[cfg(feature = "tower")]
+pub use server::ServerLayer;
+
+#[cfg(feature = "reqwest")]
+pub mod client;
+#[cfg(feature = "reqwest")]
+pub use client::{TracingMiddleware, traced_client};
+
+/// Instrumentation scope name of the spans this module makes.
+pub const SCOPE_NAME: &str = "otel-aws-distro.instrument";
+
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+fn scope() -> opentelemetry::InstrumentationScope {
+    opentelemetry::InstrumentationScope::builder(SCOPE_NAME)
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+/// The global provider's tracer for this module's spans.
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+fn global_tracer() -> opentelemetry::global::BoxedTracer {
+    opentelemetry::global::tracer_with_scope(scope())
+}
+
+/// `provider`'s tracer for this module's spans, boxed like the global one.
+#[cfg(any(feature = "tower", feature = "reqwest"))]
+fn tracer_of<P>(provider: &P) -> opentelemetry::global::BoxedTracer
+where
+    P: opentelemetry::trace::TracerProvider,
+    P::Tracer: Send + Sync + 'static,
+    <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
+{
+    opentelemetry::global::BoxedTracer::new(Box::new(provider.tracer_with_scope(scope())))
+}

@@ -1,0 +1,723 @@
+//! SERVER spans for tower HTTP services: axum, hyper (through
+//! `hyper-util`'s tower adapter) and tonic, gRPC included (feature `tower`).
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")] async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let _guard = otel_aws_distro::init().await?; // before the layer: it takes the provider
+//! let app = axum::Router::new()
+//!     .route("/orders/{id}", axum::routing::get(|| async { "ok" }))
+//!     .layer(otel_aws_distro::instrument::ServerLayer::new());
+//! # Ok(()) }
+//! ```
+//!
+//! Written on the OpenTelemetry API directly rather than on `tower-http`'s
+//! `TraceLayer`: that layer makes a `tracing` span, which
+//! tracing-opentelemetry turns into an OpenTelemetry span at a cost of
+//! several microseconds per request (field visitors, extension maps, a
+//! second span model), and it neither extracts a parent nor knows the
+//! conventions. Here the span is built once with all its attributes (the
+//! sampler sees them) and its context is attached while the service runs,
+//! so `tracing` spans the handler opens (tracing-opentelemetry with context
+//! activation, as [`crate::init`] installs it) and OpenTelemetry-API spans
+//! are its children. Panics are caught here too rather than with
+//! `tower-http`'s `CatchPanic`, which would answer 500 outside this layer
+//! without the panic reaching the span.
+//!
+//! The span ends when the response body has been sent (or dropped), so its
+//! duration covers streaming and `http.response.body.size` counts the bytes.
+//!
+//! What it records:
+//! - HTTP: name `{method} {route}` (`{method}` without a route; `HTTP` for a
+//!   method outside the well-known set), `http.request.method`
+//!   (+ `_original`), `http.route` (axum's `MatchedPath`), `url.path`,
+//!   `url.scheme`, `url.query` (only with [`ServerLayer::with_query`],
+//!   credentials redacted), `server.address`/`server.port` (Forwarded host,
+//!   X-Forwarded-Host, URI authority, Host), `client.address` (Forwarded
+//!   `for`, X-Forwarded-For, else the peer), `network.peer.*`,
+//!   `network.protocol.version`, `user_agent.original`,
+//!   `http.request.body.size` (Content-Length), `http.response.status_code`,
+//!   `http.response.body.size`; status ERROR and `error.type` for 5xx only.
+//! - gRPC (`content-type: application/grpc*`): name `{service}/{method}`,
+//!   `rpc.system=grpc`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`
+//!   (from the headers of a trailers-only answer or the trailers); status
+//!   ERROR for UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+//!   UNAVAILABLE and DATA_LOSS (the server-side rule).
+//! - A panic: an `exception` event (`exception.type=panic`, the payload as
+//!   message), status ERROR, and the answer 500 (gRPC: `grpc-status: 13`).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskCx, Poll};
+
+use bytes::Buf;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue, global::BoxedTracer};
+use opentelemetry_semantic_conventions::attribute as semconv;
+use pin_project_lite::pin_project;
+
+use super::headers::{self, method_value, redact_query};
+
+/// A `tower::Layer` that gives every request a SERVER span (see the module
+/// docs). Cheap to clone.
+#[derive(Clone)]
+pub struct ServerLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    tracer: Arc<BoxedTracer>,
+    capture_query: bool,
+}
+
+impl fmt::Debug for ServerLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerLayer")
+            .field("capture_query", &self.shared.capture_query)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ServerLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ServerLayer {
+    /// A layer on the global tracer provider — the one [`crate::init`]
+    /// installs. Build it after `init()`: it takes the provider now.
+    pub fn new() -> Self {
+        Self::with_tracer(super::global_tracer())
+    }
+
+    /// A layer on `provider` (tests, or an application that keeps the
+    /// provider out of the globals). Context is still extracted with the
+    /// global propagator.
+    pub fn with_tracer_provider<P>(provider: &P) -> Self
+    where
+        P: opentelemetry::trace::TracerProvider,
+        P::Tracer: Send + Sync + 'static,
+        <P::Tracer as Tracer>::Span: Send + Sync + 'static,
+    {
+        Self::with_tracer(super::tracer_of(provider))
+    }
+
+    fn with_tracer(tracer: BoxedTracer) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                tracer: Arc::new(tracer),
+                capture_query: false,
+            }),
+        }
+    }
+
+    /// Records `url.query` (off by default: queries often carry personal
+    /// data). Presigned-URL credentials are redacted either way.
+    pub fn with_query(self, capture: bool) -> Self {
+        let shared = Shared {
+            tracer: self.shared.tracer.clone(),
+            capture_query: capture,
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for ServerLayer {
+    type Service = ServerService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ServerService {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The service [`ServerLayer`] wraps around the application.
+#[derive(Clone)]
+pub struct ServerService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> fmt::Debug for ServerService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerService").finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqB, ResB> tower_service::Service<Request<ReqB>> for ServerService<S>
+where
+    S: tower_service::Service<Request<ReqB>, Response = Response<ResB>>,
+    S::Error: fmt::Display,
+    ResB: Body,
+{
+    type Response = Response<ResponseBody<ResB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskCx<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqB>) -> Self::Future {
+        let state = start(&self.shared, &req);
+        // The context is attached while the service builds its future too:
+        // axum and tonic run extractors and spawn work there.
+        let inner = {
+            let _attached = state.cx.clone().attach();
+            catch_unwind(AssertUnwindSafe(|| self.inner.call(req)))
+        };
+        match inner {
+            Ok(fut) => ResponseFuture {
+                inner: Some(fut),
+                state: Some(state),
+            },
+            Err(panic) => {
+                state.record_panic(&*panic);
+                ResponseFuture {
+                    inner: None,
+                    state: Some(state),
+                }
+            }
+        }
+    }
+}
+
+/// What the span needs after the request: its context, and how to read the
+/// answer (HTTP or gRPC).
+struct SpanState {
+    cx: Context,
+    grpc: bool,
+    panicked: bool,
+}
+
+impl SpanState {
+    fn record_panic(&self, panic: &(dyn std::any::Any + Send)) {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic with a non-string payload".to_owned());
+        let span = self.cx.span();
+        super::error::record_message(&span, "panic", &message);
+        span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, "panic"));
+    }
+
+    /// The answer after a panic: 500, or for gRPC a trailers-only INTERNAL.
+    fn panic_response<B>(mut self) -> Response<ResponseBody<B>> {
+        self.panicked = true;
+        let mut res = Response::new(ResponseBody {
+            inner: None,
+            finish: None,
+        });
+        if self.grpc {
+            let h = res.headers_mut();
+            h.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/grpc"),
+            );
+            h.insert("grpc-status", HeaderValue::from_static("13"));
+            h.insert("grpc-message", HeaderValue::from_static("panic"));
+        } else {
+            *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        }
+        self.on_response(res.status(), res.headers());
+        res.body_mut().finish = Some(Finish::new(self));
+        res
+    }
+
+    /// Status attributes from the response head.
+    fn on_response(&self, status: StatusCode, headers: &HeaderMap) {
+        let span = self.cx.span();
+        if !span.is_recording() {
+            return;
+        }
+        if self.grpc {
+            if let Some(code) = grpc_status(headers) {
+                record_grpc_status(&span, code);
+            } else if status.is_server_error() {
+                set_http_error(&span, status, self.panicked);
+            }
+            return;
+        }
+        span.set_attribute(KeyValue::new(
+            semconv::HTTP_RESPONSE_STATUS_CODE,
+            i64::from(status.as_u16()),
+        ));
+        if status.is_server_error() {
+            set_http_error(&span, status, self.panicked);
+        }
+    }
+}
+
+fn set_http_error(span: &opentelemetry::trace::SpanRef<'_>, status: StatusCode, panicked: bool) {
+    if !panicked {
+        // error.type: the status code as a string, per the HTTP conventions
+        // (a panic keeps the `panic` it was given).
+        span.set_attribute(KeyValue::new(
+            semconv::ERROR_TYPE,
+            status.as_str().to_owned(),
+        ));
+        span.set_status(Status::error(""));
+    }
+}
+
+fn grpc_status(headers: &HeaderMap) -> Option<i64> {
+    headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `rpc.grpc.status_code` and, for the codes the conventions call server
+/// errors, status ERROR.
+// The rpc attributes the issue, X-Ray and ADOT's pipelines use (semantic
+// conventions before 1.38, which renamed them to `rpc.system.name` and a
+// string `rpc.response.status_code`): see docs/distro.md.
+#[allow(deprecated)]
+fn record_grpc_status(span: &opentelemetry::trace::SpanRef<'_>, code: i64) {
+    span.set_attribute(KeyValue::new(semconv::RPC_GRPC_STATUS_CODE, code));
+    // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
+    if matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
+        span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, code.to_string()));
+        span.set_status(Status::error(""));
+    }
+}
+
+/// Builds the span for `req` from its head (before the service sees it).
+#[allow(deprecated)] // rpc.system / rpc.service: see record_grpc_status
+fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
+    let parent = headers::extract(req.headers());
+    let h = req.headers();
+    let grpc = h
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
+    let mut attrs = Vec::with_capacity(16);
+    let name: Cow<'static, str> = if grpc {
+        let path = req.uri().path().trim_start_matches('/');
+        let (service, method) = path.rsplit_once('/').unwrap_or((path, ""));
+        attrs.push(KeyValue::new(semconv::RPC_SYSTEM, "grpc"));
+        attrs.push(KeyValue::new(semconv::RPC_SERVICE, service.to_owned()));
+        attrs.push(KeyValue::new(semconv::RPC_METHOD, method.to_owned()));
+        Cow::Owned(path.to_owned())
+    } else {
+        let (method, known) = method_value(req.method());
+        attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method));
+        if !known {
+            attrs.push(KeyValue::new(
+                semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+                req.method().as_str().to_owned(),
+            ));
+        }
+        let label = if known { method } else { "HTTP" };
+        let route = route(req);
+        attrs.push(KeyValue::new(
+            semconv::URL_PATH,
+            req.uri().path().to_owned(),
+        ));
+        attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme(req)));
+        if let Some(q) = req.uri().query().filter(|_| shared.capture_query) {
+            attrs.push(KeyValue::new(
+                semconv::URL_QUERY,
+                redact_query(q).into_owned(),
+            ));
+        }
+        if let Some(ua) = h
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+        {
+            attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, ua.to_owned()));
+        }
+        if let Some(len) = content_length(h) {
+            attrs.push(KeyValue::new(semconv::HTTP_REQUEST_BODY_SIZE, len));
+        }
+        match route {
+            Some(route) => {
+                attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.to_owned()));
+                Cow::Owned(format!("{label} {route}"))
+            }
+            None => Cow::Borrowed(label),
+        }
+    };
+    if let Some((host, port)) = server_host(req) {
+        attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, host.to_owned()));
+        if let Some(port) = port {
+            attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        }
+    }
+    let peer = peer_addr(req);
+    if let Some(peer) = peer {
+        attrs.push(KeyValue::new(
+            semconv::NETWORK_PEER_ADDRESS,
+            peer.ip().to_string(),
+        ));
+        attrs.push(KeyValue::new(
+            semconv::NETWORK_PEER_PORT,
+            i64::from(peer.port()),
+        ));
+    }
+    if !grpc {
+        match forwarded_client(h) {
+            Some(client) => attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, client)),
+            None => {
+                if let Some(peer) = peer {
+                    attrs.push(KeyValue::new(
+                        semconv::CLIENT_ADDRESS,
+                        peer.ip().to_string(),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(v) = headers::protocol_version(req.version()) {
+        attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, v));
+    }
+    let span = shared.tracer.build_with_context(
+        opentelemetry::trace::SpanBuilder::from_name(name)
+            .with_kind(SpanKind::Server)
+            .with_attributes(attrs),
+        &parent,
+    );
+    SpanState {
+        cx: parent.with_span(span),
+        grpc,
+        panicked: false,
+    }
+}
+
+/// axum's matched route (`/orders/{id}`), when the layer runs inside the
+/// router (`Router::layer`).
+fn route<B>(req: &Request<B>) -> Option<&str> {
+    #[cfg(feature = "axum")]
+    if let Some(m) = req.extensions().get::<axum::extract::MatchedPath>() {
+        return Some(m.as_str());
+    }
+    let _ = req;
+    None
+}
+
+/// The connection's peer, when the server put it in the request
+/// (axum's `ConnectInfo<SocketAddr>`, tonic's `TcpConnectInfo`).
+fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(addr)) = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(*addr);
+    }
+    #[cfg(feature = "tonic")]
+    if let Some(info) = req
+        .extensions()
+        .get::<tonic::transport::server::TcpConnectInfo>()
+    {
+        return info.remote_addr();
+    }
+    let _ = req;
+    None
+}
+
+fn content_length(h: &HeaderMap) -> Option<i64> {
+    h.get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// One `key=value` of the first element of a `Forwarded` header (RFC 7239).
+fn forwarded_param<'a>(h: &'a HeaderMap, key: &str) -> Option<&'a str> {
+    let first = h.get("forwarded")?.to_str().ok()?.split(',').next()?;
+    first.split(';').find_map(|pair| {
+        let (k, v) = pair.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case(key)
+            .then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// `client.address` from `Forwarded: for=` or the first `X-Forwarded-For`
+/// entry (the original client), without port or IPv6 brackets.
+fn forwarded_client(h: &HeaderMap) -> Option<String> {
+    let raw = forwarded_param(h, "for").or_else(|| {
+        h.get("x-forwarded-for")?
+            .to_str()
+            .ok()?
+            .split(',')
+            .next()
+            .map(str::trim)
+    })?;
+    let host = match raw.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        // One colon: `host:port`; more: a bare IPv6 address.
+        None if raw.matches(':').count() == 1 => raw.split(':').next().unwrap_or(raw),
+        None => raw,
+    };
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
+/// `url.scheme`: what a proxy says the client used, else the URI's, else
+/// http. The two common values are static strings (no allocation).
+fn scheme<B>(req: &Request<B>) -> opentelemetry::Value {
+    let h = req.headers();
+    let raw = forwarded_param(h, "proto")
+        .or_else(|| h.get("x-forwarded-proto").and_then(|v| v.to_str().ok()))
+        .or_else(|| req.uri().scheme_str())
+        .unwrap_or("http");
+    if raw.eq_ignore_ascii_case("http") {
+        "http".into()
+    } else if raw.eq_ignore_ascii_case("https") {
+        "https".into()
+    } else {
+        raw.to_ascii_lowercase().into()
+    }
+}
+
+/// `server.address` / `server.port`, from the first of: Forwarded `host`,
+/// X-Forwarded-Host, the URI authority (`:authority` in HTTP/2), Host.
+fn server_host<B>(req: &Request<B>) -> Option<(&str, Option<u16>)> {
+    let h = req.headers();
+    let raw = forwarded_param(h, "host")
+        .or_else(|| h.get("x-forwarded-host").and_then(|v| v.to_str().ok()))
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
+        .or_else(|| h.get(http::header::HOST).and_then(|v| v.to_str().ok()))?;
+    let authority: http::uri::Authority = raw.parse().ok()?;
+    // An IPv6 literal without its brackets, as the conventions write addresses.
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    // `authority` owns its text: take the same slice from `raw` instead.
+    let start = raw.find(host)?;
+    Some((&raw[start..start + host.len()], authority.port_u16()))
+}
+
+pin_project! {
+    /// The response future of [`ServerService`].
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        state: Option<SpanState>,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    E: fmt::Display,
+    B: Body,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let Some(state) = this.state.take() else {
+            // Polled after completion: a contract violation by the caller;
+            // stay pending rather than panic.
+            return Poll::Pending;
+        };
+        let Some(fut) = this.inner.as_mut().as_pin_mut() else {
+            return Poll::Ready(Ok(state.panic_response()));
+        };
+        let polled = {
+            let _attached = state.cx.clone().attach();
+            catch_unwind(AssertUnwindSafe(|| fut.poll(cx)))
+        };
+        match polled {
+            Ok(Poll::Pending) => {
+                *this.state = Some(state);
+                Poll::Pending
+            }
+            Ok(Poll::Ready(Ok(res))) => {
+                state.on_response(res.status(), res.headers());
+                Poll::Ready(Ok(res.map(|inner| ResponseBody {
+                    inner: Some(inner),
+                    finish: Some(Finish::new(state)),
+                })))
+            }
+            Ok(Poll::Ready(Err(err))) => {
+                {
+                    let span = state.cx.span();
+                    let type_name = std::any::type_name::<E>();
+                    super::error::record_message(&span, type_name, &err.to_string());
+                    span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, type_name));
+                }
+                drop(Finish::new(state));
+                Poll::Ready(Err(err))
+            }
+            Err(panic) => {
+                this.inner.set(None);
+                state.record_panic(&*panic);
+                Poll::Ready(Ok(state.panic_response()))
+            }
+        }
+    }
+}
+
+/// Ends the span when dropped (the body finished or was dropped), with
+/// what the body saw.
+struct Finish {
+    state: SpanState,
+    body_bytes: u64,
+}
+
+impl Finish {
+    fn new(state: SpanState) -> Self {
+        Self {
+            state,
+            body_bytes: 0,
+        }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        let span = self.state.cx.span();
+        if span.is_recording() && !self.state.grpc {
+            let size = i64::try_from(self.body_bytes).unwrap_or(i64::MAX);
+            span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_BODY_SIZE, size));
+        }
+        span.end();
+    }
+}
+
+pin_project! {
+    /// The response body of [`ServerService`]: the service's body, counted,
+    /// ending the span when it ends (or empty, after a panic).
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: Option<B>,
+        finish: Option<Finish>,
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskCx<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            *this.finish = None;
+            return Poll::Ready(None);
+        };
+        let polled = inner.poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(finish) = this.finish.as_mut() {
+                    if let Some(data) = frame.data_ref() {
+                        finish.body_bytes += data.remaining() as u64;
+                    } else if let Some(code) = frame
+                        .trailers_ref()
+                        .filter(|_| finish.state.grpc)
+                        .and_then(grpc_status)
+                    {
+                        record_grpc_status(&finish.state.cx.span(), code);
+                    }
+                }
+            }
+            Poll::Ready(None) | Poll::Ready(Some(Err(_))) => *this.finish = None,
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    http::header::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn client_address_from_forwarding_headers() {
+        // RFC 7239 section 4 examples and the X-Forwarded-For de-facto format.
+        type Case<'a> = (&'a [(&'static str, &'static str)], Option<&'a str>);
+        let cases: &[Case<'_>] = &[
+            (
+                &[("forwarded", "for=192.0.2.60;proto=http;by=203.0.113.43")],
+                Some("192.0.2.60"),
+            ),
+            (
+                &[("forwarded", "For=\"[2001:db8:cafe::17]:4711\"")],
+                Some("2001:db8:cafe::17"),
+            ),
+            (
+                &[("forwarded", "for=192.0.2.43, for=198.51.100.17")],
+                Some("192.0.2.43"),
+            ),
+            (
+                &[(
+                    "x-forwarded-for",
+                    "203.0.113.195, 70.41.3.18, 150.172.238.178",
+                )],
+                Some("203.0.113.195"),
+            ),
+            (
+                &[("x-forwarded-for", "2001:db8:85a3:8d3:1319:8a2e:370:7348")],
+                Some("2001:db8:85a3:8d3:1319:8a2e:370:7348"),
+            ),
+            (
+                &[("x-forwarded-for", "203.0.113.195:41237")],
+                Some("203.0.113.195"),
+            ),
+            (&[], None),
+        ];
+        for (pairs, want) in cases {
+            let got = forwarded_client(&headers(pairs));
+            assert_eq!(got.as_deref(), *want, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn server_address_prefers_the_forwarded_host() {
+        let req = |pairs: &[(&'static str, &'static str)]| {
+            let mut r = Request::new(());
+            *r.headers_mut() = headers(pairs);
+            r
+        };
+        let r = req(&[
+            ("host", "internal:8080"),
+            ("x-forwarded-host", "shop.example.com"),
+        ]);
+        assert_eq!(server_host(&r), Some(("shop.example.com", None)));
+        let r = req(&[("host", "internal:8080")]);
+        assert_eq!(server_host(&r), Some(("internal", Some(8080))));
+        let r = req(&[("host", "[::1]:3000")]);
+        assert_eq!(server_host(&r), Some(("::1", Some(3000))));
+        let r = req(&[("forwarded", "host=a.example;proto=https"), ("host", "b")]);
+        assert_eq!(
+            (server_host(&r), scheme(&r).as_str().into_owned()),
+            (Some(("a.example", None)), "https".to_owned())
+        );
+    }
+}
