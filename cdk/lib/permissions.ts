@@ -62,3 +62,25 @@ export const XRAY_SAMPLING_ACTIONS: readonly string[] = [
  * Granted on one log group's ARN only.
  */
 export const LOGS_EXPORT_ACTIONS: readonly string[] = ['logs:PutLogEvents'];
+
+/**
+ * OTLP metrics to the CloudWatch metrics OTLP endpoint
+ * (`https://monitoring.<region>.amazonaws.com/v1/metrics`, SigV4 service `monitoring`, the
+ * `cloudwatch` IAM prefix): the endpoint publishes custom metrics, which CloudWatch authorises as
+ * `cloudwatch:PutMetricData` ("Create an IAM user with CloudWatch Metrics permissions"):
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/metrics-otel-send.html
+ * PutMetricData has no resource-level permissions, so the resource is `*` (narrow it with the
+ * `cloudwatch:namespace` condition key if you need to).
+ */
+export const METRICS_OTLP_ACTIONS: readonly string[] = ['cloudwatch:PutMetricData'];
+
+/**
+ * The `awsemf` exporter: Embedded Metric Format documents written with PutLogEvents to a log
+ * stream it creates (CreateLogStream) in a group it may create (CreateLogGroup, only when the
+ * group is not declared in the stack). No CloudWatch metrics permission: CloudWatch Logs
+ * extracts the metrics. DescribeLogStreams is not used (PutLogEvents needs no sequence token
+ * since 2023). Granted on the named groups only.
+ */
+export const EMF_STREAM_ACTIONS: readonly string[] = ['logs:PutLogEvents', 'logs:CreateLogStream'];
+/** With {@link EMF_STREAM_ACTIONS} when the exporter may create the group itself. */
+export const EMF_GROUP_ACTIONS: readonly string[] = ['logs:CreateLogGroup'];

@@ -15,12 +15,17 @@ export enum SidecarTraceDestination {
 }
 
 /** The configs the sidecar image carries under `ecs-sidecar/config/`. */
-export type CarriedConfigName = 'ecs-default' | 'xray-segments' | 'local-debug';
+/**
+ * `cloudwatch-otlp` also exports metrics and logs: set `metricsOtlpExport` and
+ * `logsExportGroup` on the sidecar for their permissions.
+ */
+export type CarriedConfigName = 'ecs-default' | 'xray-segments' | 'local-debug' | 'cloudwatch-otlp';
 
 const CARRIED_DESTINATIONS: Record<CarriedConfigName, SidecarTraceDestination> = {
   'ecs-default': SidecarTraceDestination.XRAY_OTLP,
   'xray-segments': SidecarTraceDestination.XRAY_SEGMENTS,
   'local-debug': SidecarTraceDestination.NONE,
+  'cloudwatch-otlp': SidecarTraceDestination.XRAY_OTLP,
 };
 
 /**
@@ -47,7 +52,7 @@ export class SidecarConfig {
   public static carried(name: CarriedConfigName, configDir: string = SIDECAR_CONFIG_DIR): SidecarConfig {
     const destination = CARRIED_DESTINATIONS[name];
     if (destination === undefined) {
-      throw new Error(`SidecarConfig.carried: unknown config '${name}' (ecs-default, xray-segments, local-debug)`);
+      throw new Error(`SidecarConfig.carried: unknown config '${name}' (ecs-default, xray-segments, local-debug, cloudwatch-otlp)`);
     }
     const file = path.join(configDir, `${name}.yaml`);
     requireFile(file, `sidecar config ${name}.yaml`, 'the ecs-sidecar crate ships it; check the checkout or pass configDir');

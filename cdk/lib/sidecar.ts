@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -8,7 +8,27 @@ import { Construct } from 'constructs';
 import * as env from './env';
 import { defaultSidecarContext, requireFile } from './paths';
 import { SidecarConfig, SidecarTraceDestination } from './sidecar-config';
-import { LOGS_EXPORT_ACTIONS, XRAY_OTLP_ACTIONS, XRAY_SAMPLING_ACTIONS, XRAY_SEGMENT_ACTIONS } from './permissions';
+import {
+  EMF_GROUP_ACTIONS,
+  EMF_STREAM_ACTIONS,
+  LOGS_EXPORT_ACTIONS,
+  METRICS_OTLP_ACTIONS,
+  XRAY_OTLP_ACTIONS,
+  XRAY_SAMPLING_ACTIONS,
+  XRAY_SEGMENT_ACTIONS,
+} from './permissions';
+
+/** A log group the sidecar's `awsemf` exporter writes EMF documents to (`log_group_name`). */
+export interface EmfLogGroup {
+  /** The group name as in the config's `log_group_name` (no placeholders). */
+  readonly logGroupName: string;
+  /**
+   * Let the exporter create the group when it is missing (`logs:CreateLogGroup` on that
+   * group). Leave false when the stack declares the group.
+   * @default false
+   */
+  readonly createLogGroup?: boolean;
+}
 
 /** Ports the sidecar listens on. */
 export const SIDECAR_PORTS = {
@@ -101,6 +121,19 @@ export interface OtelAwsSidecarProps {
   readonly samplingProxy?: boolean;
   /** Export OpenTelemetry logs to this log group (task role may write there only). @default no logs export */
   readonly logsExportGroup?: logs.ILogGroup;
+  /**
+   * The config exports OTLP metrics to the CloudWatch metrics OTLP endpoint
+   * (`otlphttp` with `metrics_endpoint: https://monitoring.<region>.amazonaws.com/v1/metrics`):
+   * grants `cloudwatch:PutMetricData`.
+   * @default false
+   */
+  readonly metricsOtlpExport?: boolean;
+  /**
+   * Log groups the config's `awsemf` exporters write to: grants `logs:PutLogEvents` and
+   * `logs:CreateLogStream` on each (and `logs:CreateLogGroup` where `createLogGroup`).
+   * @default no EMF export
+   */
+  readonly emfLogGroups?: EmfLogGroup[];
   /** Application containers to wire to the sidecar (see {@link OtelAwsSidecar.addApplication}). */
   readonly applications?: ecs.ContainerDefinition[];
   /** Health check timing. */
@@ -224,6 +257,24 @@ export class OtelAwsSidecar extends Construct {
     }
     if (props.logsExportGroup) {
       grant(LOGS_EXPORT_ACTIONS, [props.logsExportGroup.logGroupArn]);
+    }
+    if (props.metricsOtlpExport) {
+      grant(METRICS_OTLP_ACTIONS, ['*']);
+    }
+    const emf = props.emfLogGroups ?? [];
+    for (const g of emf) {
+      if (!/^[.\-_/#A-Za-z0-9]{1,512}$/.test(g.logGroupName)) {
+        throw new Error(
+          `OtelAwsSidecar: emfLogGroups: ${JSON.stringify(g.logGroupName)} is not a log group name (1-512 of a-z A-Z 0-9 . - _ / #; placeholders such as {TaskId} cannot be granted: name the group)`,
+        );
+      }
+    }
+    if (emf.length > 0) {
+      const stack = Stack.of(this);
+      const arn = (name: string) => stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+      grant(EMF_STREAM_ACTIONS, emf.flatMap((g) => [arn(g.logGroupName), arn(`${g.logGroupName}:log-stream:*`)]));
+      const created = emf.filter((g) => g.createLogGroup);
+      if (created.length > 0) grant(EMF_GROUP_ACTIONS, created.map((g) => arn(g.logGroupName)));
     }
 
     for (const app of props.applications ?? []) {

@@ -236,6 +236,7 @@ describe('OtelAwsSidecar', () => {
     ['xray-segments' as const, XRAY_SEGMENTS, []],
     ['ecs-default' as const, XRAY_OTLP, ['xray:PutTelemetryRecords']],
     ['local-debug' as const, [], XRAY_SEGMENTS],
+    ['cloudwatch-otlp' as const, XRAY_OTLP, ['xray:PutTelemetryRecords']],
   ])('carried config %s: inline content and matching X-Ray permissions', (name, granted, notGranted) => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, `${name}.yaml`), `# ${name}\n`);
@@ -295,6 +296,40 @@ describe('OtelAwsSidecar', () => {
     expect(taskRoleActions(t)).toEqual(expect.arrayContaining(LOGS));
     expect(taskRoleActions(t).filter((a) => a.startsWith('logs:'))).toEqual(LOGS);
     for (const a of LOGS) expect(taskRoleResources(t, a)).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^Exported/), 'Arn'] }]);
+  });
+
+  test('metricsOtlpExport grants cloudwatch:PutMetricData (the OTLP metrics endpoint) and nothing else new', () => {
+    const { t } = fargate({ metricsOtlpExport: true });
+    expect(taskRoleActions(t).filter((a) => a.startsWith('cloudwatch:'))).toEqual(['cloudwatch:PutMetricData']);
+    expect(taskRoleResources(t, 'cloudwatch:PutMetricData')).toEqual(['*']);
+    expect(taskRoleActions(t).filter((a) => a.startsWith('logs:'))).toEqual([]);
+    const { t: plain } = fargate();
+    expect(taskRoleActions(plain).filter((a) => a.startsWith('cloudwatch:'))).toEqual([]);
+  });
+
+  test('emfLogGroups grant PutLogEvents/CreateLogStream on the named groups, CreateLogGroup only where allowed, no cloudwatch action', () => {
+    const { t } = fargate({
+      emfLogGroups: [{ logGroupName: '/aws/ecs/application/metrics' }, { logGroupName: '/metrics/checkout', createLogGroup: true }],
+    });
+    expectNoWildcardActions(t);
+    const logsActions = [...new Set(taskRoleActions(t).filter((a) => a.startsWith('logs:')))].sort();
+    expect(logsActions).toEqual(['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents']);
+    expect(taskRoleActions(t).filter((a) => a.startsWith('cloudwatch:'))).toEqual([]);
+    const text = (r: Json) => JSON.stringify(r);
+    const put = taskRoleResources(t, 'logs:PutLogEvents').map(text);
+    expect(put).toHaveLength(4);
+    expect(put.some((r) => r.includes(':log-group:/aws/ecs/application/metrics:log-stream:*'))).toBe(true);
+    expect(put.some((r) => r.includes(':log-group:/metrics/checkout"'))).toBe(true);
+    expect(taskRoleResources(t, 'logs:CreateLogStream').map(text)).toEqual(put);
+    const create = taskRoleResources(t, 'logs:CreateLogGroup').map(text);
+    expect(create).toHaveLength(1);
+    expect(create[0]).toContain(':log-group:/metrics/checkout');
+    expect(create[0]).not.toContain('log-stream');
+  });
+
+  test('emfLogGroups refuse names the role cannot be scoped to', () => {
+    expect(() => fargate({ emfLogGroups: [{ logGroupName: '/ecs/{TaskId}' }] })).toThrow(/placeholders such as \{TaskId\}/);
+    expect(() => fargate({ emfLogGroups: [{ logGroupName: '' }] })).toThrow(/not a log group name/);
   });
 
   test('no logs permissions on the task role unless asked (the execution role writes the container logs)', () => {

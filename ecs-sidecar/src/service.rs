@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use otel_aws_distro::Env;
-use otel_aws_distro::receiver::{self, ReceiverConfig, ReceiverError, RunningReceivers};
+use otel_aws_distro::receiver::{
+    self, ReceiverConfig, ReceiverError, RunningReceivers, Signal, Sinks,
+};
 use tokio::sync::watch;
 
 use crate::config::{Config, Extension, Receiver};
@@ -159,6 +161,7 @@ impl Sidecar {
                 sidecar.health = Some(server);
             }
         }
+        let mut otlp_sinks: BTreeMap<String, Sinks> = BTreeMap::new();
         for (name, section) in cfg.pipelines() {
             let pipeline =
                 Pipeline::start(name, section, cfg, &telemetry, &creds, &opts.env).await?;
@@ -166,36 +169,16 @@ impl Sidecar {
                 let sink = pipeline.sink(id, &telemetry);
                 let mut addrs = ReceiverAddrs::default();
                 match cfg.receivers.get(id) {
-                    Some(Receiver::Otlp(o)) => {
-                        let mut rc = ReceiverConfig {
-                            http_addr: o.protocols.http.as_ref().map(|h| h.listen()),
-                            grpc_addr: o.protocols.grpc.as_ref().map(|g| g.listen()),
-                            // Open to the task's containers: close stalled and half-open peers.
-                            idle_timeout: Some(receiver::DEFAULT_IDLE_TIMEOUT),
-                            request_timeout: Some(receiver::DEFAULT_REQUEST_TIMEOUT),
-                            ..ReceiverConfig::default()
+                    Some(Receiver::Otlp(_)) => {
+                        // Started once below, with the sinks of every signal using it.
+                        let sinks = otlp_sinks.entry(id.clone()).or_default();
+                        let sink = Arc::new(sink);
+                        *sinks = match pipeline.signal() {
+                            Signal::Traces => std::mem::take(sinks).with_traces(sink),
+                            Signal::Metrics => std::mem::take(sinks).with_metrics(sink),
+                            Signal::Logs => std::mem::take(sinks).with_logs(sink),
                         };
-                        if let Some(max) = o
-                            .protocols
-                            .http
-                            .as_ref()
-                            .and_then(|h| h.max_request_body_size)
-                        {
-                            rc.max_body_bytes = max as usize;
-                        }
-                        let mut stop = stop_rx.clone();
-                        let running = receiver::serve(rc, Arc::new(sink), async move {
-                            let _ = stop.wait_for(|s| *s).await;
-                        })
-                        .await
-                        .map_err(|source| StartError::Otlp {
-                            id: id.clone(),
-                            source,
-                        })?;
-                        addrs.http = running.http_addr();
-                        addrs.grpc = running.grpc_addr();
-                        tracing::info!(receiver = %id, http = ?addrs.http, grpc = ?addrs.grpc, "OTLP receiver listening");
-                        sidecar.otlp.push(running);
+                        continue;
                     }
                     Some(Receiver::AwsXray(x)) => {
                         let addr = x.listen();
@@ -226,6 +209,44 @@ impl Sidecar {
                 sidecar.addrs.insert(id.clone(), addrs);
             }
             sidecar.pipelines.push(pipeline);
+        }
+        for (id, sinks) in otlp_sinks {
+            let Some(Receiver::Otlp(o)) = cfg.receivers.get(&id) else {
+                continue;
+            };
+            let mut rc = ReceiverConfig {
+                http_addr: o.protocols.http.as_ref().map(|h| h.listen()),
+                grpc_addr: o.protocols.grpc.as_ref().map(|g| g.listen()),
+                // Open to the task's containers: close stalled and half-open peers.
+                idle_timeout: Some(receiver::DEFAULT_IDLE_TIMEOUT),
+                request_timeout: Some(receiver::DEFAULT_REQUEST_TIMEOUT),
+                ..ReceiverConfig::default()
+            };
+            if let Some(max) = o
+                .protocols
+                .http
+                .as_ref()
+                .and_then(|h| h.max_request_body_size)
+            {
+                rc.max_body_bytes = max as usize;
+            }
+            let mut stop = stop_rx.clone();
+            let running = receiver::serve_signals(rc, sinks, async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await
+            .map_err(|source| StartError::Otlp {
+                id: id.clone(),
+                source,
+            })?;
+            let addrs = ReceiverAddrs {
+                http: running.http_addr(),
+                grpc: running.grpc_addr(),
+                ..ReceiverAddrs::default()
+            };
+            tracing::info!(receiver = %id, http = ?addrs.http, grpc = ?addrs.grpc, "OTLP receiver listening");
+            sidecar.otlp.push(running);
+            sidecar.addrs.insert(id, addrs);
         }
         if let Some(h) = &sidecar.health {
             h.set_ready();

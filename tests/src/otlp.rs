@@ -29,6 +29,8 @@ use axum::response::Response;
 use bytes::Bytes;
 use flate2::read::GzDecoder;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
@@ -93,6 +95,17 @@ impl OtlpEndpointOptions {
             sigv4: Some(SigV4Expect::test(region, "logs")),
             path: "/v1/logs".to_owned(),
             required_headers: vec!["x-aws-log-group".to_owned(), "x-aws-log-stream".to_owned()],
+        }
+    }
+}
+
+impl OtlpEndpointOptions {
+    /// The CloudWatch metrics endpoint: `/v1/metrics`, SigV4 service `monitoring`.
+    pub fn cloudwatch_metrics(region: &str) -> Self {
+        Self {
+            sigv4: Some(SigV4Expect::test(region, "monitoring")),
+            path: "/v1/metrics".to_owned(),
+            required_headers: Vec::new(),
         }
     }
 }
@@ -451,11 +464,12 @@ fn process(shared: &Shared, req: &RecordedRequest) -> Result<Response, Rejection
         }
     };
     let body = decompress(&req.headers, &req.body)?;
-    // Logs and metrics bodies are checked for well-formedness, not decoded.
-    let logs = opts.path.ends_with("/v1/logs") || opts.path.ends_with("/v1/metrics");
-    if logs {
+    let logs = opts.path.ends_with("/v1/logs");
+    let metrics = opts.path.ends_with("/v1/metrics");
+    if logs || metrics {
         let ok = match encoding {
-            Encoding::Protobuf => <() as Message>::decode(body.as_ref()).is_ok(),
+            Encoding::Protobuf if logs => ExportLogsServiceRequest::decode(body.as_ref()).is_ok(),
+            Encoding::Protobuf => ExportMetricsServiceRequest::decode(body.as_ref()).is_ok(),
             Encoding::Json => {
                 serde_json::from_slice::<serde_json::Value>(&body).is_ok_and(|v| v.is_object())
             }
@@ -464,7 +478,10 @@ fn process(shared: &Shared, req: &RecordedRequest) -> Result<Response, Rejection
             return Err(reject(
                 400,
                 "ValidationException",
-                "malformed OTLP logs/metrics body",
+                format!(
+                    "malformed OTLP {} body",
+                    if logs { "logs" } else { "metrics" }
+                ),
             ));
         }
     } else {

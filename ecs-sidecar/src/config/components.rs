@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use otel_aws_distro::receiver::Signal;
 use serde::{Deserialize, Deserializer};
 
 use super::values::{
@@ -226,6 +227,10 @@ pub struct OtlpHttpExporter {
     pub endpoint: Option<HttpUrl>,
     /// Full traces URL, used as is (wins over `endpoint`).
     pub traces_endpoint: Option<HttpUrl>,
+    /// Full metrics URL, used as is (wins over `endpoint`).
+    pub metrics_endpoint: Option<HttpUrl>,
+    /// Full logs URL, used as is (wins over `endpoint`).
+    pub logs_endpoint: Option<HttpUrl>,
     /// Extra headers.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -253,6 +258,8 @@ impl std::fmt::Debug for OtlpHttpExporter {
         let Self {
             endpoint,
             traces_endpoint,
+            metrics_endpoint,
+            logs_endpoint,
             headers,
             compression,
             compression_params,
@@ -269,6 +276,8 @@ impl std::fmt::Debug for OtlpHttpExporter {
         f.debug_struct("OtlpHttpExporter")
             .field("endpoint", endpoint)
             .field("traces_endpoint", traces_endpoint)
+            .field("metrics_endpoint", metrics_endpoint)
+            .field("logs_endpoint", logs_endpoint)
             .field("headers", &header_names)
             .field("compression", compression)
             .field("compression_params", compression_params)
@@ -294,7 +303,18 @@ impl OtlpHttpExporter {
     /// `/v1/traces`; `None` when neither is set (refused when the config is
     /// checked).
     pub fn traces_url(&self) -> Option<String> {
-        self.signal_url(self.traces_endpoint.as_ref(), "traces")
+        self.url_for(Signal::Traces)
+    }
+
+    /// The URL for `signal`: its own `<signal>_endpoint` as is, else
+    /// `endpoint` + `/v1/<signal>`; `None` when neither is set.
+    pub fn url_for(&self, signal: Signal) -> Option<String> {
+        let own = match signal {
+            Signal::Traces => self.traces_endpoint.as_ref(),
+            Signal::Metrics => self.metrics_endpoint.as_ref(),
+            Signal::Logs => self.logs_endpoint.as_ref(),
+        };
+        self.signal_url(own, signal.as_str())
     }
 
     /// The one URL rule for every signal: the signal's own endpoint as is,
@@ -391,7 +411,7 @@ pub struct ServiceSection {
     /// Extensions to start.
     #[serde(default)]
     pub extensions: Vec<String>,
-    /// `traces` or `traces/<name>` pipelines.
+    /// `traces`, `metrics`, `logs` or `<signal>/<name>` pipelines.
     #[serde(default)]
     pub pipelines: BTreeMap<String, PipelineSection>,
     /// Own logs.

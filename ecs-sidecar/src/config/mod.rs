@@ -1,6 +1,6 @@
 //! The sidecar's configuration: the OpenTelemetry Collector's YAML dialect
 //! (`receivers`, `processors`, `exporters`, `extensions`,
-//! `service.pipelines.traces`), with `${env:VAR}` / `${VAR}` substitution.
+//! `service.pipelines.traces`, `.metrics`, `.logs`), with `${env:VAR}` / `${VAR}` substitution.
 //!
 //! [`Config::parse`] does everything `--validate` checks: YAML, substitution,
 //! component types, every field (unknown fields are refused), values
@@ -104,6 +104,17 @@ pub struct Config {
     pub extensions: BTreeMap<String, Extension>,
     /// `service`.
     pub service: ServiceSection,
+}
+
+/// The signal of a pipeline id: `traces`, `metrics/app` → metrics; `None`
+/// for anything else (refused when the config is checked).
+pub fn pipeline_signal(id: &str) -> Option<otel_aws_distro::receiver::Signal> {
+    use otel_aws_distro::receiver::Signal;
+    let (ty, name) = id.split_once('/').unwrap_or((id, "x"));
+    if name.is_empty() {
+        return None;
+    }
+    Signal::ALL.into_iter().find(|s| s.as_str() == ty)
 }
 
 /// The type part of a component id: `otlphttp/xray` → `otlphttp`.
@@ -221,7 +232,7 @@ impl Config {
         Ok((Config::parse(&text, file, env)?, file.to_owned()))
     }
 
-    /// Pipelines in id order: (`traces` or `traces/<name>`, its section).
+    /// Pipelines in id order: (`<signal>` or `<signal>/<name>`, its section).
     pub fn pipelines(&self) -> impl Iterator<Item = (&String, &PipelineSection)> {
         self.service.pipelines.iter()
     }

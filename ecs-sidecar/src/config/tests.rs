@@ -2,6 +2,7 @@
 //! error naming the path and what is accepted.
 
 use super::*;
+use otel_aws_distro::receiver::Signal;
 
 const MINIMAL: &str = "
 receivers:
@@ -263,10 +264,10 @@ fn bad_configs_name_the_path_and_what_is_accepted() {
             vec!["service.extensions"],
         ),
         (
-            "metrics pipeline",
-            format!("{otlp}{debug}service:\n  pipelines:\n    metrics:\n      receivers: [otlp]\n      exporters: [debug]\n"),
-            "service.pipelines.metrics",
-            vec!["traces"],
+            "profiles pipeline",
+            format!("{otlp}{debug}service:\n  pipelines:\n    profiles:\n      receivers: [otlp]\n      exporters: [debug]\n"),
+            "service.pipelines.profiles",
+            vec!["traces, metrics, logs"],
         ),
         (
             "no pipelines",
@@ -374,7 +375,11 @@ fn shipped(name: &str) -> String {
 
 #[test]
 fn shipped_configs_validate() {
-    for name in ["ecs-default.yaml", "local-debug.yaml"] {
+    for name in [
+        "ecs-default.yaml",
+        "local-debug.yaml",
+        "cloudwatch-otlp.yaml",
+    ] {
         let cfg = parse(&shipped(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!cfg.service.pipelines.is_empty(), "{name}");
     }
@@ -390,6 +395,30 @@ fn shipped_configs_validate() {
         panic!("{cfg:?}");
     };
     assert_eq!((m.limit_mib, m.spike_limit_mib), (Some(32), Some(8)));
+}
+
+#[test]
+fn cloudwatch_otlp_config_carries_three_signals() {
+    let cfg = parse(&shipped("cloudwatch-otlp.yaml")).unwrap();
+    let names: Vec<&String> = cfg.service.pipelines.keys().collect();
+    assert_eq!(names, ["logs", "metrics", "traces"]);
+    let url = |id: &str, s: Signal| match cfg.exporters.get(id) {
+        Some(Exporter::OtlpHttp(o)) => o.url_for(s),
+        other => panic!("{other:?}"),
+    };
+    // The CloudWatch OTLP endpoints (AWS docs, "OTLP Endpoints").
+    assert_eq!(
+        url("otlphttp/metrics", Signal::Metrics).as_deref(),
+        Some("https://monitoring.eu-west-1.amazonaws.com/v1/metrics")
+    );
+    assert_eq!(
+        url("otlphttp/logs", Signal::Logs).as_deref(),
+        Some("https://logs.eu-west-1.amazonaws.com/v1/logs")
+    );
+    let Some(Exporter::OtlpHttp(logs)) = cfg.exporters.get("otlphttp/logs") else {
+        panic!()
+    };
+    assert_eq!(logs.headers["x-aws-log-group"], "/ecs/otel-aws");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use super::error::{ConfigError, list};
 use super::values::CompressionSetting;
 use super::{Config, Exporter, Extension, Processor, Receiver, component_type};
+use otel_aws_distro::receiver::Signal;
 
 /// Runs every check; the first failure is returned.
 pub fn check(cfg: &Config) -> Result<(), ConfigError> {
@@ -71,11 +72,25 @@ pub fn check(cfg: &Config) -> Result<(), ConfigError> {
         let p = format!("exporters.{id}");
         match e {
             Exporter::OtlpHttp(o) => {
-                if o.traces_url().is_none() {
+                if Signal::ALL.iter().all(|s| o.url_for(*s).is_none()) {
                     return Err(ConfigError::field(
                         format!("{p}.endpoint"),
-                        "required: endpoint (base URL, /v1/traces is appended) or traces_endpoint (full URL)",
+                        "required: endpoint (base URL, /v1/<signal> is appended) or traces_endpoint, metrics_endpoint, logs_endpoint (full URLs)",
                     ));
+                }
+                // Each signal it is used for needs a URL.
+                for (name, pipe) in &cfg.service.pipelines {
+                    let Some(signal) = super::pipeline_signal(name) else {
+                        continue;
+                    };
+                    if pipe.exporters.contains(id) && o.url_for(signal).is_none() {
+                        return Err(ConfigError::field(
+                            format!("{p}.endpoint"),
+                            format!(
+                                "required for pipeline {name}: endpoint (base URL, /v1/{signal} is appended) or {signal}_endpoint (full URL)"
+                            ),
+                        ));
+                    }
                 }
                 if o.compression == CompressionSetting::None
                     && o.compression_params
@@ -169,29 +184,20 @@ fn check_service(cfg: &Config) -> Result<(), ConfigError> {
     if cfg.service.pipelines.is_empty() {
         return Err(ConfigError::field(
             "service.pipelines",
-            "no pipeline; add service.pipelines.traces with receivers and exporters",
+            "no pipeline; add service.pipelines.traces (or metrics, logs) with receivers and exporters",
         ));
     }
-    let mut receiver_owner: std::collections::BTreeMap<&str, &str> = Default::default();
+    let mut receiver_owner: std::collections::BTreeMap<(&str, Signal), &str> = Default::default();
     for (name, pipe) in &cfg.service.pipelines {
         let p = format!("service.pipelines.{name}");
-        match component_type(name) {
-            "traces" if name.split_once('/').is_none_or(|(_, n)| !n.is_empty()) => {}
-            "metrics" | "logs" => {
-                return Err(ConfigError::Unsupported {
-                    path: p,
-                    message: "only traces pipelines are supported by this sidecar; accepted: traces, traces/<name>".into(),
-                });
-            }
-            _ => {
-                return Err(ConfigError::Unknown {
-                    path: p,
-                    what: "pipeline",
-                    name: name.clone(),
-                    accepted: "traces, traces/<name>".into(),
-                });
-            }
-        }
+        let Some(signal) = super::pipeline_signal(name) else {
+            return Err(ConfigError::Unknown {
+                path: p,
+                what: "pipeline",
+                name: name.clone(),
+                accepted: "traces, metrics, logs, <signal>/<name>".into(),
+            });
+        };
         if pipe.receivers.is_empty() {
             return Err(ConfigError::field(
                 format!("{p}.receivers"),
@@ -214,12 +220,22 @@ fn check_service(cfg: &Config) -> Result<(), ConfigError> {
                     defined: list(cfg.receivers.keys()),
                 });
             }
-            if let Some(other) = receiver_owner.insert(r.as_str(), name.as_str()) {
+            if let Some(other) = receiver_owner.insert((r.as_str(), signal), name.as_str()) {
                 return Err(ConfigError::Unsupported {
                     path,
                     message: format!(
-                        "receiver `{r}` is already used by pipeline `{other}`; this sidecar feeds each receiver into one pipeline (define a second receiver on another port)"
+                        "receiver `{r}` is already used by pipeline `{other}`; this sidecar feeds each receiver into one pipeline per signal (define a second receiver on another port)"
                     ),
+                });
+            }
+            let supports = match cfg.receivers.get(r) {
+                Some(Receiver::AwsXray(_)) => signal == Signal::Traces,
+                Some(Receiver::Otlp(_)) | None => true,
+            };
+            if !supports {
+                return Err(ConfigError::Unsupported {
+                    path,
+                    message: format!("receiver `{r}` only receives traces"),
                 });
             }
         }
@@ -244,12 +260,18 @@ fn check_service(cfg: &Config) -> Result<(), ConfigError> {
             seen.push(ty);
         }
         for (i, e) in pipe.exporters.iter().enumerate() {
-            if !cfg.exporters.contains_key(e) {
+            let Some(exporter) = cfg.exporters.get(e) else {
                 return Err(ConfigError::Missing {
                     path: format!("{p}.exporters[{i}]"),
                     name: e.clone(),
                     section: "exporters",
                     defined: list(cfg.exporters.keys()),
+                });
+            };
+            if matches!(exporter, Exporter::AwsXray(_)) && signal != Signal::Traces {
+                return Err(ConfigError::Unsupported {
+                    path: format!("{p}.exporters[{i}]"),
+                    message: format!("exporter `{e}` only exports traces"),
                 });
             }
         }

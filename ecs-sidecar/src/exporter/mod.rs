@@ -12,6 +12,7 @@ use otel_aws_distro::export::{
 };
 
 use otel_aws_distro::config::redact::RedactedUrl;
+use otel_aws_distro::receiver::Signal;
 
 use crate::config::{self, CompressionSetting, Config, Encoding, Exporter, Extension, Verbosity};
 use crate::extension::sigv4auth::{CredentialsError, CredentialsSource};
@@ -101,11 +102,21 @@ pub fn retry_policy(r: Option<&config::RetryOnFailure>) -> RetryPolicy {
     }
 }
 
-/// Builds exporter `id` of `cfg`.
+/// The SigV4 service of each signal's AWS OTLP endpoint.
+pub fn signing_service(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Traces => "xray",
+        Signal::Metrics => "monitoring",
+        Signal::Logs => "logs",
+    }
+}
+
+/// Builds exporter `id` of `cfg` for a pipeline of `signal`.
 pub async fn build(
     id: &str,
     cfg: &Config,
     creds: &CredentialsSource,
+    signal: Signal,
 ) -> Result<BuiltExporter, ExporterError> {
     let config_err = |source| ExporterError::Config {
         id: id.to_owned(),
@@ -119,10 +130,12 @@ pub async fn build(
     };
     match exp {
         Exporter::OtlpHttp(o) => {
-            let endpoint = o.traces_url().ok_or_else(|| ExporterError::Unsupported {
-                id: id.to_owned(),
-                message: "no endpoint (refused when the config is checked)".into(),
-            })?;
+            let endpoint = o
+                .url_for(signal)
+                .ok_or_else(|| ExporterError::Unsupported {
+                    id: id.to_owned(),
+                    message: "no endpoint (refused when the config is checked)".into(),
+                })?;
             let mut c = OtlpHttpConfig::new(endpoint);
             c.headers = o
                 .headers
@@ -149,8 +162,12 @@ pub async fn build(
                 .as_ref()
                 .and_then(|a| cfg.extensions.get(&a.authenticator))
             {
+                // Without a service: the signal's (xray, monitoring, logs).
                 Some(Extension::SigV4Auth(s)) => Signing::Force {
-                    service: s.service.clone(),
+                    service: s
+                        .service
+                        .clone()
+                        .or_else(|| Some(signing_service(signal).to_owned())),
                     region: s.region.clone().or_else(|| creds.default_region()),
                 },
                 // No authenticator: the distro still signs the AWS OTLP endpoints it recognises.

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use otel_aws_distro::export::{BatchExporter, ExportError, ExportOutcome, span_count};
+use otel_aws_distro::export::{BatchExporter, ExportError, ExportOutcome, OtlpBatch, span_count};
 use otel_aws_distro::receiver::ExportTraceServiceRequest;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -177,6 +177,11 @@ async fn export_one(
     batch: Arc<Outgoing>,
     counters: &Counters,
 ) {
+    if !batch.payload.metrics.resource_metrics.is_empty()
+        || !batch.payload.logs.resource_logs.is_empty()
+    {
+        return export_other(id, exporter, batch, counters).await;
+    }
     // `held` lives until both sends below finished.
     let (request, segments, held) = parts(batch, passthrough.is_some());
     let spans = span_count(&request) as u64;
@@ -187,6 +192,40 @@ async fn export_one(
     if let (Some(p), false) = (passthrough, segments.is_empty()) {
         let n = segments.len() as u64;
         record(id, counters, n, p.send(segments).await);
+    }
+    drop(held);
+}
+
+/// A metrics or logs batch: moved out when this exporter is the last
+/// holder, else copied (and the copy accounted).
+async fn export_other(
+    id: &str,
+    exporter: &dyn BatchExporter,
+    batch: Arc<Outgoing>,
+    counters: &Counters,
+) {
+    let (metrics, logs, held) = match Arc::try_unwrap(batch) {
+        Ok(out) => (
+            out.payload.metrics,
+            out.payload.logs,
+            Held::Owned(out.permits),
+        ),
+        Err(shared) => {
+            let (m, l) = (shared.payload.metrics.clone(), shared.payload.logs.clone());
+            let copy = size::metrics_bytes(&m) + size::logs_bytes(&l);
+            let extra = shared.permits.first().map(|p| p.charge_more(copy as u64));
+            (m, l, Held::Shared(shared, extra))
+        }
+    };
+    if !metrics.resource_metrics.is_empty() {
+        let n = metrics.items() as u64;
+        Counters::add(&counters.received, n);
+        record(id, counters, n, exporter.export_metrics(metrics).await);
+    }
+    if !logs.resource_logs.is_empty() {
+        let n = logs.items() as u64;
+        Counters::add(&counters.received, n);
+        record(id, counters, n, exporter.export_logs(logs).await);
     }
     drop(held);
 }

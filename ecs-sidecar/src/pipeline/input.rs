@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use otel_aws_distro::receiver::{
-    Accepted, Backpressure, ExportTraceServiceRequest, RequestMeta, Reservation, TraceSink,
+    Accepted, Backpressure, ExportLogsServiceRequest, ExportMetricsServiceRequest,
+    ExportTraceServiceRequest, RequestMeta, Reservation, Sink, TraceSink,
 };
 use tokio::sync::mpsc;
 
@@ -215,10 +216,56 @@ impl TraceSink for ReceiverSink {
     }
 
     fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
+        self.reservation(bytes)
+    }
+}
+
+impl ReceiverSink {
+    /// Accounts body bytes with the pipeline's memory limiter.
+    fn reservation(&self, bytes: usize) -> Result<Reservation, Backpressure> {
         match self.input.reserve(bytes) {
             Ok(Some(permit)) => Ok(Reservation::new(permit)),
             Ok(None) => Ok(Reservation::none()),
             Err(bp) => Err(bp),
         }
+    }
+
+    /// Offers a metrics or logs payload of `meta.items` items.
+    fn offer_items(&self, payload: Payload, meta: &RequestMeta) -> Result<Accepted, Backpressure> {
+        let items = usize::try_from(meta.items).unwrap_or(usize::MAX);
+        if items > 0 {
+            self.offer(payload, items)?;
+        }
+        Ok(Accepted::all())
+    }
+}
+
+/// Metrics pipelines: data points are the unit of the queue bound.
+impl Sink<ExportMetricsServiceRequest> for ReceiverSink {
+    fn accept(
+        &self,
+        batch: ExportMetricsServiceRequest,
+        meta: RequestMeta,
+    ) -> Result<Accepted, Backpressure> {
+        self.offer_items(Payload::metrics(batch), &meta)
+    }
+
+    fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
+        self.reservation(bytes)
+    }
+}
+
+/// Logs pipelines: log records are the unit of the queue bound.
+impl Sink<ExportLogsServiceRequest> for ReceiverSink {
+    fn accept(
+        &self,
+        batch: ExportLogsServiceRequest,
+        meta: RequestMeta,
+    ) -> Result<Accepted, Backpressure> {
+        self.offer_items(Payload::logs(batch), &meta)
+    }
+
+    fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
+        self.reservation(bytes)
     }
 }

@@ -1,4 +1,4 @@
-//! One traces pipeline: input (memory limiter + bounded queue) → worker
+//! One pipeline (traces, metrics or logs): input (memory limiter + bounded queue) → worker
 //! (resource merge, batch) → one queue per exporter → exporters.
 //!
 //! Processors run in a fixed order whatever their position in the list:
@@ -12,6 +12,7 @@ mod worker;
 use std::sync::Arc;
 use std::time::Duration;
 
+use otel_aws_distro::receiver::Signal;
 use tokio::sync::watch;
 
 use crate::config::{Config, PipelineSection, Processor};
@@ -32,6 +33,7 @@ pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// A running pipeline.
 #[derive(Debug)]
 pub struct Pipeline {
+    signal: Signal,
     name: String,
     input: Arc<PipelineInput>,
     stop: watch::Sender<bool>,
@@ -55,6 +57,7 @@ impl Pipeline {
         creds: &CredentialsSource,
         env: &otel_aws_distro::Env,
     ) -> Result<Pipeline, ExporterError> {
+        let signal = crate::config::pipeline_signal(name).unwrap_or(Signal::Traces);
         let mut batch = BatchSettings::passthrough();
         let mut memory = None;
         let mut sampler = None;
@@ -93,7 +96,7 @@ impl Pipeline {
         let mut legacy = LegacyMode::default();
         let mut max_span_bytes: Option<usize> = None;
         for id in &section.exporters {
-            let built = exporter::build(id, cfg, creds).await?;
+            let built = exporter::build(id, cfg, creds, signal).await?;
             if let Some(m) = built.max_span_bytes {
                 max_span_bytes = Some(max_span_bytes.map_or(m, |cur| cur.min(m)));
             }
@@ -138,6 +141,7 @@ impl Pipeline {
             .run(),
         );
         Ok(Pipeline {
+            signal,
             name: name.to_owned(),
             input,
             stop,
@@ -148,9 +152,14 @@ impl Pipeline {
         })
     }
 
-    /// The pipeline's name (`traces`, `traces/app`).
+    /// The pipeline's name (`traces`, `traces/app`, `metrics`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The signal the pipeline carries.
+    pub fn signal(&self) -> Signal {
+        self.signal
     }
 
     /// The forms of legacy X-Ray documents this pipeline's exporters take.

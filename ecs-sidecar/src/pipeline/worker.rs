@@ -80,6 +80,8 @@ impl Worker {
         if let Some(r) = &self.resource {
             r.apply(&mut item.payload.request);
             r.apply(&mut item.payload.translated);
+            r.apply_metrics(&mut item.payload.metrics);
+            r.apply_logs(&mut item.payload.logs);
         }
         let out = self.batcher.push(item.payload, item.spans, item.permit);
         self.send(out).await;

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otel_aws_distro::export::{Limits, span_count, split_request};
 
@@ -42,9 +44,10 @@ impl BatchSettings {
     }
 }
 
-/// What flows through a pipeline: OTLP spans for every exporter, plus the
-/// legacy X-Ray documents of the UDP receiver in the form each exporter
-/// takes (see [`crate::receiver::legacy`]).
+/// What flows through a pipeline. A traces pipeline carries OTLP spans for
+/// every exporter, plus the legacy X-Ray documents of the UDP receiver in
+/// the form each exporter takes (see [`crate::receiver::legacy`]); a
+/// metrics or logs pipeline carries its one batch type in `metrics` / `logs`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Payload {
     /// OTLP spans (OTLP receivers, `T1S`/`T1U` datagrams): for every exporter.
@@ -53,6 +56,10 @@ pub struct Payload {
     pub translated: ExportTraceServiceRequest,
     /// Legacy documents as they came: for `awsxray` exporters.
     pub segments: Vec<RawSegment>,
+    /// OTLP metrics (metrics pipelines).
+    pub metrics: ExportMetricsServiceRequest,
+    /// OTLP logs (logs pipelines).
+    pub logs: ExportLogsServiceRequest,
 }
 
 impl Payload {
@@ -60,6 +67,22 @@ impl Payload {
     pub fn otlp(request: ExportTraceServiceRequest) -> Self {
         Self {
             request,
+            ..Self::default()
+        }
+    }
+
+    /// OTLP metrics only.
+    pub fn metrics(metrics: ExportMetricsServiceRequest) -> Self {
+        Self {
+            metrics,
+            ..Self::default()
+        }
+    }
+
+    /// OTLP logs only.
+    pub fn logs(logs: ExportLogsServiceRequest) -> Self {
+        Self {
+            logs,
             ..Self::default()
         }
     }
@@ -73,6 +96,10 @@ impl Payload {
             .resource_spans
             .extend(other.translated.resource_spans);
         self.segments.extend(other.segments);
+        self.metrics
+            .resource_metrics
+            .extend(other.metrics.resource_metrics);
+        self.logs.resource_logs.extend(other.logs.resource_logs);
     }
 
     /// True when nothing is held.
@@ -80,6 +107,8 @@ impl Payload {
         self.request.resource_spans.is_empty()
             && self.translated.resource_spans.is_empty()
             && self.segments.is_empty()
+            && self.metrics.resource_metrics.is_empty()
+            && self.logs.resource_logs.is_empty()
     }
 
     /// What an exporter that takes OTLP gets: `request` and `translated` in one request.
@@ -156,13 +185,18 @@ impl Batcher {
         }
         let out = std::mem::take(&mut self.current);
         let max = self.settings.send_batch_max_size;
-        if max == 0 || out.spans <= max {
+        // Metrics and logs batches are not split here: their exporters split
+        // to their destination's limits (EMF: 100 metrics per document).
+        let other_signal = !out.payload.metrics.resource_metrics.is_empty()
+            || !out.payload.logs.resource_logs.is_empty();
+        if max == 0 || out.spans <= max || other_signal {
             return vec![out];
         }
         let Payload {
             request,
             translated,
             segments,
+            ..
         } = out.payload;
         let limits = Limits {
             max_spans_per_request: max,

@@ -5,11 +5,13 @@
 
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use otel_aws_distro::Env;
 use otel_aws_distro::resource::{
-    DetectOptions, MergePolicy, detect, merge_into_traces, to_proto_attributes,
+    DetectOptions, MergePolicy, detect, merge_into_resource, merge_into_traces, to_proto_attributes,
 };
 
 use crate::config::Detector;
@@ -61,6 +63,20 @@ impl ResourceMerge {
     /// distro's one merge: the rules are tested there).
     pub fn apply(&self, req: &mut ExportTraceServiceRequest) {
         merge_into_traces(req, &self.attributes, self.policy);
+    }
+
+    /// Merges the detected attributes into every resource of a metrics request.
+    pub fn apply_metrics(&self, req: &mut ExportMetricsServiceRequest) {
+        for r in &mut req.resource_metrics {
+            merge_into_resource(&mut r.resource, &self.attributes, self.policy);
+        }
+    }
+
+    /// Merges the detected attributes into every resource of a logs request.
+    pub fn apply_logs(&self, req: &mut ExportLogsServiceRequest) {
+        for r in &mut req.resource_logs {
+            merge_into_resource(&mut r.resource, &self.attributes, self.policy);
+        }
     }
 }
 

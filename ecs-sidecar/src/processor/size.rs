@@ -6,9 +6,17 @@
 
 use std::mem::size_of;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::{
+    Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
+    SummaryDataPoint,
+};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
@@ -109,13 +117,101 @@ pub fn request_bytes(req: &ExportTraceServiceRequest) -> usize {
     )
 }
 
-/// Bytes a payload occupies: both requests and the legacy documents.
+fn number_point(p: &NumberDataPoint) -> usize {
+    attributes(&p.attributes) + heap(p.exemplars.capacity() * size_of::<Exemplar>())
+}
+
+fn histogram_point(p: &HistogramDataPoint) -> usize {
+    attributes(&p.attributes)
+        + heap(p.bucket_counts.capacity() * size_of::<u64>())
+        + heap(p.explicit_bounds.capacity() * size_of::<f64>())
+        + heap(p.exemplars.capacity() * size_of::<Exemplar>())
+}
+
+fn exp_histogram_point(p: &ExponentialHistogramDataPoint) -> usize {
+    let buckets = |b: &Option<
+        opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets,
+    >| {
+        b.as_ref()
+            .map_or(0, |b| heap(b.bucket_counts.capacity() * size_of::<u64>()))
+    };
+    attributes(&p.attributes) + buckets(&p.positive) + buckets(&p.negative)
+}
+
+fn summary_point(p: &SummaryDataPoint) -> usize {
+    attributes(&p.attributes) + heap(p.quantile_values.capacity() * 16)
+}
+
+fn metric(m: &Metric) -> usize {
+    let data = match &m.data {
+        None => 0,
+        Some(Data::Gauge(g)) => vec_heap(&g.data_points, g.data_points.capacity(), number_point),
+        Some(Data::Sum(s)) => vec_heap(&s.data_points, s.data_points.capacity(), number_point),
+        Some(Data::Histogram(h)) => {
+            vec_heap(&h.data_points, h.data_points.capacity(), histogram_point)
+        }
+        Some(Data::ExponentialHistogram(h)) => vec_heap(
+            &h.data_points,
+            h.data_points.capacity(),
+            exp_histogram_point,
+        ),
+        Some(Data::Summary(s)) => vec_heap(&s.data_points, s.data_points.capacity(), summary_point),
+    };
+    heap(m.name.capacity())
+        + heap(m.description.capacity())
+        + heap(m.unit.capacity())
+        + attributes(&m.metadata)
+        + data
+}
+
+/// Bytes a decoded metrics request occupies on the heap (estimate).
+pub fn metrics_bytes(req: &ExportMetricsServiceRequest) -> usize {
+    vec_heap(
+        &req.resource_metrics,
+        req.resource_metrics.capacity(),
+        |r| {
+            r.resource.as_ref().map_or(0, resource)
+                + heap(r.schema_url.capacity())
+                + vec_heap(&r.scope_metrics, r.scope_metrics.capacity(), |s| {
+                    s.scope.as_ref().map_or(0, scope)
+                        + heap(s.schema_url.capacity())
+                        + vec_heap(&s.metrics, s.metrics.capacity(), metric)
+                })
+        },
+    )
+}
+
+fn log_record(r: &LogRecord) -> usize {
+    heap(r.severity_text.capacity())
+        + r.body.as_ref().map_or(0, any_value)
+        + attributes(&r.attributes)
+        + heap(r.trace_id.capacity())
+        + heap(r.span_id.capacity())
+        + heap(r.event_name.capacity())
+}
+
+/// Bytes a decoded logs request occupies on the heap (estimate).
+pub fn logs_bytes(req: &ExportLogsServiceRequest) -> usize {
+    vec_heap(&req.resource_logs, req.resource_logs.capacity(), |r| {
+        r.resource.as_ref().map_or(0, resource)
+            + heap(r.schema_url.capacity())
+            + vec_heap(&r.scope_logs, r.scope_logs.capacity(), |s| {
+                s.scope.as_ref().map_or(0, scope)
+                    + heap(s.schema_url.capacity())
+                    + vec_heap(&s.log_records, s.log_records.capacity(), log_record)
+            })
+    })
+}
+
+/// Bytes a payload occupies: every request and the legacy documents.
 pub fn payload_bytes(p: &Payload) -> usize {
     request_bytes(&p.request)
         + request_bytes(&p.translated)
         + vec_heap(&p.segments, p.segments.capacity(), |s| {
             heap(s.id.capacity()) + heap(s.json.capacity())
         })
+        + metrics_bytes(&p.metrics)
+        + logs_bytes(&p.logs)
 }
 
 #[cfg(test)]
