@@ -99,17 +99,6 @@ impl OtlpEndpointOptions {
     }
 }
 
-impl OtlpEndpointOptions {
-    /// The CloudWatch metrics endpoint: `/v1/metrics`, SigV4 service `monitoring`.
-    pub fn cloudwatch_metrics(region: &str) -> Self {
-        Self {
-            sigv4: Some(SigV4Expect::test(region, "monitoring")),
-            path: "/v1/metrics".to_owned(),
-            required_headers: Vec::new(),
-        }
-    }
-}
-
 /// A scripted answer, used before the normal behaviour.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FakeResponse {
