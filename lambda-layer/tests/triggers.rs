@@ -41,13 +41,21 @@ fn fixture(name: &str) -> Value {
 /// The trigger of `event` read as `T`, checked equal to what the
 /// `serde_json::Value` path recognises.
 fn both<T: DeserializeOwned + TriggerEvent>(event: &Value) -> Trigger {
-    let typed = serde_json::from_value::<T>(event.clone()).unwrap().trigger();
+    let typed = serde_json::from_value::<T>(event.clone())
+        .unwrap()
+        .trigger();
     let sniffed = event.trigger();
     assert_eq!(typed.kind, sniffed.kind);
     assert_eq!(typed.attributes, sniffed.attributes);
     assert_eq!(
-        typed.parent.as_ref().map(|c| c.span().span_context().clone()),
-        sniffed.parent.as_ref().map(|c| c.span().span_context().clone())
+        typed
+            .parent
+            .as_ref()
+            .map(|c| c.span().span_context().clone()),
+        sniffed
+            .parent
+            .as_ref()
+            .map(|c| c.span().span_context().clone())
     );
     assert_eq!(typed.links.len(), sniffed.links.len());
     typed
@@ -61,12 +69,21 @@ fn attr(t: &Trigger, key: &str) -> Option<String> {
 }
 
 fn has(t: &Trigger, key: &str, want: &str) {
-    assert_eq!(attr(t, key).as_deref(), Some(want), "{key} in {:?}", t.attributes);
+    assert_eq!(
+        attr(t, key).as_deref(),
+        Some(want),
+        "{key} in {:?}",
+        t.attributes
+    );
 }
 
 fn trace_id_of(header: &str) -> String {
     // Root=1-<8>-<24>: the W3C trace id is the 32 hex digits.
-    let root = header.split(';').next().unwrap().trim_start_matches("Root=1-");
+    let root = header
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("Root=1-");
     root.replace('-', "")
 }
 
@@ -86,7 +103,10 @@ fn sqs_sample_without_trace_header() {
     has(&t, "messaging.destination.name", "SQSQueue");
     has(&t, "messaging.message.id", "MessageID_1");
     has(&t, "messaging.batch.message_count", "1");
-    assert!(t.parent.is_none(), "no AWSTraceHeader: the runtime's header is the parent");
+    assert!(
+        t.parent.is_none(),
+        "no AWSTraceHeader: the runtime's header is the parent"
+    );
     assert!(t.links.is_empty());
 }
 
@@ -123,7 +143,10 @@ fn sqs_batch_links_every_message() {
     let t = both::<SqsEvent>(&sqs_with_headers(&[HEADER_A, HEADER_B]));
     assert!(t.parent.is_none(), "a batch has no one parent");
     has(&t, "messaging.batch.message_count", "2");
-    assert!(attr(&t, "messaging.message.id").is_none(), "no single message id for a batch");
+    assert!(
+        attr(&t, "messaging.message.id").is_none(),
+        "no single message id for a batch"
+    );
     let linked: Vec<(String, String)> = t
         .links
         .iter()
@@ -143,18 +166,34 @@ fn sns_sample() {
     let t = both::<SnsEvent>(&fixture("example-sns-event.json"));
     assert_eq!(t.kind, FaasTrigger::PubSub);
     has(&t, "messaging.system", "aws_sns");
-    has(&t, "aws.sns.topic.arn", "arn:aws:sns:us-east-1:246796806071:snsNetTest");
+    has(
+        &t,
+        "aws.sns.topic.arn",
+        "arn:aws:sns:us-east-1:246796806071:snsNetTest",
+    );
     has(&t, "messaging.destination.name", "snsNetTest");
-    has(&t, "messaging.message.id", "82833b5c-8d5d-56d0-b0e1-7511f8253eb8");
+    has(
+        &t,
+        "messaging.message.id",
+        "82833b5c-8d5d-56d0-b0e1-7511f8253eb8",
+    );
 }
 
 #[test]
 fn eventbridge_samples_event_and_schedule() {
     let t = both::<EventBridgeEvent>(&fixture("example-eventbridge-event-obj.json"));
     assert_eq!(t.kind, FaasTrigger::PubSub);
-    has(&t, "cloudevents.event_id", "7bf73129-1428-4cd3-a780-95db273d1602");
+    has(
+        &t,
+        "cloudevents.event_id",
+        "7bf73129-1428-4cd3-a780-95db273d1602",
+    );
     has(&t, "cloudevents.event_source", "aws.ec2");
-    has(&t, "cloudevents.event_type", "EC2 Instance State-change Notification");
+    has(
+        &t,
+        "cloudevents.event_type",
+        "EC2 Instance State-change Notification",
+    );
     let t = both::<EventBridgeEvent>(&fixture("example-eventbridge-schedule.json"));
     assert_eq!(t.kind, FaasTrigger::Timer);
     has(&t, "faas.time", "2015-10-08T16:53:06Z");
@@ -196,7 +235,11 @@ fn api_gateway_rest_sample() {
     has(&t, "http.route", "/{proxy+}");
     has(&t, "url.path", "/hello/world");
     has(&t, "url.scheme", "https");
-    has(&t, "server.address", "gy415nuibc.execute-api.us-east-1.amazonaws.com");
+    has(
+        &t,
+        "server.address",
+        "gy415nuibc.execute-api.us-east-1.amazonaws.com",
+    );
     has(&t, "client.address", "192.168.196.186");
     has(&t, "user_agent.original", "PostmanRuntime/2.4.5");
     assert!(t.parent.is_none());
@@ -221,7 +264,10 @@ fn http_api_sample_with_and_without_a_usable_trace_header() {
     let t = both::<ApiGatewayV2httpRequest>(&event);
     has(&t, "http.route", "/items/{id}");
     let sc = t.parent.unwrap().span().span_context().clone();
-    assert_eq!(sc.trace_id().to_string(), "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(
+        sc.trace_id().to_string(),
+        "0af7651916cd43dd8448eb211c80319c"
+    );
     assert_eq!(sc.span_id().to_string(), "b7ad6b7169203331");
 }
 
@@ -233,7 +279,11 @@ fn alb_sample_with_an_xray_header() {
     assert_eq!(t.kind, FaasTrigger::Http);
     has(&t, "http.request.method", "GET");
     has(&t, "url.path", "/");
-    has(&t, "server.address", "lambda-test-alb-1334523864.us-east-1.elb.amazonaws.com");
+    has(
+        &t,
+        "server.address",
+        "lambda-test-alb-1334523864.us-east-1.elb.amazonaws.com",
+    );
     has(&t, "user_agent.original", "curl/7.54.0");
     assert!(t.parent.is_none(), "the sample's header has no Parent");
     event["headers"]["x-amzn-trace-id"] = Value::from(HEADER_A);
@@ -273,7 +323,12 @@ fn partial_batch_response_sample() {
     }
     let http = serde_json::json!({"statusCode": 502}).outcome();
     assert!(http.server_error);
-    assert!(!serde_json::json!({"statusCode": 404}).outcome().server_error, "4xx stays unset");
+    assert!(
+        !serde_json::json!({"statusCode": 404})
+            .outcome()
+            .server_error,
+        "4xx stays unset"
+    );
 }
 
 #[test]

@@ -148,7 +148,10 @@ async fn triggers_through_the_wrapper_and_extension() {
     ));
 
     // SQS batch of one: the message's trace continues.
-    let one = spans.iter().find(|s| count(s) == 1).expect("single-message span");
+    let one = spans
+        .iter()
+        .find(|s| count(s) == 1)
+        .expect("single-message span");
     assert_eq!(hex::encode(&one.trace_id), trace_hex(HEADER_A));
     assert_eq!(hex::encode(&one.parent_span_id), "53995c3f42cd8ad8");
     assert_eq!(str_attr(one, "messaging.message.id"), Some("m-0"));
@@ -159,7 +162,10 @@ async fn triggers_through_the_wrapper_and_extension() {
         .iter()
         .find(|s| str_attr(s, "faas.trigger") == Some("http"))
         .expect("http span");
-    assert_eq!(hex::encode(&http.trace_id), "0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(
+        hex::encode(&http.trace_id),
+        "0af7651916cd43dd8448eb211c80319c"
+    );
     assert_eq!(hex::encode(&http.parent_span_id), "b7ad6b7169203331");
     assert_eq!(str_attr(http, "http.request.method"), Some("POST"));
     assert_eq!(str_attr(http, "url.path"), Some("/fail"));

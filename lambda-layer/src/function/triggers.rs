@@ -28,7 +28,9 @@ use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::http::HeaderMap;
 use aws_lambda_events::kinesis::KinesisEvent;
-use aws_lambda_events::lambda_function_urls::{LambdaFunctionUrlRequest, LambdaFunctionUrlResponse};
+use aws_lambda_events::lambda_function_urls::{
+    LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
+};
 use aws_lambda_events::s3::S3Event;
 use aws_lambda_events::sns::SnsEvent;
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
@@ -129,7 +131,9 @@ fn arn_resource<'a>(arn: &'a str, kind: &str) -> Option<&'a str> {
 }
 
 fn strings(items: impl IntoIterator<Item = String>) -> Value {
-    Value::Array(Array::String(items.into_iter().map(StringValue::from).collect()))
+    Value::Array(Array::String(
+        items.into_iter().map(StringValue::from).collect(),
+    ))
 }
 
 fn xray_context(header: &str) -> Option<SpanContext> {
@@ -145,13 +149,19 @@ impl TriggerEvent for SqsEvent {
             kind: FaasTrigger::PubSub,
             ..Trigger::default()
         };
-        t.attributes.push(KeyValue::new(semconv::MESSAGING_SYSTEM, "aws_sqs"));
-        t.attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"));
+        t.attributes
+            .push(KeyValue::new(semconv::MESSAGING_SYSTEM, "aws_sqs"));
+        t.attributes
+            .push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"));
         t.attributes.push(KeyValue::new(
             semconv::MESSAGING_BATCH_MESSAGE_COUNT,
             self.records.len() as i64,
         ));
-        if let Some(arn) = self.records.first().and_then(|r| r.event_source_arn.as_deref()) {
+        if let Some(arn) = self
+            .records
+            .first()
+            .and_then(|r| r.event_source_arn.as_deref())
+        {
             t.attributes.push(KeyValue::new(
                 semconv::MESSAGING_DESTINATION_NAME,
                 arn_name(arn).to_owned(),
@@ -164,7 +174,11 @@ impl TriggerEvent for SqsEvent {
                 .push(KeyValue::new(semconv::MESSAGING_MESSAGE_ID, id.clone()));
         }
         for r in &self.records {
-            if let Some(sc) = r.attributes.get("AWSTraceHeader").and_then(|h| xray_context(h)) {
+            if let Some(sc) = r
+                .attributes
+                .get("AWSTraceHeader")
+                .and_then(|h| xray_context(h))
+            {
                 let attrs = r
                     .message_id
                     .iter()
@@ -188,8 +202,10 @@ impl TriggerEvent for SnsEvent {
             kind: FaasTrigger::PubSub,
             ..Trigger::default()
         };
-        t.attributes.push(KeyValue::new(semconv::MESSAGING_SYSTEM, "aws_sns"));
-        t.attributes.push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"));
+        t.attributes
+            .push(KeyValue::new(semconv::MESSAGING_SYSTEM, "aws_sns"));
+        t.attributes
+            .push(KeyValue::new(semconv::MESSAGING_OPERATION_TYPE, "process"));
         t.attributes.push(KeyValue::new(
             semconv::MESSAGING_BATCH_MESSAGE_COUNT,
             self.records.len() as i64,
@@ -229,8 +245,10 @@ impl TriggerEvent for KinesisEvent {
             .and_then(|r| r.event_source_arn.as_deref())
             .and_then(|arn| arn_resource(arn, "stream"))
         {
-            t.attributes
-                .push(KeyValue::new(semconv::AWS_KINESIS_STREAM_NAME, stream.to_owned()));
+            t.attributes.push(KeyValue::new(
+                semconv::AWS_KINESIS_STREAM_NAME,
+                stream.to_owned(),
+            ));
         }
         t
     }
@@ -255,10 +273,14 @@ impl TriggerEvent for DynamoDbEvent {
             })
         });
         if let Some(table) = table {
-            t.attributes
-                .push(KeyValue::new(semconv::FAAS_DOCUMENT_COLLECTION, table.clone()));
-            t.attributes
-                .push(KeyValue::new(semconv::AWS_DYNAMODB_TABLE_NAMES, strings([table])));
+            t.attributes.push(KeyValue::new(
+                semconv::FAAS_DOCUMENT_COLLECTION,
+                table.clone(),
+            ));
+            t.attributes.push(KeyValue::new(
+                semconv::AWS_DYNAMODB_TABLE_NAMES,
+                strings([table]),
+            ));
         }
         if let [one] = self.records.as_slice() {
             let op = match one.event_name.as_str() {
@@ -284,11 +306,17 @@ impl TriggerEvent for S3Event {
         };
         if let Some(r) = self.records.first() {
             if let Some(bucket) = &r.s3.bucket.name {
-                t.attributes
-                    .push(KeyValue::new(semconv::FAAS_DOCUMENT_COLLECTION, bucket.clone()));
+                t.attributes.push(KeyValue::new(
+                    semconv::FAAS_DOCUMENT_COLLECTION,
+                    bucket.clone(),
+                ));
             }
             if self.records.len() == 1 {
-                let key = r.s3.object.url_decoded_key.clone().or_else(|| r.s3.object.key.clone());
+                let key =
+                    r.s3.object
+                        .url_decoded_key
+                        .clone()
+                        .or_else(|| r.s3.object.key.clone());
                 if let Some(key) = key {
                     t.attributes
                         .push(KeyValue::new(semconv::FAAS_DOCUMENT_NAME, key));
@@ -330,8 +358,10 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned> TriggerEvent for EventBr
             t.attributes
                 .push(KeyValue::new(semconv::CLOUDEVENTS_EVENT_ID, id.clone()));
         }
-        t.attributes
-            .push(KeyValue::new(semconv::CLOUDEVENTS_EVENT_SOURCE, self.source.clone()));
+        t.attributes.push(KeyValue::new(
+            semconv::CLOUDEVENTS_EVENT_SOURCE,
+            self.source.clone(),
+        ));
         t.attributes.push(KeyValue::new(
             semconv::CLOUDEVENTS_EVENT_TYPE,
             self.detail_type.clone(),
@@ -479,7 +509,9 @@ impl TriggerEvent for LambdaFunctionUrlRequest {
 
 /// Reads `value` as `T` (borrowing; no copy of the event).
 fn read_as<T: for<'de> Deserialize<'de> + TriggerEvent>(value: &serde_json::Value) -> Trigger {
-    T::deserialize(value).map(|e| e.trigger()).unwrap_or_default()
+    T::deserialize(value)
+        .map(|e| e.trigger())
+        .unwrap_or_default()
 }
 
 impl TriggerEvent for serde_json::Value {
@@ -527,9 +559,15 @@ impl TriggerEvent for serde_json::Value {
 // ------------------------------------------------------------ responses
 
 fn failures<'a>(ids: impl IntoIterator<Item = Option<&'a str>>) -> Outcome {
-    let failed_items: Vec<String> = ids.into_iter().map(|i| i.unwrap_or_default().to_owned()).collect();
+    let failed_items: Vec<String> = ids
+        .into_iter()
+        .map(|i| i.unwrap_or_default().to_owned())
+        .collect();
     Outcome {
-        attributes: vec![KeyValue::new(BATCH_ITEM_FAILURES, failed_items.len() as i64)],
+        attributes: vec![KeyValue::new(
+            BATCH_ITEM_FAILURES,
+            failed_items.len() as i64,
+        )],
         failed_items,
         server_error: false,
     }
@@ -555,13 +593,21 @@ impl TriggerResponse for SqsBatchResponse {
 
 impl TriggerResponse for KinesisEventResponse {
     fn outcome(&self) -> Outcome {
-        failures(self.batch_item_failures.iter().map(|f| f.item_identifier.as_deref()))
+        failures(
+            self.batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_deref()),
+        )
     }
 }
 
 impl TriggerResponse for DynamoDbEventResponse {
     fn outcome(&self) -> Outcome {
-        failures(self.batch_item_failures.iter().map(|f| f.item_identifier.as_deref()))
+        failures(
+            self.batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_deref()),
+        )
     }
 }
 
