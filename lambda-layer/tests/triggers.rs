@@ -7,8 +7,6 @@
 #![cfg(feature = "triggers")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use aws_lambda_events::alb::AlbTargetGroupRequest;
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
@@ -28,15 +26,11 @@ use otel_aws_lambda::function::triggers::{
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod common;
+use common::{event_fixture, sqs_event_with_trace_headers};
+
 const HEADER_A: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 const HEADER_B: &str = "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=1";
-
-fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/events")
-        .join(name);
-    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
-}
 
 /// The trigger of `event` read as `T`, checked equal to what the
 /// `serde_json::Value` path recognises.
@@ -96,7 +90,7 @@ fn global_propagators() {
 
 #[test]
 fn sqs_sample_without_trace_header() {
-    let t = both::<SqsEvent>(&fixture("example-sqs-event.json"));
+    let t = both::<SqsEvent>(&event_fixture("example-sqs-event.json"));
     assert_eq!(t.kind, FaasTrigger::PubSub);
     has(&t, "messaging.system", "aws_sqs");
     has(&t, "messaging.operation.type", "process");
@@ -110,26 +104,9 @@ fn sqs_sample_without_trace_header() {
     assert!(t.links.is_empty());
 }
 
-fn sqs_with_headers(headers: &[&str]) -> Value {
-    let mut event = fixture("example-sqs-event.json");
-    let one = event["Records"][0].clone();
-    let records: Vec<Value> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let mut r = one.clone();
-            r["messageId"] = Value::from(format!("m-{i}"));
-            r["attributes"]["AWSTraceHeader"] = Value::from(*h);
-            r
-        })
-        .collect();
-    event["Records"] = Value::Array(records);
-    event
-}
-
 #[test]
 fn sqs_batch_of_one_is_parented_on_its_awstraceheader() {
-    let t = both::<SqsEvent>(&sqs_with_headers(&[HEADER_A]));
+    let t = both::<SqsEvent>(&sqs_event_with_trace_headers(&[HEADER_A]));
     let parent = t.parent.expect("parent from the message");
     let sc = parent.span().span_context().clone();
     assert_eq!(sc.trace_id().to_string(), trace_id_of(HEADER_A));
@@ -140,7 +117,7 @@ fn sqs_batch_of_one_is_parented_on_its_awstraceheader() {
 
 #[test]
 fn sqs_batch_links_every_message() {
-    let t = both::<SqsEvent>(&sqs_with_headers(&[HEADER_A, HEADER_B]));
+    let t = both::<SqsEvent>(&sqs_event_with_trace_headers(&[HEADER_A, HEADER_B]));
     assert!(t.parent.is_none(), "a batch has no one parent");
     has(&t, "messaging.batch.message_count", "2");
     assert!(
@@ -163,7 +140,7 @@ fn sqs_batch_links_every_message() {
 
 #[test]
 fn sns_sample() {
-    let t = both::<SnsEvent>(&fixture("example-sns-event.json"));
+    let t = both::<SnsEvent>(&event_fixture("example-sns-event.json"));
     assert_eq!(t.kind, FaasTrigger::PubSub);
     has(&t, "messaging.system", "aws_sns");
     has(
@@ -181,7 +158,7 @@ fn sns_sample() {
 
 #[test]
 fn eventbridge_samples_event_and_schedule() {
-    let t = both::<EventBridgeEvent>(&fixture("example-eventbridge-event-obj.json"));
+    let t = both::<EventBridgeEvent>(&event_fixture("example-eventbridge-event-obj.json"));
     assert_eq!(t.kind, FaasTrigger::PubSub);
     has(
         &t,
@@ -194,14 +171,14 @@ fn eventbridge_samples_event_and_schedule() {
         "cloudevents.event_type",
         "EC2 Instance State-change Notification",
     );
-    let t = both::<EventBridgeEvent>(&fixture("example-eventbridge-schedule.json"));
+    let t = both::<EventBridgeEvent>(&event_fixture("example-eventbridge-schedule.json"));
     assert_eq!(t.kind, FaasTrigger::Timer);
     has(&t, "faas.time", "2015-10-08T16:53:06Z");
 }
 
 #[test]
 fn kinesis_sample() {
-    let t = both::<KinesisEvent>(&fixture("example-kinesis-event.json"));
+    let t = both::<KinesisEvent>(&event_fixture("example-kinesis-event.json"));
     assert_eq!(t.kind, FaasTrigger::PubSub);
     has(&t, "aws.kinesis.stream_name", "simple-stream");
     has(&t, "messaging.batch.message_count", "2");
@@ -209,7 +186,7 @@ fn kinesis_sample() {
 
 #[test]
 fn dynamodb_stream_sample() {
-    let t = both::<DynamoDbEvent>(&fixture("example-dynamodb-event.json"));
+    let t = both::<DynamoDbEvent>(&event_fixture("example-dynamodb-event.json"));
     assert_eq!(t.kind, FaasTrigger::Datasource);
     has(&t, "faas.document.collection", "Example-Table");
     has(&t, "aws.dynamodb.table_names", r#"["Example-Table"]"#);
@@ -218,7 +195,7 @@ fn dynamodb_stream_sample() {
 
 #[test]
 fn s3_sample() {
-    let t = both::<S3Event>(&fixture("example-s3-event.json"));
+    let t = both::<S3Event>(&event_fixture("example-s3-event.json"));
     assert_eq!(t.kind, FaasTrigger::Datasource);
     has(&t, "faas.document.collection", "sourcebucket");
     has(&t, "faas.document.name", "Happy%20Face.jpg");
@@ -229,7 +206,7 @@ fn s3_sample() {
 #[test]
 fn api_gateway_rest_sample() {
     global_propagators();
-    let t = both::<ApiGatewayProxyRequest>(&fixture("example-apigw-request.json"));
+    let t = both::<ApiGatewayProxyRequest>(&event_fixture("example-apigw-request.json"));
     assert_eq!(t.kind, FaasTrigger::Http);
     has(&t, "http.request.method", "POST");
     has(&t, "http.route", "/{proxy+}");
@@ -248,7 +225,7 @@ fn api_gateway_rest_sample() {
 #[test]
 fn http_api_sample_with_and_without_a_usable_trace_header() {
     global_propagators();
-    let mut event = fixture("example-apigw-v2-request-no-authorizer.json");
+    let mut event = event_fixture("example-apigw-v2-request-no-authorizer.json");
     // The sample's X-Amzn-Trace-Id has a Root and no Parent: not a context.
     let t = both::<ApiGatewayV2httpRequest>(&event);
     assert_eq!(t.kind, FaasTrigger::Http);
@@ -274,7 +251,7 @@ fn http_api_sample_with_and_without_a_usable_trace_header() {
 #[test]
 fn alb_sample_with_an_xray_header() {
     global_propagators();
-    let mut event = fixture("example-alb-lambda-target-request-headers-only.json");
+    let mut event = event_fixture("example-alb-lambda-target-request-headers-only.json");
     let t = both::<AlbTargetGroupRequest>(&event);
     assert_eq!(t.kind, FaasTrigger::Http);
     has(&t, "http.request.method", "GET");
@@ -295,7 +272,7 @@ fn alb_sample_with_an_xray_header() {
 #[test]
 fn function_url_sample() {
     global_propagators();
-    let t = both::<LambdaFunctionUrlRequest>(&fixture("function-url-request.json"));
+    let t = both::<LambdaFunctionUrlRequest>(&event_fixture("function-url-request.json"));
     assert_eq!(t.kind, FaasTrigger::Http);
     has(&t, "http.request.method", "POST");
     has(&t, "url.path", "/my/path");
@@ -310,7 +287,7 @@ fn function_url_sample() {
 
 #[test]
 fn partial_batch_response_sample() {
-    let sample = fixture("example-sqs-batch-response.json");
+    let sample = event_fixture("example-sqs-batch-response.json");
     let typed = serde_json::from_value::<SqsBatchResponse>(sample.clone())
         .unwrap()
         .outcome();

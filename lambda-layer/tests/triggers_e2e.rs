@@ -7,8 +7,6 @@
 #![cfg(feature = "triggers")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
-
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as Av};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
@@ -17,35 +15,12 @@ use otel_aws_testkit::otlp::{FakeOtlpEndpoint, OtlpEndpointOptions};
 use serde_json::Value;
 
 mod common;
-use common::{LayerDir, assert_all_succeeded};
+use common::{LayerDir, assert_all_succeeded, event_fixture, sqs_event_with_trace_headers};
 
 const HEADER_A: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 const HEADER_B: &str = "Root=1-67891233-abcdef012345678912345678;Parent=463ac35c9f6413ad;Sampled=1";
 /// The runtime's `Lambda-Runtime-Trace-Id` for every invoke.
 const RUNTIME: &str = "Root=1-6752a1b0-0123456789abcdef01234567;Parent=1111111111111111;Sampled=1";
-
-fn fixture(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/events")
-        .join(name);
-    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
-}
-
-fn sqs(headers: &[&str]) -> Value {
-    let mut event = fixture("example-sqs-event.json");
-    let one = event["Records"][0].clone();
-    event["Records"] = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let mut r = one.clone();
-            r["messageId"] = Value::from(format!("m-{i}"));
-            r["attributes"]["AWSTraceHeader"] = Value::from(*h);
-            r
-        })
-        .collect();
-    event
-}
 
 fn invoke(event: &Value) -> InvokeSpec {
     let mut spec = InvokeSpec::json(event);
@@ -83,7 +58,7 @@ async fn triggers_through_the_wrapper_and_extension() {
         .await
         .unwrap();
     let layer = LayerDir::new("triggers-e2e");
-    let mut url = fixture("function-url-request.json");
+    let mut url = event_fixture("function-url-request.json");
     url["rawPath"] = Value::from("/fail");
     url["headers"]["traceparent"] =
         Value::from("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
@@ -93,8 +68,8 @@ async fn triggers_through_the_wrapper_and_extension() {
         .with_env("OTEL_AWS_SIGV4", "true")
         .with_env("OTEL_AWS_LAMBDA_FLUSH", "end");
     cfg.invokes = vec![
-        invoke(&sqs(&[HEADER_A, HEADER_B])),
-        invoke(&sqs(&[HEADER_A])),
+        invoke(&sqs_event_with_trace_headers(&[HEADER_A, HEADER_B])),
+        invoke(&sqs_event_with_trace_headers(&[HEADER_A])),
         invoke(&url),
     ];
     let report = Simulator::run(cfg).await.unwrap();
