@@ -9,6 +9,7 @@ pub mod ecs;
 pub mod fuzz;
 pub mod imds;
 pub mod lambda_sim;
+pub mod moto;
 pub mod otlp;
 pub mod server;
 pub mod sigv4;

@@ -10,10 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use aws_sdk_xray::config::{BehaviorVersion, Credentials as SdkCredentials, Region};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -23,83 +20,20 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use otel_aws_distro::export::{AwsXrayConfig, AwsXrayExporter, BatchExporter, ExportError};
 use otel_aws_distro::translate::from_segment;
+use otel_aws_testkit::moto::Moto;
 
-/// The interpreter with moto: `OTEL_AWS_TEST_PYTHON`, else the workspace's
-/// `.tools/venv/bin/python3`.
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("OTEL_AWS_TEST_PYTHON")
-        && !p.trim().is_empty()
-    {
-        return PathBuf::from(p);
-    }
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python3");
-    assert!(
-        p.exists(),
-        "moto is not installed: {} is missing. Run `make test-deps` (installs moto[server,xray] into .tools/venv) or set OTEL_AWS_TEST_PYTHON to a Python that has it.",
-        p.display()
-    );
-    p
+fn start_moto(no_auth_actions: u32) -> Moto {
+    Moto::start(
+        "xray_moto",
+        &[("INITIAL_NO_AUTH_ACTION_COUNT", &no_auth_actions.to_string())],
+    )
 }
 
-/// A running `python -m moto.server`; killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
+trait CreateUserKey {
+    fn create_user_key(&self) -> (String, String);
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Moto {
-    fn start(no_auth_actions: u32) -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(python())
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", no_auth_actions.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start moto with {}: {e}. Run `make test-deps`.",
-                    python().display()
-                )
-            });
-        let mut moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        // Wait for the port (a connect is not an action: it does not use up
-        // the unauthenticated calls).
-        for _ in 0..300 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return moto;
-            }
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!(
-                    "moto.server exited with {status}: is moto[server,xray] installed? Run `make test-deps`."
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("moto.server did not listen on port {port} within 30 s");
-    }
-
+impl CreateUserKey for Moto {
     /// Creates an IAM user allowed `xray:*` and an access key for it (three
     /// unauthenticated calls, made with boto3 from the same interpreter).
     fn create_user_key(&self) -> (String, String) {
@@ -113,7 +47,7 @@ iam.put_user_policy(UserName="otel-aws-e2e", PolicyName="xray", PolicyDocument=j
 key = iam.create_access_key(UserName="otel-aws-e2e")["AccessKey"]
 print(key["AccessKeyId"] + " " + key["SecretAccessKey"])
 "#;
-        let out = Command::new(python())
+        let out = Command::new(self.python())
             .args(["-c", script, &self.url])
             .output()
             .unwrap();
@@ -202,7 +136,7 @@ fn rand_bytes() -> [u8; 12] {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn moto_accepts_signed_segments_and_returns_them() {
-    let moto = Moto::start(3);
+    let moto = start_moto(3);
     let (id, secret) = moto.create_user_key();
     let client = client(&moto.url, &id, &secret);
     let exporter = AwsXrayExporter::new(client.clone(), AwsXrayConfig::default()).unwrap();
@@ -240,7 +174,7 @@ async fn moto_accepts_signed_segments_and_returns_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn moto_refuses_a_wrong_secret() {
-    let moto = Moto::start(3);
+    let moto = start_moto(3);
     let (id, secret) = moto.create_user_key();
     let exporter = AwsXrayExporter::new(
         client(&moto.url, &id, "wrong-secret"),
