@@ -8,9 +8,7 @@
 #![cfg(feature = "aws-sdk")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -33,6 +31,7 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData
 use otel_aws_distro::aws_sdk::AwsSdkInstrumentation;
 use otel_aws_distro::export::ProtoSpanExporter;
 use otel_aws_distro::translate::{TranslateOptions, to_segment_documents};
+use otel_aws_testkit::moto::Moto;
 use otel_aws_testkit::server::{RecordedRequest, RequestLog, RunningServer};
 
 const REGION: &str = "us-east-1";
@@ -235,10 +234,15 @@ fn signed_headers(req: &RecordedRequest) -> Vec<String> {
     list.split(';').map(str::to_owned).collect()
 }
 
-#[tokio::test]
-async fn dynamodb_call_is_a_client_span_with_the_trace_header_outside_the_signature() {
-    let log = RequestLog::default();
-    let server = recording_endpoint(log.clone(), 1).await;
+/// An instrumented DynamoDB `GetItem` (consumed capacity asked) against a
+/// recording endpoint that fails it `fail_first` times, under a parent
+/// span: the provider (dropping it clears the exporter), the spans and the
+/// parent's id.
+async fn get_item_under_parent(
+    log: RequestLog,
+    fail_first: usize,
+) -> (SdkTracerProvider, InMemorySpanExporter, SpanId) {
+    let server = recording_endpoint(log, fail_first).await;
     let (provider, exporter) = provider();
     let client = dynamodb(
         &server.url(),
@@ -255,6 +259,13 @@ async fn dynamodb_call_is_a_client_span_with_the_trace_header_outside_the_signat
     )
     .await;
     out.unwrap();
+    (provider, exporter, parent_id)
+}
+
+#[tokio::test]
+async fn dynamodb_call_is_a_client_span_with_the_trace_header_outside_the_signature() {
+    let log = RequestLog::default();
+    let (_provider, exporter, parent_id) = get_item_under_parent(log.clone(), 1).await;
     let span = only_span(&exporter, "DynamoDB.GetItem");
     assert_eq!(span.span_kind, SpanKind::Client);
     assert_eq!(span.parent_span_id, parent_id);
@@ -455,23 +466,7 @@ async fn sqs_send_carries_the_trace_header_as_the_awstraceheader_system_attribut
 
 #[tokio::test]
 async fn an_sdk_span_becomes_an_aws_subsegment_named_as_the_xray_sdk_did() {
-    let log = RequestLog::default();
-    let server = recording_endpoint(log.clone(), 0).await;
-    let (provider, exporter) = provider();
-    let client = dynamodb(
-        &server.url(),
-        Some(AwsSdkInstrumentation::with_tracer_provider(&provider)),
-    );
-    let (out, _) = under_parent(
-        &provider,
-        client
-            .get_item()
-            .table_name("carts")
-            .key("id", AttributeValue::S("1".into()))
-            .send(),
-    )
-    .await;
-    out.unwrap();
+    let (_provider, exporter, _) = get_item_under_parent(RequestLog::default(), 0).await;
     let spans = exporter.get_finished_spans().unwrap();
     let request = ProtoSpanExporter::new(Arc::new(otel_aws_distro::export::NoopExporter::new()))
         .to_request(spans);
@@ -521,74 +516,16 @@ async fn s3_call_names_bucket_key_and_both_request_ids() {
 
 // ---------------------------------------------------------------- moto
 
-/// A running `python -m moto.server`; killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_python() -> PathBuf {
-    otel_aws_testkit::tooling::python(
-        "aws_sdk moto",
-        "import moto.server",
-        "run `make test-deps` (moto[server] in .tools/venv)",
-        otel_aws_testkit::tooling::Need::Required,
-    )
-    .unwrap()
-}
-
-impl Moto {
-    fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(moto_python())
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut moto = Moto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
-        for _ in 0..300 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return moto;
-            }
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto.server exited with {status}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("moto.server did not listen on port {port} within 30 s");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_clients_against_moto() {
-    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    let moto = tokio::task::spawn_blocking(|| Moto::start("aws_sdk moto", None))
+        .await
+        .unwrap();
     let (provider, exporter) = provider();
     let instr = AwsSdkInstrumentation::with_tracer_provider(&provider);
 
     // DynamoDB: create, put (consumed capacity), a missing table.
-    let ddb = dynamodb(&moto.url, Some(instr.clone()));
+    let ddb = dynamodb(&moto.url(), Some(instr.clone()));
     ddb.create_table()
         .table_name("carts")
         .attribute_definitions(
@@ -645,7 +582,7 @@ async fn real_clients_against_moto() {
 
     // SQS: the message sent by the instrumented client carries the
     // AWSTraceHeader an uninstrumented receiver reads back.
-    let q = sqs(&moto.url, Some(instr.clone()));
+    let q = sqs(&moto.url(), Some(instr.clone()));
     let url = q
         .create_queue()
         .queue_name("orders")
@@ -661,7 +598,7 @@ async fn real_clients_against_moto() {
         .send()
         .await
         .unwrap();
-    let plain = sqs(&moto.url, None);
+    let plain = sqs(&moto.url(), None);
     let got = plain
         .receive_message()
         .queue_url(&url)
@@ -685,7 +622,7 @@ async fn real_clients_against_moto() {
     );
 
     // S3: bucket and key, the S3 request ids.
-    let s = s3(&moto.url, Some(instr));
+    let s = s3(&moto.url(), Some(instr));
     s.create_bucket().bucket("photos").send().await.unwrap();
     s.put_object()
         .bucket("photos")

@@ -16,6 +16,8 @@
 //! `lambda_runtime::Runtime` instead so each invoke has exactly one SERVER
 //! span. Child spans come from `tracing` (`#[instrument]`, `info_span!`).
 
+#[cfg(feature = "triggers")]
+pub mod triggers;
 pub mod udp;
 
 use std::collections::HashMap;
@@ -203,23 +205,8 @@ impl FunctionTelemetry {
         ctx: &Context,
         fut: impl Future<Output = Result<R, E>>,
     ) -> Result<R, E> {
-        let cold = self.cold.swap(false, Ordering::Relaxed);
-        let span = tracing::info_span!(
-            "lambda.invoke",
-            otel.name = %self.name,
-            otel.kind = "server",
-            otel.status_code = tracing::field::Empty,
-            faas.invocation_id = %ctx.request_id,
-            faas.coldstart = cold,
-            faas.trigger = "other",
-            cloud.resource_id = %ctx.invoked_function_arn,
-            cloud.provider = "aws",
-        );
-        if let Some(header) = &ctx.xray_trace_id {
-            let carrier = HashMap::from([("x-amzn-trace-id".to_string(), header.clone())]);
-            let parent = XrayPropagator::new().extract(&carrier);
-            let _ = span.set_parent(parent);
-        }
+        let span = self.invoke_span(ctx, "other");
+        self.runtime_parent(ctx, &span);
         let result = fut.instrument(span.clone()).await;
         if result.is_err() {
             span.record("otel.status_code", "ERROR");
@@ -227,6 +214,85 @@ impl FunctionTelemetry {
         drop(span);
         self.finish(&ctx.request_id).await;
         result
+    }
+
+    /// [`Self::invoke`] with what the event's `trigger` says (feature
+    /// `triggers`): `faas.trigger`, its attributes, its parent (else the
+    /// runtime's X-Ray header) and links; then what the response says
+    /// (HTTP status — 5xx is an error —, partial batch failures).
+    #[cfg(feature = "triggers")]
+    pub async fn invoke_triggered<R, E>(
+        &self,
+        ctx: &Context,
+        trigger: triggers::Trigger,
+        fut: impl Future<Output = Result<R, E>>,
+    ) -> Result<R, E>
+    where
+        R: triggers::TriggerResponse,
+    {
+        let span = self.invoke_span(ctx, trigger.kind.as_str());
+        match trigger.parent {
+            Some(parent) => {
+                let _ = span.set_parent(parent);
+            }
+            None => self.runtime_parent(ctx, &span),
+        }
+        for kv in trigger.attributes {
+            span.set_attribute(kv.key, kv.value);
+        }
+        for (sc, attrs) in trigger.links {
+            span.add_link_with_attributes(sc, attrs);
+        }
+        let result = fut.instrument(span.clone()).await;
+        match &result {
+            Ok(response) => {
+                let outcome = response.outcome();
+                for kv in outcome.attributes {
+                    span.set_attribute(kv.key, kv.value);
+                }
+                for id in outcome.failed_items {
+                    span.add_event(
+                        triggers::BATCH_ITEM_FAILURE_EVENT,
+                        vec![opentelemetry::KeyValue::new("messaging.message.id", id)],
+                    );
+                }
+                if outcome.server_error {
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
+            Err(_) => {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        drop(span);
+        self.finish(&ctx.request_id).await;
+        result
+    }
+
+    /// The invoke's SERVER span (not yet entered: parent, attributes and
+    /// links may still be set).
+    fn invoke_span(&self, ctx: &Context, trigger: &str) -> tracing::Span {
+        let cold = self.cold.swap(false, Ordering::Relaxed);
+        tracing::info_span!(
+            "lambda.invoke",
+            otel.name = %self.name,
+            otel.kind = "server",
+            otel.status_code = tracing::field::Empty,
+            faas.invocation_id = %ctx.request_id,
+            faas.coldstart = cold,
+            faas.trigger = trigger,
+            cloud.resource_id = %ctx.invoked_function_arn,
+            cloud.provider = "aws",
+        )
+    }
+
+    /// Parents `span` on `Lambda-Runtime-Trace-Id` (the X-Ray header).
+    fn runtime_parent(&self, ctx: &Context, span: &tracing::Span) {
+        if let Some(header) = &ctx.xray_trace_id {
+            let carrier = HashMap::from([("x-amzn-trace-id".to_string(), header.clone())]);
+            let parent = XrayPropagator::new().extract(&carrier);
+            let _ = span.set_parent(parent);
+        }
     }
 
     /// Flushes the invoke's spans and, with the extension, signals it.
@@ -285,6 +351,50 @@ where
         async move {
             let ctx = event.context.clone();
             t.invoke(&ctx, handler(event)).await
+        }
+    });
+    lambda_runtime::Runtime::new(service).run().await
+}
+
+/// Runs `handler` under `lambda_runtime` with telemetry from the
+/// environment, reading each event's trigger ([`triggers`]; feature
+/// `triggers`). `A` is an `aws_lambda_events` type (or `serde_json::Value`),
+/// `R` its response type.
+#[cfg(feature = "triggers")]
+pub async fn run_traced<A, R, E, F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(LambdaEvent<A>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    A: DeserializeOwned + triggers::TriggerEvent + Send + 'static,
+    R: Serialize + triggers::TriggerResponse + Send + 'static,
+    E: Into<Diagnostic> + Debug + Send + 'static,
+{
+    let telemetry = FunctionTelemetry::init().await?;
+    run_traced_with(telemetry, handler).await
+}
+
+/// [`run_traced`] with `telemetry`.
+#[cfg(feature = "triggers")]
+pub async fn run_traced_with<A, R, E, F, Fut>(
+    telemetry: FunctionTelemetry,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(LambdaEvent<A>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<R, E>> + Send + 'static,
+    A: DeserializeOwned + triggers::TriggerEvent + Send + 'static,
+    R: Serialize + triggers::TriggerResponse + Send + 'static,
+    E: Into<Diagnostic> + Debug + Send + 'static,
+{
+    let telemetry = Arc::new(telemetry);
+    let handler = Arc::new(handler);
+    let service = lambda_runtime::service_fn(move |event: LambdaEvent<A>| {
+        let t = telemetry.clone();
+        let handler = handler.clone();
+        async move {
+            let ctx = event.context.clone();
+            let trigger = event.payload.trigger();
+            t.invoke_triggered(&ctx, trigger, handler(event)).await
         }
     });
     lambda_runtime::Runtime::new(service).run().await

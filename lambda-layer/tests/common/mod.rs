@@ -116,4 +116,28 @@ pub fn string_attr<'a>(
             _ => None,
         }
     })
+/// A sample event of `tests/fixtures/events` (see its README).
+pub fn event_fixture(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/events")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// The SQS sample event with one record per header, each record's
+/// `AWSTraceHeader` set to it and its message id `m-<i>`.
+pub fn sqs_event_with_trace_headers(headers: &[&str]) -> serde_json::Value {
+    let mut event = event_fixture("example-sqs-event.json");
+    let one = event["Records"][0].clone();
+    event["Records"] = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let mut r = one.clone();
+            r["messageId"] = serde_json::Value::from(format!("m-{i}"));
+            r["attributes"]["AWSTraceHeader"] = serde_json::Value::from(*h);
+            r
+        })
+        .collect();
+    event
 }
