@@ -525,7 +525,7 @@ async fn real_clients_against_moto() {
     let instr = AwsSdkInstrumentation::with_tracer_provider(&provider);
 
     // DynamoDB: create, put (consumed capacity), a missing table.
-    let ddb = dynamodb(&moto.url(), Some(instr.clone()));
+    let ddb = dynamodb(moto.url(), Some(instr.clone()));
     ddb.create_table()
         .table_name("carts")
         .attribute_definitions(
@@ -582,7 +582,7 @@ async fn real_clients_against_moto() {
 
     // SQS: the message sent by the instrumented client carries the
     // AWSTraceHeader an uninstrumented receiver reads back.
-    let q = sqs(&moto.url(), Some(instr.clone()));
+    let q = sqs(moto.url(), Some(instr.clone()));
     let url = q
         .create_queue()
         .queue_name("orders")
@@ -598,7 +598,7 @@ async fn real_clients_against_moto() {
         .send()
         .await
         .unwrap();
-    let plain = sqs(&moto.url(), None);
+    let plain = sqs(moto.url(), None);
     let got = plain
         .receive_message()
         .queue_url(&url)
@@ -622,7 +622,7 @@ async fn real_clients_against_moto() {
     );
 
     // S3: bucket and key, the S3 request ids.
-    let s = s3(&moto.url(), Some(instr));
+    let s = s3(moto.url(), Some(instr));
     s.create_bucket().bucket("photos").send().await.unwrap();
     s.put_object()
         .bucket("photos")

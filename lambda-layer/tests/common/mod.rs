@@ -116,6 +116,8 @@ pub fn string_attr<'a>(
             _ => None,
         }
     })
+}
+
 /// A sample event of `tests/fixtures/events` (see its README).
 pub fn event_fixture(name: &str) -> serde_json::Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
