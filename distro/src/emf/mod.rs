@@ -25,7 +25,7 @@
 //! Deliberate differences from `awsemf` are listed in docs/distro.md
 //! ("EMF").
 //!
-//! [`PutLogEventsSender`] ships events to CloudWatch Logs; [`StdoutWriter`]
+//! `PutLogEventsSender` (feature `cloudwatch-logs`) ships events to CloudWatch Logs; [`StdoutWriter`]
 //! prints them one per line (how a Lambda function emits metrics).
 
 use std::collections::HashMap;
@@ -37,6 +37,7 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric::Data};
 
 mod config;
+#[cfg(feature = "cloudwatch-logs")]
 mod cwlogs;
 mod delta;
 mod document;
@@ -49,6 +50,7 @@ pub use config::{
     DimensionRollup, EmfConfig, EmfConfigError, LabelMatcher, MAX_DIMENSIONS_PER_SET,
     MetricDeclaration, MetricDescriptor,
 };
+#[cfg(feature = "cloudwatch-logs")]
 pub use cwlogs::{
     ATTEMPT_TIMEOUT, DEFAULT_LOG_STREAM, EVENT_OVERHEAD_BYTES, MAX_BYTES_PER_CALL, MAX_CALL_SPAN,
     MAX_EVENT_AGE, MAX_EVENT_FUTURE, MAX_EVENTS_PER_CALL, PutLogEventsConfig, PutLogEventsSender,
