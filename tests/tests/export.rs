@@ -576,7 +576,22 @@ async fn custom_headers_are_sent_and_signed() {
         ..OtlpHttpConfig::new(fake.traces_url())
     };
     let exporter = OtlpHttpExporter::new(cfg, Some(aws_creds(&Credentials::test()))).unwrap();
-    exporter.export(batch("svc", 2, 1)).await.unwrap();
+    // A logs batch: the Logs fake decodes what it receives as logs.
+    let logs = opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest {
+        resource_logs: vec![opentelemetry_proto::tonic::logs::v1::ResourceLogs {
+            scope_logs: vec![opentelemetry_proto::tonic::logs::v1::ScopeLogs {
+                log_records: vec![opentelemetry_proto::tonic::logs::v1::LogRecord {
+                    body: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue("hello".into())),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    exporter.export_logs(logs).await.unwrap();
     assert_eq!(fake.rejected(), vec![]);
     assert_eq!(fake.accepted_bodies().len(), 1);
     let req = &fake.requests()[0];
