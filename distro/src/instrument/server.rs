@@ -4,7 +4,7 @@
 //! ```no_run
 //! # #[cfg(feature = "axum")] async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let _guard = otel_aws_distro::init().await?; // before the layer: it takes the provider
-//! let app = axum::Router::new()
+//! let app: axum::Router = axum::Router::new()
 //!     .route("/orders/{id}", axum::routing::get(|| async { "ok" }))
 //!     .layer(otel_aws_distro::instrument::ServerLayer::new());
 //! # Ok(()) }
