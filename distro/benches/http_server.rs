@@ -4,8 +4,12 @@
 //! `Service::call` (no socket: the network would drown the difference),
 //! each with a sampled W3C parent, so every request makes a recorded span.
 //! Both layers feed the distro's provider (no-op exporter behind the
-//! async-runtime batch processor, as `init()` builds it); telemetry-rust's
-//! `tracing` span reaches it through tracing-opentelemetry.
+//! batch processor `init()` installs); telemetry-rust's `tracing` span
+//! reaches it through tracing-opentelemetry. Two more variants of our layer
+//! separate its own work from the hand-off: `no_export` (a processor that
+//! drops each span at its end) and `async_processor` (the SDK's
+//! async-runtime batch processor, which `init()` used before: a tokio task
+//! woken for every span).
 //!
 //! `cargo bench -p otel-aws-distro --features axum --bench http_server -- --warm-up-time 2 --measurement-time 5`
 
@@ -74,9 +78,38 @@ fn bench_http_server(c: &mut Criterion) {
     )
     .expect("subscriber");
 
+    // The same layer on a provider whose processor drops each span at its
+    // end: the layer's own work, without the hand-off to the batch task.
+    let no_export = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(DropProcessor)
+        .build();
+    let async_processor = rt.block_on(async {
+        opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_span_processor(
+                opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+                    otel_aws_distro::export::ProtoSpanExporter::new(Arc::new(NoopExporter::new())),
+                    opentelemetry_sdk::runtime::Tokio,
+                )
+                .with_batch_config(
+                    opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                        .with_max_queue_size(65_536)
+                        .build(),
+                )
+                .build(),
+            )
+            .build()
+    });
     let variants = [
         ("bare", router()),
         ("otel_aws_distro", router().layer(ServerLayer::new())),
+        (
+            "otel_aws_distro_no_export",
+            router().layer(ServerLayer::with_tracer_provider(&no_export)),
+        ),
+        (
+            "otel_aws_distro_async_processor",
+            router().layer(ServerLayer::with_tracer_provider(&async_processor)),
+        ),
         (
             "telemetry_rust",
             router().layer(telemetry_rust::middleware::axum::OtelAxumLayer::new(
@@ -98,6 +131,26 @@ fn bench_http_server(c: &mut Criterion) {
     }
     group.finish();
     drop(guard);
+}
+
+/// Ends spans into nothing (see `no_export` above).
+#[derive(Debug)]
+struct DropProcessor;
+
+impl opentelemetry_sdk::trace::SpanProcessor for DropProcessor {
+    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        drop(black_box(span));
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(
+        &self,
+        _: std::time::Duration,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
 }
 
 criterion_group!(benches, bench_http_server);

@@ -1,6 +1,6 @@
 //! Span start+end through the distro's provider against a plain
-//! opentelemetry_sdk provider with the same processor (the async-runtime
-//! batch processor feeding `ProtoSpanExporter` into a no-op exporter).
+//! opentelemetry_sdk provider with the same processor (the one `init()`
+//! installs, `export::batch_processor`, feeding a no-op exporter).
 //!
 //! The distro adds X-Ray trace ids, the deferred-aware parent-based sampler
 //! and its resource; the hot path should cost the same.
@@ -16,22 +16,17 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider};
-use otel_aws_distro::export::{NoopExporter, ProtoSpanExporter};
+use otel_aws_distro::export::{NoopExporter, batch_processor};
 use otel_aws_distro::{Builder, Env};
 
-fn processor() -> BatchSpanProcessor<opentelemetry_sdk::runtime::Tokio> {
-    BatchSpanProcessor::builder(
-        ProtoSpanExporter::new(Arc::new(NoopExporter::new())),
-        opentelemetry_sdk::runtime::Tokio,
-    )
-    .with_batch_config(
+fn processor() -> opentelemetry_sdk::trace::BatchSpanProcessor {
+    batch_processor(
+        Arc::new(NoopExporter::new()),
         BatchConfigBuilder::default()
             .with_max_queue_size(65_536)
             .build(),
     )
-    .build()
 }
 
 fn bench_provider(c: &mut Criterion) {

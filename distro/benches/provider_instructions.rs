@@ -16,9 +16,8 @@ use std::sync::Arc;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider};
-use otel_aws_distro::export::{NoopExporter, ProtoSpanExporter};
+use otel_aws_distro::export::{NoopExporter, batch_processor};
 use otel_aws_distro::{Builder, Env};
 
 fn main() {
@@ -37,12 +36,7 @@ fn main() {
     };
     let (provider, guard) = rt.block_on(async {
         if which == "plain" {
-            let p = BatchSpanProcessor::builder(
-                ProtoSpanExporter::new(Arc::new(NoopExporter::new())),
-                opentelemetry_sdk::runtime::Tokio,
-            )
-            .with_batch_config(batch())
-            .build();
+            let p = batch_processor(Arc::new(NoopExporter::new()), batch());
             (
                 SdkTracerProvider::builder().with_span_processor(p).build(),
                 None,

@@ -13,15 +13,13 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider, SpanLimits};
 
 use crate::Env;
 use crate::config::{Config, ConfigError, ExporterKind, SigV4Setting};
 use crate::export::{
     AwsXraySpec, BatchExporter, Compression, CredentialStrategy, DefaultChain, ExportConfigError,
-    ExportStats, ExporterSpec, OtlpHttpConfig, ProtoSpanExporter, Protocol, Signing,
-    build_exporter,
+    ExportStats, ExporterSpec, OtlpHttpConfig, Protocol, Signing, batch_processor, build_exporter,
 };
 use crate::logs::LogInitError;
 use crate::propagation::{PropagatorKind, build_propagator};
@@ -195,13 +193,7 @@ impl Builder {
                 max_attributes_per_link: config.limits.attributes_per_link.value,
             });
         for exporter in exporters {
-            let processor = BatchSpanProcessor::builder(
-                ProtoSpanExporter::new(exporter),
-                opentelemetry_sdk::runtime::Tokio,
-            )
-            .with_batch_config(batch())
-            .build();
-            builder = builder.with_span_processor(processor);
+            builder = builder.with_span_processor(batch_processor(exporter, batch()));
         }
         let provider = builder.build();
 
@@ -402,10 +394,16 @@ impl Guard {
         let Some(provider) = self.provider.take() else {
             return Ok(());
         };
-        tokio::task::spawn_blocking(move || provider.shutdown())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+        // Flush first: the batch processor's shutdown exports what is left
+        // but does not report that export's failure; the flush does.
+        tokio::task::spawn_blocking(move || {
+            let flushed = provider.force_flush();
+            let shut = provider.shutdown();
+            flushed.and(shut)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
     }
 }
 

@@ -24,6 +24,11 @@ fn creds(secret: &str) -> SharedCredentialsProvider {
 }
 
 fn env(endpoint: &str) -> Env {
+    env_with_delay(endpoint, "50")
+}
+
+/// `env` with another batch schedule delay (ms).
+fn env_with_delay(endpoint: &str, delay_ms: &str) -> Env {
     Env::from_pairs([
         ("OTEL_SERVICE_NAME", "checkout"),
         (
@@ -33,7 +38,7 @@ fn env(endpoint: &str) -> Env {
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint),
         ("OTEL_AWS_SIGV4", "true"),
         ("AWS_REGION", "us-east-1"),
-        ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ("OTEL_BSP_SCHEDULE_DELAY", delay_ms),
         ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
     ])
 }
@@ -118,8 +123,9 @@ async fn a_wrong_secret_is_refused_by_the_endpoint() {
     let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
         .await
         .unwrap();
+    // A timer export before shutdown would leave shutdown nothing to report.
     let guard = Builder::new()
-        .with_env(env(&fake.traces_url()))
+        .with_env(env_with_delay(&fake.traces_url(), "600000"))
         .with_credentials_provider(creds("wrong-secret"))
         .without_globals()
         .install()

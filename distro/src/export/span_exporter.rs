@@ -8,7 +8,8 @@ use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{BatchConfig, BatchSpanProcessor, SpanData, SpanExporter};
+use tokio::runtime::Handle;
 
 use super::{BatchExporter, ExportError};
 
@@ -16,23 +17,35 @@ use super::{BatchExporter, ExportError};
 /// provider's resource) to one [`ExportTraceServiceRequest`] and hands it to
 /// a [`BatchExporter`].
 ///
-/// Its exporters are async (reqwest, AWS credential providers), so run it
-/// under the async-runtime batch processor
-/// (`opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor`
-/// with `opentelemetry_sdk::runtime::Tokio`), not the default
-/// `BatchSpanProcessor`, whose own thread has no tokio reactor.
+/// Its exporters are async (reqwest, AWS credential providers) and need a
+/// tokio reactor. Built with [`ProtoSpanExporter::on_runtime`], each export
+/// runs as a task on that runtime, so the exporter works under the SDK's
+/// thread-based [`BatchSpanProcessor`] (see [`batch_processor`]); built with
+/// [`ProtoSpanExporter::new`], the export future is polled where the
+/// processor polls it (the async-runtime processor, or exporters that need
+/// no reactor).
 #[derive(Debug)]
 pub struct ProtoSpanExporter {
     inner: Arc<dyn BatchExporter>,
     resource: ResourceAttributesWithSchema,
+    runtime: Option<Handle>,
 }
 
 impl ProtoSpanExporter {
-    /// Wraps `inner`.
+    /// Wraps `inner`; exports are polled by the caller.
     pub fn new(inner: Arc<dyn BatchExporter>) -> Self {
         Self {
             inner,
             resource: ResourceAttributesWithSchema::default(),
+            runtime: None,
+        }
+    }
+
+    /// Wraps `inner`; each export runs as a task on `runtime`.
+    pub fn on_runtime(inner: Arc<dyn BatchExporter>, runtime: Handle) -> Self {
+        Self {
+            runtime: Some(runtime),
+            ..Self::new(inner)
         }
     }
 
@@ -42,6 +55,30 @@ impl ProtoSpanExporter {
             resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
         }
     }
+}
+
+/// The span processor [`crate::init`] installs for each exporter: the SDK's
+/// thread-based [`BatchSpanProcessor`], its exports run on the current tokio
+/// runtime (when there is one).
+///
+/// Chosen over the async-runtime processor
+/// (`span_processor_with_async_runtime`), which sends every ended span
+/// through a channel its tokio task waits on: one cross-thread wake per span,
+/// several microseconds on the request path of a loaded VM
+/// (docs/benchmarks.md, "HTTP server layer"). The thread-based processor
+/// queues spans without waking anyone and signals its thread only when a
+/// batch is full; its timer does the rest.
+pub fn batch_processor(
+    exporter: Arc<dyn BatchExporter>,
+    config: BatchConfig,
+) -> BatchSpanProcessor {
+    let exporter = match Handle::try_current() {
+        Ok(runtime) => ProtoSpanExporter::on_runtime(exporter, runtime),
+        Err(_) => ProtoSpanExporter::new(exporter),
+    };
+    BatchSpanProcessor::builder(exporter)
+        .with_batch_config(config)
+        .build()
 }
 
 fn sdk_error(err: ExportError) -> OTelSdkError {
@@ -54,11 +91,19 @@ impl SpanExporter for ProtoSpanExporter {
             return Ok(());
         }
         let request = self.to_request(batch);
-        self.inner
-            .export(request)
-            .await
-            .map(|_| ())
-            .map_err(sdk_error)
+        let result = match &self.runtime {
+            Some(runtime) => {
+                let inner = self.inner.clone();
+                runtime
+                    .spawn(async move { inner.export(request).await })
+                    .await
+                    .map_err(|e| {
+                        OTelSdkError::InternalFailure(format!("export task did not finish: {e}"))
+                    })?
+            }
+            None => self.inner.export(request).await,
+        };
+        result.map(|_| ()).map_err(sdk_error)
     }
 
     fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
