@@ -11,6 +11,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// One segment or subsegment document.
+///
+/// The optional blocks are boxed: a segment without them stays small (a
+/// document is moved several times on its way to spans, and subsegments sit
+/// in a `Vec` of these), and most subsegments carry one block at most.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Segment {
     /// Segment or subsegment name.
@@ -63,16 +67,16 @@ pub struct Segment {
     pub resource_arn: Option<String>,
     /// Segment only: `{version}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<Service>,
+    pub service: Option<Box<Service>>,
     /// HTTP request and response.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<Http>,
+    pub http: Option<Box<Http>>,
     /// AWS data (resource on segments; call data on subsegments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aws: Option<Aws>,
+    pub aws: Option<Box<Aws>>,
     /// SQL query data (subsegments).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sql: Option<Sql>,
+    pub sql: Option<Box<Sql>>,
     /// Indexed key/values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, AnnotationValue>,
@@ -81,7 +85,7 @@ pub struct Segment {
     pub metadata: BTreeMap<String, Value>,
     /// Exceptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<Cause>,
+    pub cause: Option<Box<Cause>>,
     /// Nested subsegments.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subsegments: Vec<Segment>,

@@ -84,7 +84,7 @@ pub(crate) fn encode_within(
     }
 
     // 2. Exception stacks.
-    if let Some(Cause::Exceptions(data)) = &mut doc.cause {
+    if let Some(Cause::Exceptions(data)) = doc.cause.as_deref_mut() {
         for e in &mut data.exceptions {
             let dropped = e.stack.len() as u32;
             if dropped > 0 {
@@ -119,7 +119,7 @@ pub(crate) fn encode_within(
         cut(&mut req.url);
         cut(&mut req.user_agent);
     }
-    if let Some(Cause::Exceptions(data)) = &mut doc.cause {
+    if let Some(Cause::Exceptions(data)) = doc.cause.as_deref_mut() {
         for e in &mut data.exceptions {
             cut(&mut e.message);
         }

@@ -314,8 +314,8 @@ fn owned_segment_to_spans(
         let mut resource = aws::resource_attributes(
             &doc.name,
             doc.origin.as_deref(),
-            doc.aws.as_ref(),
-            doc.service.as_ref(),
+            doc.aws.as_deref(),
+            doc.service.as_deref(),
             doc.resource_arn.as_deref(),
         );
         recorded_resource(&mut doc.metadata, &mut resource);
@@ -459,10 +459,10 @@ fn to_span(
         8 + doc.annotations.len() + doc.metadata.iter().map(meta_len).sum::<usize>(),
     );
     if let Some(h) = doc.http.take() {
-        http::to_attributes(h, &mut attributes);
+        http::to_attributes(*h, &mut attributes);
     }
     if let Some(s) = doc.sql.take() {
-        sql::to_attributes(s, &mut attributes);
+        sql::to_attributes(*s, &mut attributes);
     }
     if let Some(a) = &mut doc.aws {
         aws::call_attributes(a, &mut attributes);
@@ -500,7 +500,7 @@ fn to_span(
             },
         );
     let (events, cause_message) =
-        cause::to_events(doc.cause.take(), code == StatusCode::Error, end);
+        cause::to_events(doc.cause.take().map(|c| *c), code == StatusCode::Error, end);
     let message = match take_roundtrip(&mut otel_ns, "status_message") {
         Some(m) => m,
         None => cause_message.unwrap_or_default(),

@@ -110,13 +110,13 @@ impl Doc<'_> {
             origin: self.origin.map(str::to_owned),
             user: owned(self.user),
             resource_arn: self.resource_arn.map(str::to_owned),
-            service: self.service.cloned(),
-            http: self.http.map(HttpOut::into_owned),
-            aws: self.aws.map(AwsOut::into_owned),
-            sql: self.sql.map(SqlOut::into_owned),
+            service: self.service.cloned().map(Box::new),
+            http: self.http.map(|h| Box::new(h.into_owned())),
+            aws: self.aws.map(|a| Box::new(a.into_owned())),
+            sql: self.sql.map(|s| Box::new(s.into_owned())),
             annotations: self.annotations.into_owned(),
             metadata: self.metadata.into_owned(),
-            cause: self.cause,
+            cause: self.cause.map(Box::new),
             subsegments: Vec::new(),
         }
     }
