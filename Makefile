@@ -42,6 +42,7 @@ fmt:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FEATURES) --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps $(CARGO_FEATURES)
 
 # Installs what the tests need on a fresh machine (idempotent, quick when done).
 test-deps:

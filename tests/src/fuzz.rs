@@ -140,7 +140,7 @@ const TOKENS: &[&[u8]] = &[
     b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01",
 ];
 
-/// Random JSON built from `keys` and [`TOKENS`]-like scalars, nested up to `depth`.
+/// Random JSON built from `keys` and parser-breaking scalars (the module's token list), nested up to `depth`.
 pub fn json_like(rng: &mut StdRng, keys: &[&str], depth: u32) -> String {
     let scalar = |rng: &mut StdRng| -> String {
         match rng.random_range(0..9) {

@@ -27,7 +27,7 @@
 //!   `rpc.service`, `rpc.method`, `cloud.region`, `aws.request_id`,
 //!   `aws.extended_request_id`, `http.response.status_code`, the retries
 //!   (`aws.xray.retries`, and `http.request.resend_count` when > 0), and the
-//!   service-specific attributes of [`services`];
+//!   service-specific attributes of `services`;
 //! - `X-Amzn-Trace-Id` set on every attempt before signing (SigV4 leaves
 //!   that header unsigned: `aws-sigv4` excludes it, as the other AWS SDKs
 //!   do, so the services accept it whatever a proxy does to it), replacing

@@ -5,7 +5,7 @@
 //! (`AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `*_PASSWORD`, ...) are
 //! never printed: errors name the variable and what is wrong (e.g. the
 //! position of the bad pair), and `Debug` shows `<redacted>` in place of
-//! the value. Endpoint URLs are printed through [`url`], which hides the
+//! the value. Endpoint URLs are printed through [`url()`], which hides the
 //! `user:password@` part and the query string (`?api_key=...`).
 
 use std::borrow::Cow;
@@ -103,7 +103,7 @@ pub fn url(endpoint: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `Display` of an endpoint through [`url`] (for `%endpoint` in log fields
+/// `Display` of an endpoint through [`url()`] (for `%endpoint` in log fields
 /// and `{}` in error messages).
 pub struct RedactedUrl<'a>(pub &'a str);
 

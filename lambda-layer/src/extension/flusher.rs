@@ -1,6 +1,6 @@
 //! One flush: take everything received (plus finished platform spans and
 //! platform metrics), add the Lambda resource where missing, hand each
-//! signal's batch to each of its exporters' [`Lane`](super::delivery::Lane)s,
+//! signal's batch to each of its exporters' [`Lane`]s,
 //! and let every lane send what it holds within a time budget, as its
 //! circuit breaker allows (see [`super::delivery`]). What a destination did
 //! not accept stays in its lane for the next chance; the other destinations

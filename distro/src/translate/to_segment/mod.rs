@@ -401,7 +401,7 @@ fn docs_of<'a>(
 }
 
 /// Every span of `req` → typed documents, in order: one per span, two for
-/// a local-root dependency span (see [`docs_of`]).
+/// a local-root dependency span (see `docs_of`).
 pub fn to_segment_documents(
     req: &ExportTraceServiceRequest,
     opts: &TranslateOptions,
@@ -415,7 +415,7 @@ pub fn to_segment_documents(
 
 /// Every span of `req` → JSON documents of at most
 /// `opts.max_document_bytes`, in order (one per span, two for a local-root
-/// dependency span: see [`docs_of`]): what PutTraceSegments and the X-Ray
+/// dependency span: see `docs_of`): what PutTraceSegments and the X-Ray
 /// daemon take.
 pub fn to_segments(
     req: &ExportTraceServiceRequest,
