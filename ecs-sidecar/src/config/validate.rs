@@ -120,6 +120,7 @@ pub fn check(cfg: &Config) -> Result<(), ConfigError> {
                     }
                 }
             }
+            Exporter::AwsEmf(emf) => emf.check(&p)?,
             Exporter::Debug(_) => {}
             Exporter::File(f) => {
                 if f.path.as_deref().is_none_or(str::is_empty) {
@@ -272,6 +273,12 @@ fn check_service(cfg: &Config) -> Result<(), ConfigError> {
                 return Err(ConfigError::Unsupported {
                     path: format!("{p}.exporters[{i}]"),
                     message: format!("exporter `{e}` only exports traces"),
+                });
+            }
+            if matches!(exporter, Exporter::AwsEmf(_)) && signal != Signal::Metrics {
+                return Err(ConfigError::Unsupported {
+                    path: format!("{p}.exporters[{i}]"),
+                    message: format!("exporter `{e}` only exports metrics"),
                 });
             }
         }
