@@ -43,7 +43,7 @@ pub const SECTIONS: [&str; 5] = [
     "service",
 ];
 /// Receiver types this build supports.
-pub const RECEIVER_TYPES: [&str; 2] = ["otlp", "awsxray"];
+pub const RECEIVER_TYPES: [&str; 3] = ["otlp", "awsxray", "awsecscontainermetrics"];
 /// Processor types this build supports.
 pub const PROCESSOR_TYPES: [&str; 3] = ["batch", "memory_limiter", "resourcedetection"];
 /// Exporter types this build supports.
@@ -58,6 +58,8 @@ pub enum Receiver {
     Otlp(OtlpReceiver),
     /// `awsxray`.
     AwsXray(AwsXrayReceiver),
+    /// `awsecscontainermetrics`.
+    AwsEcsContainerMetrics(AwsEcsContainerMetricsReceiver),
 }
 
 /// One processor's settings.
@@ -170,6 +172,7 @@ impl Config {
                 |t, v, p| {
                     Ok(match t {
                         "otlp" => Receiver::Otlp(typed(v, p)?),
+                        "awsecscontainermetrics" => Receiver::AwsEcsContainerMetrics(typed(v, p)?),
                         _ => Receiver::AwsXray(typed(v, p)?),
                     })
                 },
