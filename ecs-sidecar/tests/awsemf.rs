@@ -625,3 +625,91 @@ fn bad_awsemf_fields_are_refused_naming_their_path() {
     assert!(e.resource_to_telemetry_conversion.enabled);
     assert_eq!(e.emf_config().metric_declarations[0].dimensions.len(), 2);
 }
+
+/// The image's default config (ports moved to free loopback ones, the
+/// metrics batch timeout shortened): task metrics from the ECS metadata
+/// fake and an application gauge arrive in their log groups as EMF, the
+/// task metrics with the cluster / task family dimension sets (the six
+/// gauges of the declaration at the first collection; its two cumulative
+/// storage counters start at the second, 20 s later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_config_sends_task_and_application_metrics_as_emf() {
+    use otel_aws_testkit::ecs::{EcsFixture, FakeEcsMetadata};
+    let moto = Moto::start("awsemf", Some(3));
+    let (id, secret) = moto.create_user_key("logs:*");
+    let fake = FakeEcsMetadata::start(EcsFixture::WithStats).await.unwrap();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/ecs-default.yaml");
+    let (grpc, http, xray, health) = (free_port(), free_port(), free_port(), free_port());
+    let yaml = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("0.0.0.0:4317", &format!("127.0.0.1:{grpc}"))
+        .replace("0.0.0.0:4318", &format!("127.0.0.1:{http}"))
+        .replace("0.0.0.0:2000", &format!("127.0.0.1:{xray}"))
+        .replace("0.0.0.0:13133", &format!("127.0.0.1:{health}"))
+        .replace("timeout: 60s", "timeout: 200ms");
+    let uri = fake.uri();
+    let _sidecar = start_binary(
+        &yaml,
+        &[
+            ("AWS_ACCESS_KEY_ID", &id),
+            ("AWS_SECRET_ACCESS_KEY", &secret),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL_LOGS", moto.url()),
+            ("ECS_CONTAINER_METADATA_URI_V4", &uri),
+        ],
+        http,
+        Stdio::null(),
+    );
+    post_gauge(http, "jobs.queued", 3.0).await;
+    let client = logs_client(&moto, &id, &secret);
+
+    let task = "7a1b2c3d4e5f40718293a4b5c6d7e8f9";
+    let docs = read_until(&client, "/aws/ecs/otel-aws/task-metrics", task, |d| {
+        d.iter().any(|d| d.get("ecs.task.cpu.utilized").is_some())
+    })
+    .await;
+    let doc = docs
+        .iter()
+        .find(|d| d.get("ecs.task.cpu.utilized").is_some())
+        .unwrap();
+    let (ns, metrics, sets) = check_emf(doc);
+    assert_eq!(ns, "ECS/otel-aws/Task");
+    let mut names: Vec<&str> = metrics.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "ecs.task.cpu.reserved",
+            "ecs.task.cpu.utilized",
+            "ecs.task.memory.reserved",
+            "ecs.task.memory.utilized",
+            "ecs.task.network.rate.rx",
+            "ecs.task.network.rate.tx",
+        ]
+    );
+    // storage.read_bytes/write_bytes are cumulative sums: their first
+    // collection is the baseline of the deltas, as in awsemf.
+    assert!(doc.get("ecs.task.storage.read_bytes").is_none(), "{doc}");
+    let cluster: BTreeSet<String> = ["aws.ecs.cluster.name".to_owned()].into();
+    let family: BTreeSet<String> = ["aws.ecs.cluster.name", "aws.ecs.task.family"]
+        .map(String::from)
+        .into();
+    assert_eq!(sets, vec![cluster, family]);
+    assert_eq!(doc["aws.ecs.cluster.name"], "prod");
+    assert_eq!(doc["aws.ecs.task.family"], "checkout");
+    assert_eq!(doc["ecs.task.memory.reserved"], 1024.0);
+    // A task metric outside the declaration stays a plain field.
+    assert_eq!(doc["ecs.task.cpu.cores"], 4.0);
+
+    let app = read_until(
+        &client,
+        "/aws/ecs/application/metrics",
+        "otel-stream",
+        |d| !d.is_empty(),
+    )
+    .await;
+    let (ns, metrics, _) = check_emf(&app[0]);
+    assert_eq!(ns, "ECS/AWSOTel/Application");
+    assert_eq!(metrics[0].0, "jobs.queued");
+    assert_eq!(app[0]["jobs.queued"], 3.0);
+}
