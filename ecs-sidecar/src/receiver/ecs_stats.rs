@@ -341,26 +341,18 @@ impl Values {
     }
 
     fn metrics(&self, prefix: &str, t: u64) -> Vec<Metric> {
-        let int_gauge = |name: &str, unit: &str, v: u64| {
+        let gauge = |name: &str, unit: &str, p: NumberDataPoint| {
             metric(
                 prefix,
                 name,
                 unit,
                 Data::Gauge(Gauge {
-                    data_points: vec![int_point(v, t)],
+                    data_points: vec![p],
                 }),
             )
         };
-        let double_gauge = |name: &str, unit: &str, v: f64| {
-            metric(
-                prefix,
-                name,
-                unit,
-                Data::Gauge(Gauge {
-                    data_points: vec![double_point(v, t)],
-                }),
-            )
-        };
+        let int_gauge = |name: &str, unit: &str, v: u64| gauge(name, unit, int_point(v, t));
+        let double_gauge = |name: &str, unit: &str, v: f64| gauge(name, unit, double_point(v, t));
         let int_sum = |name: &str, unit: &str, v: u64| {
             metric(
                 prefix,
