@@ -29,6 +29,7 @@ exporters:
     log_stream_name: bench
     region: us-east-1
     endpoint: http://127.0.0.1:14318
+    sending_queue: {num_consumers: 4}
 service:
   pipelines:
     metrics: {receivers: [otlp], processors: [batch], exporters: [awsemf]}
@@ -47,6 +48,8 @@ service:
     logs: {receivers: [otlp], processors: [batch], exporters: [otlphttp]}
 YAML
 
+# COMPRESSION=gzip: the logs exporter compresses (rotel's OTLP exporter gzips whatever its flag says).
+sed -i "s/compression: none/compression: ${COMPRESSION:-none}/" "$WORK/logs.yaml"
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_REGION=us-east-1
 export RUST_LOG=warn
 SINK_KIND=otlp

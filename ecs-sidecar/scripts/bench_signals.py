@@ -8,7 +8,7 @@
   bench_signals.py load metrics|logs URL SECONDS PID
                                          posts pre-encoded OTLP/HTTP protobuf requests
                                          (1,000 data points or log records each) for
-                                         SECONDS on 4 connections; prints items accepted
+                                         SECONDS on CONNS connections (default 4); prints items accepted
                                          and PID's CPU seconds (utime + stime) over the run
 
 Metrics requests: 50 gauges, 30 delta sums and 20 delta histograms, 10
@@ -17,6 +17,7 @@ so a batch never holds the same series twice at one timestamp (awsemf would
 keep only the first). Needs opentelemetry-proto (.tools/venv).
 """
 
+import gzip
 import http.client
 import http.server
 import os
@@ -31,6 +32,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.metrics.v1 import metrics_pb2 as m
 
 POINTS = 1000
+CONNS = int(os.environ.get("CONNS", "4"))
 
 
 def kv(k, v):
@@ -113,14 +115,14 @@ def load(kind, url, seconds, pid):
             else:
                 bad += POINTS
                 time.sleep(0.01)
-            i += 4
+            i += CONNS
         with lock:
             accepted[0] += ok
             refused[0] += bad
 
     cpu0 = cpu_seconds(pid)
     t0 = time.monotonic()
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(CONNS)]
     for t in threads:
         t.start()
     for t in threads:
@@ -145,6 +147,8 @@ def sink(kind, port, out):
 
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
             requests[0] += 1
             if kind == "emf":
                 # Each metric directive entry inside the escaped EMF messages.

@@ -397,11 +397,17 @@ impl AwsEmfExporter {
         }
     }
 
-    /// Warnings for accepted-but-ignored fields (logged at start).
+    /// Fields accepted whatever their value but not acted on (`num_workers`):
+    /// logged as ignored at start.
     pub fn ignored(&self) -> Vec<&str> {
         self.unsupported
             .iter()
-            .filter(|(_, v)| !v.is_null())
+            .filter(|(k, v)| {
+                !v.is_null()
+                    && UNSUPPORTED
+                        .iter()
+                        .any(|(n, _, hint)| *n == k.as_str() && hint.is_empty())
+            })
             .map(|(k, _)| k.as_str())
             .collect()
     }

@@ -56,7 +56,7 @@ pub struct EmfExporter {
 #[derive(Debug, thiserror::Error)]
 pub enum EmfBuildError {
     /// No region for CloudWatch Logs.
-    #[error("region: no region: set region or AWS_REGION")]
+    #[error("no region for CloudWatch Logs: set region or AWS_REGION")]
     NoRegion,
     /// The settings were refused (regular expressions, endpoint).
     #[error("{0}")]

@@ -47,11 +47,11 @@ pub enum ExporterError {
         id: String,
     },
     /// The `awsemf` exporter could not be built.
-    #[error("exporters.{id}.{source}")]
+    #[error("exporters.{id}: {source}")]
     AwsEmf {
         /// Component id.
         id: String,
-        /// Why (starts with the field).
+        /// Why.
         source: awsemf::EmfBuildError,
     },
     /// Not in this build.
