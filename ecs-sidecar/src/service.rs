@@ -17,6 +17,7 @@ use crate::exporter::ExporterError;
 use crate::extension::health::{self, HealthServer};
 use crate::extension::sigv4auth::{CredentialsError, CredentialsSource};
 use crate::pipeline::Pipeline;
+use crate::receiver::awsecscontainermetrics::{self, EcsContainerMetrics};
 use crate::receiver::proxy::{self, ProxySettings, XrayProxy};
 use crate::receiver::udp::UdpReceiver;
 use crate::telemetry::{Counters, Telemetry};
@@ -112,6 +113,7 @@ pub struct Sidecar {
     otlp: Vec<RunningReceivers>,
     udp: Vec<UdpReceiver>,
     proxies: Vec<XrayProxy>,
+    ecs_metrics: Vec<EcsContainerMetrics>,
     pipelines: Vec<Pipeline>,
     stop_receivers: watch::Sender<bool>,
     stop_timeout: Duration,
@@ -134,6 +136,7 @@ impl Sidecar {
             otlp: Vec::new(),
             udp: Vec::new(),
             proxies: Vec::new(),
+            ecs_metrics: Vec::new(),
             pipelines: Vec::new(),
             stop_receivers,
             stop_timeout: opts.stop_timeout,
@@ -203,6 +206,18 @@ impl Sidecar {
                             sidecar.proxies.push(p);
                         }
                         tracing::info!(receiver = %id, udp = ?addrs.udp, proxy = ?addrs.proxy, "awsxray receiver listening");
+                    }
+                    Some(Receiver::AwsEcsContainerMetrics(r)) => {
+                        let interval = r
+                            .collection_interval
+                            .map_or(awsecscontainermetrics::DEFAULT_COLLECTION_INTERVAL, |d| d.0);
+                        sidecar.ecs_metrics.push(EcsContainerMetrics::start(
+                            id,
+                            interval,
+                            &opts.env,
+                            sink,
+                            stop_rx.clone(),
+                        ));
                     }
                     None => {}
                 }
@@ -288,6 +303,9 @@ impl Sidecar {
             }
             for p in self.proxies {
                 p.wait().await;
+            }
+            for m in self.ecs_metrics {
+                m.wait().await;
             }
             for p in self.pipelines {
                 p.drain().await;

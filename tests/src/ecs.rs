@@ -1,8 +1,9 @@
 //! A fake ECS task metadata endpoint on `127.0.0.1:0`.
 //!
-//! Serves `GET {base}` (this container's metadata) and `GET {base}/task`
-//! (the task's), where `{base}` is `/v4/<id>` (or `/v3/<id>` for the v3
-//! fallback). Anything else is 404. The fixtures in `tests/fixtures/ecs/`
+//! Serves `GET {base}` (this container's metadata), `GET {base}/task`
+//! (the task's) and, with [`EcsFixture::WithStats`], `GET {base}/task/stats`
+//! (Docker stats per container), where `{base}` is `/v4/<id>` (or `/v3/<id>`
+//! for the v3 fallback). Anything else is 404. The fixtures in `tests/fixtures/ecs/`
 //! follow the AWS documentation of task metadata endpoint v4 (Fargate and
 //! EC2 launch types). Every request is recorded.
 
@@ -25,6 +26,16 @@ pub const EC2_CONTAINER: &str = include_str!("../fixtures/ecs/ec2-container.json
 /// EC2 launch type task metadata: bare cluster name (`default`).
 pub const EC2_TASK: &str = include_str!("../fixtures/ecs/ec2-task.json");
 
+/// Task metadata of a Fargate task with three containers (two running, one
+/// stopped), for [`TASK_STATS`]; shaped as the AWS documentation's v4 `/task`
+/// example.
+pub const STATS_TASK: &str = include_str!("../fixtures/ecs/stats-task.json");
+/// `GET $ECS_CONTAINER_METADATA_URI_V4/task/stats` for [`STATS_TASK`]: Docker
+/// stats of the two running containers (CPU, memory, networks, network
+/// rates, blkio) and `{}` for the stopped one, shaped as the AWS
+/// documentation's v4 task stats example.
+pub const TASK_STATS: &str = include_str!("../fixtures/ecs/task-stats.json");
+
 /// The metadata id in the path, shaped like the agent's `<task id>-<n>`.
 const METADATA_ID: &str = "e9028f8d5d8e4f258373e7b93ce9a3c3-2495160603";
 
@@ -35,6 +46,8 @@ pub enum EcsFixture {
     Fargate,
     /// An EC2 launch type task (`fixtures/ecs/ec2-*.json`).
     Ec2,
+    /// [`STATS_TASK`] and [`TASK_STATS`] (container metadata: Fargate's).
+    WithStats,
     /// Your own documents, served as given.
     Custom {
         /// Container metadata document.
@@ -45,12 +58,21 @@ pub enum EcsFixture {
 }
 
 impl EcsFixture {
-    /// The (container, task) bodies.
-    fn bodies(&self) -> (String, String) {
+    /// The (container, task, task stats) bodies.
+    fn bodies(&self) -> (String, String, Option<String>) {
         match self {
-            Self::Fargate => (FARGATE_CONTAINER.to_string(), FARGATE_TASK.to_string()),
-            Self::Ec2 => (EC2_CONTAINER.to_string(), EC2_TASK.to_string()),
-            Self::Custom { container, task } => (container.to_string(), task.to_string()),
+            Self::Fargate => (
+                FARGATE_CONTAINER.to_string(),
+                FARGATE_TASK.to_string(),
+                None,
+            ),
+            Self::Ec2 => (EC2_CONTAINER.to_string(), EC2_TASK.to_string(), None),
+            Self::WithStats => (
+                FARGATE_CONTAINER.to_string(),
+                STATS_TASK.to_string(),
+                Some(TASK_STATS.to_string()),
+            ),
+            Self::Custom { container, task } => (container.to_string(), task.to_string(), None),
         }
     }
 }
@@ -59,6 +81,7 @@ impl EcsFixture {
 struct Inner {
     container: String,
     task: String,
+    stats: Option<String>,
     log: RequestLog,
 }
 
@@ -72,10 +95,11 @@ pub struct FakeEcsMetadata {
 impl FakeEcsMetadata {
     /// Starts the fake on a fresh loopback port (inside a tokio runtime).
     pub async fn start(fixture: EcsFixture) -> Result<FakeEcsMetadata, ServerError> {
-        let (container, task) = fixture.bodies();
+        let (container, task, stats) = fixture.bodies();
         let inner = Arc::new(Inner {
             container,
             task,
+            stats,
             log: RequestLog::default(),
         });
         let router = Router::new().fallback(handle).with_state(inner.clone());
@@ -120,6 +144,7 @@ async fn handle(
     let body = match rest {
         Some("") => inner.container.clone(),
         Some("/task") => inner.task.clone(),
+        Some("/task/stats") if inner.stats.is_some() => inner.stats.clone().unwrap_or_default(),
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     ([(http::header::CONTENT_TYPE, "application/json")], body).into_response()

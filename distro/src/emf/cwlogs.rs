@@ -19,6 +19,7 @@ use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
 use aws_sdk_cloudwatchlogs::config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Region};
 use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::operation::create_log_stream::CreateLogStreamError;
 use aws_sdk_cloudwatchlogs::operation::put_log_events::PutLogEventsError;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_smithy_async::rt::sleep::SharedAsyncSleep;
@@ -345,40 +346,71 @@ impl PutLogEventsSender {
         }
     }
 
+    /// Creates the stream; only when that finds the group missing, the
+    /// group too (so a role without `logs:CreateLogGroup` still gets its
+    /// streams created in an existing group, as `awsemf` does).
     async fn create(&self, group: &str, stream: &str) -> Result<(), ExportError> {
-        if self.cfg.create_log_group {
-            match self
-                .client
-                .create_log_group()
-                .log_group_name(group)
-                .send()
-                .await
-            {
-                Ok(_) => {
-                    self.stats.created.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(log_group = group, "EMF: created the log group");
-                }
-                Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {}
-                Err(e) => return Err(create_error("CreateLogGroup", &e)),
-            }
+        if !self.cfg.create_log_stream {
+            return self.create_group(group).await;
         }
-        if self.cfg.create_log_stream {
-            match self
-                .client
-                .create_log_stream()
-                .log_group_name(group)
-                .log_stream_name(stream)
-                .send()
-                .await
+        match self.create_stream(group, stream).await {
+            Err(e)
+                if e.code() == Some("ResourceNotFoundException") && self.cfg.create_log_group =>
             {
-                Ok(_) => {
-                    self.stats.created.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {}
-                Err(e) => return Err(create_error("CreateLogStream", &e)),
+                self.create_group(group).await?;
+                self.create_stream(group, stream)
+                    .await
+                    .map_err(|e| create_error("CreateLogStream", &e))
             }
+            Err(e) => Err(create_error("CreateLogStream", &e)),
+            Ok(()) => Ok(()),
         }
-        Ok(())
+    }
+
+    async fn create_stream(
+        &self,
+        group: &str,
+        stream: &str,
+    ) -> Result<
+        (),
+        SdkError<CreateLogStreamError, aws_sdk_cloudwatchlogs::config::http::HttpResponse>,
+    > {
+        match self
+            .client
+            .create_log_stream()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                self.stats.created.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_group(&self, group: &str) -> Result<(), ExportError> {
+        if !self.cfg.create_log_group {
+            return Ok(());
+        }
+        match self
+            .client
+            .create_log_group()
+            .log_group_name(group)
+            .send()
+            .await
+        {
+            Ok(_) => {
+                self.stats.created.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(log_group = group, "EMF: created the log group");
+                Ok(())
+            }
+            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
+            Err(e) => Err(create_error("CreateLogGroup", &e)),
+        }
     }
 
     async fn put(

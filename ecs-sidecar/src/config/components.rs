@@ -119,6 +119,15 @@ impl AwsXrayReceiver {
     }
 }
 
+/// `receivers.awsecscontainermetrics`: task and container metrics from the
+/// ECS task metadata endpoint v4.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsEcsContainerMetricsReceiver {
+    /// How often to collect (default 20s, as the collector).
+    pub collection_interval: Option<GoDuration>,
+}
+
 /// `receivers.awsxray.proxy_server`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

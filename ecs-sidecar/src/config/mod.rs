@@ -6,6 +6,7 @@
 //! component types, every field (unknown fields are refused), values
 //! (endpoints, durations, enums) and references (pipelines, authenticators).
 
+pub mod awsemf;
 pub mod components;
 mod duplicates;
 mod error;
@@ -19,6 +20,7 @@ use otel_aws_distro::Env;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+pub use self::awsemf::{AwsEmfExporter, OutputDestination};
 pub use self::components::*;
 pub use self::error::ConfigError;
 pub use self::subst::{expand, substitute};
@@ -41,11 +43,11 @@ pub const SECTIONS: [&str; 5] = [
     "service",
 ];
 /// Receiver types this build supports.
-pub const RECEIVER_TYPES: [&str; 2] = ["otlp", "awsxray"];
+pub const RECEIVER_TYPES: [&str; 3] = ["otlp", "awsxray", "awsecscontainermetrics"];
 /// Processor types this build supports.
 pub const PROCESSOR_TYPES: [&str; 3] = ["batch", "memory_limiter", "resourcedetection"];
 /// Exporter types this build supports.
-pub const EXPORTER_TYPES: [&str; 4] = ["otlphttp", "awsxray", "debug", "file"];
+pub const EXPORTER_TYPES: [&str; 5] = ["otlphttp", "awsxray", "awsemf", "debug", "file"];
 /// Extension types this build supports.
 pub const EXTENSION_TYPES: [&str; 2] = ["health_check", "sigv4auth"];
 
@@ -56,6 +58,8 @@ pub enum Receiver {
     Otlp(OtlpReceiver),
     /// `awsxray`.
     AwsXray(AwsXrayReceiver),
+    /// `awsecscontainermetrics`.
+    AwsEcsContainerMetrics(AwsEcsContainerMetricsReceiver),
 }
 
 /// One processor's settings.
@@ -76,6 +80,8 @@ pub enum Exporter {
     OtlpHttp(OtlpHttpExporter),
     /// `awsxray`.
     AwsXray(AwsXrayExporter),
+    /// `awsemf`: metrics as CloudWatch Embedded Metric Format.
+    AwsEmf(AwsEmfExporter),
     /// `debug`.
     Debug(DebugExporter),
     /// `file`.
@@ -166,6 +172,7 @@ impl Config {
                 |t, v, p| {
                     Ok(match t {
                         "otlp" => Receiver::Otlp(typed(v, p)?),
+                        "awsecscontainermetrics" => Receiver::AwsEcsContainerMetrics(typed(v, p)?),
                         _ => Receiver::AwsXray(typed(v, p)?),
                     })
                 },
@@ -192,6 +199,7 @@ impl Config {
                     Ok(match t {
                         "otlphttp" => Exporter::OtlpHttp(typed(v, p)?),
                         "awsxray" => Exporter::AwsXray(typed(v, p)?),
+                        "awsemf" => Exporter::AwsEmf(typed(v, p)?),
                         "debug" => Exporter::Debug(typed(v, p)?),
                         _ => Exporter::File(typed(v, p)?),
                     })

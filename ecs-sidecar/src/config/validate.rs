@@ -21,6 +21,14 @@ pub fn check(cfg: &Config) -> Result<(), ConfigError> {
                 }
             }
             Receiver::AwsXray(_) => {}
+            Receiver::AwsEcsContainerMetrics(r) => {
+                if r.collection_interval.is_some_and(|d| d.0.is_zero()) {
+                    return Err(ConfigError::field(
+                        format!("{p}.collection_interval"),
+                        "must be longer than 0, e.g. 20s",
+                    ));
+                }
+            }
         }
     }
     for (id, proc_) in &cfg.processors {
@@ -120,6 +128,7 @@ pub fn check(cfg: &Config) -> Result<(), ConfigError> {
                     }
                 }
             }
+            Exporter::AwsEmf(emf) => emf.check(&p)?,
             Exporter::Debug(_) => {}
             Exporter::File(f) => {
                 if f.path.as_deref().is_none_or(str::is_empty) {
@@ -228,14 +237,17 @@ fn check_service(cfg: &Config) -> Result<(), ConfigError> {
                     ),
                 });
             }
-            let supports = match cfg.receivers.get(r) {
-                Some(Receiver::AwsXray(_)) => signal == Signal::Traces,
-                Some(Receiver::Otlp(_)) | None => true,
+            let only = match cfg.receivers.get(r) {
+                Some(Receiver::AwsXray(_)) => Some(Signal::Traces),
+                Some(Receiver::AwsEcsContainerMetrics(_)) => Some(Signal::Metrics),
+                Some(Receiver::Otlp(_)) | None => None,
             };
-            if !supports {
+            if let Some(only) = only
+                && only != signal
+            {
                 return Err(ConfigError::Unsupported {
                     path,
-                    message: format!("receiver `{r}` only receives traces"),
+                    message: format!("receiver `{r}` only receives {only}"),
                 });
             }
         }
@@ -272,6 +284,12 @@ fn check_service(cfg: &Config) -> Result<(), ConfigError> {
                 return Err(ConfigError::Unsupported {
                     path: format!("{p}.exporters[{i}]"),
                     message: format!("exporter `{e}` only exports traces"),
+                });
+            }
+            if matches!(exporter, Exporter::AwsEmf(_)) && signal != Signal::Metrics {
+                return Err(ConfigError::Unsupported {
+                    path: format!("{p}.exporters[{i}]"),
+                    message: format!("exporter `{e}` only exports metrics"),
                 });
             }
         }

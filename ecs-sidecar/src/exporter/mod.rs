@@ -1,5 +1,6 @@
 //! Builds the configured exporters from the distro's implementations.
 
+pub mod awsemf;
 mod debug;
 pub mod xray;
 
@@ -44,6 +45,14 @@ pub enum ExporterError {
     NoRegion {
         /// Component id.
         id: String,
+    },
+    /// The `awsemf` exporter could not be built.
+    #[error("exporters.{id}: {source}")]
+    AwsEmf {
+        /// Component id.
+        id: String,
+        /// Why.
+        source: awsemf::EmfBuildError,
     },
     /// Not in this build.
     #[error("exporters.{id}: {message}")]
@@ -216,6 +225,20 @@ pub async fn build(
                 exporter: spans,
                 passthrough: Some(Arc::new(passthrough)),
                 queue: queue(x.sending_queue.as_ref()),
+                max_span_bytes: None,
+            })
+        }
+        Exporter::AwsEmf(e) => {
+            let exporter = awsemf::EmfExporter::build(id, e, creds)
+                .await
+                .map_err(|source| ExporterError::AwsEmf {
+                    id: id.to_owned(),
+                    source,
+                })?;
+            Ok(BuiltExporter {
+                exporter: Arc::new(exporter),
+                passthrough: None,
+                queue: queue(e.sending_queue.as_ref()),
                 max_span_bytes: None,
             })
         }
