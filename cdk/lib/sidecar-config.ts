@@ -14,6 +14,18 @@ export enum SidecarTraceDestination {
   NONE = 'none',
 }
 
+/** A log group the sidecar's `awsemf` exporter writes EMF documents to (`log_group_name`). */
+export interface EmfLogGroup {
+  /** The group name as in the config's `log_group_name` (no placeholders). */
+  readonly logGroupName: string;
+  /**
+   * Let the exporter create the group when it is missing (`logs:CreateLogGroup` on that
+   * group). Leave false when the stack declares the group.
+   * @default false
+   */
+  readonly createLogGroup?: boolean;
+}
+
 /** The configs the sidecar image carries under `ecs-sidecar/config/`. */
 /**
  * `cloudwatch-otlp` also exports metrics and logs: set `metricsOtlpExport` and
@@ -29,6 +41,20 @@ const CARRIED_DESTINATIONS: Record<CarriedConfigName, SidecarTraceDestination> =
 };
 
 /**
+ * The `awsemf` log groups each carried config writes to (its `log_group_name`s),
+ * created when missing as ADOT's ECS default does.
+ */
+const CARRIED_EMF_GROUPS: Record<CarriedConfigName, EmfLogGroup[]> = {
+  'ecs-default': [
+    { logGroupName: '/aws/ecs/application/metrics', createLogGroup: true },
+    { logGroupName: '/aws/ecs/otel-aws/task-metrics', createLogGroup: true },
+  ],
+  'xray-segments': [],
+  'local-debug': [],
+  'cloudwatch-otlp': [],
+};
+
+/**
  * Inline configs travel in a container environment variable; the whole task
  * definition is limited to 64 KiB, so keep a config well below that.
  */
@@ -41,7 +67,7 @@ export class SidecarConfig {
    * (`ecs-sidecar/config/ecs-default.yaml`: OTLP to the X-Ray OTLP endpoint, SigV4).
    */
   public static carriedDefault(): SidecarConfig {
-    return new SidecarConfig(SidecarTraceDestination.XRAY_OTLP);
+    return new SidecarConfig(SidecarTraceDestination.XRAY_OTLP, undefined, undefined, CARRIED_EMF_GROUPS['ecs-default']);
   }
 
   /**
@@ -56,7 +82,9 @@ export class SidecarConfig {
     }
     const file = path.join(configDir, `${name}.yaml`);
     requireFile(file, `sidecar config ${name}.yaml`, 'the ecs-sidecar crate ships it; check the checkout or pass configDir');
-    return SidecarConfig.inline(fs.readFileSync(file, 'utf8'), destination);
+    const yaml = fs.readFileSync(file, 'utf8');
+    checkInline(yaml);
+    return new SidecarConfig(destination, yaml, undefined, CARRIED_EMF_GROUPS[name]);
   }
 
   /** A YAML file of yours, read at synth time and passed inline. */
@@ -67,17 +95,10 @@ export class SidecarConfig {
 
   /** A YAML string, passed inline. */
   public static inline(yaml: string, destination = SidecarTraceDestination.XRAY_OTLP): SidecarConfig {
-    if (yaml.trim() === '') {
-      throw new Error('SidecarConfig: the config is empty; use SidecarConfig.carriedDefault() for the default');
-    }
-    const bytes = Buffer.byteLength(yaml, 'utf8');
-    if (bytes > MAX_INLINE_BYTES) {
-      throw new Error(
-        `SidecarConfig: the config is ${bytes} bytes, over the ${MAX_INLINE_BYTES}-byte inline limit; store it in an SSM parameter and use SidecarConfig.fromSsmParameter`,
-      );
-    }
+    checkInline(yaml);
     return new SidecarConfig(destination, yaml);
   }
+
 
   /**
    * The YAML in an SSM parameter, injected by ECS at task start as a secret
@@ -94,5 +115,23 @@ export class SidecarConfig {
     public readonly content?: string,
     /** Secret holding the YAML, if any. */
     public readonly secret?: ecs.Secret,
+    /**
+     * Log groups the config's `awsemf` exporters write to, granted by the sidecar
+     * construct (known for the carried configs; list yours in `emfLogGroups`).
+     */
+    public readonly emfLogGroups: EmfLogGroup[] = [],
   ) {}
+}
+
+/** An inline config must be non-empty and fit the task definition. */
+function checkInline(yaml: string): void {
+  if (yaml.trim() === '') {
+    throw new Error('SidecarConfig: the config is empty; use SidecarConfig.carriedDefault() for the default');
+  }
+  const bytes = Buffer.byteLength(yaml, 'utf8');
+  if (bytes > MAX_INLINE_BYTES) {
+    throw new Error(
+      `SidecarConfig: the config is ${bytes} bytes, over the ${MAX_INLINE_BYTES}-byte inline limit; store it in an SSM parameter and use SidecarConfig.fromSsmParameter`,
+    );
+  }
 }

@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import * as env from './env';
 import { defaultSidecarContext, requireFile } from './paths';
-import { SidecarConfig, SidecarTraceDestination } from './sidecar-config';
+import { EmfLogGroup, SidecarConfig, SidecarTraceDestination } from './sidecar-config';
 import {
   EMF_GROUP_ACTIONS,
   EMF_STREAM_ACTIONS,
@@ -17,18 +17,6 @@ import {
   XRAY_SAMPLING_ACTIONS,
   XRAY_SEGMENT_ACTIONS,
 } from './permissions';
-
-/** A log group the sidecar's `awsemf` exporter writes EMF documents to (`log_group_name`). */
-export interface EmfLogGroup {
-  /** The group name as in the config's `log_group_name` (no placeholders). */
-  readonly logGroupName: string;
-  /**
-   * Let the exporter create the group when it is missing (`logs:CreateLogGroup` on that
-   * group). Leave false when the stack declares the group.
-   * @default false
-   */
-  readonly createLogGroup?: boolean;
-}
 
 /** Ports the sidecar listens on. */
 export const SIDECAR_PORTS = {
@@ -131,7 +119,8 @@ export interface OtelAwsSidecarProps {
   /**
    * Log groups the config's `awsemf` exporters write to: grants `logs:PutLogEvents` and
    * `logs:CreateLogStream` on each (and `logs:CreateLogGroup` where `createLogGroup`).
-   * @default no EMF export
+   * The groups of a carried config (the default's two) are granted without being listed here.
+   * @default only the config's own groups ({@link SidecarConfig.emfLogGroups})
    */
   readonly emfLogGroups?: EmfLogGroup[];
   /** Application containers to wire to the sidecar (see {@link OtelAwsSidecar.addApplication}). */
@@ -261,7 +250,7 @@ export class OtelAwsSidecar extends Construct {
     if (props.metricsOtlpExport) {
       grant(METRICS_OTLP_ACTIONS, ['*']);
     }
-    const emf = props.emfLogGroups ?? [];
+    const emf = [...config.emfLogGroups, ...(props.emfLogGroups ?? [])];
     for (const g of emf) {
       if (!/^[.\-_/#A-Za-z0-9]{1,512}$/.test(g.logGroupName)) {
         throw new Error(

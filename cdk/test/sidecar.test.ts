@@ -58,6 +58,9 @@ function taskRoleResources(t: Template, action: string): Json[] {
     .flatMap((s: Json) => list(s.Resource));
 }
 
+/** A carried config without `awsemf` exporters (traces, metrics and logs over OTLP). */
+const NO_EMF = () => SidecarConfig.carried('cloudwatch-otlp');
+
 function fargate(
   props: Partial<OtelAwsSidecarProps> = {},
   withApp = true,
@@ -114,10 +117,11 @@ describe('OtelAwsSidecar', () => {
     expect(JSON.stringify(c.Image)).toContain('cdk-hnb659fds-container-assets');
   });
 
-  test('default config grants X-Ray OTLP export and sampling to the task role, nothing else', () => {
+  test('default config grants X-Ray OTLP export and sampling to the task role, and its EMF log groups, nothing else', () => {
     const { t } = fargate();
-    const granted = taskRoleActions(t);
-    expect([...granted].sort()).toEqual([...XRAY_OTLP, ...XRAY_SAMPLING].sort());
+    const granted = [...new Set(taskRoleActions(t))];
+    const EMF = ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'];
+    expect(granted.sort()).toEqual([...XRAY_OTLP, ...XRAY_SAMPLING, ...EMF].sort());
     for (const a of [...XRAY_OTLP, ...XRAY_SAMPLING]) expect(resourcesFor(t, a)).toEqual(['*']);
   });
 
@@ -290,7 +294,7 @@ describe('OtelAwsSidecar', () => {
     const stack = newStack();
     const task = new ecs.FargateTaskDefinition(stack, 'Task');
     const group = new logs.LogGroup(stack, 'Exported');
-    new OtelAwsSidecar(stack, 'Sidecar', { taskDefinition: task, image: 'example/sidecar:1', logsExportGroup: group });
+    new OtelAwsSidecar(stack, 'Sidecar', { taskDefinition: task, image: 'example/sidecar:1', logsExportGroup: group, config: SidecarConfig.carried('cloudwatch-otlp') });
     const t = synth(stack);
     expectNoWildcardActions(t);
     expect(taskRoleActions(t)).toEqual(expect.arrayContaining(LOGS));
@@ -299,17 +303,18 @@ describe('OtelAwsSidecar', () => {
   });
 
   test('metricsOtlpExport grants cloudwatch:PutMetricData (the OTLP metrics endpoint) and nothing else new', () => {
-    const { t } = fargate({ metricsOtlpExport: true });
+    const { t } = fargate({ metricsOtlpExport: true, config: NO_EMF() });
     expect(taskRoleActions(t).filter((a) => a.startsWith('cloudwatch:'))).toEqual(['cloudwatch:PutMetricData']);
     expect(taskRoleResources(t, 'cloudwatch:PutMetricData')).toEqual(['*']);
     expect(taskRoleActions(t).filter((a) => a.startsWith('logs:'))).toEqual([]);
-    const { t: plain } = fargate();
+    const { t: plain } = fargate({ config: NO_EMF() });
     expect(taskRoleActions(plain).filter((a) => a.startsWith('cloudwatch:'))).toEqual([]);
   });
 
   test('emfLogGroups grant PutLogEvents/CreateLogStream on the named groups, CreateLogGroup only where allowed, no cloudwatch action', () => {
     const { t } = fargate({
       emfLogGroups: [{ logGroupName: '/aws/ecs/application/metrics' }, { logGroupName: '/metrics/checkout', createLogGroup: true }],
+      config: NO_EMF(),
     });
     expectNoWildcardActions(t);
     const logsActions = [...new Set(taskRoleActions(t).filter((a) => a.startsWith('logs:')))].sort();
@@ -332,8 +337,23 @@ describe('OtelAwsSidecar', () => {
     expect(() => fargate({ emfLogGroups: [{ logGroupName: '' }] })).toThrow(/not a log group name/);
   });
 
-  test('no logs permissions on the task role unless asked (the execution role writes the container logs)', () => {
-    const { t } = fargate();
+  test('the default config\'s EMF groups are granted: exactly the log_group_name values of ecs-default.yaml, created when missing', () => {
+    const yaml = fs.readFileSync(path.join(__dirname, '..', '..', 'ecs-sidecar', 'config', 'ecs-default.yaml'), 'utf8');
+    const groups = [...yaml.matchAll(/^\s*log_group_name:\s*(\S+)\s*$/gm)].map((m) => m[1]).sort();
+    expect(groups.length).toBeGreaterThan(0);
+    for (const config of [undefined, SidecarConfig.carriedDefault(), SidecarConfig.carried('ecs-default')]) {
+      const { t } = fargate(config ? { config } : {});
+      expectNoWildcardActions(t);
+      const granted = (action: string) =>
+        [...new Set(taskRoleResources(t, action).map((r) => JSON.stringify(r).match(/:log-group:([^:"]+)/)?.[1]))].sort();
+      expect(granted('logs:PutLogEvents')).toEqual(groups);
+      expect(granted('logs:CreateLogStream')).toEqual(groups);
+      expect(granted('logs:CreateLogGroup')).toEqual(groups);
+    }
+  });
+
+  test('no logs permissions on the task role unless asked or the config writes EMF (the execution role writes the container logs)', () => {
+    const { t } = fargate({ config: NO_EMF() });
     expect(taskRoleActions(t).filter((a) => a.startsWith('logs:'))).toEqual([]);
     const exec = roleStatements(t, 'ExecutionRoleArn').filter((st: Json) => list(st.Action).includes('logs:PutLogEvents'));
     expect(exec.flatMap((st: Json) => list(st.Resource))).toEqual([{ 'Fn::GetAtt': [expect.stringMatching(/^SidecarLogs/), 'Arn'] }]);
