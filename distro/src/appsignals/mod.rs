@@ -56,6 +56,17 @@ pub const LAMBDA_FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// `LAMBDA_APPLICATION_SIGNALS_REMOTE_ENVIRONMENT`: environment of invoked functions.
 pub const LAMBDA_REMOTE_ENVIRONMENT_ENV: &str = "LAMBDA_APPLICATION_SIGNALS_REMOTE_ENVIRONMENT";
 
+/// `AWS_ENDPOINT_URL_LOGS`: the CloudWatch Logs endpoint override (the AWS SDKs' variable).
+pub const AWS_ENDPOINT_URL_LOGS: &str = "AWS_ENDPOINT_URL_LOGS";
+
+/// The CloudWatch Logs endpoint override in `env`: `AWS_ENDPOINT_URL_LOGS`,
+/// else `AWS_ENDPOINT_URL`.
+pub fn logs_endpoint_url(env: &Env) -> Option<String> {
+    env.get(AWS_ENDPOINT_URL_LOGS)
+        .or_else(|| env.get(crate::export::AWS_ENDPOINT_URL))
+        .map(str::to_owned)
+}
+
 impl GeneratorConfig {
     /// The settings from the environment (`AWS_LAMBDA_FUNCTION_NAME`,
     /// `LAMBDA_APPLICATION_SIGNALS_REMOTE_ENVIRONMENT`).

@@ -43,7 +43,12 @@ pub const SECTIONS: [&str; 5] = [
 /// Receiver types this build supports.
 pub const RECEIVER_TYPES: [&str; 2] = ["otlp", "awsxray"];
 /// Processor types this build supports.
-pub const PROCESSOR_TYPES: [&str; 3] = ["batch", "memory_limiter", "resourcedetection"];
+pub const PROCESSOR_TYPES: [&str; 4] = [
+    "batch",
+    "memory_limiter",
+    "resourcedetection",
+    "awsapplicationsignals",
+];
 /// Exporter types this build supports.
 pub const EXPORTER_TYPES: [&str; 4] = ["otlphttp", "awsxray", "debug", "file"];
 /// Extension types this build supports.
@@ -67,6 +72,8 @@ pub enum Processor {
     MemoryLimiter(MemoryLimiterProcessor),
     /// `resourcedetection`.
     ResourceDetection(ResourceDetectionProcessor),
+    /// `awsapplicationsignals`.
+    AwsApplicationSignals(AwsApplicationSignalsProcessor),
 }
 
 /// One exporter's settings.
@@ -179,6 +186,7 @@ impl Config {
                     Ok(match t {
                         "batch" => Processor::Batch(typed(v, p)?),
                         "memory_limiter" => Processor::MemoryLimiter(typed(v, p)?),
+                        "awsapplicationsignals" => Processor::AwsApplicationSignals(typed(v, p)?),
                         _ => Processor::ResourceDetection(typed(v, p)?),
                     })
                 },
