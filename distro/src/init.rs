@@ -168,6 +168,14 @@ impl Builder {
         } else {
             self.exporters.clone()
         };
+        // OTEL_AWS_APPLICATION_SIGNALS_ENABLED: exporters see annotated batches; metrics flushed.
+        let (exporters, appsignals) = crate::appsignals::export::install(
+            &env,
+            config.region.value.clone(),
+            self.credentials.clone(),
+            exporters,
+        )
+        .await?;
 
         let batch = || {
             BatchConfigBuilder::default()
@@ -226,6 +234,7 @@ impl Builder {
             resource,
             config,
             stats,
+            appsignals,
         })
     }
 }
@@ -343,6 +352,8 @@ pub struct Guard {
     resource: Resource,
     config: Config,
     stats: Arc<ExportStats>,
+    /// Application Signals metrics flush (when enabled).
+    appsignals: Option<crate::appsignals::FlushHandle>,
 }
 
 impl Guard {
@@ -353,6 +364,7 @@ impl Guard {
             resource: Resource::builder_empty().build(),
             config,
             stats: Arc::new(ExportStats::new()),
+            appsignals: None,
         }
     }
 
@@ -402,10 +414,15 @@ impl Guard {
         let Some(provider) = self.provider.take() else {
             return Ok(());
         };
-        tokio::task::spawn_blocking(move || provider.shutdown())
+        let result = tokio::task::spawn_blocking(move || provider.shutdown())
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        // After the provider: the last spans' metrics are in the last interval.
+        if let Some(a) = self.appsignals.take() {
+            a.shutdown().await;
+        }
+        result
     }
 }
 

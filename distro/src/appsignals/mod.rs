@@ -27,6 +27,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 mod batch;
 mod environment;
+pub mod export;
 mod generator;
 pub mod keys;
 mod metrics;
@@ -38,6 +39,7 @@ mod tests;
 
 pub use batch::{ApplyStats, Observation, Source};
 pub use environment::{EC2_ASG_TAG, GENERIC_DEFAULT, HOSTED_IN_ENVIRONMENT, local_environment};
+pub use export::{AppSignalsExporter, EmfSink, FlushHandle, FlushStats};
 pub use generator::{
     AttrSet, Generator, GeneratorConfig, MetricAttributes, SpanContext, local_service,
 };
@@ -119,6 +121,12 @@ impl AppSignals {
             }
         }
         stats
+    }
+
+    /// Annotates `req`'s spans without recording metrics (a second
+    /// exporter's copy of a batch already recorded).
+    pub fn annotate(&self, req: &mut ExportTraceServiceRequest) -> ApplyStats {
+        self.generator.apply(req, |_| {})
     }
 
     /// Ends the interval at `now_unix_nano`: its metrics as OTLP.

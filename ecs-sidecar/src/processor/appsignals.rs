@@ -12,43 +12,28 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use otel_aws_distro::appsignals::{AppSignals, GeneratorConfig, logs_endpoint_url};
+use otel_aws_distro::appsignals::{
+    AppSignals, EmfSink, FlushHandle, FlushStats, GeneratorConfig, logs_endpoint_url,
+};
 use otel_aws_distro::emf::{EmfConfigError, PutLogEventsConfig, PutLogEventsSender};
-use tokio::sync::watch;
 
 use crate::config::AwsApplicationSignalsProcessor;
 use crate::extension::sigv4auth::CredentialsSource;
 
 /// Default interval between metric flushes (the agent's EMF batching is per minute).
-pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
-
-/// Counters of the processor.
-#[derive(Debug, Default)]
-pub struct AppSignalsStats {
-    /// Spans that got attributes.
-    pub annotated: AtomicU64,
-    /// EMF events handed to the sender.
-    pub events_sent: AtomicU64,
-    /// EMF events lost (no region/credentials, send failure).
-    pub events_dropped: AtomicU64,
-}
+pub const DEFAULT_FLUSH_INTERVAL: Duration =
+    otel_aws_distro::appsignals::export::DEFAULT_FLUSH_INTERVAL;
 
 /// The processor of one traces pipeline.
 #[derive(Debug)]
 pub struct AppSignalsProcessor {
     signals: Arc<AppSignals>,
-    stats: Arc<AppSignalsStats>,
-    stop: watch::Sender<bool>,
-    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-fn now_unix_nano() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+    annotated: AtomicU64,
+    flush: std::sync::Mutex<Option<FlushHandle>>,
+    flush_stats: Arc<FlushStats>,
 }
 
 /// The sender for the processor's settings, or why there is none.
@@ -84,30 +69,22 @@ impl AppSignalsProcessor {
                     n as usize
                 }),
         )?);
-        let sender = match sender(cfg, creds).await {
-            Ok(s) => Some(s),
+        let sink = match sender(cfg, creds).await {
+            Ok(s) => EmfSink::PutLogEvents(s),
             Err(e) => {
                 tracing::error!(error = %e, "awsapplicationsignals: metrics will be dropped");
-                None
+                EmfSink::Drop
             }
         };
         let interval = cfg
             .metrics_flush_interval
             .map_or(DEFAULT_FLUSH_INTERVAL, |d| d.0);
-        let stats = Arc::new(AppSignalsStats::default());
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(flush_loop(
-            Arc::clone(&signals),
-            sender,
-            interval,
-            Arc::clone(&stats),
-            stop_rx,
-        ));
+        let flush = FlushHandle::spawn(Arc::clone(&signals), sink, interval);
         Ok(Arc::new(Self {
             signals,
-            stats,
-            stop,
-            task: std::sync::Mutex::new(Some(task)),
+            annotated: AtomicU64::new(0),
+            flush_stats: flush.stats(),
+            flush: std::sync::Mutex::new(Some(flush)),
         }))
     }
 
@@ -117,74 +94,24 @@ impl AppSignalsProcessor {
             return;
         }
         let s = self.signals.process(req);
-        self.stats
-            .annotated
-            .fetch_add(s.annotated, Ordering::Relaxed);
+        self.annotated.fetch_add(s.annotated, Ordering::Relaxed);
     }
 
-    /// The counters.
-    pub fn stats(&self) -> Arc<AppSignalsStats> {
-        Arc::clone(&self.stats)
+    /// Spans annotated so far.
+    pub fn annotated(&self) -> u64 {
+        self.annotated.load(Ordering::Relaxed)
+    }
+
+    /// EMF documents sent and dropped so far.
+    pub fn flush_stats(&self) -> Arc<FlushStats> {
+        Arc::clone(&self.flush_stats)
     }
 
     /// Sends the last interval's metrics and stops the flush task.
     pub async fn shutdown(&self) {
-        self.stop.send_replace(true);
-        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(task) = task {
-            let _ = task.await;
+        let flush = self.flush.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(flush) = flush {
+            flush.shutdown().await;
         }
     }
-}
-
-async fn flush_once(
-    signals: &AppSignals,
-    sender: Option<&PutLogEventsSender>,
-    stats: &AppSignalsStats,
-) {
-    let batch = signals.flush(now_unix_nano());
-    if batch.events.is_empty() {
-        return;
-    }
-    let n = batch.events.len() as u64;
-    let Some(sender) = sender else {
-        stats.events_dropped.fetch_add(n, Ordering::Relaxed);
-        return;
-    };
-    match sender.send(batch.events).await {
-        Ok(outcome) => {
-            stats
-                .events_sent
-                .fetch_add(outcome.events_sent, Ordering::Relaxed);
-            stats
-                .events_dropped
-                .fetch_add(n.saturating_sub(outcome.events_sent), Ordering::Relaxed);
-        }
-        Err(e) => {
-            stats.events_dropped.fetch_add(n, Ordering::Relaxed);
-            tracing::warn!(error = %e, events = n, "awsapplicationsignals: EMF metrics not delivered");
-        }
-    }
-}
-
-async fn flush_loop(
-    signals: Arc<AppSignals>,
-    sender: Option<PutLogEventsSender>,
-    interval: Duration,
-    stats: Arc<AppSignalsStats>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let stopped = tokio::select! {
-            _ = tick.tick() => false,
-            r = stop.wait_for(|s| *s) => { drop(r); true }
-        };
-        if stopped {
-            break;
-        }
-        flush_once(&signals, sender.as_ref(), &stats).await;
-    }
-    flush_once(&signals, sender.as_ref(), &stats).await;
 }
