@@ -166,6 +166,14 @@ impl Builder {
         } else {
             self.exporters.clone()
         };
+        // OTEL_AWS_APPLICATION_SIGNALS_ENABLED: exporters see annotated batches; metrics flushed.
+        let (exporters, appsignals) = crate::appsignals::export::install(
+            &env,
+            config.region.value.clone(),
+            self.credentials.clone(),
+            exporters,
+        )
+        .await?;
 
         let batch = || {
             BatchConfigBuilder::default()
@@ -218,6 +226,7 @@ impl Builder {
             resource,
             config,
             stats,
+            appsignals,
         })
     }
 }
@@ -335,6 +344,8 @@ pub struct Guard {
     resource: Resource,
     config: Config,
     stats: Arc<ExportStats>,
+    /// Application Signals metrics flush (when enabled).
+    appsignals: Option<crate::appsignals::FlushHandle>,
 }
 
 impl Guard {
@@ -345,6 +356,7 @@ impl Guard {
             resource: Resource::builder_empty().build(),
             config,
             stats: Arc::new(ExportStats::new()),
+            appsignals: None,
         }
     }
 
@@ -396,14 +408,19 @@ impl Guard {
         };
         // Flush first: the batch processor's shutdown exports what is left
         // but does not report that export's failure; the flush does.
-        tokio::task::spawn_blocking(move || {
+        let result = tokio::task::spawn_blocking(move || {
             let flushed = provider.force_flush();
             let shut = provider.shutdown();
             flushed.and(shut)
         })
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string());
+        // After the provider: the last spans' metrics are in the last interval.
+        if let Some(a) = self.appsignals.take() {
+            a.shutdown().await;
+        }
+        result
     }
 }
 

@@ -21,6 +21,7 @@
 //!
 //! See [`Builder`] for code overrides and [`config`] for every variable read.
 
+pub mod appsignals;
 #[cfg(feature = "aws-sdk")]
 pub mod aws_sdk;
 #[cfg(feature = "cli")]

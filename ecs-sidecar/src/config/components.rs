@@ -181,6 +181,21 @@ impl Default for ResourceDetectionProcessor {
     }
 }
 
+/// `processors.awsapplicationsignals`.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AwsApplicationSignalsProcessor {
+    /// How often the metrics are sent as EMF (default 60s).
+    pub metrics_flush_interval: Option<GoDuration>,
+    /// Distinct metric label sets per interval; more are dropped (default 10000).
+    pub max_series: Option<u64>,
+    /// CloudWatch Logs region (default `AWS_REGION`; empty: the default).
+    #[serde(default, deserialize_with = "non_empty")]
+    pub region: Option<String>,
+    /// CloudWatch Logs endpoint (default `AWS_ENDPOINT_URL_LOGS`, `AWS_ENDPOINT_URL`, the regional one).
+    pub endpoint: Option<HttpUrl>,
+}
+
 /// `processors.memory_limiter`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

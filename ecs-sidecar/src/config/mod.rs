@@ -45,7 +45,12 @@ pub const SECTIONS: [&str; 5] = [
 /// Receiver types this build supports.
 pub const RECEIVER_TYPES: [&str; 3] = ["otlp", "awsxray", "awsecscontainermetrics"];
 /// Processor types this build supports.
-pub const PROCESSOR_TYPES: [&str; 3] = ["batch", "memory_limiter", "resourcedetection"];
+pub const PROCESSOR_TYPES: [&str; 4] = [
+    "batch",
+    "memory_limiter",
+    "resourcedetection",
+    "awsapplicationsignals",
+];
 /// Exporter types this build supports.
 pub const EXPORTER_TYPES: [&str; 5] = ["otlphttp", "awsxray", "awsemf", "debug", "file"];
 /// Extension types this build supports.
@@ -71,6 +76,8 @@ pub enum Processor {
     MemoryLimiter(MemoryLimiterProcessor),
     /// `resourcedetection`.
     ResourceDetection(ResourceDetectionProcessor),
+    /// `awsapplicationsignals`.
+    AwsApplicationSignals(AwsApplicationSignalsProcessor),
 }
 
 /// One exporter's settings.
@@ -186,6 +193,7 @@ impl Config {
                     Ok(match t {
                         "batch" => Processor::Batch(typed(v, p)?),
                         "memory_limiter" => Processor::MemoryLimiter(typed(v, p)?),
+                        "awsapplicationsignals" => Processor::AwsApplicationSignals(typed(v, p)?),
                         _ => Processor::ResourceDetection(typed(v, p)?),
                     })
                 },

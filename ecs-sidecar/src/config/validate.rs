@@ -74,6 +74,20 @@ pub fn check(cfg: &Config) -> Result<(), ConfigError> {
                     ));
                 }
             }
+            Processor::AwsApplicationSignals(a) => {
+                if a.max_series == Some(0) {
+                    return Err(ConfigError::field(
+                        format!("{p}.max_series"),
+                        "must be at least 1",
+                    ));
+                }
+                if a.metrics_flush_interval.is_some_and(|d| d.0.is_zero()) {
+                    return Err(ConfigError::field(
+                        format!("{p}.metrics_flush_interval"),
+                        "must be a positive duration (e.g. 60s)",
+                    ));
+                }
+            }
         }
     }
     for (id, e) in &cfg.exporters {

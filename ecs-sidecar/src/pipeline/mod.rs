@@ -3,7 +3,8 @@
 //!
 //! Processors run in a fixed order whatever their position in the list:
 //! `memory_limiter` at admission (it must refuse before anything is held),
-//! `resourcedetection` per accepted batch, `batch` last.
+//! `resourcedetection` per accepted batch, then `awsapplicationsignals`,
+//! `batch` last.
 
 pub mod export_queue;
 pub mod input;
@@ -18,7 +19,9 @@ use tokio::sync::watch;
 use crate::config::{Config, PipelineSection, Processor};
 use crate::exporter::{self, ExporterError};
 use crate::extension::sigv4auth::CredentialsSource;
-use crate::processor::{BatchSettings, Batcher, MemoryLimiter, ResourceMerge, resource};
+use crate::processor::{
+    AppSignalsProcessor, BatchSettings, Batcher, MemoryLimiter, ResourceMerge, resource,
+};
 use crate::receiver::legacy::LegacyMode;
 use crate::telemetry::Telemetry;
 
@@ -45,6 +48,7 @@ pub struct Pipeline {
     )>,
     sampler: Option<tokio::task::JoinHandle<()>>,
     legacy: LegacyMode,
+    appsignals: Option<Arc<AppSignalsProcessor>>,
 }
 
 impl Pipeline {
@@ -62,6 +66,7 @@ impl Pipeline {
         let mut memory = None;
         let mut sampler = None;
         let mut merge = None;
+        let mut appsignals = None;
         for id in &section.processors {
             match cfg.processors.get(id) {
                 Some(Processor::Batch(b)) => {
@@ -87,6 +92,15 @@ impl Pipeline {
                     merge = Some(Arc::new(
                         ResourceMerge::detect(env, &r.detectors, timeout, r.override_).await,
                     ));
+                }
+                Some(Processor::AwsApplicationSignals(a)) => {
+                    let p = AppSignalsProcessor::start(a, creds).await.map_err(|e| {
+                        ExporterError::Unsupported {
+                            id: id.clone(),
+                            message: format!("processor awsapplicationsignals: {e}"),
+                        }
+                    })?;
+                    appsignals = Some(p);
                 }
                 None => {}
             }
@@ -135,6 +149,7 @@ impl Pipeline {
                 input: Arc::clone(&input),
                 batcher: Batcher::new(batch),
                 resource: merge,
+                appsignals: appsignals.clone(),
                 exporters: senders,
                 stop: stop_rx,
             }
@@ -149,6 +164,7 @@ impl Pipeline {
             exporters,
             sampler,
             legacy,
+            appsignals,
         })
     }
 
@@ -186,6 +202,9 @@ impl Pipeline {
         }
         if let Some(s) = self.sampler {
             s.abort();
+        }
+        if let Some(a) = self.appsignals {
+            a.shutdown().await;
         }
     }
 }

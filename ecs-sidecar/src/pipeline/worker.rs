@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::input::{Item, PipelineInput};
 use crate::processor::batch::Outgoing;
-use crate::processor::{Batcher, ResourceMerge};
+use crate::processor::{AppSignalsProcessor, Batcher, ResourceMerge};
 
 /// What the worker needs.
 pub struct Worker {
@@ -20,6 +20,8 @@ pub struct Worker {
     pub batcher: Batcher,
     /// Resource to merge, if any.
     pub resource: Option<Arc<ResourceMerge>>,
+    /// Application Signals, if configured (after the resource merge).
+    pub appsignals: Option<Arc<AppSignalsProcessor>>,
     /// Sending sides of the exporter queues.
     pub exporters: Vec<mpsc::Sender<Arc<Outgoing>>>,
     /// Becomes true when the pipeline should drain and stop.
@@ -82,6 +84,10 @@ impl Worker {
             r.apply(&mut item.payload.translated);
             r.apply_metrics(&mut item.payload.metrics);
             r.apply_logs(&mut item.payload.logs);
+        }
+        if let Some(a) = &self.appsignals {
+            a.apply(&mut item.payload.request);
+            a.apply(&mut item.payload.translated);
         }
         let out = self.batcher.push(item.payload, item.spans, item.permit);
         self.send(out).await;

@@ -1,0 +1,290 @@
+//! Latency, Error and Fault per label set, aggregated over an interval and
+//! handed over as one OTLP metrics batch (delta histograms), and the EMF
+//! settings the CloudWatch agent uses for them.
+
+use std::collections::HashMap;
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, InstrumentationScope, KeyValue, any_value::Value as Av,
+};
+use opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, Histogram, HistogramDataPoint, Metric, ResourceMetrics, ScopeMetrics,
+    metric::Data,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use super::batch::{Observation, Source};
+use super::generator::AttrSet;
+use super::keys::*;
+use crate::emf::{DimensionRollup, EmfConfig, LabelMatcher, MetricDeclaration};
+
+/// The metric names.
+pub const LATENCY: &str = "Latency";
+/// HTTP 4xx count (a histogram of 0/1).
+pub const ERROR: &str = "Error";
+/// HTTP 5xx or ERROR status count (a histogram of 0/1).
+pub const FAULT: &str = "Fault";
+/// The label carrying [`Source::as_str`].
+pub const TELEMETRY_SOURCE: &str = "Telemetry.Source";
+/// Where Application Signals reads its metrics.
+pub const LOG_GROUP: &str = "/aws/application-signals/data";
+/// The CloudWatch namespace.
+pub const NAMESPACE: &str = "ApplicationSignals";
+/// The instrumentation scope of the metrics batch.
+pub const SCOPE: &str = "otel-aws.application-signals";
+/// Default bound on distinct label sets per interval (the rest are dropped and counted).
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
+
+/// `aws.*` attribute → CloudWatch dimension (the agent's renaming).
+const DIMENSIONS: [(&str, &str); 13] = [
+    (AWS_LOCAL_SERVICE, "Service"),
+    (AWS_LOCAL_OPERATION, "Operation"),
+    (AWS_LOCAL_ENVIRONMENT, "Environment"),
+    (AWS_REMOTE_SERVICE, "RemoteService"),
+    (AWS_REMOTE_OPERATION, "RemoteOperation"),
+    (AWS_REMOTE_ENVIRONMENT, "RemoteEnvironment"),
+    (AWS_REMOTE_RESOURCE_IDENTIFIER, "RemoteResourceIdentifier"),
+    (AWS_REMOTE_RESOURCE_TYPE, "RemoteResourceType"),
+    (AWS_REMOTE_DB_USER, "RemoteDbUser"),
+    (
+        AWS_REMOTE_RESOURCE_CFN_PRIMARY_IDENTIFIER,
+        "RemoteResourceCfnPrimaryIdentifier",
+    ),
+    (AWS_REMOTE_RESOURCE_ACCOUNT_ID, "RemoteResourceAccountId"),
+    (
+        AWS_REMOTE_RESOURCE_ACCESS_KEY,
+        "RemoteResourceAccountAccessKey",
+    ),
+    (AWS_REMOTE_RESOURCE_REGION, "RemoteResourceRegion"),
+];
+
+/// The dimension name of an `aws.*` attribute (`None`: not a label, e.g. `aws.span.kind`).
+pub fn dimension_name(key: &str) -> Option<&'static str> {
+    DIMENSIONS.iter().find(|(k, _)| *k == key).map(|(_, d)| *d)
+}
+
+fn dims(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The CloudWatch agent's `awsemf` settings for Application Signals: log
+/// group `/aws/application-signals/data`, namespace `ApplicationSignals`,
+/// no rollup, the service and dependency dimension sets selected by
+/// `Telemetry.Source`.
+pub fn emf_config() -> EmfConfig {
+    let (env, svc, op) = ("Environment", "Service", "Operation");
+    let (rs, ro, re) = ("RemoteService", "RemoteOperation", "RemoteEnvironment");
+    let (rid, rty) = ("RemoteResourceIdentifier", "RemoteResourceType");
+    let selectors = || dims(&[LATENCY, FAULT, ERROR]);
+    let matcher = |regex: &str| {
+        vec![LabelMatcher {
+            label_names: vec![TELEMETRY_SOURCE.to_owned()],
+            separator: None,
+            regex: regex.to_owned(),
+        }]
+    };
+    EmfConfig {
+        namespace: Some(NAMESPACE.to_owned()),
+        dimension_rollup: DimensionRollup::NoDimensionRollup,
+        log_group_name: Some(LOG_GROUP.to_owned()),
+        metric_declarations: vec![
+            MetricDeclaration {
+                dimensions: vec![dims(&[env, svc, op]), dims(&[env, svc])],
+                metric_name_selectors: selectors(),
+                label_matchers: matcher("^(ServerSpan|LocalRootSpan)$"),
+            },
+            MetricDeclaration {
+                dimensions: vec![
+                    dims(&[env, svc, op, rs, ro, re, rid, rty]),
+                    dims(&[env, svc, op, rs, ro, re]),
+                    dims(&[env, svc, op, rs, ro, rid, rty]),
+                    dims(&[env, svc, op, rs, ro]),
+                    dims(&[env, svc, rs, re]),
+                    dims(&[env, svc, rs]),
+                    dims(&[env, svc, rs, ro, re, rid, rty]),
+                    dims(&[env, svc, rs, ro, re]),
+                    dims(&[env, svc, rs, ro, rid, rty]),
+                    dims(&[env, svc, rs, ro]),
+                    dims(&[env, svc, rs, rid, rty]),
+                    dims(&[rs, rid, rty]),
+                    dims(&[rs]),
+                ],
+                metric_name_selectors: selectors(),
+                label_matchers: matcher("^(ClientSpan|ProducerSpan|ConsumerSpan)$"),
+            },
+        ],
+        ..EmfConfig::default()
+    }
+}
+
+/// count, sum, min, max of one metric of one series.
+#[derive(Clone, Copy, Debug, Default)]
+struct Stat {
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Stat {
+    fn record(&mut self, v: f64) {
+        if self.count == 0 {
+            self.min = v;
+            self.max = v;
+        } else {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+        self.count += 1;
+        self.sum += v;
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Series {
+    latency: Stat,
+    error: Stat,
+    fault: Stat,
+}
+
+/// Per-interval aggregation of [`Observation`]s into Latency, Error and Fault.
+#[derive(Debug)]
+pub struct MetricsAggregator {
+    series: HashMap<(Source, AttrSet), Series>,
+    max_series: usize,
+    dropped: u64,
+    start_unix_nano: u64,
+}
+
+impl Default for MetricsAggregator {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_SERIES)
+    }
+}
+
+impl MetricsAggregator {
+    /// An aggregator holding at most `max_series` label sets per interval.
+    pub fn new(max_series: usize) -> Self {
+        Self {
+            series: HashMap::new(),
+            max_series,
+            dropped: 0,
+            start_unix_nano: 0,
+        }
+    }
+
+    /// Adds one observation (dropped and counted when the interval already
+    /// holds `max_series` other label sets).
+    pub fn record(&mut self, obs: Observation) {
+        let full = self.series.len() >= self.max_series;
+        let key = (obs.source, obs.labels);
+        let series = match self.series.get_mut(&key) {
+            Some(s) => s,
+            None if full => {
+                self.dropped += 1;
+                return;
+            }
+            None => self.series.entry(key).or_default(),
+        };
+        series.latency.record(obs.latency_ms);
+        series.error.record(if obs.error { 1.0 } else { 0.0 });
+        series.fault.record(if obs.fault { 1.0 } else { 0.0 });
+    }
+
+    /// Label sets held now.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// True when nothing was recorded this interval.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+
+    /// Observations dropped (series limit) since the aggregator was made.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Ends the interval at `now_unix_nano`: the interval's metrics as one
+    /// batch (`None` when nothing was recorded) with `resource`.
+    pub fn take(
+        &mut self,
+        resource: &[KeyValue],
+        now_unix_nano: u64,
+    ) -> Option<ExportMetricsServiceRequest> {
+        let start = std::mem::replace(&mut self.start_unix_nano, now_unix_nano);
+        if self.series.is_empty() {
+            return None;
+        }
+        let mut series: Vec<_> = self.series.drain().collect();
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        let metric = |name: &str, unit: &str, pick: fn(&Series) -> Stat| Metric {
+            name: name.to_owned(),
+            unit: unit.to_owned(),
+            data: Some(Data::Histogram(Histogram {
+                aggregation_temporality: AggregationTemporality::Delta as i32,
+                data_points: series
+                    .iter()
+                    .map(|((source, labels), s)| {
+                        let stat = pick(s);
+                        HistogramDataPoint {
+                            attributes: point_labels(*source, labels),
+                            start_time_unix_nano: start,
+                            time_unix_nano: now_unix_nano,
+                            count: stat.count,
+                            sum: Some(stat.sum),
+                            min: Some(stat.min),
+                            max: Some(stat.max),
+                            ..HistogramDataPoint::default()
+                        }
+                    })
+                    .collect(),
+            })),
+            ..Metric::default()
+        };
+        let metrics = vec![
+            metric(LATENCY, "ms", |s| s.latency),
+            metric(ERROR, "", |s| s.error),
+            metric(FAULT, "", |s| s.fault),
+        ];
+        Some(ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: resource.to_vec(),
+                    ..Resource::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(InstrumentationScope {
+                        name: SCOPE.to_owned(),
+                        ..InstrumentationScope::default()
+                    }),
+                    metrics,
+                    ..ScopeMetrics::default()
+                }],
+                ..ResourceMetrics::default()
+            }],
+        })
+    }
+}
+
+fn string_kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(Av::StringValue(value.to_owned())),
+        }),
+        ..KeyValue::default()
+    }
+}
+
+/// A point's labels: the dimension names of the `aws.*` labels plus `Telemetry.Source`.
+fn point_labels(source: Source, labels: &AttrSet) -> Vec<KeyValue> {
+    let mut out: Vec<KeyValue> = labels
+        .iter()
+        .filter_map(|(k, v)| dimension_name(k).map(|d| string_kv(d, v)))
+        .collect();
+    out.push(string_kv(TELEMETRY_SOURCE, source.as_str()));
+    out
+}

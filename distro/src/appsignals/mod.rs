@@ -1,0 +1,156 @@
+//! CloudWatch Application Signals from OTLP spans: ADOT's attribute rules
+//! and the Latency/Error/Fault metrics the CloudWatch agent sends as EMF.
+//!
+//! - [`Generator`] computes, per span, the service and dependency metric
+//!   attributes (`aws.span.kind`, `aws.local.service`,
+//!   `aws.local.operation`, `aws.remote.service`, `aws.remote.operation`,
+//!   `aws.remote.environment`, `aws.remote.resource.*`,
+//!   `aws.remote.db.user`) with the rules of ADOT's
+//!   `AwsMetricAttributeGenerator`; [`Generator::apply`] runs it over one
+//!   [`ExportTraceServiceRequest`], adding `aws.local.environment`
+//!   ([`local_environment`]), writing the attributes onto the spans and
+//!   reporting one [`Observation`] per metric label set.
+//! - [`MetricsAggregator`] turns observations into Latency (ms), Error
+//!   (4xx) and Fault (5xx, or ERROR status) per label set and interval, as
+//!   one [`ExportMetricsServiceRequest`]; [`emf_config`] is the CloudWatch
+//!   agent's EMF setting for them (log group `/aws/application-signals/data`,
+//!   namespace `ApplicationSignals`, no rollup, its dimension sets).
+//! - [`AppSignals`] ties the three together for a pipeline: `process` each
+//!   traces batch, `flush` each interval to EMF events.
+//!
+//! Deliberate differences from ADOT are listed in docs/application-signals.md.
+
+use std::sync::Mutex;
+
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+mod batch;
+mod environment;
+pub mod export;
+mod generator;
+pub mod keys;
+mod metrics;
+mod parse;
+mod sql;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
+mod tests;
+
+pub use batch::{ApplyStats, Observation, Source};
+pub use environment::{EC2_ASG_TAG, GENERIC_DEFAULT, HOSTED_IN_ENVIRONMENT, local_environment};
+pub use export::{AppSignalsExporter, EmfSink, FlushHandle, FlushStats};
+pub use generator::{
+    AttrSet, Generator, GeneratorConfig, MetricAttributes, SpanContext, local_service,
+};
+pub use metrics::{
+    DEFAULT_MAX_SERIES, ERROR, FAULT, LATENCY, LOG_GROUP, MetricsAggregator, NAMESPACE, SCOPE,
+    TELEMETRY_SOURCE, dimension_name, emf_config,
+};
+
+use crate::emf::{EmfBatch, EmfConfigError, EmfEncoder};
+use crate::env::Env;
+
+/// `OTEL_AWS_APPLICATION_SIGNALS_ENABLED`: `true` turns Application Signals on (distro).
+pub const ENABLED_ENV: &str = "OTEL_AWS_APPLICATION_SIGNALS_ENABLED";
+/// `AWS_LAMBDA_FUNCTION_NAME`: inside Lambda, the ingress operation's function.
+pub const LAMBDA_FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";
+/// `LAMBDA_APPLICATION_SIGNALS_REMOTE_ENVIRONMENT`: environment of invoked functions.
+pub const LAMBDA_REMOTE_ENVIRONMENT_ENV: &str = "LAMBDA_APPLICATION_SIGNALS_REMOTE_ENVIRONMENT";
+
+/// `AWS_ENDPOINT_URL_LOGS`: the CloudWatch Logs endpoint override (the AWS SDKs' variable).
+pub const AWS_ENDPOINT_URL_LOGS: &str = "AWS_ENDPOINT_URL_LOGS";
+
+/// The CloudWatch Logs endpoint override in `env`: `AWS_ENDPOINT_URL_LOGS`,
+/// else `AWS_ENDPOINT_URL`.
+pub fn logs_endpoint_url(env: &Env) -> Option<String> {
+    env.get(AWS_ENDPOINT_URL_LOGS)
+        .or_else(|| env.get(crate::export::AWS_ENDPOINT_URL))
+        .map(str::to_owned)
+}
+
+impl GeneratorConfig {
+    /// The settings from the environment (`AWS_LAMBDA_FUNCTION_NAME`,
+    /// `LAMBDA_APPLICATION_SIGNALS_REMOTE_ENVIRONMENT`).
+    pub fn from_env(env: &Env) -> Self {
+        let get = |k: &str| {
+            env.get(k)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        Self {
+            lambda_function_name: get(LAMBDA_FUNCTION_NAME_ENV),
+            lambda_remote_environment: get(LAMBDA_REMOTE_ENVIRONMENT_ENV),
+        }
+    }
+}
+
+/// The generator, the per-interval aggregation and the EMF encoder of one
+/// pipeline (shared by reference; the aggregation is behind a mutex).
+#[derive(Debug)]
+pub struct AppSignals {
+    generator: Generator,
+    aggregator: Mutex<MetricsAggregator>,
+    encoder: EmfEncoder,
+}
+
+impl AppSignals {
+    /// With the generator `config` and at most `max_series` label sets per interval.
+    pub fn new(config: GeneratorConfig, max_series: usize) -> Result<Self, EmfConfigError> {
+        Ok(Self {
+            generator: Generator::new(config),
+            aggregator: Mutex::new(MetricsAggregator::new(max_series)),
+            encoder: EmfEncoder::new(emf_config())?,
+        })
+    }
+
+    /// The generator.
+    pub fn generator(&self) -> &Generator {
+        &self.generator
+    }
+
+    /// Annotates `req`'s spans and records their metrics.
+    pub fn process(&self, req: &mut ExportTraceServiceRequest) -> ApplyStats {
+        let mut observations = Vec::new();
+        let stats = self.generator.apply(req, |o| observations.push(o));
+        if !observations.is_empty() {
+            let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+            for o in observations {
+                agg.record(o);
+            }
+        }
+        stats
+    }
+
+    /// Annotates `req`'s spans without recording metrics (a second
+    /// exporter's copy of a batch already recorded).
+    pub fn annotate(&self, req: &mut ExportTraceServiceRequest) -> ApplyStats {
+        self.generator.apply(req, |_| {})
+    }
+
+    /// Ends the interval at `now_unix_nano`: its metrics as OTLP.
+    pub fn take_metrics(&self, now_unix_nano: u64) -> Option<ExportMetricsServiceRequest> {
+        let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+        agg.take(&[], now_unix_nano)
+    }
+
+    /// Ends the interval at `now_unix_nano`: its metrics as EMF events for
+    /// `/aws/application-signals/data`.
+    pub fn flush(&self, now_unix_nano: u64) -> EmfBatch {
+        match self.take_metrics(now_unix_nano) {
+            Some(req) => self
+                .encoder
+                .encode_at(&req, (now_unix_nano / 1_000_000) as i64),
+            None => EmfBatch::default(),
+        }
+    }
+
+    /// Observations dropped by the series limit so far.
+    pub fn dropped(&self) -> u64 {
+        self.aggregator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .dropped()
+    }
+}
