@@ -1,7 +1,9 @@
 //! X-Ray sampler decision cost: 20 rules with `Attributes`, the span
 //! matching the 19th (so 18 rules are tried and rejected first), system
 //! clock; plus the same without attributes, the fallback, and the SDK's
-//! trace-id ratio sampler as a floor.
+//! trace-id ratio sampler as a floor; and adaptive sampling: the matched rule
+//! has `SamplingRateBoost` and a boost in force, through the sampler `init()`
+//! installs (`ConfiguredSampler`: parent-based, records not-sampled spans).
 //!
 //! `cargo bench -p otel-aws-distro --bench sampling -- --warm-up-time 1 --measurement-time 3`
 
@@ -11,8 +13,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::trace::{SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, ShouldSample};
-use otel_aws_distro::sampling::DeferredAwareParentBased;
-use otel_aws_distro::sampling::xray::{ResourceInfo, SamplingRule, XraySampler};
+use otel_aws_distro::sampling::xray::{
+    ResourceInfo, SamplingBoost, SamplingRateBoost, SamplingRule, SamplingTarget, XraySampler,
+};
+use otel_aws_distro::sampling::{ConfiguredSampler, DeferredAwareParentBased};
 
 fn twenty_rules(with_attributes: bool) -> Vec<SamplingRule> {
     let mut rules: Vec<SamplingRule> = (0..19)
@@ -91,6 +95,40 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    // Adaptive sampling: rule-18 may be boosted and is (rate 0.5 for an
+    // hour), so the decision also reads the boost and names the rule in the
+    // trace state (`xrsr`).
+    let boosted = XraySampler::remote_with(resource.clone(), XraySampler::system_clock());
+    let mut rules = twenty_rules(true);
+    rules[18].sampling_rate_boost = Some(SamplingRateBoost {
+        max_rate: 1.0,
+        cooldown_window_minutes: 10,
+    });
+    boosted.update_rules(rules);
+    boosted.update_targets(&[SamplingTarget {
+        rule_name: "rule-18".into(),
+        fixed_rate: 0.0,
+        reservoir_quota: Some(0),
+        reservoir_quota_ttl: None,
+        interval_secs: None,
+        sampling_boost: Some(SamplingBoost {
+            boost_rate: 0.5,
+            boost_rate_ttl: std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+        }),
+    }]);
+    let configured = ConfiguredSampler::from_xray(boosted);
+    group.bench_function("20_rules_attributes_boosted_configured", |b| {
+        b.iter(|| {
+            black_box(configured.should_sample(
+                Some(&cx),
+                black_box(trace),
+                "GET /svc18",
+                &SpanKind::Server,
+                black_box(&attrs),
+                &[],
+            ))
+        })
+    });
     let no_rules = XraySampler::remote_with(resource, XraySampler::system_clock());
     group.bench_function("fallback_no_rules", |b| {
         b.iter(|| {

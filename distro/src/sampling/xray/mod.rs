@@ -15,6 +15,8 @@ mod glob;
 mod local;
 mod options;
 mod poller;
+#[cfg(feature = "server")]
+pub mod proxy;
 mod reservoir;
 mod rule;
 mod sampler;
