@@ -10,48 +10,13 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, TraceId};
-use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, ShouldSample};
-use otel_aws_distro::sampling::xray::{
-    ResourceInfo, SamplingBoost, SamplingRateBoost, SamplingRule, SamplingTarget, XraySampler,
-};
-use otel_aws_distro::sampling::{ConfiguredSampler, DeferredAwareParentBased};
+use otel_aws_distro::sampling::DeferredAwareParentBased;
+use otel_aws_distro::sampling::xray::{ResourceInfo, XraySampler};
 
-fn twenty_rules(with_attributes: bool) -> Vec<SamplingRule> {
-    let mut rules: Vec<SamplingRule> = (0..19)
-        .map(|i| SamplingRule {
-            url_path: format!("/svc{i}/*"),
-            http_method: "GET".into(),
-            host: "*.example.com".into(),
-            service_name: "checkout*".into(),
-            attributes: if with_attributes {
-                vec![
-                    ("tenant".into(), format!("t{i}-*")),
-                    ("deployment.environment".into(), "prod".into()),
-                ]
-            } else {
-                Vec::new()
-            },
-            ..SamplingRule::match_all(&format!("rule-{i:02}"), i, 1, 0.05)
-        })
-        .collect();
-    rules.push(SamplingRule::match_all("Default", 10000, 1, 0.05));
-    rules
-}
-
-fn attrs() -> Vec<KeyValue> {
-    vec![
-        KeyValue::new("http.request.method", "GET"),
-        KeyValue::new("url.path", "/svc18/orders/42"),
-        KeyValue::new("url.scheme", "https"),
-        KeyValue::new("server.address", "api.example.com"),
-        KeyValue::new("user_agent.original", "curl/8.5.0"),
-        KeyValue::new("tenant", "t18-gold"),
-        KeyValue::new("deployment.environment", "prod"),
-        KeyValue::new("http.response.status_code", 200_i64),
-    ]
-}
+mod sampling_common;
 
 fn bench(c: &mut Criterion) {
     let resource = ResourceInfo {
@@ -59,7 +24,7 @@ fn bench(c: &mut Criterion) {
         service_type: Some("AWS::ECS::Container"),
         resource_arn: None,
     };
-    let attrs = attrs();
+    let attrs = sampling_common::attrs();
     let cx = Context::new();
     let trace = TraceId::from_bytes(0x6553_f100_1234_5678_9abc_def0_1234_5678u128.to_be_bytes());
     let mut group = c.benchmark_group("xray_sampling");
@@ -68,7 +33,7 @@ fn bench(c: &mut Criterion) {
         ("20_rules_no_attributes", false),
     ] {
         let sampler = XraySampler::remote_with(resource.clone(), XraySampler::system_clock());
-        sampler.update_rules(twenty_rules(with_attributes));
+        sampler.update_rules(sampling_common::twenty_rules(with_attributes));
         group.bench_function(name, |b| {
             b.iter(|| {
                 black_box(sampler.should_sample(
@@ -95,28 +60,7 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    // Adaptive sampling: rule-18 may be boosted and is (rate 0.5 for an
-    // hour), so the decision also reads the boost and names the rule in the
-    // trace state (`xrsr`).
-    let boosted = XraySampler::remote_with(resource.clone(), XraySampler::system_clock());
-    let mut rules = twenty_rules(true);
-    rules[18].sampling_rate_boost = Some(SamplingRateBoost {
-        max_rate: 1.0,
-        cooldown_window_minutes: 10,
-    });
-    boosted.update_rules(rules);
-    boosted.update_targets(&[SamplingTarget {
-        rule_name: "rule-18".into(),
-        fixed_rate: 0.0,
-        reservoir_quota: Some(0),
-        reservoir_quota_ttl: None,
-        interval_secs: None,
-        sampling_boost: Some(SamplingBoost {
-            boost_rate: 0.5,
-            boost_rate_ttl: std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
-        }),
-    }]);
-    let configured = ConfiguredSampler::from_xray(boosted);
+    let configured = sampling_common::boosted(resource.clone());
     group.bench_function("20_rules_attributes_boosted_configured", |b| {
         b.iter(|| {
             black_box(configured.should_sample(

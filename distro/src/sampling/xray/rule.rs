@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
+use opentelemetry::trace::TraceState;
 use opentelemetry::{KeyValue, Value};
 
 use super::clock::epoch_millis;
@@ -186,6 +187,9 @@ pub(crate) struct RuleState {
     /// (`xrsr`, as ADOT: the first 8 bytes of SHA-256 of the name, in hex);
     /// `None` for a rule without `SamplingRateBoost`.
     pub(crate) trace_state_hash: Option<String>,
+    /// A trace state holding only `xrsr=<trace_state_hash>`: a root span
+    /// (empty parent trace state) gets a clone, without re-validating.
+    pub(crate) trace_state: Option<TraceState>,
 }
 
 impl RuleState {
@@ -201,6 +205,8 @@ impl RuleState {
             .iter()
             .map(|(k, v)| (Box::<str>::from(k.as_str()), Glob::new(v)))
             .collect();
+        let hash =
+            (adaptive && rule.sampling_rate_boost.is_some()).then(|| rule_hash(&rule.rule_name));
         Self {
             name_value: Value::String(Arc::<str>::from(rule.rule_name.as_str()).into()),
             resource_match,
@@ -216,8 +222,11 @@ impl RuleState {
             traces: AtomicU64::new(0),
             anomalies: AtomicU64::new(0),
             sampled_anomalies: AtomicU64::new(0),
-            trace_state_hash: (adaptive && rule.sampling_rate_boost.is_some())
-                .then(|| rule_hash(&rule.rule_name)),
+            trace_state_hash: hash.clone(),
+            trace_state: hash.and_then(|h| {
+                TraceState::from_key_value([(super::sampler::SAMPLING_RULE_TRACE_STATE_KEY, h)])
+                    .ok()
+            }),
             rule,
         }
     }

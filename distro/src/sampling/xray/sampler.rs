@@ -2,6 +2,7 @@
 //! `ArcSwap` snapshot replaced by the poller, reservoirs and counters are
 //! atomics, and nothing here waits on the network.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -60,6 +61,9 @@ pub(crate) struct Shared {
     capture: Reservoir,
     /// Which traces were counted for a boost or are being captured.
     usage: TraceUsage,
+    /// Whether a rule in use has `SamplingRateBoost` (and adaptive sampling
+    /// is on): read on every not-sampled decision, so not in the snapshot.
+    any_boost: AtomicBool,
 }
 
 impl Drop for Shared {
@@ -81,8 +85,6 @@ struct RuleSet {
     rules: Vec<Arc<RuleState>>,
     /// Epoch ms of the fetch these rules came from; `None`: never fetched.
     fetched_ms: Option<u64>,
-    /// Whether a rule has `SamplingRateBoost` (and adaptive sampling is on).
-    any_boost: bool,
 }
 
 #[derive(Debug)]
@@ -163,6 +165,7 @@ impl XraySampler {
                 adaptive: AdaptiveSampling::Default,
                 capture: Reservoir::default(),
                 usage: TraceUsage::default(),
+                any_boost: AtomicBool::new(false),
             }),
         }
     }
@@ -205,8 +208,10 @@ impl XraySampler {
                 Arc::new(state)
             })
             .collect();
+        self.shared
+            .any_boost
+            .store(rules.iter().any(|r| r.has_boost()), Ordering::Relaxed);
         set.store(Arc::new(RuleSet {
-            any_boost: rules.iter().any(|r| r.has_boost()),
             rules,
             fetched_ms: Some(epoch_millis(self.now())),
         }));
@@ -303,7 +308,9 @@ impl XraySampler {
         match (&self.shared.mode, &self.shared.adaptive) {
             (Mode::Local(_), _) | (_, AdaptiveSampling::Off) => false,
             (_, AdaptiveSampling::Config(_)) => true,
-            (Mode::Remote(set), AdaptiveSampling::Default) => set.load().any_boost,
+            (Mode::Remote(_), AdaptiveSampling::Default) => {
+                self.shared.any_boost.load(Ordering::Relaxed)
+            }
         }
     }
 
@@ -382,7 +389,7 @@ impl XraySampler {
         &self,
         trace_id: TraceId,
         attrs: &[KeyValue],
-    ) -> (bool, Option<Value>, Option<String>) {
+    ) -> (bool, Option<Value>, Option<Arc<RuleState>>) {
         let now_ms = epoch_millis(self.shared.clock.now());
         let bytes = trace_id.to_bytes();
         let mut low = [0u8; 8];
@@ -402,7 +409,7 @@ impl XraySampler {
                             return (
                                 sampled,
                                 sampled.then(|| rule.name_value.clone()),
-                                rule.trace_state_hash.clone(),
+                                rule.has_boost().then(|| rule.clone()),
                             );
                         }
                     }
@@ -446,18 +453,25 @@ impl ShouldSample for XraySampler {
         attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        let (sampled, rule, rule_hash) = self.decide(trace_id, attributes);
+        let (sampled, rule, boosted) = self.decide(trace_id, attributes);
         let mut trace_state = match parent_context {
             Some(cx) if cx.has_active_span() => cx.span().span_context().trace_state().clone(),
             _ => TraceState::default(),
         };
         // A rule with SamplingRateBoost names itself to the trace's spans
         // (an upstream service's rule wins), so their anomalies count for it.
-        if let Some(hash) = rule_hash
-            && trace_state.get(SAMPLING_RULE_TRACE_STATE_KEY).is_none()
-            && let Ok(with_rule) = trace_state.insert(SAMPLING_RULE_TRACE_STATE_KEY, hash)
-        {
-            trace_state = with_rule;
+        if let Some(boosted) = boosted {
+            if trace_state == TraceState::NONE {
+                if let Some(own) = &boosted.trace_state {
+                    trace_state = own.clone();
+                }
+            } else if trace_state.get(SAMPLING_RULE_TRACE_STATE_KEY).is_none()
+                && let Some(hash) = &boosted.trace_state_hash
+                && let Ok(with_rule) =
+                    trace_state.insert(SAMPLING_RULE_TRACE_STATE_KEY, hash.clone())
+            {
+                trace_state = with_rule;
+            }
         }
         SamplingResult {
             decision: if sampled {
