@@ -314,3 +314,85 @@ async fn a_bad_configuration_turns_adaptive_sampling_off() {
     assert_eq!(s.sampler.boost_of("checkout"), None, "no boost applied");
     assert!(s.captured.get_finished_spans().unwrap().is_empty());
 }
+
+/// Through `init()`: `OTEL_TRACES_SAMPLER=xray` with a proxy endpoint and
+/// `AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG`; a failing request the rules drop is
+/// captured and exported by the configured OTLP exporter, marked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_installs_capture_beside_the_exporters() {
+    use otel_aws_distro::Builder;
+    use otel_aws_testkit::otlp::{FakeOtlpEndpoint, OtlpEndpointOptions};
+    let mut plain = rules();
+    plain["SamplingRuleRecords"][0]["SamplingRule"]
+        .as_object_mut()
+        .unwrap()
+        .remove("SamplingRateBoost");
+    let xray = FakeXrayApi::start(XrayApiOptions {
+        sampling_rules: plain,
+        ..XrayApiOptions::default()
+    })
+    .await
+    .unwrap();
+    let otlp = FakeOtlpEndpoint::start(OtlpEndpointOptions::default())
+        .await
+        .unwrap();
+    let arg = format!("endpoint={}", xray.url());
+    let traces = otlp.traces_url();
+    let guard = Builder::new()
+        .with_env(Env::from_pairs([
+            ("OTEL_SERVICE_NAME", "checkout"),
+            ("OTEL_TRACES_SAMPLER", "xray"),
+            ("OTEL_TRACES_SAMPLER_ARG", arg.as_str()),
+            (
+                AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG,
+                r#"{"version": 1, "anomalyCaptureLimit": {"anomalyTracesPerSecond": 5}}"#,
+            ),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+            ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
+            ("AWS_REGION", "us-east-1"),
+        ]))
+        .without_globals()
+        .install()
+        .await
+        .unwrap();
+    wait_for("the rules fetch", || {
+        xray.requests()
+            .iter()
+            .any(|r| r.path_and_query == "/GetSamplingRules")
+    })
+    .await;
+    // Let the fetched rules replace the fallback's first-second reservoir.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let tracer = guard.tracer_provider().unwrap().tracer("svc");
+    let span = tracer
+        .span_builder("GET /orders")
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("url.path", "/orders"),
+            KeyValue::new("http.response.status_code", 503_i64),
+        ])
+        .start(&tracer);
+    assert!(
+        !span.span_context().is_sampled(),
+        "rules: fixed rate 0, no reservoir"
+    );
+    drop(span);
+    wait_for("the captured span at the OTLP endpoint", || {
+        otlp.span_count() >= 1
+    })
+    .await;
+    let req = &otlp.received()[0];
+    let span = &req.resource_spans[0].scope_spans[0].spans[0];
+    let flag = span
+        .attributes
+        .iter()
+        .find(|kv| kv.key == TRACE_FLAG_SAMPLED_ATTRIBUTE)
+        .and_then(|kv| kv.value.clone())
+        .and_then(|v| v.value);
+    assert_eq!(
+        flag,
+        Some(opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(false))
+    );
+    guard.shutdown().await.unwrap();
+}
