@@ -200,6 +200,20 @@ impl Builder {
                 max_attributes_per_event: config.limits.attributes_per_event.value,
                 max_attributes_per_link: config.limits.attributes_per_link.value,
             });
+        // X-Ray adaptive sampling: anomalies counted at span end, captured
+        // spans of not-sampled traces sent to the same exporters.
+        if let Some(xray) = sampler.adaptive_xray() {
+            let capture = exporters.iter().map(|e| {
+                let mut e = crate::export::ProtoSpanExporter::new(e.clone());
+                opentelemetry_sdk::trace::SpanExporter::set_resource(&mut e, &resource);
+                e
+            });
+            let capture = crate::sampling::xray::AnomalyCaptureProcessor::new(
+                xray.clone(),
+                capture.collect(),
+            );
+            builder = builder.with_span_processor(capture);
+        }
         for exporter in exporters {
             builder = builder.with_span_processor(batch_processor(exporter, batch()));
         }

@@ -77,6 +77,7 @@ fn target(
         reservoir_quota: quota,
         reservoir_quota_ttl: ttl_secs.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
         interval_secs: Some(10),
+        sampling_boost: None,
     }
 }
 

@@ -101,6 +101,7 @@ fn decisions_do_not_allocate() {
             reservoir_quota: Some(1),
             reservoir_quota_ttl: None,
             interval_secs: None,
+            sampling_boost: None,
         }]);
         // Warm up: arc-swap registers this thread on its first load.
         let _ = decide(&sampler);

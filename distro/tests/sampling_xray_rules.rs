@@ -416,6 +416,7 @@ fn sampler_arg() {
         SamplerConfig::Xray(XraySamplerOptions {
             source,
             polling_interval: Duration::from_secs(secs),
+            adaptive: otel_aws_distro::sampling::xray::AdaptiveSampling::Default,
         })
     };
     let proxy = |e: &str| XrayRulesSource::Proxy { endpoint: e.into() };

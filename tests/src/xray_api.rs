@@ -6,15 +6,31 @@
 //! | PutTraceSegments            | `/TraceSegments`              | `{"UnprocessedTraceSegments": [...]}` (documents that are not JSON objects) |
 //! | GetTraceSegmentDestination  | `/GetTraceSegmentDestination` | `{"Destination": <configured>, "Status": "ACTIVE"}` |
 //! | GetSamplingRules            | `/GetSamplingRules`           | the configured rules ([`default_sampling_rules`] when `null`) |
-//! | GetSamplingTargets          | `/SamplingTargets`            | one target per statistics document (rule's `FixedRate`, `ReservoirQuota` = `ReservoirSize`, TTL now + 60 s, `Interval` 10) |
+//! | GetSamplingTargets          | `/SamplingTargets`            | one target per statistics document (rule's `FixedRate`, `ReservoirQuota` = `ReservoirSize`, TTL now + 60 s, `Interval` 10), with `SamplingBoost` while the rule's boost lasts; `UnprocessedBoostStatistics` |
+//!
+//! Adaptive sampling (X-Ray API reference: `SamplingRule.SamplingRateBoost
+//! {MaxRate, CooldownWindowMinutes}`, `GetSamplingTargets`
+//! `SamplingBoostStatisticsDocuments` ≤ 25 of `{RuleName, ServiceName,
+//! Timestamp, AnomalyCount, TotalCount, SampledAnomalyCount}`, answers
+//! `SamplingTargetDocuments[].SamplingBoost {BoostRate, BoostRateTTL}` and
+//! `UnprocessedBoostStatistics`): a boost statistics document with
+//! `AnomalyCount > 0` for a rule that has a `SamplingRateBoost` starts a
+//! boost of that rule at its `MaxRate` for [`XrayApiOptions::boost_ttl`],
+//! unless a boost of the rule started less than `CooldownWindowMinutes` ago
+//! (X-Ray computes the smallest boost that captures the anomalies, at most
+//! `MaxRate`; the fake always grants `MaxRate`). A boost document for an
+//! unknown rule or a rule without `SamplingRateBoost` comes back in
+//! `UnprocessedBoostStatistics`. X-Ray never puts `SamplingRateBoost` on the
+//! `Default` rule: the fake removes one a test configures there.
 //!
 //! Anything else is 404 `UnknownOperationException`; a bad signature is 403
 //! with the `x-amzn-errortype` of [`crate::sigv4::SigV4Error::aws_error_type`];
 //! a malformed body or a limit broken (over 50 segment documents, over 25
 //! statistics documents) is 400 `InvalidRequestException`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
@@ -31,6 +47,14 @@ use crate::sigv4::SigV4Expect;
 pub const MAX_SEGMENT_DOCUMENTS: usize = 50;
 /// Most statistics documents one GetSamplingTargets call may carry (spec: 25).
 pub const MAX_STATISTICS_DOCUMENTS: usize = 25;
+/// Most boost statistics documents one GetSamplingTargets call may carry (API reference: 25).
+pub const MAX_BOOST_STATISTICS_DOCUMENTS: usize = 25;
+/// Longest `RuleName` of a boost statistics document (API reference: 1 to 32 characters).
+pub const MAX_RULE_NAME_LEN: usize = 32;
+/// Longest `ServiceName` of a boost statistics document (API reference: 64).
+pub const MAX_SERVICE_NAME_LEN: usize = 64;
+/// How long a boost lasts by default (X-Ray's boosts last up to a minute).
+pub const DEFAULT_BOOST_TTL: Duration = Duration::from_secs(60);
 
 /// How the fake X-Ray API behaves.
 #[derive(Clone, Debug)]
@@ -41,6 +65,8 @@ pub struct XrayApiOptions {
     pub segment_destination: String,
     /// The whole GetSamplingRules response; `Value::Null` means [`default_sampling_rules`].
     pub sampling_rules: Value,
+    /// How long a granted boost lasts (`BoostRateTTL` = now + this).
+    pub boost_ttl: Duration,
 }
 
 impl Default for XrayApiOptions {
@@ -49,6 +75,7 @@ impl Default for XrayApiOptions {
             sigv4: None,
             segment_destination: "XRay".to_owned(),
             sampling_rules: default_sampling_rules(),
+            boost_ttl: DEFAULT_BOOST_TTL,
         }
     }
 }
@@ -89,12 +116,60 @@ pub fn default_sampling_rules() -> Value {
     })
 }
 
+/// One `SamplingRuleRecords[]` entry matching every request of `service`
+/// with a `SamplingRateBoost {MaxRate, CooldownWindowMinutes}` (as the API
+/// reference shapes it).
+pub fn boosted_sampling_rule(
+    name: &str,
+    service: &str,
+    priority: i64,
+    reservoir_size: i64,
+    fixed_rate: f64,
+    max_rate: f64,
+    cooldown_window_minutes: i64,
+) -> Value {
+    json!({
+        "SamplingRule": {
+            "RuleName": name,
+            "RuleARN": format!("arn:aws:xray:us-east-1:123456789012:sampling-rule/{name}"),
+            "ResourceARN": "*",
+            "Priority": priority,
+            "FixedRate": fixed_rate,
+            "ReservoirSize": reservoir_size,
+            "ServiceName": service,
+            "ServiceType": "*",
+            "Host": "*",
+            "HTTPMethod": "*",
+            "URLPath": "*",
+            "Version": 1,
+            "Attributes": {},
+            "SamplingRateBoost": {
+                "MaxRate": max_rate,
+                "CooldownWindowMinutes": cooldown_window_minutes
+            }
+        },
+        "CreatedAt": 0.0,
+        "ModifiedAt": 1_530_558_121.0
+    })
+}
+
+/// A boost X-Ray granted a rule: when it started and its `BoostRateTTL`
+/// (epoch seconds), and its rate.
+#[derive(Clone, Copy, Debug)]
+struct Boost {
+    started: f64,
+    ttl: f64,
+    rate: f64,
+}
+
 #[derive(Debug)]
 struct Shared {
     opts: XrayApiOptions,
     log: RequestLog,
     segments: Mutex<Vec<Value>>,
     statistics: Mutex<Vec<Value>>,
+    boost_statistics: Mutex<Vec<Value>>,
+    boosts: Mutex<HashMap<String, Boost>>,
     rejected: Mutex<Vec<(u16, String)>>,
 }
 
@@ -117,6 +192,8 @@ impl FakeXrayApi {
             log: RequestLog::default(),
             segments: Mutex::new(Vec::new()),
             statistics: Mutex::new(Vec::new()),
+            boost_statistics: Mutex::new(Vec::new()),
+            boosts: Mutex::new(HashMap::new()),
             rejected: Mutex::new(Vec::new()),
         });
         let router = Router::new().fallback(handle).with_state(shared.clone());
@@ -142,6 +219,18 @@ impl FakeXrayApi {
     /// `SamplingStatisticsDocuments` entries received by GetSamplingTargets.
     pub fn sampling_statistics(&self) -> Vec<Value> {
         lock(&self.shared.statistics).clone()
+    }
+
+    /// `SamplingBoostStatisticsDocuments` entries received by GetSamplingTargets.
+    pub fn sampling_boost_statistics(&self) -> Vec<Value> {
+        lock(&self.shared.boost_statistics).clone()
+    }
+
+    /// `(BoostRate, BoostRateTTL)` of the boost the fake granted `rule` last, if any.
+    pub fn boost_of(&self, rule: &str) -> Option<(f64, SystemTime)> {
+        lock(&self.shared.boosts)
+            .get(rule)
+            .map(|b| (b.rate, UNIX_EPOCH + Duration::from_secs_f64(b.ttl.max(0.0))))
     }
 
     /// `(status, "<x-amzn-errortype>: <message>")` of each rejected request.
@@ -209,11 +298,7 @@ fn process(shared: &Shared, req: &RecordedRequest) -> Result<Value, Rejection> {
             "Destination": shared.opts.segment_destination,
             "Status": "ACTIVE",
         })),
-        "/GetSamplingRules" => Ok(if shared.opts.sampling_rules.is_null() {
-            default_sampling_rules()
-        } else {
-            shared.opts.sampling_rules.clone()
-        }),
+        "/GetSamplingRules" => Ok(sampling_rules(shared)),
         _ => sampling_targets(shared, &input),
     }
 }
@@ -249,6 +334,72 @@ fn put_trace_segments(shared: &Shared, input: &Value) -> Result<Value, Rejection
     Ok(json!({ "UnprocessedTraceSegments": unprocessed }))
 }
 
+/// The configured rules, `SamplingRateBoost` removed from the `Default` rule.
+fn sampling_rules(shared: &Shared) -> Value {
+    let mut rules = if shared.opts.sampling_rules.is_null() {
+        default_sampling_rules()
+    } else {
+        shared.opts.sampling_rules.clone()
+    };
+    if let Some(records) = rules
+        .get_mut("SamplingRuleRecords")
+        .and_then(Value::as_array_mut)
+    {
+        for rule in records
+            .iter_mut()
+            .filter_map(|r| r.get_mut("SamplingRule"))
+            .filter_map(Value::as_object_mut)
+        {
+            if rule.get("RuleName").and_then(Value::as_str) == Some("Default")
+                && rule.remove("SamplingRateBoost").is_some()
+            {
+                tracing::warn!(
+                    "fake X-Ray API: the Default rule cannot carry SamplingRateBoost; removed"
+                );
+            }
+        }
+    }
+    rules
+}
+
+fn count(doc: &Value, key: &str) -> Result<u64, Rejection> {
+    doc.get(key).and_then(Value::as_u64).ok_or_else(|| {
+        invalid(format!(
+            "every boost statistics document needs {key}, a whole number >= 0"
+        ))
+    })
+}
+
+/// Checks one `SamplingBoostStatisticsDocument` (every field is required).
+fn check_boost_document(doc: &Value) -> Result<(&str, u64), Rejection> {
+    let name = doc
+        .get("RuleName")
+        .and_then(Value::as_str)
+        .filter(|n| (1..=MAX_RULE_NAME_LEN).contains(&n.chars().count()))
+        .ok_or_else(|| {
+            invalid(format!(
+                "every boost statistics document needs a RuleName of 1 to {MAX_RULE_NAME_LEN} characters"
+            ))
+        })?;
+    doc.get("ServiceName")
+        .and_then(Value::as_str)
+        .filter(|n| n.chars().count() <= MAX_SERVICE_NAME_LEN)
+        .ok_or_else(|| {
+            invalid(format!(
+                "every boost statistics document needs a ServiceName of at most {MAX_SERVICE_NAME_LEN} characters"
+            ))
+        })?;
+    if !doc.get("Timestamp").is_some_and(Value::is_number) {
+        return Err(invalid(
+            "every boost statistics document needs a Timestamp (epoch seconds)",
+        ));
+    }
+    let anomalies = count(doc, "AnomalyCount")?;
+    count(doc, "TotalCount")?;
+    count(doc, "SampledAnomalyCount")?;
+    Ok((name, anomalies))
+}
+
 fn sampling_targets(shared: &Shared, input: &Value) -> Result<Value, Rejection> {
     let Some(stats) = input
         .get("SamplingStatisticsDocuments")
@@ -262,11 +413,26 @@ fn sampling_targets(shared: &Shared, input: &Value) -> Result<Value, Rejection> 
             stats.len()
         )));
     }
-    let rules = if shared.opts.sampling_rules.is_null() {
-        default_sampling_rules()
-    } else {
-        shared.opts.sampling_rules.clone()
+    let boost_stats = match input.get("SamplingBoostStatisticsDocuments") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(docs)) => docs.clone(),
+        Some(_) => {
+            return Err(invalid(
+                "SamplingBoostStatisticsDocuments must be a list of SamplingBoostStatisticsDocument",
+            ));
+        }
     };
+    if boost_stats.len() > MAX_BOOST_STATISTICS_DOCUMENTS {
+        return Err(invalid(format!(
+            "{} SamplingBoostStatisticsDocuments in one call; at most {MAX_BOOST_STATISTICS_DOCUMENTS} allowed",
+            boost_stats.len()
+        )));
+    }
+    let checked = boost_stats
+        .iter()
+        .map(check_boost_document)
+        .collect::<Result<Vec<_>, _>>()?;
+    let rules = sampling_rules(shared);
     let records = rules
         .get("SamplingRuleRecords")
         .and_then(Value::as_array)
@@ -282,28 +448,71 @@ fn sampling_targets(shared: &Shared, input: &Value) -> Result<Value, Rejection> 
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
+    let mut unprocessed_boost = Vec::new();
+    {
+        let mut boosts = lock(&shared.boosts);
+        for (name, anomalies) in &checked {
+            let Some(boost) = rule(name).and_then(|r| r.get("SamplingRateBoost")) else {
+                unprocessed_boost.push(json!({
+                    "RuleName": name,
+                    "ErrorCode": "400",
+                    "Message": format!("sampling rule {name:?} does not exist or has no SamplingRateBoost"),
+                }));
+                continue;
+            };
+            if *anomalies == 0 {
+                continue;
+            }
+            let max_rate = boost.get("MaxRate").and_then(Value::as_f64).unwrap_or(0.0);
+            let cooldown = boost
+                .get("CooldownWindowMinutes")
+                .and_then(Value::as_f64)
+                .unwrap_or(1.0)
+                * 60.0;
+            let cooling = boosts
+                .get(*name)
+                .is_some_and(|b| now < b.started + cooldown);
+            if !cooling {
+                boosts.insert(
+                    (*name).to_owned(),
+                    Boost {
+                        started: now,
+                        ttl: (now + shared.opts.boost_ttl.as_secs_f64()).floor(),
+                        rate: max_rate,
+                    },
+                );
+            }
+        }
+    }
+    let boosts = lock(&shared.boosts).clone();
     let mut targets = Vec::new();
     for doc in stats {
         let Some(name) = doc.get("RuleName").and_then(Value::as_str) else {
             return Err(invalid("every statistics document needs a RuleName"));
         };
         let r = rule(name);
-        targets.push(json!({
+        let mut target = json!({
             "RuleName": name,
             "FixedRate": r.and_then(|r| r.get("FixedRate")).cloned().unwrap_or(json!(0.05)),
             "ReservoirQuota": r.and_then(|r| r.get("ReservoirSize")).cloned().unwrap_or(json!(1)),
             "ReservoirQuotaTTL": (now + 60.0).floor(),
             "Interval": 10,
-        }));
+        });
+        if let Some(b) = boosts.get(name).filter(|b| now < b.ttl) {
+            target["SamplingBoost"] = json!({ "BoostRate": b.rate, "BoostRateTTL": b.ttl });
+        }
+        targets.push(target);
     }
     let last_modification = records
         .iter()
         .filter_map(|r| r.get("ModifiedAt").and_then(Value::as_f64))
         .fold(0.0_f64, f64::max);
     lock(&shared.statistics).extend(stats.iter().cloned());
+    lock(&shared.boost_statistics).extend(boost_stats);
     Ok(json!({
         "SamplingTargetDocuments": targets,
         "LastRuleModification": last_modification,
         "UnprocessedStatistics": [],
+        "UnprocessedBoostStatistics": unprocessed_boost,
     }))
 }

@@ -2,15 +2,15 @@
 
 use super::DeferredAwareParentBased;
 use super::xray::{
-    PollerClient, PollerHandle, PollerOptions, XrayApiClient, XrayRulesSource, XraySampler,
-    XraySamplerOptions,
+    PollerClient, PollerHandle, PollerOptions, ResourceInfo, XrayApiClient, XrayRulesSource,
+    XraySampler, XraySamplerOptions,
 };
 use crate::Env;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use opentelemetry::trace::{Link, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{Sampler, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
 use std::path::PathBuf;
 
 /// Which sampler to use (OpenTelemetry standard variable). Default
@@ -166,6 +166,7 @@ impl SamplerConfig {
         credentials: Option<SharedCredentialsProvider>,
     ) -> ConfiguredSampler {
         let mut poller = None;
+        let mut remote_xray = None;
         let inner = match self {
             SamplerConfig::AlwaysOn => Inner::Plain(Sampler::AlwaysOn),
             SamplerConfig::AlwaysOff => Inner::Plain(Sampler::AlwaysOff),
@@ -181,10 +182,19 @@ impl SamplerConfig {
             ),
             SamplerConfig::Xray(opts) => {
                 let clock = XraySampler::system_clock();
+                let remote = || {
+                    XraySampler::remote_adaptive(
+                        ResourceInfo::from_resource(resource),
+                        clock.clone(),
+                        opts.adaptive.clone(),
+                    )
+                };
                 let (sampler, client) = match &opts.source {
-                    XrayRulesSource::File { rules, .. } => (XraySampler::local(rules, clock), None),
+                    XrayRulesSource::File { rules, .. } => {
+                        (XraySampler::local(rules, clock.clone()), None)
+                    }
                     XrayRulesSource::Proxy { endpoint } => (
-                        XraySampler::remote(resource, clock),
+                        remote(),
                         match XrayApiClient::proxy(endpoint) {
                             Ok(c) => Some(PollerClient::Ready(c)),
                             Err(err) => {
@@ -197,7 +207,7 @@ impl SamplerConfig {
                         region,
                         endpoint_url,
                     } => (
-                        XraySampler::remote(resource, clock),
+                        remote(),
                         Some(PollerClient::DefaultChain {
                             region: region.clone(),
                             endpoint_url: endpoint_url.clone(),
@@ -213,11 +223,16 @@ impl SamplerConfig {
                             ..PollerOptions::default()
                         },
                     );
+                    remote_xray = Some(sampler.clone());
                 }
                 Inner::Parent(DeferredAwareParentBased::new(sampler))
             }
         };
-        ConfiguredSampler { inner, poller }
+        ConfiguredSampler {
+            inner,
+            poller,
+            remote_xray,
+        }
     }
 }
 
@@ -226,9 +241,34 @@ impl SamplerConfig {
 pub struct ConfiguredSampler {
     inner: Inner,
     poller: Option<PollerHandle>,
+    /// The remote xray sampler (adaptive sampling: not-sampled spans are
+    /// recorded while it asks for it).
+    remote_xray: Option<XraySampler>,
 }
 
 impl ConfiguredSampler {
+    /// `sampler` as [`SamplerConfig::build_for`] wraps a remote xray sampler
+    /// (parent-based, not-sampled spans recorded while adaptive sampling
+    /// needs them), without a poller: for callers that drive
+    /// [`super::xray::refresh_rules`] / [`super::xray::report_statistics`]
+    /// themselves (tests, benchmarks).
+    pub fn from_xray(sampler: XraySampler) -> Self {
+        Self {
+            inner: Inner::Parent(DeferredAwareParentBased::new(sampler.clone())),
+            poller: None,
+            remote_xray: Some(sampler),
+        }
+    }
+
+    /// The remote xray sampler, for [`super::xray::AnomalyCaptureProcessor`]
+    /// (adaptive sampling); `None` for other samplers, local rules, or a
+    /// rejected `AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG`.
+    pub fn adaptive_xray(&self) -> Option<&XraySampler> {
+        self.remote_xray
+            .as_ref()
+            .filter(|s| *s.adaptive() != super::xray::AdaptiveSampling::Off)
+    }
+
     /// The xray sampler's rules poller, when one runs.
     pub fn xray_poller(&self) -> Option<&PollerHandle> {
         self.poller.as_ref()
@@ -264,7 +304,19 @@ impl ShouldSample for ConfiguredSampler {
                 s.should_sample(parent_context, trace_id, name, span_kind, attributes, links)
             }
             Inner::Parent(s) => {
-                s.should_sample(parent_context, trace_id, name, span_kind, attributes, links)
+                let mut result =
+                    s.should_sample(parent_context, trace_id, name, span_kind, attributes, links);
+                // Adaptive sampling sees every span end (anomalies of
+                // not-sampled traces are counted and captured): record them.
+                if result.decision == SamplingDecision::Drop
+                    && self
+                        .remote_xray
+                        .as_ref()
+                        .is_some_and(XraySampler::records_unsampled)
+                {
+                    result.decision = SamplingDecision::RecordOnly;
+                }
+                result
             }
         }
     }

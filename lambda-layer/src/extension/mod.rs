@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod flusher;
 pub mod listener;
 pub mod runner;
+pub mod sampling_proxy;
 pub mod signals;
 pub mod stats;
 pub mod telemetry;
@@ -64,6 +65,9 @@ pub enum ExtensionError {
     /// An Extensions API call failed.
     #[error(transparent)]
     Api(#[from] api::ApiError),
+    /// The sampling proxy's address is not valid.
+    #[error(transparent)]
+    SamplingProxy(#[from] sampling_proxy::SamplingProxyError),
 }
 
 /// Credentials of the execution role from the environment (Lambda sets
@@ -252,6 +256,9 @@ pub async fn run_since(
         listener::telemetry_router(state, &token),
     )
     .await?;
+
+    // The X-Ray sampling proxy for the function (centralized and adaptive sampling).
+    let _sampling_proxy = sampling_proxy::start(&cfg.env, stop_tx.subscribe()).await?;
 
     // 2. Register.
     // Lambda Managed Instances send no INVOKE events to extensions.

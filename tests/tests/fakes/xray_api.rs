@@ -197,3 +197,145 @@ async fn xray_api_serves_configured_sampling_rules() {
     assert_eq!(body["SamplingTargetDocuments"][0]["ReservoirQuota"], 3);
     assert_eq!(body["LastRuleModification"], 1700000000.0);
 }
+
+/// Adaptive sampling as the X-Ray API reference shapes it: a rule's
+/// `SamplingRateBoost`, `SamplingBoostStatisticsDocuments` in,
+/// `SamplingBoost {BoostRate, BoostRateTTL}` and `UnprocessedBoostStatistics` out.
+#[tokio::test]
+async fn xray_api_boosts_a_rule_on_anomalies_once_per_cooldown() {
+    use otel_aws_testkit::xray_api::boosted_sampling_rule;
+    let mut default_with_boost = boosted_sampling_rule("Default", "*", 10000, 1, 0.05, 0.9, 1);
+    default_with_boost["SamplingRule"]["ServiceName"] = json!("*");
+    let rules = json!({"SamplingRuleRecords": [
+        boosted_sampling_rule("checkout", "checkout", 1, 0, 0.0, 0.5, 10),
+        default_with_boost,
+    ]});
+    let fake = FakeXrayApi::start(XrayApiOptions {
+        sampling_rules: rules,
+        ..XrayApiOptions::default()
+    })
+    .await
+    .unwrap();
+    let served = xray_call(&fake, "/GetSamplingRules", json!({}), None)
+        .await
+        .2;
+    assert_eq!(
+        served["SamplingRuleRecords"][0]["SamplingRule"]["SamplingRateBoost"],
+        json!({"MaxRate": 0.5, "CooldownWindowMinutes": 10})
+    );
+    assert!(
+        served["SamplingRuleRecords"][1]["SamplingRule"]
+            .get("SamplingRateBoost")
+            .is_none(),
+        "never on the Default rule: {served}"
+    );
+
+    let boost_doc = |rule: &str, anomalies: u64| {
+        json!({"RuleName": rule, "ServiceName": "checkout", "Timestamp": 1_765_000_000.0,
+            "AnomalyCount": anomalies, "TotalCount": 10, "SampledAnomalyCount": 0})
+    };
+    let stats = |rule: &str| {
+        json!({"ClientID": "0123456789abcdef01234567", "RuleName": rule,
+            "Timestamp": 1_765_000_000.0, "RequestCount": 10, "SampledCount": 0, "BorrowCount": 0})
+    };
+    // No anomaly: no boost.
+    let body = xray_call(
+        &fake,
+        "/SamplingTargets",
+        json!({"SamplingStatisticsDocuments": [stats("checkout")],
+            "SamplingBoostStatisticsDocuments": [boost_doc("checkout", 0)]}),
+        None,
+    )
+    .await
+    .2;
+    assert!(
+        body["SamplingTargetDocuments"][0]
+            .get("SamplingBoost")
+            .is_none(),
+        "{body}"
+    );
+    assert_eq!(body["UnprocessedBoostStatistics"], json!([]));
+    // Anomalies: boosted to MaxRate until BoostRateTTL; the Default rule and
+    // an unknown rule cannot be boosted.
+    let before = std::time::SystemTime::now();
+    let body = xray_call(
+        &fake,
+        "/SamplingTargets",
+        json!({"SamplingStatisticsDocuments": [stats("checkout"), stats("Default")],
+            "SamplingBoostStatisticsDocuments": [boost_doc("checkout", 3), boost_doc("Default", 3), boost_doc("nope", 1)]}),
+        None,
+    )
+    .await
+    .2;
+    let boost = &body["SamplingTargetDocuments"][0]["SamplingBoost"];
+    assert_eq!(boost["BoostRate"], 0.5, "{body}");
+    let ttl = boost["BoostRateTTL"].as_f64().unwrap();
+    let now = before
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(ttl > now && ttl <= now + 61.0, "{ttl} vs {now}");
+    assert!(
+        body["SamplingTargetDocuments"][1]
+            .get("SamplingBoost")
+            .is_none()
+    );
+    let unprocessed: Vec<_> = body["UnprocessedBoostStatistics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["RuleName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(unprocessed, ["Default", "nope"]);
+    let (_, first_ttl) = fake.boost_of("checkout").unwrap();
+    // Within the 10-minute cooldown more anomalies do not start a new boost:
+    // the one granted stays as it was.
+    let body = xray_call(
+        &fake,
+        "/SamplingTargets",
+        json!({"SamplingStatisticsDocuments": [stats("checkout")],
+            "SamplingBoostStatisticsDocuments": [boost_doc("checkout", 5)]}),
+        None,
+    )
+    .await
+    .2;
+    assert_eq!(
+        body["SamplingTargetDocuments"][0]["SamplingBoost"]["BoostRateTTL"],
+        ttl
+    );
+    assert_eq!(fake.boost_of("checkout").unwrap().1, first_ttl);
+    assert_eq!(fake.sampling_boost_statistics().len(), 5);
+    assert_eq!(fake.sampling_boost_statistics()[1]["AnomalyCount"], 3);
+
+    // Limits and required fields.
+    let too_many: Vec<_> = (0..26).map(|_| boost_doc("checkout", 1)).collect();
+    let mut missing = boost_doc("checkout", 1);
+    missing
+        .as_object_mut()
+        .unwrap()
+        .remove("SampledAnomalyCount");
+    let long_name = boost_doc(&"r".repeat(33), 1);
+    for bad in [
+        json!(too_many),
+        json!([missing]),
+        json!([long_name]),
+        json!("x"),
+    ] {
+        let (status, headers, _) = xray_call(
+            &fake,
+            "/SamplingTargets",
+            json!({"SamplingStatisticsDocuments": [], "SamplingBoostStatisticsDocuments": bad}),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, &headers["x-amzn-errortype"]),
+            (400, &HeaderValue::from_static("InvalidRequestException"))
+        );
+    }
+    assert_eq!(
+        fake.sampling_boost_statistics().len(),
+        5,
+        "rejected calls record nothing"
+    );
+}

@@ -10,7 +10,10 @@ use aws_sdk_xray::primitives::DateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::rule::{SamplingRule, SamplingStatistics, SamplingTarget};
+use super::rule::{
+    SamplingBoost, SamplingBoostStatistics, SamplingRateBoost, SamplingRule, SamplingStatistics,
+    SamplingTarget,
+};
 
 /// Most statistics documents one `GetSamplingTargets` call may carry.
 pub const MAX_STATISTICS_PER_CALL: usize = 25;
@@ -66,6 +69,9 @@ pub struct SamplingTargets {
     /// `LastRuleModification`: rules changed then; newer than our rules →
     /// fetch them again.
     pub last_rule_modification: Option<SystemTime>,
+    /// `UnprocessedBoostStatistics[].RuleName`: boost statistics X-Ray
+    /// could not process (logged; the counts are not sent again).
+    pub unprocessed_boost_statistics: Vec<String>,
 }
 
 /// A client of the sampling API.
@@ -176,14 +182,16 @@ impl XrayApiClient {
         Ok(rules)
     }
 
-    /// `GetSamplingTargets` with at most [`MAX_STATISTICS_PER_CALL`] documents.
+    /// `GetSamplingTargets` with at most [`MAX_STATISTICS_PER_CALL`]
+    /// statistics documents and as many boost statistics documents.
     pub async fn get_sampling_targets(
         &self,
         statistics: &[SamplingStatistics],
+        boost_statistics: &[SamplingBoostStatistics],
     ) -> Result<SamplingTargets, XrayApiError> {
         match self {
             Self::Proxy { base, http } => {
-                let body = statistics_request(statistics);
+                let body = targets_request(statistics, boost_statistics);
                 let bytes = post(http, &format!("{base}/SamplingTargets"), &body).await?;
                 parse_sampling_targets(&bytes)
             }
@@ -205,9 +213,29 @@ impl XrayApiClient {
                             })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                let boost_docs = boost_statistics
+                    .iter()
+                    .map(|s| {
+                        aws_sdk_xray::types::SamplingBoostStatisticsDocument::builder()
+                            .rule_name(&s.rule_name)
+                            .service_name(&s.service_name)
+                            .timestamp(DateTime::from(s.timestamp))
+                            .anomaly_count(clamp(s.anomaly_count))
+                            .total_count(clamp(s.total_count))
+                            .sampled_anomaly_count(clamp(s.sampled_anomaly_count))
+                            .build()
+                            .map_err(|e| XrayApiError::Sdk {
+                                operation: "GetSamplingTargets",
+                                reason: e.to_string(),
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
                 let out = client
                     .get_sampling_targets()
                     .set_sampling_statistics_documents(Some(docs))
+                    .set_sampling_boost_statistics_documents(
+                        (!boost_docs.is_empty()).then_some(boost_docs),
+                    )
                     .send()
                     .await
                     .map_err(|e| XrayApiError::Sdk {
@@ -229,12 +257,24 @@ impl XrayApiClient {
                                     .reservoir_quota_ttl()
                                     .and_then(|d| SystemTime::try_from(*d).ok()),
                                 interval_secs: t.interval().and_then(|i| u32::try_from(i).ok()),
+                                sampling_boost: t.sampling_boost().and_then(|b| {
+                                    Some(SamplingBoost {
+                                        boost_rate: b.boost_rate(),
+                                        boost_rate_ttl: SystemTime::try_from(*b.boost_rate_ttl())
+                                            .ok()?,
+                                    })
+                                }),
                             })
                         })
                         .collect(),
                     last_rule_modification: out
                         .last_rule_modification()
                         .and_then(|d| SystemTime::try_from(*d).ok()),
+                    unprocessed_boost_statistics: out
+                        .unprocessed_boost_statistics()
+                        .iter()
+                        .filter_map(|u| u.rule_name().map(str::to_string))
+                        .collect(),
                 })
             }
         }
@@ -264,6 +304,10 @@ fn from_sdk_rule(r: &aws_sdk_xray::types::SamplingRule) -> SamplingRule {
         resource_arn: r.resource_arn().to_string(),
         attributes,
         version: r.version(),
+        sampling_rate_boost: r.sampling_rate_boost().map(|b| SamplingRateBoost {
+            max_rate: b.max_rate(),
+            cooldown_window_minutes: b.cooldown_window_minutes(),
+        }),
     }
 }
 
@@ -333,6 +377,16 @@ struct RuleOut {
     attributes: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default)]
     version: i32,
+    sampling_rate_boost: Option<RateBoostOut>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RateBoostOut {
+    #[serde(default)]
+    max_rate: f64,
+    #[serde(default)]
+    cooldown_window_minutes: i32,
 }
 
 /// Parses a `GetSamplingRules` JSON answer: the rules (all of them, usable
@@ -361,6 +415,10 @@ pub fn parse_sampling_rules(
             resource_arn: r.resource_arn,
             attributes: r.attributes.unwrap_or_default().into_iter().collect(),
             version: r.version,
+            sampling_rate_boost: r.sampling_rate_boost.map(|b| SamplingRateBoost {
+                max_rate: b.max_rate,
+                cooldown_window_minutes: b.cooldown_window_minutes,
+            }),
         })
         .collect();
     Ok((rules, out.next_token))
@@ -372,6 +430,22 @@ struct TargetsOut {
     #[serde(default)]
     sampling_target_documents: Vec<TargetOut>,
     last_rule_modification: Option<f64>,
+    #[serde(default)]
+    unprocessed_boost_statistics: Vec<UnprocessedOut>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UnprocessedOut {
+    rule_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BoostOut {
+    boost_rate: f64,
+    #[serde(rename = "BoostRateTTL")]
+    boost_rate_ttl: f64,
 }
 
 #[derive(Deserialize)]
@@ -384,6 +458,7 @@ struct TargetOut {
     #[serde(rename = "ReservoirQuotaTTL")]
     reservoir_quota_ttl: Option<f64>,
     interval: Option<i64>,
+    sampling_boost: Option<BoostOut>,
 }
 
 fn epoch_secs(secs: f64) -> Option<SystemTime> {
@@ -411,11 +486,55 @@ pub fn parse_sampling_targets(body: &[u8]) -> Result<SamplingTargets, XrayApiErr
                     reservoir_quota: t.reservoir_quota.map(|q| u32::try_from(q).unwrap_or(0)),
                     reservoir_quota_ttl: t.reservoir_quota_ttl.and_then(epoch_secs),
                     interval_secs: t.interval.and_then(|i| u32::try_from(i).ok()),
+                    sampling_boost: t.sampling_boost.and_then(|b| {
+                        Some(SamplingBoost {
+                            boost_rate: b.boost_rate,
+                            boost_rate_ttl: epoch_secs(b.boost_rate_ttl)?,
+                        })
+                    }),
                 })
             })
             .collect(),
         last_rule_modification: out.last_rule_modification.and_then(epoch_secs),
+        unprocessed_boost_statistics: out
+            .unprocessed_boost_statistics
+            .into_iter()
+            .filter_map(|u| u.rule_name)
+            .collect(),
     })
+}
+
+fn epoch_secs_f64(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// The `GetSamplingTargets` request body for `statistics` and
+/// `boost_statistics` (`SamplingBoostStatisticsDocuments` only when there
+/// are some).
+pub fn targets_request(
+    statistics: &[SamplingStatistics],
+    boost_statistics: &[SamplingBoostStatistics],
+) -> Value {
+    let mut body = statistics_request(statistics);
+    if !boost_statistics.is_empty() {
+        let docs: Vec<Value> = boost_statistics
+            .iter()
+            .map(|s| {
+                json!({
+                    "RuleName": s.rule_name,
+                    "ServiceName": s.service_name,
+                    "Timestamp": epoch_secs_f64(s.timestamp),
+                    "AnomalyCount": s.anomaly_count,
+                    "TotalCount": s.total_count,
+                    "SampledAnomalyCount": s.sampled_anomaly_count,
+                })
+            })
+            .collect();
+        body["SamplingBoostStatisticsDocuments"] = Value::Array(docs);
+    }
+    body
 }
 
 /// The `GetSamplingTargets` request body for `statistics`.
@@ -426,7 +545,7 @@ pub fn statistics_request(statistics: &[SamplingStatistics]) -> Value {
             json!({
                 "ClientID": s.client_id,
                 "RuleName": s.rule_name,
-                "Timestamp": s.timestamp.duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+                "Timestamp": epoch_secs_f64(s.timestamp),
                 "RequestCount": s.request_count,
                 "SampledCount": s.sampled_count,
                 "BorrowCount": s.borrow_count,

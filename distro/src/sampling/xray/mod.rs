@@ -7,20 +7,30 @@
 //!   rules and targets fresh.
 //! * All time comes from a [`Clock`] so tests control it.
 
+mod adaptive;
+mod capture;
 mod client;
 mod clock;
 mod glob;
 mod local;
 mod options;
 mod poller;
+#[cfg(feature = "server")]
+pub mod proxy;
 mod reservoir;
 mod rule;
 mod sampler;
 mod span_info;
 
+pub use adaptive::{
+    AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG, AdaptiveConfigError, AdaptiveSampling,
+    AdaptiveSamplingConfig, AnomalyCondition, AnomalyUsage, DEFAULT_ANOMALY_TRACES_PER_SECOND,
+    ErrorCodeRegex, TRACE_FLAG_SAMPLED_ATTRIBUTE, TRACE_USAGE_MAX, TRACE_USAGE_TTL,
+};
+pub use capture::{AnomalyCaptureProcessor, CAPTURE_BATCH, CAPTURE_QUEUE};
 pub use client::{
     MAX_STATISTICS_PER_CALL, SamplingTargets, XrayApiClient, XrayApiError, parse_sampling_rules,
-    parse_sampling_targets, statistics_request,
+    parse_sampling_targets, statistics_request, targets_request,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use local::{LocalRule, LocalRules, LocalRulesError, LocalTarget};
@@ -29,9 +39,12 @@ pub use poller::{
     DEFAULT_RULES_INTERVAL, DEFAULT_TARGETS_INTERVAL, PollerClient, PollerHandle, PollerOptions,
     ReportOutcome, refresh_rules, report_statistics,
 };
-pub use rule::{SamplingRule, SamplingStatistics, SamplingTarget};
+pub use rule::{
+    SamplingBoost, SamplingBoostStatistics, SamplingRateBoost, SamplingRule, SamplingStatistics,
+    SamplingTarget,
+};
 pub use sampler::{
     FALLBACK_RATE, FALLBACK_RESERVOIR_PER_SECOND, RULES_EXPIRY, SAMPLING_RULE_ATTRIBUTE,
-    XraySampler,
+    SAMPLING_RULE_TRACE_STATE_KEY, XraySampler,
 };
 pub use span_info::{ResourceInfo, service_type};

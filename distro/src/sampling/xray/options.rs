@@ -6,10 +6,15 @@
 //! | `endpoint` | sampling proxy (sidecar, X-Ray daemon), e.g. `http://127.0.0.1:2000` | none: call X-Ray through aws-sdk-xray |
 //! | `polling_interval` | seconds between rules fetches (whole number, 1 to 86400) | 300 |
 //! | `rules_file` | aws-xray-sdk local rules file (version 1 or 2); no polling | none |
+//!
+//! Adaptive sampling reads `AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG` (see
+//! [`super::AdaptiveSampling`]); a bad value is logged and turns adaptive
+//! sampling off, it does not stop the sampler.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::adaptive::{AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG, AdaptiveSampling};
 use super::local::LocalRules;
 use super::poller::DEFAULT_RULES_INTERVAL;
 use crate::Env;
@@ -39,6 +44,8 @@ pub struct XraySamplerOptions {
     pub source: XrayRulesSource,
     /// Between rules fetches (`polling_interval`, seconds; default 300).
     pub polling_interval: Duration,
+    /// Adaptive sampling (`AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG`; remote rules only).
+    pub adaptive: AdaptiveSampling,
 }
 
 impl Default for XraySamplerOptions {
@@ -49,6 +56,7 @@ impl Default for XraySamplerOptions {
                 endpoint_url: None,
             },
             polling_interval: DEFAULT_RULES_INTERVAL,
+            adaptive: AdaptiveSampling::Default,
         }
     }
 }
@@ -164,6 +172,7 @@ impl XraySamplerOptions {
         Ok(Self {
             source,
             polling_interval: interval.unwrap_or(DEFAULT_RULES_INTERVAL),
+            adaptive: AdaptiveSampling::from_value(env.get(AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG)),
         })
     }
 }

@@ -102,20 +102,37 @@ pub async fn refresh_rules(
     Ok(n)
 }
 
-/// One statistics round: takes the counters, sends them in calls of at most
-/// 25 documents, applies the targets.
+/// One statistics round: takes the counters (and the adaptive sampling
+/// boost counters), sends them in calls of at most 25 documents of each
+/// kind, applies the targets (and their boosts).
 pub async fn report_statistics(
     sampler: &XraySampler,
     client: &XrayApiClient,
     default_interval: Duration,
 ) -> Result<ReportOutcome, XrayApiError> {
     let stats = sampler.take_statistics();
+    let boost_stats = sampler.take_boost_statistics();
     let mut next_in: Option<Duration> = None;
     let mut rules_changed = false;
     let fetched = sampler.rules_fetched_at();
-    for chunk in stats.chunks(MAX_STATISTICS_PER_CALL) {
-        let answer = client.get_sampling_targets(chunk).await?;
+    let calls = stats
+        .len()
+        .div_ceil(MAX_STATISTICS_PER_CALL)
+        .max(boost_stats.len().div_ceil(MAX_STATISTICS_PER_CALL));
+    for i in 0..calls {
+        let answer = client
+            .get_sampling_targets(
+                &stats[chunk(stats.len(), i)],
+                &boost_stats[chunk(boost_stats.len(), i)],
+            )
+            .await?;
         sampler.update_targets(&answer.targets);
+        if !answer.unprocessed_boost_statistics.is_empty() {
+            tracing::debug!(
+                rules = ?answer.unprocessed_boost_statistics,
+                "X-Ray did not process these boost statistics"
+            );
+        }
         for t in &answer.targets {
             if let Some(s) = t.interval_secs.filter(|s| *s > 0) {
                 let d = Duration::from_secs(u64::from(s));
@@ -131,6 +148,12 @@ pub async fn report_statistics(
         next_in: next_in.unwrap_or(default_interval),
         rules_changed,
     })
+}
+
+/// The `i`th run of at most [`MAX_STATISTICS_PER_CALL`] of `len` documents.
+fn chunk(len: usize, i: usize) -> std::ops::Range<usize> {
+    let start = i.saturating_mul(MAX_STATISTICS_PER_CALL).min(len);
+    start..start.saturating_add(MAX_STATISTICS_PER_CALL).min(len)
 }
 
 impl XraySampler {

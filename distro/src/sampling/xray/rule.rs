@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
+use opentelemetry::trace::TraceState;
 use opentelemetry::{KeyValue, Value};
 
 use super::clock::epoch_millis;
@@ -40,6 +41,45 @@ pub struct SamplingRule {
     pub attributes: Vec<(String, String)>,
     /// `Version`: only 1 is used.
     pub version: i32,
+    /// `SamplingRateBoost` (adaptive sampling; X-Ray never sets it on the
+    /// `Default` rule).
+    pub sampling_rate_boost: Option<SamplingRateBoost>,
+}
+
+/// `SamplingRule.SamplingRateBoost`: the rule may be boosted when anomalies
+/// are reported for it (X-Ray API reference).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SamplingRateBoost {
+    /// `MaxRate` (0 to 1): the highest boosted rate X-Ray may grant.
+    pub max_rate: f64,
+    /// `CooldownWindowMinutes`: at most one boost per window.
+    pub cooldown_window_minutes: i32,
+}
+
+/// `SamplingTargetDocuments[].SamplingBoost`: a temporary rate for a rule.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SamplingBoost {
+    /// `BoostRate`: used instead of the fixed rate until `BoostRateTTL`.
+    pub boost_rate: f64,
+    /// `BoostRateTTL`: when the boost ends.
+    pub boost_rate_ttl: SystemTime,
+}
+
+/// One `SamplingBoostStatisticsDocuments[]` entry sent to `GetSamplingTargets`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SamplingBoostStatistics {
+    /// `RuleName`.
+    pub rule_name: String,
+    /// `ServiceName`: resource `service.name` (`default` without one, as ADOT).
+    pub service_name: String,
+    /// `Timestamp` of the snapshot.
+    pub timestamp: SystemTime,
+    /// `AnomalyCount`: traces of this rule with an anomaly.
+    pub anomaly_count: u64,
+    /// `TotalCount`: traces of this rule.
+    pub total_count: u64,
+    /// `SampledAnomalyCount`: of the anomalous traces, those sampled.
+    pub sampled_anomaly_count: u64,
 }
 
 impl SamplingRule {
@@ -58,6 +98,7 @@ impl SamplingRule {
             resource_arn: "*".into(),
             attributes: Vec::new(),
             version: 1,
+            sampling_rate_boost: None,
         }
     }
 
@@ -82,6 +123,8 @@ pub struct SamplingTarget {
     pub reservoir_quota_ttl: Option<SystemTime>,
     /// `Interval`: seconds until the next targets call, if X-Ray asks for one.
     pub interval_secs: Option<u32>,
+    /// `SamplingBoost`: a boosted rate until its TTL (adaptive sampling).
+    pub sampling_boost: Option<SamplingBoost>,
 }
 
 /// One `SamplingStatisticsDocuments[]` entry sent to `GetSamplingTargets`.
@@ -112,6 +155,10 @@ enum Target {
         /// Epoch ms when the quota ends (`u64::MAX`: never).
         quota_end_ms: u64,
         fixed_rate: f64,
+        /// `BoostRate`, used instead of `fixed_rate` until `boost_end_ms`.
+        boost_rate: f64,
+        /// Epoch ms when the boost ends (0: no boost).
+        boost_end_ms: u64,
     },
 }
 
@@ -132,10 +179,23 @@ pub(crate) struct RuleState {
     requests: AtomicU64,
     sampled: AtomicU64,
     borrowed: AtomicU64,
+    /// Adaptive sampling counters (only for a rule with `SamplingRateBoost`).
+    traces: AtomicU64,
+    anomalies: AtomicU64,
+    sampled_anomalies: AtomicU64,
+    /// Trace state value naming this rule to the spans of its traces
+    /// (`xrsr`, as ADOT: the first 8 bytes of SHA-256 of the name, in hex);
+    /// `None` for a rule without `SamplingRateBoost`.
+    pub(crate) trace_state_hash: Option<String>,
+    /// A trace state holding only `xrsr=<trace_state_hash>`: a root span
+    /// (empty parent trace state) gets a clone, without re-validating.
+    pub(crate) trace_state: Option<TraceState>,
 }
 
 impl RuleState {
-    pub(crate) fn new(rule: SamplingRule, resource: &ResourceInfo) -> Self {
+    /// `adaptive`: whether adaptive sampling is on (else `SamplingRateBoost`
+    /// and boosts are ignored).
+    pub(crate) fn new(rule: SamplingRule, resource: &ResourceInfo, adaptive: bool) -> Self {
         let resource_match = Glob::new(&rule.service_name)
             .matches(resource.service_name.as_deref())
             && Glob::new(&rule.service_type).matches(resource.service_type)
@@ -145,6 +205,8 @@ impl RuleState {
             .iter()
             .map(|(k, v)| (Box::<str>::from(k.as_str()), Glob::new(v)))
             .collect();
+        let hash =
+            (adaptive && rule.sampling_rate_boost.is_some()).then(|| rule_hash(&rule.rule_name));
         Self {
             name_value: Value::String(Arc::<str>::from(rule.rule_name.as_str()).into()),
             resource_match,
@@ -157,8 +219,60 @@ impl RuleState {
             requests: AtomicU64::new(0),
             sampled: AtomicU64::new(0),
             borrowed: AtomicU64::new(0),
+            traces: AtomicU64::new(0),
+            anomalies: AtomicU64::new(0),
+            sampled_anomalies: AtomicU64::new(0),
+            trace_state_hash: hash.clone(),
+            trace_state: hash.and_then(|h| {
+                TraceState::from_key_value([(super::sampler::SAMPLING_RULE_TRACE_STATE_KEY, h)])
+                    .ok()
+            }),
             rule,
         }
+    }
+
+    /// Whether X-Ray may boost this rule (it has a `SamplingRateBoost`).
+    #[inline]
+    pub(crate) fn has_boost(&self) -> bool {
+        self.trace_state_hash.is_some()
+    }
+
+    /// Counts a trace of this rule (boost statistics `TotalCount`).
+    pub(crate) fn count_trace(&self) {
+        self.traces.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an anomalous trace of this rule (`AnomalyCount`, and
+    /// `SampledAnomalyCount` when it was sampled).
+    pub(crate) fn count_anomaly(&self, sampled: bool) {
+        self.anomalies.fetch_add(1, Ordering::Relaxed);
+        if sampled {
+            self.sampled_anomalies.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes (and resets) the boost counters; `None` for a rule without
+    /// `SamplingRateBoost` or without traces since the last call (ADOT sends
+    /// only documents with `TotalCount > 0`).
+    pub(crate) fn take_boost_statistics(
+        &self,
+        service_name: &str,
+        now: SystemTime,
+    ) -> Option<SamplingBoostStatistics> {
+        if !self.has_boost() {
+            return None;
+        }
+        let total_count = self.traces.swap(0, Ordering::Relaxed);
+        let anomaly_count = self.anomalies.swap(0, Ordering::Relaxed);
+        let sampled_anomaly_count = self.sampled_anomalies.swap(0, Ordering::Relaxed);
+        (total_count > 0).then(|| SamplingBoostStatistics {
+            rule_name: self.rule.rule_name.clone(),
+            service_name: service_name.to_string(),
+            timestamp: now,
+            anomaly_count,
+            total_count,
+            sampled_anomaly_count,
+        })
     }
 
     /// Whether this rule has `Attributes` to check (the only matching that
@@ -202,10 +316,17 @@ impl RuleState {
                 quota,
                 quota_end_ms,
                 fixed_rate,
+                boost_rate,
+                boost_end_ms,
             } => (
                 now_ms < quota_end_ms && self.reservoir.try_take(now_sec, quota),
                 false,
-                fixed_rate,
+                // Adaptive sampling: the boosted rate until the boost's TTL.
+                if now_ms < boost_end_ms {
+                    boost_rate
+                } else {
+                    fixed_rate
+                },
             ),
         };
         if take {
@@ -222,13 +343,41 @@ impl RuleState {
         sampled
     }
 
-    /// Applies X-Ray's target for this rule.
+    /// Applies X-Ray's target for this rule. A target without
+    /// `SamplingBoost` leaves a boost in progress running until its TTL; a
+    /// boost for a rule without `SamplingRateBoost` is ignored.
     pub(crate) fn set_target(&self, t: &SamplingTarget) {
+        let (boost_rate, boost_end_ms) = match (t.sampling_boost, &**self.target.load()) {
+            (Some(b), _) if self.has_boost() => (b.boost_rate, epoch_millis(b.boost_rate_ttl)),
+            (
+                _,
+                Target::Assigned {
+                    boost_rate,
+                    boost_end_ms,
+                    ..
+                },
+            ) => (*boost_rate, *boost_end_ms),
+            _ => (0.0, 0),
+        };
         self.target.store(Arc::new(Target::Assigned {
             quota: t.reservoir_quota.unwrap_or(0),
             quota_end_ms: t.reservoir_quota_ttl.map_or(u64::MAX, epoch_millis),
             fixed_rate: t.fixed_rate,
+            boost_rate,
+            boost_end_ms,
         }));
+    }
+
+    /// The boost in force at `now_ms`: `(BoostRate, end epoch ms)`.
+    pub(crate) fn boost_at(&self, now_ms: u64) -> Option<(f64, u64)> {
+        match **self.target.load() {
+            Target::Assigned {
+                boost_rate,
+                boost_end_ms,
+                ..
+            } if now_ms < boost_end_ms => Some((boost_rate, boost_end_ms)),
+            _ => None,
+        }
     }
 
     /// Takes (and resets) the counters.
@@ -251,6 +400,9 @@ impl RuleState {
             (&self.requests, &old.requests),
             (&self.sampled, &old.sampled),
             (&self.borrowed, &old.borrowed),
+            (&self.traces, &old.traces),
+            (&self.anomalies, &old.anomalies),
+            (&self.sampled_anomalies, &old.sampled_anomalies),
         ] {
             to.store(from.swap(0, Ordering::Relaxed), Ordering::Relaxed);
         }
@@ -269,6 +421,15 @@ pub(crate) fn ratio_sampled(trace_id_low: u64, rate: f64) -> bool {
     }
     let bound = (rate * (1u64 << 63) as f64) as u64;
     (trace_id_low >> 1) < bound
+}
+
+/// The `xrsr` trace state value naming `rule_name`: the first 8 bytes of
+/// its SHA-256 in hex (ADOT's rule hash, so a trace crossing ADOT services
+/// keeps naming the same rule).
+pub(crate) fn rule_hash(rule_name: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(rule_name.as_bytes());
+    hex::encode(&digest[..8])
 }
 
 /// Sorts by `Priority`, then `RuleName`, dropping unusable rules.

@@ -2,6 +2,7 @@
 //! `ArcSwap` snapshot replaced by the poller, reservoirs and counters are
 //! atomics, and nothing here waits on the network.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -9,13 +10,15 @@ use arc_swap::ArcSwap;
 use opentelemetry::trace::{Link, SpanKind, TraceContextExt, TraceId, TraceState};
 use opentelemetry::{Context, Key, KeyValue, Value};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample};
+use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult, ShouldSample, SpanData};
 
+use super::adaptive::{AdaptiveSampling, EndedSpan, TraceUsage};
 use super::clock::{Clock, SystemClock, epoch_millis};
 use super::local::{CompiledLocalRule, LocalRules, LocalTarget};
 use super::reservoir::Reservoir;
 use super::rule::{
-    RuleState, SamplingRule, SamplingStatistics, SamplingTarget, order, ratio_sampled,
+    RuleState, SamplingBoostStatistics, SamplingRule, SamplingStatistics, SamplingTarget, order,
+    ratio_sampled,
 };
 use super::span_info::{ResourceInfo, SpanInfo};
 
@@ -27,6 +30,9 @@ pub const RULES_EXPIRY: Duration = Duration::from_secs(3600);
 pub const FALLBACK_RESERVOIR_PER_SECOND: u32 = 1;
 /// Fallback: fraction of the rest sampled by trace id.
 pub const FALLBACK_RATE: f64 = 0.05;
+/// Trace state key naming the rule that decided a trace, for its spans
+/// (ADOT's key; set only for rules with `SamplingRateBoost`).
+pub const SAMPLING_RULE_TRACE_STATE_KEY: &str = "xrsr";
 
 /// The X-Ray sampler (root sampler; wrap it in
 /// [`crate::sampling::DeferredAwareParentBased`] for parent-based behaviour,
@@ -47,6 +53,17 @@ pub(crate) struct Shared {
     mode: Mode,
     fallback: Reservoir,
     pub(crate) poller: OnceLock<tokio::task::AbortHandle>,
+    /// Adaptive sampling: what an anomaly is, the capture limit.
+    adaptive: AdaptiveSampling,
+    /// `ServiceName` of the boost statistics.
+    boost_service_name: String,
+    /// Anomalous unsampled traces captured this second.
+    capture: Reservoir,
+    /// Which traces were counted for a boost or are being captured.
+    usage: TraceUsage,
+    /// Whether a rule in use has `SamplingRateBoost` (and adaptive sampling
+    /// is on): read on every not-sampled decision, so not in the snapshot.
+    any_boost: AtomicBool,
 }
 
 impl Drop for Shared {
@@ -89,11 +106,25 @@ impl XraySampler {
 
     /// [`XraySampler::remote`] with the resource values given directly.
     pub fn remote_with(resource: ResourceInfo, clock: Arc<dyn Clock>) -> Self {
-        Self::new(
+        Self::remote_adaptive(resource, clock, AdaptiveSampling::Default)
+    }
+
+    /// [`XraySampler::remote_with`] with this adaptive sampling setting
+    /// (`AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG`).
+    pub fn remote_adaptive(
+        resource: ResourceInfo,
+        clock: Arc<dyn Clock>,
+        adaptive: AdaptiveSampling,
+    ) -> Self {
+        let mut sampler = Self::new(
             resource,
             clock,
             Mode::Remote(ArcSwap::from_pointee(RuleSet::default())),
-        )
+        );
+        if let Some(shared) = Arc::get_mut(&mut sampler.shared) {
+            shared.adaptive = adaptive;
+        }
+        sampler
     }
 
     /// A sampler deciding by an aws-xray-sdk local rules file.
@@ -123,10 +154,18 @@ impl XraySampler {
             shared: Arc::new(Shared {
                 clock,
                 client_id: hex::encode(id),
+                boost_service_name: resource
+                    .service_name
+                    .clone()
+                    .unwrap_or_else(|| "default".to_string()),
                 resource,
                 mode,
                 fallback: Reservoir::default(),
                 poller: OnceLock::new(),
+                adaptive: AdaptiveSampling::Default,
+                capture: Reservoir::default(),
+                usage: TraceUsage::default(),
+                any_boost: AtomicBool::new(false),
             }),
         }
     }
@@ -158,16 +197,20 @@ impl XraySampler {
             return;
         };
         let old = set.load_full();
-        let rules = order(rules)
+        let adaptive = self.shared.adaptive != AdaptiveSampling::Off;
+        let rules: Vec<Arc<RuleState>> = order(rules)
             .into_iter()
             .map(|rule| {
-                let state = RuleState::new(rule, &self.shared.resource);
+                let state = RuleState::new(rule, &self.shared.resource, adaptive);
                 if let Some(prev) = old.rules.iter().find(|p| p.rule == state.rule) {
                     state.inherit(prev);
                 }
                 Arc::new(state)
             })
             .collect();
+        self.shared
+            .any_boost
+            .store(rules.iter().any(|r| r.has_boost()), Ordering::Relaxed);
         set.store(Arc::new(RuleSet {
             rules,
             fetched_ms: Some(epoch_millis(self.now())),
@@ -224,6 +267,112 @@ impl XraySampler {
             .collect()
     }
 
+    /// Adaptive sampling boost statistics of every rule with
+    /// `SamplingRateBoost` that saw traces since the last call, and resets
+    /// them.
+    pub fn take_boost_statistics(&self) -> Vec<SamplingBoostStatistics> {
+        let Mode::Remote(set) = &self.shared.mode else {
+            return Vec::new();
+        };
+        let now = self.now();
+        set.load()
+            .rules
+            .iter()
+            .filter_map(|r| r.take_boost_statistics(&self.shared.boost_service_name, now))
+            .collect()
+    }
+
+    /// The boost in force for `rule` now: `(BoostRate, until)`.
+    pub fn boost_of(&self, rule: &str) -> Option<(f64, SystemTime)> {
+        let Mode::Remote(set) = &self.shared.mode else {
+            return None;
+        };
+        let now_ms = epoch_millis(self.now());
+        set.load()
+            .rules
+            .iter()
+            .find(|r| r.rule.rule_name == rule)
+            .and_then(|r| r.boost_at(now_ms))
+            .map(|(rate, end)| (rate, UNIX_EPOCH + Duration::from_millis(end)))
+    }
+
+    /// The adaptive sampling setting.
+    pub fn adaptive(&self) -> &AdaptiveSampling {
+        &self.shared.adaptive
+    }
+
+    /// Whether not-sampled spans must be recorded (so adaptive sampling sees
+    /// them end): a configuration is given, or a rule in use has
+    /// `SamplingRateBoost`. Never for local rules or a rejected configuration.
+    pub fn records_unsampled(&self) -> bool {
+        match (&self.shared.mode, &self.shared.adaptive) {
+            (Mode::Local(_), _) | (_, AdaptiveSampling::Off) => false,
+            (_, AdaptiveSampling::Config(_)) => true,
+            (Mode::Remote(_), AdaptiveSampling::Default) => {
+                self.shared.any_boost.load(Ordering::Relaxed)
+            }
+        }
+    }
+
+    /// Adaptive sampling at span end (every recorded span, sampled or not):
+    /// counts the trace and its anomaly for the boost statistics of the rule
+    /// that decided the trace (named by the `xrsr` trace state), once per
+    /// trace; returns whether this not-sampled span is captured (its trace
+    /// had an anomaly and fit `anomalyTracesPerSecond`, or was already
+    /// being captured).
+    pub fn on_span_end(&self, span: &SpanData) -> bool {
+        if !self.records_unsampled() {
+            return false;
+        }
+        let Mode::Remote(set) = &self.shared.mode else {
+            return false;
+        };
+        let set = set.load();
+        let ctx = &span.span_context;
+        let rule = ctx
+            .trace_state()
+            .get(SAMPLING_RULE_TRACE_STATE_KEY)
+            .and_then(|h| {
+                set.rules
+                    .iter()
+                    .find(|r| r.trace_state_hash.as_deref() == Some(h))
+            });
+        let anomaly = self.shared.adaptive.classify(&EndedSpan {
+            attributes: &span.attributes,
+            status: &span.status,
+            duration: span
+                .end_time
+                .duration_since(span.start_time)
+                .unwrap_or_default(),
+        });
+        let sampled = ctx.is_sampled();
+        let now_ms = epoch_millis(self.now());
+        let per_second = self.shared.adaptive.capture_per_second();
+        let trace = u128::from_be_bytes(ctx.trace_id().to_bytes());
+        let mut captured = false;
+        self.shared.usage.visit(trace, now_ms, |prev| {
+            let mut entry = prev.unwrap_or_default();
+            if !sampled
+                && (entry.captured
+                    || (anomaly.capture && self.shared.capture.try_take(now_ms / 1000, per_second)))
+            {
+                captured = true;
+                entry.captured = true;
+            }
+            if let Some(rule) = rule {
+                if anomaly.boost && !entry.boosted {
+                    rule.count_anomaly(sampled);
+                    entry.boosted = true;
+                }
+                if prev.is_none() {
+                    rule.count_trace();
+                }
+            }
+            entry
+        });
+        captured
+    }
+
     /// Whether any rule in use checks span `Attributes`.
     pub fn needs_attributes(&self) -> bool {
         match &self.shared.mode {
@@ -232,10 +381,15 @@ impl XraySampler {
         }
     }
 
-    /// The decision: sampled or not, and the deciding rule's name when
-    /// sampled (cloning it shares its `Arc<str>`).
+    /// The decision: sampled or not, the deciding rule's name when sampled
+    /// (cloning it shares its `Arc<str>`), and its `xrsr` trace state value
+    /// when it has `SamplingRateBoost`.
     #[inline]
-    pub(crate) fn decide(&self, trace_id: TraceId, attrs: &[KeyValue]) -> (bool, Option<Value>) {
+    pub(crate) fn decide(
+        &self,
+        trace_id: TraceId,
+        attrs: &[KeyValue],
+    ) -> (bool, Option<Value>, Option<Arc<RuleState>>) {
         let now_ms = epoch_millis(self.shared.clock.now());
         let bytes = trace_id.to_bytes();
         let mut low = [0u8; 8];
@@ -252,11 +406,15 @@ impl XraySampler {
                     for rule in &set.rules {
                         if rule.matches(&span, attrs) {
                             let sampled = rule.sample(now_ms, low);
-                            return (sampled, sampled.then(|| rule.name_value.clone()));
+                            return (
+                                sampled,
+                                sampled.then(|| rule.name_value.clone()),
+                                rule.has_boost().then(|| rule.clone()),
+                            );
                         }
                     }
                 }
-                (self.fallback(now_ms, low), None)
+                (self.fallback(now_ms, low), None, None)
             }
             Mode::Local(local) => {
                 let now_sec = now_ms / 1000;
@@ -272,7 +430,7 @@ impl XraySampler {
                     .unwrap_or((&local.default.0, &local.default.1, &local.default.2));
                 let sampled = reservoir.try_take(now_sec, target.fixed_target)
                     || ratio_sampled(low, target.rate);
-                (sampled, sampled.then(|| name.clone()))
+                (sampled, sampled.then(|| name.clone()), None)
             }
         }
     }
@@ -295,7 +453,26 @@ impl ShouldSample for XraySampler {
         attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        let (sampled, rule) = self.decide(trace_id, attributes);
+        let (sampled, rule, boosted) = self.decide(trace_id, attributes);
+        let mut trace_state = match parent_context {
+            Some(cx) if cx.has_active_span() => cx.span().span_context().trace_state().clone(),
+            _ => TraceState::default(),
+        };
+        // A rule with SamplingRateBoost names itself to the trace's spans
+        // (an upstream service's rule wins), so their anomalies count for it.
+        if let Some(boosted) = boosted {
+            if trace_state == TraceState::NONE {
+                if let Some(own) = &boosted.trace_state {
+                    trace_state = own.clone();
+                }
+            } else if trace_state.get(SAMPLING_RULE_TRACE_STATE_KEY).is_none()
+                && let Some(hash) = &boosted.trace_state_hash
+                && let Ok(with_rule) =
+                    trace_state.insert(SAMPLING_RULE_TRACE_STATE_KEY, hash.clone())
+            {
+                trace_state = with_rule;
+            }
+        }
         SamplingResult {
             decision: if sampled {
                 SamplingDecision::RecordAndSample
@@ -311,10 +488,7 @@ impl ShouldSample for XraySampler {
                 )],
                 None => Vec::new(),
             },
-            trace_state: match parent_context {
-                Some(cx) if cx.has_active_span() => cx.span().span_context().trace_state().clone(),
-                _ => TraceState::default(),
-            },
+            trace_state,
         }
     }
 }
