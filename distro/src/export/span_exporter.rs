@@ -44,7 +44,7 @@ impl ProtoSpanExporter {
     }
 }
 
-fn sdk_error(err: ExportError) -> OTelSdkError {
+pub(super) fn sdk_error(err: ExportError) -> OTelSdkError {
     OTelSdkError::InternalFailure(err.to_string())
 }
 
