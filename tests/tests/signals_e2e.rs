@@ -507,3 +507,92 @@ async fn bad_metrics_and_logs_settings_stop_init_naming_the_variable() {
         assert!(err.contains(needle), "{pairs:?}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logs_batch_over_the_record_limit_is_split_and_every_record_arrives() {
+    use opentelemetry_proto::tonic::common::v1::AnyValue as Any;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use otel_aws_distro::export::{BatchExporter as _, Limits, OtlpHttpConfig, OtlpHttpExporter};
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::cloudwatch_logs("us-east-1"))
+        .await
+        .unwrap();
+    let mut cfg = otel_aws_distro::providers::logs_specs(
+        &otel_aws_distro::config::SignalSettings::from_env(
+            &Env::from_pairs([
+                ("OTEL_LOGS_EXPORTER", "otlp"),
+                (
+                    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                    "https://logs.us-east-1.amazonaws.com/v1/logs",
+                ),
+                (
+                    "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+                    "x-aws-log-group=/app,x-aws-log-stream=s",
+                ),
+            ]),
+            Some("us-east-1"),
+        )
+        .unwrap(),
+    )
+    .into_iter()
+    .find_map(|spec| match spec {
+        otel_aws_distro::export::ExporterSpec::OtlpHttp(c) => Some(c),
+        _ => None,
+    })
+    .unwrap();
+    // The CloudWatch Logs endpoint gets PutLogEvents' limits.
+    assert_eq!(cfg.limits, Limits::CLOUDWATCH_LOGS);
+    // The same rule, scaled down: 10 records per request; sent to the fake.
+    cfg.limits.max_spans_per_request = 10;
+    let cfg = OtlpHttpConfig {
+        endpoint: fake.traces_url(),
+        signing: otel_aws_distro::export::Signing::Force {
+            service: Some("logs".into()),
+            region: Some("us-east-1".into()),
+        },
+        ..cfg
+    };
+    let exporter = OtlpHttpExporter::new(cfg, Some(creds())).unwrap();
+    let records = |from: usize, n: usize| ScopeLogs {
+        log_records: (from..from + n)
+            .map(|i| LogRecord {
+                body: Some(Any {
+                    value: Some(AnyValue::StringValue(format!("line {i}"))),
+                }),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let batch = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![records(0, 12), records(12, 13)],
+            ..Default::default()
+        }],
+    };
+    let out = exporter.export_logs(batch).await.unwrap();
+    assert_eq!((out.spans_exported, out.spans_dropped), (25, 0), "{out:?}");
+    assert!(fake.rejected().is_empty(), "{:?}", fake.rejected());
+    let mut bodies = Vec::new();
+    for b in fake.accepted_bodies() {
+        let req = ExportLogsServiceRequest::decode(b.as_ref()).unwrap();
+        let n: usize = req
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum();
+        assert!(n <= 10, "{n} records in one request");
+        bodies.extend(
+            req.resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .flat_map(|s| &s.log_records)
+                .filter_map(|r| match r.body.as_ref()?.value.as_ref()? {
+                    AnyValue::StringValue(s) => Some(s.clone()),
+                    _ => None,
+                }),
+        );
+    }
+    let want: Vec<String> = (0..25).map(|i| format!("line {i}")).collect();
+    assert_eq!(bodies, want, "every record once, in order");
+}
