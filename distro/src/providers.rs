@@ -10,11 +10,13 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::logs::log_processor_with_async_runtime::BatchLogProcessor;
 use opentelemetry_sdk::metrics::periodic_reader_with_async_runtime::PeriodicReader;
-use opentelemetry_sdk::metrics::{SdkMeterProvider, Temporality};
+use opentelemetry_sdk::metrics::{
+    Aggregation, Instrument, InstrumentKind, SdkMeterProvider, Stream, Temporality,
+};
 
 use crate::config::{
-    EmfOutputSetting, LogsExporterKind, MetricsExporterKind, OtlpSettings, SignalSettings,
-    TemporalityPreference,
+    EmfOutputSetting, HistogramAggregation, LogsExporterKind, MetricsExporterKind, OtlpSettings,
+    SignalSettings, TemporalityPreference,
 };
 use crate::emf::EmfConfig;
 use crate::export::{
@@ -118,6 +120,9 @@ pub async fn meter_provider(
         return Ok(None);
     }
     let mut builder = SdkMeterProvider::builder().with_resource(resource.clone());
+    if signals.metrics.histogram_aggregation.value == HistogramAggregation::Base2Exponential {
+        builder = builder.with_view(exponential_histograms);
+    }
     for (spec, temporality) in specs {
         let exporter = build_exporter(&spec, strategy, Some(stats.clone())).await?;
         let reader = PeriodicReader::builder(
@@ -130,6 +135,23 @@ pub async fn meter_provider(
         builder = builder.with_reader(reader);
     }
     Ok(Some(builder.build()))
+}
+
+/// The view of `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=
+/// base2_exponential_bucket_histogram`: histograms with the specification's
+/// default exponential aggregation (160 buckets, scale 20, min and max).
+fn exponential_histograms(instrument: &Instrument) -> Option<Stream> {
+    if instrument.kind() != InstrumentKind::Histogram {
+        return None;
+    }
+    Stream::builder()
+        .with_aggregation(Aggregation::Base2ExponentialHistogram {
+            max_size: 160,
+            max_scale: 20,
+            record_min_max: true,
+        })
+        .build()
+        .ok()
 }
 
 /// Builds the logger provider on `resource` (`None` when no logs exporter is

@@ -596,3 +596,57 @@ async fn a_logs_batch_over_the_record_limit_is_split_and_every_record_arrives() 
     let want: Vec<String> = (0..25).map(|i| format!("line {i}")).collect();
     assert_eq!(bodies, want, "every record once, in order");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn histograms_export_as_exponential_histograms_when_asked() {
+    let metrics = FakeOtlpEndpoint::start(OtlpEndpointOptions {
+        path: "/v1/metrics".into(),
+        ..OtlpEndpointOptions::default()
+    })
+    .await
+    .unwrap();
+    let env = Env::from_pairs([
+        ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
+        ("OTEL_TRACES_EXPORTER", "none"),
+        ("OTEL_METRICS_EXPORTER", "otlp"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            metrics.traces_url().as_str(),
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+            "base2_exponential_bucket_histogram",
+        ),
+    ]);
+    let guard = Builder::new()
+        .with_env(env)
+        .without_tracing_subscriber()
+        .without_globals()
+        .install()
+        .await
+        .unwrap();
+    record_metrics(&guard);
+    guard.shutdown().await.unwrap();
+    let all: Vec<_> = metrics
+        .accepted_bodies()
+        .iter()
+        .map(|b| ExportMetricsServiceRequest::decode(b.as_ref()).unwrap())
+        .flat_map(|r| r.resource_metrics)
+        .flat_map(|r| r.scope_metrics)
+        .flat_map(|s| s.metrics)
+        .collect();
+    let latency = all.iter().find(|m| m.name == "latency").expect("latency");
+    match &latency.data {
+        Some(Data::ExponentialHistogram(h)) => {
+            let p = &h.data_points[0];
+            assert_eq!(
+                (p.count, p.sum, p.min, p.max),
+                (2, Some(40.0), Some(10.0), Some(30.0))
+            );
+        }
+        other => panic!("latency is {other:?}"),
+    }
+    // Counters keep their sum aggregation.
+    let orders = all.iter().find(|m| m.name == "orders").expect("orders");
+    assert!(matches!(orders.data, Some(Data::Sum(_))), "{orders:?}");
+}

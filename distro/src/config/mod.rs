@@ -26,8 +26,8 @@ pub use crate::logs::LogFormat;
 pub use legacy::{ContextMissing, DaemonAddress};
 pub use report::ConfigEntry;
 pub use signals::{
-    EmfOutputSetting, EmfSettings, LogsExporterKind, LogsSettings, MetricsExporterKind,
-    MetricsSettings, SignalSettings, TemporalityPreference,
+    EmfOutputSetting, EmfSettings, HistogramAggregation, LogsExporterKind, LogsSettings,
+    MetricsExporterKind, MetricsSettings, SignalSettings, TemporalityPreference,
 };
 use vars::*;
 

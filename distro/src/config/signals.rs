@@ -99,6 +99,17 @@ pub enum TemporalityPreference {
     LowMemory,
 }
 
+/// `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HistogramAggregation {
+    /// Explicit bucket boundaries (the SDK's defaults; the default).
+    #[default]
+    ExplicitBucket,
+    /// Base-2 exponential buckets (160 buckets, scale up to 20, min and max
+    /// recorded: the specification's defaults).
+    Base2Exponential,
+}
+
 /// Where the `awsemf` exporter writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EmfOutputSetting {
@@ -137,6 +148,8 @@ pub struct MetricsSettings {
     pub timeout: Sourced<Duration>,
     /// Temporality of the OTLP and console exporters (`awsemf` is always delta).
     pub temporality: Sourced<TemporalityPreference>,
+    /// Aggregation of histogram instruments (every metrics exporter).
+    pub histogram_aggregation: Sourced<HistogramAggregation>,
     /// OTLP exporter.
     pub otlp: OtlpSettings,
     /// `awsemf` exporter.
@@ -229,6 +242,20 @@ impl MetricsSettings {
             temporality,
             TemporalityPreference::default,
         )?;
+        let histogram_aggregation = pick(
+            env,
+            &[OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION],
+            |var, v| match v.trim().to_ascii_lowercase().as_str() {
+                "explicit_bucket_histogram" => Ok(HistogramAggregation::ExplicitBucket),
+                "base2_exponential_bucket_histogram" => Ok(HistogramAggregation::Base2Exponential),
+                _ => Err(parse::invalid(
+                    var,
+                    v,
+                    "explicit_bucket_histogram or base2_exponential_bucket_histogram",
+                )),
+            },
+            HistogramAggregation::default,
+        )?;
         let otlp = super::Config::otlp_from_env(env, region, &METRICS)?;
         let emf = EmfSettings::from_env(env)?;
         if exporters.value.contains(&MetricsExporterKind::AwsEmf)
@@ -244,6 +271,7 @@ impl MetricsSettings {
             interval,
             timeout,
             temporality,
+            histogram_aggregation,
             otlp,
             emf,
         })
@@ -359,6 +387,10 @@ mod tests {
             TemporalityPreference::Cumulative
         );
         assert_eq!(
+            c.metrics.histogram_aggregation.value,
+            HistogramAggregation::ExplicitBucket
+        );
+        assert_eq!(
             c.metrics.otlp.endpoint.value,
             "http://localhost:4318/v1/metrics"
         );
@@ -381,6 +413,10 @@ mod tests {
             ),
             ("OTEL_METRIC_EXPORT_INTERVAL", "1500"),
             ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "Delta"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+                "base2_exponential_bucket_histogram",
+            ),
             ("AWS_REGION", "eu-west-1"),
             ("OTEL_AWS_SIGV4", "true"),
             ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
@@ -401,6 +437,10 @@ mod tests {
         );
         assert_eq!(c.metrics.interval.value, Duration::from_millis(1500));
         assert_eq!(c.metrics.temporality.value, TemporalityPreference::Delta);
+        assert_eq!(
+            c.metrics.histogram_aggregation.value,
+            HistogramAggregation::Base2Exponential
+        );
         assert_eq!(c.metrics.emf.namespace.as_deref(), Some("Shop"));
         assert_eq!(c.metrics.emf.log_group.as_deref(), Some("app"));
         assert_eq!(c.metrics.emf.log_stream.as_deref(), Some("s1"));
@@ -445,6 +485,11 @@ mod tests {
                 "cumulative, delta or lowmemory",
             ),
             ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "collector", "URL"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+                "exponential",
+                "base2_exponential_bucket_histogram",
+            ),
             ("OTEL_AWS_EMF_OUTPUT", "s3", "stdout or cloudwatch"),
             ("OTEL_AWS_EMF_DIMENSION_ROLLUP", "All", "NoDimensionRollup"),
             ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "logs.local", "URL"),

@@ -95,6 +95,10 @@ pub const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
 /// `cumulative` (default), `delta` or `lowmemory` (OTLP and console metrics exporters).
 pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
     "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+/// `explicit_bucket_histogram` (default) or `base2_exponential_bucket_histogram`:
+/// the aggregation of histogram instruments (every metrics exporter).
+pub const OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION";
 /// Metrics OTLP endpoint, used as is (else the base endpoint + `/v1/metrics`).
 pub const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
 /// Extra request headers for metric exports (merged over the generic ones).
