@@ -6,6 +6,10 @@
 //! global propagator (X-Ray + W3C by default) and, unless told not to, a
 //! `tracing` subscriber whose JSON lines carry the trace ids. The returned
 //! [`Guard`] flushes and shuts everything down.
+//!
+//! With `OTEL_METRICS_EXPORTER` / `OTEL_LOGS_EXPORTER` it also installs a
+//! meter provider (global) and a logger provider fed by the `tracing`
+//! events ([`crate::providers`]), on the same resource as the traces.
 
 use std::sync::Arc;
 
@@ -13,10 +17,14 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider, SpanLimits};
 
 use crate::Env;
-use crate::config::{Config, ConfigError, ExporterKind, SigV4Setting};
+use crate::config::{
+    Config, ConfigError, ExporterKind, OtlpSettings, SigV4Setting, SignalSettings,
+};
 use crate::export::{
     AwsXraySpec, BatchExporter, Compression, CredentialStrategy, DefaultChain, ExportConfigError,
     ExportStats, ExporterSpec, OtlpHttpConfig, Protocol, Signing, batch_processor, build_exporter,
@@ -35,6 +43,12 @@ pub enum InitError {
     /// An exporter could not be built.
     #[error("cannot build the trace exporter: {0}")]
     Exporter(#[from] ExportConfigError),
+    /// A metrics exporter could not be built (`OTEL_METRICS_EXPORTER`).
+    #[error("cannot build the metrics exporter (OTEL_METRICS_EXPORTER): {0}")]
+    Metrics(ExportConfigError),
+    /// A logs exporter could not be built (`OTEL_LOGS_EXPORTER`).
+    #[error("cannot build the logs exporter (OTEL_LOGS_EXPORTER): {0}")]
+    Logger(ExportConfigError),
     /// The `tracing` subscriber could not be installed.
     #[error(transparent)]
     Logs(#[from] LogInitError),
@@ -158,9 +172,31 @@ impl Builder {
         if config.disabled.value {
             return Ok(Guard::disabled(config));
         }
+        let signals = SignalSettings::from_env(&env, config.region.value.as_deref())?;
 
         let resource = build_resource(&env, &config, &self.resource_attributes).await;
         let stats = Arc::new(ExportStats::new());
+        let strategy = match self.credentials.clone() {
+            Some(c) => CredentialStrategy::Given(c),
+            None => {
+                CredentialStrategy::DefaultChain(DefaultChain::new(config.region.value.clone()))
+            }
+        };
+        let metrics_stats = Arc::new(ExportStats::new());
+        let meter_provider = crate::providers::meter_provider(
+            &signals,
+            config.region.value.as_deref(),
+            &resource,
+            &strategy,
+            &metrics_stats,
+        )
+        .await
+        .map_err(InitError::Metrics)?;
+        let logs_stats = Arc::new(ExportStats::new());
+        let logger_provider =
+            crate::providers::logger_provider(&signals, &resource, &strategy, &logs_stats)
+                .await
+                .map_err(InitError::Logger)?;
         let exporters = if self.exporters.is_empty() {
             build_exporters(&config, self.credentials.clone(), stats.clone()).await?
         } else {
@@ -225,10 +261,14 @@ impl Builder {
                 config.lambda_trace_env.clone(),
             ));
             opentelemetry::global::set_tracer_provider(provider.clone());
+            if let Some(mp) = &meter_provider {
+                opentelemetry::global::set_meter_provider(mp.clone());
+            }
         }
         if !self.no_subscriber {
             crate::logs::install(
                 Some(&provider),
+                logger_provider.as_ref(),
                 config.log_format.value,
                 env.get(crate::config::vars::RUST_LOG),
             )?;
@@ -236,11 +276,15 @@ impl Builder {
         let _ = provider.tracer("otel-aws-distro");
         Ok(Guard {
             provider: Some(provider),
+            meter_provider,
+            logger_provider,
             sampler: Some(sampler),
             resource,
             config,
             stats,
             appsignals,
+            metrics_stats,
+            logs_stats,
         })
     }
 }
@@ -277,23 +321,28 @@ pub async fn build_resource(env: &Env, config: &Config, code_attrs: &[KeyValue])
         .build()
 }
 
-/// Maps the configuration onto the OTLP exporter's settings.
+/// Maps the configuration onto the (traces) OTLP exporter's settings.
 pub fn otlp_http_config(config: &Config) -> OtlpHttpConfig {
-    let mut cfg = OtlpHttpConfig::new(config.otlp.endpoint.value.clone());
-    cfg.headers = config.otlp.headers.value.clone();
-    cfg.timeout = config.otlp.timeout.value;
-    cfg.compression = if config.otlp.gzip.value {
+    otlp_settings_config(&config.otlp)
+}
+
+/// Maps one signal's OTLP settings onto the OTLP exporter's settings.
+pub fn otlp_settings_config(otlp: &OtlpSettings) -> OtlpHttpConfig {
+    let mut cfg = OtlpHttpConfig::new(otlp.endpoint.value.clone());
+    cfg.headers = otlp.headers.value.clone();
+    cfg.timeout = otlp.timeout.value;
+    cfg.compression = if otlp.gzip.value {
         Compression::Gzip
     } else {
         Compression::None
     };
-    cfg.gzip_level = config.otlp.gzip_level.value;
-    cfg.protocol = if config.otlp.json.value {
+    cfg.gzip_level = otlp.gzip_level.value;
+    cfg.protocol = if otlp.json.value {
         Protocol::HttpJson
     } else {
         Protocol::HttpProtobuf
     };
-    cfg.signing = match &config.otlp.sigv4.value {
+    cfg.signing = match &otlp.sigv4.value {
         SigV4Setting::Auto => Signing::Auto,
         SigV4Setting::Force { service, region } => Signing::Force {
             service: Some(service.clone()),
@@ -352,6 +401,8 @@ pub async fn build_exporters(
 #[derive(Debug)]
 pub struct Guard {
     provider: Option<SdkTracerProvider>,
+    meter_provider: Option<SdkMeterProvider>,
+    logger_provider: Option<SdkLoggerProvider>,
     /// Kept to stop the X-Ray rules poller at shutdown (the global provider
     /// holds a clone of the sampler forever).
     sampler: Option<ConfiguredSampler>,
@@ -360,17 +411,23 @@ pub struct Guard {
     stats: Arc<ExportStats>,
     /// Application Signals metrics flush (when enabled).
     appsignals: Option<crate::appsignals::FlushHandle>,
+    metrics_stats: Arc<ExportStats>,
+    logs_stats: Arc<ExportStats>,
 }
 
 impl Guard {
     fn disabled(config: Config) -> Self {
         Self {
             provider: None,
+            meter_provider: None,
+            logger_provider: None,
             sampler: None,
             resource: Resource::builder_empty().build(),
             config,
             stats: Arc::new(ExportStats::new()),
             appsignals: None,
+            metrics_stats: Arc::new(ExportStats::new()),
+            logs_stats: Arc::new(ExportStats::new()),
         }
     }
 
@@ -382,6 +439,28 @@ impl Guard {
     /// The installed provider (`None` when disabled).
     pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
         self.provider.as_ref()
+    }
+
+    /// The meter provider (`None` unless `OTEL_METRICS_EXPORTER` names an
+    /// exporter; it is also the global one).
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.meter_provider.as_ref()
+    }
+
+    /// The logger provider the `tracing` events go to (`None` unless
+    /// `OTEL_LOGS_EXPORTER` names an exporter).
+    pub fn logger_provider(&self) -> Option<&SdkLoggerProvider> {
+        self.logger_provider.as_ref()
+    }
+
+    /// Counters of the metrics exporters (data points as `spans_*`).
+    pub fn metrics_stats(&self) -> &Arc<ExportStats> {
+        &self.metrics_stats
+    }
+
+    /// Counters of the logs exporters (log records as `spans_*`).
+    pub fn logs_stats(&self) -> &Arc<ExportStats> {
+        &self.logs_stats
     }
 
     /// The resource every span carries.
@@ -399,17 +478,24 @@ impl Guard {
         &self.stats
     }
 
-    /// Exports every finished span now.
+    /// Exports every finished span, the metrics collected so far and the
+    /// log records emitted, now.
     pub async fn force_flush(&self) -> Result<(), String> {
         let Some(provider) = self.provider.clone() else {
             return Ok(());
         };
+        let meters = self.meter_provider.clone();
+        let loggers = self.logger_provider.clone();
         // The SDK's flush blocks its caller until the batch task (on this
         // runtime) answers: run it off the async worker.
-        tokio::task::spawn_blocking(move || provider.force_flush())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+        tokio::task::spawn_blocking(move || {
+            let traces = provider.force_flush().map_err(|e| e.to_string());
+            let metrics = meters.map_or(Ok(()), |m| m.force_flush().map_err(|e| e.to_string()));
+            let logs = loggers.map_or(Ok(()), |l| l.force_flush().map_err(|e| e.to_string()));
+            traces.and(metrics).and(logs)
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 
     /// Flushes and shuts down the provider.
@@ -420,16 +506,14 @@ impl Guard {
         let Some(provider) = self.provider.take() else {
             return Ok(());
         };
-        // Flush first: the batch processor's shutdown exports what is left
-        // but does not report that export's failure; the flush does.
-        let result = tokio::task::spawn_blocking(move || {
-            let flushed = provider.force_flush();
-            let shut = provider.shutdown();
-            flushed.and(shut)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string());
+        let all = shutdown_all(
+            provider,
+            self.meter_provider.take(),
+            self.logger_provider.take(),
+        );
+        let result = tokio::task::spawn_blocking(all)
+            .await
+            .map_err(|e| e.to_string())?;
         // After the provider: the last spans' metrics are in the last interval.
         if let Some(a) = self.appsignals.take() {
             a.shutdown().await;
@@ -446,9 +530,14 @@ impl Drop for Guard {
         let Some(provider) = self.provider.take() else {
             return;
         };
+        let all = shutdown_all(
+            provider,
+            self.meter_provider.take(),
+            self.logger_provider.take(),
+        );
         match tokio::runtime::Handle::try_current() {
             Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                let _ = tokio::task::block_in_place(|| provider.shutdown());
+                let _ = tokio::task::block_in_place(all);
             }
             Ok(_) => {
                 tracing::warn!(
@@ -456,8 +545,26 @@ impl Drop for Guard {
                 );
             }
             Err(_) => {
-                let _ = provider.shutdown();
+                let _ = all();
             }
         }
+    }
+}
+
+/// Shuts the three providers down (blocking): logs and metrics first, as
+/// their exports may still log and open spans.
+fn shutdown_all(
+    traces: SdkTracerProvider,
+    meters: Option<SdkMeterProvider>,
+    loggers: Option<SdkLoggerProvider>,
+) -> impl FnOnce() -> Result<(), String> + Send + 'static {
+    move || {
+        let logs = loggers.map_or(Ok(()), |l| l.shutdown().map_err(|e| e.to_string()));
+        let metrics = meters.map_or(Ok(()), |m| m.shutdown().map_err(|e| e.to_string()));
+        // Flush first: the batch processor's shutdown exports what is left
+        // but does not report that export's failure; the flush does.
+        let flushed = traces.force_flush();
+        let traces = flushed.and(traces.shutdown()).map_err(|e| e.to_string());
+        traces.and(metrics).and(logs)
     }
 }

@@ -34,6 +34,7 @@ mod init;
 pub mod instrument;
 pub mod logs;
 pub mod propagation;
+pub mod providers;
 #[cfg(feature = "server")]
 pub mod receiver;
 pub mod resource;
@@ -43,7 +44,8 @@ pub mod xray;
 
 pub use env::Env;
 pub use init::{
-    Builder, Guard, InitError, build_exporters, build_resource, init, otlp_http_config, xray_config,
+    Builder, Guard, InitError, build_exporters, build_resource, init, otlp_http_config,
+    otlp_settings_config, xray_config,
 };
 
 /// The crate README's examples, compiled as doctests (the quickstart users copy).

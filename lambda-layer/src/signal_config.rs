@@ -34,10 +34,8 @@ pub const OTEL_AWS_LAMBDA_METRICS_ENDPOINT: &str = "OTEL_AWS_LAMBDA_METRICS_ENDP
 /// endpoints; a URL without a path gets `/v1/logs`).
 pub const OTEL_AWS_LAMBDA_LOGS_ENDPOINT: &str = "OTEL_AWS_LAMBDA_LOGS_ENDPOINT";
 
-/// The CloudWatch Logs OTLP endpoint's log group header.
-pub const LOG_GROUP_HEADER: &str = "x-aws-log-group";
-/// The CloudWatch Logs OTLP endpoint's log stream header.
-pub const LOG_STREAM_HEADER: &str = "x-aws-log-stream";
+/// The CloudWatch Logs OTLP endpoint's log group and stream headers.
+pub use otel_aws_distro::config::signals::{LOG_GROUP_HEADER, LOG_STREAM_HEADER};
 
 /// Metrics or logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -11,18 +11,23 @@
 //!   format, Python's and Node's structured loggers), or a level word among
 //!   the first tab-separated fields of a text line (`[INFO]\t...` from the
 //!   Python runtime, `...\tINFO\t...` from Node.js);
-//! - `faas.invocation_id`: the JSON line's `requestId`, else the request
-//!   that was running (the last `platform.start` or INVOKE; not on Lambda
-//!   Managed Instances, where invokes overlap and only JSON lines say which
-//!   request they belong to);
+//! - `faas.invocation_id`: the JSON line's `requestId`, else the invoke
+//!   whose `platform.start` is the last one at or before the line's `time`
+//!   (a small bounded history of recent starts is kept: a Telemetry API
+//!   batch may arrive after the next invoke has begun, so "the request
+//!   running when the batch arrives" would be the neighbour's); before any
+//!   `platform.start` was seen, or for a line without a readable time, the
+//!   request of the last INVOKE. Not on Lambda Managed Instances, where
+//!   invokes overlap and only JSON lines say which request they belong to;
 //! - the invoke's trace: trace id from `Root`, span id from `Parent` of the
 //!   request's X-Ray header (`Lambda-Runtime-Trace-Id`, seen in INVOKE's and
 //!   `platform.start`'s `tracing`), so a log line links to the invocation
 //!   in the trace; the flags say sampled when `Sampled=1`;
 //! - `aws.lambda.log.type`: `function` or `extension`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
@@ -38,6 +43,9 @@ use crate::platform_spans::kv_str;
 pub const LOG_TYPE_ATTRIBUTE: &str = "aws.lambda.log.type";
 /// Most request ids whose trace is remembered.
 const MAX_TRACES: usize = 256;
+/// Most recent `platform.start`s whose times are remembered: lines arrive
+/// at most a few Telemetry API batches (each at most 1 s by default) late.
+const MAX_STARTS: usize = 64;
 
 #[derive(Clone, Debug, Default)]
 struct InvokeTrace {
@@ -48,8 +56,53 @@ struct InvokeTrace {
 
 #[derive(Debug, Default)]
 struct Correlation {
+    /// The request of the last INVOKE or `platform.start`.
     current: Option<String>,
     traces: HashMap<String, InvokeTrace>,
+    /// `(platform.start time in ns, request id)`, oldest first.
+    starts: VecDeque<(u64, String)>,
+}
+
+impl Correlation {
+    fn note_trace(&mut self, request_id: &str, header: Option<&str>) {
+        let Some(h) = header.and_then(TraceHeader::parse) else {
+            return;
+        };
+        if self.traces.len() >= MAX_TRACES && !self.traces.contains_key(request_id) {
+            self.traces.clear();
+        }
+        self.traces.insert(
+            request_id.to_string(),
+            InvokeTrace {
+                trace_id: h.trace_id.to_bytes().to_vec(),
+                span_id: h.parent_id.to_bytes().to_vec(),
+                flags: u32::from(h.sampled == Some(true)),
+            },
+        );
+    }
+
+    /// Remembers that `request_id` started at `start_ns` (kept sorted: the
+    /// Telemetry API delivers in order, but a repeat must not reorder).
+    fn note_start(&mut self, request_id: &str, start_ns: u64) {
+        if self.starts.iter().any(|(_, r)| r == request_id) {
+            return;
+        }
+        let at = self.starts.partition_point(|(t, _)| *t <= start_ns);
+        self.starts.insert(at, (start_ns, request_id.to_string()));
+        while self.starts.len() > MAX_STARTS {
+            self.starts.pop_front();
+        }
+    }
+
+    /// The request a text line logged at `time_ns` belongs to.
+    fn request_at(&self, time_ns: u64) -> Option<String> {
+        if time_ns == 0 || self.starts.is_empty() {
+            return self.current.clone();
+        }
+        let at = self.starts.partition_point(|(t, _)| *t <= time_ns);
+        // None: the line predates every start remembered (init, or too old).
+        at.checked_sub(1).map(|i| self.starts[i].1.clone())
+    }
 }
 
 /// Turns Telemetry API log events into log records in `buffer`.
@@ -58,6 +111,8 @@ pub struct LogForwarder {
     buffer: Arc<LogBuffer>,
     concurrent: bool,
     state: Mutex<Correlation>,
+    /// When the last Telemetry API batch arrived.
+    last_batch: Mutex<Option<Instant>>,
 }
 
 impl LogForwarder {
@@ -68,37 +123,49 @@ impl LogForwarder {
             buffer,
             concurrent,
             state: Mutex::new(Correlation::default()),
+            last_batch: Mutex::new(None),
         }
+    }
+
+    /// True while a Telemetry API batch may still carry log lines: less than
+    /// `quiet` has passed since `since` (SHUTDOWN, which thaws the
+    /// environment and so releases the batches that came due while it was
+    /// frozen) or since the last batch that arrived. The last invoke's lines
+    /// may trail its `platform.report` by a batch.
+    pub fn lines_may_follow(&self, since: Instant, quiet: Duration) -> bool {
+        let last = *self.last_batch.lock().unwrap_or_else(|p| p.into_inner());
+        let from = last.map_or(since, |l| l.max(since));
+        from.elapsed() < quiet
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Correlation> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Notes that `request_id` is running, with its X-Ray header if known.
+    /// Notes that `request_id` is running (an INVOKE event), with its X-Ray
+    /// header if known.
     pub fn note_invoke(&self, request_id: &str, header: Option<&str>) {
         let mut st = self.lock();
         st.current = Some(request_id.to_string());
-        let Some(h) = header.and_then(TraceHeader::parse) else {
-            return;
-        };
-        if st.traces.len() >= MAX_TRACES && !st.traces.contains_key(request_id) {
-            st.traces.clear();
-        }
-        st.traces.insert(
-            request_id.to_string(),
-            InvokeTrace {
-                trace_id: h.trace_id.to_bytes().to_vec(),
-                span_id: h.parent_id.to_bytes().to_vec(),
-                flags: u32::from(h.sampled == Some(true)),
-            },
-        );
+        st.note_trace(request_id, header);
     }
 
-    /// Forwards the log lines of one Telemetry API batch (in order; a
-    /// `platform.start` in the batch switches the running request).
-    /// Returns the records pushed.
+    /// Notes that `request_id` started at `start_ns` (its `platform.start`),
+    /// with its X-Ray header if known.
+    pub fn note_start(&self, request_id: &str, header: Option<&str>, start_ns: u64) {
+        let mut st = self.lock();
+        st.current = Some(request_id.to_string());
+        st.note_trace(request_id, header);
+        if start_ns > 0 {
+            st.note_start(request_id, start_ns);
+        }
+    }
+
+    /// Forwards the log lines of one Telemetry API batch (in order; each
+    /// text line goes to the invoke whose `platform.start` precedes its
+    /// time). Returns the records pushed.
     pub fn forward(&self, events: &[RawEvent]) -> usize {
+        *self.last_batch.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         let observed = crate::extension::flusher::unix_now_ns();
         let mut records = Vec::new();
         for e in events {
@@ -110,7 +177,7 @@ impl LogForwarder {
                             .get("tracing")
                             .and_then(|t| t.get("value"))
                             .and_then(Value::as_str);
-                        self.note_invoke(id, header);
+                        self.note_start(id, header, parse_time_ns(&e.time));
                     }
                 }
                 kind @ ("function" | "extension") => {
@@ -149,12 +216,13 @@ impl LogForwarder {
 
     fn record(&self, kind: &str, e: &RawEvent, observed: u64) -> LogRecord {
         let parsed = Line::parse(&e.record);
+        let time = parse_time_ns(&e.time);
         let st = self.lock();
         let request = parsed.request_id.clone().or_else(|| {
             if self.concurrent {
                 None
             } else {
-                st.current.clone()
+                st.request_at(time)
             }
         });
         let trace = request
@@ -171,7 +239,7 @@ impl LogForwarder {
             .severity
             .unwrap_or((SeverityNumber::Unspecified, String::new()));
         LogRecord {
-            time_unix_nano: parse_time_ns(&e.time),
+            time_unix_nano: time,
             observed_time_unix_nano: observed,
             severity_number: number as i32,
             severity_text: text,
@@ -316,6 +384,152 @@ mod tests {
             assert_eq!(l.severity, sev.map(|(n, t)| (n, t.to_string())), "{record}");
             assert_eq!(l.request_id.as_deref(), *req, "{record}");
         }
+    }
+
+    fn ev_at(kind: &str, time: &str, record: Value) -> RawEvent {
+        RawEvent {
+            time: time.into(),
+            kind: kind.into(),
+            record,
+        }
+    }
+
+    fn start(id: &str, time: &str, root: &str, parent: &str) -> RawEvent {
+        let header = format!("Root=1-5759e988-{root};Parent={parent};Sampled=1");
+        ev_at(
+            "platform.start",
+            time,
+            serde_json::json!({"requestId": id, "tracing": {"type": "X-Amzn-Trace-Id", "value": header}}),
+        )
+    }
+
+    fn line(time: &str, text: &str) -> RawEvent {
+        ev_at("function", time, Value::String(text.into()))
+    }
+
+    #[test]
+    fn lines_arriving_a_batch_late_keep_their_own_invoke() {
+        let buf = Arc::new(Buffer::new(
+            BufferLimits::default(),
+            Arc::new(MonotonicClock::new()),
+        ));
+        let f = LogForwarder::new(buf.clone(), false);
+        let (root1, root2) = ("111111111111111111111111", "222222222222222222222222");
+        let (parent1, parent2) = ("1111111111111111", "2222222222222222");
+        // Init output, before any invoke.
+        f.forward(&[line("2024-01-01T00:00:00.500Z", "init")]);
+        f.note_invoke(
+            "r-1",
+            Some(&format!(
+                "Root=1-5759e988-{root1};Parent={parent1};Sampled=1"
+            )),
+        );
+        f.forward(&[
+            start("r-1", "2024-01-01T00:00:01.000Z", root1, parent1),
+            line("2024-01-01T00:00:01.010Z", "one a"),
+        ]);
+        // Invoke 2 begins before the rest of invoke 1's lines are delivered.
+        f.note_invoke(
+            "r-2",
+            Some(&format!(
+                "Root=1-5759e988-{root2};Parent={parent2};Sampled=1"
+            )),
+        );
+        f.forward(&[
+            line("2024-01-01T00:00:01.020Z", "one b (late)"),
+            start("r-2", "2024-01-01T00:00:02.000Z", root2, parent2),
+            line("2024-01-01T00:00:02.010Z", "two a"),
+        ]);
+        // Invoke 3 has begun (INVOKE seen, its platform.start not yet
+        // delivered) when the last line of invoke 2 arrives.
+        f.note_invoke("r-3", None);
+        f.forward(&[
+            line("2024-01-01T00:00:02.020Z", "two b (late)"),
+            line("not a time", "unreadable time: the running request"),
+            ev_at(
+                "function",
+                "2024-01-01T00:00:01.030Z",
+                serde_json::json!({"message": "json", "requestId": "r-2"}),
+            ),
+        ]);
+        let taken = buf.take();
+        let recs: Vec<&LogRecord> = taken
+            .batch
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records)
+            .collect();
+        let got: Vec<(String, Option<String>, String)> = recs
+            .iter()
+            .map(|r| {
+                let body = match r.body.as_ref().and_then(|b| b.value.as_ref()) {
+                    Some(any_value::Value::StringValue(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                let request = r.attributes.iter().find_map(|kv| {
+                    (kv.key == "faas.invocation_id").then(|| {
+                        match kv.value.as_ref()?.value.as_ref()? {
+                            any_value::Value::StringValue(s) => Some(s.clone()),
+                            _ => None,
+                        }
+                    })?
+                });
+                (body, request, hex::encode(&r.trace_id))
+            })
+            .collect();
+        let t1 = format!("5759e988{root1}");
+        let t2 = format!("5759e988{root2}");
+        let want: Vec<(String, Option<String>, String)> = vec![
+            ("init".into(), None, String::new()),
+            ("one a".into(), Some("r-1".into()), t1.clone()),
+            ("one b (late)".into(), Some("r-1".into()), t1.clone()),
+            ("two a".into(), Some("r-2".into()), t2.clone()),
+            ("two b (late)".into(), Some("r-2".into()), t2.clone()),
+            (
+                "unreadable time: the running request".into(),
+                Some("r-3".into()),
+                String::new(),
+            ),
+            // A JSON line's own request id wins over its time.
+            ("json".into(), Some("r-2".into()), t2.clone()),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(hex::encode(&recs[2].span_id), parent1);
+        assert_eq!(hex::encode(&recs[4].span_id), parent2);
+    }
+
+    #[test]
+    fn lines_may_follow_until_a_quiet_period_after_shutdown_and_the_last_batch() {
+        let buf = Arc::new(Buffer::new(
+            BufferLimits::default(),
+            Arc::new(MonotonicClock::new()),
+        ));
+        let f = LogForwarder::new(buf, false);
+        let long_ago = Instant::now() - Duration::from_secs(60);
+        assert!(!f.lines_may_follow(long_ago, Duration::from_secs(1)));
+        // Just after SHUTDOWN: a batch may still come.
+        assert!(f.lines_may_follow(Instant::now(), Duration::from_secs(60)));
+        // A batch just arrived: another may follow it.
+        f.forward(&[line("2024-01-01T00:00:00.500Z", "x")]);
+        assert!(f.lines_may_follow(long_ago, Duration::from_secs(60)));
+        assert!(!f.lines_may_follow(long_ago, Duration::ZERO));
+    }
+
+    #[test]
+    fn the_start_history_is_bounded() {
+        let mut c = Correlation::default();
+        for i in 0..(MAX_STARTS as u64 + 10) {
+            c.note_start(&format!("r-{i}"), 1_000 + i * 10);
+        }
+        assert_eq!(c.starts.len(), MAX_STARTS);
+        // The newest starts are kept; a line older than all of them has no request.
+        assert_eq!(
+            c.request_at(1_000 + 10 * (MAX_STARTS as u64 + 9) + 5)
+                .as_deref(),
+            Some(&*format!("r-{}", MAX_STARTS + 9))
+        );
+        assert_eq!(c.request_at(1_001), None);
     }
 
     #[test]

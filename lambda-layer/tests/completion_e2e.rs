@@ -17,6 +17,12 @@
 //! - Node.js: `tests/node/runtime.js`, which speaks the Runtime API and
 //!   loads the handler with `require`, as `aws-lambda-ric` does.
 //!
+//! With `OTEL_AWS_TEST_PROVIDER=global-all` (Node.js) the function also
+//! installs global meter and logger providers whose own exports wait 10
+//! minutes: each invoke's counter point and log record reach the (SigV4
+//! `monitoring` / `logs`) fakes before the freeze only if the hook flushed
+//! all three providers before its signal.
+//!
 //! With `OTEL_AWS_TEST_PROVIDER=own` the functions export through their own
 //! provider object (never global) and flush it themselves: the hook cannot
 //! vouch for it, sends nothing, and every invoke still delivers everything
@@ -36,11 +42,15 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use otel_aws_lambda::extension::stats::StatsSnapshot;
 use otel_aws_testkit::lambda_sim::{InvokeSpec, SimReport, Simulator};
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, OtlpEndpointOptions};
+use prost::Message as _;
 
 mod common;
 use common::{LayerDir, assert_all_succeeded};
@@ -50,12 +60,17 @@ const MODULES: &str = "import awslambdaric, opentelemetry.sdk, \
     opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.propagators.aws";
 const HINT: &str = "run `make test-deps` (installs .tools/venv and .tools/node-e2e) or set \
     OTEL_AWS_TEST_PYTHON / OTEL_AWS_TEST_NODE_MODULES";
-const NODE_MODULES: [&str; 5] = [
+const NODE_MODULES: [&str; 9] = [
     "@opentelemetry/api",
     "@opentelemetry/sdk-trace-node",
     "@opentelemetry/exporter-trace-otlp-proto",
     "@opentelemetry/resources",
     "@opentelemetry/propagator-aws-xray-lambda",
+    // global-all (installed with the trace exporter: otlp-transformer's dependencies)
+    "@opentelemetry/api-logs",
+    "@opentelemetry/sdk-logs",
+    "@opentelemetry/sdk-metrics",
+    "@opentelemetry/otlp-transformer",
 ];
 
 fn ci() -> bool {
@@ -174,6 +189,55 @@ fn per_request(received: &[ExportTraceServiceRequest]) -> HashMap<String, usize>
         .collect()
 }
 
+fn string_value(attrs: &[KeyValue], key: &str) -> Option<String> {
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            any_value::Value::StringValue(s) => Some(s.clone()),
+            _ => None,
+        }
+    })
+}
+
+/// Request ids of the `completion.invokes` points the metrics fake accepted.
+fn metric_requests(fake: &FakeOtlpEndpoint) -> Vec<String> {
+    let mut out = Vec::new();
+    for body in fake.accepted_bodies() {
+        let req = ExportMetricsServiceRequest::decode(body.as_ref()).unwrap();
+        for m in req
+            .resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .filter(|m| m.name == "completion.invokes")
+        {
+            if let Some(Data::Sum(sum)) = &m.data {
+                out.extend(
+                    sum.data_points
+                        .iter()
+                        .filter_map(|p| string_value(&p.attributes, "faas.invocation_id")),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Request ids of the log records the logs fake accepted.
+fn log_requests(fake: &FakeOtlpEndpoint) -> Vec<String> {
+    let mut out = Vec::new();
+    for body in fake.accepted_bodies() {
+        let req = ExportLogsServiceRequest::decode(body.as_ref()).unwrap();
+        out.extend(
+            req.resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .flat_map(|s| &s.log_records)
+                .filter_map(|r| string_value(&r.attributes, "faas.invocation_id")),
+        );
+    }
+    out
+}
+
 /// Runs the completion fixture through the layer's wrapper and hooks.
 async fn run(r: Run, interpreter: PathBuf) -> Outcome {
     let fake = Arc::new(
@@ -181,6 +245,20 @@ async fn run(r: Run, interpreter: PathBuf) -> Outcome {
             .await
             .unwrap(),
     );
+    let metrics = Arc::new(
+        FakeOtlpEndpoint::start(OtlpEndpointOptions::cloudwatch_metrics("us-east-1"))
+            .await
+            .unwrap(),
+    );
+    let logs = Arc::new(
+        FakeOtlpEndpoint::start(OtlpEndpointOptions {
+            required_headers: Vec::new(),
+            ..OtlpEndpointOptions::cloudwatch_logs("us-east-1")
+        })
+        .await
+        .unwrap(),
+    );
+    let all_signals = r.provider == "global-all";
     let tag = format!("completion-{:?}-{}-{}", r.lang, r.provider, r.hook).to_lowercase();
     let layer = LayerDir::new(&tag);
     // The layer's layout (package-layer.sh): the wrapper finds its hooks beside it.
@@ -219,6 +297,7 @@ async fn run(r: Run, interpreter: PathBuf) -> Outcome {
         };
     let failures = Arc::new(Mutex::new(Vec::new()));
     let (f, fails) = (fake.clone(), failures.clone());
+    let (fm, fl) = (metrics.clone(), logs.clone());
     let mut cfg = layer
         .sim_config(command)
         .with_env("AWS_EXECUTION_ENV", execution_env)
@@ -227,6 +306,8 @@ async fn run(r: Run, interpreter: PathBuf) -> Outcome {
         .with_env("OTEL_AWS_LAMBDA_FLUSH", "end")
         .with_env("OTEL_AWS_LAMBDA_STATS_FILE", stats_file.to_str().unwrap())
         .with_env("OTEL_AWS_TEST_PROVIDER", r.provider)
+        .with_env("OTEL_AWS_LAMBDA_METRICS_ENDPOINT", metrics.traces_url())
+        .with_env("OTEL_AWS_LAMBDA_LOGS_ENDPOINT", logs.traces_url())
         .with_env(
             "OTEL_AWS_LAMBDA_COMPLETION_HOOK",
             if r.hook { "true" } else { "false" },
@@ -242,6 +323,17 @@ async fn run(r: Run, interpreter: PathBuf) -> Outcome {
                     "invoke {} ({}): {got} spans at freeze",
                     inv.index, inv.request_id
                 ));
+            }
+            if all_signals {
+                let id = &inv.request_id;
+                let points = metric_requests(&fm).iter().filter(|r| *r == id).count();
+                let records = log_requests(&fl).iter().filter(|r| *r == id).count();
+                if (points, records) != (1, 1) {
+                    fails.lock().unwrap().push(format!(
+                        "invoke {} ({id}): {points} counter points and {records} log records at freeze",
+                        inv.index
+                    ));
+                }
             }
         });
     for (k, v) in env {
@@ -282,7 +374,9 @@ async fn run(r: Run, interpreter: PathBuf) -> Outcome {
     } else {
         assert_all_succeeded(&report, r.invokes);
     }
-    assert!(fake.rejected().is_empty(), "SigV4: {:?}", fake.rejected());
+    for f in [&fake, &metrics, &logs] {
+        assert!(f.rejected().is_empty(), "SigV4: {:?}", f.rejected());
+    }
     let spans = per_request(&fake.received()).values().sum();
     let incomplete_at_freeze = failures.lock().unwrap().clone();
     Outcome {
@@ -381,6 +475,30 @@ async fn node_hook_flushes_the_global_provider_and_signals_done() {
         return;
     };
     hook_signals_done(Lang::Node, modules).await;
+}
+
+/// The hook flushes the global meter and logger providers too, before its
+/// signal: every invoke's counter point and log record are upstream before
+/// the freeze, though the providers' own exports wait 10 minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_hook_flushes_the_meter_and_logger_providers_too() {
+    let Some(modules) = node_modules() else {
+        return;
+    };
+    let n = 6;
+    let o = run(
+        Run {
+            lang: Lang::Node,
+            provider: "global-all",
+            hook: true,
+            invokes: n,
+            fail_odd: true,
+        },
+        modules,
+    )
+    .await;
+    assert_delivered(&o, n);
+    assert_eq!(o.stats.done_by_function, n as u64, "{:?}", o.stats);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -252,7 +252,7 @@ async fn python_sdk_metrics_and_logs_reach_signed_sinks_with_platform_metrics_an
     for inv in &report.invokes {
         let id = &inv.request_id;
         assert!(has_point_for(&got_metrics, id), "{id}");
-        let (trace_id, _) = parse_trace_header(&inv.trace_header);
+        let (trace_id, parent) = parse_trace_header(&inv.trace_header);
         let (res, sdk) = got_logs
             .iter()
             .find(|(_, r)| body_str(r) == format!("order processed {id}"))
@@ -266,28 +266,22 @@ async fn python_sdk_metrics_and_logs_reach_signed_sinks_with_platform_metrics_an
         let (_, fwd) = got_logs
             .iter()
             .find(|(_, r)| body_str(r) == format!("stdout {id}"))
-            .unwrap_or_else(|| panic!("no forwarded line for {id}"));
+            .unwrap_or_else(|| panic!("no forwarded line for {id} (invoke {} of {N})", inv.index));
         assert_eq!(fwd.severity_number, SeverityNumber::Error as i32);
         assert_eq!(fwd.severity_text, "ERROR");
         assert_eq!(
             string_attr(&fwd.attributes, "aws.lambda.log.type"),
             Some("function")
         );
-        // KNOWN BUG (issue 14, open): a text line is tied to the invoke that is
-        // running when its Telemetry API batch arrives, so a batch that arrives
-        // after the next invoke started ties the line to that one (seen once in
-        // CI). Until lines are tied by their `time` to the invoke whose
-        // `platform.start` precedes them, assert only that the request id,
-        // trace and parent belong to one and the same invoke of this run.
-        let fwd_id = string_attr(&fwd.attributes, "faas.invocation_id").unwrap_or_default();
-        let owner = report
-            .invokes
-            .iter()
-            .find(|i| i.request_id == fwd_id)
-            .unwrap_or_else(|| panic!("forwarded line {id} tied to unknown invoke {fwd_id:?}"));
-        let (owner_trace, owner_parent) = parse_trace_header(&owner.trace_header);
-        assert_eq!(hex::encode(&fwd.trace_id), owner_trace, "{id}");
-        assert_eq!(hex::encode(&fwd.span_id), owner_parent, "{id}");
+        // Tied by its `time` to the invoke whose `platform.start` precedes
+        // it, whenever its Telemetry API batch arrives: its own request id,
+        // trace and parent.
+        assert_eq!(
+            string_attr(&fwd.attributes, "faas.invocation_id"),
+            Some(id.as_str())
+        );
+        assert_eq!(hex::encode(&fwd.trace_id), trace_id, "{id}");
+        assert_eq!(hex::encode(&fwd.span_id), parent, "{id}");
     }
     let (res, _) = got_metrics
         .iter()

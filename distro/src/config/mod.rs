@@ -9,6 +9,7 @@ mod legacy;
 mod parse;
 pub mod redact;
 mod report;
+pub mod signals;
 pub mod vars;
 
 use std::path::PathBuf;
@@ -24,6 +25,10 @@ use crate::sampling::{SamplerConfig, SamplerConfigError};
 pub use crate::logs::LogFormat;
 pub use legacy::{ContextMissing, DaemonAddress};
 pub use report::ConfigEntry;
+pub use signals::{
+    EmfOutputSetting, EmfSettings, HistogramAggregation, LogsExporterKind, LogsSettings,
+    MetricsExporterKind, MetricsSettings, SignalSettings, TemporalityPreference,
+};
 use vars::*;
 
 /// A configuration error: always names the variable and what it accepts.
@@ -160,24 +165,40 @@ impl ExporterKind {
 }
 
 fn exporters(var: &'static str, value: &str) -> Result<Vec<ExporterKind>, ConfigError> {
+    kind_list(
+        var,
+        value,
+        &[
+            ("otlp", ExporterKind::Otlp),
+            ("console", ExporterKind::Console),
+            ("logging", ExporterKind::Console),
+            ("file", ExporterKind::File),
+            ("xray", ExporterKind::Xray),
+            ("awsxray", ExporterKind::Xray),
+        ],
+        "a comma-separated list of otlp, console, file, xray, or none",
+        "none on its own, or a list of otlp, console, file, xray",
+    )
+}
+
+/// A comma-separated list of exporter names from `table` (case-insensitive,
+/// duplicates folded), or `none` on its own (an empty list).
+pub(crate) fn kind_list<K: Copy + PartialEq>(
+    var: &'static str,
+    value: &str,
+    table: &[(&str, K)],
+    accepted: &'static str,
+    none_alone: &'static str,
+) -> Result<Vec<K>, ConfigError> {
     let mut out = Vec::new();
     let mut saw_none = false;
     for item in value.split(',').map(|s| s.trim().to_ascii_lowercase()) {
-        let kind = match item.as_str() {
-            "otlp" => ExporterKind::Otlp,
-            "console" | "logging" => ExporterKind::Console,
-            "file" => ExporterKind::File,
-            "xray" | "awsxray" => ExporterKind::Xray,
-            "none" => {
-                saw_none = true;
-                continue;
-            }
-            _ => {
-                return Err(ConfigError::Invalid {
-                    var,
-                    accepted: "a comma-separated list of otlp, console, file, xray, or none",
-                });
-            }
+        if item == "none" {
+            saw_none = true;
+            continue;
+        }
+        let Some(kind) = table.iter().find(|(n, _)| *n == item).map(|(_, k)| *k) else {
+            return Err(ConfigError::Invalid { var, accepted });
         };
         if !out.contains(&kind) {
             out.push(kind);
@@ -186,7 +207,7 @@ fn exporters(var: &'static str, value: &str) -> Result<Vec<ExporterKind>, Config
     if saw_none && !out.is_empty() {
         return Err(ConfigError::Invalid {
             var,
-            accepted: "none on its own, or a list of otlp, console, file, xray",
+            accepted: none_alone,
         });
     }
     Ok(out)
@@ -195,7 +216,8 @@ fn exporters(var: &'static str, value: &str) -> Result<Vec<ExporterKind>, Config
 /// How OTLP requests are signed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SigV4Setting {
-    /// Sign when the endpoint is the X-Ray traces or CloudWatch Logs OTLP endpoint.
+    /// Sign when the endpoint is a CloudWatch OTLP endpoint (X-Ray traces,
+    /// CloudWatch Logs, CloudWatch metrics).
     Auto,
     /// Sign every request (VPC endpoints, proxies): `OTEL_AWS_SIGV4=true`.
     Force {
@@ -211,7 +233,7 @@ pub enum SigV4Setting {
 /// OTLP exporter settings. `Debug` shows the header names only.
 #[derive(Clone, PartialEq)]
 pub struct OtlpSettings {
-    /// Full traces URL (including `/v1/traces`).
+    /// Full URL of the signal (including `/v1/traces`, `/v1/metrics`, `/v1/logs`).
     pub endpoint: Sourced<String>,
     /// Extra request headers.
     pub headers: Sourced<Vec<(String, String)>>,
@@ -389,7 +411,7 @@ impl Config {
             _ => Sourced::default_value(None),
         };
 
-        let otlp = Self::otlp_from_env(env, region.value.as_deref())?;
+        let otlp = Self::otlp_from_env(env, region.value.as_deref(), &signals::TRACES)?;
         let batch = Self::batch_from_env(env)?;
         let xray = XraySettings {
             indexed_attributes: pick(
@@ -466,20 +488,25 @@ impl Config {
         })
     }
 
-    fn otlp_from_env(env: &Env, region: Option<&str>) -> Result<OtlpSettings, ConfigError> {
-        let endpoint = if let Some(v) = env.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) {
+    /// OTLP settings of one signal (`vars` names its variables).
+    pub(crate) fn otlp_from_env(
+        env: &Env,
+        region: Option<&str>,
+        vars: &signals::SignalVars,
+    ) -> Result<OtlpSettings, ConfigError> {
+        let endpoint = if let Some(v) = env.get(vars.endpoint) {
             Sourced {
-                value: parse::endpoint(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, v)?,
-                source: Source::Env(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+                value: parse::endpoint(vars.endpoint, v)?,
+                source: Source::Env(vars.endpoint),
             }
         } else if let Some(v) = env.get(OTEL_EXPORTER_OTLP_ENDPOINT) {
             let base = parse::endpoint(OTEL_EXPORTER_OTLP_ENDPOINT, v)?;
             Sourced {
-                value: format!("{}/v1/traces", base.trim_end_matches('/')),
+                value: format!("{}{}", base.trim_end_matches('/'), vars.path),
                 source: Source::Env(OTEL_EXPORTER_OTLP_ENDPOINT),
             }
         } else {
-            Sourced::default_value("http://localhost:4318/v1/traces".to_string())
+            Sourced::default_value(format!("http://localhost:4318{}", vars.path))
         };
 
         // Headers: generic first, signal-specific merged over them.
@@ -489,12 +516,12 @@ impl Config {
             parse::key_values,
             Vec::new,
         )?;
-        if let Some(v) = env.get(OTEL_EXPORTER_OTLP_TRACES_HEADERS) {
-            for (k, val) in parse::key_values(OTEL_EXPORTER_OTLP_TRACES_HEADERS, v)? {
+        if let Some(v) = env.get(vars.headers) {
+            for (k, val) in parse::key_values(vars.headers, v)? {
                 headers.value.retain(|(hk, _)| !hk.eq_ignore_ascii_case(&k));
                 headers.value.push((k, val));
             }
-            headers.source = Source::Env(OTEL_EXPORTER_OTLP_TRACES_HEADERS);
+            headers.source = Source::Env(vars.headers);
         }
 
         let sigv4 = match env.get(OTEL_AWS_SIGV4) {
@@ -509,7 +536,7 @@ impl Config {
                     value: SigV4Setting::Force {
                         service: env
                             .get(OTEL_AWS_SIGV4_SERVICE)
-                            .unwrap_or("xray")
+                            .unwrap_or(vars.service)
                             .to_string(),
                         region: region.to_string(),
                     },
@@ -530,19 +557,13 @@ impl Config {
             headers,
             timeout: pick(
                 env,
-                &[
-                    OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
-                    OTEL_EXPORTER_OTLP_TIMEOUT,
-                ],
+                &[vars.timeout, OTEL_EXPORTER_OTLP_TIMEOUT],
                 parse::millis,
                 || Duration::from_secs(10),
             )?,
             gzip: pick(
                 env,
-                &[
-                    OTEL_EXPORTER_OTLP_TRACES_COMPRESSION,
-                    OTEL_EXPORTER_OTLP_COMPRESSION,
-                ],
+                &[vars.compression, OTEL_EXPORTER_OTLP_COMPRESSION],
                 parse::gzip,
                 || aws_endpoint,
             )?,
@@ -554,10 +575,7 @@ impl Config {
             )?,
             json: pick(
                 env,
-                &[
-                    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
-                    OTEL_EXPORTER_OTLP_PROTOCOL,
-                ],
+                &[vars.protocol, OTEL_EXPORTER_OTLP_PROTOCOL],
                 parse::http_json,
                 || false,
             )?,

@@ -56,7 +56,8 @@ pub const OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_
 
 /// `true` signs OTLP requests with SigV4 for any endpoint (VPC endpoints, proxies).
 pub const OTEL_AWS_SIGV4: &str = "OTEL_AWS_SIGV4";
-/// SigV4 service name when signing is forced (default `xray`).
+/// SigV4 service name when signing is forced (default: the signal's
+/// CloudWatch service, `xray`, `monitoring` or `logs`).
 pub const OTEL_AWS_SIGV4_SERVICE: &str = "OTEL_AWS_SIGV4_SERVICE";
 /// AWS region fallback (AWS CLI standard).
 pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
@@ -82,6 +83,59 @@ pub const OTEL_SPAN_LINK_COUNT_LIMIT: &str = "OTEL_SPAN_LINK_COUNT_LIMIT";
 pub const OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT";
 /// Attributes per span link (default 128).
 pub const OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: &str = "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT";
+
+/// Comma-separated metrics exporters: `otlp`, `awsemf`, `console`, `none` (default `none`).
+pub const OTEL_METRICS_EXPORTER: &str = "OTEL_METRICS_EXPORTER";
+/// Comma-separated logs exporters: `otlp`, `console`, `none` (default `none`).
+pub const OTEL_LOGS_EXPORTER: &str = "OTEL_LOGS_EXPORTER";
+/// Interval between two metric exports, milliseconds (default 60000).
+pub const OTEL_METRIC_EXPORT_INTERVAL: &str = "OTEL_METRIC_EXPORT_INTERVAL";
+/// Maximum time a metric export may take, milliseconds (default 30000).
+pub const OTEL_METRIC_EXPORT_TIMEOUT: &str = "OTEL_METRIC_EXPORT_TIMEOUT";
+/// `cumulative` (default), `delta` or `lowmemory` (OTLP and console metrics exporters).
+pub const OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE";
+/// `explicit_bucket_histogram` (default) or `base2_exponential_bucket_histogram`:
+/// the aggregation of histogram instruments (every metrics exporter).
+pub const OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION: &str =
+    "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION";
+/// Metrics OTLP endpoint, used as is (else the base endpoint + `/v1/metrics`).
+pub const OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT";
+/// Extra request headers for metric exports (merged over the generic ones).
+pub const OTEL_EXPORTER_OTLP_METRICS_HEADERS: &str = "OTEL_EXPORTER_OTLP_METRICS_HEADERS";
+/// Per-request metric export timeout in milliseconds.
+pub const OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT";
+/// `gzip` or `none`, for metrics.
+pub const OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION";
+/// `http/protobuf` or `http/json`, for metrics.
+pub const OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL";
+/// Logs OTLP endpoint, used as is (else the base endpoint + `/v1/logs`).
+pub const OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+/// Extra request headers for log exports, merged over the generic ones. The
+/// CloudWatch Logs endpoint needs `x-aws-log-group` and `x-aws-log-stream`
+/// here; the `awsemf` metrics exporter also reads its log group, stream and
+/// `x-aws-metric-namespace` from it (as the ADOT distributions do).
+pub const OTEL_EXPORTER_OTLP_LOGS_HEADERS: &str = "OTEL_EXPORTER_OTLP_LOGS_HEADERS";
+/// Per-request log export timeout in milliseconds.
+pub const OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT";
+/// `gzip` or `none`, for logs.
+pub const OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION";
+/// `http/protobuf` or `http/json`, for logs.
+pub const OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL";
+/// `awsemf` exporter output: `stdout` (default on Lambda) or `cloudwatch`
+/// (PutLogEvents, feature `cloudwatch-logs`; default elsewhere).
+pub const OTEL_AWS_EMF_OUTPUT: &str = "OTEL_AWS_EMF_OUTPUT";
+/// `awsemf` exporter: `dimension_rollup_option` (`NoDimensionRollup`,
+/// `SingleDimensionRollupOnly`, `ZeroAndSingleDimensionRollup` (default)).
+pub const OTEL_AWS_EMF_DIMENSION_ROLLUP: &str = "OTEL_AWS_EMF_DIMENSION_ROLLUP";
+/// `awsemf` to CloudWatch: the CloudWatch Logs endpoint (the AWS SDKs'
+/// service-specific endpoint variable; VPC endpoints, local tests).
+pub const AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: &str = "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS";
+/// Every AWS service's endpoint (the AWS SDKs' variable); below
+/// [`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`].
+pub use crate::export::AWS_ENDPOINT_URL;
+/// Set by Lambda: the `awsemf` output defaults to stdout there.
+pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 
 /// Legacy X-Ray daemon address: `host:port` or `tcp:host:port udp:host:port`.
 pub const AWS_XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";

@@ -27,6 +27,7 @@ use super::{
     AwsXrayConfig, AwsXrayExporter, BatchExporter, ConsoleExporter, ExportConfigError, ExportStats,
     FileExporter, OtlpHttpConfig, OtlpHttpExporter, Signing,
 };
+use crate::emf::{EmfConfig, EmfEncoder, EmfExporter, EmfOutput, StdoutWriter};
 
 /// What the X-Ray API is called in errors.
 const XRAY_API: &str = "the X-Ray API (PutTraceSegments)";
@@ -42,6 +43,32 @@ pub enum ExporterSpec {
     Console,
     /// OTLP/JSON lines appended to a file.
     File(PathBuf),
+    /// CloudWatch Embedded Metric Format documents (metrics only).
+    AwsEmf(AwsEmfSpec),
+}
+
+/// The `awsemf` exporter: encoder settings and where the documents go.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwsEmfSpec {
+    /// Namespace, rollup, declarations, log group and stream.
+    pub config: EmfConfig,
+    /// Stdout or CloudWatch Logs.
+    pub output: EmfDestination,
+}
+
+/// Where the `awsemf` exporter's documents go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmfDestination {
+    /// One JSON line per document on stdout (Lambda).
+    Stdout,
+    /// PutLogEvents (feature `cloudwatch-logs`), creating the group and
+    /// stream when missing.
+    CloudWatch {
+        /// Region (`None`: the credential strategy's, else an error).
+        region: Option<String>,
+        /// Endpoint override (VPC endpoints, tests).
+        endpoint: Option<String>,
+    },
 }
 
 impl ExporterSpec {
@@ -51,6 +78,7 @@ impl ExporterSpec {
         match self {
             Self::OtlpHttp(cfg) => signs(cfg),
             Self::AwsXray(_) => true,
+            Self::AwsEmf(emf) => matches!(emf.output, EmfDestination::CloudWatch { .. }),
             Self::Console | Self::File(_) => false,
         }
     }
@@ -231,7 +259,90 @@ pub async fn build_exporter(
         ExporterSpec::AwsXray(x) => (x.build)(x, strategy, stats).await,
         ExporterSpec::Console => Ok(Arc::new(ConsoleExporter::new())),
         ExporterSpec::File(path) => Ok(Arc::new(FileExporter::new(path.clone())?)),
+        ExporterSpec::AwsEmf(emf) => {
+            let exporter = build_emf(emf, strategy).await?;
+            Ok(match stats {
+                Some(s) => Arc::new(exporter.with_stats(s)),
+                None => Arc::new(exporter),
+            })
+        }
     }
+}
+
+async fn build_emf(
+    spec: &AwsEmfSpec,
+    strategy: &CredentialStrategy,
+) -> Result<EmfExporter, ExportConfigError> {
+    let encoder =
+        EmfEncoder::new(spec.config.clone()).map_err(|e| ExportConfigError::InvalidSetting {
+            name: "awsemf",
+            reason: e.to_string(),
+        })?;
+    let output = match &spec.output {
+        EmfDestination::Stdout => EmfOutput::Stdout(StdoutWriter::new()),
+        EmfDestination::CloudWatch { region, endpoint } => {
+            cloudwatch_output(region.as_deref(), endpoint.as_deref(), strategy).await?
+        }
+    };
+    Ok(EmfExporter::new(encoder, output))
+}
+
+/// What the CloudWatch Logs API is called in errors.
+#[cfg(feature = "cloudwatch-logs")]
+const LOGS_API: &str = "CloudWatch Logs (PutLogEvents, for awsemf)";
+
+#[cfg(feature = "cloudwatch-logs")]
+async fn cloudwatch_output(
+    region: Option<&str>,
+    endpoint: Option<&str>,
+    strategy: &CredentialStrategy,
+) -> Result<EmfOutput, ExportConfigError> {
+    use crate::emf::{PutLogEventsConfig, PutLogEventsSender};
+    let region = region.filter(|r| !r.is_empty()).map(str::to_owned);
+    let endpoint = endpoint.filter(|e| !e.is_empty()).map(str::to_owned);
+    let put = PutLogEventsConfig::default();
+    let sender = match strategy {
+        CredentialStrategy::Given(provider) => {
+            let region = region.ok_or(ExportConfigError::MissingRegion {
+                endpoint: LOGS_API.into(),
+            })?;
+            PutLogEventsSender::from_credentials(region, provider.clone(), endpoint, put)?
+        }
+        CredentialStrategy::DefaultChain(chain) => {
+            let sdk = (chain.load)(region.or_else(|| chain.region.clone())).await;
+            if sdk.region().is_none() {
+                return Err(ExportConfigError::MissingRegion {
+                    endpoint: LOGS_API.into(),
+                });
+            }
+            if sdk.credentials_provider().is_none() {
+                return Err(ExportConfigError::NoDefaultCredentials);
+            }
+            let mut conf = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk);
+            if let Some(url) = endpoint {
+                conf = conf.endpoint_url(url);
+            }
+            PutLogEventsSender::new(aws_sdk_cloudwatchlogs::Client::from_conf(conf.build()), put)?
+        }
+        CredentialStrategy::None => {
+            return Err(ExportConfigError::MissingCredentials {
+                endpoint: LOGS_API.into(),
+            });
+        }
+    };
+    Ok(EmfOutput::CloudWatch(sender))
+}
+
+#[cfg(not(feature = "cloudwatch-logs"))]
+async fn cloudwatch_output(
+    _region: Option<&str>,
+    _endpoint: Option<&str>,
+    _strategy: &CredentialStrategy,
+) -> Result<EmfOutput, ExportConfigError> {
+    Err(ExportConfigError::InvalidSetting {
+        name: "awsemf",
+        reason: "sending EMF through PutLogEvents needs otel-aws-distro's cargo feature cloudwatch-logs (or write EMF to stdout: OTEL_AWS_EMF_OUTPUT=stdout)".into(),
+    })
 }
 
 /// The OTLP/HTTP exporter for `cfg`, with credentials by `strategy` when

@@ -211,6 +211,16 @@ pub struct Limits {
     pub max_span_bytes: usize,
 }
 
+impl Limits {
+    /// Per-request limits of the CloudWatch Logs OTLP endpoint, taken to be
+    /// PutLogEvents' (1 MB of events, 10,000 events per call).
+    pub const CLOUDWATCH_LOGS: Limits = Limits {
+        max_spans_per_request: 10_000,
+        max_request_bytes: 1024 * 1024,
+        max_span_bytes: 1024 * 1024,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

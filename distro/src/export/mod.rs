@@ -11,6 +11,11 @@
 //! - [`ConsoleExporter`]: one human-readable line per span.
 //! - [`FileExporter`]: OTLP/JSON lines, one request per line.
 //! - [`NoopExporter`]: drops everything (telemetry disabled).
+//! - [`crate::emf::EmfExporter`] (`awsemf`): metrics as CloudWatch Embedded
+//!   Metric Format documents, on stdout or through PutLogEvents.
+//!
+//! The meter and logger providers' data become the metrics and logs batch
+//! types at the same edge: [`ProtoMetricExporter`], [`ProtoLogExporter`].
 //!
 //! [`build_exporter`] builds any of them from an [`ExporterSpec`] and a
 //! [`CredentialStrategy`]: the one wiring every deployment adapts to.
@@ -39,6 +44,7 @@ mod file;
 mod otlp_http;
 mod response;
 pub(crate) mod retry;
+mod sdk_exporters;
 mod signals;
 mod sigv4;
 mod span_exporter;
@@ -46,7 +52,8 @@ mod split;
 mod stats;
 
 pub use build::{
-    AwsXraySpec, CredentialStrategy, DefaultChain, ExporterSpec, build_exporter, signs,
+    AwsEmfSpec, AwsXraySpec, CredentialStrategy, DefaultChain, EmfDestination, ExporterSpec,
+    build_exporter, signs,
 };
 pub use config::{Compression, GzipLevel, Limits, OtlpHttpConfig, Protocol, RetryPolicy, Signing};
 pub use console::ConsoleExporter;
@@ -56,6 +63,7 @@ pub use endpoint::{AwsEndpoint, AwsEndpointKind, detect_aws_endpoint};
 pub use file::FileExporter;
 pub use otlp_http::OtlpHttpExporter;
 pub use retry::{TokioSleep, backoff_ceiling, parse_retry_after};
+pub use sdk_exporters::{ProtoLogExporter, ProtoMetricExporter};
 pub use signals::{OtlpBatch, metric_points};
 pub use sigv4::{SigningTarget, sign_request};
 pub use span_exporter::{ProtoSpanExporter, batch_processor};
@@ -166,7 +174,7 @@ pub enum ExportError {
     /// The exporter does not carry this signal.
     #[error("this exporter does not export {signal}")]
     Unsupported {
-        /// `metrics` or `logs`.
+        /// `traces`, `metrics` or `logs`.
         signal: &'static str,
     },
 }

@@ -298,9 +298,12 @@ impl OtlpHttpExporter {
                 Ok(body) => body,
                 Err(err) => return Err(self.fail(err, spans, &queue)),
             };
-            if body.uncompressed_len > self.cfg.limits.max_request_bytes {
+            if body.uncompressed_len > self.cfg.limits.max_request_bytes
+                || spans > self.cfg.limits.max_spans_per_request.max(1) as u64
+            {
                 // Over the limit in this encoding (for traces: the protobuf
-                // estimate fitted but JSON does not).
+                // estimate fitted but JSON does not), or, for metrics and
+                // logs, over the item count (traces were split by count already).
                 if let Some([a, b]) = req.halve() {
                     queue.push_front(b);
                     queue.push_front(a);

@@ -81,7 +81,7 @@ pub fn batch_processor(
         .build()
 }
 
-fn sdk_error(err: ExportError) -> OTelSdkError {
+pub(super) fn sdk_error(err: ExportError) -> OTelSdkError {
     OTelSdkError::InternalFailure(err.to_string())
 }
 

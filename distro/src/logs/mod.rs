@@ -5,13 +5,18 @@
 //! `info` and above regardless), the `tracing-opentelemetry` layer wired to
 //! the distro's tracer provider (so `#[instrument]` spans become
 //! OpenTelemetry spans), and a log line formatter: [`JsonFormat`] (default;
-//! adds `trace_id`, `xray_trace_id`, `span_id`) or plain text.
+//! adds `trace_id`, `xray_trace_id`, `span_id`) or plain text. With a logger
+//! provider (`OTEL_LOGS_EXPORTER`), [`log_bridge_layer`] also turns `tracing`
+//! events into OpenTelemetry log records carrying the active trace and span
+//! ids; the log lines on stdout are unchanged.
 
 mod json;
 
 pub use json::JsonFormat;
 
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
@@ -61,8 +66,42 @@ where
     tracing_opentelemetry::layer().with_tracer(provider.tracer("otel-aws-distro"))
 }
 
+/// Targets whose events never become OpenTelemetry log records: the
+/// exporters' own diagnostics (exporting them would log about exporting, in
+/// a loop) and the HTTP/TLS/AWS client crates under them.
+const BRIDGE_EXCLUDED_TARGETS: &[&str] = &[
+    "opentelemetry",
+    "otel_aws_distro::export",
+    "otel_aws_distro::emf",
+    "hyper",
+    "h2",
+    "reqwest",
+    "rustls",
+    "tonic",
+    "tower",
+    "aws_",
+];
+
+/// The layer bridging `tracing` events to `logger_provider` (the upstream
+/// `opentelemetry-appender-tracing` bridge), minus the exporters' own events;
+/// for applications that build their own subscriber.
+pub fn log_bridge_layer<S>(logger_provider: &SdkLoggerProvider) -> impl tracing_subscriber::Layer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    OpenTelemetryTracingBridge::new(logger_provider).with_filter(
+        tracing_subscriber::filter::filter_fn(|meta| {
+            let target = meta.target();
+            !BRIDGE_EXCLUDED_TARGETS
+                .iter()
+                .any(|t| target.starts_with(t))
+        }),
+    )
+}
+
 /// Installs the global subscriber: filter + OpenTelemetry layer (when a
-/// provider is given) + the chosen line format, writing to stdout.
+/// provider is given) + the log bridge (when a logger provider is given) +
+/// the chosen line format, writing to stdout.
 ///
 /// `filter` (`RUST_LOG`, default `info`) decides which log lines are
 /// written. Spans are exported at `info` and above whatever it says (and
@@ -70,16 +109,18 @@ where
 /// without losing the `info_span!`/`#[instrument]` spans of the trace.
 pub fn install(
     provider: Option<&SdkTracerProvider>,
+    logger_provider: Option<&SdkLoggerProvider>,
     format: LogFormat,
     filter: Option<&str>,
 ) -> Result<(), LogInitError> {
-    let subscriber = subscriber(provider, format, filter, std::io::stdout)?;
+    let subscriber = subscriber(provider, logger_provider, format, filter, std::io::stdout)?;
     tracing::subscriber::set_global_default(subscriber).map_err(|_| LogInitError::AlreadySet)
 }
 
 /// The subscriber [`install`] sets, writing log lines to `writer`.
 pub(crate) fn subscriber<W>(
     provider: Option<&SdkTracerProvider>,
+    logger_provider: Option<&SdkLoggerProvider>,
     format: LogFormat,
     filter: Option<&str>,
     writer: W,
@@ -99,6 +140,11 @@ where
     let log_filter = parse()?;
     let span_filter = LevelFilter::INFO.or(parse()?);
     let otel = provider.map(|p| otel_layer(p).with_filter(span_filter));
+    // Log records follow RUST_LOG, like the lines.
+    let bridge = match logger_provider {
+        Some(lp) => Some(log_bridge_layer(lp).with_filter(parse()?)),
+        None => None,
+    };
     let lines = match format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .event_format(JsonFormat::new())
@@ -108,6 +154,7 @@ where
     };
     Ok(tracing_subscriber::registry()
         .with(otel)
+        .with(bridge)
         .with(lines.with_filter(log_filter)))
 }
 

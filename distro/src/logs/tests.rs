@@ -100,7 +100,7 @@ fn json_lines_use_an_attached_otel_context() {
 
 #[test]
 fn bad_filter_is_named() {
-    let err = install(None, LogFormat::Json, Some("=[bad"))
+    let err = install(None, None, LogFormat::Json, Some("=[bad"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("RUST_LOG"), "{err}");
@@ -114,9 +114,13 @@ fn rust_log_quietens_the_lines_but_info_spans_are_still_exported() {
         .build();
     let buf = Buf::default();
     let writer = buf.clone();
-    let subscriber = subscriber(Some(&provider), LogFormat::Json, Some("warn"), move || {
-        writer.clone()
-    })
+    let subscriber = subscriber(
+        Some(&provider),
+        None,
+        LogFormat::Json,
+        Some("warn"),
+        move || writer.clone(),
+    )
     .unwrap();
     tracing::subscriber::with_default(subscriber, || {
         let span = tracing::info_span!("checkout");
@@ -149,6 +153,7 @@ fn rust_log_debug_also_exports_debug_spans() {
         .build();
     let subscriber = subscriber(
         Some(&provider),
+        None,
         LogFormat::Text,
         Some("debug"),
         std::io::sink,

@@ -8,27 +8,32 @@
 // resolves or rejects, or it calls its callback):
 //
 // 1. the global tracer provider (the one `provider.register()` or
-//    `trace.setGlobalTracerProvider` installed) is force-flushed, bounded
-//    (at most 2 s and never past the invoke's deadline margin), which hands
-//    the invoke's spans to the extension on 127.0.0.1;
-// 2. then, only if that flush completed, `POST /lambda/v1/invocations/<request
+//    `trace.setGlobalTracerProvider` installed) is force-flushed, and with it,
+//    at the same time, the global meter provider (`metrics.setGlobalMeterProvider`)
+//    and the global logger provider (`logs.setGlobalLoggerProvider` of
+//    @opentelemetry/api-logs) when the function installed them: bounded (at
+//    most 2 s and never past the invoke's deadline margin), which hands the
+//    invoke's spans, metrics and log records to the extension on 127.0.0.1;
+// 2. then, only if every one of those flushes completed, `POST /lambda/v1/invocations/<request
 //    id>/done` goes to the extension's control address
 //    (OTEL_AWS_LAMBDA_CONTROL_ADDR, default 127.0.0.1:4319): the same
 //    signal, with the same request id, that the Rust function wrapper sends.
 //
 // The rule: no signal unless the hook flushed the provider the spans go
-// through. No global SDK provider (the function exports through its own
-// provider object), a failed or timed-out flush, a missing request id, or
-// a handler the hook could not wrap: nothing is sent, and the extension
-// falls back to runtimeDone.
+// through, and the global meter and logger providers present. No global SDK
+// tracer provider (the function exports through its own provider object), a
+// failed or timed-out flush of any of them, a missing request id, or a
+// handler the hook could not wrap: nothing is sent, and the extension falls
+// back to runtimeDone.
 //
 // How the handler is found: the runtime interface client loads the
 // handler's module (_HANDLER = `path/to/module.export`) with `require` from
 // LAMBDA_TASK_ROOT. The hook wraps Module._load: when that module's file is
 // loaded, the runtime gets the exports with `export` replaced by a wrapper.
-// The global provider is read from the API's documented global slot
-// (Symbol.for('opentelemetry.js.api.1')), so a bundled function (its own
-// copy of @opentelemetry/api) is covered too. ES modules (.mjs or
+// The global providers are read from the APIs' documented global slots
+// (Symbol.for('opentelemetry.js.api.1') for traces and metrics,
+// Symbol.for('io.opentelemetry.js.api.logs') for logs), so a bundled
+// function (its own copy of @opentelemetry/api) is covered too. ES modules (.mjs or
 // "type": "module") are loaded with import(), which this hook does not see:
 // they keep the runtimeDone fallback.
 'use strict';
@@ -43,6 +48,9 @@ const DEADLINE_MARGIN_MS = 250;
 const SIGNAL_TIMEOUT_MS = 200;
 const WRAPPED = Symbol.for('otel-aws.lambda.wrapped');
 const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+const LOGS_API_GLOBAL = Symbol.for('io.opentelemetry.js.api.logs');
+// The logs API stores a getter taking its backwards-compatibility version.
+const LOGS_API_VERSION = 1;
 
 function controlAddr() {
   const addr = (process.env.OTEL_AWS_LAMBDA_CONTROL_ADDR || '').trim() || '127.0.0.1:4319';
@@ -50,17 +58,30 @@ function controlAddr() {
   return { host: addr.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(addr.slice(i + 1)) };
 }
 
-/** The global SDK provider, or undefined (the API's no-op or nothing registered). */
-function globalProvider() {
-  let tp = globalThis[API_GLOBAL] && globalThis[API_GLOBAL].trace;
-  if (tp && typeof tp.getDelegate === 'function') tp = tp.getDelegate(); // the API's proxy
-  return tp && typeof tp.forceFlush === 'function' ? tp : undefined;
+/** An SDK provider (one with forceFlush) behind `p`, or undefined (a no-op or nothing). */
+function sdkProvider(p) {
+  if (p && typeof p.getDelegate === 'function') p = p.getDelegate(); // the API's proxy
+  return p && typeof p.forceFlush === 'function' ? p : undefined;
 }
 
-/** Resolves true when the global provider flushed completely within its bound. */
+/** The global SDK tracer provider, or undefined (the API's no-op or nothing registered). */
+function globalProvider() {
+  return sdkProvider(globalThis[API_GLOBAL] && globalThis[API_GLOBAL].trace);
+}
+
+/** The global SDK meter and logger providers the function installed (zero to two). */
+function otherGlobalProviders() {
+  const api = globalThis[API_GLOBAL];
+  const getLogs = globalThis[LOGS_API_GLOBAL];
+  const logs = typeof getLogs === 'function' ? getLogs(LOGS_API_VERSION) : undefined;
+  return [sdkProvider(api && api.metrics), sdkProvider(logs)].filter(Boolean);
+}
+
+/** Resolves true when the global providers flushed completely within their bound. */
 async function flushGlobalProvider(context) {
   const tp = globalProvider();
   if (!tp) return false;
+  const providers = [tp, ...otherGlobalProviders()];
   let timeout = FLUSH_TIMEOUT_MS;
   if (context && typeof context.getRemainingTimeInMillis === 'function') {
     timeout = Math.min(timeout, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS);
@@ -72,7 +93,8 @@ async function flushGlobalProvider(context) {
     timer.unref();
   });
   try {
-    return await Promise.race([Promise.resolve(tp.forceFlush()).then(() => true), expired]);
+    const all = Promise.all(providers.map((p) => Promise.resolve().then(() => p.forceFlush())));
+    return await Promise.race([all.then(() => true), expired]);
   } finally {
     clearTimeout(timer);
   }

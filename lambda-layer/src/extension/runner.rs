@@ -34,6 +34,10 @@ use crate::flush::{EndDecision, FlushMode, FlushPlanner};
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(50);
 /// Longest wait at SHUTDOWN for trailing `platform.report` events.
 pub const REPORT_WAIT: Duration = Duration::from_millis(300);
+/// At SHUTDOWN with log forwarding on: the wait for trailing log lines ends
+/// once no Telemetry API batch arrived for this long (four times the 25 ms
+/// buffering the extension subscribes with), at most [`REPORT_WAIT`].
+pub const LINES_QUIET: Duration = Duration::from_millis(100);
 /// Time reserved for the end-of-invoke flush when waiting for the done signal.
 pub const FLUSH_RESERVE: Duration = Duration::from_millis(200);
 /// At SHUTDOWN, another flush is tried only with at least this much time left.
@@ -124,10 +128,19 @@ impl Runner {
                     if let Some(b) = self.background.take() {
                         b.abort();
                     }
-                    // The last invokes' platform.report events trail by the
-                    // Telemetry API buffering: give them a moment.
-                    let wait_until = Instant::now() + (self.budget(deadline) / 4).min(REPORT_WAIT);
-                    while self.flusher.platform_pending() > 0 && Instant::now() < wait_until {
+                    // The last invokes' platform.report events, and their
+                    // forwarded log lines, trail by the Telemetry API
+                    // buffering: give them a moment.
+                    let shutdown_at = Instant::now();
+                    let wait_until = shutdown_at + (self.budget(deadline) / 4).min(REPORT_WAIT);
+                    while Instant::now() < wait_until {
+                        let reports = self.flusher.platform_pending() > 0;
+                        let lines = self.logs.as_ref().is_some_and(|f| {
+                            f.lines_may_follow(shutdown_at.into_std(), LINES_QUIET)
+                        });
+                        if !reports && !lines {
+                            break;
+                        }
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                     self.shutdown_flush(&shutdown_reason, deadline).await;
