@@ -20,7 +20,7 @@ use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider};
 use otel_aws_distro::export::{NoopExporter, batch_processor};
 use otel_aws_distro::{Builder, Env};
 
-fn processor() -> opentelemetry_sdk::trace::BatchSpanProcessor {
+fn processor() -> impl opentelemetry_sdk::trace::SpanProcessor {
     batch_processor(
         Arc::new(NoopExporter::new()),
         BatchConfigBuilder::default()

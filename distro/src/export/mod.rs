@@ -66,7 +66,7 @@ pub use retry::{TokioSleep, backoff_ceiling, parse_retry_after};
 pub use sdk_exporters::{ProtoLogExporter, ProtoMetricExporter};
 pub use signals::{OtlpBatch, metric_points};
 pub use sigv4::{SigningTarget, sign_request};
-pub use span_exporter::{ProtoSpanExporter, batch_processor};
+pub use span_exporter::{ProtoSpanExporter, SampledOnly, batch_processor};
 pub use split::{SplitResult, span_count, split_request};
 pub use stats::{ExportStats, ExportStatsSnapshot};
 

@@ -3,12 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use opentelemetry::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{BatchConfig, BatchSpanProcessor, SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{
+    BatchConfig, BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor,
+};
 use tokio::runtime::Handle;
 
 use super::{BatchExporter, ExportError};
@@ -59,7 +62,7 @@ impl ProtoSpanExporter {
 
 /// The span processor [`crate::init`] installs for each exporter: the SDK's
 /// thread-based [`BatchSpanProcessor`], its exports run on the current tokio
-/// runtime (when there is one).
+/// runtime (when there is one), behind [`SampledOnly`].
 ///
 /// Chosen over the async-runtime processor
 /// (`span_processor_with_async_runtime`), which sends every ended span
@@ -71,14 +74,48 @@ impl ProtoSpanExporter {
 pub fn batch_processor(
     exporter: Arc<dyn BatchExporter>,
     config: BatchConfig,
-) -> BatchSpanProcessor {
+) -> SampledOnly<BatchSpanProcessor> {
     let exporter = match Handle::try_current() {
         Ok(runtime) => ProtoSpanExporter::on_runtime(exporter, runtime),
         Err(_) => ProtoSpanExporter::new(exporter),
     };
-    BatchSpanProcessor::builder(exporter)
-        .with_batch_config(config)
-        .build()
+    SampledOnly(
+        BatchSpanProcessor::builder(exporter)
+            .with_batch_config(config)
+            .build(),
+    )
+}
+
+/// Passes only sampled spans to the processor it wraps. The SDK's
+/// thread-based [`BatchSpanProcessor`] (0.33) exports every span that ends,
+/// recorded-but-not-sampled ones included (X-Ray adaptive sampling records
+/// those); the specification's batch processor exports sampled spans only,
+/// as the async-runtime processor does.
+#[derive(Debug)]
+pub struct SampledOnly<P>(pub P);
+
+impl<P: SpanProcessor> SpanProcessor for SampledOnly<P> {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        if span.span_context.is_sampled() {
+            self.0.on_end(span);
+        }
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.0.set_resource(resource);
+    }
 }
 
 pub(super) fn sdk_error(err: ExportError) -> OTelSdkError {
@@ -197,5 +234,61 @@ mod tests {
             scopes.contains(&"lib-a") && scopes.contains(&"lib-b"),
             "{scopes:?}"
         );
+    }
+
+    /// Records every span; samples only the one named `sampled`.
+    #[derive(Debug, Clone)]
+    struct RecordAll;
+
+    impl opentelemetry_sdk::trace::ShouldSample for RecordAll {
+        fn should_sample(
+            &self,
+            _: Option<&opentelemetry::Context>,
+            _: opentelemetry::trace::TraceId,
+            name: &str,
+            _: &opentelemetry::trace::SpanKind,
+            _: &[KeyValue],
+            _: &[opentelemetry::trace::Link],
+        ) -> opentelemetry_sdk::trace::SamplingResult {
+            use opentelemetry_sdk::trace::SamplingDecision;
+            opentelemetry_sdk::trace::SamplingResult {
+                decision: if name == "sampled" {
+                    SamplingDecision::RecordAndSample
+                } else {
+                    SamplingDecision::RecordOnly
+                },
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batch_processor_exports_sampled_spans_only() {
+        let recorder = Arc::new(Recorder::default());
+        let provider = SdkTracerProvider::builder()
+            .with_sampler(RecordAll)
+            .with_span_processor(batch_processor(recorder.clone(), BatchConfig::default()))
+            .build();
+        let tracer = provider.tracer("t");
+        tracer.start("recorded-only").end();
+        tracer.start("sampled").end();
+        let flushed = tokio::task::spawn_blocking(move || {
+            let r = provider.force_flush();
+            let _ = provider.shutdown();
+            r
+        })
+        .await
+        .unwrap();
+        flushed.unwrap();
+        let got = recorder.0.lock().unwrap().clone();
+        let names: Vec<&str> = got
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(names, ["sampled"]);
     }
 }
