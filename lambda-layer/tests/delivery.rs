@@ -69,6 +69,16 @@ impl Scripted {
     }
 }
 
+/// The span ids of `batch` (as `batch` numbers them), in order.
+fn span_ids(batch: &ExportTraceServiceRequest) -> impl Iterator<Item = u64> + '_ {
+    batch
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|s| u64::from_be_bytes(s.span_id.clone().try_into().unwrap()))
+}
+
 impl BatchExporter for Scripted {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
         Box::pin(async move {
@@ -76,13 +86,7 @@ impl BatchExporter for Scripted {
             let step = self.script.lock().unwrap().pop_front().unwrap_or(Step::Ok);
             match step {
                 Step::Ok => {
-                    let ids = batch
-                        .resource_spans
-                        .iter()
-                        .flat_map(|rs| &rs.scope_spans)
-                        .flat_map(|ss| &ss.spans)
-                        .map(|s| u64::from_be_bytes(s.span_id.clone().try_into().unwrap()));
-                    self.accepted.lock().unwrap().extend(ids);
+                    self.accepted.lock().unwrap().extend(span_ids(&batch));
                     Ok(ExportOutcome {
                         requests: 1,
                         spans_exported: span_count(&batch) as u64,
@@ -424,13 +428,7 @@ impl BatchExporter for SlowBySize {
                 });
             }
             let n = span_count(&batch);
-            let ids = batch
-                .resource_spans
-                .iter()
-                .flat_map(|rs| &rs.scope_spans)
-                .flat_map(|ss| &ss.spans)
-                .map(|s| u64::from_be_bytes(s.span_id.clone().try_into().unwrap()));
-            self.accepted.lock().unwrap().extend(ids);
+            self.accepted.lock().unwrap().extend(span_ids(&batch));
             tokio::time::sleep(self.per_span * n as u32).await;
             Ok(ExportOutcome {
                 requests: 1,
