@@ -69,6 +69,16 @@ impl Scripted {
     }
 }
 
+/// The span ids of `batch` (as `batch` numbers them), in order.
+fn span_ids(batch: &ExportTraceServiceRequest) -> impl Iterator<Item = u64> + '_ {
+    batch
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .map(|s| u64::from_be_bytes(s.span_id.clone().try_into().unwrap()))
+}
+
 impl BatchExporter for Scripted {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
         Box::pin(async move {
@@ -76,13 +86,7 @@ impl BatchExporter for Scripted {
             let step = self.script.lock().unwrap().pop_front().unwrap_or(Step::Ok);
             match step {
                 Step::Ok => {
-                    let ids = batch
-                        .resource_spans
-                        .iter()
-                        .flat_map(|rs| &rs.scope_spans)
-                        .flat_map(|ss| &ss.spans)
-                        .map(|s| u64::from_be_bytes(s.span_id.clone().try_into().unwrap()));
-                    self.accepted.lock().unwrap().extend(ids);
+                    self.accepted.lock().unwrap().extend(span_ids(&batch));
                     Ok(ExportOutcome {
                         requests: 1,
                         spans_exported: span_count(&batch) as u64,
@@ -401,6 +405,104 @@ async fn an_attempt_cut_short_resends_only_the_request_in_flight() {
     uniq.sort_unstable();
     uniq.dedup();
     assert_eq!(uniq.len(), got.len());
+}
+
+/// A destination that takes each request (counts its spans) as soon as it
+/// arrives and answers after a time proportional to its size — as the soak's
+/// backend does under load: a request cut short by the client's timeout was
+/// delivered all the same.
+#[derive(Debug, Default)]
+struct SlowBySize {
+    per_span: Duration,
+    fail_first: std::sync::atomic::AtomicBool,
+    accepted: Mutex<Vec<u64>>,
+}
+
+impl BatchExporter for SlowBySize {
+    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+        Box::pin(async move {
+            if self.fail_first.swap(false, Ordering::SeqCst) {
+                return Err(ExportError::GaveUp {
+                    attempts: 1,
+                    reason: "scripted 503".into(),
+                });
+            }
+            let n = span_count(&batch);
+            self.accepted.lock().unwrap().extend(span_ids(&batch));
+            tokio::time::sleep(self.per_span * n as u32).await;
+            Ok(ExportOutcome {
+                requests: 1,
+                spans_exported: n as u64,
+                ..ExportOutcome::default()
+            })
+        })
+    }
+}
+
+/// Issue 11 (Lambda soak, 10,000 invokes): after an outage the lane held
+/// more than a retry could send within `PROBE_TIMEOUT`, so every retry
+/// timed out after the destination had taken the request, the breaker never
+/// closed, and the same chunk was sent again at every retry (81,304
+/// duplicates, the backlog growing until SHUTDOWN dropped it).
+#[tokio::test(start_paused = true)]
+async fn a_backlog_too_big_for_one_retry_drains_without_resending_it_again_and_again() {
+    use otel_aws_lambda::extension::delivery::{CHUNK_SPANS, PROBE_TIMEOUT};
+    // A full request takes four times as long as a retry may.
+    let per_span = PROBE_TIMEOUT * 4 / CHUNK_SPANS as u32;
+    let up = Arc::new(SlowBySize {
+        per_span,
+        fail_first: true.into(),
+        ..SlowBySize::default()
+    });
+    let r = rig(vec![up.clone()], BufferLimits::default());
+    // A 503 opens the breaker; then invokes go on adding spans while it is open.
+    r.buffer.push(batch(1, 4));
+    r.flusher.flush(BUDGET, FlushKind::InvokeEnd).await;
+    assert!(r.flusher.any_open());
+    let mut next = 5;
+    let total = 3 * CHUNK_SPANS as u64;
+    while next <= total {
+        r.buffer.push(batch(next, 4));
+        next += 4;
+        r.flusher.flush(BUDGET, FlushKind::InvokeEnd).await;
+    }
+    // Background retries as the runner makes them (the flush timeout, 2 s, as budget).
+    let mut rounds = 0;
+    while r.flusher.held() > 0 {
+        rounds += 1;
+        assert!(
+            rounds <= 40,
+            "the backlog never drained: {} spans still held, {} received",
+            r.flusher.held(),
+            up.accepted.lock().unwrap().len()
+        );
+        if let Some(at) = r.flusher.next_retry_at() {
+            let now = r.clock.now();
+            r.clock.advance(at.saturating_sub(now));
+        }
+        r.flusher
+            .flush(Duration::from_secs(2), FlushKind::Background)
+            .await;
+    }
+    let got = up.accepted.lock().unwrap().clone();
+    let mut uniq = got.clone();
+    uniq.sort_unstable();
+    uniq.dedup();
+    assert_eq!(uniq, (1..=total).collect::<Vec<_>>(), "none lost");
+    // At least once: a request cut short may be sent again, but each span
+    // at most twice, and far fewer duplicates than spans.
+    let mut counts = std::collections::HashMap::new();
+    for id in &got {
+        *counts.entry(*id).or_insert(0u32) += 1;
+    }
+    assert!(
+        counts.values().all(|&c| c <= 2),
+        "a span was sent {} times",
+        counts.values().max().unwrap()
+    );
+    let dups = got.len() - uniq.len();
+    assert!(dups < CHUNK_SPANS, "{dups} duplicates of {total} spans");
+    assert_eq!(r.flusher.next_retry_at(), None, "breaker closed again");
 }
 
 #[tokio::test]

@@ -15,10 +15,26 @@
 //!   at the end of an invoke (the invoke is not billed for a dead upstream).
 //!   It is retried off the invoke path — by the extension's background
 //!   timer, while the environment runs — once `retry_at` has passed, with a
-//!   short attempt ([`PROBE_TIMEOUT`]). Each retry moves `retry_at` further
-//!   out first (backoff from [`BACKOFF_MIN`] doubling to [`BACKOFF_MAX`]), so
-//!   a retry cut short by the freeze counts as a failure.
-//! - A success closes it again. SHUTDOWN attempts every lane regardless.
+//!   short attempt ([`PROBE_TIMEOUT`]) of one small request
+//!   ([`PROBE_SPANS`]), whatever the lane holds. Each retry moves `retry_at`
+//!   further out first (backoff from [`BACKOFF_MIN`] doubling to
+//!   [`BACKOFF_MAX`]), so a retry cut short by the freeze counts as a failure.
+//! - A success closes it again (after a retry, the rest of what the lane
+//!   holds is sent in the same flush, with the flush's whole budget).
+//!   SHUTDOWN attempts every lane regardless.
+//!
+//! # Request size
+//! A request cut short by a timeout may have been taken by the destination
+//! all the same (it is sent again: at least once). A lane that sent the
+//! same too-large request at every retry would never get past it — the
+//! Lambda soak saw one 2,048-span request sent about 40 times (issue 11).
+//! So a retry sends at most [`PROBE_SPANS`], and each request cut short
+//! halves the lane's request size (down to [`MIN_REQUEST_SPANS`]) until the
+//! lane is empty again, when it is back to [`CHUNK_SPANS`]. And a request
+//! is sized to what the time left allows at the pace of the last accepted
+//! one (three quarters of it); once less than [`MIN_REQUEST_SPANS`] fit,
+//! the attempt stops there (not a failure) rather than start a request
+//! the timeout would cut.
 //!
 //! Every time is an offset of the injected [`crate::clock::Clock`], so the
 //! schedule is testable without sleeping.
@@ -44,6 +60,11 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 /// so an attempt cut short (timeout, freeze, cancel) re-sends at most the
 /// request in flight, not everything before it: fewer duplicates.
 pub const CHUNK_SPANS: usize = 2_048;
+/// Most spans in the one request of a retry of an open lane: small enough
+/// to be answered within [`PROBE_TIMEOUT`] however much the lane holds.
+pub const PROBE_SPANS: usize = 256;
+/// Smallest request size a lane shrinks to after requests cut short.
+pub const MIN_REQUEST_SPANS: usize = 64;
 
 /// Breaker state of one lane.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -129,6 +150,10 @@ struct LaneState<B> {
     spans: usize,
     bytes: usize,
     breaker: Breaker,
+    /// Most spans per request now (halved by each request cut short).
+    request_spans: usize,
+    /// How long the last accepted request took per span.
+    per_span: Option<Duration>,
 }
 
 impl<B> Default for LaneState<B> {
@@ -138,6 +163,31 @@ impl<B> Default for LaneState<B> {
             spans: 0,
             bytes: 0,
             breaker: Breaker::default(),
+            request_spans: CHUNK_SPANS,
+            per_span: None,
+        }
+    }
+}
+
+impl<B: Batch> LaneState<B> {
+    /// Splits the front batch into requests of at most `max` spans when it
+    /// holds more (the lane accounts the pieces' sizes from then on).
+    fn split_front(&mut self, max: usize) {
+        if self.pending.front().is_none_or(|h| h.spans <= max) {
+            return;
+        }
+        let Some(front) = self.pending.pop_front() else {
+            return;
+        };
+        self.bytes -= front.bytes;
+        for chunk in front.batch.chunks(max).into_iter().rev() {
+            let (spans, bytes) = (chunk.items(), chunk.encoded_len());
+            self.bytes += bytes;
+            self.pending.push_front(Held {
+                batch: chunk,
+                spans,
+                bytes,
+            });
         }
     }
 }
@@ -248,6 +298,7 @@ impl<B: Batch> Lane<B> {
         st.pending.clear();
         st.spans = 0;
         st.bytes = 0;
+        st.request_spans = CHUNK_SPANS;
         spans
     }
 
@@ -269,42 +320,104 @@ impl<B: Batch> Lane<B> {
         }
     }
 
-    /// Sends what the lane holds, in order, as requests of at most
-    /// [`CHUNK_SPANS`] spans, until one fails or `timeout` passes.
+    /// Sends what the lane holds, in order, as requests of at most the
+    /// lane's request size, until one fails or `budget` passes. A
+    /// [`Attempt::Probe`] first sends one request of at most
+    /// [`PROBE_SPANS`] within [`PROBE_TIMEOUT`]; once that is accepted the
+    /// breaker closes and the rest goes with what is left of `budget`.
     /// Cancel-safe: each request's data leaves the lane only once the
     /// exporter accepted (or refused) it.
-    pub async fn attempt(&self, timeout: Duration, now: impl Fn() -> Duration) -> LaneReport {
+    pub async fn attempt(
+        &self,
+        plan: Attempt,
+        budget: Duration,
+        now: impl Fn() -> Duration,
+    ) -> LaneReport {
         let mut report = LaneReport::default();
-        let sent = tokio::time::timeout(timeout, self.send_all(&mut report)).await;
-        let mut st = self.lock();
-        match sent {
-            Ok(true) => st.breaker.succeed(),
-            Ok(false) => {
-                st.breaker.fail(now());
-                report.failed = true;
-            }
-            Err(_) => {
-                tracing::debug!(
-                    timeout_ms = timeout.as_millis() as u64,
-                    "export attempt timed out"
-                );
-                st.breaker.fail(now());
-                report.failed = true;
-            }
+        let start = tokio::time::Instant::now();
+        let mut ok = plan != Attempt::Skip;
+        if ok && plan == Attempt::Probe {
+            ok = self
+                .timed(budget.min(PROBE_TIMEOUT), true, &mut report, &now)
+                .await;
         }
-        report.kept = st.spans;
+        if ok {
+            let left = budget.saturating_sub(start.elapsed());
+            ok = self.timed(left, false, &mut report, &now).await;
+        }
+        report.failed = plan != Attempt::Skip && !ok;
+        report.kept = self.lock().spans;
         report
     }
 
+    /// One bounded round of [`Self::send_all`], recorded on the breaker; a
+    /// request cut short by `timeout` halves the lane's request size.
+    async fn timed(
+        &self,
+        timeout: Duration,
+        probe: bool,
+        report: &mut LaneReport,
+        now: &impl Fn() -> Duration,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let sent = tokio::time::timeout(timeout, self.send_all(report, probe, deadline)).await;
+        let mut st = self.lock();
+        match sent {
+            Ok(true) => {
+                st.breaker.succeed();
+                true
+            }
+            Ok(false) => {
+                st.breaker.fail(now());
+                false
+            }
+            Err(_) => {
+                st.request_spans = (st.request_spans / 2).max(MIN_REQUEST_SPANS);
+                tracing::debug!(
+                    timeout_ms = timeout.as_millis() as u64,
+                    request_spans = st.request_spans,
+                    "export attempt timed out"
+                );
+                st.breaker.fail(now());
+                false
+            }
+        }
+    }
+
     /// The front requests, one at a time; false at the first failure.
-    async fn send_all(&self, report: &mut LaneReport) -> bool {
+    /// With `probe`, only the first request, of at most [`PROBE_SPANS`].
+    /// Requests after the first are sized to fit before `deadline`.
+    async fn send_all(
+        &self,
+        report: &mut LaneReport,
+        probe: bool,
+        deadline: tokio::time::Instant,
+    ) -> bool {
+        let mut first = true;
         loop {
             let (request, count, spans) = {
-                let st = self.lock();
+                let mut st = self.lock();
+                let mut max = if probe {
+                    st.request_spans.min(PROBE_SPANS)
+                } else {
+                    st.request_spans
+                };
+                if let Some(per_span) = st.per_span {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    let fit = (left.as_nanos() * 3 / 4)
+                        .checked_div(per_span.as_nanos())
+                        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+                    if !first && fit < MIN_REQUEST_SPANS && !st.pending.is_empty() {
+                        // Out of time, not failed: the rest waits for the next flush.
+                        return true;
+                    }
+                    max = max.min(fit.max(MIN_REQUEST_SPANS));
+                }
+                st.split_front(max);
                 let mut merged = B::default();
                 let (mut count, mut spans) = (0, 0);
                 for h in &st.pending {
-                    if count > 0 && spans + h.spans > CHUNK_SPANS {
+                    if count > 0 && spans + h.spans > max {
                         break;
                     }
                     merged.append(h.batch.clone());
@@ -314,14 +427,21 @@ impl<B: Batch> Lane<B> {
                 (merged, count, spans)
             };
             if count == 0 {
+                // Empty: the next backlog starts with full-size requests.
+                self.lock().request_spans = CHUNK_SPANS;
                 return true;
             }
             report.attempted = true;
+            first = false;
+            let started = tokio::time::Instant::now();
             let result = B::export(self.exporter.as_ref(), request).await;
             match result {
                 Ok(o) => {
                     report.exported += o.spans_exported;
                     report.dropped += o.spans_dropped;
+                    let per_span =
+                        started.elapsed() / u32::try_from(spans.max(1)).unwrap_or(u32::MAX);
+                    self.lock().per_span = Some(per_span);
                 }
                 Err(
                     e @ (ExportError::Rejected { .. }
@@ -342,6 +462,9 @@ impl<B: Batch> Lane<B> {
                     st.spans -= h.spans;
                     st.bytes -= h.bytes;
                 }
+            }
+            if probe {
+                return true;
             }
         }
     }

@@ -208,25 +208,17 @@ impl<B: Batch> Pipe<B> {
     ) -> PipeOutcome {
         let lanes = self.lanes();
         let plans: Vec<Attempt> = lanes.iter().map(|l| l.plan(kind, f.clock.now())).collect();
-        let attempts = lanes.iter().zip(&plans).map(|(lane, plan)| {
-            let timeout = match plan {
-                Attempt::Skip => Duration::ZERO,
-                Attempt::Full => remaining,
-                Attempt::Probe => remaining.min(PROBE_TIMEOUT),
-            };
-            let skip = *plan == Attempt::Skip;
-            async move {
-                if skip {
-                    return None;
-                }
-                let t0 = tokio::time::Instant::now();
-                let r = lane.attempt(timeout, || f.clock.now()).await;
-                if r.attempted && !r.failed {
-                    let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                    f.slowest_ok_us.fetch_max(us, Ordering::Relaxed);
-                }
-                Some(r)
+        let attempts = lanes.iter().zip(&plans).map(|(lane, &plan)| async move {
+            if plan == Attempt::Skip {
+                return None;
             }
+            let t0 = tokio::time::Instant::now();
+            let r = lane.attempt(plan, remaining, || f.clock.now()).await;
+            if r.attempted && !r.failed {
+                let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                f.slowest_ok_us.fetch_max(us, Ordering::Relaxed);
+            }
+            Some(r)
         });
         let results = futures_util::future::join_all(attempts).await;
         let mut out = PipeOutcome::default();
