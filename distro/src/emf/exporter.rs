@@ -58,6 +58,8 @@ impl EmfOutput {
 /// Encodes metrics batches as EMF and writes or sends them.
 #[derive(Debug)]
 pub struct EmfExporter {
+    /// Name in log records (the sidecar's component id).
+    id: String,
     encoder: EmfEncoder,
     output: EmfOutput,
     stats: Arc<ExportStats>,
@@ -67,10 +69,18 @@ impl EmfExporter {
     /// An exporter encoding with `encoder` into `output`.
     pub fn new(encoder: EmfEncoder, output: EmfOutput) -> Self {
         Self {
+            id: "awsemf".to_owned(),
             encoder,
             output,
             stats: Arc::new(ExportStats::new()),
         }
+    }
+
+    /// Names the exporter `id` in log records (default `awsemf`).
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
     }
 
     /// Counts into `stats` (data points as `spans_*`).
@@ -92,9 +102,11 @@ impl EmfExporter {
         let encoded = self.encoder.encode(&batch);
         drop(batch);
         let s = &encoded.stats;
+        // Withheld first cumulative points are not lost: they are the baseline.
         let skipped = s.skipped() + s.untracked_series + s.duplicates;
         if skipped > 0 || s.events_dropped > 0 {
             tracing::debug!(
+                exporter = %self.id,
                 skipped,
                 events_dropped = s.events_dropped,
                 "awsemf: data points skipped (no recorded value, non-finite, bad buckets, untracked, duplicate) or documents dropped (over 1 MB)"

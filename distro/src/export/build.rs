@@ -18,6 +18,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use futures_util::future::BoxFuture;
@@ -54,6 +55,8 @@ pub struct AwsEmfSpec {
     pub config: EmfConfig,
     /// Stdout or CloudWatch Logs.
     pub output: EmfDestination,
+    /// Name in log records (the sidecar's component id; `None`: `awsemf`).
+    pub id: Option<String>,
 }
 
 /// Where the `awsemf` exporter's documents go.
@@ -63,12 +66,24 @@ pub enum EmfDestination {
     Stdout,
     /// PutLogEvents (feature `cloudwatch-logs`), creating the group and
     /// stream when missing.
-    CloudWatch {
-        /// Region (`None`: the credential strategy's, else an error).
-        region: Option<String>,
-        /// Endpoint override (VPC endpoints, tests).
-        endpoint: Option<String>,
-    },
+    CloudWatch(EmfCloudWatch),
+}
+
+/// PutLogEvents settings of the `awsemf` exporter; `Default`: the regional
+/// endpoint of the credential strategy's region, the sender's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EmfCloudWatch {
+    /// Region (`None`: the credential strategy's, else an error).
+    pub region: Option<String>,
+    /// Endpoint override (VPC endpoints, tests).
+    pub endpoint: Option<String>,
+    /// Stream of documents whose `log_stream_name` is not set (`None`:
+    /// `emf::DEFAULT_LOG_STREAM`).
+    pub default_log_stream: Option<String>,
+    /// Per-attempt timeout (`None`: `emf::ATTEMPT_TIMEOUT`).
+    pub request_timeout: Option<Duration>,
+    /// Retries of a failed call (`None`: [`RetryPolicy`]'s default).
+    pub max_retries: Option<u32>,
 }
 
 impl ExporterSpec {
@@ -78,7 +93,7 @@ impl ExporterSpec {
         match self {
             Self::OtlpHttp(cfg) => signs(cfg),
             Self::AwsXray(_) => true,
-            Self::AwsEmf(emf) => matches!(emf.output, EmfDestination::CloudWatch { .. }),
+            Self::AwsEmf(emf) => matches!(emf.output, EmfDestination::CloudWatch(_)),
             Self::Console | Self::File(_) => false,
         }
     }
@@ -280,11 +295,13 @@ async fn build_emf(
         })?;
     let output = match &spec.output {
         EmfDestination::Stdout => EmfOutput::Stdout(StdoutWriter::new()),
-        EmfDestination::CloudWatch { region, endpoint } => {
-            cloudwatch_output(region.as_deref(), endpoint.as_deref(), strategy).await?
-        }
+        EmfDestination::CloudWatch(cw) => cloudwatch_output(cw, strategy).await?,
     };
-    Ok(EmfExporter::new(encoder, output))
+    let exporter = EmfExporter::new(encoder, output);
+    Ok(match &spec.id {
+        Some(id) => exporter.with_id(id.clone()),
+        None => exporter,
+    })
 }
 
 /// What the CloudWatch Logs API is called in errors.
@@ -293,14 +310,23 @@ const LOGS_API: &str = "CloudWatch Logs (PutLogEvents, for awsemf)";
 
 #[cfg(feature = "cloudwatch-logs")]
 async fn cloudwatch_output(
-    region: Option<&str>,
-    endpoint: Option<&str>,
+    cw: &EmfCloudWatch,
     strategy: &CredentialStrategy,
 ) -> Result<EmfOutput, ExportConfigError> {
+    use super::RetryPolicy;
     use crate::emf::{PutLogEventsConfig, PutLogEventsSender};
-    let region = region.filter(|r| !r.is_empty()).map(str::to_owned);
-    let endpoint = endpoint.filter(|e| !e.is_empty()).map(str::to_owned);
-    let put = PutLogEventsConfig::default();
+    let region = cw.region.clone().filter(|r| !r.is_empty());
+    let endpoint = cw.endpoint.clone().filter(|e| !e.is_empty());
+    let mut put = PutLogEventsConfig::default();
+    if let Some(stream) = &cw.default_log_stream {
+        put.default_log_stream.clone_from(stream);
+    }
+    if let Some(retries) = cw.max_retries {
+        put.retry = RetryPolicy {
+            max_attempts: retries.saturating_add(1),
+            ..RetryPolicy::default()
+        };
+    }
     let sender = match strategy {
         CredentialStrategy::Given(provider) => {
             let region = region.ok_or(ExportConfigError::MissingRegion {
@@ -330,13 +356,15 @@ async fn cloudwatch_output(
             });
         }
     };
-    Ok(EmfOutput::CloudWatch(sender))
+    Ok(EmfOutput::CloudWatch(match cw.request_timeout {
+        Some(timeout) => sender.with_attempt_timeout(timeout),
+        None => sender,
+    }))
 }
 
 #[cfg(not(feature = "cloudwatch-logs"))]
 async fn cloudwatch_output(
-    _region: Option<&str>,
-    _endpoint: Option<&str>,
+    _cw: &EmfCloudWatch,
     _strategy: &CredentialStrategy,
 ) -> Result<EmfOutput, ExportConfigError> {
     Err(ExportConfigError::InvalidSetting {

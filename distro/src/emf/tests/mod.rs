@@ -550,6 +550,8 @@ fn units_namespace_and_descriptors() {
         ("", ""),
     ] {
         assert_eq!(cloudwatch_unit(otel), cw, "{otel}");
+        // Every unit the mapping produces is one CloudWatch accepts (or none).
+        assert!(cw.is_empty() || CLOUDWATCH_UNITS.contains(&cw), "{cw}");
     }
     let cfg = EmfConfig {
         metric_descriptors: vec![
