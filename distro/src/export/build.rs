@@ -499,4 +499,158 @@ mod tests {
             .unwrap();
         assert!(console.into_awsxray().is_none());
     }
+
+    /// A CloudWatch Logs stand-in on 127.0.0.1: records each request's
+    /// head and body; answers 500 (`answer`) or never (`!answer`).
+    #[cfg(feature = "cloudwatch-logs")]
+    async fn logs_endpoint(answer: bool) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let text = String::from_utf8_lossy(&buf).to_string();
+                        let Some(end) = text.find("\r\n\r\n") else {
+                            continue;
+                        };
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            log.lock().unwrap().push(text);
+                            break;
+                        }
+                    }
+                    if answer {
+                        let body = r#"{"__type":"ServiceUnavailableException","message":"down"}"#;
+                        let head = format!(
+                            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = sock.write_all(format!("{head}{body}").as_bytes()).await;
+                    } else {
+                        // Hold the connection open without answering.
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    #[cfg(feature = "cloudwatch-logs")]
+    fn gauge_now() -> opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest
+    {
+        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+        use opentelemetry_proto::tonic::metrics::v1::{
+            Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
+            number_data_point,
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![Metric {
+                        name: "queue.depth".into(),
+                        data: Some(Data::Gauge(Gauge {
+                            data_points: vec![NumberDataPoint {
+                                time_unix_nano: now,
+                                value: Some(number_data_point::Value::AsDouble(3.0)),
+                                ..Default::default()
+                            }],
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[cfg(feature = "cloudwatch-logs")]
+    fn emf_to(endpoint: String, cw: EmfCloudWatch) -> ExporterSpec {
+        ExporterSpec::AwsEmf(AwsEmfSpec {
+            config: EmfConfig {
+                namespace: Some("Shop".into()),
+                log_group_name: Some("/shop/metrics".into()),
+                ..EmfConfig::default()
+            },
+            output: EmfDestination::CloudWatch(EmfCloudWatch {
+                region: Some("eu-west-1".into()),
+                endpoint: Some(endpoint),
+                ..cw
+            }),
+            id: Some("awsemf/shop".into()),
+        })
+    }
+
+    #[cfg(feature = "cloudwatch-logs")]
+    #[tokio::test]
+    async fn emf_cloudwatch_spec_sets_default_stream_retries_and_attempt_timeout() {
+        // A service that is down: `max_retries: 1` is two PutLogEvents
+        // calls (the default policy makes five), each to the spec's stream.
+        let (url, seen) = logs_endpoint(true).await;
+        let spec = emf_to(
+            url,
+            EmfCloudWatch {
+                default_log_stream: Some("sidecar-stream".into()),
+                max_retries: Some(1),
+                ..EmfCloudWatch::default()
+            },
+        );
+        let exporter = build_exporter(&spec, &given(), None).await.unwrap();
+        let err = exporter.export_metrics(gauge_now()).await.unwrap_err();
+        let calls = seen.lock().unwrap().clone();
+        assert_eq!(calls.len(), 2, "{err}");
+        for call in &calls {
+            assert!(call.contains("Logs_20140328.PutLogEvents"), "{call}");
+            assert!(
+                call.contains(r#""logStreamName":"sidecar-stream""#),
+                "{call}"
+            );
+            assert!(call.contains(r#""logGroupName":"/shop/metrics""#), "{call}");
+        }
+        assert_eq!(exporter.stats().unwrap().snapshot().spans_dropped, 1);
+
+        // A service that never answers: the spec's 1 s attempt timeout ends
+        // the only attempt well before the sender's own 10 s would.
+        let (url, seen) = logs_endpoint(false).await;
+        let spec = emf_to(
+            url,
+            EmfCloudWatch {
+                request_timeout: Some(Duration::from_secs(1)),
+                max_retries: Some(0),
+                ..EmfCloudWatch::default()
+            },
+        );
+        let exporter = build_exporter(&spec, &given(), None).await.unwrap();
+        let result =
+            tokio::time::timeout(Duration::from_secs(8), exporter.export_metrics(gauge_now()))
+                .await
+                .expect("the attempt timeout applies");
+        assert!(result.is_err(), "{result:?}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
+    }
 }
