@@ -167,11 +167,8 @@ impl BatchExporter for EmfExporter {
 mod tests {
     use super::*;
     use crate::emf::EmfConfig;
+    use crate::emf::tests::gauge_batch;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-    use opentelemetry_proto::tonic::metrics::v1::{
-        Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
-        number_data_point,
-    };
     use std::io::Write;
     use std::sync::Mutex;
 
@@ -188,32 +185,6 @@ mod tests {
         }
     }
 
-    fn gauge(values: &[f64]) -> ExportMetricsServiceRequest {
-        let points = values
-            .iter()
-            .map(|v| NumberDataPoint {
-                time_unix_nano: 1_700_000_000_000_000_000,
-                value: Some(number_data_point::Value::AsDouble(*v)),
-                ..Default::default()
-            })
-            .collect();
-        ExportMetricsServiceRequest {
-            resource_metrics: vec![ResourceMetrics {
-                scope_metrics: vec![ScopeMetrics {
-                    metrics: vec![Metric {
-                        name: "queue.depth".into(),
-                        data: Some(Data::Gauge(Gauge {
-                            data_points: points,
-                        })),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
-    }
-
     #[tokio::test]
     async fn writes_one_document_per_line_counts_skipped_points_and_refuses_other_signals() {
         let buf = Buf::default();
@@ -227,7 +198,11 @@ mod tests {
         );
         // A non-finite value is skipped and counted; the finite one is written.
         let out = exporter
-            .export_metrics(gauge(&[7.0, f64::NAN]))
+            .export_metrics(gauge_batch(
+                "queue.depth",
+                1_700_000_000_000_000_000,
+                &[7.0, f64::NAN],
+            ))
             .await
             .unwrap();
         assert_eq!((out.spans_exported, out.spans_dropped), (1, 1));

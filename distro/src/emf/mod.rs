@@ -45,7 +45,7 @@ mod exporter;
 mod points;
 mod stdout;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use config::{
     DimensionRollup, EmfConfig, EmfConfigError, LabelMatcher, MAX_DIMENSIONS_PER_SET,

@@ -559,34 +559,11 @@ mod tests {
     #[cfg(feature = "cloudwatch-logs")]
     fn gauge_now() -> opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest
     {
-        use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-        use opentelemetry_proto::tonic::metrics::v1::{
-            Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
-            number_data_point,
-        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_nanos() as u64;
-        ExportMetricsServiceRequest {
-            resource_metrics: vec![ResourceMetrics {
-                scope_metrics: vec![ScopeMetrics {
-                    metrics: vec![Metric {
-                        name: "queue.depth".into(),
-                        data: Some(Data::Gauge(Gauge {
-                            data_points: vec![NumberDataPoint {
-                                time_unix_nano: now,
-                                value: Some(number_data_point::Value::AsDouble(3.0)),
-                                ..Default::default()
-                            }],
-                        })),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
+        crate::emf::tests::gauge_batch("queue.depth", now, &[3.0])
     }
 
     #[cfg(feature = "cloudwatch-logs")]
