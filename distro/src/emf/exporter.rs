@@ -167,27 +167,13 @@ impl BatchExporter for EmfExporter {
 mod tests {
     use super::*;
     use crate::emf::EmfConfig;
+    use crate::emf::stdout::tests::Shared;
     use crate::emf::tests::gauge_batch;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-    use std::io::Write;
-    use std::sync::Mutex;
-
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[tokio::test]
     async fn writes_one_document_per_line_counts_skipped_points_and_refuses_other_signals() {
-        let buf = Buf::default();
+        let buf = Shared::default();
         let exporter = EmfExporter::new(
             EmfEncoder::new(EmfConfig {
                 namespace: Some("Shop".into()),
