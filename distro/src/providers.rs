@@ -20,9 +20,9 @@ use crate::config::{
 };
 use crate::emf::EmfConfig;
 use crate::export::{
-    AwsEmfSpec, AwsEndpointKind, CredentialStrategy, EmfDestination, ExportConfigError,
-    ExportStats, ExporterSpec, Limits, OtlpHttpConfig, ProtoLogExporter, ProtoMetricExporter,
-    build_exporter, detect_aws_endpoint,
+    AwsEmfSpec, AwsEndpointKind, CredentialStrategy, EmfCloudWatch, EmfDestination,
+    ExportConfigError, ExportStats, ExporterSpec, Limits, OtlpHttpConfig, ProtoLogExporter,
+    ProtoMetricExporter, build_exporter, detect_aws_endpoint,
 };
 use crate::init::otlp_settings_config;
 
@@ -40,11 +40,13 @@ pub fn emf_spec(signals: &SignalSettings, region: Option<&str>) -> AwsEmfSpec {
         },
         output: match emf.output.value {
             EmfOutputSetting::Stdout => EmfDestination::Stdout,
-            EmfOutputSetting::CloudWatch => EmfDestination::CloudWatch {
+            EmfOutputSetting::CloudWatch => EmfDestination::CloudWatch(EmfCloudWatch {
                 region: region.map(str::to_owned),
                 endpoint: emf.endpoint.as_ref().map(|e| e.value.clone()),
-            },
+                ..EmfCloudWatch::default()
+            }),
         },
+        id: None,
     }
 }
 

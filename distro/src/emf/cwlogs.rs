@@ -200,6 +200,22 @@ impl PutLogEventsSender {
         Self::new(aws_sdk_cloudwatchlogs::Client::from_conf(conf.build()), cfg)
     }
 
+    /// Gives up on one PutLogEvents attempt after `timeout` (instead of the
+    /// client's own attempt timeout, or [`ATTEMPT_TIMEOUT`]).
+    #[must_use]
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        let conf = self.client.config();
+        let timeouts = conf
+            .timeout_config()
+            .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
+            .operation_attempt_timeout(timeout)
+            .build();
+        self.client = aws_sdk_cloudwatchlogs::Client::from_conf(
+            conf.to_builder().timeout_config(timeouts).build(),
+        );
+        self
+    }
+
     /// Uses `time` for the time window and the retry budget (tests).
     #[must_use]
     pub fn with_time_source(mut self, time: SharedTimeSource) -> Self {

@@ -58,6 +58,8 @@ impl EmfOutput {
 /// Encodes metrics batches as EMF and writes or sends them.
 #[derive(Debug)]
 pub struct EmfExporter {
+    /// Name in log records (the sidecar's component id).
+    id: String,
     encoder: EmfEncoder,
     output: EmfOutput,
     stats: Arc<ExportStats>,
@@ -67,10 +69,18 @@ impl EmfExporter {
     /// An exporter encoding with `encoder` into `output`.
     pub fn new(encoder: EmfEncoder, output: EmfOutput) -> Self {
         Self {
+            id: "awsemf".to_owned(),
             encoder,
             output,
             stats: Arc::new(ExportStats::new()),
         }
+    }
+
+    /// Names the exporter `id` in log records (default `awsemf`).
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
     }
 
     /// Counts into `stats` (data points as `spans_*`).
@@ -92,9 +102,11 @@ impl EmfExporter {
         let encoded = self.encoder.encode(&batch);
         drop(batch);
         let s = &encoded.stats;
+        // Withheld first cumulative points are not lost: they are the baseline.
         let skipped = s.skipped() + s.untracked_series + s.duplicates;
         if skipped > 0 || s.events_dropped > 0 {
             tracing::debug!(
+                exporter = %self.id,
                 skipped,
                 events_dropped = s.events_dropped,
                 "awsemf: data points skipped (no recorded value, non-finite, bad buckets, untracked, duplicate) or documents dropped (over 1 MB)"
@@ -155,56 +167,13 @@ impl BatchExporter for EmfExporter {
 mod tests {
     use super::*;
     use crate::emf::EmfConfig;
+    use crate::emf::stdout::tests::Shared;
+    use crate::emf::tests::gauge_batch;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-    use opentelemetry_proto::tonic::metrics::v1::{
-        Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
-        number_data_point,
-    };
-    use std::io::Write;
-    use std::sync::Mutex;
-
-    #[derive(Clone, Default)]
-    struct Buf(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    fn gauge(values: &[f64]) -> ExportMetricsServiceRequest {
-        let points = values
-            .iter()
-            .map(|v| NumberDataPoint {
-                time_unix_nano: 1_700_000_000_000_000_000,
-                value: Some(number_data_point::Value::AsDouble(*v)),
-                ..Default::default()
-            })
-            .collect();
-        ExportMetricsServiceRequest {
-            resource_metrics: vec![ResourceMetrics {
-                scope_metrics: vec![ScopeMetrics {
-                    metrics: vec![Metric {
-                        name: "queue.depth".into(),
-                        data: Some(Data::Gauge(Gauge {
-                            data_points: points,
-                        })),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-        }
-    }
 
     #[tokio::test]
     async fn writes_one_document_per_line_counts_skipped_points_and_refuses_other_signals() {
-        let buf = Buf::default();
+        let buf = Shared::default();
         let exporter = EmfExporter::new(
             EmfEncoder::new(EmfConfig {
                 namespace: Some("Shop".into()),
@@ -215,7 +184,11 @@ mod tests {
         );
         // A non-finite value is skipped and counted; the finite one is written.
         let out = exporter
-            .export_metrics(gauge(&[7.0, f64::NAN]))
+            .export_metrics(gauge_batch(
+                "queue.depth",
+                1_700_000_000_000_000_000,
+                &[7.0, f64::NAN],
+            ))
             .await
             .unwrap();
         assert_eq!((out.spans_exported, out.spans_dropped), (1, 1));

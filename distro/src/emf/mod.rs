@@ -45,7 +45,7 @@ mod exporter;
 mod points;
 mod stdout;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use config::{
     DimensionRollup, EmfConfig, EmfConfigError, LabelMatcher, MAX_DIMENSIONS_PER_SET,
@@ -60,7 +60,7 @@ pub use cwlogs::{
 pub use delta::{DEFAULT_MAX_SERIES, SERIES_TTL};
 pub use document::{MAX_EVENT_BYTES, MAX_METRICS_PER_DOCUMENT};
 pub use exporter::{EmfExporter, EmfOutput};
-pub use points::{EmfValue, MAX_VALUES_PER_HISTOGRAM, cloudwatch_unit};
+pub use points::{CLOUDWATCH_UNITS, EmfValue, MAX_VALUES_PER_HISTOGRAM, cloudwatch_unit};
 pub use stdout::StdoutWriter;
 
 use config::CompiledDeclaration;

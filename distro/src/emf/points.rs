@@ -218,6 +218,38 @@ pub(super) fn exponential(p: &ExponentialHistogramDataPoint) -> Result<Vec<EmfVa
         .collect())
 }
 
+/// Units CloudWatch accepts (`MetricDatum.Unit`, CloudWatch API reference):
+/// what `metric_descriptors` may name, and what [`cloudwatch_unit`] maps to.
+pub const CLOUDWATCH_UNITS: &[&str] = &[
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
 /// CloudWatch unit for an OTLP (UCUM) unit, as `awsemf` maps them; units
 /// CloudWatch does not know are passed through.
 pub fn cloudwatch_unit(unit: &str) -> &str {

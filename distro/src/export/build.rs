@@ -18,6 +18,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use futures_util::future::BoxFuture;
@@ -54,6 +55,8 @@ pub struct AwsEmfSpec {
     pub config: EmfConfig,
     /// Stdout or CloudWatch Logs.
     pub output: EmfDestination,
+    /// Name in log records (the sidecar's component id; `None`: `awsemf`).
+    pub id: Option<String>,
 }
 
 /// Where the `awsemf` exporter's documents go.
@@ -63,12 +66,24 @@ pub enum EmfDestination {
     Stdout,
     /// PutLogEvents (feature `cloudwatch-logs`), creating the group and
     /// stream when missing.
-    CloudWatch {
-        /// Region (`None`: the credential strategy's, else an error).
-        region: Option<String>,
-        /// Endpoint override (VPC endpoints, tests).
-        endpoint: Option<String>,
-    },
+    CloudWatch(EmfCloudWatch),
+}
+
+/// PutLogEvents settings of the `awsemf` exporter; `Default`: the regional
+/// endpoint of the credential strategy's region, the sender's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EmfCloudWatch {
+    /// Region (`None`: the credential strategy's, else an error).
+    pub region: Option<String>,
+    /// Endpoint override (VPC endpoints, tests).
+    pub endpoint: Option<String>,
+    /// Stream of documents whose `log_stream_name` is not set (`None`:
+    /// `emf::DEFAULT_LOG_STREAM`).
+    pub default_log_stream: Option<String>,
+    /// Per-attempt timeout (`None`: `emf::ATTEMPT_TIMEOUT`).
+    pub request_timeout: Option<Duration>,
+    /// Retries of a failed call (`None`: [`RetryPolicy`]'s default).
+    pub max_retries: Option<u32>,
 }
 
 impl ExporterSpec {
@@ -78,7 +93,7 @@ impl ExporterSpec {
         match self {
             Self::OtlpHttp(cfg) => signs(cfg),
             Self::AwsXray(_) => true,
-            Self::AwsEmf(emf) => matches!(emf.output, EmfDestination::CloudWatch { .. }),
+            Self::AwsEmf(emf) => matches!(emf.output, EmfDestination::CloudWatch(_)),
             Self::Console | Self::File(_) => false,
         }
     }
@@ -280,11 +295,13 @@ async fn build_emf(
         })?;
     let output = match &spec.output {
         EmfDestination::Stdout => EmfOutput::Stdout(StdoutWriter::new()),
-        EmfDestination::CloudWatch { region, endpoint } => {
-            cloudwatch_output(region.as_deref(), endpoint.as_deref(), strategy).await?
-        }
+        EmfDestination::CloudWatch(cw) => cloudwatch_output(cw, strategy).await?,
     };
-    Ok(EmfExporter::new(encoder, output))
+    let exporter = EmfExporter::new(encoder, output);
+    Ok(match &spec.id {
+        Some(id) => exporter.with_id(id.clone()),
+        None => exporter,
+    })
 }
 
 /// What the CloudWatch Logs API is called in errors.
@@ -293,14 +310,23 @@ const LOGS_API: &str = "CloudWatch Logs (PutLogEvents, for awsemf)";
 
 #[cfg(feature = "cloudwatch-logs")]
 async fn cloudwatch_output(
-    region: Option<&str>,
-    endpoint: Option<&str>,
+    cw: &EmfCloudWatch,
     strategy: &CredentialStrategy,
 ) -> Result<EmfOutput, ExportConfigError> {
+    use super::RetryPolicy;
     use crate::emf::{PutLogEventsConfig, PutLogEventsSender};
-    let region = region.filter(|r| !r.is_empty()).map(str::to_owned);
-    let endpoint = endpoint.filter(|e| !e.is_empty()).map(str::to_owned);
-    let put = PutLogEventsConfig::default();
+    let region = cw.region.clone().filter(|r| !r.is_empty());
+    let endpoint = cw.endpoint.clone().filter(|e| !e.is_empty());
+    let mut put = PutLogEventsConfig::default();
+    if let Some(stream) = &cw.default_log_stream {
+        put.default_log_stream.clone_from(stream);
+    }
+    if let Some(retries) = cw.max_retries {
+        put.retry = RetryPolicy {
+            max_attempts: retries.saturating_add(1),
+            ..RetryPolicy::default()
+        };
+    }
     let sender = match strategy {
         CredentialStrategy::Given(provider) => {
             let region = region.ok_or(ExportConfigError::MissingRegion {
@@ -330,13 +356,15 @@ async fn cloudwatch_output(
             });
         }
     };
-    Ok(EmfOutput::CloudWatch(sender))
+    Ok(EmfOutput::CloudWatch(match cw.request_timeout {
+        Some(timeout) => sender.with_attempt_timeout(timeout),
+        None => sender,
+    }))
 }
 
 #[cfg(not(feature = "cloudwatch-logs"))]
 async fn cloudwatch_output(
-    _region: Option<&str>,
-    _endpoint: Option<&str>,
+    _cw: &EmfCloudWatch,
     _strategy: &CredentialStrategy,
 ) -> Result<EmfOutput, ExportConfigError> {
     Err(ExportConfigError::InvalidSetting {
@@ -470,5 +498,136 @@ mod tests {
             .await
             .unwrap();
         assert!(console.into_awsxray().is_none());
+    }
+
+    /// A CloudWatch Logs stand-in on 127.0.0.1: records each request's
+    /// head and body; answers 500 (`answer`) or never (`!answer`).
+    #[cfg(feature = "cloudwatch-logs")]
+    async fn logs_endpoint(answer: bool) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 4096];
+                    loop {
+                        let n = sock.read(&mut chunk).await.unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        let text = String::from_utf8_lossy(&buf).to_string();
+                        let Some(end) = text.find("\r\n\r\n") else {
+                            continue;
+                        };
+                        let len = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            log.lock().unwrap().push(text);
+                            break;
+                        }
+                    }
+                    if answer {
+                        let body = r#"{"__type":"ServiceUnavailableException","message":"down"}"#;
+                        let head = format!(
+                            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                            body.len()
+                        );
+                        let _ = sock.write_all(format!("{head}{body}").as_bytes()).await;
+                    } else {
+                        // Hold the connection open without answering.
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    #[cfg(feature = "cloudwatch-logs")]
+    fn gauge_now() -> opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest
+    {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        crate::emf::tests::gauge_batch("queue.depth", now, &[3.0])
+    }
+
+    #[cfg(feature = "cloudwatch-logs")]
+    fn emf_to(endpoint: String, cw: EmfCloudWatch) -> ExporterSpec {
+        ExporterSpec::AwsEmf(AwsEmfSpec {
+            config: EmfConfig {
+                namespace: Some("Shop".into()),
+                log_group_name: Some("/shop/metrics".into()),
+                ..EmfConfig::default()
+            },
+            output: EmfDestination::CloudWatch(EmfCloudWatch {
+                region: Some("eu-west-1".into()),
+                endpoint: Some(endpoint),
+                ..cw
+            }),
+            id: Some("awsemf/shop".into()),
+        })
+    }
+
+    #[cfg(feature = "cloudwatch-logs")]
+    #[tokio::test]
+    async fn emf_cloudwatch_spec_sets_default_stream_retries_and_attempt_timeout() {
+        // A service that is down: `max_retries: 1` is two PutLogEvents
+        // calls (the default policy makes five), each to the spec's stream.
+        let (url, seen) = logs_endpoint(true).await;
+        let spec = emf_to(
+            url,
+            EmfCloudWatch {
+                default_log_stream: Some("sidecar-stream".into()),
+                max_retries: Some(1),
+                ..EmfCloudWatch::default()
+            },
+        );
+        let exporter = build_exporter(&spec, &given(), None).await.unwrap();
+        let err = exporter.export_metrics(gauge_now()).await.unwrap_err();
+        let calls = seen.lock().unwrap().clone();
+        assert_eq!(calls.len(), 2, "{err}");
+        for call in &calls {
+            assert!(call.contains("Logs_20140328.PutLogEvents"), "{call}");
+            assert!(
+                call.contains(r#""logStreamName":"sidecar-stream""#),
+                "{call}"
+            );
+            assert!(call.contains(r#""logGroupName":"/shop/metrics""#), "{call}");
+        }
+        assert_eq!(exporter.stats().unwrap().snapshot().spans_dropped, 1);
+
+        // A service that never answers: the spec's 1 s attempt timeout ends
+        // the only attempt well before the sender's own 10 s would.
+        let (url, seen) = logs_endpoint(false).await;
+        let spec = emf_to(
+            url,
+            EmfCloudWatch {
+                request_timeout: Some(Duration::from_secs(1)),
+                max_retries: Some(0),
+                ..EmfCloudWatch::default()
+            },
+        );
+        let exporter = build_exporter(&spec, &given(), None).await.unwrap();
+        let result =
+            tokio::time::timeout(Duration::from_secs(8), exporter.export_metrics(gauge_now()))
+                .await
+                .expect("the attempt timeout applies");
+        assert!(result.is_err(), "{result:?}");
+        assert_eq!(seen.lock().unwrap().len(), 1);
     }
 }

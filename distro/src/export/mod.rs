@@ -52,8 +52,8 @@ mod split;
 mod stats;
 
 pub use build::{
-    AwsEmfSpec, AwsXraySpec, CredentialStrategy, DefaultChain, EmfDestination, ExporterSpec,
-    build_exporter, signs,
+    AwsEmfSpec, AwsXraySpec, CredentialStrategy, DefaultChain, EmfCloudWatch, EmfDestination,
+    ExporterSpec, build_exporter, signs,
 };
 pub use config::{Compression, GzipLevel, Limits, OtlpHttpConfig, Protocol, RetryPolicy, Signing};
 pub use console::ConsoleExporter;

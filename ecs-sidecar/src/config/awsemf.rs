@@ -9,7 +9,7 @@
 //! (see [`UNSUPPORTED`]). Deliberate differences: docs/ecs.md, "awsemf".
 
 use otel_aws_distro::emf::{
-    DimensionRollup, EmfConfig, LabelMatcher, MetricDeclaration, MetricDescriptor,
+    CLOUDWATCH_UNITS, DimensionRollup, EmfConfig, LabelMatcher, MetricDeclaration, MetricDescriptor,
 };
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -250,37 +250,6 @@ pub struct MetricDescriptorSetting {
     #[serde(default)]
     pub overwrite: bool,
 }
-
-/// Units CloudWatch accepts (`MetricDatum.Unit`), for `metric_descriptors`.
-pub const CLOUDWATCH_UNITS: &[&str] = &[
-    "Seconds",
-    "Microseconds",
-    "Milliseconds",
-    "Bytes",
-    "Kilobytes",
-    "Megabytes",
-    "Gigabytes",
-    "Terabytes",
-    "Bits",
-    "Kilobits",
-    "Megabits",
-    "Gigabits",
-    "Terabits",
-    "Percent",
-    "Count",
-    "Bytes/Second",
-    "Kilobytes/Second",
-    "Megabytes/Second",
-    "Gigabytes/Second",
-    "Terabytes/Second",
-    "Bits/Second",
-    "Kilobits/Second",
-    "Megabits/Second",
-    "Gigabits/Second",
-    "Terabits/Second",
-    "Count/Second",
-    "None",
-];
 
 fn rollup<'de, D: Deserializer<'de>>(d: D) -> Result<DimensionRollup, D::Error> {
     let s = String::deserialize(d)?;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use otel_aws_distro::export::{
-    AwsXraySpec, BatchExporter, Compression, CredentialStrategy, ExportConfigError, ExporterSpec,
-    OtlpHttpConfig, Protocol, RetryPolicy, Signing, build_exporter,
+    AwsXraySpec, BatchExporter, Compression, CredentialStrategy, EmfDestination, ExportConfigError,
+    ExporterSpec, OtlpHttpConfig, Protocol, RetryPolicy, Signing, build_exporter,
 };
 
 use otel_aws_distro::config::redact::RedactedUrl;
@@ -40,19 +40,11 @@ pub enum ExporterError {
         /// Why.
         source: CredentialsError,
     },
-    /// No region for the X-Ray API.
+    /// No region for the X-Ray API or CloudWatch Logs (awsemf).
     #[error("exporters.{id}.region: no region: set exporters.{id}.region or AWS_REGION")]
     NoRegion {
         /// Component id.
         id: String,
-    },
-    /// The `awsemf` exporter could not be built.
-    #[error("exporters.{id}: {source}")]
-    AwsEmf {
-        /// Component id.
-        id: String,
-        /// Why.
-        source: awsemf::EmfBuildError,
     },
     /// Not in this build.
     #[error("exporters.{id}: {message}")]
@@ -229,14 +221,26 @@ pub async fn build(
             })
         }
         Exporter::AwsEmf(e) => {
-            let exporter = awsemf::EmfExporter::build(id, e, creds)
+            let emf = awsemf::spec(id, e, creds.env(), creds.default_region())
+                .ok_or_else(|| ExporterError::NoRegion { id: id.to_owned() })?;
+            for field in e.ignored() {
+                tracing::warn!(exporter = %id, field, "awsemf: field accepted but ignored by this build");
+            }
+            let spec = ExporterSpec::AwsEmf(emf.clone());
+            let strategy = strategy_for(&spec, id, creds).await?;
+            let exporter = build_exporter(&spec, &strategy, None)
                 .await
-                .map_err(|source| ExporterError::AwsEmf {
-                    id: id.to_owned(),
-                    source,
-                })?;
+                .map_err(config_err)?;
+            if let EmfDestination::CloudWatch(cw) = &emf.output {
+                tracing::info!(
+                    exporter = %id,
+                    region = ?cw.region,
+                    endpoint = ?cw.endpoint.as_deref().map(RedactedUrl),
+                    "awsemf exporter: PutLogEvents"
+                );
+            }
             Ok(BuiltExporter {
-                exporter: Arc::new(exporter),
+                exporter,
                 passthrough: None,
                 queue: queue(e.sending_queue.as_ref()),
                 max_span_bytes: None,

@@ -99,6 +99,24 @@ fn request(
     }
 }
 
+/// One gauge `name` with a point per value at `time_unix_nano` (for the
+/// exporter's and the builder's tests too).
+pub(crate) fn gauge_batch(
+    name: &str,
+    time_unix_nano: u64,
+    values: &[f64],
+) -> ExportMetricsServiceRequest {
+    let points = values
+        .iter()
+        .map(|v| NumberDataPoint {
+            time_unix_nano,
+            value: Some(number_data_point::Value::AsDouble(*v)),
+            ..Default::default()
+        })
+        .collect();
+    request(&[], "", vec![gauge(name, "", points)])
+}
+
 fn encoder(config: EmfConfig) -> EmfEncoder {
     EmfEncoder::new(config).unwrap()
 }
@@ -550,6 +568,8 @@ fn units_namespace_and_descriptors() {
         ("", ""),
     ] {
         assert_eq!(cloudwatch_unit(otel), cw, "{otel}");
+        // Every unit the mapping produces is one CloudWatch accepts (or none).
+        assert!(cw.is_empty() || CLOUDWATCH_UNITS.contains(&cw), "{cw}");
     }
     let cfg = EmfConfig {
         metric_descriptors: vec![
