@@ -82,7 +82,7 @@ pub struct EmfCloudWatch {
     pub default_log_stream: Option<String>,
     /// Per-attempt timeout (`None`: `emf::ATTEMPT_TIMEOUT`).
     pub request_timeout: Option<Duration>,
-    /// Retries of a failed call (`None`: [`RetryPolicy`]'s default).
+    /// Retries of a failed call (`None`: [`RetryPolicy`](super::RetryPolicy)'s default).
     pub max_retries: Option<u32>,
 }
 
