@@ -176,25 +176,17 @@ impl PutLogEventsSender {
         cfg: PutLogEventsConfig,
     ) -> Result<Self, ExportConfigError> {
         let region = region.into();
-        if region.trim().is_empty() {
-            return Err(ExportConfigError::MissingRegion {
-                endpoint: "CloudWatch Logs (PutLogEvents)".into(),
-            });
-        }
+        crate::export::check_sdk_client_target(
+            &region,
+            endpoint_url.as_deref(),
+            "CloudWatch Logs (PutLogEvents)",
+            "CloudWatch Logs",
+        )?;
         let mut conf = aws_sdk_cloudwatchlogs::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region))
             .credentials_provider(credentials);
         if let Some(url) = endpoint_url {
-            if url::Url::parse(&url)
-                .map(|u| !matches!(u.scheme(), "http" | "https"))
-                .unwrap_or(true)
-            {
-                return Err(ExportConfigError::InvalidEndpoint {
-                    endpoint: url,
-                    reason: "the CloudWatch Logs endpoint must be an absolute http(s) URL".into(),
-                });
-            }
             conf = conf.endpoint_url(url);
         }
         Self::new(aws_sdk_cloudwatchlogs::Client::from_conf(conf.build()), cfg)

@@ -153,25 +153,17 @@ impl AwsXrayExporter {
         cfg: AwsXrayConfig,
     ) -> Result<Self, ExportConfigError> {
         let region = region.into();
-        if region.trim().is_empty() {
-            return Err(ExportConfigError::MissingRegion {
-                endpoint: "the X-Ray API (PutTraceSegments)".into(),
-            });
-        }
+        super::check_sdk_client_target(
+            &region,
+            endpoint_url.as_deref(),
+            "the X-Ray API (PutTraceSegments)",
+            "X-Ray",
+        )?;
         let mut conf = aws_sdk_xray::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region))
             .credentials_provider(credentials);
         if let Some(url) = endpoint_url {
-            let (scheme, rest) = url.split_once("://").unwrap_or(("", ""));
-            if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
-                || rest.is_empty()
-            {
-                return Err(ExportConfigError::InvalidEndpoint {
-                    endpoint: crate::config::redact::url(&url).into_owned(),
-                    reason: "the X-Ray endpoint must be an absolute http(s) URL".into(),
-                });
-            }
             conf = conf.endpoint_url(url);
         }
         Self::new(aws_sdk_xray::Client::from_conf(conf.build()), cfg)

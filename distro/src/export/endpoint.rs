@@ -75,6 +75,33 @@ pub fn detect_aws_endpoint(url: &str) -> Option<AwsEndpoint> {
     None
 }
 
+/// Checks what an AWS SDK client built by hand needs: a region, and an
+/// endpoint override (when given) that is an absolute http(s) URL. `api`
+/// names the API in the missing-region error, `service` the endpoint in the
+/// other; the URL is quoted redacted (it may carry credentials).
+pub(crate) fn check_sdk_client_target(
+    region: &str,
+    endpoint_url: Option<&str>,
+    api: &str,
+    service: &str,
+) -> Result<(), super::ExportConfigError> {
+    if region.trim().is_empty() {
+        return Err(super::ExportConfigError::MissingRegion {
+            endpoint: api.into(),
+        });
+    }
+    if let Some(url) = endpoint_url {
+        let http = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        if !http {
+            return Err(super::ExportConfigError::InvalidEndpoint {
+                endpoint: crate::config::redact::url(url).into_owned(),
+                reason: format!("the {service} endpoint must be an absolute http(s) URL"),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,5 +171,35 @@ mod tests {
         assert_eq!(AwsEndpointKind::XrayTraces.service(), "xray");
         assert_eq!(AwsEndpointKind::CloudWatchLogs.service(), "logs");
         assert_eq!(AwsEndpointKind::CloudWatchMetrics.service(), "monitoring");
+    }
+
+    #[test]
+    fn sdk_client_target_needs_a_region_and_an_http_url_and_never_echoes_credentials() {
+        use super::check_sdk_client_target as check;
+        let missing = check(" ", None, "the X-Ray API (PutTraceSegments)", "X-Ray").unwrap_err();
+        assert!(missing.to_string().contains("X-Ray API"), "{missing}");
+        for bad in ["ftp://logs.local", "logs.local:4566", "http://"] {
+            assert!(
+                check("us-east-1", Some(bad), "api", "CloudWatch Logs").is_err(),
+                "{bad}"
+            );
+        }
+        let leaky = "ftp://AKIDEXAMPLE:s3cr3t@logs.local";
+        let err = check("us-east-1", Some(leaky), "api", "CloudWatch Logs").unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert!(
+            err.to_string().contains("CloudWatch Logs endpoint"),
+            "{err}"
+        );
+        assert!(
+            check(
+                "us-east-1",
+                Some("HTTP://127.0.0.1:4566"),
+                "api",
+                "CloudWatch Logs"
+            )
+            .is_ok()
+        );
+        assert!(check("us-east-1", None, "api", "CloudWatch Logs").is_ok());
     }
 }

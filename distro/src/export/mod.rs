@@ -59,6 +59,7 @@ pub use config::{Compression, GzipLevel, Limits, OtlpHttpConfig, Protocol, Retry
 pub use console::ConsoleExporter;
 pub use credentials::{CachedCredentials, DEFAULT_REFRESH_MARGIN};
 pub use encode::{EncodedBody, encode_request, encode_request_with_level, to_json_line};
+pub(crate) use endpoint::check_sdk_client_target;
 pub use endpoint::{AwsEndpoint, AwsEndpointKind, detect_aws_endpoint};
 pub use file::FileExporter;
 pub use otlp_http::OtlpHttpExporter;
