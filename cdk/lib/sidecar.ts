@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -235,6 +235,16 @@ export class OtelAwsSidecar extends Construct {
       ...(config.content !== undefined ? { [env.OTEL_AWS_CONFIG_CONTENT]: config.content } : {}),
       ...props.environment,
     };
+    if (config.content?.includes('${')) {
+      // The config's `${env:NAME}` placeholders are the collector's, resolved by the sidecar
+      // at start; CloudFormation passes the string as is. CDK's template validation takes
+      // them for CloudFormation substitutions outside Fn::Sub and warns on every synth (the
+      // carried configs all have them). The acknowledgement covers this task definition.
+      Validations.of(props.taskDefinition).acknowledge({
+        id: 'CloudFormation-Validate::E1029',
+        reason: 'the otel-aws sidecar config in OTEL_AWS_CONFIG_CONTENT uses ${env:NAME} placeholders that the sidecar resolves, not CloudFormation',
+      });
+    }
     const image =
       typeof props.image === 'string'
         ? ecs.ContainerImage.fromRegistry(props.image)

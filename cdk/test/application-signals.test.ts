@@ -188,6 +188,16 @@ describe('OtelAwsSidecar applicationSignals', () => {
     expect(GROUP_ARN).toMatch(arnPattern(MANAGED_LOGS_STATEMENT.Resource));
   });
 
+  test('the config\'s ${env:...} placeholders raise no CloudFormation substitution warning at synth', () => {
+    const errors = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      sidecar({ applicationSignals: true });
+      expect(errors.mock.calls.flat().join('\n')).not.toContain('E1029');
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
   test('the carried application-signals config alone turns it on', () => {
     const { t, sc } = sidecar({ config: SidecarConfig.carried('application-signals') });
     expect(sc.applicationSignals).toBe(true);
