@@ -33,3 +33,16 @@ export const OTEL_AWS_CONFIG_CONTENT = 'OTEL_AWS_CONFIG_CONTENT';
 export const AWS_XRAY_DAEMON_ADDRESS = 'AWS_XRAY_DAEMON_ADDRESS';
 /** Region (AWS SDK standard). */
 export const AWS_REGION = 'AWS_REGION';
+
+/**
+ * `true` turns on CloudWatch Application Signals: in the otel-aws Lambda extension (read from
+ * the function's environment) and in ADOT SDKs (their own variable; AWS's ECS guide sets it on
+ * the application container).
+ */
+export const OTEL_AWS_APPLICATION_SIGNALS_ENABLED = 'OTEL_AWS_APPLICATION_SIGNALS_ENABLED';
+/** Where ADOT SDKs send their Application Signals metrics (OTLP/HTTP, full URL). */
+export const OTEL_AWS_APPLICATION_SIGNALS_EXPORTER_ENDPOINT = 'OTEL_AWS_APPLICATION_SIGNALS_EXPORTER_ENDPOINT';
+/** OTLP traces endpoint, a full URL (`/v1/traces` included). */
+export const OTEL_EXPORTER_OTLP_TRACES_ENDPOINT = 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT';
+/** OTLP protocol of the SDK's exporters: `http/protobuf` or `grpc`. */
+export const OTEL_EXPORTER_OTLP_PROTOCOL = 'OTEL_EXPORTER_OTLP_PROTOCOL';

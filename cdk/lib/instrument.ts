@@ -6,7 +6,15 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as env from './env';
 import { FlushStrategy, TraceExport } from './exporters';
 import { OtelAwsLambdaLayer } from './layer';
-import { LOGS_EXPORT_ACTIONS, XRAY_OTLP_ACTIONS, XRAY_SAMPLING_ACTIONS, XRAY_SEGMENT_ACTIONS } from './permissions';
+import {
+  APPLICATION_SIGNALS_LOG_GROUP,
+  APPLICATION_SIGNALS_LOGS_ACTIONS,
+  LOGS_EXPORT_ACTIONS,
+  XRAY_OTLP_ACTIONS,
+  XRAY_SAMPLING_ACTIONS,
+  XRAY_SEGMENT_ACTIONS,
+  logGroupGrantArn,
+} from './permissions';
 
 /** Export of OpenTelemetry logs to CloudWatch Logs through its OTLP endpoint. */
 export interface LogsExportOptions {
@@ -45,6 +53,18 @@ export interface InstrumentFunctionOptions {
   readonly xraySampling?: boolean;
   /** Export OpenTelemetry logs to CloudWatch Logs. @default no logs export and no logs permissions */
   readonly logs?: LogsExportOptions;
+  /**
+   * CloudWatch Application Signals: sets `OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true`, so the
+   * extension puts ADOT's `aws.*` attributes on the function's spans and sends
+   * Latency/Error/Fault metrics as EMF to the log group `/aws/application-signals/data`; grants
+   * `logs:CreateLogGroup`, `logs:CreateLogStream` and `logs:PutLogEvents` on that group and its
+   * streams in the stack's region and account (AWS's managed policy
+   * CloudWatchLambdaApplicationSignalsExecutionRolePolicy grants the same three on that group;
+   * `cdk/lib/permissions.ts` records how ours differs). Traces keep the destination and
+   * permissions `traces` gives them.
+   * @default false
+   */
+  readonly applicationSignals?: boolean;
   /**
    * Set `AWS_LAMBDA_EXEC_WRAPPER=/opt/otel-aws-wrapper`, which points the
    * runtime's SDK at the extension. Not for custom runtimes (`provided.*`):
@@ -126,6 +146,10 @@ export function instrumentFunction(fn: lambda.Function, options: InstrumentFunct
     }
     // logGroupArn ends in ':*', which covers the group's streams.
     grant(fn, LOGS_EXPORT_ACTIONS, [options.logs.logGroup.logGroupArn]);
+  }
+  if (options.applicationSignals) {
+    fn.addEnvironment(env.OTEL_AWS_APPLICATION_SIGNALS_ENABLED, 'true');
+    grant(fn, APPLICATION_SIGNALS_LOGS_ACTIONS, [logGroupGrantArn(stack, APPLICATION_SIGNALS_LOG_GROUP)]);
   }
 
   if (options.execWrapper ?? wantsExecWrapper(fn.runtime)) {

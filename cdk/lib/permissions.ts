@@ -1,3 +1,5 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+
 /**
  * IAM actions each export path needs, in one place so the Lambda and ECS
  * constructs grant the same least-privilege sets. Each set cites the AWS page
@@ -79,8 +81,62 @@ export const METRICS_OTLP_ACTIONS: readonly string[] = ['cloudwatch:PutMetricDat
  * stream it creates (CreateLogStream) in a group it may create (CreateLogGroup, only when the
  * group is not declared in the stack). No CloudWatch metrics permission: CloudWatch Logs
  * extracts the metrics. DescribeLogStreams is not used (PutLogEvents needs no sequence token
- * since 2023). Granted on the named groups only.
+ * since 2023). Granted on the named groups only, in the form {@link logGroupGrantArn} gives.
  */
 export const EMF_STREAM_ACTIONS: readonly string[] = ['logs:PutLogEvents', 'logs:CreateLogStream'];
 /** With {@link EMF_STREAM_ACTIONS} when the exporter may create the group itself. */
 export const EMF_GROUP_ACTIONS: readonly string[] = ['logs:CreateLogGroup'];
+
+/**
+ * The log group CloudWatch Application Signals reads its EMF metrics from (fixed by the
+ * service; ADOT SDKs, the CloudWatch agent and our `awsapplicationsignals` processor and
+ * Lambda extension all write there).
+ */
+export const APPLICATION_SIGNALS_LOG_GROUP = '/aws/application-signals/data';
+
+/**
+ * Application Signals metrics: EMF documents written with PutLogEvents to a stream the writer
+ * creates, in `/aws/application-signals/data`, created when missing (the group is shared by
+ * every service of the account and region, so no stack declares it).
+ *
+ * Compared with AWS's managed policy for Lambda functions,
+ * CloudWatchLambdaApplicationSignalsExecutionRolePolicy
+ * (https://docs.aws.amazon.com/aws-managed-policy/latest/reference/CloudWatchLambdaApplicationSignalsExecutionRolePolicy.html):
+ * - its statement `CloudWatchApplicationSignalsLogGroupWritePermissions` grants these three
+ *   actions on `arn:aws:logs:*:*:log-group:/aws/application-signals/data:*` with the condition
+ *   `aws:ResourceAccount = ${aws:PrincipalAccount}`. We grant the same actions on the same
+ *   group in the stack's partition, region and account
+ *   (`arn:<partition>:logs:<region>:<account>:log-group:/aws/application-signals/data:*`): the
+ *   writers use the function's or task's own region (`AWS_REGION`), and an ARN that names the
+ *   account needs no condition. The `:*` form is the one CloudWatch Logs documents for IAM
+ *   policies on every action but the tagging ones, and it covers the group's streams:
+ *   https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html
+ * - its statement `CloudWatchApplicationSignalsXrayWritePermissions` (`xray:PutTraceSegments`
+ *   on `*`) is not granted again: the function's trace export grants what it uses (the X-Ray
+ *   OTLP endpoint and PutTraceSegments both need `xray:PutTraceSegments`; a function
+ *   exporting elsewhere needs no X-Ray permission).
+ *
+ * On ECS AWS tells the task role of the CloudWatch agent sidecar to carry
+ * CloudWatchAgentServerPolicy
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch-Application-Signals-ECS-Sidecar.html),
+ * which grants these and many more logs, CloudWatch, EC2 and SSM actions on `*`. The sidecar
+ * grants only these three on this group (through the config's EMF log groups), plus the X-Ray
+ * actions its trace export and sampling proxy use.
+ */
+export const APPLICATION_SIGNALS_LOGS_ACTIONS: readonly string[] = ['logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:PutLogEvents'];
+
+/**
+ * The ARN a log group's write permissions are granted on:
+ * `arn:<partition>:logs:<region>:<account>:log-group:<name>:*`, the group and its streams.
+ * CloudWatch Logs documents this form (with the trailing `:*`) for IAM policies on every action
+ * except TagResource, UntagResource and ListTagsForResource:
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html
+ */
+export function logGroupGrantArn(stack: Stack, logGroupName: string): string {
+  return stack.formatArn({
+    service: 'logs',
+    resource: 'log-group',
+    resourceName: `${logGroupName}:*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+}

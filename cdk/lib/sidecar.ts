@@ -1,5 +1,5 @@
 import * as path from 'path';
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as ecrAssets from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import * as env from './env';
 import { defaultSidecarContext, requireFile } from './paths';
-import { EmfLogGroup, SidecarConfig, SidecarTraceDestination } from './sidecar-config';
+import { APPLICATION_SIGNALS_EMF_GROUP, EmfLogGroup, SidecarConfig, SidecarTraceDestination } from './sidecar-config';
 import {
   EMF_GROUP_ACTIONS,
   EMF_STREAM_ACTIONS,
@@ -16,6 +16,7 @@ import {
   XRAY_OTLP_ACTIONS,
   XRAY_SAMPLING_ACTIONS,
   XRAY_SEGMENT_ACTIONS,
+  logGroupGrantArn,
 } from './permissions';
 
 /** Ports the sidecar listens on. */
@@ -26,6 +27,10 @@ export const SIDECAR_PORTS = {
   otlpHttp: 4318,
   /** X-Ray daemon protocol (UDP segments) and, on TCP, the X-Ray sampling proxy. */
   xray: 2000,
+  /** OTLP/gRPC receiver for Application Signals (ADOT SDKs' default for the CloudWatch agent). */
+  applicationSignalsGrpc: 4315,
+  /** OTLP/HTTP receiver for Application Signals (ADOT SDKs' default for the CloudWatch agent). */
+  applicationSignalsHttp: 4316,
   /** Health endpoint (used by the in-container health check, not mapped). */
   health: 13133,
 } as const;
@@ -70,7 +75,8 @@ export interface SidecarHealthCheckOptions {
 export interface SidecarApplicationOptions {
   /**
    * Set `OTEL_EXPORTER_OTLP_ENDPOINT` and `AWS_XRAY_DAEMON_ADDRESS` on the
-   * application container so its SDK finds the sidecar.
+   * application container so its SDK finds the sidecar; with Application Signals on,
+   * also the variables AWS's ECS guide sets for ADOT SDKs (see {@link OtelAwsSidecarProps.applicationSignals}).
    * @default true
    */
   readonly setEnvironment?: boolean;
@@ -86,8 +92,36 @@ export interface OtelAwsSidecarProps {
    * @default OtelAwsSidecar.imageFromStagedContext(): built from the context `make sidecar-image` stages
    */
   readonly image?: ecs.ContainerImage | string;
-  /** Configuration. @default SidecarConfig.carriedDefault() */
+  /**
+   * Configuration.
+   * @default SidecarConfig.carried('application-signals') when `applicationSignals` is true, else SidecarConfig.carriedDefault()
+   */
   readonly config?: SidecarConfig;
+  /**
+   * CloudWatch Application Signals: the sidecar runs the `awsapplicationsignals` processor,
+   * which puts ADOT's `aws.*` attributes on the spans of any SDK and sends Latency/Error/Fault
+   * metrics as EMF to the log group `/aws/application-signals/data`.
+   *
+   * When true:
+   * - without `config`, the image's `application-signals.yaml` is run
+   *   (`SidecarConfig.carried('application-signals')`); a `config` of yours must declare the
+   *   `awsapplicationsignals` processor, or synthesis fails naming this option (an SSM
+   *   parameter's content cannot be read at synth time: it is taken on trust);
+   * - the container maps 4315 (OTLP/gRPC) and 4316 (OTLP/HTTP) besides 4317/4318/2000;
+   * - each application container (unless `setEnvironment: false`) also gets what AWS's ECS
+   *   sidecar guide sets for ADOT SDKs: `OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true`,
+   *   `OTEL_AWS_APPLICATION_SIGNALS_EXPORTER_ENDPOINT=http://localhost:4316/v1/metrics`,
+   *   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://localhost:4316/v1/traces`,
+   *   `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf` (the sidecar's name instead of localhost
+   *   in bridge mode). Plain SDKs ignore the first two;
+   * - the task role may create and write `/aws/application-signals/data` and its streams
+   *   (the config's EMF log group), besides the X-Ray actions of its trace export.
+   *
+   * `false` with a config that declares the processor is an error (the config would write
+   * the metrics anyway).
+   * @default true when the config declares the `awsapplicationsignals` processor, else false
+   */
+  readonly applicationSignals?: boolean;
   /** Container name. @default 'otel-aws-sidecar' */
   readonly containerName?: string;
   /** Whether the task stops when the sidecar stops. @default true */
@@ -167,13 +201,16 @@ export class OtelAwsSidecar extends Construct {
   public readonly container: ecs.ContainerDefinition;
   /** The log group of the sidecar's own logs, when the default logging is used. */
   public readonly logGroup?: logs.ILogGroup;
+  /** Whether the sidecar computes Application Signals (see {@link OtelAwsSidecarProps.applicationSignals}). */
+  public readonly applicationSignals: boolean;
   private readonly taskDefinition: ecs.TaskDefinition;
   private readonly applications = new Set<ecs.ContainerDefinition>();
 
   constructor(scope: Construct, id: string, props: OtelAwsSidecarProps) {
     super(scope, id);
     this.taskDefinition = props.taskDefinition;
-    const config = props.config ?? SidecarConfig.carriedDefault();
+    const config = props.config ?? (props.applicationSignals ? SidecarConfig.carried('application-signals') : SidecarConfig.carriedDefault());
+    this.applicationSignals = applicationSignalsOf(props.applicationSignals, config);
     const samplingProxy = props.samplingProxy ?? true;
     const memoryReservationMiB = props.memoryReservationMiB ?? DEFAULT_MEMORY_RESERVATION_MIB;
     const memoryLimitMiB = props.memoryLimitMiB ?? DEFAULT_MEMORY_LIMIT_MIB;
@@ -198,6 +235,16 @@ export class OtelAwsSidecar extends Construct {
       ...(config.content !== undefined ? { [env.OTEL_AWS_CONFIG_CONTENT]: config.content } : {}),
       ...props.environment,
     };
+    if (config.content?.includes('${')) {
+      // The config's `${env:NAME}` placeholders are the collector's, resolved by the sidecar
+      // at start; CloudFormation passes the string as is. CDK's template validation takes
+      // them for CloudFormation substitutions outside Fn::Sub and warns on every synth (the
+      // carried configs all have them). The acknowledgement covers this task definition.
+      Validations.of(props.taskDefinition).acknowledge({
+        id: 'CloudFormation-Validate::E1029',
+        reason: 'the otel-aws sidecar config in OTEL_AWS_CONFIG_CONTENT uses ${env:NAME} placeholders that the sidecar resolves, not CloudFormation',
+      });
+    }
     const image =
       typeof props.image === 'string'
         ? ecs.ContainerImage.fromRegistry(props.image)
@@ -226,6 +273,12 @@ export class OtelAwsSidecar extends Construct {
         { name: 'otlp-http', containerPort: SIDECAR_PORTS.otlpHttp, protocol: ecs.Protocol.TCP },
         { name: 'xray-udp', containerPort: SIDECAR_PORTS.xray, protocol: ecs.Protocol.UDP },
         { name: 'xray-tcp', containerPort: SIDECAR_PORTS.xray, protocol: ecs.Protocol.TCP },
+        ...(this.applicationSignals
+          ? [
+              { name: 'appsignals-grpc', containerPort: SIDECAR_PORTS.applicationSignalsGrpc, protocol: ecs.Protocol.TCP },
+              { name: 'appsignals-http', containerPort: SIDECAR_PORTS.applicationSignalsHttp, protocol: ecs.Protocol.TCP },
+            ]
+          : []),
       ],
     });
 
@@ -250,7 +303,9 @@ export class OtelAwsSidecar extends Construct {
     if (props.metricsOtlpExport) {
       grant(METRICS_OTLP_ACTIONS, ['*']);
     }
-    const emf = [...config.emfLogGroups, ...(props.emfLogGroups ?? [])];
+    // An SSM config's groups are unknown: applicationSignals: true stands for its processor's.
+    const declared = this.applicationSignals && config.applicationSignals === undefined ? [APPLICATION_SIGNALS_EMF_GROUP] : [];
+    const emf = mergeEmfGroups([...config.emfLogGroups, ...declared, ...(props.emfLogGroups ?? [])]);
     for (const g of emf) {
       if (!/^[.\-_/#A-Za-z0-9]{1,512}$/.test(g.logGroupName)) {
         throw new Error(
@@ -259,11 +314,10 @@ export class OtelAwsSidecar extends Construct {
       }
     }
     if (emf.length > 0) {
-      const stack = Stack.of(this);
-      const arn = (name: string) => stack.formatArn({ service: 'logs', resource: 'log-group', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-      grant(EMF_STREAM_ACTIONS, emf.flatMap((g) => [arn(g.logGroupName), arn(`${g.logGroupName}:log-stream:*`)]));
+      const arn = (g: EmfLogGroup) => logGroupGrantArn(Stack.of(this), g.logGroupName);
+      grant(EMF_STREAM_ACTIONS, emf.map(arn));
       const created = emf.filter((g) => g.createLogGroup);
-      if (created.length > 0) grant(EMF_GROUP_ACTIONS, created.map((g) => arn(g.logGroupName)));
+      if (created.length > 0) grant(EMF_GROUP_ACTIONS, created.map(arn));
     }
 
     for (const app of props.applications ?? []) {
@@ -299,6 +353,51 @@ export class OtelAwsSidecar extends Construct {
     if (options.setEnvironment ?? true) {
       app.addEnvironment(env.OTEL_EXPORTER_OTLP_ENDPOINT, `http://${host}:${SIDECAR_PORTS.otlpHttp}`);
       app.addEnvironment(env.AWS_XRAY_DAEMON_ADDRESS, `${host}:${SIDECAR_PORTS.xray}`);
+      if (this.applicationSignals) {
+        // What AWS's ECS sidecar guide sets for ADOT SDKs and the CloudWatch agent
+        // (CloudWatch-Application-Signals-ECS-Sidecar.html; AWS CDK's
+        // aws-applicationsignals-alpha sets the same). The protocol goes with the HTTP URLs.
+        // Not set: OTEL_TRACES_SAMPLER=xray and OTEL_PROPAGATORS with `xray` (plain SDKs that
+        // lack them refuse to start or fall back), OTEL_METRICS_EXPORTER/OTEL_LOGS_EXPORTER=none
+        // (they would switch off the application's own metrics and logs): docs/application-signals.md.
+        const base = `http://${host}:${SIDECAR_PORTS.applicationSignalsHttp}`;
+        app.addEnvironment(env.OTEL_AWS_APPLICATION_SIGNALS_ENABLED, 'true');
+        app.addEnvironment(env.OTEL_AWS_APPLICATION_SIGNALS_EXPORTER_ENDPOINT, `${base}/v1/metrics`);
+        app.addEnvironment(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, `${base}/v1/traces`);
+        app.addEnvironment(env.OTEL_EXPORTER_OTLP_PROTOCOL, 'http/protobuf');
+      }
     }
   }
+}
+
+/**
+ * The `applicationSignals` option checked against the config: true needs a config that
+ * declares the processor (or one synthesis cannot read), false refuses one that does; unset
+ * follows the config.
+ */
+function applicationSignalsOf(requested: boolean | undefined, config: SidecarConfig): boolean {
+  if (requested === true && config.applicationSignals === false) {
+    throw new Error(
+      `OtelAwsSidecar: applicationSignals is true but ${config.description} declares no awsapplicationsignals processor: ` +
+        "omit config to run the image's application-signals.yaml (SidecarConfig.carried('application-signals')), " +
+        'or add the processor to a traces pipeline of your config',
+    );
+  }
+  if (requested === false && config.applicationSignals === true) {
+    throw new Error(
+      `OtelAwsSidecar: applicationSignals is false but ${config.description} runs the awsapplicationsignals processor, ` +
+        'which writes to /aws/application-signals/data: drop applicationSignals: false, or use a config without the processor',
+    );
+  }
+  return requested ?? config.applicationSignals === true;
+}
+
+/** One entry per log group name; a group is created when any entry allows it. */
+function mergeEmfGroups(groups: EmfLogGroup[]): EmfLogGroup[] {
+  const byName = new Map<string, EmfLogGroup>();
+  for (const g of groups) {
+    const seen = byName.get(g.logGroupName);
+    byName.set(g.logGroupName, { logGroupName: g.logGroupName, createLogGroup: (seen?.createLogGroup ?? false) || (g.createLogGroup ?? false) });
+  }
+  return [...byName.values()];
 }

@@ -25,7 +25,7 @@ echo "packed $tgz ($(stat -c %s "$tgz") bytes)"
 files="$(tar -tzf "$tgz" | sed 's|^package/||' | sort)"
 fail() { echo "pack-test: $*" >&2; exit 1; }
 for f in package.json README.md LICENSE dist/index.js dist/index.d.ts dist/sidecar.js dist/layer.d.ts \
-         sidecar-config/ecs-default.yaml; do
+         sidecar-config/ecs-default.yaml sidecar-config/application-signals.yaml; do
   grep -qx "$f" <<<"$files" || fail "the package lacks $f"
 done
 if grep -E '^(lib/|test/|bin/|scripts/|node_modules/|.*\.ts$)' <<<"$files" | grep -v '\.d\.ts$' | grep -q .; then
@@ -53,6 +53,11 @@ const config = otel.SidecarConfig.carried('ecs-default');
 const task = new ecs.FargateTaskDefinition(stack, 'Task');
 task.addContainer('app', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/example/app:1') });
 new otel.OtelAwsSidecar(stack, 'Sidecar', { taskDefinition: task, config, image: ecs.ContainerImage.fromRegistry('public.ecr.aws/example/otel-aws-sidecar:0.1.0') });
+// applicationSignals reads the package's application-signals.yaml.
+const task2 = new ecs.FargateTaskDefinition(stack, 'Task2');
+task2.addContainer('app', { image: ecs.ContainerImage.fromRegistry('public.ecr.aws/example/app:1') });
+const signals = new otel.OtelAwsSidecar(stack, 'Signals', { taskDefinition: task2, applicationSignals: true, image: 'public.ecr.aws/example/otel-aws-sidecar:0.1.0' });
+if (!signals.applicationSignals) { console.error('pack-test: applicationSignals did not take'); process.exit(1); }
 const t = app.synth().getStackByName('PackTest').template;
 const types = Object.values(t.Resources).map((r) => r.Type);
 for (const want of ['AWS::Lambda::LayerVersion', 'AWS::ECS::TaskDefinition', 'AWS::IAM::Policy']) {

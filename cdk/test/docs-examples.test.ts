@@ -57,3 +57,30 @@ test('docs: ECS examples', () => {
   expectNoWildcardActions(t);
   t.resourceCountIs('AWS::ECS::TaskDefinition', 2);
 });
+
+// docs/application-signals.md, "CDK".
+test('docs: Application Signals examples', () => {
+  const self: Stack = newStack();
+  const layer = new OtelAwsLambdaLayer(self, 'OtelAwsLayer', { zipPaths: layerZips() });
+  const fn = new lambda.Function(self, 'Orders', {
+    runtime: lambda.Runtime.PROVIDED_AL2023,
+    handler: 'bootstrap',
+    code: lambda.Code.fromAsset(bootstrapDir()),
+  });
+  instrumentFunction(fn, { layer, serviceName: 'orders', applicationSignals: true });
+
+  const task = new ecs.FargateTaskDefinition(self, 'Task');
+  const app = task.addContainer('App', { image: ecs.ContainerImage.fromRegistry('my-registry/orders:1') });
+  new OtelAwsSidecar(self, 'OtelAwsSidecar', {
+    taskDefinition: task,
+    applications: [app],
+    applicationSignals: true,
+    image: OtelAwsSidecar.imageFromDirectory(dockerDir()),
+  });
+  const t = synth(self);
+  expectNoWildcardActions(t);
+  t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { OTEL_AWS_APPLICATION_SIGNALS_ENABLED: 'true' } } });
+  const containers = Object.values<any>(t.findResources('AWS::ECS::TaskDefinition'))[0].Properties.ContainerDefinitions; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const names = containers.flatMap((c: any) => (c.Environment ?? []).map((e: any) => e.Name)); // eslint-disable-line @typescript-eslint/no-explicit-any
+  expect(names).toEqual(expect.arrayContaining(['OTEL_AWS_CONFIG_CONTENT', 'OTEL_AWS_APPLICATION_SIGNALS_ENABLED']));
+});

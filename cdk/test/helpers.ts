@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Environment, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 
 /**
@@ -118,10 +118,10 @@ export function assetsManifest(stack: Stack): { dir: string; manifest: any } { /
   return { dir, manifest: JSON.parse(fs.readFileSync(path.join(dir, `${stack.artifactId}.assets.json`), 'utf8')) };
 }
 
-/** A stack in its own app, writing assets to a temp dir. */
-export function newStack(): Stack {
+/** A stack in its own app, writing assets to a temp dir (environment-agnostic unless `env` is given). */
+export function newStack(env?: Environment): Stack {
   const app = new App({ outdir: tempDir('otel-aws-cdk-out-') });
-  return new Stack(app, 'TestStack');
+  return new Stack(app, 'TestStack', { env });
 }
 
 let dumped = 0;
