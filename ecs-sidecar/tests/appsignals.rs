@@ -605,3 +605,129 @@ fn shipped_emf_settings_are_the_span_metrics_settings() {
     };
     assert_eq!(emf.emf_config(), otel_aws_distro::appsignals::emf_config());
 }
+
+/// An SDK's Application Signals metrics over OTLP/gRPC to :4315 (ADOT's
+/// gRPC default) through the shipped config, labelled as ADOT labels them:
+/// the resource's `deployment.environment` wins over the point's own
+/// `aws.local.environment` (the agent's resolver), a PRODUCER point gets
+/// the dependency dimension sets, a point without `aws.span.kind` (such as
+/// ADOT's runtime metrics) is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_metrics_over_grpc_4315_follow_the_agents_rules() {
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+    use opentelemetry_proto::tonic::metrics::v1::{
+        AggregationTemporality, Histogram, HistogramDataPoint, Metric, ResourceMetrics,
+        ScopeMetrics, metric::Data,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+
+    let moto = Moto::start("appsignals-grpc", None);
+    let sidecar = start(
+        &shipped_config_on_free_ports(),
+        test_env(&[("AWS_ENDPOINT_URL_LOGS", moto.url().to_owned())]),
+    )
+    .await;
+    let grpc = sidecar
+        .receiver_addrs("otlp/application_signals")
+        .unwrap()
+        .grpc
+        .unwrap();
+    let producer = vec![
+        kv("aws.span.kind", "PRODUCER"),
+        kv("aws.local.service", "billing"),
+        kv("aws.local.operation", "POST /invoices"),
+        kv("aws.local.environment", "set-by-sdk"),
+        kv("aws.remote.service", "AWS::SQS"),
+        kv("aws.remote.operation", "SendMessage"),
+        kv("aws.remote.resource.type", "AWS::SQS::Queue"),
+        kv("aws.remote.resource.identifier", "invoices"),
+    ];
+    let histogram = |name: &str, unit: &str, sum: f64, attributes: Vec<_>| Metric {
+        name: name.to_owned(),
+        unit: unit.to_owned(),
+        data: Some(Data::Histogram(Histogram {
+            aggregation_temporality: AggregationTemporality::Delta as i32,
+            data_points: vec![HistogramDataPoint {
+                attributes,
+                count: 2,
+                sum: Some(sum),
+                min: Some(0.0),
+                max: Some(sum),
+                bucket_counts: vec![2],
+                ..HistogramDataPoint::default()
+            }],
+        })),
+        ..Metric::default()
+    };
+    let req = ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv("service.name", "billing"),
+                    kv("deployment.environment", "prod"),
+                ],
+                ..Resource::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    histogram("Latency", "Milliseconds", 12.0, producer.clone()),
+                    histogram("Error", "", 0.0, producer.clone()),
+                    histogram("Fault", "", 1.0, producer),
+                    // A runtime metric: no aws.span.kind.
+                    histogram(
+                        "process.runtime.cpython.gc_count",
+                        "",
+                        3.0,
+                        vec![kv("aws.local.service", "billing")],
+                    ),
+                ],
+                ..ScopeMetrics::default()
+            }],
+            ..ResourceMetrics::default()
+        }],
+    };
+    MetricsServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap()
+        .export(req)
+        .await
+        .unwrap();
+
+    assert!(sidecar.shutdown().await);
+    let docs = application_signals_documents(&moto).await;
+    assert_eq!(docs.len(), 1, "the runtime metric is dropped: {docs:#?}");
+    let d = &docs[0];
+    assert_eq!(
+        d["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "ApplicationSignals"
+    );
+    assert_eq!(d["Telemetry.Source"], "ProducerSpan");
+    assert_eq!(d["Service"], "billing");
+    assert_eq!(d["Environment"], "prod");
+    assert_eq!(d["RemoteService"], "AWS::SQS");
+    assert_eq!(d["RemoteResourceIdentifier"], "invoices");
+    assert_eq!(count_sum(d, "Fault"), (2.0, 1.0));
+    let (e, s, o, rs, ro) = (
+        "Environment",
+        "Service",
+        "Operation",
+        "RemoteService",
+        "RemoteOperation",
+    );
+    let (id, ty) = ("RemoteResourceIdentifier", "RemoteResourceType");
+    // The agent's dependency sets whose names the document has (no RemoteEnvironment).
+    assert_eq!(
+        sorted_sets(d),
+        sets(&[
+            &[e, s, o, rs, ro, id, ty],
+            &[e, s, o, rs, ro],
+            &[e, s, rs],
+            &[e, s, rs, ro, id, ty],
+            &[e, s, rs, ro],
+            &[e, s, rs, id, ty],
+            &[rs, id, ty],
+            &[rs],
+        ])
+    );
+}
