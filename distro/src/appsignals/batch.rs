@@ -46,9 +46,11 @@ impl Source {
         }
     }
 
-    fn of(set: &AttrSet) -> Option<Self> {
-        let kind = set.iter().find(|(k, _)| *k == AWS_SPAN_KIND)?;
-        Some(match kind.1.as_str() {
+    /// The source of an `aws.span.kind` value (`SERVER`, `LOCAL_ROOT`,
+    /// `CLIENT`, `PRODUCER`, `CONSUMER`), as the CloudWatch agent maps it to
+    /// `Telemetry.Source`; `None` for any other value.
+    pub fn from_span_kind(kind: &str) -> Option<Self> {
+        Some(match kind {
             "SERVER" => Self::ServerSpan,
             LOCAL_ROOT => Self::LocalRootSpan,
             "CLIENT" => Self::ClientSpan,
@@ -56,6 +58,11 @@ impl Source {
             "CONSUMER" => Self::ConsumerSpan,
             _ => return None,
         })
+    }
+
+    fn of(set: &AttrSet) -> Option<Self> {
+        let kind = set.iter().find(|(k, _)| *k == AWS_SPAN_KIND)?;
+        Self::from_span_kind(kind.1.as_str())
     }
 }
 

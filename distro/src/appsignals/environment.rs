@@ -11,6 +11,27 @@ pub const HOSTED_IN_ENVIRONMENT: &str = "aws.hostedin.environment";
 pub const EC2_ASG_TAG: &str = "ec2.tag.aws:autoscaling:groupName";
 /// Environment when nothing identifies the platform.
 pub const GENERIC_DEFAULT: &str = "generic:default";
+/// Resource attributes naming the deployment environment, preferred first.
+const DEPLOYMENT_ENVIRONMENT: [&str; 2] = ["deployment.environment.name", "deployment.environment"];
+
+/// The `Environment` of a metric point that arrived with its labels (an
+/// ADOT SDK's own Application Signals metrics), as the CloudWatch agent's
+/// resolver picks it: the resource's `deployment.environment.name` /
+/// `deployment.environment`, else the point's own `aws.local.environment`
+/// (`point`), else the rest of [`local_environment`]'s rules.
+pub fn metric_environment(point: Option<&str>, resource: &[KeyValue]) -> String {
+    let r = Attrs(resource);
+    if let Some(env) = DEPLOYMENT_ENVIRONMENT
+        .iter()
+        .find_map(|k| r.str(k).filter(|v| !v.is_empty()))
+    {
+        return env.into_owned();
+    }
+    match point.filter(|p| !p.is_empty()) {
+        Some(p) => p.to_owned(),
+        None => local_environment(resource),
+    }
+}
 
 /// The environment, first that applies:
 /// 1. `deployment.environment.name`, then `deployment.environment`;
@@ -22,8 +43,8 @@ pub const GENERIC_DEFAULT: &str = "generic:default";
 pub fn local_environment(resource: &[KeyValue]) -> String {
     let r = Attrs(resource);
     let named = [
-        "deployment.environment.name",
-        "deployment.environment",
+        DEPLOYMENT_ENVIRONMENT[0],
+        DEPLOYMENT_ENVIRONMENT[1],
         HOSTED_IN_ENVIRONMENT,
     ]
     .iter()
@@ -130,5 +151,29 @@ mod tests {
         for (resource, want) in cases {
             assert_eq!(local_environment(&resource), want, "{resource:?}");
         }
+    }
+
+    /// The CloudWatch agent's resolver order for metric points
+    /// (`getLocalEnvironment` after the inherited `deployment.environment`).
+    #[test]
+    fn metric_environment_rules() {
+        let ecs = vec![
+            kv("cloud.platform", "aws_ecs"),
+            kv(
+                "aws.ecs.cluster.arn",
+                "arn:aws:ecs:us-east-1:123456789012:cluster/shop",
+            ),
+        ];
+        assert_eq!(metric_environment(None, &ecs), "ecs:shop");
+        assert_eq!(metric_environment(Some("mine"), &ecs), "mine");
+        assert_eq!(metric_environment(Some(""), &ecs), "ecs:shop");
+        let mut hosted = ecs.clone();
+        hosted.push(kv(HOSTED_IN_ENVIRONMENT, "hosted"));
+        assert_eq!(metric_environment(Some("mine"), &hosted), "mine");
+        assert_eq!(metric_environment(None, &hosted), "hosted");
+        let mut deployed = hosted.clone();
+        deployed.push(kv("deployment.environment", "prod"));
+        assert_eq!(metric_environment(Some("mine"), &deployed), "prod");
+        assert_eq!(metric_environment(None, &[]), "generic:default");
     }
 }

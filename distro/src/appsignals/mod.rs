@@ -38,7 +38,9 @@ mod sql;
 mod tests;
 
 pub use batch::{ApplyStats, Observation, Source};
-pub use environment::{EC2_ASG_TAG, GENERIC_DEFAULT, HOSTED_IN_ENVIRONMENT, local_environment};
+pub use environment::{
+    EC2_ASG_TAG, GENERIC_DEFAULT, HOSTED_IN_ENVIRONMENT, local_environment, metric_environment,
+};
 pub use export::{AppSignalsExporter, EmfSink, FlushHandle, FlushStats};
 pub use generator::{
     AttrSet, Generator, GeneratorConfig, MetricAttributes, SpanContext, local_service,

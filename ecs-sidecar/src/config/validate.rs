@@ -277,6 +277,16 @@ fn check_service(cfg: &Config) -> Result<(), ConfigError> {
                 });
             }
             let ty = component_type(pr);
+            if matches!(
+                cfg.processors.get(pr),
+                Some(Processor::AwsApplicationSignals(_))
+            ) && signal == Signal::Logs
+            {
+                return Err(ConfigError::Unsupported {
+                    path,
+                    message: format!("processor `{pr}` works in traces and metrics pipelines only"),
+                });
+            }
             if seen.contains(&ty) {
                 return Err(ConfigError::Unsupported {
                     path,

@@ -3,8 +3,9 @@
 //!
 //! Processors run in a fixed order whatever their position in the list:
 //! `memory_limiter` at admission (it must refuse before anything is held),
-//! `resourcedetection` per accepted batch, then `awsapplicationsignals`,
-//! `batch` last.
+//! `resourcedetection` per accepted batch, then `awsapplicationsignals`
+//! (traces: attributes and metrics from spans; metrics: the ADOT SDKs' own
+//! metrics normalized for `awsemf`), `batch` last.
 
 pub mod export_queue;
 pub mod input;
@@ -20,7 +21,8 @@ use crate::config::{Config, PipelineSection, Processor};
 use crate::exporter::{self, ExporterError};
 use crate::extension::sigv4auth::CredentialsSource;
 use crate::processor::{
-    AppSignalsProcessor, BatchSettings, Batcher, MemoryLimiter, ResourceMerge, resource,
+    AppSignalsMetrics, AppSignalsProcessor, BatchSettings, Batcher, MemoryLimiter, ResourceMerge,
+    resource,
 };
 use crate::receiver::legacy::LegacyMode;
 use crate::telemetry::Telemetry;
@@ -67,6 +69,7 @@ impl Pipeline {
         let mut sampler = None;
         let mut merge = None;
         let mut appsignals = None;
+        let mut appsignals_metrics = None;
         for id in &section.processors {
             match cfg.processors.get(id) {
                 Some(Processor::Batch(b)) => {
@@ -92,6 +95,10 @@ impl Pipeline {
                     merge = Some(Arc::new(
                         ResourceMerge::detect(env, &r.detectors, timeout, r.override_).await,
                     ));
+                }
+                // In a metrics pipeline: the ADOT SDKs' own metrics, normalized.
+                Some(Processor::AwsApplicationSignals(_)) if signal == Signal::Metrics => {
+                    appsignals_metrics = Some(Arc::new(AppSignalsMetrics::new()));
                 }
                 Some(Processor::AwsApplicationSignals(a)) => {
                     let p = AppSignalsProcessor::start(a, creds).await.map_err(|e| {
@@ -150,6 +157,7 @@ impl Pipeline {
                 batcher: Batcher::new(batch),
                 resource: merge,
                 appsignals: appsignals.clone(),
+                appsignals_metrics,
                 exporters: senders,
                 stop: stop_rx,
             }

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::input::{Item, PipelineInput};
 use crate::processor::batch::Outgoing;
-use crate::processor::{AppSignalsProcessor, Batcher, ResourceMerge};
+use crate::processor::{AppSignalsMetrics, AppSignalsProcessor, Batcher, ResourceMerge};
 
 /// What the worker needs.
 pub struct Worker {
@@ -22,6 +22,8 @@ pub struct Worker {
     pub resource: Option<Arc<ResourceMerge>>,
     /// Application Signals, if configured (after the resource merge).
     pub appsignals: Option<Arc<AppSignalsProcessor>>,
+    /// Application Signals in a metrics pipeline (after the resource merge).
+    pub appsignals_metrics: Option<Arc<AppSignalsMetrics>>,
     /// Sending sides of the exporter queues.
     pub exporters: Vec<mpsc::Sender<Arc<Outgoing>>>,
     /// Becomes true when the pipeline should drain and stop.
@@ -88,6 +90,9 @@ impl Worker {
         if let Some(a) = &self.appsignals {
             a.apply(&mut item.payload.request);
             a.apply(&mut item.payload.translated);
+        }
+        if let Some(m) = &self.appsignals_metrics {
+            m.apply(&mut item.payload.metrics);
         }
         let out = self.batcher.push(item.payload, item.spans, item.permit);
         self.send(out).await;
