@@ -76,6 +76,7 @@ test: test-deps lint supply-chain arm64 rust-test cdk-test sidecar-image-test
 supply-chain:
 	$(CARGO) deny --offline check --hide-inclusion-graph licenses bans sources
 	bash tests/scripts/layer-deps.sh
+	python3 tests/scripts/package-files.py
 
 # Every artefact of a release into <target>/release-artifacts/ (layer zips per
 # arch with and without xray, sidecar image archives per arch, crates, the npm
