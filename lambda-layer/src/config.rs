@@ -184,6 +184,10 @@ pub struct ExtensionConfig {
     pub env: Env,
     /// Metrics and logs: destinations, platform metrics, log forwarding.
     pub signals: crate::signal_config::SignalsConfig,
+    /// CloudWatch Application Signals (`OTEL_AWS_APPLICATION_SIGNALS_ENABLED`,
+    /// the distro's variable and rule): annotate the function's spans, send
+    /// the metrics as EMF (see [`crate::extension::appsignals`]).
+    pub app_signals: bool,
 }
 
 impl ExtensionConfig {
@@ -219,8 +223,10 @@ impl ExtensionConfig {
         };
         let (export, upstream) = export_config(&env)?;
         let signals = crate::signal_config::SignalsConfig::from_env(&env)?;
+        let app_signals = otel_aws_distro::appsignals::export::enabled(&env)?;
         Ok(Self {
             signals,
+            app_signals,
             managed,
             upstream,
             flush,
