@@ -134,18 +134,16 @@ impl EmfLogsExporter {
         })
     }
 
-    /// The exporter of the extension: region `AWS_REGION`, endpoint
-    /// `AWS_ENDPOINT_URL_LOGS` / `AWS_ENDPOINT_URL`, the execution role's
-    /// `credentials`. `Err` says why there is none (the metrics are then
-    /// dropped and counted).
+    /// The exporter of the extension: `region` (the distro's, from
+    /// `AWS_REGION`), endpoint `AWS_ENDPOINT_URL_LOGS` / `AWS_ENDPOINT_URL`
+    /// in `env`, the execution role's `credentials`. `Err` says why there
+    /// is none (the metrics are then dropped and counted).
     pub fn from_env(
         env: &Env,
+        region: Option<&str>,
         credentials: Option<SharedCredentialsProvider>,
     ) -> Result<Self, ExportConfigError> {
-        let region = env
-            .get("AWS_REGION")
-            .or_else(|| env.get("AWS_DEFAULT_REGION"))
-            .unwrap_or_default();
+        let region = region.unwrap_or_default();
         let credentials = credentials.ok_or_else(|| ExportConfigError::InvalidSetting {
             name: "credentials",
             reason: "no AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY in the environment (Lambda sets them from the execution role)".into(),
@@ -240,9 +238,10 @@ impl BatchExporter for EmfLogsExporter {
 /// The Application Signals destination: the exporter, or (logged) none.
 pub fn build_exporter(
     env: &Env,
+    region: Option<&str>,
     credentials: Option<SharedCredentialsProvider>,
 ) -> Vec<Arc<dyn BatchExporter>> {
-    match EmfLogsExporter::from_env(env, credentials) {
+    match EmfLogsExporter::from_env(env, region, credentials) {
         Ok(e) => vec![Arc::new(e)],
         Err(e) => {
             tracing::error!(error = %e, "application signals: no CloudWatch Logs destination; the metrics are dropped and counted");

@@ -264,6 +264,22 @@ impl<B: Batch> Pipe<B> {
 struct AppSignalsPipe {
     signals: Arc<LambdaAppSignals>,
     pipe: Pipe<ExportMetricsServiceRequest>,
+    /// Shortest aggregation interval (zero: every flush ends one).
+    interval: Duration,
+    /// When the current interval began (clock offset).
+    since: Mutex<Duration>,
+}
+
+impl AppSignalsPipe {
+    /// Ends the interval when it is due at `now` (or `force`): its metrics.
+    fn take_due(&self, now: Duration, force: bool) -> Option<ExportMetricsServiceRequest> {
+        let mut since = self.since.lock().unwrap_or_else(|p| p.into_inner());
+        if !force && now.saturating_sub(*since) < self.interval {
+            return None;
+        }
+        *since = now;
+        self.signals.take_metrics(unix_now_ns())
+    }
 }
 
 /// Flushes the buffers; share as `Arc<Flusher>`.
@@ -324,11 +340,19 @@ impl Flusher {
     }
 
     /// Annotates the function's spans with Application Signals attributes
-    /// and sends the metrics to the `app_signals` exporters.
-    pub fn with_app_signals(mut self, s: Option<Arc<LambdaAppSignals>>) -> Self {
+    /// and sends the metrics to the `app_signals` exporters, ending an
+    /// aggregation interval at a flush once `interval` has passed (zero:
+    /// at every flush) and at SHUTDOWN.
+    pub fn with_app_signals(
+        mut self,
+        s: Option<Arc<LambdaAppSignals>>,
+        interval: Duration,
+    ) -> Self {
         self.app_signals = s.map(|signals| AppSignalsPipe {
             signals,
             pipe: Pipe::new(Arc::new(Buffer::new(self.limits, self.clock.clone()))),
+            interval,
+            since: Mutex::new(self.clock.now()),
         });
         self
     }
@@ -476,7 +500,7 @@ impl Flusher {
         if !self.ready(budget.saturating_sub(start.elapsed())).await {
             return FlushReport::default();
         }
-        let spans = self.take_into();
+        let spans = self.take_into(kind);
         let remaining = budget.saturating_sub(start.elapsed());
         let s = &self.stats;
         let app_signals = async {
@@ -517,7 +541,7 @@ impl Flusher {
     /// Takes the receive buffers, platform spans and platform metrics into
     /// every lane (no await: nothing is in flight between the take and the
     /// hand-over); returns the spans taken.
-    fn take_into(&self) -> usize {
+    fn take_into(&self, kind: FlushKind) -> usize {
         let spans = self.platform.as_ref().and_then(|p| {
             let rs = p
                 .lock()
@@ -551,7 +575,7 @@ impl Flusher {
             .take_into(metrics, &self.resource, &s.metrics, |_| {});
         let l = self.logs.take_into(None, &self.resource, &s.logs, |_| {});
         let a = self.app_signals.as_ref().map_or(0, |a| {
-            let metrics = a.signals.take_metrics(unix_now_ns());
+            let metrics = a.take_due(self.clock.now(), kind == FlushKind::Shutdown);
             if let Some(m) = &metrics {
                 inc(&s.app_signals_points, m.items() as u64);
             }

@@ -336,7 +336,7 @@ pub async fn run_since(
             metrics: build_signal_exporter("metrics", signals_cfg.metrics.as_ref(), &strategy),
             logs: build_signal_exporter("logs", signals_cfg.logs.as_ref(), &strategy),
             app_signals: if with_app_signals {
-                appsignals::build_exporter(&exp_env, creds)
+                appsignals::build_exporter(&exp_env, export_cfg.region.value.as_deref(), creds)
             } else {
                 Vec::new()
             },
@@ -356,7 +356,7 @@ pub async fn run_since(
             stats.clone(),
         )
         .with_platform_metrics(platform_metrics)
-        .with_app_signals(app_signals),
+        .with_app_signals(app_signals, cfg.app_signals_interval),
     );
 
     // 4. The loop.
