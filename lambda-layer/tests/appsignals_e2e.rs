@@ -226,6 +226,107 @@ fn dimension_sets(doc: &Value) -> Vec<BTreeSet<String>> {
         .collect()
 }
 
+/// The CloudWatch Logs side: moto with an IAM key the execution role
+/// uses, and the spans' endpoint verifying the same key.
+struct Aws {
+    moto: Moto,
+    key: (String, String),
+    traces: FakeOtlpEndpoint,
+}
+
+impl Aws {
+    async fn start() -> Self {
+        let moto = Moto::start("appsignals_e2e", Some(3));
+        let key = moto.create_user_key("logs:*");
+        let traces = FakeOtlpEndpoint::start(OtlpEndpointOptions {
+            sigv4: Some(SigV4Expect {
+                credentials: Credentials {
+                    access_key_id: key.0.clone(),
+                    secret_access_key: key.1.clone(),
+                    session_token: None,
+                },
+                region: REGION.into(),
+                service: "xray".into(),
+            }),
+            ..OtlpEndpointOptions::default()
+        })
+        .await
+        .unwrap();
+        Self { moto, key, traces }
+    }
+
+    /// Every span received (none refused), after checking that the `n`
+    /// SERVER spans, one per invoke, are the function's local roots.
+    fn local_roots(&self, n: usize) -> Vec<Span> {
+        assert!(
+            self.traces.rejected().is_empty(),
+            "{:?}",
+            self.traces.rejected()
+        );
+        let spans = spans(&self.traces.received());
+        let servers: Vec<&Span> = spans
+            .iter()
+            .filter(|s| s.kind == SpanKind::Server as i32)
+            .collect();
+        assert_eq!(servers.len(), n, "one SERVER span per invoke");
+        let operation = format!("{FUNCTION}/FunctionHandler");
+        for s in &servers {
+            assert_eq!(attr(s, "aws.span.kind"), Some("LOCAL_ROOT"), "{s:?}");
+            assert_eq!(attr(s, "aws.local.service"), Some(FUNCTION));
+            assert_eq!(attr(s, "aws.local.operation"), Some(operation.as_str()));
+            assert_eq!(attr(s, "aws.local.environment"), Some("lambda:default"));
+            assert_eq!(attr(s, "aws.remote.service"), None);
+        }
+        spans
+    }
+
+    /// `cfg` with Application Signals on, CloudWatch Logs at moto and the key.
+    fn configure(&self, cfg: SimConfig) -> SimConfig {
+        let mut cfg = cfg
+            .with_env("OTEL_AWS_APPLICATION_SIGNALS_ENABLED", "true")
+            .with_env("AWS_ENDPOINT_URL_LOGS", self.moto.url());
+        cfg.credentials = SimCredentials {
+            access_key_id: self.key.0.clone(),
+            secret_access_key: self.key.1.clone(),
+            session_token: None,
+        };
+        cfg
+    }
+}
+
+/// The service-metric documents (local roots) of `function`, checked
+/// against the agent's service dimension sets.
+fn service_docs<'a>(docs: &'a [Value], function: &str) -> Vec<&'a Value> {
+    let operation = format!("{function}/FunctionHandler");
+    assert!(
+        !docs.iter().any(|d| d["Telemetry.Source"] == "ServerSpan"),
+        "{docs:?}"
+    );
+    let service: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["Telemetry.Source"] == "LocalRootSpan")
+        .collect();
+    assert!(!service.is_empty(), "{docs:?}");
+    for d in &service {
+        assert_eq!(
+            d["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ApplicationSignals",
+            "{d}"
+        );
+        assert_eq!(d["Environment"], "lambda:default", "{d}");
+        assert_eq!(d["Service"], function, "{d}");
+        assert_eq!(d["Operation"], operation.as_str(), "{d}");
+        assert_eq!(
+            dimension_sets(d),
+            vec![
+                set_of(&["Environment", "Service", "Operation"]),
+                set_of(&["Environment", "Service"])
+            ],
+            "{d}"
+        );
+    }
+    service
+}
+
 /// Sum of a statistic set's `field` over `docs`.
 fn total(docs: &[&Value], metric: &str, field: &str) -> f64 {
     docs.iter()
@@ -236,24 +337,7 @@ fn total(docs: &[&Value], metric: &str, field: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_spans_get_application_signals_attributes_and_emf_metrics_reach_cloudwatch_logs() {
     let _serial = SERIAL.lock().await;
-    let moto = Moto::start("appsignals_e2e", Some(3));
-    let key = moto.create_user_key("logs:*");
-    let creds = Credentials {
-        access_key_id: key.0.clone(),
-        secret_access_key: key.1.clone(),
-        session_token: None,
-    };
-    // The spans' endpoint verifies the same execution-role key.
-    let traces = FakeOtlpEndpoint::start(OtlpEndpointOptions {
-        sigv4: Some(SigV4Expect {
-            credentials: creds.clone(),
-            region: REGION.into(),
-            service: "xray".into(),
-        }),
-        ..OtlpEndpointOptions::default()
-    })
-    .await
-    .unwrap();
+    let aws = Aws::start().await;
     let layer = LayerDir::new("appsignals-e2e");
     // Invoke 1: a child span and an S3 call (200); 2: an S3 call answered
     // 404; 3: the handler fails.
@@ -262,15 +346,9 @@ async fn function_spans_get_application_signals_attributes_and_emf_metrics_reach
         serde_json::json!({"client_status": 404}),
         serde_json::json!({"fail": true}),
     ];
-    let mut cfg = sim(&layer, &traces, &invokes)
-        .with_env("OTEL_AWS_APPLICATION_SIGNALS_ENABLED", "true")
-        .with_env("OTEL_AWS_LAMBDA_PLATFORM_SPANS", "true")
-        .with_env("AWS_ENDPOINT_URL_LOGS", moto.url());
-    cfg.credentials = SimCredentials {
-        access_key_id: creds.access_key_id.clone(),
-        secret_access_key: creds.secret_access_key.clone(),
-        session_token: None,
-    };
+    let cfg = aws
+        .configure(sim(&layer, &aws.traces, &invokes))
+        .with_env("OTEL_AWS_LAMBDA_PLATFORM_SPANS", "true");
     let report = Simulator::run(cfg).await.unwrap();
     let st = stats(&layer);
     let statuses: Vec<&str> = report.invokes.iter().map(|i| i.status.as_str()).collect();
@@ -281,23 +359,10 @@ async fn function_spans_get_application_signals_attributes_and_emf_metrics_reach
         "{:?}",
         report.shutdown
     );
-    assert!(traces.rejected().is_empty(), "{:?}", traces.rejected());
 
     // The spans, as exported: ADOT's attributes.
-    let spans = spans(&traces.received());
-    let servers: Vec<&Span> = spans
-        .iter()
-        .filter(|s| s.kind == SpanKind::Server as i32)
-        .collect();
-    assert_eq!(servers.len(), 3, "one SERVER span per invoke");
+    let spans = aws.local_roots(3);
     let operation = format!("{FUNCTION}/FunctionHandler");
-    for s in &servers {
-        assert_eq!(attr(s, "aws.span.kind"), Some("LOCAL_ROOT"), "{s:?}");
-        assert_eq!(attr(s, "aws.local.service"), Some(FUNCTION));
-        assert_eq!(attr(s, "aws.local.operation"), Some(operation.as_str()));
-        assert_eq!(attr(s, "aws.local.environment"), Some("lambda:default"));
-        assert_eq!(attr(s, "aws.remote.service"), None);
-    }
     let clients: Vec<&Span> = spans
         .iter()
         .filter(|s| s.kind == SpanKind::Client as i32)
@@ -331,7 +396,7 @@ async fn function_spans_get_application_signals_attributes_and_emf_metrics_reach
     assert!(platform.iter().all(|s| attr(s, "aws.span.kind").is_none()));
 
     // The EMF documents in CloudWatch Logs.
-    let (streams, docs) = read_emf(&moto, &key);
+    let (streams, docs) = read_emf(&aws.moto, &aws.key);
     assert_eq!(
         streams.len(),
         1,
@@ -370,20 +435,7 @@ async fn function_spans_get_application_signals_attributes_and_emf_metrics_reach
             .collect()
     };
     // Service metrics: every invoke once (the LOCAL_ROOT SERVER span), the failed one a fault.
-    let service = by_source("LocalRootSpan");
-    assert!(!service.is_empty(), "{docs:?}");
-    assert!(by_source("ServerSpan").is_empty(), "{docs:?}");
-    for d in &service {
-        assert_eq!(d["Operation"], operation.as_str(), "{d}");
-        assert_eq!(
-            dimension_sets(d),
-            vec![
-                set_of(&["Environment", "Service", "Operation"]),
-                set_of(&["Environment", "Service"])
-            ],
-            "{d}"
-        );
-    }
+    let service = service_docs(&docs, FUNCTION);
     assert_eq!(total(&service, "Latency", "Count"), 3.0);
     assert_eq!(total(&service, "Fault", "Count"), 3.0);
     assert_eq!(total(&service, "Fault", "Sum"), 1.0, "one invoke failed");
@@ -529,4 +581,49 @@ async fn counting_listener() -> (String, Arc<AtomicUsize>, tokio::task::JoinHand
         }
     });
     (url, count, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_python_sdk_spans_through_the_wrapper_appear_in_application_signals() {
+    let _serial = SERIAL.lock().await;
+    let python = otel_aws_testkit::tooling::python(
+        "appsignals_e2e (Python)",
+        "import awslambdaric, opentelemetry.sdk, \
+         opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.propagators.aws",
+        "run `make test-deps` (installs awslambdaric and the OpenTelemetry Python SDK into \
+         .tools/venv) or set OTEL_AWS_TEST_PYTHON to a Python that has them",
+        otel_aws_testkit::tooling::Need::Required,
+    )
+    .expect("Need::Required panics instead");
+    let aws = Aws::start().await;
+    let layer = LayerDir::new("appsignals-e2e-py");
+    let manifest = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    const N: usize = 3;
+    let invokes = vec![serde_json::json!({"spans": 1}); N];
+    // The plain OpenTelemetry Python SDK (no ADOT), run by awslambdaric
+    // through the layer's exec wrapper (tests/python/otel_function.py).
+    let mut cfg = sim(&layer, &aws.traces, &invokes);
+    cfg.function = vec![
+        python.display().to_string(),
+        "-m".into(),
+        "awslambdaric".into(),
+        "otel_function.handler".into(),
+    ];
+    let mut cfg = aws
+        .configure(cfg)
+        .with_env("AWS_EXECUTION_ENV", "AWS_Lambda_python3.11")
+        .with_env("PYTHONDONTWRITEBYTECODE", "1");
+    cfg.exec_wrapper = Some(manifest.join("scripts/otel-aws-wrapper"));
+    cfg.task_root = Some(manifest.join("tests/python"));
+    cfg.handler = "otel_function.handler".into();
+    let report = Simulator::run(cfg).await.unwrap();
+    common::assert_all_succeeded(&report, N);
+    // The wrapper names the service after the function; the SDK's SERVER
+    // span is the invoke's local root.
+    aws.local_roots(N);
+    let (_, docs) = read_emf(&aws.moto, &aws.key);
+    let service = service_docs(&docs, FUNCTION);
+    assert_eq!(total(&service, "Latency", "Count"), N as f64);
+    assert_eq!(total(&service, "Fault", "Sum"), 0.0);
+    assert_eq!(total(&service, "Error", "Sum"), 0.0);
 }
