@@ -279,7 +279,7 @@ impl LogsClient {
         Err(CallError {
             status,
             code,
-            message: parsed.message,
+            message: first_line(&parsed.message),
         })
     }
 
@@ -375,6 +375,22 @@ pub enum PutError {
     Missing,
     /// Any other failure.
     Failed(ExportError),
+}
+
+/// Most characters of an AWS error message kept for logs and errors.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// The first line of an AWS error message, at most [`MAX_MESSAGE_CHARS`]:
+/// a `SignatureDoesNotMatch` answer may go on with the canonical request,
+/// whose `x-amz-security-token` line is a secret.
+fn first_line(message: &str) -> String {
+    message
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_MESSAGE_CHARS)
+        .collect()
 }
 
 /// Events CloudWatch Logs rejected, from the index ranges it reports.
@@ -482,6 +498,15 @@ mod tests {
         let c = LogsClient::new("eu-west-1", None, creds).unwrap();
         assert_eq!(c.url.as_str(), "https://logs.eu-west-1.amazonaws.com/");
         assert_eq!(c.host, "logs.eu-west-1.amazonaws.com");
+    }
+
+    #[test]
+    fn error_messages_stop_before_a_canonical_request() {
+        let msg = "The request signature we calculated does not match the signature you provided.\n\nThe Canonical String for this request should have been\n'POST\n/\n\nx-amz-security-token:SECRET-TOKEN\n'";
+        let kept = first_line(msg);
+        assert!(kept.starts_with("The request signature"), "{kept}");
+        assert!(!kept.contains("SECRET-TOKEN"), "{kept}");
+        assert_eq!(first_line(&"x".repeat(1000)).len(), MAX_MESSAGE_CHARS);
     }
 
     #[test]
