@@ -5,7 +5,10 @@
 //! circuit breaker allows (see [`super::delivery`]). What a destination did
 //! not accept stays in its lane for the next chance; the other destinations
 //! are not sent it again. Traces, metrics and logs go the same way, each
-//! with its own buffer, lanes and counters, in the same flush.
+//! with its own buffer, lanes and counters, in the same flush. With
+//! Application Signals on, the function's spans are annotated before they
+//! reach the lanes, and the metrics of the interval the flush ends go to a
+//! lane of their own (see [`super::appsignals`]).
 //!
 //! Delivery is at least once: an attempt that timed out may still have
 //! been taken by the destination, and is sent again.
