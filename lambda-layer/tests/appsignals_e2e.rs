@@ -627,3 +627,97 @@ async fn plain_python_sdk_spans_through_the_wrapper_appear_in_application_signal
     assert_eq!(total(&service, "Fault", "Sum"), 0.0);
     assert_eq!(total(&service, "Error", "Sum"), 0.0);
 }
+
+/// The docs/benchmarks.md figure: post-runtime time per invoke with
+/// Application Signals off and on, `BENCH_INVOKES` each (default 100), of
+/// the Rust test function (3 child spans and an S3-shaped CLIENT span per
+/// invoke, `OTEL_AWS_LAMBDA_FLUSH=end`); spans and EMF go to loopback
+/// SigV4-verifying fakes, so the difference is the extension's own work
+/// (annotation, aggregation, EMF encoding, signing, one more request in the
+/// same flush), not a network. Prints a table; asserts what arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run with --run-ignored ignored-only --no-capture"]
+async fn post_runtime_with_and_without_application_signals() {
+    let _serial = SERIAL.lock().await;
+    let n: usize = std::env::var("BENCH_INVOKES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let mut rows = Vec::new();
+    for on in [false, true] {
+        let traces = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces(REGION))
+            .await
+            .unwrap();
+        // A fast CloudWatch Logs stand-in (the client's correctness is
+        // moto's test above): answers every signed JSON 1.1 call `{}`.
+        let (logs_url, logs_calls) = fast_logs().await;
+        let layer = LayerDir::new(&format!("appsignals-bench-{on}"));
+        let invokes = vec![serde_json::json!({"spans": 3, "client_status": 200}); n];
+        let mut cfg = sim(&layer, &traces, &invokes).with_env("AWS_ENDPOINT_URL_LOGS", logs_url);
+        if on {
+            cfg = cfg.with_env("OTEL_AWS_APPLICATION_SIGNALS_ENABLED", "true");
+        }
+        let report = Simulator::run(cfg).await.unwrap();
+        common::assert_all_succeeded(&report, n);
+        let st = stats(&layer);
+        assert_eq!(st.spans_exported, 5 * n as u64, "{st:?}");
+        if on {
+            assert_eq!(
+                st.app_signals_points_exported, st.app_signals_points,
+                "{st:?}"
+            );
+        }
+        let mut v: Vec<f64> = report
+            .invokes
+            .iter()
+            .map(|i| i.post_runtime_extension_ms)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| v[((v.len() as f64 * p) as usize).min(v.len() - 1)];
+        rows.push(format!(
+            "| {} | {n} | {:.2} | {:.2} | {:.2} | {} |",
+            if on { "on" } else { "off" },
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            logs_calls.load(Ordering::SeqCst),
+        ));
+    }
+    println!(
+        "| Application Signals | invokes | post-runtime p50 ms | p90 ms | p99 ms | Logs requests |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+/// A loopback CloudWatch Logs stand-in: every `POST /` signed for `logs`
+/// (else 403) answered `{}`; `(URL, calls answered)`.
+async fn fast_logs() -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let c = c.clone();
+            async move {
+                let signed = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("/logs/aws4_request"));
+                if !signed {
+                    return (axum::http::StatusCode::FORBIDDEN, "{}");
+                }
+                c.fetch_add(1, Ordering::SeqCst);
+                (axum::http::StatusCode::OK, "{}")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, calls)
+}
