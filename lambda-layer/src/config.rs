@@ -184,6 +184,16 @@ pub struct ExtensionConfig {
     pub env: Env,
     /// Metrics and logs: destinations, platform metrics, log forwarding.
     pub signals: crate::signal_config::SignalsConfig,
+    /// CloudWatch Application Signals (`OTEL_AWS_APPLICATION_SIGNALS_ENABLED`,
+    /// the distro's variable and rule): annotate the function's spans, send
+    /// the metrics as EMF (see [`crate::extension::appsignals`]).
+    pub app_signals: bool,
+    /// Shortest Application Signals aggregation interval: zero (every
+    /// flush, i.e. every invoke with `end`: the environment may freeze for
+    /// good after any invoke), or on Lambda Managed Instances, which flush
+    /// every 200 ms and never freeze, `OTEL_METRIC_EXPORT_INTERVAL` (default
+    /// 60 s, the agent's interval).
+    pub app_signals_interval: Duration,
 }
 
 impl ExtensionConfig {
@@ -219,8 +229,16 @@ impl ExtensionConfig {
         };
         let (export, upstream) = export_config(&env)?;
         let signals = crate::signal_config::SignalsConfig::from_env(&env)?;
+        let app_signals = otel_aws_distro::appsignals::export::enabled(&env)?;
+        let app_signals_interval = if app_signals && managed {
+            otel_aws_distro::appsignals::export::flush_interval(&env)?
+        } else {
+            Duration::ZERO
+        };
         Ok(Self {
             signals,
+            app_signals,
+            app_signals_interval,
             managed,
             upstream,
             flush,

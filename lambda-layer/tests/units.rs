@@ -118,6 +118,7 @@ fn config_errors_name_the_variable() {
         ),
         ("OTEL_AWS_CONFIG", "/nonexistent/otel-aws.conf"),
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "zip"),
+        ("OTEL_AWS_APPLICATION_SIGNALS_ENABLED", "yes"),
     ];
     for (var, value) in table {
         let err = ExtensionConfig::from_env(&base.clone().with(var, value))

@@ -3,7 +3,9 @@
 //! `{"spans": N, "burst": M, "sleep_ms": T}` — N child spans through
 //! `tracing`; M spans posted as raw OTLP to the extension (in requests of
 //! 5,000, bypassing the SDK's queue bound) to exercise the extension's
-//! buffer; sleep T ms.
+//! buffer; sleep T ms. `"client_status": S` adds a CLIENT span shaped like
+//! an AWS SDK call (S3 `GetObject` on bucket `orders-archive`, HTTP status
+//! S); `"fail": true` makes the handler return an error.
 
 use lambda_runtime::{Error, LambdaEvent};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -65,8 +67,24 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     if let Some(n) = p.get("burst").and_then(Value::as_u64) {
         burst(n as usize).await?;
     }
+    if let Some(status) = p.get("client_status").and_then(Value::as_i64) {
+        // The attributes OpenTelemetry's AWS SDK instrumentations set.
+        tracing::info_span!(
+            "S3.GetObject",
+            otel.kind = "client",
+            rpc.system = "aws-api",
+            rpc.service = "S3",
+            rpc.method = "GetObject",
+            aws.s3.bucket = "orders-archive",
+            http.response.status_code = status,
+        )
+        .in_scope(|| {});
+    }
     if let Some(ms) = p.get("sleep_ms").and_then(Value::as_u64) {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    if p.get("fail").and_then(Value::as_bool) == Some(true) {
+        return Err("the event asked for a failure".into());
     }
     Ok(json!({"ok": true, "request_id": event.context.request_id}))
 }

@@ -5,7 +5,10 @@
 //! circuit breaker allows (see [`super::delivery`]). What a destination did
 //! not accept stays in its lane for the next chance; the other destinations
 //! are not sent it again. Traces, metrics and logs go the same way, each
-//! with its own buffer, lanes and counters, in the same flush.
+//! with its own buffer, lanes and counters, in the same flush. With
+//! Application Signals on, the function's spans are annotated before they
+//! reach the lanes, and the metrics of the interval the flush ends go to a
+//! lane of their own (see [`super::appsignals`]).
 //!
 //! Delivery is at least once: an attempt that timed out may still have
 //! been taken by the destination, and is sent again.
@@ -21,6 +24,7 @@ use opentelemetry_proto::tonic::common::v1::KeyValue;
 use otel_aws_distro::export::BatchExporter;
 use tokio::sync::watch;
 
+use super::appsignals::LambdaAppSignals;
 use super::delivery::{Attempt, FlushKind, Lane, PROBE_TIMEOUT};
 use super::stats::{ExtensionStats, SignalStats, inc};
 use crate::buffer::{Buffer, LogBuffer, MetricBuffer, SpanBuffer};
@@ -40,6 +44,9 @@ pub struct ExporterSet {
     pub metrics: Vec<Arc<dyn BatchExporter>>,
     /// Where log records go (none: they are counted as dropped).
     pub logs: Vec<Arc<dyn BatchExporter>>,
+    /// Where the Application Signals metrics go (EMF to CloudWatch Logs;
+    /// none: they are counted as dropped).
+    pub app_signals: Vec<Arc<dyn BatchExporter>>,
 }
 
 impl ExporterSet {
@@ -166,17 +173,27 @@ impl<B: Batch> Pipe<B> {
         (intake + lanes) as u64
     }
 
-    /// Moves the receive buffer (and `extra`) into every lane; returns the items moved.
-    fn take_into(&self, extra: Option<B>, resource: &[KeyValue], stats: &SignalStats) -> usize {
+    /// Moves the receive buffer (and `extra`) into every lane; returns the
+    /// items moved. `prepare` sees what was received (the resource filled
+    /// in), not `extra`.
+    fn take_into(
+        &self,
+        extra: Option<B>,
+        resource: &[KeyValue],
+        stats: &SignalStats,
+        prepare: impl FnOnce(&mut B),
+    ) -> usize {
         let mut taken = self.buffer.take().batch;
-        if let Some(extra) = extra {
+        taken.fill_resource(resource);
+        prepare(&mut taken);
+        if let Some(mut extra) = extra {
+            extra.fill_resource(resource);
             taken.append(extra);
         }
         let items = taken.items();
         if items == 0 {
             return 0;
         }
-        taken.fill_resource(resource);
         let Some((last, others)) = self.lanes().split_last() else {
             // No exporter configured: nothing will ever send these.
             inc(&stats.export_dropped, items as u64);
@@ -244,6 +261,30 @@ impl<B: Batch> Pipe<B> {
     }
 }
 
+/// Application Signals: the generator, and the lane of its metrics (its
+/// receive buffer stays empty: the metrics come from the flush itself).
+#[derive(Debug)]
+struct AppSignalsPipe {
+    signals: Arc<LambdaAppSignals>,
+    pipe: Pipe<ExportMetricsServiceRequest>,
+    /// Shortest aggregation interval (zero: every flush ends one).
+    interval: Duration,
+    /// When the current interval began (clock offset).
+    since: Mutex<Duration>,
+}
+
+impl AppSignalsPipe {
+    /// Ends the interval when it is due at `now` (or `force`): its metrics.
+    fn take_due(&self, now: Duration, force: bool) -> Option<ExportMetricsServiceRequest> {
+        let mut since = self.since.lock().unwrap_or_else(|p| p.into_inner());
+        if !force && now.saturating_sub(*since) < self.interval {
+            return None;
+        }
+        *since = now;
+        self.signals.take_metrics(unix_now_ns())
+    }
+}
+
 /// Flushes the buffers; share as `Arc<Flusher>`.
 #[derive(Debug)]
 pub struct Flusher {
@@ -251,6 +292,7 @@ pub struct Flusher {
     traces: Pipe<ExportTraceServiceRequest>,
     metrics: Pipe<ExportMetricsServiceRequest>,
     logs: Pipe<ExportLogsServiceRequest>,
+    app_signals: Option<AppSignalsPipe>,
     exporters: Exporters,
     built: OnceLock<()>,
     limits: BufferLimits,
@@ -279,6 +321,7 @@ impl Flusher {
             traces: Pipe::new(buffers.traces.clone()),
             metrics: Pipe::new(buffers.metrics.clone()),
             logs: Pipe::new(buffers.logs.clone()),
+            app_signals: None,
             buffers,
             exporters,
             built: OnceLock::new(),
@@ -297,6 +340,34 @@ impl Flusher {
     pub fn with_platform_metrics(mut self, p: Option<Arc<Mutex<PlatformMetrics>>>) -> Self {
         self.platform_metrics = p;
         self
+    }
+
+    /// Annotates the function's spans with Application Signals attributes
+    /// and sends the metrics to the `app_signals` exporters, ending an
+    /// aggregation interval at a flush once `interval` has passed (zero:
+    /// at every flush) and at SHUTDOWN.
+    pub fn with_app_signals(
+        mut self,
+        s: Option<Arc<LambdaAppSignals>>,
+        interval: Duration,
+    ) -> Self {
+        self.app_signals = s.map(|signals| AppSignalsPipe {
+            signals,
+            pipe: Pipe::new(Arc::new(Buffer::new(self.limits, self.clock.clone()))),
+            interval,
+            since: Mutex::new(self.clock.now()),
+        });
+        self
+    }
+
+    /// The Application Signals generator, when on.
+    pub fn app_signals(&self) -> Option<&Arc<LambdaAppSignals>> {
+        self.app_signals.as_ref().map(|a| &a.signals)
+    }
+
+    /// Application Signals metric data points held for their destination.
+    pub fn app_signals_held(&self) -> usize {
+        self.app_signals.as_ref().map_or(0, |a| a.pipe.held())
     }
 
     /// The receive buffers.
@@ -331,12 +402,17 @@ impl Flusher {
             .iter()
             .map(|l| (l.breaker(), l.spans()));
         let g = self.logs.lanes().iter().map(|l| (l.breaker(), l.spans()));
-        t.chain(m).chain(g)
+        let a = self
+            .app_signals
+            .iter()
+            .flat_map(|a| a.pipe.lanes())
+            .map(|l| (l.breaker(), l.spans()));
+        t.chain(m).chain(g).chain(a)
     }
 
     /// Items held for delivery, all signals: the receive buffers plus the fullest lane of each.
     pub fn held(&self) -> usize {
-        self.traces.held() + self.metrics.held() + self.logs.held()
+        self.traces.held() + self.metrics.held() + self.logs.held() + self.app_signals_held()
     }
 
     /// Spans held in the fullest traces lane (not yet accepted by some destination).
@@ -386,10 +462,12 @@ impl Flusher {
         let t = self.traces.discard();
         let m = self.metrics.discard();
         let l = self.logs.discard();
+        let a = self.app_signals.as_ref().map_or(0, |a| a.pipe.discard());
         inc(&self.stats.traces.dropped_shutdown, t);
         inc(&self.stats.metrics.dropped_shutdown, m);
         inc(&self.stats.logs.dropped_shutdown, l);
-        t + m + l
+        inc(&self.stats.app_signals.dropped_shutdown, a);
+        t + m + l + a
     }
 
     async fn ready(&self, budget: Duration) -> bool {
@@ -406,6 +484,9 @@ impl Flusher {
         self.traces.init(&set.traces, self.limits);
         self.metrics.init(&set.metrics, self.limits);
         self.logs.init(&set.logs, self.limits);
+        if let Some(a) = &self.app_signals {
+            a.pipe.init(&set.app_signals, self.limits);
+        }
         let _ = self.built.set(());
         true
     }
@@ -422,20 +503,28 @@ impl Flusher {
         if !self.ready(budget.saturating_sub(start.elapsed())).await {
             return FlushReport::default();
         }
-        let spans = self.take_into();
+        let spans = self.take_into(kind);
         let remaining = budget.saturating_sub(start.elapsed());
         let s = &self.stats;
-        let (t, m, l) = tokio::join!(
+        let app_signals = async {
+            match &self.app_signals {
+                Some(a) => a.pipe.send(kind, remaining, self, &s.app_signals).await,
+                None => PipeOutcome::default(),
+            }
+        };
+        let (t, m, l, a) = tokio::join!(
             self.traces.send(kind, remaining, self, &s.traces),
             self.metrics.send(kind, remaining, self, &s.metrics),
             self.logs.send(kind, remaining, self, &s.logs),
+            app_signals,
         );
-        if t.failed || m.failed || l.failed {
+        if t.failed || m.failed || l.failed || a.failed {
             inc(&self.stats.flushes_incomplete, 1);
             tracing::warn!(
                 spans = self.traces.lane_items(),
                 metric_points = self.metrics.lane_items(),
                 log_records = self.logs.lane_items(),
+                app_signals_points = self.app_signals_held(),
                 "flush incomplete: a destination failed; what it did not take is kept and retried off the invoke path"
             );
         }
@@ -444,14 +533,18 @@ impl Flusher {
             spans,
             exported: t.exported,
             kept,
-            complete: kept + self.metrics.lane_items() + self.logs.lane_items() == 0,
+            complete: kept
+                + self.metrics.lane_items()
+                + self.logs.lane_items()
+                + self.app_signals.as_ref().map_or(0, |a| a.pipe.lane_items())
+                == 0,
         }
     }
 
     /// Takes the receive buffers, platform spans and platform metrics into
     /// every lane (no await: nothing is in flight between the take and the
     /// hand-over); returns the spans taken.
-    fn take_into(&self) -> usize {
+    fn take_into(&self, kind: FlushKind) -> usize {
         let spans = self.platform.as_ref().and_then(|p| {
             let rs = p
                 .lock()
@@ -470,10 +563,28 @@ impl Flusher {
             Some(batch)
         });
         let s = &self.stats;
-        let t = self.traces.take_into(spans, &self.resource, &s.traces);
-        let m = self.metrics.take_into(metrics, &self.resource, &s.metrics);
-        let l = self.logs.take_into(None, &self.resource, &s.logs);
-        if t + m + l > 0 {
+        // Application Signals: the function's spans only (with the Lambda
+        // resource filled in), not the platform spans; then the interval ends.
+        let signals = self.app_signals.as_ref().map(|a| &a.signals);
+        let t = self
+            .traces
+            .take_into(spans, &self.resource, &s.traces, |batch| {
+                if let Some(signals) = signals {
+                    signals.annotate(batch);
+                }
+            });
+        let m = self
+            .metrics
+            .take_into(metrics, &self.resource, &s.metrics, |_| {});
+        let l = self.logs.take_into(None, &self.resource, &s.logs, |_| {});
+        let a = self.app_signals.as_ref().map_or(0, |a| {
+            let metrics = a.take_due(self.clock.now(), kind == FlushKind::Shutdown);
+            if let Some(m) = &metrics {
+                inc(&s.app_signals_points, m.items() as u64);
+            }
+            a.pipe.take_into(metrics, &[], &s.app_signals, |_| {})
+        });
+        if t + m + l + a > 0 {
             inc(&self.stats.flushes, 1);
         }
         t

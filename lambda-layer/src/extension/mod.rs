@@ -12,6 +12,8 @@
 //! 4. the loop in [`runner`].
 
 pub mod api;
+pub mod appsignals;
+pub mod cwlogs;
 pub mod delivery;
 pub mod flusher;
 pub mod listener;
@@ -299,11 +301,25 @@ pub async fn run_since(
             tracing::warn!(error = %e, "Telemetry API subscription failed: flushing on the function's signal or the deadline only");
         }
     });
+    let app_signals = if cfg.app_signals {
+        match appsignals::LambdaAppSignals::new(
+            otel_aws_distro::appsignals::GeneratorConfig::from_env(&cfg.env),
+        ) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                tracing::error!(error = %e, "application signals are off");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let (exp_tx, exp_rx) = tokio::sync::watch::channel(None);
     let export_cfg = cfg.export.clone();
     let signals_cfg = cfg.signals.clone();
     let creds = env_credentials(&cfg.env);
     let exp_env = cfg.env.clone();
+    let with_app_signals = app_signals.is_some();
     // On a blocking thread: building the TLS client loads the system's root
     // certificates (CPU-bound, tens of ms) and must not delay `next` on this
     // single-threaded runtime.
@@ -311,7 +327,7 @@ pub async fn run_since(
         let strategy = creds
             .clone()
             .map_or(CredentialStrategy::None, CredentialStrategy::Given);
-        let traces = build_exporters(&export_cfg, &exp_env, creds).unwrap_or_else(|e| {
+        let traces = build_exporters(&export_cfg, &exp_env, creds.clone()).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot build the exporters: spans will be dropped");
             Vec::new()
         });
@@ -319,6 +335,11 @@ pub async fn run_since(
             traces,
             metrics: build_signal_exporter("metrics", signals_cfg.metrics.as_ref(), &strategy),
             logs: build_signal_exporter("logs", signals_cfg.logs.as_ref(), &strategy),
+            app_signals: if with_app_signals {
+                appsignals::build_exporter(&exp_env, export_cfg.region.value.as_deref(), creds)
+            } else {
+                Vec::new()
+            },
         };
         let _ = exp_tx.send(Some(Arc::new(set)));
     });
@@ -334,7 +355,8 @@ pub async fn run_since(
             platform,
             stats.clone(),
         )
-        .with_platform_metrics(platform_metrics),
+        .with_platform_metrics(platform_metrics)
+        .with_app_signals(app_signals, cfg.app_signals_interval),
     );
 
     // 4. The loop.

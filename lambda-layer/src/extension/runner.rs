@@ -438,5 +438,13 @@ pub fn snapshot(stats: &ExtensionStats, flusher: &Flusher) -> StatsSnapshot {
         done_by_deadline: get(&stats.done_by_deadline),
         deferred: get(&stats.deferred),
         init_us: get(&stats.init_us),
+        app_signals_spans_annotated: flusher.app_signals().map_or(0, |a| a.annotated()),
+        app_signals_points: get(&stats.app_signals_points),
+        app_signals_points_exported: get(&stats.app_signals.exported),
+        app_signals_points_dropped: get(&stats.app_signals.export_dropped)
+            + get(&stats.app_signals.dropped_outage)
+            + get(&stats.app_signals.dropped_shutdown)
+            + flusher.app_signals().map_or(0, |a| a.series_dropped()),
+        app_signals_points_held: flusher.app_signals_held() as u64,
     }
 }

@@ -32,6 +32,10 @@ pub struct ExtensionStats {
     pub metrics: SignalStats,
     /// Log records (received through OTLP, and forwarded Telemetry API lines).
     pub logs: SignalStats,
+    /// Application Signals metric data points (EMF to CloudWatch Logs).
+    pub app_signals: SignalStats,
+    /// Application Signals metric data points made (Latency, Error, Fault per label set and flush).
+    pub app_signals_points: AtomicU64,
     /// INVOKE events handled.
     pub invokes: AtomicU64,
     /// Flushes started.
@@ -121,6 +125,23 @@ pub struct StatsSnapshot {
     /// Log records dropped (buffer full, outage, refused, unsent at SHUTDOWN).
     #[serde(default)]
     pub log_records_dropped: u64,
+    /// Spans that got Application Signals attributes.
+    #[serde(default)]
+    pub app_signals_spans_annotated: u64,
+    /// Application Signals metric data points made (Latency, Error and
+    /// Fault: three per label set and flush).
+    #[serde(default)]
+    pub app_signals_points: u64,
+    /// Application Signals data points CloudWatch Logs accepted (as EMF).
+    #[serde(default)]
+    pub app_signals_points_exported: u64,
+    /// Application Signals data points dropped (no destination, outage
+    /// beyond the bounds, refused, unsent at SHUTDOWN, over the series cap).
+    #[serde(default)]
+    pub app_signals_points_dropped: u64,
+    /// Application Signals data points held for a destination that has not taken them yet.
+    #[serde(default)]
+    pub app_signals_points_held: u64,
 }
 
 impl StatsSnapshot {

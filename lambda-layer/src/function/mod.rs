@@ -171,8 +171,20 @@ impl FunctionTelemetry {
             .timeout(Duration::from_millis(200))
             .build()
             .map_err(|e| FunctionInitError::Client(e.to_string()))?;
+        // With the extension, Application Signals (the variable is in the
+        // function's and the extension's environment) are the extension's
+        // work: it annotates the spans and sends the metrics as EMF before
+        // the freeze. The distro in the function would mark the spans as
+        // already annotated and hold the metrics for its own minute-long
+        // interval, which a frozen environment may never reach.
+        let distro_env = match destination {
+            Destination::Extension { .. } => env
+                .clone()
+                .with(otel_aws_distro::appsignals::ENABLED_ENV, "false"),
+            Destination::XrayUdp(_) => env.clone(),
+        };
         let guard = builder
-            .with_env(env.clone())
+            .with_env(distro_env)
             .with_exporter(destination.exporter()?)
             .install()
             .await?;
