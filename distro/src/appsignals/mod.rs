@@ -112,21 +112,21 @@ impl AppSignals {
 
     /// Annotates `req`'s spans and records their metrics.
     pub fn process(&self, req: &mut ExportTraceServiceRequest) -> ApplyStats {
-        let mut observations = Vec::new();
-        let stats = self.generator.apply(req, |o| observations.push(o));
-        if !observations.is_empty() {
-            let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
-            for o in observations {
-                agg.record(o);
+        self.generator.apply_with(req, &mut |observations| {
+            if observations.is_empty() {
+                return;
             }
-        }
-        stats
+            let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+            for o in observations.iter() {
+                agg.record_ref(o);
+            }
+        })
     }
 
     /// Annotates `req`'s spans without recording metrics (a second
     /// exporter's copy of a batch already recorded).
     pub fn annotate(&self, req: &mut ExportTraceServiceRequest) -> ApplyStats {
-        self.generator.apply(req, |_| {})
+        self.generator.apply_with(req, &mut |_| {})
     }
 
     /// Ends the interval at `now_unix_nano`: its metrics as OTLP.
