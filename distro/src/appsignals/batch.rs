@@ -5,6 +5,7 @@
 //! attribute set goes to the caller (the metrics aggregator).
 
 use std::borrow::Cow;
+use std::ops::Range;
 
 use hashbrown::HashMap;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -78,37 +79,50 @@ pub struct Observation {
     pub end_unix_nano: u64,
 }
 
-/// An [`Observation`] borrowing its label values from the batch (what the
-/// aggregator reads; it copies the labels only for a new series).
-#[derive(Debug)]
-pub(crate) struct ObservationRef<'a> {
+/// An [`Observation`] whose labels are a range of [`Observed::labels`].
+#[derive(Clone, Debug)]
+pub(crate) struct ObservationRef {
     pub(crate) source: Source,
-    pub(crate) labels: RefSet<'a>,
+    labels: Range<usize>,
     pub(crate) latency_ms: f64,
     pub(crate) error: bool,
     pub(crate) fault: bool,
     pub(crate) end_unix_nano: u64,
 }
 
-impl ObservationRef<'_> {
-    fn into_owned(self) -> Observation {
+/// The observations of one resource's spans, their label values borrowed
+/// from the batch (what the aggregator reads; it copies the labels only
+/// for a new series), all labels in one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Observed<'a> {
+    pub(crate) observations: Vec<ObservationRef>,
+    labels: Vec<(&'static str, Cow<'a, str>)>,
+}
+
+impl<'a> Observed<'a> {
+    /// The labels of `o`.
+    pub(crate) fn labels(&self, o: &ObservationRef) -> &[(&'static str, Cow<'a, str>)] {
+        self.labels.get(o.labels.clone()).unwrap_or_default()
+    }
+
+    fn to_owned(&self, o: &ObservationRef) -> Observation {
         Observation {
-            source: self.source,
+            source: o.source,
             labels: self
-                .labels
-                .into_iter()
-                .map(|(k, v)| (k, v.into_owned()))
+                .labels(o)
+                .iter()
+                .map(|(k, v)| (*k, v.as_ref().to_owned()))
                 .collect(),
-            latency_ms: self.latency_ms,
-            error: self.error,
-            fault: self.fault,
-            end_unix_nano: self.end_unix_nano,
+            latency_ms: o.latency_ms,
+            error: o.error,
+            fault: o.fault,
+            end_unix_nano: o.end_unix_nano,
         }
     }
 }
 
-/// Receives the observations of one resource's spans (drain what you keep).
-pub(crate) type ObserveBatch<'f> = dyn for<'b> FnMut(&mut Vec<ObservationRef<'b>>) + 'f;
+/// Receives the observations of one resource's spans.
+pub(crate) type ObserveBatch<'f> = dyn for<'b> FnMut(&Observed<'b>) + 'f;
 
 /// What [`Generator::apply`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -230,9 +244,9 @@ impl Generator {
         req: &mut ExportTraceServiceRequest,
         mut observe: impl FnMut(Observation),
     ) -> ApplyStats {
-        self.apply_with(req, &mut |batch: &mut Vec<ObservationRef<'_>>| {
-            for o in batch.drain(..) {
-                observe(o.into_owned());
+        self.apply_with(req, &mut |batch: &Observed<'_>| {
+            for o in &batch.observations {
+                observe(batch.to_owned(o));
             }
         })
     }
@@ -275,7 +289,10 @@ impl Generator {
                     }
                 }
                 counts.reserve(n);
-                let mut observations = Vec::with_capacity(n);
+                let mut observed = Observed {
+                    observations: Vec::with_capacity(n),
+                    labels: Vec::with_capacity(4 * n),
+                };
                 for i in 0..local.spans.len() {
                     let (span, _) = local.spans[i];
                     stats.spans += 1;
@@ -298,9 +315,9 @@ impl Generator {
                         stats.annotated += 1;
                     }
                     counts.push(written);
-                    observe_span(span, generated, &mut observations);
+                    observe_span(span, generated, &mut observed);
                 }
-                observe(&mut observations);
+                observe(&observed);
             }
             // Phase 2: write the attributes.
             let mut writes = writes.drain(..);
@@ -346,7 +363,7 @@ fn span_attributes(generated: &RefAttributes<'_>, out: &mut Vec<KeyValue>) -> us
     set.len()
 }
 
-fn observe_span<'a>(span: &Span, generated: RefAttributes<'a>, out: &mut Vec<ObservationRef<'a>>) {
+fn observe_span<'a>(span: &Span, generated: RefAttributes<'a>, out: &mut Observed<'a>) {
     if generated.service.is_none() && generated.dependency.is_none() {
         return;
     }
@@ -368,9 +385,11 @@ fn observe_span<'a>(span: &Span, generated: RefAttributes<'a>, out: &mut Vec<Obs
         if ec2_metadata {
             continue;
         }
-        out.push(ObservationRef {
+        let start = out.labels.len();
+        out.labels.extend(labels);
+        out.observations.push(ObservationRef {
             source,
-            labels,
+            labels: start..out.labels.len(),
             latency_ms,
             error,
             fault,

@@ -2,6 +2,7 @@
 //! handed over as one OTLP metrics batch (delta histograms), and the EMF
 //! settings the CloudWatch agent uses for them.
 
+use std::borrow::Cow;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use hashbrown::{DefaultHashBuilder, HashTable, hash_table};
@@ -204,14 +205,12 @@ impl MetricsAggregator {
     }
 
     /// [`MetricsAggregator::record`] with borrowed labels.
-    pub(crate) fn record_ref(&mut self, obs: &ObservationRef<'_>) {
-        self.record_parts(
-            obs.source,
-            &obs.labels,
-            obs.latency_ms,
-            obs.error,
-            obs.fault,
-        );
+    pub(crate) fn record_ref(
+        &mut self,
+        obs: &ObservationRef,
+        labels: &[(&'static str, Cow<'_, str>)],
+    ) {
+        self.record_parts(obs.source, labels, obs.latency_ms, obs.error, obs.fault);
     }
 
     fn record_parts<S: AsRef<str>>(
@@ -222,10 +221,12 @@ impl MetricsAggregator {
         error: bool,
         fault: bool,
     ) {
+        // The keys are constants compared in full below: their lengths are
+        // enough for the hash.
         let mut h = self.hasher.build_hasher();
         source.hash(&mut h);
         for (k, v) in labels {
-            k.hash(&mut h);
+            h.write_usize(k.len());
             v.as_ref().hash(&mut h);
         }
         let hash = h.finish();

@@ -112,13 +112,13 @@ impl AppSignals {
 
     /// Annotates `req`'s spans and records their metrics.
     pub fn process(&self, req: &mut ExportTraceServiceRequest) -> ApplyStats {
-        self.generator.apply_with(req, &mut |observations| {
-            if observations.is_empty() {
+        self.generator.apply_with(req, &mut |observed| {
+            if observed.observations.is_empty() {
                 return;
             }
             let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
-            for o in observations.iter() {
-                agg.record_ref(o);
+            for o in &observed.observations {
+                agg.record_ref(o, observed.labels(o));
             }
         })
     }
