@@ -512,10 +512,10 @@ fn remote_service_and_operation<'a>(a: Attrs<'a>) -> (Cow<'a, str>, Cow<'a, str>
         service = peer;
     }
     if service == UNKNOWN_REMOTE_SERVICE {
-        service = Cow::Owned(generated_remote_service(a));
+        service = generated_remote_service(a);
     }
     if operation == UNKNOWN_REMOTE_OPERATION {
-        operation = Cow::Owned(generated_remote_operation(a));
+        operation = generated_remote_operation(a);
     }
     (service, operation)
 }
@@ -528,29 +528,29 @@ fn with_port(a: Attrs<'_>, host: Cow<'_, str>, port_key: &str) -> String {
 }
 
 /// Remote service from the peer address or the URL's host.
-fn generated_remote_service(a: Attrs<'_>) -> String {
+fn generated_remote_service<'a>(a: Attrs<'a>) -> Cow<'a, str> {
     if let Some(host) = a.str(NET_PEER_NAME) {
-        with_port(a, host, NET_PEER_PORT)
+        Cow::Owned(with_port(a, host, NET_PEER_PORT))
     } else if let Some(addr) = a.str(NET_SOCK_PEER_ADDR) {
-        with_port(a, addr, NET_SOCK_PEER_PORT)
+        Cow::Owned(with_port(a, addr, NET_SOCK_PEER_PORT))
     } else {
         a.str(HTTP_URL)
             .map(|u| url_parts(&u).netloc.to_owned())
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| UNKNOWN_REMOTE_SERVICE.to_owned())
+            .map_or(Cow::Borrowed(UNKNOWN_REMOTE_SERVICE), Cow::Owned)
     }
 }
 
 /// Remote operation from the URL's first path segment and the method.
-fn generated_remote_operation(a: Attrs<'_>) -> String {
-    let mut operation = match a.str(HTTP_URL) {
-        Some(u) => api_path(url_parts(&u).path),
-        None => UNKNOWN_REMOTE_OPERATION.to_owned(),
+fn generated_remote_operation<'a>(a: Attrs<'a>) -> Cow<'a, str> {
+    let operation = match a.str(HTTP_URL) {
+        Some(u) => Cow::Owned(api_path(url_parts(&u).path)),
+        None => Cow::Borrowed(UNKNOWN_REMOTE_OPERATION),
     };
-    if let Some(method) = a.str(HTTP_METHOD) {
-        operation = format!("{method} {operation}");
+    match a.str(HTTP_METHOD) {
+        Some(method) => Cow::Owned(format!("{method} {operation}")),
+        None => operation,
     }
-    operation
 }
 
 struct RemoteResource {
