@@ -4,7 +4,8 @@
 #   ecs-sidecar/scripts/bench.sh udp  [SECONDS] [RATE]   legacy UDP segments in -> awsxray (PutTraceSegments) -> loopback sink
 #   ecs-sidecar/scripts/bench.sh idle                    RSS 3 s after start (OTLP grpc+http, UDP, otlphttp)
 # LIMIT_MIB=64 adds the shipped configs' memory_limiter (limit_mib LIMIT_MIB, spike a quarter of it)
-# to the OTLP pipeline (default: none, the implicit bound).
+# to the OTLP pipeline (default: none, the implicit bound). APPSIGNALS=1 adds the awsapplicationsignals
+# processor to it; BATCH=N sets the batch processor's send_batch_size (default 8192).
 # RATE 0 = flat out. The sidecar runs pinned to core 0 (taskset -c 0) under /usr/bin/time -v; the load
 # generator (otel-aws-loadgen, testkit) on core 1. Binaries: SIDECAR (default: the static musl release
 # build of build-image.sh) and LOADGEN (default: the release build of otel-aws-loadgen).
@@ -87,8 +88,18 @@ service:
       exporters: [otlphttp]
 EOF
 
+if [ -n "${BATCH:-}" ]; then
+  # batch send_batch_size BATCH, send_batch_max_size BATCH + 1/4 (the loopback sink takes bodies up to 2 MiB:
+  # with APPSIGNALS=1 a 10,000-span batch is larger, use BATCH=2048)
+  sed -i "s/send_batch_size: 8192/send_batch_size: ${BATCH}/; s/send_batch_max_size: 10000/send_batch_max_size: $((BATCH + BATCH / 4))/" "$WORK/otlp.yaml"
+fi
+if [ -n "${APPSIGNALS:-}" ]; then
+  # The awsapplicationsignals processor (attributes on every span, Latency/Error/Fault per label set);
+  # its EMF flush (60 s, and at shutdown) goes to the loopback sink.
+  sed -i "s/^processors:/processors:\n  awsapplicationsignals:\n    region: us-east-1\n    endpoint: http:\/\/127.0.0.1:14318/; s/processors: \[batch\]/processors: [awsapplicationsignals, batch]/" "$WORK/otlp.yaml"
+fi
 if [ -n "${LIMIT_MIB:-}" ]; then
-  sed -i "s/^processors:/processors:\n  memory_limiter:\n    check_interval: 1s\n    limit_mib: ${LIMIT_MIB}\n    spike_limit_mib: $((LIMIT_MIB / 4))/; s/processors: \[batch\]/processors: [memory_limiter, batch]/" "$WORK/otlp.yaml"
+  sed -i "s/^processors:/processors:\n  memory_limiter:\n    check_interval: 1s\n    limit_mib: ${LIMIT_MIB}\n    spike_limit_mib: $((LIMIT_MIB / 4))/; s/processors: \[\(.*\)batch\]/processors: [memory_limiter, \1batch]/" "$WORK/otlp.yaml"
 fi
 
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_REGION=us-east-1

@@ -4,15 +4,18 @@
 //! attributes are written onto the spans, and one [`Observation`] per metric
 //! attribute set goes to the caller (the metrics aggregator).
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::ops::Range;
 
+use hashbrown::HashMap;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Av};
 use opentelemetry_proto::tonic::trace::v1::{Span, SpanFlags, span::SpanKind, status::StatusCode};
 
-use super::environment::local_environment;
+use super::environment::local_environment_ref;
 use super::generator::{
-    AttrSet, Attrs, Generator, MetricAttributes, SpanContext, kind_of, set_attr,
+    AttrSet, Attrs, Generator, RefAttributes, RefSet, SpanContext, kind_of, local_service_ref,
+    set_ref,
 };
 use super::keys::*;
 
@@ -60,9 +63,9 @@ impl Source {
         })
     }
 
-    fn of(set: &AttrSet) -> Option<Self> {
+    fn of(set: &RefSet<'_>) -> Option<Self> {
         let kind = set.iter().find(|(k, _)| *k == AWS_SPAN_KIND)?;
-        Self::from_span_kind(kind.1.as_str())
+        Self::from_span_kind(kind.1.as_ref())
     }
 }
 
@@ -82,6 +85,51 @@ pub struct Observation {
     /// The span's end time (nanoseconds since the epoch).
     pub end_unix_nano: u64,
 }
+
+/// An [`Observation`] whose labels are a range of [`Observed::labels`].
+#[derive(Clone, Debug)]
+pub(crate) struct ObservationRef {
+    pub(crate) source: Source,
+    labels: Range<usize>,
+    pub(crate) latency_ms: f64,
+    pub(crate) error: bool,
+    pub(crate) fault: bool,
+    pub(crate) end_unix_nano: u64,
+}
+
+/// The observations of one resource's spans, their label values borrowed
+/// from the batch (what the aggregator reads; it copies the labels only
+/// for a new series), all labels in one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Observed<'a> {
+    pub(crate) observations: Vec<ObservationRef>,
+    labels: Vec<(&'static str, Cow<'a, str>)>,
+}
+
+impl<'a> Observed<'a> {
+    /// The labels of `o`.
+    pub(crate) fn labels(&self, o: &ObservationRef) -> &[(&'static str, Cow<'a, str>)] {
+        self.labels.get(o.labels.clone()).unwrap_or_default()
+    }
+
+    fn to_owned(&self, o: &ObservationRef) -> Observation {
+        Observation {
+            source: o.source,
+            labels: self
+                .labels(o)
+                .iter()
+                .map(|(k, v)| (*k, v.as_ref().to_owned()))
+                .collect(),
+            latency_ms: o.latency_ms,
+            error: o.error,
+            fault: o.fault,
+            end_unix_nano: o.end_unix_nano,
+        }
+    }
+}
+
+/// Receives the observations of one resource's spans.
+pub(crate) type ObserveBatch<'f> = dyn for<'b> FnMut(&Observed<'b>) + 'f;
 
 /// What [`Generator::apply`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -169,26 +217,26 @@ impl Generator {
     /// `i`: a local root that is not SERVER its own ingress operation; a
     /// child of a SERVER span the SERVER's operation; other children their
     /// parent's.
-    fn passed_operation(
+    fn passed_operation<'a>(
         &self,
-        local: &Local<'_>,
-        resource: &[KeyValue],
+        local: &Local<'a>,
+        resource: &'a [KeyValue],
         i: usize,
         depth: usize,
-    ) -> Option<String> {
+    ) -> Option<Cow<'a, str>> {
         let (span, _) = local.spans[i];
         let cx = local.context(i, resource, None);
         if cx.local_root {
-            return (kind_of(span) != SpanKind::Server).then(|| self.ingress_operation(span, &cx));
+            return (kind_of(span) != SpanKind::Server).then(|| self.ingress_ref(span, &cx));
         }
         let p = local.parent(i)?;
         let (parent, _) = local.spans[p];
         if kind_of(parent) == SpanKind::Server {
             let pcx = local.context(p, resource, None);
-            return Some(self.ingress_operation(parent, &pcx));
+            return Some(self.ingress_ref(parent, &pcx));
         }
         if let Some(op) = Attrs(&parent.attributes).str(AWS_LOCAL_OPERATION) {
-            return Some(op.into_owned());
+            return Some(op);
         }
         if depth >= MAX_DEPTH {
             return None;
@@ -203,16 +251,40 @@ impl Generator {
         req: &mut ExportTraceServiceRequest,
         mut observe: impl FnMut(Observation),
     ) -> ApplyStats {
+        self.apply_with(req, &mut |batch: &Observed<'_>| {
+            for o in &batch.observations {
+                observe(batch.to_owned(o));
+            }
+        })
+    }
+
+    /// [`Generator::apply`] handing each resource's observations over with
+    /// borrowed labels, once per resource. Label values are borrowed from
+    /// the spans and the resource (the service and the environment are
+    /// read once per resource); the only copies made per span are the
+    /// attributes written onto it.
+    pub(crate) fn apply_with(
+        &self,
+        req: &mut ExportTraceServiceRequest,
+        observe: &mut ObserveBatch<'_>,
+    ) -> ApplyStats {
         let mut stats = ApplyStats::default();
+        // The attributes to write, in span order, and how many per span.
+        let mut writes: Vec<KeyValue> = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
         for rs in &mut req.resource_spans {
-            let resource: &[KeyValue] = rs.resource.as_ref().map_or(&[], |r| &r.attributes);
-            let environment = local_environment(resource);
-            // Phase 1 (shared borrows): what each span gets.
-            let mut results: Vec<Option<MetricAttributes>> = Vec::new();
+            writes.clear();
+            counts.clear();
+            // Phase 1 (shared borrows): what each span gets, and the observations.
             {
+                let resource: &[KeyValue] = rs.resource.as_ref().map_or(&[], |r| &r.attributes);
+                let environment = local_environment_ref(resource);
+                let environment: &str = &environment;
+                let service = local_service_ref(resource);
+                let n: usize = rs.scope_spans.iter().map(|ss| ss.spans.len()).sum();
                 let mut local = Local {
-                    spans: Vec::new(),
-                    by_id: HashMap::new(),
+                    spans: Vec::with_capacity(n),
+                    by_id: HashMap::with_capacity(n),
                 };
                 for ss in &rs.scope_spans {
                     let scope = ss.scope.as_ref().map_or("", |s| s.name.as_str());
@@ -223,37 +295,46 @@ impl Generator {
                         local.spans.push((span, scope));
                     }
                 }
+                counts.reserve(n);
+                let mut observed = Observed {
+                    observations: Vec::with_capacity(n),
+                    labels: Vec::with_capacity(4 * n),
+                };
                 for i in 0..local.spans.len() {
                     let (span, _) = local.spans[i];
                     stats.spans += 1;
                     if Attrs(&span.attributes).has(AWS_SPAN_KIND) {
                         stats.already_generated += 1;
-                        results.push(None);
+                        counts.push(0);
                         continue;
                     }
                     let inherited = self.passed_operation(&local, resource, i, 0);
-                    let cx = local.context(i, resource, inherited.as_deref());
-                    results.push(Some(self.generate(span, &cx)));
-                }
-            }
-            // Phase 2: write the attributes and report the observations.
-            let mut results = results.into_iter();
-            for ss in &mut rs.scope_spans {
-                for span in &mut ss.spans {
-                    let Some(Some(mut generated)) = results.next() else {
-                        continue;
-                    };
+                    let cx = local.context(i, resource, None);
+                    let mut generated = self.generate_ref(span, &cx, &service, inherited);
                     for set in [&mut generated.service, &mut generated.dependency]
                         .into_iter()
                         .flatten()
                     {
-                        set_attr(set, AWS_LOCAL_ENVIRONMENT, environment.clone());
+                        set_ref(set, AWS_LOCAL_ENVIRONMENT, Cow::Borrowed(environment));
                     }
-                    if let Some(attrs) = generated.span_attributes() {
+                    let written = span_attributes(&generated, &mut writes);
+                    if written > 0 {
                         stats.annotated += 1;
-                        write_attributes(span, attrs);
                     }
-                    observe_span(span, generated, &mut observe);
+                    counts.push(written);
+                    observe_span(span, generated, &mut observed);
+                }
+                observe(&observed);
+            }
+            // Phase 2: write the attributes.
+            let mut writes = writes.drain(..);
+            let mut counts = counts.iter();
+            for ss in &mut rs.scope_spans {
+                for span in &mut ss.spans {
+                    let n = counts.next().copied().unwrap_or(0);
+                    if n > 0 {
+                        write_attributes(span, writes.by_ref().take(n), n);
+                    }
                 }
             }
         }
@@ -261,7 +342,38 @@ impl Generator {
     }
 }
 
-fn observe_span(span: &Span, generated: MetricAttributes, observe: &mut impl FnMut(Observation)) {
+/// Appends what the span itself gets to `out` (see
+/// [`MetricAttributes::span_attributes`](super::MetricAttributes::span_attributes)):
+/// the dependency set when there is one (with `aws.span.kind=LOCAL_ROOT`
+/// when the span also makes service metrics), else the service set.
+/// Returns how many.
+fn span_attributes(generated: &RefAttributes<'_>, out: &mut Vec<KeyValue>) -> usize {
+    let (set, local_root) = match (&generated.service, &generated.dependency) {
+        (Some(_), Some(dep)) => (dep, true),
+        (Some(set), None) | (None, Some(set)) => (set, false),
+        (None, None) => return 0,
+    };
+    out.extend(set.iter().map(|(key, value)| {
+        let value = if local_root && *key == AWS_SPAN_KIND {
+            LOCAL_ROOT
+        } else {
+            value.as_ref()
+        };
+        KeyValue {
+            key: (*key).to_owned(),
+            value: Some(AnyValue {
+                value: Some(Av::StringValue(value.to_owned())),
+            }),
+            ..KeyValue::default()
+        }
+    }));
+    set.len()
+}
+
+fn observe_span<'a>(span: &Span, generated: RefAttributes<'a>, out: &mut Observed<'a>) {
+    if generated.service.is_none() && generated.dependency.is_none() {
+        return;
+    }
     let (error, fault) = error_fault(span);
     let latency_ms = span
         .end_time_unix_nano
@@ -280,9 +392,11 @@ fn observe_span(span: &Span, generated: MetricAttributes, observe: &mut impl FnM
         if ec2_metadata {
             continue;
         }
-        observe(Observation {
+        let start = out.labels.len();
+        out.labels.extend(labels);
+        out.observations.push(ObservationRef {
             source,
-            labels,
+            labels: start..out.labels.len(),
             latency_ms,
             error,
             fault,
@@ -291,19 +405,13 @@ fn observe_span(span: &Span, generated: MetricAttributes, observe: &mut impl FnM
     }
 }
 
-/// Sets (replacing or appending) the attributes on the span.
-fn write_attributes(span: &mut Span, attrs: AttrSet) {
-    for (key, value) in attrs {
-        let value = Some(AnyValue {
-            value: Some(Av::StringValue(value)),
-        });
-        match span.attributes.iter_mut().find(|kv| kv.key == key) {
-            Some(kv) => kv.value = value,
-            None => span.attributes.push(KeyValue {
-                key: key.to_owned(),
-                value,
-                ..KeyValue::default()
-            }),
+/// Sets (replacing or appending) the `n` attributes on the span.
+fn write_attributes(span: &mut Span, attrs: impl Iterator<Item = KeyValue>, n: usize) {
+    span.attributes.reserve(n);
+    for kv in attrs {
+        match span.attributes.iter_mut().find(|old| old.key == kv.key) {
+            Some(old) => old.value = kv.value,
+            None => span.attributes.push(kv),
         }
     }
 }

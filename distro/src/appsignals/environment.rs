@@ -1,6 +1,8 @@
 //! `aws.local.environment` (the metrics' `Environment` dimension) from a
 //! resource, with the CloudWatch agent's and ADOT's rules.
 
+use std::borrow::Cow;
+
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 
 use super::generator::Attrs;
@@ -41,6 +43,11 @@ pub fn metric_environment(point: Option<&str>, resource: &[KeyValue]) -> String 
 ///    (`ec2:default`), `lambda:default`, `eks:default`;
 /// 4. `generic:default`.
 pub fn local_environment(resource: &[KeyValue]) -> String {
+    local_environment_ref(resource).into_owned()
+}
+
+/// [`local_environment`], borrowed from the resource where it can be.
+pub(crate) fn local_environment_ref(resource: &[KeyValue]) -> Cow<'_, str> {
     let r = Attrs(resource);
     let named = [
         DEPLOYMENT_ENVIRONMENT[0],
@@ -50,26 +57,26 @@ pub fn local_environment(resource: &[KeyValue]) -> String {
     .iter()
     .find_map(|k| r.str(k).filter(|v| !v.is_empty()));
     if let Some(env) = named {
-        return env.into_owned();
+        return env;
     }
     let platform = r.str("cloud.platform");
-    match platform.as_deref() {
+    Cow::Owned(match platform.as_deref() {
         Some("aws_ecs") => format!("ecs:{}", ecs_cluster(r).unwrap_or("default")),
         Some("aws_ec2") => {
             let asg = r.str(EC2_ASG_TAG).filter(|g| !g.is_empty());
             format!("ec2:{}", asg.as_deref().unwrap_or("default"))
         }
-        Some("aws_lambda") => "lambda:default".to_owned(),
-        Some("aws_eks") => "eks:default".to_owned(),
-        _ => GENERIC_DEFAULT.to_owned(),
-    }
+        Some("aws_lambda") => return Cow::Borrowed("lambda:default"),
+        Some("aws_eks") => return Cow::Borrowed("eks:default"),
+        _ => return Cow::Borrowed(GENERIC_DEFAULT),
+    })
 }
 
 /// The cluster name: the last `/` part of the cluster ARN, else the part
 /// before the task id in a `…:task/<cluster>/<id>` task ARN.
 fn ecs_cluster<'a>(r: Attrs<'a>) -> Option<&'a str> {
     let as_str = |key: &str| match r.str(key) {
-        Some(std::borrow::Cow::Borrowed(s)) if !s.is_empty() => Some(s),
+        Some(Cow::Borrowed(s)) if !s.is_empty() => Some(s),
         _ => None,
     };
     if let Some(arn) = as_str("aws.ecs.cluster.arn") {

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as Av};
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
+use smallvec::{SmallVec, smallvec};
 
 use super::keys::*;
 use super::parse::{
@@ -15,6 +16,30 @@ use super::sql::statement_keyword;
 
 /// An ordered attribute set (a metric's labels, or what a span gets).
 pub type AttrSet = Vec<(&'static str, String)>;
+
+/// [`AttrSet`] as the batch walk builds it: values borrowed from the span or
+/// the resource where they can be, so a label set costs no allocation until
+/// it is written onto the span or starts a new series.
+pub(crate) type RefSet<'a> = SmallVec<[(&'static str, Cow<'a, str>); 8]>;
+
+/// [`MetricAttributes`] with borrowed values.
+#[derive(Debug, Default)]
+pub(crate) struct RefAttributes<'a> {
+    pub(crate) service: Option<RefSet<'a>>,
+    pub(crate) dependency: Option<RefSet<'a>>,
+}
+
+fn owned(set: RefSet<'_>) -> AttrSet {
+    set.into_iter().map(|(k, v)| (k, v.into_owned())).collect()
+}
+
+/// Replaces or appends `key` in a borrowed set.
+pub(crate) fn set_ref<'a>(set: &mut RefSet<'a>, key: &'static str, value: Cow<'a, str>) {
+    match set.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => set.push((key, value)),
+    }
+}
 
 /// A span's attributes, read the way ADOT reads them: a key is present when
 /// it has a value (an empty string included).
@@ -194,9 +219,14 @@ const ARN_ATTRIBUTES: [&str; 8] = [
 
 /// The local service: the resource's `service.name`, unless absent or `unknown_service*`.
 pub fn local_service(resource: &[KeyValue]) -> String {
+    local_service_ref(resource).into_owned()
+}
+
+/// [`local_service`], borrowed from the resource.
+pub(crate) fn local_service_ref(resource: &[KeyValue]) -> Cow<'_, str> {
     match Attrs(resource).str("service.name") {
-        Some(s) if !s.starts_with("unknown_service") => s.into_owned(),
-        _ => UNKNOWN_SERVICE.to_owned(),
+        Some(s) if !s.starts_with("unknown_service") => s,
+        _ => Cow::Borrowed(UNKNOWN_SERVICE),
     }
 }
 
@@ -212,7 +242,7 @@ fn is_lambda_invoke(a: Attrs<'_>) -> bool {
     is_aws_sdk(a) && a.eq(RPC_SERVICE, "Lambda") && a.eq(RPC_METHOD, "Invoke")
 }
 
-fn http_method(a: Attrs<'_>) -> Option<Cow<'_, str>> {
+fn http_method<'a>(a: Attrs<'a>) -> Option<Cow<'a, str>> {
     a.str(HTTP_REQUEST_METHOD).or_else(|| a.str(HTTP_METHOD))
 }
 
@@ -256,24 +286,49 @@ impl Generator {
 
     /// Both attribute sets of `span`.
     pub fn generate(&self, span: &Span, cx: &SpanContext<'_>) -> MetricAttributes {
+        let service = local_service_ref(cx.resource);
+        let inherited = cx.inherited_operation.map(Cow::Borrowed);
+        let g = self.generate_ref(span, cx, &service, inherited);
         MetricAttributes {
+            service: g.service.map(owned),
+            dependency: g.dependency.map(owned),
+        }
+    }
+
+    /// [`Generator::generate`] with borrowed values: `service` is the
+    /// resource's [`local_service_ref`] (computed once per resource),
+    /// `inherited` the operation passed down (instead of
+    /// `cx.inherited_operation`, so it may be owned).
+    pub(crate) fn generate_ref<'a>(
+        &self,
+        span: &'a Span,
+        cx: &SpanContext<'a>,
+        service: &Cow<'a, str>,
+        inherited: Option<Cow<'a, str>>,
+    ) -> RefAttributes<'a> {
+        RefAttributes {
             service: Self::makes_service_metrics(span, cx)
-                .then(|| self.service_attributes(span, cx)),
+                .then(|| self.service_attributes(span, cx, service)),
             dependency: Self::makes_dependency_metrics(span, cx)
-                .then(|| self.dependency_attributes(span, cx)),
+                .then(|| self.dependency_attributes(span, cx, service, inherited)),
         }
     }
 
     /// The operation of an incoming request (SERVER spans, and what a
     /// local root passes to its descendants).
     pub fn ingress_operation(&self, span: &Span, cx: &SpanContext<'_>) -> String {
+        self.ingress_ref(span, cx).into_owned()
+    }
+
+    /// [`Generator::ingress_operation`], borrowed from the span where it can be.
+    pub(crate) fn ingress_ref<'a>(&self, span: &'a Span, cx: &SpanContext<'_>) -> Cow<'a, str> {
         if let Some(function) = &self.config.lambda_function_name
             && cx.scope != FLASK_SCOPE
         {
-            return format!("{function}/FunctionHandler");
+            return Cow::Owned(format!("{function}/FunctionHandler"));
         }
         if cx.local_root && kind_of(span) != SpanKind::Server {
-            return INTERNAL_OPERATION.to_owned();
+            return Cow::Borrowed(INTERNAL_OPERATION);
         }
         let a = Attrs(&span.attributes);
         let name = span.name.as_str();
@@ -281,49 +336,72 @@ impl Generator {
             && name != UNKNOWN_OPERATION
             && http_method(a).is_none_or(|m| m != name);
         if valid {
-            name.to_owned()
+            Cow::Borrowed(name)
         } else {
-            generated_ingress_operation(a)
+            Cow::Owned(generated_ingress_operation(a))
         }
     }
 
-    fn egress_operation(span: &Span, cx: &SpanContext<'_>) -> String {
+    fn egress_operation<'a>(
+        span: &'a Span,
+        cx: &SpanContext<'_>,
+        inherited: Option<Cow<'a, str>>,
+    ) -> Cow<'a, str> {
         if cx.local_root && kind_of(span) != SpanKind::Server {
-            return INTERNAL_OPERATION.to_owned();
+            return Cow::Borrowed(INTERNAL_OPERATION);
         }
         Attrs(&span.attributes)
             .str(AWS_LOCAL_OPERATION)
-            .map(Cow::into_owned)
-            .or_else(|| cx.inherited_operation.map(str::to_owned))
-            .unwrap_or_else(|| UNKNOWN_OPERATION.to_owned())
+            .or(inherited)
+            .unwrap_or(Cow::Borrowed(UNKNOWN_OPERATION))
     }
 
-    fn service_attributes(&self, span: &Span, cx: &SpanContext<'_>) -> AttrSet {
+    fn service_attributes<'a>(
+        &self,
+        span: &'a Span,
+        cx: &SpanContext<'_>,
+        service: &Cow<'a, str>,
+    ) -> RefSet<'a> {
         let kind = if cx.local_root {
             LOCAL_ROOT
         } else {
             kind_name(kind_of(span))
         };
-        vec![
-            (AWS_LOCAL_SERVICE, local_service(cx.resource)),
-            (AWS_LOCAL_OPERATION, self.ingress_operation(span, cx)),
-            (AWS_SPAN_KIND, kind.to_owned()),
+        smallvec![
+            (AWS_LOCAL_SERVICE, service.clone()),
+            (AWS_LOCAL_OPERATION, self.ingress_ref(span, cx)),
+            (AWS_SPAN_KIND, Cow::Borrowed(kind)),
         ]
     }
 
-    fn dependency_attributes(&self, span: &Span, cx: &SpanContext<'_>) -> AttrSet {
+    fn dependency_attributes<'a>(
+        &self,
+        span: &'a Span,
+        cx: &SpanContext<'_>,
+        local_service: &Cow<'a, str>,
+        inherited: Option<Cow<'a, str>>,
+    ) -> RefSet<'a> {
         let a = Attrs(&span.attributes);
         let (service, operation) = remote_service_and_operation(a);
-        let mut set = vec![
-            (AWS_LOCAL_SERVICE, local_service(cx.resource)),
-            (AWS_LOCAL_OPERATION, Self::egress_operation(span, cx)),
+        let mut set: RefSet<'a> = smallvec![
+            (AWS_LOCAL_SERVICE, local_service.clone()),
+            (
+                AWS_LOCAL_OPERATION,
+                Self::egress_operation(span, cx, inherited)
+            ),
             (AWS_REMOTE_SERVICE, service),
             (AWS_REMOTE_OPERATION, operation),
         ];
         if let Some(resource) = remote_resource(a) {
-            set.push((AWS_REMOTE_RESOURCE_TYPE, resource.kind));
-            set.push((AWS_REMOTE_RESOURCE_IDENTIFIER, resource.identifier));
-            set.push((AWS_REMOTE_RESOURCE_CFN_PRIMARY_IDENTIFIER, resource.cfn));
+            set.push((AWS_REMOTE_RESOURCE_TYPE, Cow::Borrowed(resource.kind)));
+            set.push((
+                AWS_REMOTE_RESOURCE_IDENTIFIER,
+                Cow::Owned(resource.identifier),
+            ));
+            set.push((
+                AWS_REMOTE_RESOURCE_CFN_PRIMARY_IDENTIFIER,
+                Cow::Owned(resource.cfn),
+            ));
             remote_account(a, &mut set);
         }
         if is_lambda_invoke(a) {
@@ -334,14 +412,14 @@ impl Generator {
                 .map(str::trim)
                 .filter(|e| !e.is_empty())
                 .unwrap_or("default");
-            set.push((AWS_REMOTE_ENVIRONMENT, format!("lambda:{env}")));
+            set.push((AWS_REMOTE_ENVIRONMENT, Cow::Owned(format!("lambda:{env}"))));
         }
         if is_db(a)
             && let Some(user) = a.str(DB_USER)
         {
-            set.push((AWS_REMOTE_DB_USER, user.into_owned()));
+            set.push((AWS_REMOTE_DB_USER, user));
         }
-        set.push((AWS_SPAN_KIND, kind_name(kind_of(span)).to_owned()));
+        set.push((AWS_SPAN_KIND, Cow::Borrowed(kind_name(kind_of(span)))));
         set
     }
 }
@@ -369,11 +447,11 @@ fn generated_ingress_operation(a: Attrs<'_>) -> String {
     }
 }
 
-fn or_unknown(v: Option<Cow<'_, str>>, unknown: &str) -> String {
-    v.map_or_else(|| unknown.to_owned(), Cow::into_owned)
+fn or_unknown<'a>(v: Option<Cow<'a, str>>, unknown: &'static str) -> Cow<'a, str> {
+    v.unwrap_or(Cow::Borrowed(unknown))
 }
 
-fn normalized_aws_service(a: Attrs<'_>, service: String) -> String {
+fn normalized_aws_service<'a>(a: Attrs<'a>, service: Cow<'a, str>) -> Cow<'a, str> {
     if !is_aws_sdk(a) {
         return service;
     }
@@ -386,11 +464,14 @@ fn normalized_aws_service(a: Attrs<'_>, service: String) -> String {
     AWS_SDK_SERVICES
         .iter()
         .find(|(name, _)| *name == service)
-        .map_or_else(|| format!("AWS::{service}"), |(_, n)| (*n).to_owned())
+        .map_or_else(
+            || Cow::Owned(format!("AWS::{service}")),
+            |(_, n)| Cow::Borrowed(*n),
+        )
 }
 
 /// Remote service and operation, in ADOT's priority order.
-fn remote_service_and_operation(a: Attrs<'_>) -> (String, String) {
+fn remote_service_and_operation<'a>(a: Attrs<'a>) -> (Cow<'a, str>, Cow<'a, str>) {
     let pair = |s: &str, o: &str| {
         (
             or_unknown(a.str(s), UNKNOWN_REMOTE_SERVICE),
@@ -405,12 +486,12 @@ fn remote_service_and_operation(a: Attrs<'_>) -> (String, String) {
     } else if is_db(a) {
         let service = or_unknown(a.str(DB_SYSTEM), UNKNOWN_REMOTE_SERVICE);
         let operation = match a.str(DB_OPERATION) {
-            Some(op) => op.into_owned(),
-            None => a
-                .str(DB_STATEMENT)
-                .and_then(|s| statement_keyword(&s))
-                .unwrap_or(UNKNOWN_REMOTE_OPERATION)
-                .to_owned(),
+            Some(op) => op,
+            None => Cow::Borrowed(
+                a.str(DB_STATEMENT)
+                    .and_then(|s| statement_keyword(&s))
+                    .unwrap_or(UNKNOWN_REMOTE_OPERATION),
+            ),
         };
         (service, operation)
     } else if a.has(FAAS_INVOKED_NAME) || a.has(FAAS_TRIGGER) {
@@ -418,17 +499,17 @@ fn remote_service_and_operation(a: Attrs<'_>) -> (String, String) {
     } else if a.has(MESSAGING_SYSTEM) || a.has(MESSAGING_OPERATION) {
         pair(MESSAGING_SYSTEM, MESSAGING_OPERATION)
     } else if let Some(op) = a.str(GRAPHQL_OPERATION_TYPE) {
-        ("graphql".to_owned(), op.into_owned())
+        (Cow::Borrowed("graphql"), op)
     } else {
         (
-            UNKNOWN_REMOTE_SERVICE.to_owned(),
-            UNKNOWN_REMOTE_OPERATION.to_owned(),
+            Cow::Borrowed(UNKNOWN_REMOTE_SERVICE),
+            Cow::Borrowed(UNKNOWN_REMOTE_OPERATION),
         )
     };
     if !a.has(AWS_REMOTE_SERVICE)
         && let Some(peer) = a.str(PEER_SERVICE)
     {
-        service = peer.into_owned();
+        service = peer;
     }
     if service == UNKNOWN_REMOTE_SERVICE {
         service = generated_remote_service(a);
@@ -447,33 +528,33 @@ fn with_port(a: Attrs<'_>, host: Cow<'_, str>, port_key: &str) -> String {
 }
 
 /// Remote service from the peer address or the URL's host.
-fn generated_remote_service(a: Attrs<'_>) -> String {
+fn generated_remote_service<'a>(a: Attrs<'a>) -> Cow<'a, str> {
     if let Some(host) = a.str(NET_PEER_NAME) {
-        with_port(a, host, NET_PEER_PORT)
+        Cow::Owned(with_port(a, host, NET_PEER_PORT))
     } else if let Some(addr) = a.str(NET_SOCK_PEER_ADDR) {
-        with_port(a, addr, NET_SOCK_PEER_PORT)
+        Cow::Owned(with_port(a, addr, NET_SOCK_PEER_PORT))
     } else {
         a.str(HTTP_URL)
             .map(|u| url_parts(&u).netloc.to_owned())
             .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| UNKNOWN_REMOTE_SERVICE.to_owned())
+            .map_or(Cow::Borrowed(UNKNOWN_REMOTE_SERVICE), Cow::Owned)
     }
 }
 
 /// Remote operation from the URL's first path segment and the method.
-fn generated_remote_operation(a: Attrs<'_>) -> String {
-    let mut operation = match a.str(HTTP_URL) {
-        Some(u) => api_path(url_parts(&u).path),
-        None => UNKNOWN_REMOTE_OPERATION.to_owned(),
+fn generated_remote_operation<'a>(a: Attrs<'a>) -> Cow<'a, str> {
+    let operation = match a.str(HTTP_URL) {
+        Some(u) => Cow::Owned(api_path(url_parts(&u).path)),
+        None => Cow::Borrowed(UNKNOWN_REMOTE_OPERATION),
     };
-    if let Some(method) = a.str(HTTP_METHOD) {
-        operation = format!("{method} {operation}");
+    match a.str(HTTP_METHOD) {
+        Some(method) => Cow::Owned(format!("{method} {operation}")),
+        None => operation,
     }
-    operation
 }
 
 struct RemoteResource {
-    kind: String,
+    kind: &'static str,
     identifier: String,
     cfn: String,
 }
@@ -483,7 +564,7 @@ struct RemoteResource {
 fn remote_resource(a: Attrs<'_>) -> Option<RemoteResource> {
     let esc = |key: &str| a.str(key).map(|v| escape(&v));
     let from_arn = |key: &str| a.str(key).and_then(|arn| arn_resource(&arn).map(escape));
-    let (kind, identifier, cfn): (&str, Option<String>, Option<String>) = if is_aws_sdk(a) {
+    let (kind, identifier, cfn): (&'static str, Option<String>, Option<String>) = if is_aws_sdk(a) {
         let tables = a.strings(AWS_DYNAMODB_TABLE_NAMES).filter(|t| t.len() == 1);
         if let Some(tables) = tables {
             ("AWS::DynamoDB::Table", Some(escape(tables[0])), None)
@@ -561,7 +642,7 @@ fn remote_resource(a: Attrs<'_>) -> Option<RemoteResource> {
     };
     let identifier = identifier?;
     Some(RemoteResource {
-        kind: kind.to_owned(),
+        kind,
         cfn: cfn.unwrap_or_else(|| identifier.clone()),
         identifier,
     })
@@ -600,7 +681,7 @@ fn db_connection(a: Attrs<'_>) -> Option<String> {
 
 /// The called resource's account and region (from an SQS URL or an ARN),
 /// else the caller's access key and region.
-fn remote_account(a: Attrs<'_>, set: &mut AttrSet) {
+fn remote_account<'a>(a: Attrs<'a>, set: &mut RefSet<'a>) {
     let (account, region) = if let Some(url) = a.str(AWS_SQS_QUEUE_URL) {
         let (acc, reg) = sqs_account_region(&url);
         (acc.map(str::to_owned), reg.map(str::to_owned))
@@ -616,14 +697,14 @@ fn remote_account(a: Attrs<'_>, set: &mut AttrSet) {
             })
     };
     if let (Some(account), Some(region)) = (account, region) {
-        set.push((AWS_REMOTE_RESOURCE_ACCOUNT_ID, account));
-        set.push((AWS_REMOTE_RESOURCE_REGION, region));
+        set.push((AWS_REMOTE_RESOURCE_ACCOUNT_ID, Cow::Owned(account)));
+        set.push((AWS_REMOTE_RESOURCE_REGION, Cow::Owned(region)));
         return;
     }
     if let Some(key) = a.str(AWS_AUTH_ACCESS_KEY) {
-        set.push((AWS_REMOTE_RESOURCE_ACCESS_KEY, key.into_owned()));
+        set.push((AWS_REMOTE_RESOURCE_ACCESS_KEY, key));
     }
     if let Some(region) = a.str(AWS_AUTH_REGION) {
-        set.push((AWS_REMOTE_RESOURCE_REGION, region.into_owned()));
+        set.push((AWS_REMOTE_RESOURCE_REGION, region));
     }
 }

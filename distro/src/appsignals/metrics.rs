@@ -2,7 +2,10 @@
 //! handed over as one OTLP metrics batch (delta histograms), and the EMF
 //! settings the CloudWatch agent uses for them.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use hashbrown::{DefaultHashBuilder, HashTable, hash_table};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
@@ -14,7 +17,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use super::batch::{Observation, Source};
+use super::batch::{Observation, ObservationRef, Source};
 use super::generator::AttrSet;
 use super::keys::*;
 use crate::emf::{DimensionRollup, EmfConfig, LabelMatcher, MetricDeclaration};
@@ -148,10 +151,24 @@ struct Series {
     fault: Stat,
 }
 
+/// One series: its labels (owned, made when the series starts), their hash
+/// and the interval's statistics.
+#[derive(Debug)]
+struct Entry {
+    hash: u64,
+    key: (Source, AttrSet),
+    series: Series,
+}
+
 /// Per-interval aggregation of [`Observation`]s into Latency, Error and Fault.
+///
+/// Series are found by a hash of the borrowed labels (a table of entries
+/// rather than a map keyed by an owned label set), so recording a span of
+/// a known series copies nothing.
 #[derive(Debug)]
 pub struct MetricsAggregator {
-    series: HashMap<(Source, AttrSet), Series>,
+    series: HashTable<Entry>,
+    hasher: DefaultHashBuilder,
     max_series: usize,
     dropped: u64,
     start_unix_nano: u64,
@@ -167,7 +184,8 @@ impl MetricsAggregator {
     /// An aggregator holding at most `max_series` label sets per interval.
     pub fn new(max_series: usize) -> Self {
         Self {
-            series: HashMap::new(),
+            series: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
             max_series,
             dropped: 0,
             start_unix_nano: 0,
@@ -177,19 +195,73 @@ impl MetricsAggregator {
     /// Adds one observation (dropped and counted when the interval already
     /// holds `max_series` other label sets).
     pub fn record(&mut self, obs: Observation) {
+        self.record_parts(
+            obs.source,
+            &obs.labels,
+            obs.latency_ms,
+            obs.error,
+            obs.fault,
+        );
+    }
+
+    /// [`MetricsAggregator::record`] with borrowed labels.
+    pub(crate) fn record_ref(
+        &mut self,
+        obs: &ObservationRef,
+        labels: &[(&'static str, Cow<'_, str>)],
+    ) {
+        self.record_parts(obs.source, labels, obs.latency_ms, obs.error, obs.fault);
+    }
+
+    fn record_parts<S: AsRef<str>>(
+        &mut self,
+        source: Source,
+        labels: &[(&'static str, S)],
+        latency_ms: f64,
+        error: bool,
+        fault: bool,
+    ) {
+        // The keys are constants compared in full below: their lengths are
+        // enough for the hash.
+        let mut h = self.hasher.build_hasher();
+        source.hash(&mut h);
+        for (k, v) in labels {
+            h.write_usize(k.len());
+            v.as_ref().hash(&mut h);
+        }
+        let hash = h.finish();
+        let same = |e: &Entry| {
+            e.key.0 == source
+                && e.key.1.len() == labels.len()
+                && e.key
+                    .1
+                    .iter()
+                    .zip(labels)
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && v1 == v2.as_ref())
+        };
         let full = self.series.len() >= self.max_series;
-        let key = (obs.source, obs.labels);
-        let series = match self.series.get_mut(&key) {
-            Some(s) => s,
-            None if full => {
+        let series = match self.series.entry(hash, same, |e| e.hash) {
+            hash_table::Entry::Occupied(o) => &mut o.into_mut().series,
+            hash_table::Entry::Vacant(_) if full => {
                 self.dropped += 1;
                 return;
             }
-            None => self.series.entry(key).or_default(),
+            hash_table::Entry::Vacant(v) => {
+                let labels = labels
+                    .iter()
+                    .map(|(k, v)| (*k, v.as_ref().to_owned()))
+                    .collect();
+                let entry = Entry {
+                    hash,
+                    key: (source, labels),
+                    series: Series::default(),
+                };
+                &mut v.insert(entry).into_mut().series
+            }
         };
-        series.latency.record(obs.latency_ms);
-        series.error.record(if obs.error { 1.0 } else { 0.0 });
-        series.fault.record(if obs.fault { 1.0 } else { 0.0 });
+        series.latency.record(latency_ms);
+        series.error.record(if error { 1.0 } else { 0.0 });
+        series.fault.record(if fault { 1.0 } else { 0.0 });
     }
 
     /// Label sets held now.
@@ -218,7 +290,7 @@ impl MetricsAggregator {
         if self.series.is_empty() {
             return None;
         }
-        let mut series: Vec<_> = self.series.drain().collect();
+        let mut series: Vec<_> = self.series.drain().map(|e| (e.key, e.series)).collect();
         series.sort_by(|a, b| a.0.cmp(&b.0));
         let metric = |name: &str, unit: &str, pick: fn(&Series) -> Stat| Metric {
             name: name.to_owned(),

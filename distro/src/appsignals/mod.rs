@@ -114,21 +114,21 @@ impl AppSignals {
 
     /// Annotates `req`'s spans and records their metrics.
     pub fn process(&self, req: &mut ExportTraceServiceRequest) -> ApplyStats {
-        let mut observations = Vec::new();
-        let stats = self.generator.apply(req, |o| observations.push(o));
-        if !observations.is_empty() {
-            let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
-            for o in observations {
-                agg.record(o);
+        self.generator.apply_with(req, &mut |observed| {
+            if observed.observations.is_empty() {
+                return;
             }
-        }
-        stats
+            let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+            for o in &observed.observations {
+                agg.record_ref(o, observed.labels(o));
+            }
+        })
     }
 
     /// Annotates `req`'s spans without recording metrics (a second
     /// exporter's copy of a batch already recorded).
     pub fn annotate(&self, req: &mut ExportTraceServiceRequest) -> ApplyStats {
-        self.generator.apply(req, |_| {})
+        self.generator.apply_with(req, &mut |_| {})
     }
 
     /// Ends the interval at `now_unix_nano`: its metrics as OTLP.

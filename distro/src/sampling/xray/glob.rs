@@ -74,7 +74,11 @@ impl Glob {
 
     /// Matches `value`; a missing value is matched as the empty string (so
     /// only `*`-only patterns and the empty pattern match it).
-    #[inline]
+    // Always inlined: a decision calls it for every rule's path, method,
+    // host and attributes (23 calls for the 20-rule bench), and the call
+    // cost more than most comparisons (`sampling_instructions`: 3,559 →
+    // 2,849 instructions per decision).
+    #[inline(always)]
     pub(crate) fn matches(&self, value: Option<&str>) -> bool {
         let text = value.unwrap_or("");
         let bytes = text.as_bytes();
