@@ -16,38 +16,19 @@
 // A bench harness may stop on setup failure.
 #![allow(clippy::expect_used)]
 
+mod http_server_common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::body::Body;
 use axum::extract::MatchedPath;
-use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::Request;
+use http_server_common::{install_distro, no_export_provider, request, router};
 use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::export::NoopExporter;
 use otel_aws_distro::instrument::ServerLayer;
-use otel_aws_distro::{Builder, Env};
 use tower_service::Service as _;
 use tracing_subscriber::layer::SubscriberExt as _;
-
-fn router() -> Router {
-    Router::new().route("/items/{id}", get(|| async { "ok" }))
-}
-
-fn request() -> Request<Body> {
-    Request::builder()
-        .uri("/items/42")
-        .header("host", "shop.internal:8080")
-        .header("user-agent", "bench/1.0")
-        .header(
-            "traceparent",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-        )
-        .body(Body::empty())
-        .expect("request")
-}
 
 fn bench_http_server(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -56,19 +37,7 @@ fn bench_http_server(c: &mut Criterion) {
         .build()
         .expect("runtime");
     // The distro's provider and propagators as globals, as `init()` sets them.
-    let guard = rt.block_on(async {
-        Builder::new()
-            .with_env(Env::from_pairs([
-                ("OTEL_SERVICE_NAME", "bench"),
-                ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
-                ("OTEL_BSP_MAX_QUEUE_SIZE", "65536"),
-            ]))
-            .with_exporter(Arc::new(NoopExporter::new()))
-            .without_tracing_subscriber()
-            .install()
-            .await
-            .expect("distro provider")
-    });
+    let guard = rt.block_on(install_distro());
     let provider = guard.tracer_provider().expect("enabled").clone();
     // telemetry-rust's spans are `tracing` spans: the OpenTelemetry layer on
     // the same provider (no fmt layer, so neither side formats logs).
@@ -80,9 +49,7 @@ fn bench_http_server(c: &mut Criterion) {
 
     // The same layer on a provider whose processor drops each span at its
     // end: the layer's own work, without the hand-off to the batch task.
-    let no_export = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_span_processor(DropProcessor)
-        .build();
+    let no_export = no_export_provider();
     let async_processor = rt.block_on(async {
         opentelemetry_sdk::trace::SdkTracerProvider::builder()
             .with_span_processor(
@@ -131,26 +98,6 @@ fn bench_http_server(c: &mut Criterion) {
     }
     group.finish();
     drop(guard);
-}
-
-/// Ends spans into nothing (see `no_export` above).
-#[derive(Debug)]
-struct DropProcessor;
-
-impl opentelemetry_sdk::trace::SpanProcessor for DropProcessor {
-    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
-    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
-        drop(black_box(span));
-    }
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(
-        &self,
-        _: std::time::Duration,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        Ok(())
-    }
 }
 
 criterion_group!(benches, bench_http_server);

@@ -155,6 +155,9 @@ struct OperationSpan {
     cx: Context,
     service: Service,
     operation: Cow<'static, str>,
+    /// The span's `X-Amzn-Trace-Id` value, formatted once for the messages
+    /// and every attempt.
+    header: Option<String>,
 }
 
 impl Storable for OperationSpan {
@@ -192,10 +195,12 @@ impl Intercept for AwsSdkInstrumentation {
         attrs.push(KeyValue::new(RPC_SERVICE, service_name));
         attrs.push(KeyValue::new(semconv::RPC_METHOD, operation.clone()));
         let cx = self.start(name, attrs);
+        let header = self.header(&cx);
         cfg.interceptor_state().store_put(OperationSpan {
             cx,
             service,
             operation: Cow::Owned(operation),
+            header,
         });
         Ok(())
     }
@@ -209,9 +214,9 @@ impl Intercept for AwsSdkInstrumentation {
         // Once per operation: the trace header into the messages (the body
         // is kept for every retry).
         if let Some(op) = cfg.load::<OperationSpan>()
-            && let Some(header) = self.header(&op.cx)
+            && let Some(header) = &op.header
         {
-            services::carry_in_messages(op.service, &op.operation, context.request_mut(), &header);
+            services::carry_in_messages(op.service, &op.operation, context.request_mut(), header);
         }
         Ok(())
     }
@@ -238,8 +243,8 @@ impl Intercept for AwsSdkInstrumentation {
             services::request_attributes(op.service, &op.operation, request, &mut attrs);
             span.set_attributes(attrs);
         }
-        if let Some(header) = self.header(&op.cx) {
-            request.headers_mut().insert(TRACE_HEADER, header);
+        if let Some(header) = &op.header {
+            request.headers_mut().insert(TRACE_HEADER, header.clone());
         }
         Ok(())
     }

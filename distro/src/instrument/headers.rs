@@ -7,25 +7,71 @@
 use std::borrow::Cow;
 
 use http::HeaderMap;
-#[cfg(feature = "reqwest")]
+#[cfg(any(feature = "reqwest", feature = "tower"))]
 use http::header::HeaderValue;
-#[cfg(feature = "tower")]
-use opentelemetry::propagation::Extractor;
 #[cfg(feature = "reqwest")]
 use opentelemetry::propagation::Injector;
+#[cfg(feature = "tower")]
+use opentelemetry::propagation::{Extractor, text_map_propagator::FieldIter};
 use opentelemetry::{Context, global};
 
-/// Reads propagation headers from a request.
+/// Reads propagation headers from a request: the propagator's own fields
+/// (`fields()`: `x-amzn-trace-id`, `traceparent`, `tracestate`, `baggage`)
+/// are found in one pass over the map beforehand, so each `get` the
+/// propagators make is a compare over a few captured names instead of a
+/// header-name parse and hash lookup; any other key goes to the map.
 #[cfg(feature = "tower")]
-pub(crate) struct HeaderExtractor<'a>(pub(crate) &'a HeaderMap);
+pub(crate) struct HeaderExtractor<'a> {
+    map: &'a HeaderMap,
+    /// The propagator's fields, each with the first value of that header.
+    found: [(&'a str, Option<&'a HeaderValue>); FIELDS],
+    len: usize,
+}
+
+/// How many propagator fields are captured in the pass (the default
+/// propagators have four); fields beyond these are looked up in the map.
+#[cfg(feature = "tower")]
+const FIELDS: usize = 8;
+
+#[cfg(feature = "tower")]
+impl<'a> HeaderExtractor<'a> {
+    pub(crate) fn new(map: &'a HeaderMap, fields: FieldIter<'a>) -> Self {
+        let mut found = [("", None); FIELDS];
+        let mut len = 0;
+        for field in fields.take(FIELDS) {
+            found[len] = (field, None);
+            len += 1;
+        }
+        // Header names are lower case; a field need not be.
+        for (name, value) in map {
+            let name = name.as_str();
+            if let Some(slot) = found[..len]
+                .iter_mut()
+                .find(|(field, _)| field.len() == name.len() && field.eq_ignore_ascii_case(name))
+            {
+                slot.1.get_or_insert(value);
+            }
+        }
+        Self { map, found, len }
+    }
+}
 
 #[cfg(feature = "tower")]
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|v| v.to_str().ok())
+        // The propagators ask for their fields as they name them: an exact
+        // compare; any other spelling goes to the (case-insensitive) map.
+        let value = match self.found[..self.len]
+            .iter()
+            .find(|(field, _)| *field == key)
+        {
+            Some((_, value)) => *value,
+            None => self.map.get(key),
+        };
+        value.and_then(|v| v.to_str().ok())
     }
     fn keys(&self) -> Vec<&str> {
-        self.0
+        self.map
             .keys()
             .map(http::header::HeaderName::as_str)
             .collect()
@@ -51,7 +97,7 @@ impl Injector for HeaderInjector<'_> {
 /// The context the configured (global) propagators find in `headers`.
 #[cfg(feature = "tower")]
 pub(crate) fn extract(headers: &HeaderMap) -> Context {
-    global::get_text_map_propagator(|p| p.extract(&HeaderExtractor(headers)))
+    global::get_text_map_propagator(|p| p.extract(&HeaderExtractor::new(headers, p.fields())))
 }
 
 /// Writes `cx` into `headers` with the configured (global) propagators.
@@ -130,6 +176,47 @@ mod tests {
             "Signature=REDACTED&X-Goog-Signature=REDACTED&a=1&sig=REDACTED&AWSAccessKeyId=REDACTED"
         );
         assert_eq!(redact_query("Signatures=1"), "Signatures=1");
+    }
+
+    /// The one-pass extractor answers as `HeaderMap::get` does: the first
+    /// value of a repeated header, case-insensitive keys, non-text values
+    /// absent, and keys outside the propagator's fields from the map.
+    #[cfg(feature = "tower")]
+    #[test]
+    fn extractor_answers_as_the_header_map_does() {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        let mut map = HeaderMap::new();
+        map.append("traceparent", HeaderValue::from_static("first"));
+        map.append("traceparent", HeaderValue::from_static("second"));
+        map.insert("x-amzn-trace-id", HeaderValue::from_static("Root=1-a-b"));
+        map.insert("baggage", HeaderValue::from_bytes(b"k=\xff").unwrap());
+        map.insert("x-other", HeaderValue::from_static("other"));
+        let propagator = crate::propagation::build_propagator(
+            &crate::propagation::PropagatorKind::DEFAULT,
+            None,
+        );
+        let extractor = HeaderExtractor::new(&map, propagator.fields());
+        for key in [
+            "traceparent",
+            "TraceParent",
+            "tracestate",
+            "x-amzn-trace-id",
+            "X-Amzn-Trace-Id",
+            "baggage",
+            "x-other",
+            "absent",
+        ] {
+            let want = map.get(key).and_then(|v| v.to_str().ok());
+            assert_eq!(extractor.get(key), want, "{key}");
+        }
+        assert_eq!(extractor.get("traceparent"), Some("first"));
+        assert_eq!(extractor.get("x-other"), Some("other"));
+        let mut keys = extractor.keys();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["baggage", "traceparent", "x-amzn-trace-id", "x-other"]
+        );
     }
 
     #[test]

@@ -292,13 +292,52 @@ fn record_grpc_status(span: &opentelemetry::trace::SpanRef<'_>, code: i64) {
     }
 }
 
+/// The request headers the span reads, found in one pass over the map
+/// (each the first value of its name, as `HeaderMap::get` gives).
+#[derive(Default)]
+struct Head<'a> {
+    content_type: Option<&'a HeaderValue>,
+    user_agent: Option<&'a HeaderValue>,
+    content_length: Option<&'a HeaderValue>,
+    host: Option<&'a HeaderValue>,
+    forwarded: Option<&'a HeaderValue>,
+    x_forwarded_for: Option<&'a HeaderValue>,
+    x_forwarded_host: Option<&'a HeaderValue>,
+    x_forwarded_proto: Option<&'a HeaderValue>,
+}
+
+impl<'a> Head<'a> {
+    fn scan(h: &'a HeaderMap) -> Self {
+        let mut head = Self::default();
+        for (name, value) in h {
+            let slot = match name.as_str() {
+                "content-type" => &mut head.content_type,
+                "user-agent" => &mut head.user_agent,
+                "content-length" => &mut head.content_length,
+                "host" => &mut head.host,
+                "forwarded" => &mut head.forwarded,
+                "x-forwarded-for" => &mut head.x_forwarded_for,
+                "x-forwarded-host" => &mut head.x_forwarded_host,
+                "x-forwarded-proto" => &mut head.x_forwarded_proto,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        head
+    }
+}
+
+fn text(v: Option<&HeaderValue>) -> Option<&str> {
+    v.and_then(|v| v.to_str().ok())
+}
+
 /// Builds the span for `req` from its head (before the service sees it).
 #[allow(deprecated)] // rpc.system / rpc.service: see record_grpc_status
 fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
     let parent = headers::extract(req.headers());
-    let h = req.headers();
-    let grpc = h
-        .get(http::header::CONTENT_TYPE)
+    let head = Head::scan(req.headers());
+    let grpc = head
+        .content_type
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
     let mut attrs = Vec::with_capacity(16);
     let name: Cow<'static, str> = if grpc {
@@ -323,56 +362,55 @@ fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
             semconv::URL_PATH,
             req.uri().path().to_owned(),
         ));
-        attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme(req)));
+        attrs.push(KeyValue::new(semconv::URL_SCHEME, scheme(req, &head)));
         if let Some(q) = req.uri().query().filter(|_| shared.capture_query) {
             attrs.push(KeyValue::new(
                 semconv::URL_QUERY,
                 redact_query(q).into_owned(),
             ));
         }
-        if let Some(ua) = h
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-        {
+        if let Some(ua) = text(head.user_agent) {
             attrs.push(KeyValue::new(semconv::USER_AGENT_ORIGINAL, ua.to_owned()));
         }
-        if let Some(len) = content_length(h) {
+        if let Some(len) = text(head.content_length).and_then(|v| v.parse::<i64>().ok()) {
             attrs.push(KeyValue::new(semconv::HTTP_REQUEST_BODY_SIZE, len));
         }
         match route {
             Some(route) => {
                 attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.to_owned()));
-                Cow::Owned(format!("{label} {route}"))
+                // Not `format!`: its formatting machinery costs more than the copy.
+                let mut name = String::with_capacity(label.len() + 1 + route.len());
+                name.push_str(label);
+                name.push(' ');
+                name.push_str(route);
+                Cow::Owned(name)
             }
             None => Cow::Borrowed(label),
         }
     };
-    if let Some((host, port)) = server_host(req) {
+    if let Some((host, port)) = server_host(req, &head) {
         attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, host.to_owned()));
         if let Some(port) = port {
             attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
         }
     }
     let peer = peer_addr(req);
-    if let Some(peer) = peer {
-        attrs.push(KeyValue::new(
-            semconv::NETWORK_PEER_ADDRESS,
-            peer.ip().to_string(),
-        ));
+    // The peer's address text once, shared by both attributes that carry it.
+    let peer_ip: Option<opentelemetry::StringValue> =
+        peer.map(|p| Arc::<str>::from(p.ip().to_string()).into());
+    if let (Some(peer), Some(ip)) = (peer, &peer_ip) {
+        attrs.push(KeyValue::new(semconv::NETWORK_PEER_ADDRESS, ip.clone()));
         attrs.push(KeyValue::new(
             semconv::NETWORK_PEER_PORT,
             i64::from(peer.port()),
         ));
     }
     if !grpc {
-        match forwarded_client(h) {
+        match forwarded_client(&head) {
             Some(client) => attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, client)),
             None => {
-                if let Some(peer) = peer {
-                    attrs.push(KeyValue::new(
-                        semconv::CLIENT_ADDRESS,
-                        peer.ip().to_string(),
-                    ));
+                if let Some(ip) = peer_ip {
+                    attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, ip));
                 }
             }
         }
@@ -425,15 +463,9 @@ fn peer_addr<B>(req: &Request<B>) -> Option<std::net::SocketAddr> {
     None
 }
 
-fn content_length(h: &HeaderMap) -> Option<i64> {
-    h.get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-}
-
 /// One `key=value` of the first element of a `Forwarded` header (RFC 7239).
-fn forwarded_param<'a>(h: &'a HeaderMap, key: &str) -> Option<&'a str> {
-    let first = h.get("forwarded")?.to_str().ok()?.split(',').next()?;
+fn forwarded_param<'a>(head: &Head<'a>, key: &str) -> Option<&'a str> {
+    let first = text(head.forwarded)?.split(',').next()?;
     first.split(';').find_map(|pair| {
         let (k, v) = pair.trim().split_once('=')?;
         k.trim()
@@ -444,15 +476,9 @@ fn forwarded_param<'a>(h: &'a HeaderMap, key: &str) -> Option<&'a str> {
 
 /// `client.address` from `Forwarded: for=` or the first `X-Forwarded-For`
 /// entry (the original client), without port or IPv6 brackets.
-fn forwarded_client(h: &HeaderMap) -> Option<String> {
-    let raw = forwarded_param(h, "for").or_else(|| {
-        h.get("x-forwarded-for")?
-            .to_str()
-            .ok()?
-            .split(',')
-            .next()
-            .map(str::trim)
-    })?;
+fn forwarded_client(head: &Head<'_>) -> Option<String> {
+    let raw = forwarded_param(head, "for")
+        .or_else(|| text(head.x_forwarded_for)?.split(',').next().map(str::trim))?;
     let host = match raw.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(rest),
         // One colon: `host:port`; more: a bare IPv6 address.
@@ -464,10 +490,9 @@ fn forwarded_client(h: &HeaderMap) -> Option<String> {
 
 /// `url.scheme`: what a proxy says the client used, else the URI's, else
 /// http. The two common values are static strings (no allocation).
-fn scheme<B>(req: &Request<B>) -> opentelemetry::Value {
-    let h = req.headers();
-    let raw = forwarded_param(h, "proto")
-        .or_else(|| h.get("x-forwarded-proto").and_then(|v| v.to_str().ok()))
+fn scheme<B>(req: &Request<B>, head: &Head<'_>) -> opentelemetry::Value {
+    let raw = forwarded_param(head, "proto")
+        .or_else(|| text(head.x_forwarded_proto))
         .or_else(|| req.uri().scheme_str())
         .unwrap_or("http");
     if raw.eq_ignore_ascii_case("http") {
@@ -481,14 +506,40 @@ fn scheme<B>(req: &Request<B>) -> opentelemetry::Value {
 
 /// `server.address` / `server.port`, from the first of: Forwarded `host`,
 /// X-Forwarded-Host, the URI authority (`:authority` in HTTP/2), Host.
-fn server_host<B>(req: &Request<B>) -> Option<(&str, Option<u16>)> {
-    let h = req.headers();
-    let raw = forwarded_param(h, "host")
-        .or_else(|| h.get("x-forwarded-host").and_then(|v| v.to_str().ok()))
+fn server_host<'a, B>(req: &'a Request<B>, head: &Head<'a>) -> Option<(&'a str, Option<u16>)> {
+    let raw = forwarded_param(head, "host")
+        .or_else(|| text(head.x_forwarded_host))
         .or_else(|| req.uri().authority().map(|a| a.as_str()))
-        .or_else(|| h.get(http::header::HOST).and_then(|v| v.to_str().ok()))?;
+        .or_else(|| text(head.host))?;
+    split_authority(raw)
+}
+
+/// `host[:port]` as `(host, port)`, an IPv6 literal without its brackets
+/// (as the conventions write addresses); `None` when `raw` is not an
+/// authority.
+fn split_authority(raw: &str) -> Option<(&str, Option<u16>)> {
+    // The common `name[:port]` without parsing an `Authority` (which copies
+    // the text): letters, digits, dots and dashes, a port of 1-5 digits
+    // below 65536. Anything else (IPv6, user info, odd characters) takes
+    // the full parse below.
+    let (host, port) = match raw.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (raw, None),
+    };
+    let plain_host = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    let plain_port =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    if plain_host && plain_port {
+        match port.map(str::parse::<u16>) {
+            None => return Some((host, None)),
+            Some(Ok(port)) => return Some((host, Some(port))),
+            Some(Err(_)) => {}
+        }
+    }
     let authority: http::uri::Authority = raw.parse().ok()?;
-    // An IPv6 literal without its brackets, as the conventions write addresses.
     let host = authority
         .host()
         .trim_start_matches('[')
@@ -693,8 +744,36 @@ mod tests {
             (&[], None),
         ];
         for (pairs, want) in cases {
-            let got = forwarded_client(&headers(pairs));
+            let h = headers(pairs);
+            let got = forwarded_client(&Head::scan(&h));
             assert_eq!(got.as_deref(), *want, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn authority_split_agrees_with_the_http_crate() {
+        // The fast path against `http::uri::Authority` (host without
+        // IPv6 brackets, `port_u16`), and what both give.
+        type Case<'a> = (&'a str, Option<(&'a str, Option<u16>)>);
+        let cases: &[Case<'_>] = &[
+            ("shop.internal:8080", Some(("shop.internal", Some(8080)))),
+            ("shop.internal", Some(("shop.internal", None))),
+            ("a-b.example:0", Some(("a-b.example", Some(0)))),
+            ("a.example:65536", Some(("a.example", None))),
+            ("a.example:", Some(("a.example", None))),
+            ("[::1]:3000", Some(("::1", Some(3000)))),
+            ("user@a.example:81", Some(("a.example", Some(81)))),
+            ("a b", None),
+            ("", None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(split_authority(raw), *want, "{raw:?}");
+            let crate_view = raw.parse::<http::uri::Authority>().ok().map(|a| {
+                let host = a.host().trim_start_matches('[').trim_end_matches(']');
+                (host.to_owned(), a.port_u16())
+            });
+            let ours = split_authority(raw).map(|(h, p)| (h.to_owned(), p));
+            assert_eq!(ours, crate_view, "{raw:?}");
         }
     }
 
@@ -705,18 +784,22 @@ mod tests {
             *r.headers_mut() = headers(pairs);
             r
         };
+        fn host_of(r: &Request<()>) -> Option<(&str, Option<u16>)> {
+            server_host(r, &Head::scan(r.headers()))
+        }
+        let scheme = |r: &Request<()>| scheme(r, &Head::scan(r.headers()));
         let r = req(&[
             ("host", "internal:8080"),
             ("x-forwarded-host", "shop.example.com"),
         ]);
-        assert_eq!(server_host(&r), Some(("shop.example.com", None)));
+        assert_eq!(host_of(&r), Some(("shop.example.com", None)));
         let r = req(&[("host", "internal:8080")]);
-        assert_eq!(server_host(&r), Some(("internal", Some(8080))));
+        assert_eq!(host_of(&r), Some(("internal", Some(8080))));
         let r = req(&[("host", "[::1]:3000")]);
-        assert_eq!(server_host(&r), Some(("::1", Some(3000))));
+        assert_eq!(host_of(&r), Some(("::1", Some(3000))));
         let r = req(&[("forwarded", "host=a.example;proto=https"), ("host", "b")]);
         assert_eq!(
-            (server_host(&r), scheme(&r).as_str().into_owned()),
+            (host_of(&r), scheme(&r).as_str().into_owned()),
             (Some(("a.example", None)), "https".to_owned())
         );
     }

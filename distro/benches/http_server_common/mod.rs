@@ -1,0 +1,77 @@
+//! The router, request and providers the server-layer benches share
+//! (`http_server`: criterion; `http_server_instructions`: callgrind). Each
+//! bench is its own crate and includes this module with `mod http_server_common;`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::Request;
+use otel_aws_distro::export::NoopExporter;
+use otel_aws_distro::{Builder, Env, Guard};
+
+/// One route with a path parameter, answering a static body.
+pub fn router() -> Router {
+    Router::new().route("/items/{id}", get(|| async { "ok" }))
+}
+
+/// A GET with a host, a user agent and a sampled W3C parent: every request
+/// makes a recorded span.
+pub fn request() -> Request<Body> {
+    Request::builder()
+        .uri("/items/42")
+        .header("host", "shop.internal:8080")
+        .header("user-agent", "bench/1.0")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
+        .body(Body::empty())
+        .expect("request")
+}
+
+/// The distro's provider and propagators as globals, as `init()` sets them
+/// (no-op exporter, no `tracing` subscriber). Call inside a tokio runtime.
+pub async fn install_distro() -> Guard {
+    Builder::new()
+        .with_env(Env::from_pairs([
+            ("OTEL_SERVICE_NAME", "bench"),
+            ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "65536"),
+        ]))
+        .with_exporter(Arc::new(NoopExporter::new()))
+        .without_tracing_subscriber()
+        .install()
+        .await
+        .expect("distro provider")
+}
+
+/// A provider whose processor drops each span at its end: the layer's own
+/// work and span creation, without the hand-off to a batch processor.
+pub fn no_export_provider() -> opentelemetry_sdk::trace::SdkTracerProvider {
+    opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_span_processor(DropProcessor)
+        .build()
+}
+
+/// Ends spans into nothing.
+#[derive(Debug)]
+struct DropProcessor;
+
+impl opentelemetry_sdk::trace::SpanProcessor for DropProcessor {
+    fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+        drop(black_box(span));
+    }
+    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(
+        &self,
+        _: std::time::Duration,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}

@@ -1,0 +1,74 @@
+//! Instruction counts per request for the server layer: run under callgrind,
+//! which counts instructions instead of timing them, so the figures do not
+//! depend on what else the shared machine runs. The router and requests are
+//! those of the `http_server` criterion bench (`/items/{id}`, a sampled W3C
+//! parent, straight into `Service::call`).
+//!
+//! Modes: `bare` (the router alone), `layer` (`ServerLayer` on the distro's
+//! provider as `init()` builds it: batch processor, no-op exporter; the
+//! export thread's work counts too), `no_export` (`ServerLayer` on a provider
+//! whose processor drops each span at its end: the layer's own work and span
+//! creation), `telemetry_rust` (its `OtelAxumLayer` on the distro's provider).
+//!
+//! ```sh
+//! CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
+//!   cargo bench -p otel-aws-distro --features axum --bench http_server_instructions --no-run
+//! for m in bare layer no_export; do for n in 20000 40000; do
+//!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/deps/http_server_instructions-* $m $n 2>&1 | grep Collected
+//! done; done
+//! ```
+//! Instructions per request = (refs at 40000 − refs at 20000) / 20000; the
+//! layer's cost is that minus `bare`'s.
+#![allow(clippy::expect_used)]
+
+mod http_server_common;
+
+use std::hint::black_box;
+
+use axum::extract::MatchedPath;
+use http_server_common::{install_distro, no_export_provider, request, router};
+use opentelemetry::trace::TracerProvider as _;
+use otel_aws_distro::instrument::ServerLayer;
+use tower_service::Service as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "layer".into());
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    // The distro's provider and propagators as globals, as `init()` sets them
+    // (the layer extracts with the global propagator in every mode).
+    let guard = rt.block_on(install_distro());
+    let no_export = no_export_provider();
+    let app = match mode.as_str() {
+        "bare" => router(),
+        "layer" => router().layer(ServerLayer::new()),
+        "no_export" => router().layer(ServerLayer::with_tracer_provider(&no_export)),
+        "telemetry_rust" => {
+            let provider = guard.tracer_provider().expect("enabled").clone();
+            tracing::subscriber::set_global_default(
+                tracing_subscriber::registry()
+                    .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"))),
+            )
+            .expect("subscriber");
+            router().layer(telemetry_rust::middleware::axum::OtelAxumLayer::new(
+                MatchedPath::as_str,
+            ))
+        }
+        other => panic!("unknown mode {other}: bare, layer, no_export or telemetry_rust"),
+    };
+    let mut svc = app;
+    for _ in 0..n {
+        let res = rt.block_on(svc.call(request())).expect("infallible");
+        assert_eq!(res.status(), 200);
+        // Dropping the response ends the body and with it the span.
+        drop(black_box(res));
+    }
+    drop(guard);
+}
