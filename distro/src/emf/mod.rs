@@ -315,10 +315,20 @@ impl EmfEncoder {
 
     /// [`Self::encode`] with the clock given (tests, replays).
     pub fn encode_at(&self, req: &ExportMetricsServiceRequest, now_ms: i64) -> EmfBatch {
+        self.encode_with(req, now_ms, &RandomState::new())
+    }
+
+    /// [`Self::encode_at`] with the group index's hasher given (tests
+    /// force collisions).
+    fn encode_with<S: BuildHasher>(
+        &self,
+        req: &ExportMetricsServiceRequest,
+        now_ms: i64,
+        key_hasher: &S,
+    ) -> EmfBatch {
         let mut stats = EncodeStats::default();
         let mut contexts: Vec<Context> = Vec::new();
         let mut index = GroupIndex::default();
-        let key_hasher = RandomState::new();
         let mut names: HashMap<&str, u32> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
         let mut delta = self.delta.lock().unwrap_or_else(|p| p.into_inner());
@@ -374,7 +384,7 @@ impl EmfEncoder {
                         encoder: self,
                         stats: &mut stats,
                         index: &mut index,
-                        key_hasher: &key_hasher,
+                        key_hasher,
                         groups: &mut groups,
                         context,
                         series_prefix: &series_prefix,
@@ -619,11 +629,11 @@ impl EmfEncoder {
 }
 
 /// Per-metric state while encoding.
-struct PointCx<'a> {
+struct PointCx<'a, S> {
     encoder: &'a EmfEncoder,
     stats: &'a mut EncodeStats,
     index: &'a mut GroupIndex,
-    key_hasher: &'a RandomState,
+    key_hasher: &'a S,
     groups: &'a mut Vec<Group>,
     context: usize,
     /// Namespace and destination, the series key's prefix.
@@ -644,7 +654,7 @@ fn strip_resolution(labels: &mut Vec<Label<'_>>) -> Option<u32> {
     labels.remove(i).1.trim().parse::<u32>().ok()
 }
 
-impl PointCx<'_> {
+impl<S: BuildHasher> PointCx<'_, S> {
     /// The delta of a cumulative point, `None` when nothing is sent.
     fn delta(
         &mut self,
