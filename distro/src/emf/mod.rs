@@ -29,6 +29,7 @@
 //! prints them one per line (how a Lambda function emits metrics).
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -66,7 +67,7 @@ pub use stdout::StdoutWriter;
 use config::CompiledDeclaration;
 use delta::{Delta, DeltaState};
 use document::{DocInput, GroupMetric};
-use points::Invalid;
+use points::{Invalid, Label};
 
 /// The label carrying the instrumentation scope name.
 pub const OTEL_LIB_DIMENSION: &str = "OTelLib";
@@ -211,20 +212,45 @@ enum Kind {
     Summary,
 }
 
-#[derive(Debug, PartialEq, Eq, Hash)]
-struct GroupKey {
-    context: usize,
-    timestamp_ms: i64,
-    kind: Kind,
-    batch: usize,
-    labels: Arc<[(String, String)]>,
-}
-
+/// Metrics sharing a document: same context, timestamp, kind, batch and
+/// labels.
 struct Group {
     key_labels: Arc<[(String, String)]>,
     context: usize,
     timestamp_ms: i64,
+    kind: Kind,
+    batch: usize,
+    /// The next group whose key hashes the same (see [`GroupIndex`]).
+    next_same_hash: Option<usize>,
+    /// Interned names of `metrics`: the duplicate check compares numbers.
+    names: Vec<u32>,
     metrics: Vec<GroupMetric>,
+}
+
+/// Groups by the hash of their key, chained through
+/// [`Group::next_same_hash`] on collision. Keyed by hash rather than by an
+/// owned key so that a point of an existing group allocates nothing (its
+/// labels stay borrowed from the batch).
+type GroupIndex = HashMap<u64, usize, BuildHasherDefault<KeyHashHasher>>;
+
+/// The index's keys are already hashes (of a randomly keyed hasher): used
+/// as they are. Hand-written: a pass-through hasher is a few lines, not a
+/// dependency.
+#[derive(Default)]
+struct KeyHashHasher(u64);
+
+impl Hasher for KeyHashHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 /// Namespace and destination of one resource.
@@ -289,9 +315,21 @@ impl EmfEncoder {
 
     /// [`Self::encode`] with the clock given (tests, replays).
     pub fn encode_at(&self, req: &ExportMetricsServiceRequest, now_ms: i64) -> EmfBatch {
+        self.encode_with(req, now_ms, &RandomState::new())
+    }
+
+    /// [`Self::encode_at`] with the group index's hasher given (tests
+    /// force collisions).
+    fn encode_with<S: BuildHasher>(
+        &self,
+        req: &ExportMetricsServiceRequest,
+        now_ms: i64,
+        key_hasher: &S,
+    ) -> EmfBatch {
         let mut stats = EncodeStats::default();
         let mut contexts: Vec<Context> = Vec::new();
-        let mut index: HashMap<GroupKey, usize> = HashMap::new();
+        let mut index = GroupIndex::default();
+        let mut names: HashMap<&str, u32> = HashMap::new();
         let mut groups: Vec<Group> = Vec::new();
         let mut delta = self.delta.lock().unwrap_or_else(|p| p.into_inner());
         delta.sweep(now_ms);
@@ -330,6 +368,7 @@ impl EmfEncoder {
                     Vec::new()
                 };
             let prometheus = str_attr(resource, "receiver") == Some("prometheus");
+            let mut labels: Vec<Label<'_>> = Vec::new();
             for sm in &rm.scope_metrics {
                 let scope = sm
                     .scope
@@ -339,16 +378,18 @@ impl EmfEncoder {
                 for metric in &sm.metrics {
                     let name: Arc<str> = Arc::from(metric.name.as_str());
                     let unit: Arc<str> = Arc::from(self.unit(&metric.name, &metric.unit));
+                    let next_name = names.len() as u32;
+                    let name_id = *names.entry(metric.name.as_str()).or_insert(next_name);
                     let mut cx = PointCx {
                         encoder: self,
                         stats: &mut stats,
                         index: &mut index,
+                        key_hasher,
                         groups: &mut groups,
                         context,
                         series_prefix: &series_prefix,
-                        resource_labels: &resource_labels,
-                        scope,
                         name: &name,
+                        name_id,
                         unit: &unit,
                         now_ms,
                     };
@@ -361,13 +402,21 @@ impl EmfEncoder {
                             for (i, p) in g.data_points.iter().enumerate() {
                                 cx.stats.data_points += 1;
                                 match points::number(p) {
-                                    Ok(v) => cx.add(
-                                        Kind::Gauge,
-                                        i,
-                                        &p.attributes,
-                                        p.time_unix_nano,
-                                        EmfValue::Number(v),
-                                    ),
+                                    Ok(v) => {
+                                        points::labels_into(
+                                            &p.attributes,
+                                            &resource_labels,
+                                            scope,
+                                            &mut labels,
+                                        );
+                                        cx.add(
+                                            Kind::Gauge,
+                                            i,
+                                            &mut labels,
+                                            p.time_unix_nano,
+                                            EmfValue::Number(v),
+                                        );
+                                    }
                                     Err(e) => cx.stats.invalid(e),
                                 }
                             }
@@ -384,7 +433,12 @@ impl EmfEncoder {
                                         continue;
                                     }
                                 };
-                                let labels = cx.labels(&p.attributes);
+                                points::labels_into(
+                                    &p.attributes,
+                                    &resource_labels,
+                                    scope,
+                                    &mut labels,
+                                );
                                 let v = if cumulative {
                                     match cx.delta(&mut delta, &mut key_buf, &labels, v, 0) {
                                         Some((d, _)) => d,
@@ -393,10 +447,10 @@ impl EmfEncoder {
                                 } else {
                                     v
                                 };
-                                cx.add_labelled(
+                                cx.add(
                                     Kind::Sum,
                                     i,
-                                    labels,
+                                    &mut labels,
                                     p.time_unix_nano,
                                     EmfValue::Number(v),
                                 );
@@ -406,13 +460,21 @@ impl EmfEncoder {
                             for (i, p) in h.data_points.iter().enumerate() {
                                 cx.stats.data_points += 1;
                                 match points::histogram(p) {
-                                    Ok(v) => cx.add(
-                                        Kind::Histogram,
-                                        i,
-                                        &p.attributes,
-                                        p.time_unix_nano,
-                                        v,
-                                    ),
+                                    Ok(v) => {
+                                        points::labels_into(
+                                            &p.attributes,
+                                            &resource_labels,
+                                            scope,
+                                            &mut labels,
+                                        );
+                                        cx.add(
+                                            Kind::Histogram,
+                                            i,
+                                            &mut labels,
+                                            p.time_unix_nano,
+                                            v,
+                                        );
+                                    }
                                     Err(e) => cx.stats.invalid(e),
                                 }
                             }
@@ -423,13 +485,19 @@ impl EmfEncoder {
                                 cx.stats.data_points += 1;
                                 match points::exponential(p) {
                                     Ok(values) => {
-                                        let labels: Arc<[(String, String)]> =
-                                            cx.labels(&p.attributes).into();
+                                        points::labels_into(
+                                            &p.attributes,
+                                            &resource_labels,
+                                            scope,
+                                            &mut labels,
+                                        );
+                                        let resolution = strip_resolution(&mut labels);
                                         for v in values {
-                                            cx.add_shared(
+                                            cx.add_stripped(
                                                 Kind::Exponential,
                                                 batch,
-                                                labels.clone(),
+                                                &labels,
+                                                resolution,
                                                 p.time_unix_nano,
                                                 v,
                                             );
@@ -448,7 +516,12 @@ impl EmfEncoder {
                                     cx.stats.invalid(e);
                                     continue;
                                 }
-                                let labels = cx.labels(&p.attributes);
+                                points::labels_into(
+                                    &p.attributes,
+                                    &resource_labels,
+                                    scope,
+                                    &mut labels,
+                                );
                                 let (sum, count) = if prometheus {
                                     match cx.delta(
                                         &mut delta,
@@ -464,10 +537,10 @@ impl EmfEncoder {
                                     (p.sum, p.count)
                                 };
                                 let (min, max) = points::summary_min_max(p);
-                                cx.add_labelled(
+                                cx.add(
                                     Kind::Summary,
                                     i,
-                                    labels,
+                                    &mut labels,
                                     p.time_unix_nano,
                                     EmfValue::Stats {
                                         max,
@@ -556,32 +629,38 @@ impl EmfEncoder {
 }
 
 /// Per-metric state while encoding.
-struct PointCx<'a> {
+struct PointCx<'a, S> {
     encoder: &'a EmfEncoder,
     stats: &'a mut EncodeStats,
-    index: &'a mut HashMap<GroupKey, usize>,
+    index: &'a mut GroupIndex,
+    key_hasher: &'a S,
     groups: &'a mut Vec<Group>,
     context: usize,
     /// Namespace and destination, the series key's prefix.
     series_prefix: &'a str,
-    resource_labels: &'a [(String, String)],
-    scope: Option<&'a str>,
     name: &'a Arc<str>,
+    /// `name` interned for this batch.
+    name_id: u32,
     unit: &'a Arc<str>,
     now_ms: i64,
 }
 
-impl PointCx<'_> {
-    fn labels(&self, attrs: &[KeyValue]) -> Vec<(String, String)> {
-        points::labels(attrs, self.resource_labels, self.scope)
-    }
+/// Takes the storage-resolution attribute out of `labels`: it configures
+/// the metric and is no dimension.
+fn strip_resolution(labels: &mut Vec<Label<'_>>) -> Option<u32> {
+    let i = labels
+        .iter()
+        .position(|(k, _)| *k == STORAGE_RESOLUTION_ATTRIBUTE)?;
+    labels.remove(i).1.trim().parse::<u32>().ok()
+}
 
+impl<S: BuildHasher> PointCx<'_, S> {
     /// The delta of a cumulative point, `None` when nothing is sent.
     fn delta(
         &mut self,
         state: &mut DeltaState,
         buf: &mut String,
-        labels: &[(String, String)],
+        labels: &[Label<'_>],
         sum: f64,
         count: u64,
     ) -> Option<(f64, u64)> {
@@ -613,28 +692,27 @@ impl PointCx<'_> {
         }
     }
 
-    fn add(&mut self, kind: Kind, batch: usize, attrs: &[KeyValue], time_ns: u64, v: EmfValue) {
-        let labels = self.labels(attrs);
-        self.add_labelled(kind, batch, labels, time_ns, v);
-    }
-
-    fn add_labelled(
+    /// Adds one converted point with its labels.
+    fn add(
         &mut self,
         kind: Kind,
         batch: usize,
-        labels: Vec<(String, String)>,
+        labels: &mut Vec<Label<'_>>,
         time_ns: u64,
-        v: EmfValue,
+        value: EmfValue,
     ) {
-        self.add_shared(kind, batch, labels.into(), time_ns, v);
+        let resolution = strip_resolution(labels);
+        self.add_stripped(kind, batch, labels, resolution, time_ns, value);
         self.stats.converted += 1;
     }
 
-    fn add_shared(
+    /// Adds one value to its group (a new group when none matches).
+    fn add_stripped(
         &mut self,
         kind: Kind,
         batch: usize,
-        mut labels: Arc<[(String, String)]>,
+        labels: &[Label<'_>],
+        storage_resolution: Option<u32>,
         time_ns: u64,
         value: EmfValue,
     ) {
@@ -643,23 +721,14 @@ impl PointCx<'_> {
         } else {
             self.now_ms
         };
-        // The storage-resolution attribute configures the metric; it is no dimension.
-        let mut storage_resolution = None;
-        if let Some(i) = labels
-            .iter()
-            .position(|(k, _)| k == STORAGE_RESOLUTION_ATTRIBUTE)
-        {
-            storage_resolution = labels[i].1.trim().parse::<u32>().ok();
-            let mut rest = labels.to_vec();
-            rest.remove(i);
-            labels = rest.into();
-        }
-        let key = GroupKey {
-            context: self.context,
-            timestamp_ms,
-            kind,
-            batch,
-            labels,
+        let hash = {
+            let mut h = self.key_hasher.build_hasher();
+            (self.context, timestamp_ms, kind, batch).hash(&mut h);
+            for (k, v) in labels {
+                k.hash(&mut h);
+                v.hash(&mut h);
+            }
+            h.finish()
         };
         let metric = GroupMetric {
             name: self.name.clone(),
@@ -667,23 +736,50 @@ impl PointCx<'_> {
             storage_resolution,
             value,
         };
-        match self.index.get(&key) {
-            Some(&g) => {
-                let group = &mut self.groups[g];
-                if group.metrics.iter().any(|m| m.name == metric.name) {
+        let mut next = self.index.get(&hash).copied();
+        let mut last = None;
+        while let Some(g) = next {
+            let group = &mut self.groups[g];
+            if group.context == self.context
+                && group.timestamp_ms == timestamp_ms
+                && group.kind == kind
+                && group.batch == batch
+                && group.key_labels.len() == labels.len()
+                && group
+                    .key_labels
+                    .iter()
+                    .zip(labels)
+                    .all(|((hk, hv), (k, v))| hk.as_str() == *k && hv.as_str() == v.as_ref())
+            {
+                if group.names.contains(&self.name_id) {
                     self.stats.duplicates += 1;
                 } else {
+                    group.names.push(self.name_id);
                     group.metrics.push(metric);
                 }
+                return;
             }
+            last = Some(g);
+            next = group.next_same_hash;
+        }
+        self.groups.push(Group {
+            key_labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.as_ref().to_owned()))
+                .collect(),
+            context: self.context,
+            timestamp_ms,
+            kind,
+            batch,
+            next_same_hash: None,
+            names: vec![self.name_id],
+            metrics: vec![metric],
+        });
+        let new = self.groups.len() - 1;
+        match last {
+            Some(l) => self.groups[l].next_same_hash = Some(new),
             None => {
-                self.groups.push(Group {
-                    key_labels: key.labels.clone(),
-                    context: self.context,
-                    timestamp_ms,
-                    metrics: vec![metric],
-                });
-                self.index.insert(key, self.groups.len() - 1);
+                self.index.insert(hash, new);
             }
         }
     }

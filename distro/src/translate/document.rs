@@ -3,6 +3,7 @@
 //! documents"). Field names are X-Ray's; every optional field is skipped
 //! when empty so documents stay small.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -30,8 +31,13 @@ pub struct Segment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
     /// `"subsegment"` for an independent subsegment.
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    #[serde(
+        default,
+        rename = "type",
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "known_word"
+    )]
+    pub kind: Option<Cow<'static, str>>,
     /// Epoch seconds (float, microsecond precision).
     #[serde(default)]
     pub start_time: f64,
@@ -51,8 +57,12 @@ pub struct Segment {
     #[serde(default, skip_serializing_if = "is_false")]
     pub throttle: bool,
     /// Subsegment namespace: `aws`, `remote` or `local`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "known_word"
+    )]
+    pub namespace: Option<Cow<'static, str>>,
     /// Subsegments (legacy SDKs): the downstream call is to a traced service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub traced: Option<bool>,
@@ -93,6 +103,37 @@ pub struct Segment {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+/// The words `type` and `namespace` take, kept without an allocation.
+const KNOWN_WORDS: &[&str] = &["subsegment", "aws", "remote", "local"];
+
+/// `type` and `namespace`: one of [`KNOWN_WORDS`] borrowed, anything else
+/// copied (every document has them; segment → span allocates less).
+fn known_word<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'static, str>>, D::Error> {
+    struct W;
+    impl<'a> Visitor<'a> for W {
+        type Value = Option<Cow<'static, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'a>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(match KNOWN_WORDS.iter().find(|w| **w == v) {
+                Some(w) => Cow::Borrowed(*w),
+                None => Cow::Owned(v.to_owned()),
+            }))
+        }
+    }
+    d.deserialize_option(W)
 }
 
 /// `service` block.

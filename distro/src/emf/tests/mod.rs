@@ -380,6 +380,63 @@ fn grouping_by_labels_timestamp_and_kind() {
     assert_eq!(names, vec!["a", "b"]);
 }
 
+/// Every group key hashes the same.
+#[derive(Default)]
+struct Collide;
+
+impl std::hash::Hasher for Collide {
+    fn finish(&self) -> u64 {
+        7
+    }
+    fn write(&mut self, _: &[u8]) {}
+}
+
+#[test]
+fn groups_stay_apart_when_their_key_hashes_collide() {
+    // The grouping rules of `grouping_by_labels_timestamp_and_kind`, with
+    // every group in one hash chain, plus a repeated name (first kept).
+    let req = request(
+        &[],
+        "",
+        vec![
+            gauge(
+                "a",
+                "",
+                vec![num(1.0, &[("k", "x")], T), num(2.0, &[("k", "y")], T)],
+            ),
+            gauge("b", "", vec![num(3.0, &[("k", "x")], T)]),
+            gauge("a", "", vec![num(9.0, &[("k", "x")], T)]),
+            gauge("c", "", vec![num(4.0, &[("k", "x")], T + 1_000_000_000)]),
+            sum(
+                "d",
+                AggregationTemporality::Delta,
+                vec![num(5.0, &[("k", "x")], T)],
+            ),
+        ],
+    );
+    let enc = encoder(EmfConfig::default());
+    let colliding = enc.encode_with(
+        &req,
+        0,
+        &std::hash::BuildHasherDefault::<Collide>::default(),
+    );
+    let d = docs(&colliding);
+    assert_eq!(d.len(), 4);
+    assert_eq!(
+        (d[0]["a"].as_f64(), d[0]["b"].as_f64(), d[0]["k"].as_str()),
+        (Some(1.0), Some(3.0), Some("x"))
+    );
+    assert_eq!(
+        (d[1]["a"].as_f64(), d[1]["k"].as_str()),
+        (Some(2.0), Some("y"))
+    );
+    assert_eq!(d[2]["c"].as_f64(), Some(4.0));
+    assert_eq!(d[3]["d"].as_f64(), Some(5.0));
+    assert_eq!(colliding.stats.duplicates, 1);
+    // The order of the documents does not depend on the hasher either.
+    assert_eq!(colliding, enc.encode_at(&req, 0));
+}
+
 #[test]
 fn documents_hold_at_most_one_hundred_metrics() {
     let metrics = (0..250)

@@ -47,11 +47,14 @@ impl InProgressBuffer {
     /// earlier one, keeping the first arrival time) and `None` returned. When
     /// the buffer is full an in-progress document is returned as is.
     pub fn offer(&mut self, doc: Segment, now: Instant) -> Option<Segment> {
-        let key = Self::key(&doc);
         if !doc.in_progress || doc.end_time.is_some() {
-            self.held.remove(&key);
+            // Most documents arrive completed with nothing held: no key built.
+            if !self.held.is_empty() {
+                self.held.remove(&Self::key(&doc));
+            }
             return Some(doc);
         }
+        let key = Self::key(&doc);
         if let Some((held, _)) = self.held.get_mut(&key) {
             *held = doc;
             return None;
