@@ -9,6 +9,8 @@
 # RATE 0 = flat out. The sidecar runs pinned to core 0 (taskset -c 0) under /usr/bin/time -v; the load
 # generator (otel-aws-loadgen, testkit) on core 1. Binaries: SIDECAR (default: the static musl release
 # build of build-image.sh) and LOADGEN (default: the release build of otel-aws-loadgen).
+# ROTEL=/path/to/rotel-agent (otlp mode only): the same load through rotel (PyPI package `rotel`) in
+# place of the sidecar, with the same batch size, timeout and uncompressed OTLP/HTTP export.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 T="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -104,10 +106,18 @@ fi
 
 export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY AWS_REGION=us-east-1
 export RUST_LOG=warn
-taskset -c 0 /usr/bin/time -v "$SIDECAR" --config "$WORK/$MODE.yaml" 2>"$WORK/time.txt" &
+if [ -n "${ROTEL:-}" ]; then
+  [ "$MODE" = otlp ] || { echo "ROTEL: otlp mode only (rotel has no X-Ray receiver or exporter)"; exit 2; }
+  taskset -c 0 /usr/bin/time -v "$ROTEL" start --otlp-http-endpoint 127.0.0.1:24318 \
+    --otlp-grpc-endpoint 127.0.0.1:24317 --exporter otlp --otlp-exporter-endpoint http://127.0.0.1:14318 \
+    --otlp-exporter-protocol http --otlp-exporter-compression none --batch-max-size "${BATCH:-8192}" \
+    --batch-timeout 200ms 2>"$WORK/time.txt" >"$WORK/rotel.log" &
+else
+  taskset -c 0 /usr/bin/time -v "$SIDECAR" --config "$WORK/$MODE.yaml" 2>"$WORK/time.txt" &
+fi
 TIME_PID=$!
 sleep 1
-PID="$(pgrep -P "$TIME_PID" -f otel-aws-sidecar | head -n1)"
+PID="$(pgrep -P "$TIME_PID" | head -n1)"
 if [ "$MODE" = idle ]; then
   sleep 2
   grep -E 'VmRSS|VmHWM' "/proc/$PID/status"

@@ -1,15 +1,20 @@
 //! Loopback destinations that count and discard: an OTLP/HTTP traces
 //! endpoint and a `PutTraceSegments` endpoint. Unlike the testkit's fakes
 //! they record nothing and check no signature, so they stay small and cheap
-//! under load.
+//! under load. OTLP bodies may be gzipped (`content-encoding: gzip`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::io::Read as _;
+
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::http::HeaderMap;
 use axum::routing::post;
+use flate2::read::GzDecoder;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 
@@ -29,7 +34,24 @@ impl SinkCounts {
     }
 }
 
-fn otlp_spans(body: &[u8]) -> u64 {
+/// The body as sent, gunzipped when `content-encoding: gzip` (rotel's OTLP
+/// exporter always compresses); `None` for a body that does not gunzip.
+fn decoded<'a>(headers: &HeaderMap, body: &'a [u8], buf: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+    let gzip = headers
+        .get("content-encoding")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    if !gzip {
+        return Some(body);
+    }
+    GzDecoder::new(body).read_to_end(buf).ok()?;
+    Some(buf.as_slice())
+}
+
+fn otlp_spans(headers: &HeaderMap, body: &[u8]) -> u64 {
+    let mut buf = Vec::new();
+    let Some(body) = decoded(headers, body, &mut buf) else {
+        return 0;
+    };
     ExportTraceServiceRequest::decode(body)
         .map(|r| {
             r.resource_spans
@@ -58,10 +80,11 @@ pub async fn serve(addr: SocketAddr) -> std::io::Result<(Arc<SinkCounts>, Arc<Si
     let app = Router::new()
         .route(
             "/v1/traces",
-            post(move |body: Bytes| {
+            post(move |headers: HeaderMap, body: Bytes| {
                 let o = Arc::clone(&o);
                 async move {
-                    o.items.fetch_add(otlp_spans(&body), Ordering::Relaxed);
+                    o.items
+                        .fetch_add(otlp_spans(&headers, &body), Ordering::Relaxed);
                     o.requests.fetch_add(1, Ordering::Relaxed);
                     (
                         [("content-type", "application/x-protobuf")],
@@ -84,7 +107,10 @@ pub async fn serve(addr: SocketAddr) -> std::io::Result<(Arc<SinkCounts>, Arc<Si
                     )
                 }
             }),
-        );
+        )
+        // A sink, not a backend: take whatever batch size the system under test sends
+        // (axum's default limit, 2 MiB, refused 8,192-span batches with 413).
+        .layer(DefaultBodyLimit::max(256 * 1024 * 1024));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
