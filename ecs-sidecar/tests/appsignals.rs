@@ -386,7 +386,7 @@ fn shipped_config_on_free_ports() -> String {
         "/config/application-signals.yaml"
     ))
     .unwrap();
-    ["4315", "4316", "4317", "4318", "2000"]
+    ["4315", "4316", "4317", "4318", "2000", "13133"]
         .iter()
         .fold(text, |t, port| {
             t.replace(&format!("0.0.0.0:{port}"), "127.0.0.1:0")
