@@ -3,64 +3,18 @@ ecs-sidecar/tests/appsignals.rs.
 
 Configured from the environment like any SDK user: OTEL_SERVICE_NAME and
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the sidecar's OTLP/HTTP receiver).
-Three requests to a SERVER span `GET /orders/{id}` whose parent is remote
-(an upstream caller), each making one CLIENT call to inventory:
-  200 (call 200), 503 with ERROR status (call 503), 404 (call 200).
+
+The requests (three, 6 spans) are shop.py's.
 """
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import (
-    NonRecordingSpan,
-    SpanContext,
-    SpanKind,
-    Status,
-    StatusCode,
-    TraceFlags,
-    set_span_in_context,
-)
+import shop
 
 provider = TracerProvider()
 provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-tracer = provider.get_tracer("shop")
-
-
-def request(n, status, call_status):
-    upstream = SpanContext(
-        trace_id=0x5759E988BD862E3FE1BE46A994272790 + n,
-        span_id=0x53995C3F42CD8AD8 + n,
-        is_remote=True,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED),
-    )
-    with tracer.start_as_current_span(
-        "GET /orders/{id}",
-        context=set_span_in_context(NonRecordingSpan(upstream)),
-        kind=SpanKind.SERVER,
-        attributes={
-            "http.method": "GET",
-            "http.route": "/orders/{id}",
-            "http.target": f"/orders/{n}",
-            "http.status_code": status,
-        },
-    ) as server:
-        with tracer.start_as_current_span(
-            "GET",
-            kind=SpanKind.CLIENT,
-            attributes={
-                "http.method": "GET",
-                "http.url": f"http://inventory:8080/items/{n}",
-                "http.status_code": call_status,
-            },
-        ):
-            pass
-        if status >= 500:
-            server.set_status(Status(StatusCode.ERROR))
-
-
-request(1, 200, 200)
-request(2, 503, 503)
-request(3, 404, 200)
+shop.run(provider.get_tracer("shop"))
 provider.force_flush()
 provider.shutdown()
 print("SENT 6", flush=True)
