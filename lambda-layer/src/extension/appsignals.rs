@@ -1,6 +1,7 @@
 //! CloudWatch Application Signals from the extension
 //! (`OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true` in the function's
-//! environment, parsed by the distro's [`enabled`]).
+//! environment, parsed by the distro's
+//! [`enabled`](otel_aws_distro::appsignals::export::enabled)).
 //!
 //! At each flush, before the spans the function sent are handed to the
 //! exporters' lanes (after the Lambda resource is filled in), the distro's
