@@ -102,8 +102,7 @@ impl EmfExporter {
         let encoded = self.encoder.encode(&batch);
         drop(batch);
         let s = &encoded.stats;
-        // Withheld first cumulative points are not lost: they are the baseline.
-        let skipped = s.skipped() + s.untracked_series + s.duplicates;
+        let skipped = s.dropped();
         if skipped > 0 || s.events_dropped > 0 {
             tracing::debug!(
                 exporter = %self.id,

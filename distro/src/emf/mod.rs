@@ -140,6 +140,13 @@ impl EncodeStats {
         self.no_recorded_value + self.non_finite + self.bad_buckets + self.missing_value
     }
 
+    /// Points an exporter reports as dropped: the skipped ones, those over the
+    /// series cap and duplicates. Withheld first cumulative points are not
+    /// counted: they are the baseline, not lost.
+    pub fn dropped(&self) -> u64 {
+        self.skipped() + self.untracked_series + self.duplicates
+    }
+
     /// Adds `other` into `self`.
     pub fn add(&mut self, other: &EncodeStats) {
         let Self {

@@ -165,7 +165,7 @@ impl EmfLogsExporter {
         let encoded = self.encoder.encode(&batch);
         drop(batch);
         let s = &encoded.stats;
-        let skipped = s.skipped() + s.untracked_series + s.duplicates;
+        let skipped = s.dropped();
         let n = encoded.events.len() as u64;
         if n == 0 {
             return Ok(ExportOutcome {
