@@ -245,6 +245,48 @@ async fn a_cancelled_flush_loses_nothing() {
     assert_eq!(up.accepted().len(), 3);
 }
 
+/// Issue 11: a background retry aborted between two requests used to lose
+/// the count of the request the destination had already taken (the report
+/// died with the flush), so `spans_exported` undercounted.
+#[tokio::test]
+async fn a_flush_cancelled_between_requests_still_counts_what_was_taken() {
+    use otel_aws_lambda::extension::delivery::CHUNK_SPANS;
+    let n = CHUNK_SPANS as u64;
+    // The first request is accepted, the second never answers.
+    let up = Scripted::new(&[Step::Ok, Step::Hang]);
+    let r = rig(vec![up.clone()], BufferLimits::default());
+    r.buffer.push(batch(1, 2 * n));
+    // Boxed, so that dropping it drops the flush (and its lock).
+    let mut flush = Box::pin(
+        r.flusher
+            .flush(Duration::from_secs(60), FlushKind::Background),
+    );
+    // Poll the flush until the second request is in flight, then drop it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while up.calls.load(Ordering::SeqCst) < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "second request never sent"
+        );
+        let _ = tokio::time::timeout(Duration::from_millis(5), &mut flush).await;
+    }
+    drop(flush);
+    assert_eq!(up.accepted().len() as u64, n);
+    assert_eq!(
+        r.stats.traces.exported.load(Ordering::SeqCst),
+        n,
+        "the accepted request is counted though its flush was cancelled"
+    );
+    assert_eq!(r.flusher.held() as u64, n, "the rest is still held");
+    let last = r.flusher.flush(BUDGET, FlushKind::Shutdown).await;
+    assert!(last.complete, "{last:?}");
+    assert_eq!(
+        r.stats.traces.exported.load(Ordering::SeqCst),
+        2 * n,
+        "each span counted once"
+    );
+}
+
 #[tokio::test]
 async fn a_long_outage_keeps_the_lane_bounded_and_counts_drops() {
     let up = Scripted::new(&[Step::Fail; 64]);

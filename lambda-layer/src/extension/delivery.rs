@@ -326,24 +326,27 @@ impl<B: Batch> Lane<B> {
     /// [`PROBE_SPANS`] within [`PROBE_TIMEOUT`]; once that is accepted the
     /// breaker closes and the rest goes with what is left of `budget`.
     /// Cancel-safe: each request's data leaves the lane only once the
-    /// exporter accepted (or refused) it.
+    /// exporter accepted (or refused) it, and `settled(exported, dropped)`
+    /// is called in the same step, so counters fed by it stay exact when
+    /// the attempt is cancelled between requests (the report is then lost).
     pub async fn attempt(
         &self,
         plan: Attempt,
         budget: Duration,
         now: impl Fn() -> Duration,
+        settled: impl Fn(u64, u64),
     ) -> LaneReport {
         let mut report = LaneReport::default();
         let start = tokio::time::Instant::now();
         let mut ok = plan != Attempt::Skip;
         if ok && plan == Attempt::Probe {
             ok = self
-                .timed(budget.min(PROBE_TIMEOUT), true, &mut report, &now)
+                .timed(budget.min(PROBE_TIMEOUT), true, &mut report, &now, &settled)
                 .await;
         }
         if ok {
             let left = budget.saturating_sub(start.elapsed());
-            ok = self.timed(left, false, &mut report, &now).await;
+            ok = self.timed(left, false, &mut report, &now, &settled).await;
         }
         report.failed = plan != Attempt::Skip && !ok;
         report.kept = self.lock().spans;
@@ -358,9 +361,11 @@ impl<B: Batch> Lane<B> {
         probe: bool,
         report: &mut LaneReport,
         now: &impl Fn() -> Duration,
+        settled: &impl Fn(u64, u64),
     ) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
-        let sent = tokio::time::timeout(timeout, self.send_all(report, probe, deadline)).await;
+        let sent =
+            tokio::time::timeout(timeout, self.send_all(report, probe, deadline, settled)).await;
         let mut st = self.lock();
         match sent {
             Ok(true) => {
@@ -392,6 +397,7 @@ impl<B: Batch> Lane<B> {
         report: &mut LaneReport,
         probe: bool,
         deadline: tokio::time::Instant,
+        settled: &impl Fn(u64, u64),
     ) -> bool {
         let mut first = true;
         loop {
@@ -435,10 +441,13 @@ impl<B: Batch> Lane<B> {
             first = false;
             let started = tokio::time::Instant::now();
             let result = B::export(self.exporter.as_ref(), request).await;
+            // From here to the lane's update below there is no await: a
+            // cancel lands before the request settles or after both.
             match result {
                 Ok(o) => {
                     report.exported += o.spans_exported;
                     report.dropped += o.spans_dropped;
+                    settled(o.spans_exported, o.spans_dropped);
                     let per_span =
                         started.elapsed() / u32::try_from(spans.max(1)).unwrap_or(u32::MAX);
                     self.lock().per_span = Some(per_span);
@@ -450,6 +459,7 @@ impl<B: Batch> Lane<B> {
                 ) => {
                     tracing::error!(error = %e, signal = B::SIGNAL, items = spans, "dropped: the destination refused them");
                     report.dropped += spans as u64;
+                    settled(0, spans as u64);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "export attempt failed");

@@ -225,18 +225,33 @@ impl<B: Batch> Pipe<B> {
     ) -> PipeOutcome {
         let lanes = self.lanes();
         let plans: Vec<Attempt> = lanes.iter().map(|l| l.plan(kind, f.clock.now())).collect();
-        let attempts = lanes.iter().zip(&plans).map(|(lane, &plan)| async move {
-            if plan == Attempt::Skip {
-                return None;
-            }
-            let t0 = tokio::time::Instant::now();
-            let r = lane.attempt(plan, remaining, || f.clock.now()).await;
-            if r.attempted && !r.failed {
-                let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                f.slowest_ok_us.fetch_max(us, Ordering::Relaxed);
-            }
-            Some(r)
-        });
+        let attempts = lanes
+            .iter()
+            .zip(&plans)
+            .enumerate()
+            .map(|(i, (lane, &plan))| async move {
+                if plan == Attempt::Skip {
+                    return None;
+                }
+                let t0 = tokio::time::Instant::now();
+                // Counted as each request settles, so a flush cancelled between
+                // requests (an aborted background retry) still counts what the
+                // destination took. The first lane's count is the signal's.
+                let settled = |exported, dropped| {
+                    if i == 0 {
+                        inc(&stats.exported, exported);
+                    }
+                    inc(&stats.export_dropped, dropped);
+                };
+                let r = lane
+                    .attempt(plan, remaining, || f.clock.now(), settled)
+                    .await;
+                if r.attempted && !r.failed {
+                    let us = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    f.slowest_ok_us.fetch_max(us, Ordering::Relaxed);
+                }
+                Some(r)
+            });
         let results = futures_util::future::join_all(attempts).await;
         let mut out = PipeOutcome::default();
         for (i, (r, lane)) in results.iter().zip(lanes).enumerate() {
@@ -247,9 +262,7 @@ impl<B: Batch> Pipe<B> {
                 Some(r) => {
                     if i == 0 {
                         out.exported = r.exported;
-                        inc(&stats.exported, r.exported);
                     }
-                    inc(&stats.export_dropped, r.dropped);
                     if r.failed {
                         out.failed = true;
                         inc(&stats.requeued, r.kept as u64);
