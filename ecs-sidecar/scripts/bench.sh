@@ -6,6 +6,8 @@
 # LIMIT_MIB=64 adds the shipped configs' memory_limiter (limit_mib LIMIT_MIB, spike a quarter of it)
 # to the OTLP pipeline (default: none, the implicit bound). APPSIGNALS=1 adds the awsapplicationsignals
 # processor to it; BATCH=N sets the batch processor's send_batch_size (default 8192).
+# SINK_LATENCY_MS=N: the sink answers each export N ms after it arrives (a slow backend);
+# SETTLE=S: seconds the load generator waits after sending for the sidecar to deliver (default 3).
 # RATE 0 = flat out. The sidecar runs pinned to core 0 (taskset -c 0) under /usr/bin/time -v; the load
 # generator (otel-aws-loadgen, testkit) on core 1. Binaries: SIDECAR (default: the static musl release
 # build of build-image.sh) and LOADGEN (default: the release build of otel-aws-loadgen).
@@ -125,7 +127,8 @@ else
   SUB=(--target http://127.0.0.1:24318/v1/traces --spans "${SPANS:-512}" --concurrency "${CONCURRENCY:-8}")
   [ "$MODE" = udp ] && SUB=(--target 127.0.0.1:22000)
   taskset -c 1 "$LOADGEN" "$MODE" "${SUB[@]}" --sink 127.0.0.1:14318 \
-    --seconds "$SECONDS_" --rate "$RATE" --pid "$PID"
+    --seconds "$SECONDS_" --rate "$RATE" --pid "$PID" \
+    --sink-latency-ms "${SINK_LATENCY_MS:-0}" --settle "${SETTLE:-3}"
 fi
 kill -TERM "$PID"
 wait "$TIME_PID" || true

@@ -46,6 +46,16 @@ struct Common {
     /// Seconds to wait after sending for the sidecar to deliver what it accepted.
     #[arg(long, default_value_t = 3)]
     settle: u64,
+    /// The sink answers each request this many milliseconds after it arrives
+    /// (a slow backend; 0: at once).
+    #[arg(long, default_value_t = 0)]
+    sink_latency_ms: u64,
+}
+
+impl Common {
+    fn sink_latency(&self) -> Duration {
+        Duration::from_millis(self.sink_latency_ms)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,7 +147,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Sink { sink } => {
-            let (otlp, xray) = loadgen::sink::serve(sink)
+            let (otlp, xray) = loadgen::sink::serve(sink, Duration::ZERO)
                 .await
                 .with_context(|| format!("cannot listen on {sink}"))?;
             println!("sink on {sink}: /v1/traces (OTLP), /TraceSegments (PutTraceSegments)");
@@ -153,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
             rate,
             common,
         } => {
-            let (sink, _) = loadgen::sink::serve(common.sink)
+            let (sink, _) = loadgen::sink::serve(common.sink, common.sink_latency())
                 .await
                 .with_context(|| format!("cannot listen on {}", common.sink))?;
             let body = loadgen::otlp::request_body(spans);
@@ -190,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
             rate,
             common,
         } => {
-            let (_, sink) = loadgen::sink::serve(common.sink)
+            let (_, sink) = loadgen::sink::serve(common.sink, common.sink_latency())
                 .await
                 .with_context(|| format!("cannot listen on {}", common.sink))?;
             let datagrams = loadgen::udp::datagrams(4096);

@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use std::io::Read as _;
 
@@ -63,6 +64,12 @@ fn otlp_spans(headers: &HeaderMap, body: &[u8]) -> u64 {
         .unwrap_or(0)
 }
 
+async fn answer_after(latency: Duration) {
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+}
+
 fn segment_documents(body: &[u8]) -> u64 {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
@@ -72,8 +79,13 @@ fn segment_documents(body: &[u8]) -> u64 {
 
 /// Serves `POST /v1/traces` (OTLP protobuf) and `POST /TraceSegments`
 /// (PutTraceSegments) on `addr`, counting into the returned counters
-/// (OTLP spans, segment documents).
-pub async fn serve(addr: SocketAddr) -> std::io::Result<(Arc<SinkCounts>, Arc<SinkCounts>)> {
+/// (OTLP spans, segment documents). Each request is counted on arrival and
+/// answered after `latency` (zero: at once), as a distant or overloaded
+/// backend answers: the system under test holds its data meanwhile.
+pub async fn serve(
+    addr: SocketAddr,
+    latency: Duration,
+) -> std::io::Result<(Arc<SinkCounts>, Arc<SinkCounts>)> {
     let otlp = Arc::new(SinkCounts::default());
     let xray = Arc::new(SinkCounts::default());
     let (o, x) = (Arc::clone(&otlp), Arc::clone(&xray));
@@ -86,6 +98,7 @@ pub async fn serve(addr: SocketAddr) -> std::io::Result<(Arc<SinkCounts>, Arc<Si
                     o.items
                         .fetch_add(otlp_spans(&headers, &body), Ordering::Relaxed);
                     o.requests.fetch_add(1, Ordering::Relaxed);
+                    answer_after(latency).await;
                     (
                         [("content-type", "application/x-protobuf")],
                         Vec::<u8>::new(),
@@ -101,6 +114,7 @@ pub async fn serve(addr: SocketAddr) -> std::io::Result<(Arc<SinkCounts>, Arc<Si
                     x.items
                         .fetch_add(segment_documents(&body), Ordering::Relaxed);
                     x.requests.fetch_add(1, Ordering::Relaxed);
+                    answer_after(latency).await;
                     (
                         [("content-type", "application/json")],
                         r#"{"UnprocessedTraceSegments":[]}"#,
