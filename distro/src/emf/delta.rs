@@ -6,7 +6,6 @@
 //! Bounded: at most `max_series` series are tracked; a new series past the
 //! bound is treated as a first point every time (counted by the caller).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 /// How long a series is remembered without a new point (awsemf: 5 min).
@@ -42,7 +41,8 @@ pub(super) enum Delta {
 /// Previous values by series key.
 #[derive(Debug)]
 pub(super) struct DeltaState {
-    series: HashMap<String, Entry>,
+    /// foldhash (hashbrown's default): SipHash cost more than the lookup.
+    series: hashbrown::HashMap<String, Entry>,
     max_series: usize,
     last_sweep_ms: i64,
 }
@@ -50,7 +50,7 @@ pub(super) struct DeltaState {
 impl DeltaState {
     pub(super) fn new(max_series: usize) -> Self {
         Self {
-            series: HashMap::new(),
+            series: hashbrown::HashMap::new(),
             max_series,
             last_sweep_ms: 0,
         }
