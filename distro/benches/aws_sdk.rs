@@ -20,7 +20,9 @@ mod aws_sdk_common;
 
 use std::time::Duration;
 
-use aws_sdk_common::{Canned, Pipeline, answer, clients, get_item, in_hand_span, send_message};
+use aws_sdk_common::{
+    Canned, Pipeline, answer, clients, get_item, in_hand_span, runtime, send_message,
+};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use axum::Router;
 use axum::http::HeaderMap;
@@ -31,11 +33,7 @@ use otel_aws_distro::aws_sdk::AwsSdkInstrumentation;
 use otel_aws_testkit::server::RunningServer;
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let provider = Pipeline::Batch.provider();
     let instr = AwsSdkInstrumentation::with_tracer_provider(&provider);
     let noop = Pipeline::Noop.provider();
@@ -95,18 +93,18 @@ fn bench(c: &mut Criterion) {
                 b.iter(|| rt.block_on(get_item(&traced_noop)))
             });
             group.bench_function("dynamodb_get_item/hand_span", |b| {
-                b.iter(|| rt.block_on(in_hand_span(&tracer, "DynamoDB.GetItem", get_item(plain))))
+                b.iter(|| {
+                    in_hand_span(&tracer, "DynamoDB.GetItem", || rt.block_on(get_item(plain)))
+                })
             });
             group.bench_function("sqs_send_message/instrumented_noop", |b| {
                 b.iter(|| rt.block_on(send_message(&traced_noop, &queue)))
             });
             group.bench_function("sqs_send_message/hand_span", |b| {
                 b.iter(|| {
-                    rt.block_on(in_hand_span(
-                        &tracer,
-                        "SQS.SendMessage",
-                        send_message(plain, &queue),
-                    ))
+                    in_hand_span(&tracer, "SQS.SendMessage", || {
+                        rt.block_on(send_message(plain, &queue))
+                    })
                 })
             });
         }

@@ -12,7 +12,9 @@
 //! - pipeline (where the spans go, `batch` unless given): `batch` (the
 //!   SDK's batch processor and its thread, an exporter that drops), `simple`
 //!   (exported on the caller's thread), `noop` (a processor that drops the
-//!   span at its end: the span's creation and attributes only).
+//!   span at its end: the span's creation and attributes only);
+//! - `interleave <n> [pipeline]`: GetItem plain, instrumented and in a
+//!   hand-made span alternating in one process, median wall times.
 //!
 //! ```sh
 //! CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
@@ -37,7 +39,7 @@ mod aws_sdk_common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_common::{Canned, Pipeline, clients, get_item, in_hand_span, send_message};
+use aws_sdk_common::{Canned, Pipeline, clients, get_item, in_hand_span, runtime, send_message};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::aws_sdk::AwsSdkInstrumentation;
@@ -72,18 +74,72 @@ fn threads() -> BTreeMap<String, (u64, u64)> {
     out
 }
 
+/// `interleave <n> [pipeline]`: in one process, GetItem uninstrumented,
+/// instrumented and inside a hand-made span, one after the other `n` times;
+/// the median wall time of each (ns) and of the per-round differences. The
+/// machine's load moves all three alike.
+fn interleave(n: usize, pipeline: Pipeline) {
+    let rt = runtime();
+    let provider = pipeline.provider();
+    let tracer = provider.tracer("bench");
+    let url = "http://127.0.0.1:1";
+    let canned = SharedHttpClient::new(Canned);
+    let plain = clients(url, Some(canned.clone()), None);
+    let traced = clients(
+        url,
+        Some(canned),
+        Some(AwsSdkInstrumentation::with_tracer_provider(&provider)),
+    );
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_nanos() as i64
+    };
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n + 200 {
+        let p = time(&|| rt.block_on(get_item(&plain)));
+        let t = time(&|| rt.block_on(get_item(&traced)));
+        let s = time(&|| {
+            in_hand_span(&tracer, "DynamoDB.GetItem", || {
+                rt.block_on(get_item(&plain))
+            })
+        });
+        if i >= 200 {
+            rows.push([p, t, s, t - p, s - p]);
+        }
+    }
+    let median = |k: usize| {
+        let mut v: Vec<i64> = rows.iter().map(|r| r[k]).collect();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    eprintln!(
+        "interleave {pipeline:?} n={n}: median ns plain {} traced {} hand_span {}; per-round traced-plain {} hand_span-plain {}",
+        median(0),
+        median(1),
+        median(2),
+        median(3),
+        median(4)
+    );
+    let _ = provider.shutdown_with_timeout(Duration::from_secs(5));
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "get_item_traced".into());
+    if mode == "interleave" {
+        let n = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
+        let p = args.next().unwrap_or_else(|| "batch".into());
+        return interleave(
+            n,
+            Pipeline::parse(&p).expect("pipeline: batch, simple, noop"),
+        );
+    }
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let pipeline = args.next().unwrap_or_else(|| "batch".into());
     let pipeline = Pipeline::parse(&pipeline)
         .unwrap_or_else(|| panic!("unknown pipeline {pipeline}: batch, simple, noop"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let provider = pipeline.provider();
     let (op, wrap) = match mode.rsplit_once('_') {
         Some((op, w @ ("traced" | "span"))) => (op, w),
@@ -96,13 +152,13 @@ fn main() {
     let c = clients(url, Some(SharedHttpClient::new(Canned)), instr);
     let one = || match (op, wrap == "span") {
         ("get_item", false) => rt.block_on(get_item(&c)),
-        ("get_item", true) => rt.block_on(in_hand_span(&tracer, "DynamoDB.GetItem", get_item(&c))),
+        ("get_item", true) => {
+            in_hand_span(&tracer, "DynamoDB.GetItem", || rt.block_on(get_item(&c)))
+        }
         ("send_message", false) => rt.block_on(send_message(&c, &queue)),
-        ("send_message", true) => rt.block_on(in_hand_span(
-            &tracer,
-            "SQS.SendMessage",
-            send_message(&c, &queue),
-        )),
+        ("send_message", true) => in_hand_span(&tracer, "SQS.SendMessage", || {
+            rt.block_on(send_message(&c, &queue))
+        }),
         (other, _) => panic!("unknown mode {other}: get_item, send_message [_traced|_span]"),
     };
     for _ in 0..200 {

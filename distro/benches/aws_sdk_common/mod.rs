@@ -43,6 +43,15 @@ impl SpanExporter for DropAll {
     }
 }
 
+/// The benches' runtime: `block_on` on the calling thread, one worker.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Ends spans without doing anything with them: with it, a variant costs
 /// the span's creation and attributes on the caller's thread and nothing
 /// else (the batch processor's handoff and its thread's work excluded).
@@ -97,19 +106,19 @@ impl Pipeline {
 }
 
 /// The floor any instrumentation pays: an uninstrumented call inside one
-/// hand-made CLIENT span (name and kind, no attributes), the context
-/// current around the call as the interceptor's would be.
-pub async fn in_hand_span<F: std::future::Future<Output = ()>>(
-    tracer: &SdkTracer,
-    name: &'static str,
-    call: F,
-) {
+/// hand-made CLIENT span (name and kind, no attributes), the span's context
+/// current around the call (attached outside the future: wrapping the SDK's
+/// large operation future in `with_context` would add a copy of it).
+pub fn in_hand_span(tracer: &SdkTracer, name: &'static str, call: impl FnOnce()) {
     let span = tracer
         .span_builder(name)
         .with_kind(SpanKind::Client)
         .start(tracer);
     let cx = Context::current_with_span(span);
-    opentelemetry::context::FutureExt::with_context(call, cx.clone()).await;
+    {
+        let _attached = cx.clone().attach();
+        call();
+    }
     cx.span().end();
 }
 
