@@ -6,7 +6,11 @@
 //! - `loopback/*`: against one local HTTP endpoint on 127.0.0.1 (what the
 //!   issue asks; network time dominates and varies);
 //! - `in_process/*`: through an in-process HTTP client answering canned
-//!   responses (no socket: the difference is the instrumentation's CPU).
+//!   responses (no socket: the difference is the instrumentation's CPU);
+//!   there also `instrumented_noop` (spans to a processor that drops them
+//!   at their end: no batch processor) and `hand_span` (uninstrumented,
+//!   inside one hand-made span to the batch processor: the floor any
+//!   instrumentation pays).
 //!
 //! `cargo bench -p otel-aws-distro --features aws-sdk --bench aws_sdk -- --warm-up-time 2 --measurement-time 5`
 
@@ -16,26 +20,24 @@ mod aws_sdk_common;
 
 use std::time::Duration;
 
-use aws_sdk_common::{Canned, DropAll, answer, clients, get_item, send_message};
+use aws_sdk_common::{
+    Canned, Pipeline, answer, clients, get_item, in_hand_span, runtime, send_message,
+};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::any;
 use criterion::{Criterion, criterion_group, criterion_main};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::aws_sdk::AwsSdkInstrumentation;
 use otel_aws_testkit::server::RunningServer;
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(DropAll)
-        .build();
+    let rt = runtime();
+    let provider = Pipeline::Batch.provider();
     let instr = AwsSdkInstrumentation::with_tracer_provider(&provider);
+    let noop = Pipeline::Noop.provider();
+    let tracer = provider.tracer("bench");
     let server = rt.block_on(async {
         let router = Router::new().fallback(any(|headers: HeaderMap| async move {
             let target = headers
@@ -64,9 +66,14 @@ fn bench(c: &mut Criterion) {
         (
             "in_process",
             clients(&url, Some(canned.clone()), None),
-            clients(&url, Some(canned), Some(instr)),
+            clients(&url, Some(canned.clone()), Some(instr)),
         ),
     ];
+    let traced_noop = clients(
+        &url,
+        Some(canned),
+        Some(AwsSdkInstrumentation::with_tracer_provider(&noop)),
+    );
     for (name, plain, traced) in &setups {
         let mut group = c.benchmark_group(format!("aws_sdk_{name}"));
         group.bench_function("dynamodb_get_item/uninstrumented", |b| {
@@ -81,6 +88,26 @@ fn bench(c: &mut Criterion) {
         group.bench_function("sqs_send_message/instrumented", |b| {
             b.iter(|| rt.block_on(send_message(traced, &queue)))
         });
+        if *name == "in_process" {
+            group.bench_function("dynamodb_get_item/instrumented_noop", |b| {
+                b.iter(|| rt.block_on(get_item(&traced_noop)))
+            });
+            group.bench_function("dynamodb_get_item/hand_span", |b| {
+                b.iter(|| {
+                    in_hand_span(&tracer, "DynamoDB.GetItem", || rt.block_on(get_item(plain)))
+                })
+            });
+            group.bench_function("sqs_send_message/instrumented_noop", |b| {
+                b.iter(|| rt.block_on(send_message(&traced_noop, &queue)))
+            });
+            group.bench_function("sqs_send_message/hand_span", |b| {
+                b.iter(|| {
+                    in_hand_span(&tracer, "SQS.SendMessage", || {
+                        rt.block_on(send_message(plain, &queue))
+                    })
+                })
+            });
+        }
         group.finish();
     }
     let _ = provider.shutdown_with_timeout(Duration::from_secs(5));

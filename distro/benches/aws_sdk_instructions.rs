@@ -1,10 +1,20 @@
-//! Instruction counts per AWS SDK operation, uninstrumented and with
-//! `AwsSdkInstrumentation`: run under callgrind, which counts instructions
-//! instead of timing them, so the difference does not depend on what else
-//! the shared machine runs. The clients, canned answers (an in-process HTTP
-//! client, no socket) and operations are those of the `aws_sdk` criterion
-//! bench; spans go to an SDK provider with a batch processor and an
-//! exporter that drops (its thread's work counts too).
+//! Instruction counts and CPU time per AWS SDK operation, uninstrumented,
+//! with `AwsSdkInstrumentation`, and inside one hand-made span: run under
+//! callgrind, which counts instructions instead of timing them, so the
+//! difference does not depend on what else the shared machine runs. The
+//! clients, canned answers (an in-process HTTP client, no socket) and
+//! operations are those of the `aws_sdk` criterion bench.
+//!
+//! `aws_sdk_instructions <mode> <n> [pipeline]`:
+//! - mode: `get_item` / `send_message` (uninstrumented), `*_traced`
+//!   (`AwsSdkInstrumentation`), `*_span` (uninstrumented, inside one
+//!   hand-made CLIENT span: the floor any instrumentation pays);
+//! - pipeline (where the spans go, `batch` unless given): `batch` (the
+//!   SDK's batch processor and its thread, an exporter that drops), `simple`
+//!   (exported on the caller's thread), `noop` (a processor that drops the
+//!   span at its end: the span's creation and attributes only);
+//! - `interleave <n> [pipeline]`: GetItem plain, instrumented and in a
+//!   hand-made span alternating in one process, median wall times.
 //!
 //! ```sh
 //! CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
@@ -13,43 +23,166 @@
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null \
 //!     target/release/deps/aws_sdk_instructions-* $m $n 2>&1 | grep Collected
 //! done; done
+//! # per thread: --separate-threads=yes --callgrind-out-file=cg.%p, then the
+//! # `summary:` line of each cg.<pid>-<thread> file
 //! ```
 //! Instructions per operation = (refs at 2000 − refs at 1000) / 1000; the
 //! interceptor's cost is `*_traced` minus the uninstrumented mode.
+//!
+//! Outside valgrind, each thread's CPU time per operation (from
+//! `/proc/self/task/*/schedstat`, after 200 operations of warm-up) and the
+//! wall time per operation go to stderr.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // bench
 
 mod aws_sdk_common;
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
-use aws_sdk_common::{Canned, DropAll, clients, get_item, send_message};
+use aws_sdk_common::{Canned, Pipeline, clients, get_item, in_hand_span, runtime, send_message};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::aws_sdk::AwsSdkInstrumentation;
+
+/// Each thread of this process: name → (CPU ns, context switches).
+fn threads() -> BTreeMap<String, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let p = t.path();
+        let name = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        let sched = std::fs::read_to_string(p.join("schedstat")).unwrap_or_default();
+        let cpu = sched.split(' ').next().and_then(|v| v.parse().ok());
+        let status = std::fs::read_to_string(p.join("status")).unwrap_or_default();
+        let switches: u64 = status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches"))
+            .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .sum();
+        let e = out
+            .entry(format!(
+                "{}/{}",
+                name.trim(),
+                t.file_name().to_string_lossy()
+            ))
+            .or_insert((0, 0));
+        e.0 += cpu.unwrap_or(0);
+        e.1 += switches;
+    }
+    out
+}
+
+/// `interleave <n> [pipeline]`: in one process, GetItem uninstrumented,
+/// instrumented and inside a hand-made span, one after the other `n` times;
+/// the median wall time of each (ns) and of the per-round differences. The
+/// machine's load moves all three alike.
+fn interleave(n: usize, pipeline: Pipeline) {
+    let rt = runtime();
+    let provider = pipeline.provider();
+    let tracer = provider.tracer("bench");
+    let url = "http://127.0.0.1:1";
+    let canned = SharedHttpClient::new(Canned);
+    let plain = clients(url, Some(canned.clone()), None);
+    let traced = clients(
+        url,
+        Some(canned),
+        Some(AwsSdkInstrumentation::with_tracer_provider(&provider)),
+    );
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_nanos() as i64
+    };
+    let mut rows = Vec::with_capacity(n);
+    for i in 0..n + 200 {
+        let p = time(&|| rt.block_on(get_item(&plain)));
+        let t = time(&|| rt.block_on(get_item(&traced)));
+        let s = time(&|| {
+            in_hand_span(&tracer, "DynamoDB.GetItem", || {
+                rt.block_on(get_item(&plain))
+            })
+        });
+        if i >= 200 {
+            rows.push([p, t, s, t - p, s - p]);
+        }
+    }
+    let median = |k: usize| {
+        let mut v: Vec<i64> = rows.iter().map(|r| r[k]).collect();
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    eprintln!(
+        "interleave {pipeline:?} n={n}: median ns plain {} traced {} hand_span {}; per-round traced-plain {} hand_span-plain {}",
+        median(0),
+        median(1),
+        median(2),
+        median(3),
+        median(4)
+    );
+    let _ = provider.shutdown_with_timeout(Duration::from_secs(5));
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "get_item_traced".into());
+    if mode == "interleave" {
+        let n = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
+        let p = args.next().unwrap_or_else(|| "batch".into());
+        return interleave(
+            n,
+            Pipeline::parse(&p).expect("pipeline: batch, simple, noop"),
+        );
+    }
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(DropAll)
-        .build();
-    let traced = mode.ends_with("_traced");
-    let instr = traced.then(|| AwsSdkInstrumentation::with_tracer_provider(&provider));
+    let pipeline = args.next().unwrap_or_else(|| "batch".into());
+    let pipeline = Pipeline::parse(&pipeline)
+        .unwrap_or_else(|| panic!("unknown pipeline {pipeline}: batch, simple, noop"));
+    let rt = runtime();
+    let provider = pipeline.provider();
+    let (op, wrap) = match mode.rsplit_once('_') {
+        Some((op, w @ ("traced" | "span"))) => (op, w),
+        _ => (mode.as_str(), ""),
+    };
+    let instr = (wrap == "traced").then(|| AwsSdkInstrumentation::with_tracer_provider(&provider));
+    let tracer = provider.tracer("bench");
     let url = "http://127.0.0.1:1";
     let queue = format!("{url}/123456789012/orders");
     let c = clients(url, Some(SharedHttpClient::new(Canned)), instr);
-    for _ in 0..n {
-        match mode.trim_end_matches("_traced") {
-            "get_item" => rt.block_on(get_item(&c)),
-            "send_message" => rt.block_on(send_message(&c, &queue)),
-            other => panic!("unknown mode {other}: get_item[_traced], send_message[_traced]"),
+    let one = || match (op, wrap == "span") {
+        ("get_item", false) => rt.block_on(get_item(&c)),
+        ("get_item", true) => {
+            in_hand_span(&tracer, "DynamoDB.GetItem", || rt.block_on(get_item(&c)))
         }
+        ("send_message", false) => rt.block_on(send_message(&c, &queue)),
+        ("send_message", true) => in_hand_span(&tracer, "SQS.SendMessage", || {
+            rt.block_on(send_message(&c, &queue))
+        }),
+        (other, _) => panic!("unknown mode {other}: get_item, send_message [_traced|_span]"),
+    };
+    for _ in 0..200 {
+        one();
+    }
+    let before = threads();
+    let start = Instant::now();
+    for _ in 0..n {
+        one();
+    }
+    let wall = start.elapsed();
+    let after = threads();
+    let per_op = |ns: u64| ns as f64 / n as f64;
+    eprintln!(
+        "{mode} {pipeline:?} n={n}: wall {:.0} ns/op",
+        per_op(wall.as_nanos() as u64)
+    );
+    for (name, (cpu, switches)) in &after {
+        let (cpu0, sw0) = before.get(name).copied().unwrap_or_default();
+        eprintln!(
+            "  {name}: cpu {:.0} ns/op, {:.3} context switches/op",
+            per_op(cpu - cpu0),
+            (switches - sw0) as f64 / n as f64
+        );
     }
     let _ = provider.shutdown_with_timeout(Duration::from_secs(5));
 }

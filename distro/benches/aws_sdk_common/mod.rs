@@ -13,8 +13,12 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::{Response, StatusCode};
 use aws_smithy_types::body::SdkBody;
+use opentelemetry::Context;
+use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use opentelemetry_sdk::trace::{
+    SdkTracer, SdkTracerProvider, Span, SpanData, SpanExporter, SpanProcessor,
+};
 use otel_aws_distro::aws_sdk::AwsSdkInstrumentation;
 
 pub const GET_ITEM: &str = r#"{"Item":{"id":{"S":"1"},"n":{"N":"42"}}}"#;
@@ -37,6 +41,85 @@ impl SpanExporter for DropAll {
         black_box(batch);
         Ok(())
     }
+}
+
+/// The benches' runtime: `block_on` on the calling thread, one worker.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Ends spans without doing anything with them: with it, a variant costs
+/// the span's creation and attributes on the caller's thread and nothing
+/// else (the batch processor's handoff and its thread's work excluded).
+#[derive(Debug)]
+pub struct NoopProcessor;
+
+impl SpanProcessor for NoopProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+    fn on_end(&self, span: SpanData) {
+        black_box(span);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        Ok(())
+    }
+    fn shutdown_with_timeout(&self, _timeout: std::time::Duration) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// The span pipelines the benches compare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pipeline {
+    /// `with_batch_exporter(DropAll)`: the SDK's batch processor (its own
+    /// thread) in front of an exporter that drops, as `init()` builds it.
+    Batch,
+    /// `with_simple_exporter(DropAll)`: exported on the caller's thread.
+    Simple,
+    /// [`NoopProcessor`]: the span is built and dropped at its end.
+    Noop,
+}
+
+impl Pipeline {
+    #[allow(dead_code)] // aws_sdk_instructions' argument; the criterion bench names them
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "batch" => Some(Self::Batch),
+            "simple" => Some(Self::Simple),
+            "noop" => Some(Self::Noop),
+            _ => None,
+        }
+    }
+
+    pub fn provider(self) -> SdkTracerProvider {
+        let b = SdkTracerProvider::builder();
+        match self {
+            Self::Batch => b.with_batch_exporter(DropAll),
+            Self::Simple => b.with_simple_exporter(DropAll),
+            Self::Noop => b.with_span_processor(NoopProcessor),
+        }
+        .build()
+    }
+}
+
+/// The floor any instrumentation pays: an uninstrumented call inside one
+/// hand-made CLIENT span (name and kind, no attributes), the span's context
+/// current around the call (attached outside the future: wrapping the SDK's
+/// large operation future in `with_context` would add a copy of it).
+pub fn in_hand_span(tracer: &SdkTracer, name: &'static str, call: impl FnOnce()) {
+    let span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Client)
+        .start(tracer);
+    let cx = Context::current_with_span(span);
+    {
+        let _attached = cx.clone().attach();
+        call();
+    }
+    cx.span().end();
 }
 
 /// Answers every request in process, by `X-Amz-Target`.

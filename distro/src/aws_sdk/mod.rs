@@ -28,11 +28,12 @@
 //!   `aws.extended_request_id`, `http.response.status_code`, the retries
 //!   (`aws.xray.retries`, and `http.request.resend_count` when > 0), and the
 //!   service-specific attributes of `services`;
-//! - `X-Amzn-Trace-Id` set on every attempt before signing (SigV4 leaves
-//!   that header unsigned: `aws-sigv4` excludes it, as the other AWS SDKs
-//!   do, so the services accept it whatever a proxy does to it), replacing
-//!   the value the SDK's recursion-detection interceptor copies from
-//!   `_X_AMZN_TRACE_ID` — the span's own context is the closer parent;
+//! - `X-Amzn-Trace-Id` set on every attempt, after signing (SigV4 leaves
+//!   that header unsigned whenever it is set: `aws-sigv4` excludes it, as
+//!   the other AWS SDKs do, so the services accept it whatever a proxy does
+//!   to it; after signing, the signer does not walk one more header),
+//!   replacing the value the SDK's recursion-detection interceptor copies
+//!   from `_X_AMZN_TRACE_ID` — the span's own context is the closer parent;
 //! - SQS `SendMessage`/`SendMessageBatch`: the `AWSTraceHeader` message
 //!   system attribute (unless the caller set one); EventBridge `PutEvents`:
 //!   each entry's `TraceHeader`;
@@ -48,14 +49,12 @@
 
 mod services;
 
-use std::borrow::Cow;
-
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
     FinalizerInterceptorContextRef,
 };
+use aws_smithy_runtime_api::client::interceptors::{Intercept, dyn_dispatch_hint};
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -63,7 +62,7 @@ use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::display::DisplayErrorContext;
 use opentelemetry::propagation::{Injector, TextMapPropagator};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use opentelemetry_semantic_conventions::attribute as semconv;
 
@@ -147,6 +146,13 @@ impl Injector for OneHeader {
     }
 }
 
+/// Attributes one span can carry: the four set at its start, a request's
+/// (six at most, DynamoDB `Query`) and the end's (eight at most: retries,
+/// resend count, status code, both request ids, a DynamoDB response's
+/// three). The span's vector is made this size at its start, so the later
+/// attributes go in without growing it.
+const SPAN_ATTRIBUTES: usize = 18;
+
 /// The operation's span and what the later hooks need, kept in the
 /// operation's config bag from `read_before_serialization` to
 /// `read_after_execution`.
@@ -154,7 +160,9 @@ impl Injector for OneHeader {
 struct OperationSpan {
     cx: Context,
     service: Service,
-    operation: Cow<'static, str>,
+    /// The SDK's service and operation names (the generated client's
+    /// static strings: cloning it copies two pointers).
+    metadata: Metadata,
     /// The span's `X-Amzn-Trace-Id` value, formatted once for the messages
     /// and every attempt.
     header: Option<String>,
@@ -164,6 +172,13 @@ impl Storable for OperationSpan {
     type Storer = StoreReplace<Self>;
 }
 
+// `dyn_dispatch_hint` declares the four hooks below to the SDK's
+// interceptor loop, which then skips this interceptor for the fifteen
+// others: each skipped hook saves a dynamic call and the SDK's "is this
+// interceptor disabled" lookup, a miss through every layer of the config
+// bag (~230 instructions; 3,400 per operation, the largest single part of
+// what this interceptor cost, docs/benchmarks.md).
+#[dyn_dispatch_hint]
 impl Intercept for AwsSdkInstrumentation {
     fn name(&self) -> &'static str {
         "OtelAwsSdkInstrumentation"
@@ -178,11 +193,12 @@ impl Intercept for AwsSdkInstrumentation {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let (service_name, operation) = match cfg.load::<Metadata>() {
-            Some(m) => (m.service().to_owned(), m.name().to_owned()),
-            None => ("AWS".to_owned(), "Unknown".to_owned()),
-        };
-        let mut attrs = Vec::with_capacity(6);
+        let metadata = cfg
+            .load::<Metadata>()
+            .cloned()
+            .unwrap_or_else(|| Metadata::new("Unknown", "AWS"));
+        let service = Service::of(metadata.service());
+        let mut attrs = Vec::with_capacity(SPAN_ATTRIBUTES);
         attrs.push(KeyValue::new(RPC_SYSTEM, "aws-api"));
         if let Some(region) = cfg.load::<aws_types::region::Region>() {
             attrs.push(KeyValue::new(
@@ -190,16 +206,24 @@ impl Intercept for AwsSdkInstrumentation {
                 region.as_ref().to_owned(),
             ));
         }
-        let name = format!("{service_name}.{operation}");
-        let service = Service::of(&service_name);
-        attrs.push(KeyValue::new(RPC_SERVICE, service_name));
-        attrs.push(KeyValue::new(semconv::RPC_METHOD, operation.clone()));
+        attrs.push(KeyValue::new(
+            RPC_SERVICE,
+            match service.id() {
+                Some(id) => StringValue::from(id),
+                None => StringValue::from(metadata.service().to_owned()),
+            },
+        ));
+        attrs.push(KeyValue::new(
+            semconv::RPC_METHOD,
+            metadata.name().to_owned(),
+        ));
+        let name = format!("{}.{}", metadata.service(), metadata.name());
         let cx = self.start(name, attrs);
         let header = self.header(&cx);
         cfg.interceptor_state().store_put(OperationSpan {
             cx,
             service,
-            operation: Cow::Owned(operation),
+            metadata,
             header,
         });
         Ok(())
@@ -216,12 +240,19 @@ impl Intercept for AwsSdkInstrumentation {
         if let Some(op) = cfg.load::<OperationSpan>()
             && let Some(header) = &op.header
         {
-            services::carry_in_messages(op.service, &op.operation, context.request_mut(), header);
+            services::carry_in_messages(
+                op.service,
+                op.metadata.name(),
+                context.request_mut(),
+                header,
+            );
         }
         Ok(())
     }
 
-    fn modify_before_signing(
+    // After signing, not before: the header is never signed (see the module
+    // docs), and the signer need not read past it.
+    fn modify_before_transmit(
         &self,
         context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _rc: &RuntimeComponents,
@@ -231,17 +262,19 @@ impl Intercept for AwsSdkInstrumentation {
             return Ok(());
         };
         let request = context.request_mut();
-        // The request attributes once, here rather than before the retry
-        // loop: the endpoint (S3 bucket host, Lambda path) is resolved per
-        // attempt, before signing.
+        // The request attributes once, on the first attempt rather than
+        // before the retry loop: the endpoint (S3 bucket host, Lambda path)
+        // is resolved per attempt.
         let first = cfg
             .load::<RequestAttempts>()
             .is_none_or(|a| a.attempts() <= 1);
         let span = op.cx.span();
         if first && span.is_recording() {
             let mut attrs = Vec::new();
-            services::request_attributes(op.service, &op.operation, request, &mut attrs);
-            span.set_attributes(attrs);
+            services::request_attributes(op.service, op.metadata.name(), request, &mut attrs);
+            if !attrs.is_empty() {
+                span.set_attributes(attrs);
+            }
         }
         if let Some(header) = &op.header {
             request.headers_mut().insert(TRACE_HEADER, header.clone());
@@ -260,7 +293,7 @@ impl Intercept for AwsSdkInstrumentation {
         };
         let span = op.cx.span();
         if span.is_recording() {
-            let mut attrs = Vec::with_capacity(6);
+            let mut attrs = Vec::with_capacity(8);
             let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
             let retries = i64::from(attempts.saturating_sub(1));
             attrs.push(KeyValue::new(crate::translate::RETRIES_ATTRIBUTE, retries));
@@ -290,7 +323,12 @@ impl Intercept for AwsSdkInstrumentation {
             match context.output_or_error() {
                 Some(Ok(_)) => {
                     if let Some(body) = response.and_then(|r| r.body().bytes()) {
-                        services::response_attributes(op.service, &op.operation, body, &mut attrs);
+                        services::response_attributes(
+                            op.service,
+                            op.metadata.name(),
+                            body,
+                            &mut attrs,
+                        );
                     }
                 }
                 Some(Err(err)) => {

@@ -59,18 +59,16 @@ pub enum Service {
 impl Service {
     /// The service for an SDK service id (`Metadata::service()`).
     pub fn of(service_id: &str) -> Self {
-        match service_id {
-            "DynamoDB" => Self::DynamoDb,
-            "SQS" => Self::Sqs,
-            "SNS" => Self::Sns,
-            "S3" => Self::S3,
-            "Lambda" => Self::Lambda,
-            "Kinesis" => Self::Kinesis,
-            "SFN" => Self::StepFunctions,
-            "Secrets Manager" => Self::SecretsManager,
-            "EventBridge" => Self::EventBridge,
-            _ => Self::Other,
-        }
+        KNOWN
+            .iter()
+            .find(|(_, id)| *id == service_id)
+            .map_or(Self::Other, |(s, _)| *s)
+    }
+
+    /// The SDK's service id (`rpc.service`) of a known service, as a
+    /// static string: no allocation per span.
+    pub fn id(self) -> Option<&'static str> {
+        KNOWN.iter().find(|(s, _)| *s == self).map(|(_, id)| *id)
     }
 
     fn json(self) -> bool {
@@ -85,6 +83,19 @@ impl Service {
         )
     }
 }
+
+/// The known services by their SDK service ids.
+const KNOWN: [(Service, &str); 9] = [
+    (Service::DynamoDb, "DynamoDB"),
+    (Service::Sqs, "SQS"),
+    (Service::Sns, "SNS"),
+    (Service::S3, "S3"),
+    (Service::Lambda, "Lambda"),
+    (Service::Kinesis, "Kinesis"),
+    (Service::StepFunctions, "SFN"),
+    (Service::SecretsManager, "Secrets Manager"),
+    (Service::EventBridge, "EventBridge"),
+];
 
 /// The request fields any of the JSON services name (one struct: serde
 /// skips what a body does not have, and borrows the strings).

@@ -195,3 +195,26 @@ fn trace_header_goes_into_each_sqs_entry_and_keeps_a_callers_own() {
         "mine"
     );
 }
+
+/// The SDK service ids (`Metadata::service()`, the `sdkId` of each
+/// service's Smithy model) map to the services and back.
+#[test]
+fn service_ids_round_trip() {
+    for id in [
+        "DynamoDB",
+        "SQS",
+        "SNS",
+        "S3",
+        "Lambda",
+        "Kinesis",
+        "SFN",
+        "Secrets Manager",
+        "EventBridge",
+    ] {
+        let s = Service::of(id);
+        assert_ne!(s, Service::Other, "{id}");
+        assert_eq!(s.id(), Some(id));
+    }
+    assert_eq!(Service::of("STS"), Service::Other);
+    assert_eq!(Service::Other.id(), None);
+}
