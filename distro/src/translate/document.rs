@@ -9,7 +9,8 @@ use std::fmt;
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
+
+use super::metadata::Metadata;
 
 /// One segment or subsegment document.
 ///
@@ -90,9 +91,9 @@ pub struct Segment {
     /// Indexed key/values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, AnnotationValue>,
-    /// Namespace → JSON object.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub metadata: BTreeMap<String, Value>,
+    /// Namespace → JSON object (typed for `default` and the round trip).
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
     /// Exceptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<Box<Cause>>,
