@@ -5,7 +5,6 @@
 //! `<ns>`.").
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
@@ -162,7 +161,7 @@ pub(crate) fn split<'a>(
 /// Annotations back as attributes, plus [`ANNOTATIONS_ATTRIBUTE`] listing
 /// them (keys and strings move out of the document).
 pub(crate) fn annotations_to_attributes(
-    annotations: BTreeMap<String, AnnotationValue>,
+    annotations: Vec<(String, AnnotationValue)>,
     out: &mut Vec<KeyValue>,
 ) {
     if annotations.is_empty() {

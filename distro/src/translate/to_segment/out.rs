@@ -349,7 +349,8 @@ impl<'a> Annotations<'a> {
         self.0.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     }
 
-    fn into_owned(self) -> BTreeMap<String, AnnotationValue> {
+    /// Sorted and unique after [`Self::sort`].
+    fn into_owned(self) -> Vec<(String, AnnotationValue)> {
         self.0
             .into_iter()
             .map(|(k, v)| {
