@@ -5,15 +5,16 @@
 //! `<ns>`.").
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 use serde_json::Value;
 
-use super::attrs::{from_json, kv};
+use super::ROUNDTRIP_NAMESPACE;
+use super::attrs::kv;
 use super::document::AnnotationValue;
 use super::index::{Key, SpanAttrs};
+use super::metadata::{Metadata, value_of};
 use super::to_segment::out::{AnnotationOut, Annotations, MetadataOut};
 
 /// Span attribute listing the attribute keys to index as annotations.
@@ -160,7 +161,7 @@ pub(crate) fn split<'a>(
 /// Annotations back as attributes, plus [`ANNOTATIONS_ATTRIBUTE`] listing
 /// them (keys and strings move out of the document).
 pub(crate) fn annotations_to_attributes(
-    annotations: BTreeMap<String, AnnotationValue>,
+    annotations: Vec<(String, AnnotationValue)>,
     out: &mut Vec<KeyValue>,
 ) {
     if annotations.is_empty() {
@@ -190,43 +191,42 @@ pub(crate) fn annotations_to_attributes(
 }
 
 /// Metadata back as attributes: `default` entries one attribute each, other
-/// namespaces (and a non-object `default`) as `aws.xray.metadata.<ns>` JSON
-/// strings. `reserved` is left out (see [`super::ROUNDTRIP_NAMESPACE`]).
-pub(crate) fn metadata_to_attributes(
-    metadata: BTreeMap<String, Value>,
-    reserved: &str,
-    out: &mut Vec<KeyValue>,
-) {
-    for (ns, value) in metadata {
-        if ns == reserved {
+/// namespaces (and a `default` that is not an object) as
+/// `aws.xray.metadata.<ns>` JSON strings, in namespace order. The
+/// round-trip namespace is left out (see [`super::ROUNDTRIP_NAMESPACE`]).
+pub(crate) fn metadata_to_attributes(metadata: Metadata, out: &mut Vec<KeyValue>) {
+    let mut default = Some(metadata.default).filter(|d| !d.is_empty());
+    for (ns, value) in metadata.named {
+        if ns == ROUNDTRIP_NAMESPACE || (ns == DEFAULT_NAMESPACE && default.is_some()) {
             continue;
         }
-        let value = match (ns.as_str(), value) {
-            (DEFAULT_NAMESPACE, Value::Object(map)) => {
-                // An attribute kept whole in metadata wins over what a
-                // block's field (read before) made of it.
-                let before = out.len();
-                for (key, v) in map {
-                    if let Some(v) = from_json(v) {
-                        let value = Some(AnyValue { value: Some(v) });
-                        match out[..before].iter_mut().find(|kv| kv.key == key) {
-                            Some(kv) => kv.value = value,
-                            None => out.push(KeyValue {
-                                key,
-                                value,
-                                ..KeyValue::default()
-                            }),
-                        }
-                    }
-                }
-                continue;
-            }
-            (_, value) => value,
-        };
+        if ns.as_str() > DEFAULT_NAMESPACE
+            && let Some(entries) = default.take()
+        {
+            default_to_attributes(entries, out);
+        }
         let json = match value {
             Value::String(s) => s,
             other => other.to_string(),
         };
         out.push(kv(&format!("{METADATA_PREFIX}{ns}"), Av::StringValue(json)));
+    }
+    if let Some(entries) = default {
+        default_to_attributes(entries, out);
+    }
+}
+
+/// `default` entries as attributes (values moved). An attribute kept whole
+/// in metadata wins over what a block's field (read before) made of it.
+fn default_to_attributes(entries: Vec<KeyValue>, out: &mut Vec<KeyValue>) {
+    let before = out.len();
+    for entry in entries {
+        if value_of(&entry).is_none() {
+            continue; // `null`
+        }
+        match out[..before].iter_mut().find(|kv| kv.key == entry.key) {
+            Some(kv) => kv.value = entry.value,
+            None => out.push(entry),
+        }
     }
 }

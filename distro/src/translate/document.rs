@@ -4,12 +4,12 @@
 //! when empty so documents stay small.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::Value;
+
+use super::metadata::Metadata;
 
 /// One segment or subsegment document.
 ///
@@ -88,11 +88,19 @@ pub struct Segment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sql: Option<Box<Sql>>,
     /// Indexed key/values.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, AnnotationValue>,
-    /// Namespace → JSON object.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub metadata: BTreeMap<String, Value>,
+    /// Sorted by key, unique (the last of a repeated key kept); a map in
+    /// JSON. A vector: a document has a handful, a tree map cost a node
+    /// allocation and its walk per document on segment → span.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        serialize_with = "annotation_map",
+        deserialize_with = "annotation_entries"
+    )]
+    pub annotations: Vec<(String, AnnotationValue)>,
+    /// Namespace → JSON object (typed for `default` and the round trip).
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    pub metadata: Metadata,
     /// Exceptions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<Box<Cause>>,
@@ -103,6 +111,56 @@ pub struct Segment {
 
 fn is_false(b: &bool) -> bool {
     !*b
+}
+
+fn annotation_map<S: Serializer>(
+    entries: &[(String, AnnotationValue)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(entries.iter().map(|(k, v)| (k, v)))
+}
+
+/// `annotations` as a JSON map reads it: sorted, the last of a repeated
+/// key kept; `null` is none.
+fn annotation_entries<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(String, AnnotationValue)>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<(String, AnnotationValue)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object of annotations")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out: Vec<(String, AnnotationValue)> = Vec::new();
+            while let Some(entry) = map.next_entry()? {
+                out.push(entry);
+            }
+            if !out.windows(2).all(|w| w[0].0 < w[1].0) {
+                out.sort_by(|a, b| a.0.cmp(&b.0));
+                // `dedup_by` keeps the first of a run: move the later one in.
+                out.dedup_by(|later, kept| {
+                    if later.0 == kept.0 {
+                        std::mem::swap(later, kept);
+                        true
+                    } else {
+                        false
+                    }
+                });
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// The words `type` and `namespace` take, kept without an allocation.
@@ -489,5 +547,36 @@ impl<'de> Deserialize<'de> for AnnotationValue {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn annotations_read_as_a_json_map_reads_them() {
+        let text = r#"{"annotations": {"b": 1, "a": "x", "c": 1.5, "b": true}}"#;
+        let seg: Segment = serde_json::from_str(text).unwrap();
+        // serde_json's own map reading of the same object: sorted, last wins.
+        let map: BTreeMap<String, BTreeMap<String, serde_json::Value>> =
+            serde_json::from_str(text).unwrap();
+        let keys: Vec<&str> = seg.annotations.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            map["annotations"]
+                .keys()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(seg.annotations[1].1, AnnotationValue::Bool(true));
+        assert_eq!(
+            serde_json::to_value(&seg).unwrap()["annotations"],
+            serde_json::to_value(&map["annotations"]).unwrap()
+        );
+        let none: Segment = serde_json::from_str(r#"{"annotations": null}"#).unwrap();
+        assert!(none.annotations.is_empty());
     }
 }

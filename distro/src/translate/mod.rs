@@ -37,6 +37,7 @@ pub mod document;
 mod from_segment;
 mod http;
 mod index;
+mod metadata;
 mod names;
 mod size;
 mod sql;
@@ -59,6 +60,7 @@ pub use from_segment::{
     segment_to_spans, segments_into_request, segments_into_request_repaired, segments_to_request,
 };
 pub use http::{TRACED_ATTRIBUTE, X_FORWARDED_FOR_ATTRIBUTE, flags};
+pub use metadata::{Metadata, OtelNamespace};
 pub use names::{FALLBACK_NAME, MAX_NAME_CHARS, sanitize_name};
 pub use size::MAX_DOCUMENT_BYTES;
 pub use sql::{
@@ -74,7 +76,7 @@ pub fn encode_segment(
     doc: &mut Segment,
     opts: &TranslateOptions,
 ) -> Result<String, TranslateError> {
-    size::encode_within(doc, opts.max_document_bytes, ROUNDTRIP_NAMESPACE)
+    size::encode_within(doc, opts.max_document_bytes)
 }
 
 /// Metadata namespace holding what X-Ray cannot say itself, for the way

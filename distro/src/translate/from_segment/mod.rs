@@ -18,16 +18,13 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use serde::Deserialize;
 use serde_json::Value;
 
-use std::collections::BTreeMap;
-
-use opentelemetry_proto::tonic::common::v1::AnyValue;
-
-use super::attrs::{from_json, kv, kv_str, secs_to_nanos};
+use super::TranslateError;
+use super::attrs::{kv, kv_str, secs_to_nanos};
 use super::aws::RESOURCE_PREFIX;
 use super::document::Segment;
+use super::metadata::value_of;
 use super::names::FALLBACK_NAME;
 use super::to_segment::implied_kind;
-use super::{ROUNDTRIP_NAMESPACE, TranslateError};
 use super::{annotations, aws, cause, http, sql};
 
 /// Instrumentation scope name of spans made from segment documents.
@@ -319,7 +316,7 @@ fn owned_segment_to_spans(
             doc.service.as_deref(),
             doc.resource_arn.as_deref(),
         );
-        recorded_resource(&mut doc.metadata, &mut resource);
+        recorded_resource(&mut doc.metadata.default, &mut resource);
         resource
     };
     let mut spans = Vec::with_capacity(1 + doc.subsegments.len());
@@ -331,31 +328,21 @@ fn owned_segment_to_spans(
 /// (`otel.resource.<key>`, see [`super::RESOURCE_PREFIX`]) into `out`, where
 /// it wins over what the document's own fields imply (the segment may be
 /// named after a span rather than its service).
-fn recorded_resource(metadata: &mut BTreeMap<String, Value>, out: &mut Vec<KeyValue>) {
-    let Some(Value::Object(default)) = metadata.get_mut(annotations::DEFAULT_NAMESPACE) else {
-        return;
-    };
-    // One pass, each value moved out (no key copied to look it up again).
-    default.retain(|key, value| {
-        let Some(name) = key.strip_prefix(RESOURCE_PREFIX) else {
+fn recorded_resource(default: &mut Vec<KeyValue>, out: &mut Vec<KeyValue>) {
+    // One pass, each entry moved out, its key shortened in place.
+    default.retain_mut(|entry| {
+        if !entry.key.starts_with(RESOURCE_PREFIX) {
             return true;
-        };
-        if let Some(value) = from_json(std::mem::take(value)) {
-            let value = Some(AnyValue { value: Some(value) });
-            match out.iter_mut().find(|kv| kv.key == name) {
-                Some(kv) => kv.value = value,
-                None => out.push(KeyValue {
-                    key: name.to_owned(),
-                    value,
-                    ..KeyValue::default()
-                }),
+        }
+        if value_of(entry).is_some() {
+            entry.key.drain(..RESOURCE_PREFIX.len());
+            match out.iter_mut().find(|kv| kv.key == entry.key) {
+                Some(kv) => kv.value = entry.value.take(),
+                None => out.push(std::mem::take(entry)),
             }
         }
         false
     });
-    if default.is_empty() {
-        metadata.remove(annotations::DEFAULT_NAMESPACE);
-    }
 }
 
 /// Deepest nesting followed (a hostile document cannot exhaust the stack).
@@ -402,18 +389,6 @@ fn push_spans(
     Ok(())
 }
 
-fn roundtrip<'a>(otel: Option<&'a Value>, key: &str) -> Option<&'a str> {
-    otel.and_then(|m| m.get(key)).and_then(Value::as_str)
-}
-
-/// [`roundtrip`], the string moved out.
-fn take_roundtrip(otel: &mut Option<Value>, key: &str) -> Option<String> {
-    match otel.as_mut()?.get_mut(key)?.take() {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
-
 /// One (sub)segment → its span. Moves the document's strings into the span
 /// (the caller keeps only `subsegments`).
 /// The caller sets the span's `parent_span_id`.
@@ -450,14 +425,15 @@ fn to_span(
     };
 
     // What X-Ray cannot say itself (never an attribute).
-    let mut otel_ns = doc.metadata.remove(ROUNDTRIP_NAMESPACE);
-    let otel = otel_ns.as_ref();
-    let kind = roundtrip(otel, "span_kind")
+    let otel = std::mem::take(&mut doc.metadata.otel);
+    let kind = otel
+        .span_kind
+        .as_deref()
         .and_then(SpanKind::from_str_name)
         .unwrap_or_else(|| implied_kind(subsegment, doc.namespace.as_deref()));
 
     let mut attributes = Vec::with_capacity(
-        8 + doc.annotations.len() + doc.metadata.iter().map(meta_len).sum::<usize>(),
+        8 + doc.annotations.len() + doc.metadata.default.len() + doc.metadata.named.len(),
     );
     if let Some(h) = doc.http.take() {
         http::to_attributes(*h, &mut attributes);
@@ -472,11 +448,7 @@ fn to_span(
         attributes.push(kv_str("enduser.id", u));
     }
     annotations::annotations_to_attributes(std::mem::take(&mut doc.annotations), &mut attributes);
-    annotations::metadata_to_attributes(
-        std::mem::take(&mut doc.metadata),
-        ROUNDTRIP_NAMESPACE,
-        &mut attributes,
-    );
+    annotations::metadata_to_attributes(std::mem::take(&mut doc.metadata), &mut attributes);
     if doc.in_progress && doc.end_time.is_none() {
         attributes.push(kv(IN_PROGRESS_ATTRIBUTE, Av::BoolValue(true)));
     }
@@ -491,7 +463,9 @@ fn to_span(
         attributes.push(kv_str("aws.service", doc.name.as_str()));
     }
 
-    let code = roundtrip(otel, "status_code")
+    let code = otel
+        .status_code
+        .as_deref()
         .and_then(StatusCode::from_str_name)
         .unwrap_or(
             if doc.fault || doc.error || doc.throttle || doc.cause.is_some() {
@@ -502,7 +476,7 @@ fn to_span(
         );
     let (events, cause_message) =
         cause::to_events(doc.cause.take().map(|c| *c), code == StatusCode::Error, end);
-    let message = match take_roundtrip(&mut otel_ns, "status_message") {
+    let message = match otel.status_message {
         Some(m) => m,
         None => cause_message.unwrap_or_default(),
     };
@@ -510,7 +484,7 @@ fn to_span(
     Some(Span {
         trace_id: trace_id.to_vec(),
         span_id,
-        name: match take_roundtrip(&mut otel_ns, "span_name") {
+        name: match otel.span_name {
             Some(n) => n,
             None => std::mem::take(&mut doc.name),
         },
@@ -525,12 +499,4 @@ fn to_span(
         }),
         ..Span::default()
     })
-}
-
-/// Attributes a metadata namespace becomes (for the capacity estimate).
-fn meta_len((ns, v): (&String, &Value)) -> usize {
-    match v {
-        Value::Object(m) if ns == annotations::DEFAULT_NAMESPACE => m.len(),
-        _ => 1,
-    }
 }

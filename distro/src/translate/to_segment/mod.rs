@@ -446,9 +446,5 @@ fn encode(
     if buf.len() <= opts.max_document_bytes {
         return String::from_utf8(buf.clone()).map_err(|e| TranslateError::Encode(e.to_string()));
     }
-    size::encode_within(
-        &mut doc.into_owned(),
-        opts.max_document_bytes,
-        ROUNDTRIP_NAMESPACE,
-    )
+    size::encode_within(&mut doc.into_owned(), opts.max_document_bytes)
 }

@@ -9,16 +9,19 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Av;
-use serde::ser::{SerializeMap, SerializeSeq};
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
+
 use crate::translate::DEFAULT_NAMESPACE;
-use crate::translate::attrs::to_json;
+use crate::translate::attrs::{from_json, to_json};
 use crate::translate::document::{
     AnnotationValue, Aws, Beanstalk, Cause, CloudwatchLogs, Ec2, Ecs, Eks, Http, HttpRequest,
     HttpResponse, Segment, Service, Sql, XraySdk,
 };
+use crate::translate::metadata::{AvJson, Metadata, OtelNamespace, sorted_last_wins};
 
 fn is_false(b: &bool) -> bool {
     !*b
@@ -346,7 +349,8 @@ impl<'a> Annotations<'a> {
         self.0.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     }
 
-    fn into_owned(self) -> BTreeMap<String, AnnotationValue> {
+    /// Sorted and unique after [`Self::sort`].
+    fn into_owned(self) -> Vec<(String, AnnotationValue)> {
         self.0
             .into_iter()
             .map(|(k, v)| {
@@ -372,76 +376,6 @@ impl Serialize for Annotations<'_> {
     }
 }
 
-/// An OTLP value serialised as [`to_json`] would make it (a kvlist as an
-/// object with sorted keys, the last duplicate winning).
-struct AvJson<'a>(&'a Av);
-
-/// A possibly absent OTLP value (`null` when absent).
-struct OptAvJson<'a>(Option<&'a Av>);
-
-impl Serialize for OptAvJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Some(v) => AvJson(v).serialize(s),
-            None => s.serialize_unit(),
-        }
-    }
-}
-
-impl Serialize for AvJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Av::StringValue(v) => s.serialize_str(v),
-            Av::BoolValue(b) => s.serialize_bool(*b),
-            Av::IntValue(i) => s.serialize_i64(*i),
-            Av::DoubleValue(d) if d.is_finite() => s.serialize_f64(*d),
-            Av::DoubleValue(_) => s.serialize_unit(),
-            Av::ArrayValue(a) => {
-                let mut seq = s.serialize_seq(Some(a.values.len()))?;
-                for v in &a.values {
-                    seq.serialize_element(&OptAvJson(v.value.as_ref()))?;
-                }
-                seq.end()
-            }
-            Av::KvlistValue(l) => {
-                let entries = sorted_last_wins(
-                    l.values
-                        .iter()
-                        .map(|kv| {
-                            (
-                                kv.key.as_str(),
-                                kv.value.as_ref().and_then(|v| v.value.as_ref()),
-                            )
-                        })
-                        .collect(),
-                );
-                let mut map = s.serialize_map(Some(entries.len()))?;
-                for (k, v) in entries {
-                    map.serialize_entry(k, &OptAvJson(v))?;
-                }
-                map.end()
-            }
-            Av::BytesValue(b) => s.serialize_str(&hex::encode(b)),
-            Av::StringValueStrindex(i) => s.serialize_i32(*i),
-        }
-    }
-}
-
-/// Sorts by key keeping, for a repeated key, its last entry (a map built by
-/// inserting in order).
-fn sorted_last_wins<T>(mut entries: Vec<(&str, T)>) -> Vec<(&str, T)> {
-    // Stable: equal keys keep their order, so the last of a run is the last inserted.
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    let mut out: Vec<(&str, T)> = Vec::with_capacity(entries.len());
-    for e in entries {
-        match out.last_mut() {
-            Some(last) if last.0 == e.0 => *last = e,
-            _ => out.push(e),
-        }
-    }
-    out
-}
-
 /// What the `otel` metadata namespace holds (keys in map order).
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct Roundtrip<'a> {
@@ -461,20 +395,6 @@ impl Roundtrip<'_> {
             && self.span_name.is_none()
             && self.status_code.is_none()
             && self.status_message.is_none()
-    }
-
-    fn to_value(&self) -> Value {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Option<&str>| {
-            if let Some(v) = v {
-                m.insert(k.to_owned(), Value::String(v.to_owned()));
-            }
-        };
-        put("span_name", self.span_name);
-        put("span_kind", self.span_kind);
-        put("status_code", self.status_code);
-        put("status_message", self.status_message);
-        Value::Object(m)
     }
 }
 
@@ -531,21 +451,43 @@ impl<'a> MetadataOut<'a> {
         }
     }
 
-    fn into_owned(mut self) -> BTreeMap<String, Value> {
+    /// The owned metadata. The `default` values go through JSON (what the
+    /// document's reader would make of them: bytes as hex, NaN as `null`).
+    fn into_owned(mut self) -> Metadata {
         self.finish();
-        let mut out = std::mem::take(&mut self.named);
-        if !self.default.is_empty() {
-            let default: Map<String, Value> = self
-                .default
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), to_json(v)))
-                .collect();
-            out.insert(DEFAULT_NAMESPACE.to_owned(), Value::Object(default));
+        let mut named = std::mem::take(&mut self.named);
+        let mut default: Vec<KeyValue> = self
+            .default
+            .iter()
+            .map(|(k, v)| entry((*k).to_owned(), to_json(v)))
+            .collect();
+        if default.is_empty()
+            && let Some(Value::Object(map)) = named.remove(DEFAULT_NAMESPACE)
+        {
+            // Sorted and unique, as the entries must be.
+            default = map.into_iter().map(|(k, v)| entry(k, v)).collect();
         }
-        if !self.roundtrip.is_empty() {
-            out.insert(self.reserved.to_owned(), self.roundtrip.to_value());
+        let r = &self.roundtrip;
+        Metadata {
+            default,
+            otel: OtelNamespace {
+                span_kind: r.span_kind.map(str::to_owned),
+                span_name: r.span_name.map(str::to_owned),
+                status_code: r.status_code.map(str::to_owned),
+                status_message: r.status_message.map(str::to_owned),
+            },
+            named,
         }
-        out
+    }
+}
+
+fn entry(key: String, value: Value) -> KeyValue {
+    KeyValue {
+        key,
+        value: Some(AnyValue {
+            value: from_json(value),
+        }),
+        ..KeyValue::default()
     }
 }
 
