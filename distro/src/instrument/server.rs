@@ -519,25 +519,11 @@ fn server_host<'a, B>(req: &'a Request<B>, head: &Head<'a>) -> Option<(&'a str, 
 /// authority.
 fn split_authority(raw: &str) -> Option<(&str, Option<u16>)> {
     // The common `name[:port]` without parsing an `Authority` (which copies
-    // the text): letters, digits, dots and dashes, a port of 1-5 digits
-    // below 65536. Anything else (IPv6, user info, odd characters) takes
-    // the full parse below.
-    let (host, port) = match raw.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (raw, None),
-    };
-    let plain_host = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    let plain_port =
-        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
-    if plain_host && plain_port {
-        match port.map(str::parse::<u16>) {
-            None => return Some((host, None)),
-            Some(Ok(port)) => return Some((host, Some(port))),
-            Some(Err(_)) => {}
-        }
+    // the text), in one pass over the bytes: letters, digits, dots and
+    // dashes, a port of 1-5 digits below 65536. Anything else (IPv6, user
+    // info, odd characters) takes the full parse below.
+    if let Some(plain) = plain_authority(raw) {
+        return Some(plain);
     }
     let authority: http::uri::Authority = raw.parse().ok()?;
     let host = authority
@@ -547,6 +533,33 @@ fn split_authority(raw: &str) -> Option<(&str, Option<u16>)> {
     // `authority` owns its text: take the same slice from `raw` instead.
     let start = raw.find(host)?;
     Some((&raw[start..start + host.len()], authority.port_u16()))
+}
+
+/// `name[:port]` of plain characters, or `None` for the full parse.
+fn plain_authority(raw: &str) -> Option<(&str, Option<u16>)> {
+    let bytes = raw.as_bytes();
+    let mut colon = None;
+    for (i, &b) in bytes.iter().enumerate() {
+        let ok = match colon {
+            None if b == b':' => {
+                colon = Some(i);
+                true
+            }
+            None => b.is_ascii_alphanumeric() || b == b'.' || b == b'-',
+            Some(_) => b.is_ascii_digit(),
+        };
+        if !ok {
+            return None;
+        }
+    }
+    match colon {
+        None if !raw.is_empty() => Some((raw, None)),
+        Some(i) if i > 0 && (2..=6).contains(&(bytes.len() - i)) => {
+            let port = raw[i + 1..].parse::<u16>().ok()?;
+            Some((&raw[..i], Some(port)))
+        }
+        _ => None,
+    }
 }
 
 pin_project! {
