@@ -537,30 +537,33 @@ fn split_authority(raw: &str) -> Option<(&str, Option<u16>)> {
 
 /// `name[:port]` of plain characters, or `None` for the full parse.
 fn plain_authority(raw: &str) -> Option<(&str, Option<u16>)> {
-    let bytes = raw.as_bytes();
-    let mut colon = None;
-    for (i, &b) in bytes.iter().enumerate() {
-        let ok = match colon {
-            None if b == b':' => {
-                colon = Some(i);
-                true
-            }
-            None => b.is_ascii_alphanumeric() || b == b'.' || b == b'-',
-            Some(_) => b.is_ascii_digit(),
-        };
-        if !ok {
-            return None;
-        }
+    let (host, port) = match raw.bytes().position(|b| b == b':') {
+        Some(i) => (&raw[..i], Some(&raw[i + 1..])),
+        None => (raw, None),
+    };
+    if host.is_empty() || !host.bytes().all(|b| HOST_CHAR[usize::from(b)]) {
+        return None;
     }
-    match colon {
-        None if !raw.is_empty() => Some((raw, None)),
-        Some(i) if i > 0 && (2..=6).contains(&(bytes.len() - i)) => {
-            let port = raw[i + 1..].parse::<u16>().ok()?;
-            Some((&raw[..i], Some(port)))
+    match port {
+        None => Some((host, None)),
+        Some(p) if (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((host, Some(p.parse().ok()?)))
         }
-        _ => None,
+        Some(_) => None,
     }
 }
+
+/// Letters, digits, dots and dashes: the bytes of a plain host name.
+static HOST_CHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
+        i += 1;
+    }
+    table
+};
 
 pin_project! {
     /// The response future of [`ServerService`].

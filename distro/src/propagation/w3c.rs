@@ -80,7 +80,7 @@ pub(crate) fn traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> 
     if version == 0xff || (version == 0 && v.len() != 55) || v.get(55).is_some_and(|&b| b != b'-') {
         return None;
     }
-    let trace_id = hex(&v[3..35])?;
+    let trace_id = u128::from(hex(&v[3..19])?) << 64 | u128::from(hex(&v[19..35])?);
     let span_id = hex(&v[36..52])?;
     let flags = hex(&v[53..55])?;
     if trace_id == 0 || span_id == 0 {
@@ -88,22 +88,39 @@ pub(crate) fn traceparent(value: &str) -> Option<(TraceId, SpanId, TraceFlags)> 
     }
     Some((
         TraceId::from(trace_id),
-        SpanId::from(span_id as u64),
+        SpanId::from(span_id),
         TraceFlags::new(flags as u8) & TraceFlags::SAMPLED,
     ))
 }
 
-/// Lower-case hex digits (at most 32) as a number.
-fn hex(digits: &[u8]) -> Option<u128> {
-    digits.iter().try_fold(0u128, |acc, &b| {
-        let nibble = match b {
-            b'0'..=b'9' => b - b'0',
-            b'a'..=b'f' => b - b'a' + 10,
-            _ => return None,
-        };
-        Some(acc << 4 | u128::from(nibble))
-    })
+/// Lower-case hex digits (at most 16) as a number: a table lookup per
+/// digit, one check at the end.
+fn hex(digits: &[u8]) -> Option<u64> {
+    let mut acc = 0u64;
+    let mut bad = 0u8;
+    for &b in digits {
+        let nibble = HEX[usize::from(b)];
+        bad |= nibble;
+        acc = acc << 4 | u64::from(nibble & 0x0f);
+    }
+    (bad & 0xf0 == 0).then_some(acc)
 }
+
+/// Each byte's value as a lower-case hex digit, 0xff for anything else.
+static HEX: [u8; 256] = {
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
