@@ -6,8 +6,9 @@
 //! `chars()` pass and decodes the ids with `from_str_radix`: ≈ 2,900
 //! instructions of the ≈ 11,900 the HTTP server layer adds to a request
 //! (callgrind, docs/benchmarks.md "HTTP server layer"). A `traceparent` is
-//! a fixed 55-byte layout, so it is read here at fixed offsets without
-//! allocating (≈ 10× fewer instructions).
+//! a fixed 55-byte layout, so it is read here at fixed offsets with a hex
+//! table, without allocating: 968 instructions per request, the two header
+//! lookups and the new `Context` included.
 //!
 //! It follows the Trace Context specification (Level 1, §3.2 and the W3C
 //! test suite, test/test.py) where the SDK is lenient; the deliberate
