@@ -13,11 +13,13 @@
 //! let _cx = extract_from_map(&propagator, &headers);
 //! ```
 
+mod w3c;
+
 use crate::xray::XrayPropagator;
 use opentelemetry::Context;
 use opentelemetry::global;
 use opentelemetry::propagation::{Extractor, TextMapCompositePropagator, TextMapPropagator};
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::propagation::BaggagePropagator;
 use std::collections::HashMap;
 
 /// Comma-separated list of propagators (OpenTelemetry standard variable).
@@ -135,9 +137,7 @@ pub fn build_propagator(
             PropagatorKind::XrayLambda => propagators.push(Box::new(
                 XrayPropagator::lambda_with_env_value(lambda_trace_env.clone()),
             )),
-            PropagatorKind::TraceContext => {
-                propagators.push(Box::new(TraceContextPropagator::new()))
-            }
+            PropagatorKind::TraceContext => propagators.push(Box::new(w3c::TraceContext::new())),
             PropagatorKind::Baggage => propagators.push(Box::new(BaggagePropagator::new())),
             PropagatorKind::None => {}
         }

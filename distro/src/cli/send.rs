@@ -11,7 +11,6 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 
@@ -69,7 +68,7 @@ pub(super) async fn run(env: &Env, out: &mut dyn Write) -> Result<u8, CliError> 
         .map_err(|e| CliError::Failed(format!("could not finish the test spans: {e}")))?;
     let spans = std::mem::take(&mut *collect.0.lock().unwrap_or_else(|p| p.into_inner()));
     let request = ExportTraceServiceRequest {
-        resource_spans: group_spans_by_resource_and_scope(
+        resource_spans: crate::export::resource_spans(
             spans,
             &ResourceAttributesWithSchema::from(&resource),
         ),

@@ -48,6 +48,7 @@ mod sdk_exporters;
 mod signals;
 mod sigv4;
 mod span_exporter;
+mod span_otlp;
 mod split;
 mod stats;
 
@@ -68,6 +69,7 @@ pub use sdk_exporters::{ProtoLogExporter, ProtoMetricExporter};
 pub use signals::{OtlpBatch, metric_points};
 pub use sigv4::{SigningTarget, sign_request};
 pub use span_exporter::{ProtoSpanExporter, SampledOnly, batch_processor};
+pub use span_otlp::resource_spans;
 pub use split::{SplitResult, span_count, split_request};
 pub use stats::{ExportStats, ExportStatsSnapshot};
 

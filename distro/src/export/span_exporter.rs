@@ -6,7 +6,6 @@ use std::time::Duration;
 use opentelemetry::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
-use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_scope;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{
@@ -55,7 +54,7 @@ impl ProtoSpanExporter {
     /// Converts spans to one OTLP request with the current resource.
     pub fn to_request(&self, batch: Vec<SpanData>) -> ExportTraceServiceRequest {
         ExportTraceServiceRequest {
-            resource_spans: group_spans_by_resource_and_scope(batch, &self.resource),
+            resource_spans: super::resource_spans(batch, &self.resource),
         }
     }
 }

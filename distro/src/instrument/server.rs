@@ -519,25 +519,11 @@ fn server_host<'a, B>(req: &'a Request<B>, head: &Head<'a>) -> Option<(&'a str, 
 /// authority.
 fn split_authority(raw: &str) -> Option<(&str, Option<u16>)> {
     // The common `name[:port]` without parsing an `Authority` (which copies
-    // the text): letters, digits, dots and dashes, a port of 1-5 digits
-    // below 65536. Anything else (IPv6, user info, odd characters) takes
-    // the full parse below.
-    let (host, port) = match raw.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (raw, None),
-    };
-    let plain_host = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    let plain_port =
-        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
-    if plain_host && plain_port {
-        match port.map(str::parse::<u16>) {
-            None => return Some((host, None)),
-            Some(Ok(port)) => return Some((host, Some(port))),
-            Some(Err(_)) => {}
-        }
+    // the text), in one pass over the bytes: letters, digits, dots and
+    // dashes, a port of 1-5 digits below 65536. Anything else (IPv6, user
+    // info, odd characters) takes the full parse below.
+    if let Some(plain) = plain_authority(raw) {
+        return Some(plain);
     }
     let authority: http::uri::Authority = raw.parse().ok()?;
     let host = authority
@@ -548,6 +534,36 @@ fn split_authority(raw: &str) -> Option<(&str, Option<u16>)> {
     let start = raw.find(host)?;
     Some((&raw[start..start + host.len()], authority.port_u16()))
 }
+
+/// `name[:port]` of plain characters, or `None` for the full parse.
+fn plain_authority(raw: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = match raw.bytes().position(|b| b == b':') {
+        Some(i) => (&raw[..i], Some(&raw[i + 1..])),
+        None => (raw, None),
+    };
+    if host.is_empty() || !host.bytes().all(|b| HOST_CHAR[usize::from(b)]) {
+        return None;
+    }
+    match port {
+        None => Some((host, None)),
+        Some(p) if (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((host, Some(p.parse().ok()?)))
+        }
+        Some(_) => None,
+    }
+}
+
+/// Letters, digits, dots and dashes: the bytes of a plain host name.
+static HOST_CHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric() || b == b'.' || b == b'-';
+        i += 1;
+    }
+    table
+};
 
 pin_project! {
     /// The response future of [`ServerService`].
