@@ -7,6 +7,7 @@
 # to the OTLP pipeline (default: none, the implicit bound). APPSIGNALS=1 adds the awsapplicationsignals
 # processor to it; BATCH=N sets the batch processor's send_batch_size (default 8192).
 # SINK_LATENCY_MS=N: the sink answers each export N ms after it arrives (a slow backend);
+# CONSUMERS=N: the otlphttp exporter's sending_queue.num_consumers.
 # SETTLE=S: seconds the load generator waits after sending for the sidecar to deliver (default 3).
 # RATE 0 = flat out. The sidecar runs pinned to core 0 (taskset -c 0) under /usr/bin/time -v; the load
 # generator (otel-aws-loadgen, testkit) on core 1. Binaries: SIDECAR (default: the static musl release
@@ -101,6 +102,10 @@ if [ -n "${APPSIGNALS:-}" ]; then
   # The awsapplicationsignals processor (attributes on every span, Latency/Error/Fault per label set);
   # its EMF flush (60 s, and at shutdown) goes to the loopback sink.
   sed -i "s/^processors:/processors:\n  awsapplicationsignals:\n    region: us-east-1\n    endpoint: http:\/\/127.0.0.1:14318/; s/processors: \[batch\]/processors: [awsapplicationsignals, batch]/" "$WORK/otlp.yaml"
+fi
+if [ -n "${CONSUMERS:-}" ]; then
+  # the otlphttp exporter's sending_queue.num_consumers (default 1)
+  sed -i "s|^    traces_endpoint: http://127.0.0.1:14318/v1/traces|&\n    sending_queue: {num_consumers: ${CONSUMERS}}|" "$WORK/otlp.yaml"
 fi
 if [ -n "${LIMIT_MIB:-}" ]; then
   sed -i "s/^processors:/processors:\n  memory_limiter:\n    check_interval: 1s\n    limit_mib: ${LIMIT_MIB}\n    spike_limit_mib: $((LIMIT_MIB / 4))/; s/processors: \[\(.*\)batch\]/processors: [memory_limiter, \1batch]/" "$WORK/otlp.yaml"
