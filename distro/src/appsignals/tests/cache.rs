@@ -94,7 +94,7 @@ fn cache_key_covers_every_key_the_rules_read() {
         GRAPHQL_OPERATION_TYPE,
         AWS_AUTH_REGION,
         URL_FULL,
-        NET_SOCK_PEER_PORT,
+        NET_SOCK_PEER_ADDR,
         AWS_CONSUMER_PARENT_SPAN_KIND,
     ] {
         assert!(all.contains(key), "{key} never read: {all:?}");
@@ -137,7 +137,12 @@ fn aws_attributes(span: &Span) -> AttrSet {
     sorted(
         span.attributes
             .iter()
-            .filter(|kv| kv.key.starts_with("aws."))
+            // What the generator writes (not input attributes such as `aws.s3.bucket`).
+            .filter(|kv| {
+                ["aws.local.", "aws.remote.", AWS_SPAN_KIND]
+                    .iter()
+                    .any(|p| kv.key.starts_with(p))
+            })
             .filter_map(|kv| match kv.value.as_ref()?.value.as_ref()? {
                 Value::StringValue(s) => Some((leak(&kv.key), s.clone())),
                 _ => None,
