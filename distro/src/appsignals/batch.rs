@@ -5,19 +5,20 @@
 //! attribute set goes to the caller (the metrics aggregator).
 
 use std::borrow::Cow;
-use std::ops::Range;
+use std::sync::Arc;
 
 use hashbrown::HashMap;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Av};
 use opentelemetry_proto::tonic::trace::v1::{Span, SpanFlags, span::SpanKind, status::StatusCode};
 
+use super::cache::{CachedLabels, Derived, SpanInputs, resource_key, span_key};
 use super::environment::local_environment_ref;
 use super::generator::{
-    AttrSet, Attrs, Generator, RefAttributes, RefSet, SpanContext, kind_of, local_service_ref,
-    set_ref,
+    AttrSet, Attrs, Generator, RefAttributes, SpanContext, kind_of, local_service_ref, set_ref,
 };
 use super::keys::*;
+use super::metrics::SeriesHandle;
 
 /// How far up the parent chain an inherited operation is looked for.
 const MAX_DEPTH: usize = 64;
@@ -62,11 +63,6 @@ impl Source {
             _ => return None,
         })
     }
-
-    fn of(set: &RefSet<'_>) -> Option<Self> {
-        let kind = set.iter().find(|(k, _)| *k == AWS_SPAN_KIND)?;
-        Self::from_span_kind(kind.1.as_ref())
-    }
 }
 
 /// One span's contribution to one metric label set.
@@ -86,50 +82,37 @@ pub struct Observation {
     pub end_unix_nano: u64,
 }
 
-/// An [`Observation`] whose labels are a range of [`Observed::labels`].
-#[derive(Clone, Debug)]
-pub(crate) struct ObservationRef {
-    pub(crate) source: Source,
-    labels: Range<usize>,
+/// What one span contributes to the metrics: the label sets of its
+/// (cached) derived result, with the span's own latency, error and fault.
+#[derive(Debug)]
+pub(crate) struct SpanOutcome {
+    derived: Option<Arc<Derived>>,
     pub(crate) latency_ms: f64,
     pub(crate) error: bool,
     pub(crate) fault: bool,
     pub(crate) end_unix_nano: u64,
 }
 
-/// The observations of one resource's spans, their label values borrowed
-/// from the batch (what the aggregator reads; it copies the labels only
-/// for a new series), all labels in one buffer.
-#[derive(Debug, Default)]
-pub(crate) struct Observed<'a> {
-    pub(crate) observations: Vec<ObservationRef>,
-    labels: Vec<(&'static str, Cow<'a, str>)>,
-}
-
-impl<'a> Observed<'a> {
-    /// The labels of `o`.
-    pub(crate) fn labels(&self, o: &ObservationRef) -> &[(&'static str, Cow<'a, str>)] {
-        self.labels.get(o.labels.clone()).unwrap_or_default()
+impl SpanOutcome {
+    /// The label sets the span's metrics go to.
+    pub(crate) fn labels(&self) -> &[CachedLabels] {
+        self.derived.as_deref().map_or(&[], |d| &d.observations)
     }
 
-    fn to_owned(&self, o: &ObservationRef) -> Observation {
+    fn to_owned(&self, c: &CachedLabels) -> Observation {
         Observation {
-            source: o.source,
-            labels: self
-                .labels(o)
-                .iter()
-                .map(|(k, v)| (*k, v.as_ref().to_owned()))
-                .collect(),
-            latency_ms: o.latency_ms,
-            error: o.error,
-            fault: o.fault,
-            end_unix_nano: o.end_unix_nano,
+            source: c.source,
+            labels: c.labels.clone(),
+            latency_ms: self.latency_ms,
+            error: self.error,
+            fault: self.fault,
+            end_unix_nano: self.end_unix_nano,
         }
     }
 }
 
-/// Receives the observations of one resource's spans.
-pub(crate) type ObserveBatch<'f> = dyn for<'b> FnMut(&Observed<'b>) + 'f;
+/// Receives the outcomes of one resource's spans.
+pub(crate) type ObserveBatch<'f> = dyn FnMut(&[SpanOutcome]) + 'f;
 
 /// What [`Generator::apply`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -251,36 +234,38 @@ impl Generator {
         req: &mut ExportTraceServiceRequest,
         mut observe: impl FnMut(Observation),
     ) -> ApplyStats {
-        self.apply_with(req, &mut |batch: &Observed<'_>| {
-            for o in &batch.observations {
-                observe(batch.to_owned(o));
+        self.apply_with(req, &mut |outcomes: &[SpanOutcome]| {
+            for o in outcomes {
+                for c in o.labels() {
+                    observe(o.to_owned(c));
+                }
             }
         })
     }
 
-    /// [`Generator::apply`] handing each resource's observations over with
-    /// borrowed labels, once per resource. Label values are borrowed from
-    /// the spans and the resource (the service and the environment are
-    /// read once per resource); the only copies made per span are the
-    /// attributes written onto it.
+    /// [`Generator::apply`] handing each resource's span outcomes over at
+    /// once. What the rules derive is looked up in the generator's cache by
+    /// the span's inputs (see the `cache` module) and derived only for
+    /// inputs not seen yet; each span then gets a copy of the cached
+    /// attributes, and its metrics go to the cached label sets.
     pub(crate) fn apply_with(
         &self,
         req: &mut ExportTraceServiceRequest,
         observe: &mut ObserveBatch<'_>,
     ) -> ApplyStats {
         let mut stats = ApplyStats::default();
-        // The attributes to write, in span order, and how many per span.
-        let mut writes: Vec<KeyValue> = Vec::new();
-        let mut counts: Vec<usize> = Vec::new();
+        let mut cache = self.cache.take();
+        let mut outcomes: Vec<SpanOutcome> = Vec::new();
         for rs in &mut req.resource_spans {
-            writes.clear();
-            counts.clear();
-            // Phase 1 (shared borrows): what each span gets, and the observations.
+            outcomes.clear();
+            // Phase 1 (shared borrows): each span's derived result and metrics.
             {
                 let resource: &[KeyValue] = rs.resource.as_ref().map_or(&[], |r| &r.attributes);
                 let environment = local_environment_ref(resource);
                 let environment: &str = &environment;
                 let service = local_service_ref(resource);
+                resource_key(&mut cache.key, &service, environment);
+                let resource_len = cache.key.len();
                 let n: usize = rs.scope_spans.iter().map(|ss| ss.spans.len()).sum();
                 let mut local = Local {
                     spans: Vec::with_capacity(n),
@@ -295,90 +280,114 @@ impl Generator {
                         local.spans.push((span, scope));
                     }
                 }
-                counts.reserve(n);
-                let mut observed = Observed {
-                    observations: Vec::with_capacity(n),
-                    labels: Vec::with_capacity(4 * n),
-                };
+                outcomes.reserve(n);
                 for i in 0..local.spans.len() {
                     let (span, _) = local.spans[i];
                     stats.spans += 1;
                     if Attrs(&span.attributes).has(AWS_SPAN_KIND) {
                         stats.already_generated += 1;
-                        counts.push(0);
+                        outcomes.push(SpanOutcome {
+                            derived: None,
+                            latency_ms: 0.0,
+                            error: false,
+                            fault: false,
+                            end_unix_nano: 0,
+                        });
                         continue;
                     }
                     let inherited = self.passed_operation(&local, resource, i, 0);
                     let cx = local.context(i, resource, None);
-                    let mut generated = self.generate_ref(span, &cx, &service, inherited);
-                    for set in [&mut generated.service, &mut generated.dependency]
-                        .into_iter()
-                        .flatten()
-                    {
-                        set_ref(set, AWS_LOCAL_ENVIRONMENT, Cow::Borrowed(environment));
-                    }
-                    let written = span_attributes(&generated, &mut writes);
-                    if written > 0 {
+                    let kind = kind_of(span);
+                    let inputs = SpanInputs {
+                        kind,
+                        local_root: cx.local_root,
+                        consumer_parent: cx.consumer_parent,
+                        boto3sqs: Self::is_boto3sqs(&cx),
+                        flask: cx.scope == FLASK_SCOPE,
+                        inherited: inherited.as_deref(),
+                        // Only a SERVER span's own ingress operation reads its name.
+                        name: (kind == SpanKind::Server).then_some(span.name.as_str()),
+                    };
+                    span_key(&mut cache.key, resource_len, &inputs, &span.attributes);
+                    let derived = cache.get_or_derive(|| {
+                        let mut generated = self.generate_ref(span, &cx, &service, inherited);
+                        for set in [&mut generated.service, &mut generated.dependency]
+                            .into_iter()
+                            .flatten()
+                        {
+                            set_ref(set, AWS_LOCAL_ENVIRONMENT, Cow::Borrowed(environment));
+                        }
+                        derive(generated)
+                    });
+                    if !derived.writes.is_empty() {
                         stats.annotated += 1;
                     }
-                    counts.push(written);
-                    observe_span(span, generated, &mut observed);
+                    let (error, fault) = if derived.observations.is_empty() {
+                        (false, false)
+                    } else {
+                        error_fault(span)
+                    };
+                    outcomes.push(SpanOutcome {
+                        derived: Some(derived),
+                        latency_ms: span
+                            .end_time_unix_nano
+                            .saturating_sub(span.start_time_unix_nano)
+                            as f64
+                            / 1e6,
+                        error,
+                        fault,
+                        end_unix_nano: span.end_time_unix_nano,
+                    });
                 }
-                observe(&observed);
+                observe(&outcomes);
             }
             // Phase 2: write the attributes.
-            let mut writes = writes.drain(..);
-            let mut counts = counts.iter();
+            let mut outcomes = outcomes.iter();
             for ss in &mut rs.scope_spans {
                 for span in &mut ss.spans {
-                    let n = counts.next().copied().unwrap_or(0);
-                    if n > 0 {
-                        write_attributes(span, writes.by_ref().take(n), n);
+                    if let Some(d) = outcomes.next().and_then(|o| o.derived.as_deref()) {
+                        write_attributes(span, &d.writes);
                     }
                 }
             }
         }
+        self.cache.give_back(cache);
         stats
     }
 }
 
-/// Appends what the span itself gets to `out` (see
-/// [`MetricAttributes::span_attributes`](super::MetricAttributes::span_attributes)):
-/// the dependency set when there is one (with `aws.span.kind=LOCAL_ROOT`
-/// when the span also makes service metrics), else the service set.
-/// Returns how many.
-fn span_attributes(generated: &RefAttributes<'_>, out: &mut Vec<KeyValue>) -> usize {
-    let (set, local_root) = match (&generated.service, &generated.dependency) {
-        (Some(_), Some(dep)) => (dep, true),
-        (Some(set), None) | (None, Some(set)) => (set, false),
-        (None, None) => return 0,
+/// The cached form of one input's attribute sets: what the span gets (see
+/// [`MetricAttributes::span_attributes`](super::MetricAttributes::span_attributes):
+/// the dependency set when there is one, with `aws.span.kind=LOCAL_ROOT`
+/// when the span also makes service metrics, else the service set) as OTLP
+/// attributes, and the label sets its metrics go to (none for calls to the
+/// EC2 metadata endpoint).
+fn derive(generated: RefAttributes<'_>) -> Derived {
+    let mut derived = Derived::default();
+    let span_set = match (&generated.service, &generated.dependency) {
+        (Some(_), Some(dep)) => Some((dep, true)),
+        (Some(set), None) | (None, Some(set)) => Some((set, false)),
+        (None, None) => None,
     };
-    out.extend(set.iter().map(|(key, value)| {
-        let value = if local_root && *key == AWS_SPAN_KIND {
-            LOCAL_ROOT
-        } else {
-            value.as_ref()
-        };
-        KeyValue {
-            key: (*key).to_owned(),
-            value: Some(AnyValue {
-                value: Some(Av::StringValue(value.to_owned())),
-            }),
-            ..KeyValue::default()
-        }
-    }));
-    set.len()
-}
-
-fn observe_span<'a>(span: &Span, generated: RefAttributes<'a>, out: &mut Observed<'a>) {
-    if generated.service.is_none() && generated.dependency.is_none() {
-        return;
+    if let Some((set, local_root)) = span_set {
+        derived.writes = set
+            .iter()
+            .map(|(key, value)| {
+                let value = if local_root && *key == AWS_SPAN_KIND {
+                    LOCAL_ROOT
+                } else {
+                    value.as_ref()
+                };
+                KeyValue {
+                    key: (*key).to_owned(),
+                    value: Some(AnyValue {
+                        value: Some(Av::StringValue(value.to_owned())),
+                    }),
+                    ..KeyValue::default()
+                }
+            })
+            .collect();
     }
-    let (error, fault) = error_fault(span);
-    let latency_ms = span
-        .end_time_unix_nano
-        .saturating_sub(span.start_time_unix_nano) as f64
-        / 1e6;
     for labels in [generated.service, generated.dependency]
         .into_iter()
         .flatten()
@@ -386,32 +395,35 @@ fn observe_span<'a>(span: &Span, generated: RefAttributes<'a>, out: &mut Observe
         let ec2_metadata = labels
             .iter()
             .any(|(k, v)| *k == AWS_REMOTE_SERVICE && v == EC2_METADATA_IP);
-        let Some(source) = Source::of(&labels) else {
+        let source = labels
+            .iter()
+            .find(|(k, _)| *k == AWS_SPAN_KIND)
+            .and_then(|(_, v)| Source::from_span_kind(v));
+        let Some(source) = source else {
             continue;
         };
         if ec2_metadata {
             continue;
         }
-        let start = out.labels.len();
-        out.labels.extend(labels);
-        out.observations.push(ObservationRef {
+        derived.observations.push(CachedLabels {
             source,
-            labels: start..out.labels.len(),
-            latency_ms,
-            error,
-            fault,
-            end_unix_nano: span.end_time_unix_nano,
+            labels: labels
+                .into_iter()
+                .map(|(k, v)| (k, v.into_owned()))
+                .collect(),
+            series: SeriesHandle::default(),
         });
     }
+    derived
 }
 
-/// Sets (replacing or appending) the `n` attributes on the span.
-fn write_attributes(span: &mut Span, attrs: impl Iterator<Item = KeyValue>, n: usize) {
-    span.attributes.reserve(n);
+/// Sets (replacing or appending) the attributes on the span.
+fn write_attributes(span: &mut Span, attrs: &[KeyValue]) {
+    span.attributes.reserve(attrs.len());
     for kv in attrs {
         match span.attributes.iter_mut().find(|old| old.key == kv.key) {
-            Some(old) => old.value = kv.value,
-            None => span.attributes.push(kv),
+            Some(old) => old.value.clone_from(&kv.value),
+            None => span.attributes.push(kv.clone()),
         }
     }
 }

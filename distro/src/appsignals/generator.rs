@@ -7,6 +7,7 @@ use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value::Value as Av};
 use opentelemetry_proto::tonic::trace::v1::{Span, span::SpanKind};
 use smallvec::{SmallVec, smallvec};
 
+use super::cache::CachePool;
 use super::keys::*;
 use super::parse::{
     api_path, arn_account, arn_region, arn_resource, arn_resource_without, escape, host_port,
@@ -48,6 +49,8 @@ pub(crate) struct Attrs<'a>(pub(crate) &'a [KeyValue]);
 
 impl<'a> Attrs<'a> {
     fn value(self, key: &str) -> Option<&'a Av> {
+        #[cfg(test)]
+        super::cache::read_keys::record(key);
         self.0
             .iter()
             .find(|kv| kv.key == key)
@@ -187,9 +190,13 @@ pub(crate) fn set_attr(set: &mut AttrSet, key: &'static str, value: String) {
 }
 
 /// ADOT's `AwsMetricAttributeGenerator` over OTLP spans.
+///
+/// Over a batch ([`Generator::apply`]) the results are cached per distinct
+/// span input (a bounded cache per concurrent batch; a clone starts empty).
 #[derive(Clone, Debug, Default)]
 pub struct Generator {
     config: GeneratorConfig,
+    pub(crate) cache: CachePool,
 }
 
 /// The AWS SDK service names ADOT maps to something other than `AWS::<name>`.
@@ -249,7 +256,10 @@ fn http_method<'a>(a: Attrs<'a>) -> Option<Cow<'a, str>> {
 impl Generator {
     /// A generator with `config`.
     pub fn new(config: GeneratorConfig) -> Self {
-        Self { config }
+        Self {
+            config,
+            cache: CachePool::default(),
+        }
     }
 
     /// The settings.
@@ -257,7 +267,7 @@ impl Generator {
         &self.config
     }
 
-    fn is_boto3sqs(cx: &SpanContext<'_>) -> bool {
+    pub(crate) fn is_boto3sqs(cx: &SpanContext<'_>) -> bool {
         cx.scope.eq_ignore_ascii_case(BOTO3SQS_SCOPE)
     }
 

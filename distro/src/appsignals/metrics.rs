@@ -2,10 +2,10 @@
 //! handed over as one OTLP metrics batch (delta histograms), and the EMF
 //! settings the CloudWatch agent uses for them.
 
-use std::borrow::Cow;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use hashbrown::{DefaultHashBuilder, HashTable, hash_table};
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
@@ -17,7 +17,8 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
-use super::batch::{Observation, ObservationRef, Source};
+use super::batch::{Observation, Source};
+use super::cache::CachedLabels;
 use super::generator::AttrSet;
 use super::keys::*;
 use crate::emf::{DimensionRollup, EmfConfig, LabelMatcher, MetricDeclaration};
@@ -151,6 +152,14 @@ struct Series {
     fault: Stat,
 }
 
+impl Series {
+    fn record(&mut self, latency_ms: f64, error: bool, fault: bool) {
+        self.latency.record(latency_ms);
+        self.error.record(if error { 1.0 } else { 0.0 });
+        self.fault.record(if fault { 1.0 } else { 0.0 });
+    }
+}
+
 /// One series: its labels (owned, made when the series starts), their hash
 /// and the interval's statistics.
 #[derive(Debug)]
@@ -160,18 +169,40 @@ struct Entry {
     series: Series,
 }
 
+/// Bits of a [`SeriesHandle`] holding the series' slot.
+const SLOT_BITS: u32 = 24;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+
+/// Interval numbers, unique in the process (so a handle set by one
+/// aggregator, or in an earlier interval, never matches another).
+static NEXT_INTERVAL: AtomicU64 = AtomicU64::new(1);
+
+fn next_interval() -> u64 {
+    NEXT_INTERVAL.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Where an aggregator last put a cached label set: the interval number
+/// and the series' slot in that interval (0: nowhere yet). Lets a span
+/// whose labels come from the generator's cache reach its series without
+/// hashing or comparing the labels.
+#[derive(Debug, Default)]
+pub(crate) struct SeriesHandle(AtomicU64);
+
 /// Per-interval aggregation of [`Observation`]s into Latency, Error and Fault.
 ///
-/// Series are found by a hash of the borrowed labels (a table of entries
-/// rather than a map keyed by an owned label set), so recording a span of
-/// a known series copies nothing.
+/// Series are found by a hash of the borrowed labels (a table of slots
+/// into the interval's entries rather than a map keyed by an owned label
+/// set), so recording a span of a known series copies nothing; label sets
+/// from the generator's cache carry a [`SeriesHandle`] to their slot.
 #[derive(Debug)]
 pub struct MetricsAggregator {
-    series: HashTable<Entry>,
+    entries: Vec<Entry>,
+    index: HashTable<u32>,
     hasher: DefaultHashBuilder,
     max_series: usize,
     dropped: u64,
     start_unix_nano: u64,
+    interval: u64,
 }
 
 impl Default for MetricsAggregator {
@@ -184,11 +215,13 @@ impl MetricsAggregator {
     /// An aggregator holding at most `max_series` label sets per interval.
     pub fn new(max_series: usize) -> Self {
         Self {
-            series: HashTable::new(),
+            entries: Vec::new(),
+            index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
             max_series,
             dropped: 0,
             start_unix_nano: 0,
+            interval: next_interval(),
         }
     }
 
@@ -204,15 +237,31 @@ impl MetricsAggregator {
         );
     }
 
-    /// [`MetricsAggregator::record`] with borrowed labels.
-    pub(crate) fn record_ref(
+    /// [`MetricsAggregator::record`] for a cached label set: straight to
+    /// its series when its handle points into this interval, else by its
+    /// labels (and the handle remembers the slot).
+    pub(crate) fn record_cached(
         &mut self,
-        obs: &ObservationRef,
-        labels: &[(&'static str, Cow<'_, str>)],
+        cached: &CachedLabels,
+        latency_ms: f64,
+        error: bool,
+        fault: bool,
     ) {
-        self.record_parts(obs.source, labels, obs.latency_ms, obs.error, obs.fault);
+        let handle = cached.series.0.load(Ordering::Relaxed);
+        if handle >> SLOT_BITS == self.interval
+            && let Some(e) = self.entries.get_mut((handle & SLOT_MASK) as usize)
+        {
+            e.series.record(latency_ms, error, fault);
+            return;
+        }
+        let slot = self.record_parts(cached.source, &cached.labels, latency_ms, error, fault);
+        if let Some(slot) = slot.filter(|s| (*s as u64) <= SLOT_MASK) {
+            let handle = (self.interval << SLOT_BITS) | slot as u64;
+            cached.series.0.store(handle, Ordering::Relaxed);
+        }
     }
 
+    /// Records into the series of `labels`; its slot, `None` when dropped.
     fn record_parts<S: AsRef<str>>(
         &mut self,
         source: Source,
@@ -220,7 +269,7 @@ impl MetricsAggregator {
         latency_ms: f64,
         error: bool,
         fault: bool,
-    ) {
+    ) -> Option<usize> {
         // The keys are constants compared in full below: their lengths are
         // enough for the hash.
         let mut h = self.hasher.build_hasher();
@@ -230,7 +279,9 @@ impl MetricsAggregator {
             v.as_ref().hash(&mut h);
         }
         let hash = h.finish();
-        let same = |e: &Entry| {
+        let entries = &mut self.entries;
+        let same = |i: &u32| {
+            let e = &entries[*i as usize];
             e.key.0 == source
                 && e.key.1.len() == labels.len()
                 && e.key
@@ -239,39 +290,42 @@ impl MetricsAggregator {
                     .zip(labels)
                     .all(|((k1, v1), (k2, v2))| k1 == k2 && v1 == v2.as_ref())
         };
-        let full = self.series.len() >= self.max_series;
-        let series = match self.series.entry(hash, same, |e| e.hash) {
-            hash_table::Entry::Occupied(o) => &mut o.into_mut().series,
-            hash_table::Entry::Vacant(_) if full => {
+        let slot = match self.index.find(hash, same) {
+            Some(i) => *i as usize,
+            None if entries.len() >= self.max_series || entries.len() >= u32::MAX as usize => {
                 self.dropped += 1;
-                return;
+                return None;
             }
-            hash_table::Entry::Vacant(v) => {
-                let labels = labels
-                    .iter()
-                    .map(|(k, v)| (*k, v.as_ref().to_owned()))
-                    .collect();
-                let entry = Entry {
+            None => {
+                let slot = entries.len();
+                entries.push(Entry {
                     hash,
-                    key: (source, labels),
+                    key: (
+                        source,
+                        labels
+                            .iter()
+                            .map(|(k, v)| (*k, v.as_ref().to_owned()))
+                            .collect(),
+                    ),
                     series: Series::default(),
-                };
-                &mut v.insert(entry).into_mut().series
+                });
+                self.index
+                    .insert_unique(hash, slot as u32, |i| entries[*i as usize].hash);
+                slot
             }
         };
-        series.latency.record(latency_ms);
-        series.error.record(if error { 1.0 } else { 0.0 });
-        series.fault.record(if fault { 1.0 } else { 0.0 });
+        entries[slot].series.record(latency_ms, error, fault);
+        Some(slot)
     }
 
     /// Label sets held now.
     pub fn len(&self) -> usize {
-        self.series.len()
+        self.entries.len()
     }
 
     /// True when nothing was recorded this interval.
     pub fn is_empty(&self) -> bool {
-        self.series.is_empty()
+        self.entries.is_empty()
     }
 
     /// Observations dropped (series limit) since the aggregator was made.
@@ -287,10 +341,13 @@ impl MetricsAggregator {
         now_unix_nano: u64,
     ) -> Option<ExportMetricsServiceRequest> {
         let start = std::mem::replace(&mut self.start_unix_nano, now_unix_nano);
-        if self.series.is_empty() {
+        // A new interval: handles into the old one no longer match.
+        self.interval = next_interval();
+        self.index.clear();
+        if self.entries.is_empty() {
             return None;
         }
-        let mut series: Vec<_> = self.series.drain().map(|e| (e.key, e.series)).collect();
+        let mut series: Vec<_> = self.entries.drain(..).map(|e| (e.key, e.series)).collect();
         series.sort_by(|a, b| a.0.cmp(&b.0));
         let metric = |name: &str, unit: &str, pick: fn(&Series) -> Stat| Metric {
             name: name.to_owned(),

@@ -26,6 +26,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 mod batch;
+mod cache;
 mod environment;
 pub mod export;
 mod generator;
@@ -114,13 +115,15 @@ impl AppSignals {
 
     /// Annotates `req`'s spans and records their metrics.
     pub fn process(&self, req: &mut ExportTraceServiceRequest) -> ApplyStats {
-        self.generator.apply_with(req, &mut |observed| {
-            if observed.observations.is_empty() {
+        self.generator.apply_with(req, &mut |outcomes| {
+            if outcomes.iter().all(|o| o.labels().is_empty()) {
                 return;
             }
             let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
-            for o in &observed.observations {
-                agg.record_ref(o, observed.labels(o));
+            for o in outcomes {
+                for c in o.labels() {
+                    agg.record_cached(c, o.latency_ms, o.error, o.fault);
+                }
             }
         })
     }

@@ -635,4 +635,5 @@ fn aws_sdk_service_names() {
     assert_eq!(remote(&invoke).0, UNKNOWN_REMOTE_SERVICE);
 }
 
+mod cache;
 mod resources;
