@@ -372,6 +372,12 @@ fn put_value(key: &mut Vec<u8>, parsed: Parsed, value: Option<&AnyValue>) {
     }
 }
 
+/// Whether the cache key takes in `key` (`ingress`: for a SERVER span).
+#[cfg(test)]
+pub(crate) fn keyed(key: &str, ingress: bool) -> bool {
+    read_as(key, ingress).is_some()
+}
+
 /// The keys the rules look up, recorded while a test asks for them (to
 /// check that the cache key covers every one).
 #[cfg(test)]
@@ -397,10 +403,4 @@ pub(crate) mod read_keys {
         f();
         KEYS.with(|k| k.borrow_mut().take()).unwrap_or_default()
     }
-}
-
-/// Whether the cache key takes in `key` (`ingress`: for a SERVER span).
-#[cfg(test)]
-pub(crate) fn keyed(key: &str, ingress: bool) -> bool {
-    read_as(key, ingress).is_some()
 }
