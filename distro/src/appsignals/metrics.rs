@@ -193,7 +193,7 @@ pub(crate) struct SeriesHandle(AtomicU64);
 /// Series are found by a hash of the borrowed labels (a table of slots
 /// into the interval's entries rather than a map keyed by an owned label
 /// set), so recording a span of a known series copies nothing; label sets
-/// from the generator's cache carry a [`SeriesHandle`] to their slot.
+/// from the generator's cache carry a `SeriesHandle` to their slot.
 #[derive(Debug)]
 pub struct MetricsAggregator {
     entries: Vec<Entry>,
