@@ -112,6 +112,46 @@ fn count_sum(doc: &J, metric: &str) -> (f64, f64) {
     )
 }
 
+/// The metrics the three requests of `appsignals/shop.py` make (answered
+/// 200, 503 and 404, each with one call to inventory, which answers 503
+/// once), whichever SDK sent them: the service's and the dependency's
+/// dimension sets, Error and Fault.
+fn assert_shop_request_mix(docs: &[J]) {
+    let service = docs
+        .iter()
+        .find(|d| d["Telemetry.Source"] == "LocalRootSpan")
+        .unwrap();
+    assert_eq!(
+        sorted_sets(service),
+        sets(&[
+            &["Environment", "Service", "Operation"],
+            &["Environment", "Service"]
+        ])
+    );
+    assert_eq!(count_sum(service, "Error"), (3.0, 1.0), "one 404");
+    assert_eq!(count_sum(service, "Fault"), (3.0, 1.0), "one 503");
+
+    let dep = docs
+        .iter()
+        .find(|d| d["Telemetry.Source"] == "ClientSpan")
+        .unwrap();
+    assert_eq!(dep["RemoteService"], "inventory:8080");
+    assert_eq!(dep["RemoteOperation"], "GET /items");
+    let (e, s, o, rs, ro) = (
+        "Environment",
+        "Service",
+        "Operation",
+        "RemoteService",
+        "RemoteOperation",
+    );
+    assert_eq!(
+        sorted_sets(dep),
+        sets(&[&[e, s, o, rs, ro], &[e, s, rs], &[e, s, rs, ro], &[rs]])
+    );
+    assert_eq!(count_sum(dep, "Error"), (3.0, 0.0));
+    assert_eq!(count_sum(dep, "Fault"), (3.0, 1.0), "one 503 call");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_python_sdk_spans_get_application_signals() {
     let Some(python) = tooling::python("appsignals", MODULES, HINT, Need::SkipOutsideCi) else {
@@ -224,36 +264,8 @@ async fn plain_python_sdk_spans_get_application_signals() {
         .iter()
         .find(|d| d["Telemetry.Source"] == "LocalRootSpan")
         .unwrap();
-    assert_eq!(
-        sorted_sets(service),
-        sets(&[
-            &["Environment", "Service", "Operation"],
-            &["Environment", "Service"]
-        ])
-    );
     assert_eq!(count_sum(service, "Latency").0, 3.0);
-    assert_eq!(count_sum(service, "Error"), (3.0, 1.0), "one 404");
-    assert_eq!(count_sum(service, "Fault"), (3.0, 1.0), "one 503");
-
-    let dep = docs
-        .iter()
-        .find(|d| d["Telemetry.Source"] == "ClientSpan")
-        .unwrap();
-    assert_eq!(dep["RemoteService"], "inventory:8080");
-    assert_eq!(dep["RemoteOperation"], "GET /items");
-    let (e, s, o, rs, ro) = (
-        "Environment",
-        "Service",
-        "Operation",
-        "RemoteService",
-        "RemoteOperation",
-    );
-    assert_eq!(
-        sorted_sets(dep),
-        sets(&[&[e, s, o, rs, ro], &[e, s, rs], &[e, s, rs, ro], &[rs]])
-    );
-    assert_eq!(count_sum(dep, "Error"), (3.0, 0.0));
-    assert_eq!(count_sum(dep, "Fault"), (3.0, 1.0));
+    assert_shop_request_mix(&docs);
     let _ = std::fs::remove_file(&file);
 }
 
@@ -554,38 +566,7 @@ async fn adot_sdk_metrics_become_the_agents_emf() {
         assert_eq!(latency["Unit"], "Milliseconds");
         assert_eq!(count_sum(d, "Latency").0, 3.0, "three requests");
     }
-    let service = docs
-        .iter()
-        .find(|d| d["Telemetry.Source"] == "LocalRootSpan")
-        .unwrap();
-    assert_eq!(
-        sorted_sets(service),
-        sets(&[
-            &["Environment", "Service", "Operation"],
-            &["Environment", "Service"]
-        ])
-    );
-    assert_eq!(count_sum(service, "Error"), (3.0, 1.0), "one 404");
-    assert_eq!(count_sum(service, "Fault"), (3.0, 1.0), "one 503");
-    let dep = docs
-        .iter()
-        .find(|d| d["Telemetry.Source"] == "ClientSpan")
-        .unwrap();
-    assert_eq!(dep["RemoteService"], "inventory:8080");
-    assert_eq!(dep["RemoteOperation"], "GET /items");
-    let (e, s, o, rs, ro) = (
-        "Environment",
-        "Service",
-        "Operation",
-        "RemoteService",
-        "RemoteOperation",
-    );
-    assert_eq!(
-        sorted_sets(dep),
-        sets(&[&[e, s, o, rs, ro], &[e, s, rs], &[e, s, rs, ro], &[rs]])
-    );
-    assert_eq!(count_sum(dep, "Error"), (3.0, 0.0));
-    assert_eq!(count_sum(dep, "Fault"), (3.0, 1.0), "one 503 call");
+    assert_shop_request_mix(&docs);
 }
 
 /// The shipped awsemf/application_signals settings are the CloudWatch
