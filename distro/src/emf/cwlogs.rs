@@ -25,25 +25,16 @@ use aws_smithy_async::rt::sleep::SharedAsyncSleep;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
 use aws_smithy_types::body::SdkBody;
 use bytes::Bytes;
-use serde::Serialize;
-use serde::ser::SerializeSeq as _;
 
 use super::EmfEvent;
+use super::calls::{LogEvent, put_body, rejected_count, split_calls};
 use crate::export::retry::{Attempt, run_with_retry};
 use crate::export::{ExportConfigError, ExportError, RetryPolicy, TokioSleep};
 
-/// Events per PutLogEvents call.
-pub const MAX_EVENTS_PER_CALL: usize = 10_000;
-/// Bytes per PutLogEvents call (messages plus [`EVENT_OVERHEAD_BYTES`] each).
-pub const MAX_BYTES_PER_CALL: usize = 1_048_576;
-/// Bytes CloudWatch Logs counts per event on top of its message.
-pub const EVENT_OVERHEAD_BYTES: usize = 26;
 /// How old an event may be.
 pub const MAX_EVENT_AGE: Duration = Duration::from_secs(14 * 24 * 3600);
 /// How far in the future an event may be.
 pub const MAX_EVENT_FUTURE: Duration = Duration::from_secs(2 * 3600);
-/// Largest time span of one call.
-pub const MAX_CALL_SPAN: Duration = Duration::from_secs(24 * 3600);
 /// Per-attempt timeout when the client has none.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Stream used for events without one.
@@ -252,7 +243,7 @@ impl PutLogEventsSender {
         let mut outcome = SendOutcome::default();
         let total = events.len();
         // (group, stream) → events, in first-seen order.
-        let mut by_dest: Vec<(Stream, Vec<(i64, String)>)> = Vec::new();
+        let mut by_dest: Vec<(Stream, Vec<LogEvent>)> = Vec::new();
         for e in events {
             if e.timestamp_ms < oldest {
                 outcome.too_old += 1;
@@ -267,7 +258,10 @@ impl PutLogEventsSender {
                 .log_stream
                 .as_deref()
                 .unwrap_or(&self.cfg.default_log_stream);
-            let item = (e.timestamp_ms, e.message);
+            let item = LogEvent {
+                timestamp: e.timestamp_ms,
+                message: e.message,
+            };
             match by_dest
                 .iter_mut()
                 .find(|((g, s), _)| *g == e.destination.log_group && s == stream)
@@ -288,8 +282,8 @@ impl PutLogEventsSender {
         }
         let mut last_error = None;
         for ((group, stream), mut list) in by_dest {
-            list.sort_by_key(|(t, _)| *t);
-            for call in split_calls(list) {
+            list.sort_by_key(|e| e.timestamp);
+            for call in split_calls(&list) {
                 let n = call.len() as u64;
                 match self.put_creating(&group, &stream, call, &mut outcome).await {
                     Ok(rejected) => {
@@ -326,12 +320,13 @@ impl PutLogEventsSender {
         &self,
         group: &str,
         stream: &str,
-        events: Vec<(i64, String)>,
+        events: &[LogEvent],
         outcome: &mut SendOutcome,
     ) -> Result<u64, ExportError> {
         let n = events.len();
-        let body = put_body(group, stream, &events)?;
-        drop(events);
+        let body = Bytes::from(
+            put_body(group, stream, events).map_err(|e| ExportError::Encode(e.to_string()))?,
+        );
         let (first, retries) = self.put(group, stream, &body, n).await;
         outcome.retries += retries;
         match first? {
@@ -460,112 +455,20 @@ impl PutLogEventsSender {
                 .await;
             match result {
                 Ok(out) => Attempt::Done(Put::Sent {
-                    rejected: out
-                        .rejected_log_events_info()
-                        .map_or(0, |r| rejected_count(r, n)),
+                    rejected: out.rejected_log_events_info().map_or(0, |r| {
+                        rejected_count(
+                            r.too_new_log_event_start_index().map(i64::from),
+                            r.too_old_log_event_end_index().map(i64::from),
+                            r.expired_log_event_end_index().map(i64::from),
+                            n,
+                        )
+                    }),
                 }),
                 Err(err) => classify(err),
             }
         })
         .await
     }
-}
-
-/// The PutLogEvents request (CloudWatch Logs API reference: `logGroupName`,
-/// `logStreamName`, `logEvents` of `timestamp` and `message`), JSON.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PutLogEventsBody<'a> {
-    log_group_name: &'a str,
-    log_stream_name: &'a str,
-    log_events: Events<'a>,
-}
-
-struct Events<'a>(&'a [(i64, String)]);
-
-#[derive(Serialize)]
-struct Event<'a> {
-    timestamp: i64,
-    message: &'a str,
-}
-
-impl Serialize for Events<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for (timestamp, message) in self.0 {
-            seq.serialize_element(&Event {
-                timestamp: *timestamp,
-                message,
-            })?;
-        }
-        seq.end()
-    }
-}
-
-/// The JSON body of one PutLogEvents call.
-fn put_body(group: &str, stream: &str, events: &[(i64, String)]) -> Result<Bytes, ExportError> {
-    let bytes: usize = events.iter().map(|(_, m)| m.len() + 40).sum();
-    let mut out = Vec::with_capacity(bytes + group.len() + stream.len() + 64);
-    serde_json::to_writer(
-        &mut out,
-        &PutLogEventsBody {
-            log_group_name: group,
-            log_stream_name: stream,
-            log_events: Events(events),
-        },
-    )
-    .map_err(|e| ExportError::Encode(e.to_string()))?;
-    Ok(Bytes::from(out))
-}
-
-/// Events CloudWatch Logs rejected, from the indexes it reports.
-fn rejected_count(info: &aws_sdk_cloudwatchlogs::types::RejectedLogEventsInfo, n: usize) -> u64 {
-    let n = n as i64;
-    let mut rejected = vec![false; n as usize];
-    let mut mark = |from: i64, to: i64| {
-        for i in from.max(0)..to.min(n) {
-            rejected[i as usize] = true;
-        }
-    };
-    if let Some(end) = info.too_old_log_event_end_index() {
-        mark(0, i64::from(end) + 1);
-    }
-    if let Some(end) = info.expired_log_event_end_index() {
-        mark(0, i64::from(end) + 1);
-    }
-    if let Some(start) = info.too_new_log_event_start_index() {
-        mark(i64::from(start), n);
-    }
-    rejected.iter().filter(|r| **r).count() as u64
-}
-
-/// Sorted events → calls within the count, byte and 24 h limits.
-fn split_calls(events: Vec<(i64, String)>) -> Vec<Vec<(i64, String)>> {
-    let mut calls = Vec::new();
-    let mut cur: Vec<(i64, String)> = Vec::new();
-    let mut bytes = 0usize;
-    let mut first_ts = 0i64;
-    let span = MAX_CALL_SPAN.as_millis() as i64;
-    for (ts, message) in events {
-        let size = message.len() + EVENT_OVERHEAD_BYTES;
-        if !cur.is_empty()
-            && (cur.len() >= MAX_EVENTS_PER_CALL
-                || bytes + size > MAX_BYTES_PER_CALL
-                || ts - first_ts > span)
-        {
-            calls.push(std::mem::take(&mut cur));
-            bytes = 0;
-        }
-        if cur.is_empty() {
-            first_ts = ts;
-        }
-        bytes += size;
-        cur.push((ts, message));
-    }
-    if !cur.is_empty() {
-        calls.push(cur);
-    }
-    calls
 }
 
 fn create_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
@@ -620,69 +523,5 @@ fn classify(
             attempts: 1,
             reason,
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ev(ts: i64, len: usize) -> (i64, String) {
-        (ts, "x".repeat(len))
-    }
-
-    #[test]
-    fn calls_respect_count_bytes_and_span() {
-        let calls = split_calls((0..25_000).map(|i| ev(i, 1)).collect());
-        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![10_000, 10_000, 5_000]);
-        // 1 MB: events of 100,000 bytes, 10 fit (10 × 100,026 ≤ 1,048,576), not 11.
-        let calls = split_calls((0..25).map(|i| ev(i, 100_000)).collect());
-        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![10, 10, 5]);
-        // 24 h span.
-        let day = MAX_CALL_SPAN.as_millis() as i64;
-        let calls = split_calls(vec![ev(0, 1), ev(day, 1), ev(day + 1, 1)]);
-        let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![2, 1]);
-    }
-
-    /// The body we serialise in place of the SDK's: the API reference's
-    /// member names, and messages that survive JSON escaping exactly.
-    #[test]
-    fn put_body_is_the_api_request_with_messages_intact() {
-        let tricky = "{\"_aws\":{\"CloudWatchMetrics\":[]},\"a\\b\":\"line\nbreak\ttab\u{1}ctl\",\"é\":\"ü😀\"}";
-        let events = vec![
-            (1_700_000_000_000, tricky.to_owned()),
-            (1_700_000_000_001, "plain".to_owned()),
-        ];
-        let body = put_body("/g", "s\"1", &events).unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({
-                "logGroupName": "/g",
-                "logStreamName": "s\"1",
-                "logEvents": [
-                    {"timestamp": 1_700_000_000_000_i64, "message": tricky},
-                    {"timestamp": 1_700_000_000_001_i64, "message": "plain"},
-                ],
-            })
-        );
-    }
-
-    #[test]
-    fn rejected_indexes() {
-        use aws_sdk_cloudwatchlogs::types::RejectedLogEventsInfo;
-        let info = RejectedLogEventsInfo::builder()
-            .too_old_log_event_end_index(1)
-            .too_new_log_event_start_index(8)
-            .build();
-        assert_eq!(rejected_count(&info, 10), 4);
-        let info = RejectedLogEventsInfo::builder()
-            .expired_log_event_end_index(2)
-            .too_old_log_event_end_index(1)
-            .build();
-        assert_eq!(rejected_count(&info, 10), 3);
     }
 }

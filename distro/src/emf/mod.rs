@@ -37,6 +37,7 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric::Data};
 
+mod calls;
 mod config;
 #[cfg(feature = "cloudwatch-logs")]
 mod cwlogs;
@@ -49,15 +50,18 @@ mod stdout;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use calls::{
+    EVENT_OVERHEAD_BYTES, LogEvent, MAX_BYTES_PER_CALL, MAX_CALL_SPAN, MAX_EVENTS_PER_CALL,
+    put_body, rejected_count, split_calls,
+};
 pub use config::{
     DimensionRollup, EmfConfig, EmfConfigError, LabelMatcher, MAX_DIMENSIONS_PER_SET,
     MetricDeclaration, MetricDescriptor,
 };
 #[cfg(feature = "cloudwatch-logs")]
 pub use cwlogs::{
-    ATTEMPT_TIMEOUT, DEFAULT_LOG_STREAM, EVENT_OVERHEAD_BYTES, MAX_BYTES_PER_CALL, MAX_CALL_SPAN,
-    MAX_EVENT_AGE, MAX_EVENT_FUTURE, MAX_EVENTS_PER_CALL, PutLogEventsConfig, PutLogEventsSender,
-    SendOutcome, SendStats,
+    ATTEMPT_TIMEOUT, DEFAULT_LOG_STREAM, MAX_EVENT_AGE, MAX_EVENT_FUTURE, PutLogEventsConfig,
+    PutLogEventsSender, SendOutcome, SendStats,
 };
 pub use delta::{DEFAULT_MAX_SERIES, SERIES_TTL};
 pub use document::{MAX_EVENT_BYTES, MAX_METRICS_PER_DOCUMENT};

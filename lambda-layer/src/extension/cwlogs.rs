@@ -18,44 +18,21 @@
 //! (see [`super::delivery`]); a refusal (access denied, bad request) is
 //! [`ExportError::Rejected`] and the lane drops and counts it.
 //!
-//! PutLogEvents limits (CloudWatch Logs API reference): at most 10,000
-//! events and 1,048,576 bytes per call (each message plus 26 bytes),
-//! sorted by time, at most 24 h apart. [`LogsClient::send`] sorts and splits.
+//! [`LogsClient::send`] sorts the events and splits them into calls within
+//! the PutLogEvents limits with the distro's `emf::split_calls`, whose body
+//! and rejected-event count it shares with the distro's SDK-based sender.
 
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use otel_aws_distro::config::redact::RedactedUrl;
+pub use otel_aws_distro::emf::LogEvent;
+use otel_aws_distro::emf::{put_body, rejected_count, split_calls};
 use otel_aws_distro::export::{ExportConfigError, ExportError, SigningTarget, sign_request};
 use serde::{Deserialize, Serialize};
 
-/// Events per PutLogEvents call.
-pub const MAX_EVENTS_PER_CALL: usize = 10_000;
-/// Bytes per PutLogEvents call (messages plus [`EVENT_OVERHEAD_BYTES`] each).
-pub const MAX_BYTES_PER_CALL: usize = 1_048_576;
-/// Bytes CloudWatch Logs counts per event on top of its message.
-pub const EVENT_OVERHEAD_BYTES: usize = 26;
-/// Largest time span of one call, milliseconds.
-const MAX_CALL_SPAN_MS: i64 = 24 * 3600 * 1000;
 /// Connect timeout of the client (an attempt as a whole is bounded by the flush).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// One log event.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct LogEvent {
-    /// Milliseconds since the epoch.
-    pub timestamp: i64,
-    /// The message (one EMF document).
-    pub message: String,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PutLogEventsRequest<'a> {
-    log_group_name: &'a str,
-    log_stream_name: &'a str,
-    log_events: &'a [LogEvent],
-}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -333,19 +310,20 @@ impl LogsClient {
         events.sort_by_key(|e| e.timestamp);
         let mut out = SendOutcome::default();
         for call in split_calls(&events) {
-            let body = serde_json::to_vec(&PutLogEventsRequest {
-                log_group_name: group,
-                log_stream_name: stream,
-                log_events: call,
-            })
-            .map_err(|e| PutError::Failed(ExportError::Encode(e.to_string())))?;
+            let body = put_body(group, stream, call)
+                .map_err(|e| PutError::Failed(ExportError::Encode(e.to_string())))?;
             match self.call("PutLogEvents", body).await {
                 Ok(body) => {
                     let resp: PutLogEventsResponse =
                         serde_json::from_slice(&body).unwrap_or_default();
-                    let rejected = resp
-                        .rejected_log_events_info
-                        .map_or(0, |r| rejected_count(&r, call.len()));
+                    let rejected = resp.rejected_log_events_info.map_or(0, |r| {
+                        rejected_count(
+                            r.too_new_log_event_start_index,
+                            r.too_old_log_event_end_index,
+                            r.expired_log_event_end_index,
+                            call.len(),
+                        )
+                    });
                     out.calls += 1;
                     out.rejected += rejected;
                     out.sent += call.len() as u64 - rejected;
@@ -393,89 +371,9 @@ fn first_line(message: &str) -> String {
         .collect()
 }
 
-/// Events CloudWatch Logs rejected, from the index ranges it reports.
-fn rejected_count(info: &RejectedInfo, n: usize) -> u64 {
-    let n = n as i64;
-    let mut lo = 0i64; // events before `lo` are rejected (too old or expired)
-    if let Some(end) = info.too_old_log_event_end_index {
-        lo = lo.max(end + 1);
-    }
-    if let Some(end) = info.expired_log_event_end_index {
-        lo = lo.max(end + 1);
-    }
-    let hi = info.too_new_log_event_start_index.unwrap_or(n).clamp(0, n); // from `hi` on: too new
-    let lo = lo.clamp(0, n);
-    let accepted = (hi - lo).max(0);
-    (n - accepted) as u64
-}
-
-/// Sorted events → calls within the count, byte and 24 h limits.
-fn split_calls(events: &[LogEvent]) -> Vec<&[LogEvent]> {
-    let mut calls = Vec::new();
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, e) in events.iter().enumerate() {
-        let size = e.message.len() + EVENT_OVERHEAD_BYTES;
-        if i > start
-            && (i - start >= MAX_EVENTS_PER_CALL
-                || bytes + size > MAX_BYTES_PER_CALL
-                || e.timestamp - events[start].timestamp > MAX_CALL_SPAN_MS)
-        {
-            calls.push(&events[start..i]);
-            start = i;
-            bytes = 0;
-        }
-        bytes += size;
-    }
-    if start < events.len() {
-        calls.push(&events[start..]);
-    }
-    calls
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ev(ts: i64, len: usize) -> LogEvent {
-        LogEvent {
-            timestamp: ts,
-            message: "x".repeat(len),
-        }
-    }
-
-    #[test]
-    fn calls_respect_count_bytes_and_span() {
-        let sizes = |events: &[LogEvent]| -> Vec<usize> {
-            split_calls(events).iter().map(|c| c.len()).collect()
-        };
-        let many: Vec<LogEvent> = (0..25_000).map(|i| ev(i, 1)).collect();
-        assert_eq!(sizes(&many), vec![10_000, 10_000, 5_000]);
-        // 1 MiB: 10 events of 100,000 bytes fit (10 × 100,026 ≤ 1,048,576), 11 do not.
-        let big: Vec<LogEvent> = (0..25).map(|i| ev(i, 100_000)).collect();
-        assert_eq!(sizes(&big), vec![10, 10, 5]);
-        let day = MAX_CALL_SPAN_MS;
-        assert_eq!(sizes(&[ev(0, 1), ev(day, 1), ev(day + 1, 1)]), vec![2, 1]);
-        assert!(split_calls(&[]).is_empty());
-    }
-
-    #[test]
-    fn rejected_ranges_from_the_api_reference() {
-        // tooOldLogEventEndIndex 1 (events 0..=1), tooNewLogEventStartIndex 8 (8, 9).
-        let info = RejectedInfo {
-            too_old_log_event_end_index: Some(1),
-            too_new_log_event_start_index: Some(8),
-            expired_log_event_end_index: None,
-        };
-        assert_eq!(rejected_count(&info, 10), 4);
-        let info = RejectedInfo {
-            too_old_log_event_end_index: Some(1),
-            expired_log_event_end_index: Some(2),
-            too_new_log_event_start_index: None,
-        };
-        assert_eq!(rejected_count(&info, 10), 3);
-        assert_eq!(rejected_count(&RejectedInfo::default(), 10), 0);
-    }
 
     #[test]
     fn bad_settings_are_errors_that_hide_userinfo() {
