@@ -98,6 +98,154 @@ impl Glob {
     }
 }
 
+/// How many bytes of a value a [`Head`] keeps.
+const HEAD_BYTES: usize = 16;
+
+/// A value's first (or last) [`HEAD_BYTES`] bytes, ASCII-lower-cased and
+/// zero-padded, as two words, and its length: read once per decision, so
+/// each rule's [`HeadCheck`] is two masked word compares instead of a byte
+/// loop over the value (a decision tries every rule before the one that
+/// matches, and the byte loops' early exits at varying positions were its
+/// slowest part, docs/benchmarks.md "X-Ray adaptive sampling").
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Head {
+    words: [u64; 2],
+    len: usize,
+}
+
+impl Head {
+    /// The first bytes of `value` (a missing value is the empty string, as
+    /// in [`Glob::matches`]).
+    #[inline]
+    pub(crate) fn of(value: Option<&str>) -> Head {
+        let bytes = value.unwrap_or("").as_bytes();
+        let mut buf = [0u8; HEAD_BYTES];
+        for (d, s) in buf.iter_mut().zip(bytes) {
+            *d = s.to_ascii_lowercase();
+        }
+        Head {
+            words: words(&buf),
+            len: bytes.len(),
+        }
+    }
+
+    /// The last bytes of `value`, right-aligned (for `*suffix` patterns).
+    #[inline]
+    pub(crate) fn tail_of(value: Option<&str>) -> Head {
+        let bytes = value.unwrap_or("").as_bytes();
+        let mut buf = [0u8; HEAD_BYTES];
+        for (d, s) in buf.iter_mut().rev().zip(bytes.iter().rev()) {
+            *d = s.to_ascii_lowercase();
+        }
+        Head {
+            words: words(&buf),
+            len: bytes.len(),
+        }
+    }
+}
+
+impl Head {
+    /// The first of the two words.
+    #[inline]
+    pub(crate) fn first_word(&self) -> u64 {
+        self.words[0]
+    }
+}
+
+fn words(buf: &[u8; HEAD_BYTES]) -> [u64; 2] {
+    let mut lo = [0u8; 8];
+    let mut hi = [0u8; 8];
+    lo.copy_from_slice(&buf[..8]);
+    hi.copy_from_slice(&buf[8..]);
+    [u64::from_le_bytes(lo), u64::from_le_bytes(hi)]
+}
+
+/// Which end of a value a [`HeadCheck`] reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// [`Head::of`].
+    Start,
+    /// [`Head::tail_of`].
+    Tail,
+}
+
+/// A glob's outcome on a [`Head`], for the shapes it decides exactly:
+/// [`Glob::Any`], [`Glob::Exact`]/[`Glob::Prefix`] (on the value's start)
+/// and [`Glob::Suffix`] (on its tail) with a literal of at most
+/// [`HEAD_BYTES`] bytes. The literal is lower-case ASCII and the head's
+/// bytes are lower-cased as [`lit_eq`] does (bytes ≥ 0x80 unchanged, so
+/// they never equal a literal byte), so the result is what
+/// [`Glob::matches`] gives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeadCheck {
+    lit: [u64; 2],
+    mask: [u64; 2],
+    len: u8,
+    /// The value's length must equal `len` (else be at least `len`).
+    exact: bool,
+}
+
+impl HeadCheck {
+    /// Passes every head: for a glob a head does not decide (the full
+    /// match does), and what [`Glob::Any`] gives.
+    pub(crate) const PASS: HeadCheck = HeadCheck {
+        lit: [0; 2],
+        mask: [0; 2],
+        len: 0,
+        exact: false,
+    };
+
+    /// The check for `glob` and the end of the value it reads, when a head
+    /// decides it.
+    pub(crate) fn of(glob: &Glob) -> Option<(HeadCheck, End)> {
+        let (lit, exact, end) = match glob {
+            Glob::Any => (&[][..], false, End::Start),
+            Glob::Exact(lit) => (&lit[..], true, End::Start),
+            Glob::Prefix(lit) => (&lit[..], false, End::Start),
+            Glob::Suffix(lit) => (&lit[..], false, End::Tail),
+            Glob::Pattern { .. } => return None,
+        };
+        if lit.len() > HEAD_BYTES {
+            return None;
+        }
+        let at = match end {
+            End::Start => 0,
+            End::Tail => HEAD_BYTES - lit.len(),
+        };
+        let mut buf = [0u8; HEAD_BYTES];
+        buf[at..at + lit.len()].copy_from_slice(lit);
+        let mut mask = [0u8; HEAD_BYTES];
+        mask[at..at + lit.len()].fill(0xff);
+        let check = HeadCheck {
+            lit: words(&buf),
+            mask: words(&mask),
+            len: lit.len() as u8,
+            exact,
+        };
+        Some((check, end))
+    }
+
+    /// Whether the glob matches the value `head` was read from (from the
+    /// end [`HeadCheck::of`] named). Written without early exits: the
+    /// compares are cheaper than a mispredicted branch.
+    #[inline(always)]
+    pub(crate) fn matches(&self, head: &Head) -> bool {
+        let len = if self.exact {
+            head.len == usize::from(self.len)
+        } else {
+            head.len >= usize::from(self.len)
+        };
+        len & (head.words[0] & self.mask[0] == self.lit[0])
+            & (head.words[1] & self.mask[1] == self.lit[1])
+    }
+
+    /// The first word's mask and literal: a value whose first word, masked,
+    /// differs from the literal fails the check.
+    pub(crate) fn first_word(&self) -> (u64, u64) {
+        (self.mask[0], self.lit[0])
+    }
+}
+
 /// [`wildcard`] over ASCII bytes (`pattern` already lower-case).
 fn wildcard_ascii(pattern: &[u8], text: &[u8]) -> bool {
     let (mut pi, mut ti) = (0, 0);
@@ -166,7 +314,7 @@ fn wildcard(pattern: &[char], text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::Glob;
+    use super::{End, Glob, Head, HeadCheck};
 
     #[test]
     fn table() {
@@ -216,6 +364,108 @@ mod tests {
                 *expected,
                 "{pattern:?} vs {value:?}"
             );
+        }
+    }
+
+    /// Wherever a head check exists it gives what the full match gives:
+    /// every pattern shape against values of every length around the
+    /// 16-byte head, upper and lower case, non-ASCII bytes, NUL bytes
+    /// (against the zero padding), missing values.
+    #[test]
+    fn head_checks_agree_with_the_full_match() {
+        let patterns = [
+            "*",
+            "",
+            "GET",
+            "get",
+            "/",
+            "/api/*",
+            "/API/V1/*",
+            "/svc18/*",
+            "/0123456789abcde*",
+            "/0123456789abcdef*",
+            "/0123456789ABCDEF",
+            "0123456789abcdef",
+            "0123456789abcdefg",
+            "*.example.com",
+            "*.EXAMPLE.COM",
+            "*0123456789abcdef",
+            "*0123456789abcdefg",
+            "*/users",
+            "/a?c",
+            "ü*",
+            "*ü",
+        ];
+        let mut values: Vec<Option<String>> = vec![None];
+        for base in [
+            "",
+            "/",
+            "get",
+            "GET",
+            "GETX",
+            "/api/",
+            "/API/x",
+            "/api",
+            "/api/v1/users",
+            "/v1/users",
+            "users",
+            "/svc18/orders/42",
+            "/svc1/orders",
+            "/svc180/x",
+            "/0123456789abcde",
+            "/0123456789ABCDEF",
+            "/0123456789abcdef/x",
+            "0123456789abcdef",
+            "0123456789ABCDEF",
+            "0123456789abcdefg",
+            "x0123456789abcdefg",
+            "x.example.com",
+            "api.internal.example.com",
+            "example.com",
+            "/ábc",
+            "/api/é",
+            "üx",
+            "xü",
+        ] {
+            values.push(Some(base.to_owned()));
+            values.push(Some(base.to_uppercase()));
+            values.push(Some(format!("{base}\0")));
+            values.push(Some(format!("\0{base}")));
+        }
+        let mut checked = 0;
+        for p in patterns {
+            let glob = Glob::new(p);
+            let Some((check, end)) = HeadCheck::of(&glob) else {
+                continue;
+            };
+            for v in &values {
+                let v = v.as_deref();
+                let head = match end {
+                    End::Start => Head::of(v),
+                    End::Tail => Head::tail_of(v),
+                };
+                assert_eq!(check.matches(&head), glob.matches(v), "{p:?} vs {v:?}");
+                let (mask, lit) = check.first_word();
+                if head.words[0] & mask != lit {
+                    assert!(!glob.matches(v), "first word of {p:?} vs {v:?}");
+                }
+                checked += 1;
+            }
+        }
+        // `*`, the empty pattern, GET, get, /, the four prefixes and the
+        // four suffixes of at most 16 bytes and the 16-byte exact pattern
+        // have checks; longer literals, `?` and non-ASCII patterns do not.
+        assert_eq!(checked, 14 * values.len());
+        for p in [
+            "/0123456789abcdef*",
+            "/0123456789ABCDEF",
+            "0123456789abcdefg",
+            "*0123456789abcdefg",
+            "/a?c",
+            "ü*",
+            "*ü",
+        ] {
+            assert!(HeadCheck::of(&Glob::new(p)).is_none(), "{p:?}");
         }
     }
 }

@@ -10,7 +10,7 @@ use opentelemetry::trace::TraceState;
 use opentelemetry::{KeyValue, Value};
 
 use super::clock::epoch_millis;
-use super::glob::Glob;
+use super::glob::{End, Glob, Head, HeadCheck};
 use super::reservoir::Reservoir;
 use super::span_info::{ResourceInfo, SpanInfo};
 
@@ -281,14 +281,43 @@ impl RuleState {
         !self.attributes.is_empty()
     }
 
+    /// The rule's [`Prefilter`].
+    pub(crate) fn prefilter(&self) -> Prefilter {
+        let check = |g: &Glob, end: End| match HeadCheck::of(g) {
+            Some((check, at)) if at == end => (check, true),
+            _ => (HeadCheck::PASS, false),
+        };
+        let (path, path_decided) = check(&self.path, End::Start);
+        let (method, method_decided) = check(&self.method, End::Start);
+        let (host, host_end, host_decided) = match HeadCheck::of(&self.host) {
+            Some((check, end)) => (check, end, true),
+            None => (HeadCheck::PASS, End::Start, false),
+        };
+        Prefilter {
+            resource_match: self.resource_match,
+            path,
+            method,
+            host,
+            host_end,
+            decided: [path_decided, method_decided, host_decided],
+        }
+    }
+
     /// `spec/xray.md`: match all of URLPath, HTTPMethod, Host, ServiceName,
-    /// ServiceType, ResourceARN and every Attributes entry.
+    /// ServiceType, ResourceARN and every Attributes entry; for a request
+    /// `pre` (this rule's [`Prefilter`]) passed, so what it decided is not
+    /// checked again.
     #[inline]
-    pub(crate) fn matches(&self, span: &SpanInfo<'_>, attrs: &[KeyValue]) -> bool {
-        self.resource_match
-            && self.path.matches(span.path)
-            && self.method.matches(span.method)
-            && self.host.matches(span.host)
+    pub(crate) fn matches_after(
+        &self,
+        pre: &Prefilter,
+        span: &SpanInfo<'_>,
+        attrs: &[KeyValue],
+    ) -> bool {
+        let [path, method, host] = pre.decided;
+        (path || self.path.matches(span.path))
+            && (method || self.method.matches(span.method))
+            && (host || self.host.matches(span.host))
             && self.attributes.iter().all(|(key, glob)| {
                 match attrs.iter().find(|kv| kv.key.as_str() == &**key) {
                     None => glob.matches(None),
@@ -409,6 +438,81 @@ impl RuleState {
     }
 }
 
+/// A request's path, method and host heads ([`Head`]), read once per
+/// decision for every rule's [`Prefilter`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequestHeads {
+    path: Head,
+    method: Head,
+    host: Head,
+    host_tail: Head,
+}
+
+impl RequestHeads {
+    /// The path head's first word (see [`Prefilter::first_word`]).
+    #[inline]
+    pub(crate) fn first_word(&self) -> u64 {
+        self.path.first_word()
+    }
+
+    /// The heads of `span`'s values.
+    #[inline]
+    pub(crate) fn of(span: &SpanInfo<'_>) -> Self {
+        Self {
+            path: Head::of(span.path),
+            method: Head::of(span.method),
+            host: Head::of(span.host),
+            host_tail: Head::tail_of(span.host),
+        }
+    }
+}
+
+/// A test of a rule against a request, exact when it rejects, kept with
+/// the other rules' in one contiguous array: whether the resource matches,
+/// and the [`HeadCheck`]s of the path, method and host. A request it
+/// rejects does not match the rule; one it passes still goes through
+/// [`RuleState::matches_after`] for the attributes and for any pattern a
+/// head does not decide. A decision tries every rule of higher priority
+/// before the one that matches; this keeps those tries on one array instead
+/// of in each rule's own allocation (docs/benchmarks.md, "X-Ray adaptive
+/// sampling").
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Prefilter {
+    resource_match: bool,
+    path: HeadCheck,
+    method: HeadCheck,
+    host: HeadCheck,
+    host_end: End,
+    /// Whether the checks above decide the path, method and host patterns.
+    decided: [bool; 3],
+}
+
+impl Prefilter {
+    /// The first word of the path check (a rule whose resource does not
+    /// match gets one nothing passes: `x & 0 != 1`), for a first pass over
+    /// the rules that reads 16 bytes of each.
+    pub(crate) fn first_word(&self) -> (u64, u64) {
+        if self.resource_match {
+            self.path.first_word()
+        } else {
+            (0, 1)
+        }
+    }
+
+    /// Whether a request with these heads may match.
+    #[inline(always)]
+    pub(crate) fn may_match(&self, req: &RequestHeads) -> bool {
+        let host = match self.host_end {
+            End::Start => &req.host,
+            End::Tail => &req.host_tail,
+        };
+        self.resource_match
+            & self.path.matches(&req.path)
+            & self.method.matches(&req.method)
+            & self.host.matches(host)
+    }
+}
+
 /// Trace-id ratio decision, as OpenTelemetry's `TraceIdRatioBased`: the low
 /// 63 bits of the trace id compared with `rate * 2^63`.
 #[inline]
@@ -441,4 +545,113 @@ pub(crate) fn order(mut rules: Vec<SamplingRule>) -> Vec<SamplingRule> {
             .then_with(|| a.rule_name.cmp(&b.rule_name))
     });
     rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prefilter and the rest of the match give what matching every
+    /// pattern in full gives (`spec/xray.md`), for every pattern shape a
+    /// head decides and those it does not, a resource that does not match,
+    /// and requests with and without each value.
+    #[test]
+    fn prefiltered_matching_agrees_with_the_full_match() {
+        let resource = ResourceInfo {
+            service_name: Some("checkout-api".into()),
+            service_type: Some("AWS::ECS::Container"),
+            resource_arn: None,
+        };
+        let shapes = [
+            ("*", "*", "*"),
+            ("/api/*", "GET", "*.example.com"),
+            ("/API/V1/*", "post", "api.example.com"),
+            ("/health", "*", "*"),
+            ("*/users", "G?T", "*"),
+            ("/0123456789abcdefXYZ*", "*", "*"),
+            ("/a?c*", "*", "api.*"),
+            ("/ü*", "*", "*.ÉXAMPLE.com"),
+            ("", "", ""),
+        ];
+        let mut rules = Vec::new();
+        for (i, (path, method, host)) in shapes.iter().enumerate() {
+            for (service, attrs) in [
+                ("checkout*", vec![]),
+                ("other", vec![]),
+                ("*", vec![("tenant".to_string(), "t1-*".to_string())]),
+            ] {
+                rules.push(RuleState::new(
+                    SamplingRule {
+                        url_path: (*path).into(),
+                        http_method: (*method).into(),
+                        host: (*host).into(),
+                        service_name: service.into(),
+                        attributes: attrs,
+                        ..SamplingRule::match_all(&format!("r{i}"), 1, 1, 0.05)
+                    },
+                    &resource,
+                    false,
+                ));
+            }
+        }
+        let paths = [
+            None,
+            Some(""),
+            Some("/api/orders"),
+            Some("/API/v1/users"),
+            Some("/health"),
+            Some("/healthz"),
+            Some("/v1/users"),
+            Some("/0123456789abcdefxyz/1"),
+            Some("/abc"),
+            Some("/Üx"),
+        ];
+        let methods = [None, Some("GET"), Some("get"), Some("POST"), Some("GOT")];
+        let hosts = [
+            None,
+            Some("api.example.com"),
+            Some("API.EXAMPLE.COM"),
+            Some("example.com"),
+            Some("api.internal"),
+            Some("x.éxample.com"),
+        ];
+        let attr_sets = [vec![], vec![KeyValue::new("tenant", "T1-gold")]];
+        let mut matched = 0;
+        for path in paths {
+            for method in methods {
+                for host in hosts {
+                    for attrs in &attr_sets {
+                        let span = SpanInfo { path, method, host };
+                        let heads = RequestHeads::of(&span);
+                        for rule in &rules {
+                            let full = rule.resource_match
+                                && rule.path.matches(path)
+                                && rule.method.matches(method)
+                                && rule.host.matches(host)
+                                && rule.attributes.iter().all(|(key, glob)| {
+                                    glob.matches(
+                                        attrs
+                                            .iter()
+                                            .find(|kv| kv.key.as_str() == &**key)
+                                            .map(|kv| kv.value.as_str())
+                                            .as_deref(),
+                                    )
+                                });
+                            let pre = rule.prefilter();
+                            let quick =
+                                pre.may_match(&heads) && rule.matches_after(&pre, &span, attrs);
+                            assert_eq!(quick, full, "{:?} vs {span:?} {attrs:?}", rule.rule);
+                            let (mask, lit) = pre.first_word();
+                            if heads.first_word() & mask != lit {
+                                assert!(!full, "first word: {:?} vs {span:?}", rule.rule);
+                            }
+                            matched += usize::from(full);
+                        }
+                    }
+                }
+            }
+        }
+        // Both outcomes occur often enough for the comparison to mean something.
+        assert!(matched > 100, "{matched}");
+    }
 }

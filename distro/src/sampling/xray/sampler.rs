@@ -17,8 +17,8 @@ use super::clock::{Clock, SystemClock, epoch_millis};
 use super::local::{CompiledLocalRule, LocalRules, LocalTarget};
 use super::reservoir::Reservoir;
 use super::rule::{
-    RuleState, SamplingBoostStatistics, SamplingRule, SamplingStatistics, SamplingTarget, order,
-    ratio_sampled,
+    Prefilter, RequestHeads, RuleState, SamplingBoostStatistics, SamplingRule, SamplingStatistics,
+    SamplingTarget, order, ratio_sampled,
 };
 use super::span_info::{ResourceInfo, SpanInfo};
 
@@ -83,6 +83,10 @@ enum Mode {
 #[derive(Debug, Default)]
 struct RuleSet {
     rules: Vec<Arc<RuleState>>,
+    /// Each rule's [`Prefilter`], in the same order.
+    prefilters: Vec<Prefilter>,
+    /// Each rule's [`Prefilter::first_word`], in the same order.
+    first_words: Vec<(u64, u64)>,
     /// Epoch ms of the fetch these rules came from; `None`: never fetched.
     fetched_ms: Option<u64>,
 }
@@ -211,7 +215,10 @@ impl XraySampler {
         self.shared
             .any_boost
             .store(rules.iter().any(|r| r.has_boost()), Ordering::Relaxed);
+        let prefilters: Vec<Prefilter> = rules.iter().map(|r| r.prefilter()).collect();
         set.store(Arc::new(RuleSet {
+            first_words: prefilters.iter().map(Prefilter::first_word).collect(),
+            prefilters,
             rules,
             fetched_ms: Some(epoch_millis(self.now())),
         }));
@@ -346,7 +353,7 @@ impl XraySampler {
                 .unwrap_or_default(),
         });
         let sampled = ctx.is_sampled();
-        let now_ms = epoch_millis(self.now());
+        let now_ms = self.shared.clock.now_millis();
         let per_second = self.shared.adaptive.capture_per_second();
         let trace = u128::from_be_bytes(ctx.trace_id().to_bytes());
         let mut captured = false;
@@ -382,15 +389,17 @@ impl XraySampler {
     }
 
     /// The decision: sampled or not, the deciding rule's name when sampled
-    /// (cloning it shares its `Arc<str>`), and its `xrsr` trace state value
-    /// when it has `SamplingRateBoost`.
+    /// (cloning it shares its `Arc<str>`), and the span's trace state:
+    /// `parent`'s, with the rule's `xrsr` entry when the rule has
+    /// `SamplingRateBoost` and no upstream rule is named yet.
     #[inline]
     pub(crate) fn decide(
         &self,
         trace_id: TraceId,
         attrs: &[KeyValue],
-    ) -> (bool, Option<Value>, Option<Arc<RuleState>>) {
-        let now_ms = epoch_millis(self.shared.clock.now());
+        parent: TraceState,
+    ) -> (bool, Option<Value>, TraceState) {
+        let now_ms = self.shared.clock.now_millis();
         let bytes = trace_id.to_bytes();
         let mut low = [0u8; 8];
         low.copy_from_slice(&bytes[8..]);
@@ -403,18 +412,26 @@ impl XraySampler {
                     .fetched_ms
                     .is_some_and(|at| now_ms.saturating_sub(at) <= RULES_EXPIRY.as_millis() as u64);
                 if fresh {
-                    for rule in &set.rules {
-                        if rule.matches(&span, attrs) {
+                    let req = RequestHeads::of(&span);
+                    let first = req.first_word();
+                    let candidates = set
+                        .first_words
+                        .iter()
+                        .zip(&set.prefilters)
+                        .zip(&set.rules)
+                        .filter(|(((mask, lit), _), _)| first & mask == *lit);
+                    for ((_, pre), rule) in candidates {
+                        if pre.may_match(&req) && rule.matches_after(pre, &span, attrs) {
                             let sampled = rule.sample(now_ms, low);
                             return (
                                 sampled,
                                 sampled.then(|| rule.name_value.clone()),
-                                rule.has_boost().then(|| rule.clone()),
+                                with_rule(parent, rule),
                             );
                         }
                     }
                 }
-                (self.fallback(now_ms, low), None, None)
+                (self.fallback(now_ms, low), None, parent)
             }
             Mode::Local(local) => {
                 let now_sec = now_ms / 1000;
@@ -430,7 +447,7 @@ impl XraySampler {
                     .unwrap_or((&local.default.0, &local.default.1, &local.default.2));
                 let sampled = reservoir.try_take(now_sec, target.fixed_target)
                     || ratio_sampled(low, target.rate);
-                (sampled, sampled.then(|| name.clone()), None)
+                (sampled, sampled.then(|| name.clone()), parent)
             }
         }
     }
@@ -443,6 +460,25 @@ impl XraySampler {
     }
 }
 
+/// `trace_state` with `rule`'s `xrsr` entry: a rule with SamplingRateBoost
+/// names itself to the trace's spans (an upstream service's rule wins), so
+/// their anomalies count for it. A root span's (empty) trace state becomes a
+/// clone of the rule's prebuilt one, without re-validating.
+#[inline]
+fn with_rule(trace_state: TraceState, rule: &RuleState) -> TraceState {
+    if trace_state == TraceState::NONE {
+        if let Some(own) = &rule.trace_state {
+            return own.clone();
+        }
+    } else if trace_state.get(SAMPLING_RULE_TRACE_STATE_KEY).is_none()
+        && let Some(hash) = &rule.trace_state_hash
+        && let Ok(with_rule) = trace_state.insert(SAMPLING_RULE_TRACE_STATE_KEY, hash.clone())
+    {
+        return with_rule;
+    }
+    trace_state
+}
+
 impl ShouldSample for XraySampler {
     fn should_sample(
         &self,
@@ -453,26 +489,11 @@ impl ShouldSample for XraySampler {
         attributes: &[KeyValue],
         _links: &[Link],
     ) -> SamplingResult {
-        let (sampled, rule, boosted) = self.decide(trace_id, attributes);
-        let mut trace_state = match parent_context {
+        let parent = match parent_context {
             Some(cx) if cx.has_active_span() => cx.span().span_context().trace_state().clone(),
             _ => TraceState::default(),
         };
-        // A rule with SamplingRateBoost names itself to the trace's spans
-        // (an upstream service's rule wins), so their anomalies count for it.
-        if let Some(boosted) = boosted {
-            if trace_state == TraceState::NONE {
-                if let Some(own) = &boosted.trace_state {
-                    trace_state = own.clone();
-                }
-            } else if trace_state.get(SAMPLING_RULE_TRACE_STATE_KEY).is_none()
-                && let Some(hash) = &boosted.trace_state_hash
-                && let Ok(with_rule) =
-                    trace_state.insert(SAMPLING_RULE_TRACE_STATE_KEY, hash.clone())
-            {
-                trace_state = with_rule;
-            }
-        }
+        let (sampled, rule, trace_state) = self.decide(trace_id, attributes, parent);
         SamplingResult {
             decision: if sampled {
                 SamplingDecision::RecordAndSample
