@@ -197,6 +197,14 @@ struct SpanState {
     cx: Context,
     grpc: bool,
     panicked: bool,
+    /// Whether the span records, read once when it starts: it cannot start
+    /// recording later, and attributes set on a span ended early are
+    /// dropped by the span itself, so the later checks need not take the
+    /// span's lock again.
+    recording: bool,
+    /// An HTTP answer's status, recorded when the span ends together with
+    /// the body size (one lock on the span instead of two).
+    status: Option<StatusCode>,
 }
 
 impl SpanState {
@@ -234,25 +242,21 @@ impl SpanState {
         res
     }
 
-    /// Status attributes from the response head.
-    fn on_response(&self, status: StatusCode, headers: &HeaderMap) {
+    /// Status attributes from the response head: gRPC's now (they come
+    /// from its headers), HTTP's kept for [`Finish`], which records them
+    /// in the same order before the body size.
+    fn on_response(&mut self, status: StatusCode, headers: &HeaderMap) {
+        if !self.recording {
+            return;
+        }
+        if !self.grpc {
+            self.status = Some(status);
+            return;
+        }
         let span = self.cx.span();
-        if !span.is_recording() {
-            return;
-        }
-        if self.grpc {
-            if let Some(code) = grpc_status(headers) {
-                record_grpc_status(&span, code);
-            } else if status.is_server_error() {
-                set_http_error(&span, status, self.panicked);
-            }
-            return;
-        }
-        span.set_attribute(KeyValue::new(
-            semconv::HTTP_RESPONSE_STATUS_CODE,
-            i64::from(status.as_u16()),
-        ));
-        if status.is_server_error() {
+        if let Some(code) = grpc_status(headers) {
+            record_grpc_status(&span, code);
+        } else if status.is_server_error() {
             set_http_error(&span, status, self.panicked);
         }
     }
@@ -424,10 +428,13 @@ fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
             .with_attributes(attrs),
         &parent,
     );
+    let recording = opentelemetry::trace::Span::is_recording(&span);
     SpanState {
         cx: parent.with_span(span),
         grpc,
         panicked: false,
+        recording,
+        status: None,
     }
 }
 
@@ -537,20 +544,33 @@ fn split_authority(raw: &str) -> Option<(&str, Option<u16>)> {
 
 /// `name[:port]` of plain characters, or `None` for the full parse.
 fn plain_authority(raw: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = match raw.bytes().position(|b| b == b':') {
-        Some(i) => (&raw[..i], Some(&raw[i + 1..])),
-        None => (raw, None),
-    };
-    if host.is_empty() || !host.bytes().all(|b| HOST_CHAR[usize::from(b)]) {
+    let bytes = raw.as_bytes();
+    // The host: plain characters up to the end or the first `:`.
+    let end = bytes
+        .iter()
+        .position(|&b| !HOST_CHAR[usize::from(b)])
+        .unwrap_or(bytes.len());
+    if end == 0 {
         return None;
     }
-    match port {
-        None => Some((host, None)),
-        Some(p) if (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some((host, Some(p.parse().ok()?)))
-        }
-        Some(_) => None,
+    let host = raw.get(..end)?;
+    let Some(port) = bytes.get(end..).filter(|rest| !rest.is_empty()) else {
+        return Some((host, None));
+    };
+    // `:` and 1-5 digits, accumulated as they are checked (no second pass
+    // through `str::parse`); a value above 65535 takes the full parse.
+    let digits = port.strip_prefix(b":")?;
+    if !(1..=5).contains(&digits.len()) {
+        return None;
     }
+    let mut value = 0u32;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(b - b'0');
+    }
+    Some((host, Some(u16::try_from(value).ok()?)))
 }
 
 /// Letters, digits, dots and dashes: the bytes of a plain host name.
@@ -584,7 +604,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let Some(state) = this.state.take() else {
+        let Some(mut state) = this.state.take() else {
             // Polled after completion: a contract violation by the caller;
             // stay pending rather than panic.
             return Poll::Pending;
@@ -646,12 +666,33 @@ impl Finish {
 impl Drop for Finish {
     fn drop(&mut self) {
         let span = self.state.cx.span();
-        if span.is_recording() && !self.state.grpc {
-            let size = i64::try_from(self.body_bytes).unwrap_or(i64::MAX);
-            span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_BODY_SIZE, size));
+        if self.state.recording && !self.state.grpc {
+            let size = KeyValue::new(
+                semconv::HTTP_RESPONSE_BODY_SIZE,
+                i64::try_from(self.body_bytes).unwrap_or(i64::MAX),
+            );
+            match self.state.status {
+                // The common answer: both attributes under one lock.
+                Some(status) if !status.is_server_error() => {
+                    span.set_attributes([status_code(status), size]);
+                }
+                Some(status) => {
+                    span.set_attribute(status_code(status));
+                    set_http_error(&span, status, self.state.panicked);
+                    span.set_attribute(size);
+                }
+                None => span.set_attribute(size),
+            }
         }
         span.end();
     }
+}
+
+fn status_code(status: StatusCode) -> KeyValue {
+    KeyValue::new(
+        semconv::HTTP_RESPONSE_STATUS_CODE,
+        i64::from(status.as_u16()),
+    )
 }
 
 pin_project! {
