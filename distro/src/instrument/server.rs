@@ -202,9 +202,6 @@ struct SpanState {
     /// dropped by the span itself, so the later checks need not take the
     /// span's lock again.
     recording: bool,
-    /// An HTTP answer's status, recorded when the span ends together with
-    /// the body size (one lock on the span instead of two).
-    status: Option<StatusCode>,
 }
 
 impl SpanState {
@@ -242,21 +239,25 @@ impl SpanState {
         res
     }
 
-    /// Status attributes from the response head: gRPC's now (they come
-    /// from its headers), HTTP's kept for [`Finish`], which records them
-    /// in the same order before the body size.
-    fn on_response(&mut self, status: StatusCode, headers: &HeaderMap) {
+    /// Status attributes from the response head.
+    fn on_response(&self, status: StatusCode, headers: &HeaderMap) {
         if !self.recording {
             return;
         }
-        if !self.grpc {
-            self.status = Some(status);
+        let span = self.cx.span();
+        if self.grpc {
+            if let Some(code) = grpc_status(headers) {
+                record_grpc_status(&span, code);
+            } else if status.is_server_error() {
+                set_http_error(&span, status, self.panicked);
+            }
             return;
         }
-        let span = self.cx.span();
-        if let Some(code) = grpc_status(headers) {
-            record_grpc_status(&span, code);
-        } else if status.is_server_error() {
+        span.set_attribute(KeyValue::new(
+            semconv::HTTP_RESPONSE_STATUS_CODE,
+            i64::from(status.as_u16()),
+        ));
+        if status.is_server_error() {
             set_http_error(&span, status, self.panicked);
         }
     }
@@ -434,7 +435,6 @@ fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
         grpc,
         panicked: false,
         recording,
-        status: None,
     }
 }
 
@@ -604,7 +604,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskCx<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let Some(mut state) = this.state.take() else {
+        let Some(state) = this.state.take() else {
             // Polled after completion: a contract violation by the caller;
             // stay pending rather than panic.
             return Poll::Pending;
@@ -667,32 +667,11 @@ impl Drop for Finish {
     fn drop(&mut self) {
         let span = self.state.cx.span();
         if self.state.recording && !self.state.grpc {
-            let size = KeyValue::new(
-                semconv::HTTP_RESPONSE_BODY_SIZE,
-                i64::try_from(self.body_bytes).unwrap_or(i64::MAX),
-            );
-            match self.state.status {
-                // The common answer: both attributes under one lock.
-                Some(status) if !status.is_server_error() => {
-                    span.set_attributes([status_code(status), size]);
-                }
-                Some(status) => {
-                    span.set_attribute(status_code(status));
-                    set_http_error(&span, status, self.state.panicked);
-                    span.set_attribute(size);
-                }
-                None => span.set_attribute(size),
-            }
+            let size = i64::try_from(self.body_bytes).unwrap_or(i64::MAX);
+            span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_BODY_SIZE, size));
         }
         span.end();
     }
-}
-
-fn status_code(status: StatusCode) -> KeyValue {
-    KeyValue::new(
-        semconv::HTTP_RESPONSE_STATUS_CODE,
-        i64::from(status.as_u16()),
-    )
 }
 
 pin_project! {
