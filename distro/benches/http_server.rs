@@ -9,7 +9,10 @@
 //! separate its own work from the hand-off: `no_export` (a processor that
 //! drops each span at its end) and `async_processor` (the SDK's
 //! async-runtime batch processor, which `init()` used before: a tokio task
-//! woken for every span).
+//! woken for every span), and `default_queue` (`init()`'s processor with
+//! its default queue of 2,048 spans instead of the 65,536 the other
+//! variants use; the spans it exported are printed, to show none were
+//! dropped).
 //!
 //! `cargo bench -p otel-aws-distro --features axum --bench http_server -- --warm-up-time 2 --measurement-time 5`
 
@@ -23,7 +26,10 @@ use std::sync::Arc;
 
 use axum::extract::MatchedPath;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http_server_common::{install_distro, no_export_provider, request, router};
+use http_server_common::{
+    CountingExporter, install_distro, install_distro_default_queue, no_export_provider, request,
+    router,
+};
 use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::export::NoopExporter;
 use otel_aws_distro::instrument::ServerLayer;
@@ -66,12 +72,20 @@ fn bench_http_server(c: &mut Criterion) {
             )
             .build()
     });
+    let counted = Arc::new(CountingExporter::default());
+    let default_queue = rt.block_on(install_distro_default_queue(counted.clone()));
     let variants = [
         ("bare", router()),
         ("otel_aws_distro", router().layer(ServerLayer::new())),
         (
             "otel_aws_distro_no_export",
             router().layer(ServerLayer::with_tracer_provider(&no_export)),
+        ),
+        (
+            "otel_aws_distro_default_queue",
+            router().layer(ServerLayer::with_tracer_provider(
+                default_queue.tracer_provider().expect("enabled"),
+            )),
         ),
         (
             "otel_aws_distro_async_processor",
@@ -85,18 +99,33 @@ fn bench_http_server(c: &mut Criterion) {
         ),
     ];
     let mut group = c.benchmark_group("http_server_request");
+    let mut default_queue_requests = 0u64;
     for (name, app) in variants {
         let mut svc = app;
+        let mut requests = 0u64;
         group.bench_function(name, |b| {
             b.iter(|| {
+                requests += 1;
                 let res = rt.block_on(svc.call(request())).expect("infallible");
                 assert_eq!(res.status(), 200);
                 // Dropping the response ends the body and with it our span.
                 drop(black_box(res));
             })
         });
+        if name == "otel_aws_distro_default_queue" {
+            default_queue_requests = requests;
+        }
     }
     group.finish();
+    if default_queue_requests > 0 {
+        let provider = default_queue.tracer_provider().expect("enabled");
+        provider.force_flush().expect("flush");
+        eprintln!(
+            "default_queue: {default_queue_requests} requests, {} spans exported",
+            counted.spans()
+        );
+    }
+    drop(default_queue);
     drop(guard);
 }
 

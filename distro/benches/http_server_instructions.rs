@@ -8,7 +8,9 @@
 //! provider as `init()` builds it: batch processor, no-op exporter; the
 //! export thread's work counts too), `no_export` (`ServerLayer` on a provider
 //! whose processor drops each span at its end: the layer's own work and span
-//! creation), `telemetry_rust` (its `OtelAxumLayer` on the distro's provider).
+//! creation), `default_queue` (as `layer`, with the batch processor's default
+//! queue of 2,048 spans instead of 65,536; prints the spans it exported),
+//! `telemetry_rust` (its `OtelAxumLayer` on the distro's provider).
 //!
 //! ```sh
 //! CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
@@ -27,9 +29,13 @@ mod http_server_common;
 use std::hint::black_box;
 
 use axum::extract::MatchedPath;
-use http_server_common::{install_distro, no_export_provider, request, router};
+use http_server_common::{
+    CountingExporter, install_distro, install_distro_default_queue, no_export_provider, request,
+    router,
+};
 use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::instrument::ServerLayer;
+use std::sync::Arc;
 use tower_service::Service as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -46,10 +52,15 @@ fn main() {
     // (the layer extracts with the global propagator in every mode).
     let guard = rt.block_on(install_distro());
     let no_export = no_export_provider();
+    let counted = Arc::new(CountingExporter::default());
+    let default_queue = rt.block_on(install_distro_default_queue(counted.clone()));
     let app = match mode.as_str() {
         "bare" => router(),
         "layer" => router().layer(ServerLayer::new()),
         "no_export" => router().layer(ServerLayer::with_tracer_provider(&no_export)),
+        "default_queue" => router().layer(ServerLayer::with_tracer_provider(
+            default_queue.tracer_provider().expect("enabled"),
+        )),
         "telemetry_rust" => {
             let provider = guard.tracer_provider().expect("enabled").clone();
             tracing::subscriber::set_global_default(
@@ -61,7 +72,9 @@ fn main() {
                 MatchedPath::as_str,
             ))
         }
-        other => panic!("unknown mode {other}: bare, layer, no_export or telemetry_rust"),
+        other => {
+            panic!("unknown mode {other}: bare, layer, no_export, default_queue or telemetry_rust")
+        }
     };
     let mut svc = app;
     for _ in 0..n {
@@ -70,5 +83,14 @@ fn main() {
         // Dropping the response ends the body and with it the span.
         drop(black_box(res));
     }
+    if mode == "default_queue" {
+        let provider = default_queue.tracer_provider().expect("enabled");
+        provider.force_flush().expect("flush");
+        eprintln!(
+            "default_queue: {n} requests, {} spans exported",
+            counted.spans()
+        );
+    }
+    drop(default_queue);
     drop(guard);
 }

@@ -4,12 +4,16 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::Request;
-use otel_aws_distro::export::NoopExporter;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use otel_aws_distro::export::{
+    BatchExporter, ExportFuture, ExportOutcome, NoopExporter, span_count,
+};
 use otel_aws_distro::{Builder, Env, Guard};
 
 /// One route with a path parameter, answering a static body.
@@ -46,6 +50,50 @@ pub async fn install_distro() -> Guard {
         .install()
         .await
         .expect("distro provider")
+}
+
+/// The distro's provider as `init()` builds it with its default batch
+/// settings (queue of 2,048 spans, batches of 512), not installed as the
+/// global one; its spans are counted by `exporter`, so the bench can tell
+/// whether the smaller queue dropped any. Call inside a tokio runtime.
+#[allow(dead_code)] // used by one of the two benches that include this module
+pub async fn install_distro_default_queue(exporter: Arc<CountingExporter>) -> Guard {
+    Builder::new()
+        .with_env(Env::from_pairs([
+            ("OTEL_SERVICE_NAME", "bench"),
+            ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
+        ]))
+        .with_exporter(exporter)
+        .without_globals()
+        .install()
+        .await
+        .expect("distro provider")
+}
+
+/// Drops every batch as [`NoopExporter`] does, counting its spans.
+#[derive(Debug, Default)]
+pub struct CountingExporter(AtomicU64);
+
+impl CountingExporter {
+    /// Spans exported so far.
+    #[allow(dead_code)]
+    pub fn spans(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl BatchExporter for CountingExporter {
+    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+        let n = span_count(&batch) as u64;
+        self.0.fetch_add(n, Ordering::Relaxed);
+        drop(batch);
+        Box::pin(async move {
+            Ok(ExportOutcome {
+                spans_exported: n,
+                ..ExportOutcome::default()
+            })
+        })
+    }
 }
 
 /// A provider whose processor drops each span at its end: the layer's own

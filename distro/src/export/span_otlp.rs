@@ -42,7 +42,11 @@ pub fn resource_spans(
     let mut index: HashMap<InstrumentationScope, usize> = HashMap::new();
     let mut last: Option<usize> = None;
     for data in batch {
-        let same = last.filter(|&g| scopes.get(g) == Some(&data.instrumentation_scope));
+        let same = last.filter(|&g| {
+            scopes
+                .get(g)
+                .is_some_and(|scope| same_scope(scope, &data.instrumentation_scope))
+        });
         let group = match same.or_else(|| index.get(&data.instrumentation_scope).copied()) {
             Some(g) => g,
             None => {
@@ -73,6 +77,25 @@ pub fn resource_spans(
         scope_spans,
         schema_url: resource.schema_url.clone().unwrap_or_default(),
     }]
+}
+
+/// `a == b`, without comparing text when both scopes hold the same static
+/// strings (a tracer's spans share them) and no attributes; anything else
+/// is the scope's own comparison (attributes compared as a set).
+fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
+    fn same_str(x: &str, y: &str) -> bool {
+        std::ptr::eq(x, y) || x == y
+    }
+    let same_opt = |x: Option<&str>, y: Option<&str>| match (x, y) {
+        (Some(x), Some(y)) => same_str(x, y),
+        (x, y) => x.is_none() && y.is_none(),
+    };
+    if a.attributes().next().is_none() && b.attributes().next().is_none() {
+        return same_str(a.name(), b.name())
+            && same_opt(a.version(), b.version())
+            && same_opt(a.schema_url(), b.schema_url());
+    }
+    a == b
 }
 
 /// One span, its strings moved.
@@ -219,6 +242,39 @@ mod tests {
 
     fn at(nanos: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_nanos(nanos)
+    }
+
+    #[test]
+    fn same_scope_agrees_with_the_scope_equality() {
+        let scope =
+            |name: Cow<'static, str>, version: Option<&'static str>, attrs: Vec<KeyValue>| {
+                let mut b = InstrumentationScope::builder(name).with_attributes(attrs);
+                if let Some(v) = version {
+                    b = b.with_version(v);
+                }
+                b.build()
+            };
+        let kv = |k: &'static str, v: i64| KeyValue::new(k, v);
+        let scopes = [
+            scope("lib".into(), Some("1"), vec![]),
+            // The same text, owned: equal, not pointer-equal.
+            scope(Cow::Owned("lib".to_owned()), Some("1"), vec![]),
+            scope("lib".into(), Some("2"), vec![]),
+            scope("lib".into(), None, vec![]),
+            scope("other".into(), Some("1"), vec![]),
+            scope("lib".into(), Some("1"), vec![kv("a", 1), kv("b", 2)]),
+            // The same attributes in another order: equal as a set.
+            scope("lib".into(), Some("1"), vec![kv("b", 2), kv("a", 1)]),
+            scope("lib".into(), Some("1"), vec![kv("a", 1)]),
+        ];
+        for a in &scopes {
+            for b in &scopes {
+                assert_eq!(same_scope(a, b), a == b, "{a:?} vs {b:?}");
+            }
+        }
+        assert!(same_scope(&scopes[0], &scopes[1]));
+        assert!(same_scope(&scopes[5], &scopes[6]));
+        assert!(!same_scope(&scopes[0], &scopes[2]));
     }
 
     /// Every value kind, each string kind (static, owned, shared).

@@ -197,6 +197,11 @@ struct SpanState {
     cx: Context,
     grpc: bool,
     panicked: bool,
+    /// Whether the span records, read once when it starts: it cannot start
+    /// recording later, and attributes set on a span ended early are
+    /// dropped by the span itself, so the later checks need not take the
+    /// span's lock again.
+    recording: bool,
 }
 
 impl SpanState {
@@ -236,10 +241,10 @@ impl SpanState {
 
     /// Status attributes from the response head.
     fn on_response(&self, status: StatusCode, headers: &HeaderMap) {
-        let span = self.cx.span();
-        if !span.is_recording() {
+        if !self.recording {
             return;
         }
+        let span = self.cx.span();
         if self.grpc {
             if let Some(code) = grpc_status(headers) {
                 record_grpc_status(&span, code);
@@ -424,10 +429,12 @@ fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
             .with_attributes(attrs),
         &parent,
     );
+    let recording = opentelemetry::trace::Span::is_recording(&span);
     SpanState {
         cx: parent.with_span(span),
         grpc,
         panicked: false,
+        recording,
     }
 }
 
@@ -537,20 +544,33 @@ fn split_authority(raw: &str) -> Option<(&str, Option<u16>)> {
 
 /// `name[:port]` of plain characters, or `None` for the full parse.
 fn plain_authority(raw: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = match raw.bytes().position(|b| b == b':') {
-        Some(i) => (&raw[..i], Some(&raw[i + 1..])),
-        None => (raw, None),
-    };
-    if host.is_empty() || !host.bytes().all(|b| HOST_CHAR[usize::from(b)]) {
+    let bytes = raw.as_bytes();
+    // The host: plain characters up to the end or the first `:`.
+    let end = bytes
+        .iter()
+        .position(|&b| !HOST_CHAR[usize::from(b)])
+        .unwrap_or(bytes.len());
+    if end == 0 {
         return None;
     }
-    match port {
-        None => Some((host, None)),
-        Some(p) if (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()) => {
-            Some((host, Some(p.parse().ok()?)))
-        }
-        Some(_) => None,
+    let host = raw.get(..end)?;
+    let Some(port) = bytes.get(end..).filter(|rest| !rest.is_empty()) else {
+        return Some((host, None));
+    };
+    // `:` and 1-5 digits, accumulated as they are checked (no second pass
+    // through `str::parse`); a value above 65535 takes the full parse.
+    let digits = port.strip_prefix(b":")?;
+    if !(1..=5).contains(&digits.len()) {
+        return None;
     }
+    let mut value = 0u32;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(b - b'0');
+    }
+    Some((host, Some(u16::try_from(value).ok()?)))
 }
 
 /// Letters, digits, dots and dashes: the bytes of a plain host name.
@@ -646,7 +666,7 @@ impl Finish {
 impl Drop for Finish {
     fn drop(&mut self) {
         let span = self.state.cx.span();
-        if span.is_recording() && !self.state.grpc {
+        if self.state.recording && !self.state.grpc {
             let size = i64::try_from(self.body_bytes).unwrap_or(i64::MAX);
             span.set_attribute(KeyValue::new(semconv::HTTP_RESPONSE_BODY_SIZE, size));
         }
