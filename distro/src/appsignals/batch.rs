@@ -10,9 +10,11 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value as Av};
-use opentelemetry_proto::tonic::trace::v1::{Span, SpanFlags, span::SpanKind, status::StatusCode};
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, Span, SpanFlags, span::SpanKind, status::StatusCode,
+};
 
-use super::cache::{CachedLabels, Derived, SpanInputs, resource_key, span_key};
+use super::cache::{CachedLabels, Derived, SpanInputs, keyed_whole, resource_key, span_key};
 use super::environment::local_environment_ref;
 use super::generator::{
     AttrSet, Attrs, Generator, RefAttributes, SpanContext, kind_of, local_service_ref, set_ref,
@@ -148,19 +150,42 @@ pub(crate) fn error_fault(span: &Span) -> (bool, bool) {
 const HAS_IS_REMOTE: u32 = SpanFlags::ContextHasIsRemoteMask as u32;
 const IS_REMOTE: u32 = SpanFlags::ContextIsRemoteMask as u32;
 
-/// The spans of one resource, indexed by span id.
+/// The spans of one resource, with the index of each one's parent in the
+/// batch (looked up once per span).
 struct Local<'a> {
     spans: Vec<(&'a Span, &'a str)>,
-    by_id: HashMap<&'a [u8], usize>,
+    parents: Vec<Option<usize>>,
 }
 
 impl<'a> Local<'a> {
-    fn parent(&self, i: usize) -> Option<usize> {
-        let p = &self.spans[i].0.parent_span_id;
-        if p.is_empty() {
-            return None;
+    /// The spans of `rs`, each with its scope name, and their parents.
+    fn new(rs: &'a ResourceSpans) -> Self {
+        let n: usize = rs.scope_spans.iter().map(|ss| ss.spans.len()).sum();
+        let mut spans = Vec::with_capacity(n);
+        let mut by_id: HashMap<&[u8], usize> = HashMap::with_capacity(n);
+        for ss in &rs.scope_spans {
+            let scope = ss.scope.as_ref().map_or("", |s| s.name.as_str());
+            for span in &ss.spans {
+                by_id.insert(span.span_id.as_slice(), spans.len());
+                spans.push((span, scope));
+            }
         }
-        self.by_id.get(p.as_slice()).copied()
+        let parents = spans
+            .iter()
+            .map(|(span, _)| {
+                let p = &span.parent_span_id;
+                if p.is_empty() {
+                    None
+                } else {
+                    by_id.get(p.as_slice()).copied()
+                }
+            })
+            .collect();
+        Self { spans, parents }
+    }
+
+    fn parent(&self, i: usize) -> Option<usize> {
+        self.parents[i]
     }
 
     /// No parent, a parent flagged remote, or (senders that do not say) a
@@ -266,21 +291,8 @@ impl Generator {
                 let service = local_service_ref(resource);
                 resource_key(&mut cache.key, &service, environment);
                 let resource_len = cache.key.len();
-                let n: usize = rs.scope_spans.iter().map(|ss| ss.spans.len()).sum();
-                let mut local = Local {
-                    spans: Vec::with_capacity(n),
-                    by_id: HashMap::with_capacity(n),
-                };
-                for ss in &rs.scope_spans {
-                    let scope = ss.scope.as_ref().map_or("", |s| s.name.as_str());
-                    for span in &ss.spans {
-                        local
-                            .by_id
-                            .insert(span.span_id.as_slice(), local.spans.len());
-                        local.spans.push((span, scope));
-                    }
-                }
-                outcomes.reserve(n);
+                let local = Local::new(rs);
+                outcomes.reserve(local.spans.len());
                 for i in 0..local.spans.len() {
                     let (span, _) = local.spans[i];
                     stats.spans += 1;
@@ -317,7 +329,7 @@ impl Generator {
                         {
                             set_ref(set, AWS_LOCAL_ENVIRONMENT, Cow::Borrowed(environment));
                         }
-                        derive(generated)
+                        derive(generated, &span.attributes)
                     });
                     if !derived.writes.is_empty() {
                         stats.annotated += 1;
@@ -346,7 +358,7 @@ impl Generator {
             for ss in &mut rs.scope_spans {
                 for span in &mut ss.spans {
                     if let Some(d) = outcomes.next().and_then(|o| o.derived.as_deref()) {
-                        write_attributes(span, &d.writes);
+                        write_attributes(span, d);
                     }
                 }
             }
@@ -361,8 +373,9 @@ impl Generator {
 /// the dependency set when there is one, with `aws.span.kind=LOCAL_ROOT`
 /// when the span also makes service metrics, else the service set) as OTLP
 /// attributes, and the label sets its metrics go to (none for calls to the
-/// EC2 metadata endpoint).
-fn derive(generated: RefAttributes<'_>) -> Derived {
+/// EC2 metadata endpoint). `attributes`: the span's (whether it already
+/// has one of the attributes written, the same for every span of this input).
+fn derive(generated: RefAttributes<'_>, attributes: &[KeyValue]) -> Derived {
     let mut derived = Derived::default();
     let span_set = match (&generated.service, &generated.dependency) {
         (Some(_), Some(dep)) => Some((dep, true)),
@@ -387,6 +400,15 @@ fn derive(generated: RefAttributes<'_>) -> Derived {
                 }
             })
             .collect();
+        // Every key written is in the cache key (`cache::keyed_whole`), so
+        // all spans of this input have the same ones already set; when none
+        // is (and no key is written twice) the writes are appended.
+        let writes = &derived.writes;
+        derived.append = writes.iter().enumerate().all(|(i, w)| {
+            keyed_whole(&w.key)
+                && !attributes.iter().any(|a| a.key == w.key)
+                && !writes[..i].iter().any(|p| p.key == w.key)
+        });
     }
     for labels in [generated.service, generated.dependency]
         .into_iter()
@@ -418,7 +440,12 @@ fn derive(generated: RefAttributes<'_>) -> Derived {
 }
 
 /// Sets (replacing or appending) the attributes on the span.
-fn write_attributes(span: &mut Span, attrs: &[KeyValue]) {
+fn write_attributes(span: &mut Span, derived: &Derived) {
+    let attrs = derived.writes.as_slice();
+    if derived.append {
+        span.attributes.extend_from_slice(attrs);
+        return;
+    }
     span.attributes.reserve(attrs.len());
     for kv in attrs {
         match span.attributes.iter_mut().find(|old| old.key == kv.key) {

@@ -52,6 +52,9 @@ pub(crate) struct CachedLabels {
 pub(crate) struct Derived {
     /// The attributes the span gets, as OTLP (cloned onto each span).
     pub(crate) writes: Vec<KeyValue>,
+    /// None of `writes` is on the spans of this input yet: they are
+    /// appended without looking for one to replace.
+    pub(crate) append: bool,
     /// The label sets the span's metrics are recorded under.
     pub(crate) observations: SmallVec<[CachedLabels; 2]>,
 }
@@ -230,6 +233,12 @@ fn read_as(key: &str, ingress: bool) -> Option<Read> {
         _ => (read_whole(key)?, Parsed::Whole),
     };
     Some(Read { id, parsed })
+}
+
+/// Whether the key takes in `key` (and its value) for every span: then
+/// spans with equal keys either all have it or none has.
+pub(crate) fn keyed_whole(key: &str) -> bool {
+    read_whole(key).is_some()
 }
 
 /// Keys read as they are, numbered from 16.

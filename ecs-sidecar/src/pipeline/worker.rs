@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::input::{Item, PipelineInput};
 use crate::processor::batch::Outgoing;
+use crate::processor::size;
 use crate::processor::{AppSignalsMetrics, AppSignalsProcessor, Batcher, ResourceMerge};
 
 /// What the worker needs.
@@ -81,6 +82,13 @@ impl Worker {
 
     async fn take(&mut self, mut item: Item) {
         self.input.taken(item.spans);
+        self.process(&mut item);
+        let out = self.batcher.push(item.payload, item.spans, item.permit);
+        self.send(out).await;
+    }
+
+    /// Runs the processors before the batch processor on `item`.
+    fn process(&self, item: &mut Item) {
         if let Some(r) = &self.resource {
             r.apply(&mut item.payload.request);
             r.apply(&mut item.payload.translated);
@@ -94,8 +102,16 @@ impl Worker {
         if let Some(m) = &self.appsignals_metrics {
             m.apply(&mut item.payload.metrics);
         }
-        let out = self.batcher.push(item.payload, item.spans, item.permit);
-        self.send(out).await;
+        // The batch was admitted at its size as received; the processors
+        // above add attributes (the resource's, Application Signals' on every
+        // span): account it as they left it.
+        if (self.resource.is_some()
+            || self.appsignals.is_some()
+            || self.appsignals_metrics.is_some())
+            && let Some(permit) = &mut item.permit
+        {
+            permit.resize(size::payload_bytes(&item.payload) as u64);
+        }
     }
 
     async fn send(&self, batches: Vec<Outgoing>) {
@@ -117,4 +133,105 @@ enum Event {
     Item(Option<Item>),
     Timeout,
     Stop,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AwsApplicationSignalsProcessor;
+    use crate::extension::sigv4auth::CredentialsSource;
+    use crate::processor::MemoryLimiter;
+    use crate::processor::batch::{BatchSettings, Payload};
+    use crate::processor::resource::tests::kv;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use otel_aws_distro::env::Env;
+
+    /// `n` CLIENT spans of an HTTP call (each gets Application Signals' dependency attributes).
+    fn client_spans(n: u64) -> ExportTraceServiceRequest {
+        let call = [
+            ("http.request.method", "GET"),
+            ("url.full", "http://orders/api"),
+        ];
+        let span = |i: u64| Span {
+            trace_id: vec![7; 16],
+            span_id: (i + 2).to_be_bytes().to_vec(),
+            parent_span_id: vec![1; 8],
+            kind: 3,
+            end_time_unix_nano: 2_000_000,
+            attributes: call.iter().map(|(k, v)| kv(k, v)).collect(),
+            ..Span::default()
+        };
+        let scope_spans = vec![ScopeSpans {
+            spans: (0..n).map(span).collect(),
+            ..ScopeSpans::default()
+        }];
+        let resource = Resource {
+            attributes: vec![kv("service.name", "shop")],
+            ..Resource::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(resource),
+                scope_spans,
+                ..ResourceSpans::default()
+            }],
+        }
+    }
+
+    /// The memory limiter accounts a batch as the processors left it: the
+    /// attributes Application Signals adds to every span are held too.
+    #[tokio::test]
+    async fn a_batch_is_accounted_with_what_the_processors_added() {
+        let limiter = MemoryLimiter::new(64, Some(0));
+        let (input, rx) = PipelineInput::new("traces", 1_000_000, None, None);
+        // No region: the metrics are dropped, nothing is sent anywhere.
+        let creds = CredentialsSource::new(Env::from_pairs([("OTEL_AWS_TEST", "1")]));
+        let appsignals =
+            AppSignalsProcessor::start(&AwsApplicationSignalsProcessor::default(), &creds)
+                .await
+                .unwrap();
+        let (tx, _out) = mpsc::channel(4);
+        let (_stop_tx, stop) = watch::channel(false);
+        let worker = Worker {
+            rx,
+            input,
+            batcher: Batcher::new(BatchSettings::default()),
+            resource: None,
+            appsignals: Some(Arc::clone(&appsignals)),
+            appsignals_metrics: None,
+            exporters: vec![tx],
+            stop,
+        };
+
+        let payload = Payload::otlp(client_spans(100));
+        let admitted = size::payload_bytes(&payload) as u64;
+        let mut item = Item {
+            payload,
+            spans: 100,
+            permit: Some(limiter.admit(admitted).unwrap()),
+        };
+        worker.process(&mut item);
+        assert_eq!(appsignals.annotated(), 100);
+        let spans = &item.payload.request.resource_spans[0].scope_spans[0].spans;
+        assert!(
+            spans[0]
+                .attributes
+                .iter()
+                .any(|a| a.key == "aws.remote.service"),
+            "annotated: {:?}",
+            spans[0].attributes
+        );
+        let held = size::payload_bytes(&item.payload) as u64;
+        assert!(
+            held > admitted,
+            "the processor added {held} - {admitted} bytes"
+        );
+        assert_eq!(limiter.held_bytes(), held, "admitted {admitted}");
+
+        drop(item);
+        assert_eq!(limiter.held_bytes(), 0, "all of it released with the batch");
+        appsignals.shutdown().await;
+    }
 }

@@ -75,6 +75,21 @@ impl MemoryPermit {
         self
     }
 
+    /// Accounts the held data as `bytes` from now on, without refusing: for
+    /// data already accepted that a processor made larger (or smaller).
+    pub fn resize(&mut self, bytes: u64) {
+        if bytes > self.bytes {
+            self.limiter
+                .held
+                .fetch_add(bytes - self.bytes, Ordering::AcqRel);
+        } else {
+            self.limiter
+                .held
+                .fetch_sub(self.bytes - bytes, Ordering::AcqRel);
+        }
+        self.bytes = bytes;
+    }
+
     /// Accounts `bytes` more with the same limiter, without refusing: for
     /// copies of data already accepted (a batch shared by several
     /// exporters). Data arriving later is refused until they are released.
@@ -293,6 +308,22 @@ mod tests {
         drop(held);
         assert!(m.admit(MIB).is_ok());
         assert_eq!(m.refusing_for(), None);
+    }
+
+    #[test]
+    fn a_resized_permit_accounts_and_releases_its_new_size() {
+        let m = MemoryLimiter::new(10, Some(2)); // 8 MiB budget
+        let mut p = m.admit(5 * MIB).unwrap();
+        p.resize(9 * MIB);
+        assert_eq!(m.held_bytes(), 9 * MIB, "grown without being refused");
+        assert!(
+            m.admit(1).is_err(),
+            "the grown data counts against the budget"
+        );
+        p.resize(2 * MIB);
+        assert_eq!(m.held_bytes(), 2 * MIB);
+        drop(p);
+        assert_eq!(m.held_bytes(), 0, "the new size is what is released");
     }
 
     #[test]

@@ -81,14 +81,15 @@ impl ResourceMerge {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use opentelemetry_proto::tonic::common::v1::AnyValue;
     use opentelemetry_proto::tonic::common::v1::any_value::Value;
     use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 
-    fn kv(k: &str, v: &str) -> KeyValue {
+    /// A string attribute.
+    pub(crate) fn kv(k: &str, v: &str) -> KeyValue {
         KeyValue {
             key: k.into(),
             value: Some(AnyValue {

@@ -379,3 +379,62 @@ fn cached_label_sets_reach_their_series_in_every_interval() {
     assert_eq!(counts(&other.take_metrics(4).unwrap()), [("a".into(), 1)]);
     assert_eq!(counts(&app.take_metrics(4).unwrap()), [("a".into(), 2)]);
 }
+
+/// The cached attributes are appended to spans that carry none of them and
+/// replace the ones a span already has: every key once, whichever span of
+/// an input came first.
+#[test]
+fn written_attributes_replace_a_spans_own_and_are_never_duplicated() {
+    let s = |k: &str, v: &str| kv(k, v);
+    let plain = || {
+        vec![
+            s(HTTP_METHOD, "GET"),
+            s(HTTP_URL, "http://orders:8080/api/1"),
+        ]
+    };
+    let own = || {
+        vec![
+            s(HTTP_METHOD, "GET"),
+            s(AWS_REMOTE_SERVICE, "orders-override"),
+            s(HTTP_URL, "http://orders:8080/api/1"),
+        ]
+    };
+    let spans = vec![
+        root_span(SpanKind::Client, 1, "GET", plain()),
+        root_span(SpanKind::Client, 2, "GET", own()),
+        root_span(SpanKind::Client, 3, "GET", plain()),
+        root_span(SpanKind::Client, 4, "GET", own()),
+    ];
+    let mut req = request(&resource(), spans);
+    let stats = gen_().apply(&mut req, |_| {});
+    assert_eq!(stats.annotated, 4);
+    for span in &req.resource_spans[0].scope_spans[0].spans {
+        let mut keys: Vec<&str> = span.attributes.iter().map(|a| a.key.as_str()).collect();
+        let all = keys.len();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(
+            keys.len(),
+            all,
+            "a key written twice: {:?}",
+            span.attributes
+        );
+        let value = |key: &str| {
+            span.attributes
+                .iter()
+                .find(|a| a.key == key)
+                .and_then(|a| a.value.as_ref()?.value.as_ref())
+                .cloned()
+        };
+        let remote = value(AWS_REMOTE_SERVICE);
+        let want = if span.span_id[0] % 2 == 0 {
+            // ADOT keeps a span's own aws.remote.service.
+            "orders-override"
+        } else {
+            // The URL's netloc.
+            "orders:8080"
+        };
+        assert_eq!(remote, Some(Value::StringValue(want.to_owned())));
+        assert!(value(AWS_SPAN_KIND).is_some());
+    }
+}
