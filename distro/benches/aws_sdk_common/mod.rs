@@ -178,8 +178,9 @@ pub fn clients(
         s = s.http_client(h);
     }
     if let Some(i) = instr {
-        d = d.interceptor(i.clone());
-        s = s.interceptor(i);
+        // Registered as the module docs recommend: a permanent interceptor.
+        d.push_interceptor(i.clone().into_shared());
+        s.push_interceptor(i.into_shared());
     }
     Clients {
         dynamodb: aws_sdk_dynamodb::Client::from_conf(d.build()),

@@ -7,12 +7,16 @@
 //! use otel_aws_distro::aws_sdk::AwsSdkInstrumentation;
 //! let sdk_config = aws_config::load_from_env().await;
 //! // The same line for every service client (DynamoDB, SQS, S3, ...):
-//! // let config = aws_sdk_dynamodb::config::Builder::from(&sdk_config)
-//! //     .interceptor(AwsSdkInstrumentation::new())
-//! //     .build();
-//! // let dynamodb = aws_sdk_dynamodb::Client::from_conf(config);
-//! # let _ = (sdk_config, AwsSdkInstrumentation::new()); }
+//! // let mut config = aws_sdk_dynamodb::config::Builder::from(&sdk_config);
+//! // config.push_interceptor(AwsSdkInstrumentation::new().into_shared());
+//! // let dynamodb = aws_sdk_dynamodb::Client::from_conf(config.build());
+//! # let _ = (sdk_config, AwsSdkInstrumentation::new().into_shared()); }
 //! ```
+//!
+//! `.interceptor(AwsSdkInstrumentation::new())` works as well; it registers
+//! the interceptor as one a runtime plugin may disable, so the SDK looks
+//! that up in the operation's config bag before each of its hooks
+//! (~900 instructions per operation, docs/benchmarks.md).
 //!
 //! `aws_types::SdkConfig` holds no interceptors, so the one call goes on the
 //! service config builder (`Builder::from(&sdk_config).interceptor(..)`,
@@ -54,7 +58,9 @@ use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeSerializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
     FinalizerInterceptorContextRef,
 };
-use aws_smithy_runtime_api::client::interceptors::{Intercept, dyn_dispatch_hint};
+use aws_smithy_runtime_api::client::interceptors::{
+    Intercept, SharedInterceptor, dyn_dispatch_hint,
+};
 use aws_smithy_runtime_api::client::orchestrator::{Metadata, OrchestratorError};
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -80,6 +86,8 @@ const RPC_SYSTEM: &str = "rpc.system";
 const RPC_SERVICE: &str = "rpc.service";
 /// The header the interceptor sets on every attempt.
 pub const TRACE_HEADER: &str = "x-amzn-trace-id";
+/// [`TRACE_HEADER`] as a header name: set without parsing the name again.
+const TRACE_HEADER_NAME: http::HeaderName = http::HeaderName::from_static(TRACE_HEADER);
 
 /// The interceptor: register it on a service client's config (see the
 /// [module docs](self)). Cheap to clone; one value can serve every client.
@@ -95,6 +103,14 @@ impl AwsSdkInstrumentation {
     /// Spans go to the global tracer provider (the one `init()` installs).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The interceptor to register with a config builder's
+    /// `push_interceptor`: a permanent one (`SharedInterceptor::permanent`),
+    /// which the SDK calls without first looking up whether a runtime plugin
+    /// disabled it (no plugin disables this one).
+    pub fn into_shared(self) -> SharedInterceptor {
+        SharedInterceptor::permanent(self)
     }
 
     /// Spans go to `provider` (tests, or an application without globals).
@@ -277,7 +293,9 @@ impl Intercept for AwsSdkInstrumentation {
             }
         }
         if let Some(header) = &op.header {
-            request.headers_mut().insert(TRACE_HEADER, header.clone());
+            request
+                .headers_mut()
+                .insert(TRACE_HEADER_NAME, header.clone());
         }
         Ok(())
     }

@@ -26,6 +26,8 @@ use opentelemetry_semantic_conventions::attribute as semconv;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+mod json;
+
 /// EventBridge bus names of a `PutEvents` call (no semantic convention
 /// yet; named after the others, `aws.<service>.<resource>`).
 pub const EVENTBRIDGE_BUS_ATTRIBUTE: &str = "aws.eventbridge.event_bus.name";
@@ -97,82 +99,88 @@ const KNOWN: [(Service, &str); 9] = [
     (Service::EventBridge, "EventBridge"),
 ];
 
-/// The request fields any of the JSON services name (one struct: serde
-/// skips what a body does not have, and borrows the strings).
-#[derive(Default, Deserialize)]
+/// The request fields any of the JSON services name, read by
+/// [`JsonRequest::scan`] (module `json`). The serde derive (tests only) is
+/// the reference the scan is tested against.
+#[derive(Default, Debug, PartialEq)]
+#[cfg_attr(test, derive(Deserialize))]
 struct JsonRequest<'a> {
-    #[serde(rename = "TableName", borrow)]
+    #[cfg_attr(test, serde(rename = "TableName", borrow))]
     table_name: Option<Cow<'a, str>>,
-    #[serde(rename = "RequestItems", borrow)]
+    #[cfg_attr(test, serde(rename = "RequestItems", borrow))]
     request_items: Option<BTreeMap<Cow<'a, str>, IgnoredAny>>,
-    #[serde(rename = "TransactItems", borrow)]
+    #[cfg_attr(test, serde(rename = "TransactItems", borrow))]
     transact_items: Option<Vec<TransactItem<'a>>>,
-    #[serde(rename = "IndexName", borrow)]
+    #[cfg_attr(test, serde(rename = "IndexName", borrow))]
     index_name: Option<Cow<'a, str>>,
-    #[serde(rename = "ConsistentRead")]
+    #[cfg_attr(test, serde(rename = "ConsistentRead"))]
     consistent_read: Option<bool>,
-    #[serde(rename = "Limit")]
+    #[cfg_attr(test, serde(rename = "Limit"))]
     limit: Option<i64>,
-    #[serde(rename = "Select", borrow)]
+    #[cfg_attr(test, serde(rename = "Select", borrow))]
     select: Option<Cow<'a, str>>,
-    #[serde(rename = "ProjectionExpression", borrow)]
+    #[cfg_attr(test, serde(rename = "ProjectionExpression", borrow))]
     projection: Option<Cow<'a, str>>,
-    #[serde(rename = "QueueUrl", borrow)]
+    #[cfg_attr(test, serde(rename = "QueueUrl", borrow))]
     queue_url: Option<Cow<'a, str>>,
-    #[serde(rename = "Entries", borrow)]
+    #[cfg_attr(test, serde(rename = "Entries", borrow))]
     entries: Option<Vec<Entry<'a>>>,
-    #[serde(rename = "StreamName", borrow)]
+    #[cfg_attr(test, serde(rename = "StreamName", borrow))]
     stream_name: Option<Cow<'a, str>>,
-    #[serde(rename = "StreamARN", borrow)]
+    #[cfg_attr(test, serde(rename = "StreamARN", borrow))]
     stream_arn: Option<Cow<'a, str>>,
-    #[serde(rename = "stateMachineArn", borrow)]
+    #[cfg_attr(test, serde(rename = "stateMachineArn", borrow))]
     state_machine_arn: Option<Cow<'a, str>>,
-    #[serde(rename = "activityArn", borrow)]
+    #[cfg_attr(test, serde(rename = "activityArn", borrow))]
     activity_arn: Option<Cow<'a, str>>,
-    #[serde(rename = "SecretId", borrow)]
+    #[cfg_attr(test, serde(rename = "SecretId", borrow))]
     secret_id: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(Deserialize))]
 struct TableRef<'a> {
-    #[serde(rename = "TableName", borrow)]
+    #[cfg_attr(test, serde(rename = "TableName", borrow))]
     table_name: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(Deserialize))]
 struct TransactItem<'a> {
-    #[serde(rename = "Get", borrow)]
+    #[cfg_attr(test, serde(rename = "Get", borrow))]
     get: Option<TableRef<'a>>,
-    #[serde(rename = "Put", borrow)]
+    #[cfg_attr(test, serde(rename = "Put", borrow))]
     put: Option<TableRef<'a>>,
-    #[serde(rename = "Update", borrow)]
+    #[cfg_attr(test, serde(rename = "Update", borrow))]
     update: Option<TableRef<'a>>,
-    #[serde(rename = "Delete", borrow)]
+    #[cfg_attr(test, serde(rename = "Delete", borrow))]
     delete: Option<TableRef<'a>>,
-    #[serde(rename = "ConditionCheck", borrow)]
+    #[cfg_attr(test, serde(rename = "ConditionCheck", borrow))]
     condition_check: Option<TableRef<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq)]
+#[cfg_attr(test, derive(Deserialize))]
 struct Entry<'a> {
-    #[serde(rename = "EventBusName", borrow)]
+    #[cfg_attr(test, serde(rename = "EventBusName", borrow))]
     event_bus_name: Option<Cow<'a, str>>,
 }
 
-/// The response fields read on success.
-#[derive(Default, Deserialize)]
+/// The response fields read on success, by [`JsonResponse::scan`].
+#[derive(Default, Debug, PartialEq)]
+#[cfg_attr(test, derive(Deserialize))]
 struct JsonResponse<'a> {
-    #[serde(rename = "ConsumedCapacity")]
+    #[cfg_attr(test, serde(rename = "ConsumedCapacity"))]
     consumed_capacity: Option<serde_json::Value>,
-    #[serde(rename = "Count")]
+    #[cfg_attr(test, serde(rename = "Count"))]
     count: Option<i64>,
-    #[serde(rename = "ScannedCount")]
+    #[cfg_attr(test, serde(rename = "ScannedCount"))]
     scanned_count: Option<i64>,
-    #[serde(rename = "MessageId", borrow)]
+    #[cfg_attr(test, serde(rename = "MessageId", borrow))]
     message_id: Option<Cow<'a, str>>,
-    #[serde(rename = "Messages")]
+    #[cfg_attr(test, serde(rename = "Messages"))]
     messages: Option<Vec<IgnoredAny>>,
-    #[serde(rename = "ARN", borrow)]
+    #[cfg_attr(test, serde(rename = "ARN", borrow))]
     arn: Option<Cow<'a, str>>,
 }
 
@@ -219,7 +227,7 @@ pub(super) fn request_attributes(
             let Some(body) = request.body().bytes() else {
                 return;
             };
-            let Ok(req) = serde_json::from_slice::<JsonRequest<'_>>(body) else {
+            let Some(req) = JsonRequest::scan(body) else {
                 return;
             };
             json_request(s, operation, req, out);
@@ -434,7 +442,7 @@ pub(super) fn response_attributes(
     if !wanted || body.first() != Some(&b'{') {
         return;
     }
-    let Ok(resp) = serde_json::from_slice::<JsonResponse<'_>>(body) else {
+    let Some(resp) = JsonResponse::scan(body) else {
         return;
     };
     match service {
@@ -533,33 +541,51 @@ pub(super) fn carry_in_messages(
         .insert("content-length", len.to_string());
 }
 
-/// SendMessage's common case without parsing the body into a
-/// `serde_json::Value` and writing it back (a third of the interceptor's
-/// cost per call, docs/benchmarks.md): when the body is a JSON object that
-/// does not mention `MessageSystemAttributes` anywhere, the attribute goes
-/// in as the object's first member. `None`: take the full parse.
+/// SendMessage's common case without parsing the body at all (a full
+/// parse into a `serde_json::Value` and back was a third of the
+/// interceptor's cost per call, a validating pass over the body still a
+/// fifth; docs/benchmarks.md): the attribute goes in as the object's first
+/// member. `None` (take the full parse) unless the body, past whitespace,
+/// opens with `{` and ends with `}`, and nowhere holds the name
+/// `MessageSystemAttributes` nor a `\u` escape (the only way a member name
+/// could spell it without the literal bytes: no short escape is a letter).
+///
+/// For a valid body those checks make the splice exactly the parsed edit:
+/// a JSON text that opens with `{` is one object, none of whose members can
+/// be `MessageSystemAttributes`, so the new member is the one the edit adds.
+/// An invalid body (the SDK serialised it, so it never is) keeps every one
+/// of its bytes after the `{`, and stays as invalid as it was: the member
+/// put in is complete and followed by `,` only when the object was not
+/// empty.
 fn splice_sqs_trace_header(body: &[u8], header: &str) -> Option<Vec<u8>> {
     const KEY: &[u8] = b"MessageSystemAttributes";
-    if body.windows(KEY.len()).any(|w| w == KEY) {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let open = body.iter().position(|b| !ws(b))?;
+    let close = body.iter().rposition(|b| !ws(b))?;
+    if body[open] != b'{' || body[close] != b'}' {
         return None;
     }
-    let open = body.iter().position(|b| !b.is_ascii_whitespace())?;
-    if body[open] != b'{' {
+    if memchr::memmem::find(body, KEY).is_some() || memchr::memmem::find(body, b"\\u").is_some() {
         return None;
     }
     let rest = &body[open + 1..];
-    // The whole body must be valid JSON, as the full path requires.
-    serde_json::from_slice::<IgnoredAny>(body).ok()?;
-    let empty = rest
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|b| *b == b'}');
-    let value = serde_json::to_string(header).ok()?;
-    let mut out = Vec::with_capacity(body.len() + value.len() + 96);
+    let empty = body[open + 1..close].iter().all(ws);
+    let mut out = Vec::with_capacity(body.len() + header.len() + 96);
     out.extend_from_slice(
         br#"{"MessageSystemAttributes":{"AWSTraceHeader":{"DataType":"String","StringValue":"#,
     );
-    out.extend_from_slice(value.as_bytes());
+    // The X-Ray header needs no escapes (printable ASCII without `"` or
+    // `\`); anything else goes through the serializer.
+    if header
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    {
+        out.push(b'"');
+        out.extend_from_slice(header.as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(serde_json::to_string(header).ok()?.as_bytes());
+    }
     out.extend_from_slice(b"}}");
     if !empty {
         out.push(b',');
