@@ -255,7 +255,8 @@ impl Generator {
     ) -> ApplyStats {
         let mut stats = ApplyStats::default();
         let mut cache = self.cache.take();
-        let mut outcomes: Vec<SpanOutcome> = Vec::new();
+        // Kept with the cache between batches: no per-batch allocation.
+        let mut outcomes = std::mem::take(&mut cache.outcomes);
         for rs in &mut req.resource_spans {
             outcomes.clear();
             // Phase 1 (shared borrows): each span's derived result and metrics.
@@ -269,15 +270,22 @@ impl Generator {
                 let n: usize = rs.scope_spans.iter().map(|ss| ss.spans.len()).sum();
                 let mut local = Local {
                     spans: Vec::with_capacity(n),
-                    by_id: HashMap::with_capacity(n),
+                    by_id: HashMap::new(),
                 };
+                let mut any_parent = false;
                 for ss in &rs.scope_spans {
                     let scope = ss.scope.as_ref().map_or("", |s| s.name.as_str());
                     for span in &ss.spans {
-                        local
-                            .by_id
-                            .insert(span.span_id.as_slice(), local.spans.len());
+                        any_parent |= !span.parent_span_id.is_empty();
                         local.spans.push((span, scope));
+                    }
+                }
+                // Parents are looked up only for spans that name one: a
+                // resource of root spans only needs no index.
+                if any_parent {
+                    local.by_id.reserve(n);
+                    for (i, (span, _)) in local.spans.iter().enumerate() {
+                        local.by_id.insert(span.span_id.as_slice(), i);
                     }
                 }
                 outcomes.reserve(n);
@@ -351,6 +359,8 @@ impl Generator {
                 }
             }
         }
+        outcomes.clear();
+        cache.keep_outcomes(outcomes);
         self.cache.give_back(cache);
         stats
     }
