@@ -4,13 +4,17 @@
 //!
 //! ```sh
 //! cargo bench -p otel-aws-distro --bench provider_instructions --no-run
-//! for p in plain distro appsignals; do for n in 100000 200000; do
+//! for p in plain distro appsignals; do for n in 20000 40000; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/deps/provider_instructions-* $p $n 2>&1 | grep refs
 //! done; done
 //! ```
-//! Instructions per span = (refs at 200000 − refs at 100000) / 100000.
+//! Instructions per span = (refs at 40000 − refs at 20000) / 20000 (more than
+//! 65,536 spans overflow the batch queue).
 //! `appsignals`: the distro with `OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true`
 //! (attributes and metrics per span, on the batch exporter's side).
+//! `distro-encoded`, `appsignals-encoded`: the same, with an exporter that
+//! encodes each batch to protobuf (as every OTLP export does) before
+//! dropping it, instead of dropping it as it is.
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
@@ -18,13 +22,39 @@ use std::sync::Arc;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider};
-use otel_aws_distro::export::{NoopExporter, batch_processor};
+use otel_aws_distro::export::{
+    BatchExporter, ExportFuture, ExportOutcome, NoopExporter, batch_processor,
+};
 use otel_aws_distro::{Builder, Env};
+use prost::Message as _;
+
+/// Encodes each traces batch to protobuf, then drops it.
+#[derive(Debug)]
+struct EncodeExporter;
+
+impl BatchExporter for EncodeExporter {
+    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+        black_box(batch.encode_to_vec());
+        Box::pin(async { Ok(ExportOutcome::default()) })
+    }
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let which = args.next().unwrap_or_else(|| "distro".into());
+    let mode = args.next().unwrap_or_else(|| "distro".into());
+    let (which, encoded) = match mode.strip_suffix("-encoded") {
+        Some(which) => (which.to_owned(), true),
+        None => (mode, false),
+    };
+    let exporter = || -> Arc<dyn BatchExporter> {
+        if encoded {
+            Arc::new(EncodeExporter)
+        } else {
+            Arc::new(NoopExporter::new())
+        }
+    };
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -38,7 +68,7 @@ fn main() {
     };
     let (provider, guard) = rt.block_on(async {
         if which == "plain" {
-            let p = batch_processor(Arc::new(NoopExporter::new()), batch());
+            let p = batch_processor(exporter(), batch());
             (
                 SdkTracerProvider::builder().with_span_processor(p).build(),
                 None,
@@ -55,7 +85,7 @@ fn main() {
             }
             let g = Builder::new()
                 .with_env(env)
-                .with_exporter(Arc::new(NoopExporter::new()))
+                .with_exporter(exporter())
                 .without_globals()
                 .install()
                 .await

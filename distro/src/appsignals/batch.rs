@@ -162,14 +162,27 @@ impl<'a> Local<'a> {
     fn new(rs: &'a ResourceSpans) -> Self {
         let n: usize = rs.scope_spans.iter().map(|ss| ss.spans.len()).sum();
         let mut spans = Vec::with_capacity(n);
-        let mut by_id: HashMap<&[u8], usize> = HashMap::with_capacity(n);
+        let mut any_parent = false;
         for ss in &rs.scope_spans {
             let scope = ss.scope.as_ref().map_or("", |s| s.name.as_str());
             for span in &ss.spans {
-                by_id.insert(span.span_id.as_slice(), spans.len());
+                any_parent |= !span.parent_span_id.is_empty();
                 spans.push((span, scope));
             }
         }
+        // Parents are looked up only when a span names one: a resource of
+        // root spans needs no index.
+        if !any_parent {
+            return Self {
+                parents: vec![None; spans.len()],
+                spans,
+            };
+        }
+        let by_id: HashMap<&[u8], usize> = spans
+            .iter()
+            .enumerate()
+            .map(|(i, (span, _))| (span.span_id.as_slice(), i))
+            .collect();
         let parents = spans
             .iter()
             .map(|(span, _)| {
@@ -280,7 +293,8 @@ impl Generator {
     ) -> ApplyStats {
         let mut stats = ApplyStats::default();
         let mut cache = self.cache.take();
-        let mut outcomes: Vec<SpanOutcome> = Vec::new();
+        // Kept with the cache between batches: no per-batch allocation.
+        let mut outcomes = std::mem::take(&mut cache.outcomes);
         for rs in &mut req.resource_spans {
             outcomes.clear();
             // Phase 1 (shared borrows): each span's derived result and metrics.
@@ -363,6 +377,8 @@ impl Generator {
                 }
             }
         }
+        outcomes.clear();
+        cache.keep_outcomes(outcomes);
         self.cache.give_back(cache);
         stats
     }

@@ -23,7 +23,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use smallvec::SmallVec;
 use std::hash::BuildHasher;
 
-use super::batch::Source;
+use super::batch::{Source, SpanOutcome};
 use super::generator::AttrSet;
 use super::keys::*;
 use super::metrics::SeriesHandle;
@@ -35,6 +35,8 @@ use super::sql::statement_keyword;
 pub(crate) const MAX_ENTRIES: usize = 2048;
 /// Caches kept for reuse (one per batch being annotated at the same time).
 const MAX_POOLED: usize = 8;
+/// Largest outcomes buffer (in spans) a cache keeps between batches.
+const MAX_KEPT_OUTCOMES: usize = 8192;
 
 /// One label set of a [`Derived`] result.
 #[derive(Debug)]
@@ -73,6 +75,8 @@ pub(crate) struct DerivedCache {
     hasher: DefaultHashBuilder,
     /// The key being built: the resource part, then the span's.
     pub(crate) key: Vec<u8>,
+    /// The span outcomes buffer of the batch being annotated (empty between batches).
+    pub(crate) outcomes: Vec<SpanOutcome>,
 }
 
 impl DerivedCache {
@@ -97,6 +101,14 @@ impl DerivedCache {
             |s| s.hash,
         );
         derived
+    }
+
+    /// Keeps an emptied outcomes buffer for the next batch, unless it grew
+    /// past [`MAX_KEPT_OUTCOMES`] spans (an unusually large batch).
+    pub(crate) fn keep_outcomes(&mut self, outcomes: Vec<SpanOutcome>) {
+        if outcomes.capacity() <= MAX_KEPT_OUTCOMES {
+            self.outcomes = outcomes;
+        }
     }
 
     /// Entries held.

@@ -25,6 +25,14 @@ use crate::export::{BatchExporter, ExportError, ExportFuture};
 /// Default interval between metric flushes.
 pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Attributes most annotated spans get: four on a SERVER span or a local
+/// root (`aws.span.kind`, `aws.local.service`, `aws.local.operation`,
+/// `aws.local.environment`), six on a typical CLIENT span (plus
+/// `aws.remote.service`, `aws.remote.operation`). The SDK edge leaves this
+/// much room in each span's attribute vector so writing them does not
+/// reallocate it.
+const SPAN_ATTRIBUTE_HEADROOM: usize = 6;
+
 /// A [`BatchExporter`] that puts the Application Signals attributes on each
 /// batch, then hands it to `inner`. With several exporters only one records
 /// the metrics (`record`), so each span counts once.
@@ -72,6 +80,10 @@ impl BatchExporter for AppSignalsExporter {
 
     fn export_metrics(&self, batch: ExportMetricsServiceRequest) -> ExportFuture<'_> {
         self.inner.export_metrics(batch)
+    }
+
+    fn span_attribute_headroom(&self) -> usize {
+        SPAN_ATTRIBUTE_HEADROOM + self.inner.span_attribute_headroom()
     }
 
     fn export_logs(&self, batch: ExportLogsServiceRequest) -> ExportFuture<'_> {

@@ -196,6 +196,9 @@ pub(crate) fn set_attr(set: &mut AttrSet, key: &'static str, value: String) {
 #[derive(Clone, Debug, Default)]
 pub struct Generator {
     config: GeneratorConfig,
+    /// `<function>/FunctionHandler` inside Lambda (the ingress operation),
+    /// formatted once rather than per span.
+    lambda_operation: Option<String>,
     pub(crate) cache: CachePool,
 }
 
@@ -256,8 +259,13 @@ fn http_method<'a>(a: Attrs<'a>) -> Option<Cow<'a, str>> {
 impl Generator {
     /// A generator with `config`.
     pub fn new(config: GeneratorConfig) -> Self {
+        let lambda_operation = config
+            .lambda_function_name
+            .as_ref()
+            .map(|function| format!("{function}/FunctionHandler"));
         Self {
             config,
+            lambda_operation,
             cache: CachePool::default(),
         }
     }
@@ -332,10 +340,10 @@ impl Generator {
 
     /// [`Generator::ingress_operation`], borrowed from the span where it can be.
     pub(crate) fn ingress_ref<'a>(&self, span: &'a Span, cx: &SpanContext<'_>) -> Cow<'a, str> {
-        if let Some(function) = &self.config.lambda_function_name
+        if let Some(operation) = &self.lambda_operation
             && cx.scope != FLASK_SCOPE
         {
-            return Cow::Owned(format!("{function}/FunctionHandler"));
+            return Cow::Owned(operation.clone());
         }
         if cx.local_root && kind_of(span) != SpanKind::Server {
             return Cow::Borrowed(INTERNAL_OPERATION);

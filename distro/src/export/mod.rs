@@ -69,7 +69,7 @@ pub use sdk_exporters::{ProtoLogExporter, ProtoMetricExporter};
 pub use signals::{OtlpBatch, metric_points};
 pub use sigv4::{SigningTarget, sign_request};
 pub use span_exporter::{ProtoSpanExporter, SampledOnly, batch_processor};
-pub use span_otlp::resource_spans;
+pub use span_otlp::{resource_spans, resource_spans_with_headroom};
 pub use split::{SplitResult, span_count, split_request};
 pub use stats::{ExportStats, ExportStatsSnapshot};
 
@@ -114,6 +114,13 @@ pub trait BatchExporter: Send + Sync + Debug {
     /// The exporter's counters, when it keeps any.
     fn stats(&self) -> Option<Arc<ExportStats>> {
         None
+    }
+
+    /// How many attributes this exporter adds to each span of a traces
+    /// batch (the Application Signals wrapper): the SDK edge converts spans
+    /// with that much room in their attribute vectors.
+    fn span_attribute_headroom(&self) -> usize {
+        0
     }
 
     /// The X-Ray API exporter this is, for callers that also pass legacy

@@ -54,7 +54,11 @@ impl ProtoSpanExporter {
     /// Converts spans to one OTLP request with the current resource.
     pub fn to_request(&self, batch: Vec<SpanData>) -> ExportTraceServiceRequest {
         ExportTraceServiceRequest {
-            resource_spans: super::resource_spans(batch, &self.resource),
+            resource_spans: super::resource_spans_with_headroom(
+                batch,
+                &self.resource,
+                self.inner.span_attribute_headroom(),
+            ),
         }
     }
 }

@@ -34,6 +34,17 @@ pub fn resource_spans(
     batch: Vec<SpanData>,
     resource: &ResourceAttributesWithSchema,
 ) -> Vec<ResourceSpans> {
+    resource_spans_with_headroom(batch, resource, 0)
+}
+
+/// [`resource_spans`] with room for `headroom` more attributes in each
+/// span's attribute vector, for an exporter that adds that many (the
+/// Application Signals wrapper: its attributes then need no reallocation).
+pub fn resource_spans_with_headroom(
+    batch: Vec<SpanData>,
+    resource: &ResourceAttributesWithSchema,
+    headroom: usize,
+) -> Vec<ResourceSpans> {
     let total = batch.len();
     let mut scope_spans: Vec<ScopeSpans> = Vec::new();
     // Each group's scope (by group index) and the index by scope; a span of
@@ -65,7 +76,7 @@ pub fn resource_spans(
         };
         last = Some(group);
         if let Some(group) = scope_spans.get_mut(group) {
-            group.spans.push(span(data));
+            group.spans.push(span(data, headroom));
         }
     }
     vec![ResourceSpans {
@@ -98,8 +109,8 @@ fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
     a == b
 }
 
-/// One span, its strings moved.
-fn span(data: SpanData) -> Span {
+/// One span, its strings moved; room for `headroom` more attributes.
+fn span(data: SpanData, headroom: usize) -> Span {
     let context = &data.span_context;
     Span {
         trace_id: context.trace_id().to_bytes().to_vec(),
@@ -115,7 +126,7 @@ fn span(data: SpanData) -> Span {
         kind: kind(&data.span_kind) as i32,
         start_time_unix_nano: nanos(data.start_time),
         end_time_unix_nano: nanos(data.end_time),
-        attributes: attributes(data.attributes),
+        attributes: attributes_with_headroom(data.attributes, headroom),
         dropped_attributes_count: data.dropped_attributes_count,
         dropped_events_count: data.events.dropped_count,
         events: data
@@ -190,13 +201,21 @@ fn nanos(time: SystemTime) -> u64 {
 }
 
 fn attributes(kvs: Vec<KeyValue>) -> Vec<ProtoKeyValue> {
-    kvs.into_iter()
-        .map(|kv| ProtoKeyValue {
-            key: kv.key.into(),
-            value: Some(any_value(kv.value)),
-            key_strindex: 0,
-        })
-        .collect()
+    kvs.into_iter().map(attribute).collect()
+}
+
+fn attributes_with_headroom(kvs: Vec<KeyValue>, headroom: usize) -> Vec<ProtoKeyValue> {
+    let mut out = Vec::with_capacity(kvs.len() + headroom);
+    out.extend(kvs.into_iter().map(attribute));
+    out
+}
+
+fn attribute(kv: KeyValue) -> ProtoKeyValue {
+    ProtoKeyValue {
+        key: kv.key.into(),
+        value: Some(any_value(kv.value)),
+        key_strindex: 0,
+    }
 }
 
 fn any_value(value: Value) -> AnyValue {
