@@ -12,7 +12,9 @@
 //! woken for every span), and `default_queue` (`init()`'s processor with
 //! its default queue of 2,048 spans instead of the 65,536 the other
 //! variants use; the spans it exported are printed, to show none were
-//! dropped).
+//! dropped). The `_served` rows are the same routers as `axum::serve` runs
+//! them (`Router::with_state(())`: each handler and its layers turned into
+//! a route once, not for every request as a router called directly does).
 //!
 //! `cargo bench -p otel-aws-distro --features axum --bench http_server -- --warm-up-time 2 --measurement-time 5`
 
@@ -28,7 +30,7 @@ use axum::extract::MatchedPath;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_server_common::{
     CountingExporter, install_distro, install_distro_default_queue, no_export_provider, request,
-    router,
+    router, served,
 };
 use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::export::NoopExporter;
@@ -74,6 +76,11 @@ fn bench_http_server(c: &mut Criterion) {
     });
     let counted = Arc::new(CountingExporter::default());
     let default_queue = rt.block_on(install_distro_default_queue(counted.clone()));
+    let telemetry_rust = || {
+        router().layer(telemetry_rust::middleware::axum::OtelAxumLayer::new(
+            MatchedPath::as_str,
+        ))
+    };
     let variants = [
         ("bare", router()),
         ("otel_aws_distro", router().layer(ServerLayer::new())),
@@ -91,12 +98,17 @@ fn bench_http_server(c: &mut Criterion) {
             "otel_aws_distro_async_processor",
             router().layer(ServerLayer::with_tracer_provider(&async_processor)),
         ),
+        ("telemetry_rust", telemetry_rust()),
+        ("bare_served", served(router())),
         (
-            "telemetry_rust",
-            router().layer(telemetry_rust::middleware::axum::OtelAxumLayer::new(
-                MatchedPath::as_str,
-            )),
+            "otel_aws_distro_served",
+            served(router().layer(ServerLayer::new())),
         ),
+        (
+            "otel_aws_distro_no_export_served",
+            served(router().layer(ServerLayer::with_tracer_provider(&no_export))),
+        ),
+        ("telemetry_rust_served", served(telemetry_rust())),
     ];
     let mut group = c.benchmark_group("http_server_request");
     let mut default_queue_requests = 0u64;

@@ -10,7 +10,10 @@
 //! whose processor drops each span at its end: the layer's own work and span
 //! creation), `default_queue` (as `layer`, with the batch processor's default
 //! queue of 2,048 spans instead of 65,536; prints the spans it exported),
-//! `telemetry_rust` (its `OtelAxumLayer` on the distro's provider).
+//! `telemetry_rust` (its `OtelAxumLayer` on the distro's provider). Each mode
+//! with `_served` appended (`bare_served`, `no_export_served`, ...) runs the
+//! same router as `axum::serve` does (`Router::with_state(())`: handlers and
+//! layers turned into routes once instead of for every request).
 //!
 //! ```sh
 //! CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
@@ -31,7 +34,7 @@ use std::hint::black_box;
 use axum::extract::MatchedPath;
 use http_server_common::{
     CountingExporter, install_distro, install_distro_default_queue, no_export_provider, request,
-    router,
+    router, served,
 };
 use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::instrument::ServerLayer;
@@ -41,7 +44,11 @@ use tracing_subscriber::layer::SubscriberExt as _;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let mode = args.next().unwrap_or_else(|| "layer".into());
+    let arg = args.next().unwrap_or_else(|| "layer".into());
+    let (mode, as_served) = match arg.strip_suffix("_served") {
+        Some(mode) => (mode.to_owned(), true),
+        None => (arg, false),
+    };
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -73,10 +80,12 @@ fn main() {
             ))
         }
         other => {
-            panic!("unknown mode {other}: bare, layer, no_export, default_queue or telemetry_rust")
+            panic!(
+                "unknown mode {other}: bare, layer, no_export, default_queue or telemetry_rust (each optionally with _served)"
+            )
         }
     };
-    let mut svc = app;
+    let mut svc = if as_served { served(app) } else { app };
     for _ in 0..n {
         let res = rt.block_on(svc.call(request())).expect("infallible");
         assert_eq!(res.status(), 200);

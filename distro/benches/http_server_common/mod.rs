@@ -21,6 +21,14 @@ pub fn router() -> Router {
     Router::new().route("/items/{id}", get(|| async { "ok" }))
 }
 
+/// `app` as `axum::serve` runs it: `Router::with_state(())` turns each
+/// handler, with the layers around it, into a route once, where a router
+/// called directly does that again for every request (and applies the
+/// layer each time). The `_served` variants measure this shape.
+pub fn served(app: Router) -> Router {
+    app.with_state(())
+}
+
 /// A GET with a host, a user agent and a sampled W3C parent: every request
 /// makes a recorded span.
 pub fn request() -> Request<Body> {
