@@ -260,7 +260,11 @@ impl Builder {
                 &config.propagators.value,
                 config.lambda_trace_env.clone(),
             ));
-            opentelemetry::global::set_tracer_provider(provider.clone());
+            // Wrapped so that the instrumentation layers built from the
+            // globals can start spans with the SDK's tracer directly.
+            opentelemetry::global::set_tracer_provider(
+                crate::instrument::tracer::InstalledProvider(provider.clone()),
+            );
             if let Some(mp) = &meter_provider {
                 opentelemetry::global::set_meter_provider(mp.clone());
             }

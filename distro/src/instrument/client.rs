@@ -30,15 +30,16 @@
 use http::Extensions;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{SpanKind, SpanRef, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue, global::BoxedTracer};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 
 use super::headers::{self, method_value, redact_query};
+use super::tracer::ScopeTracer;
 
 /// The `reqwest-middleware` middleware that traces each request.
 pub struct TracingMiddleware {
-    tracer: BoxedTracer,
+    tracer: ScopeTracer,
 }
 
 impl std::fmt::Debug for TracingMiddleware {
@@ -57,7 +58,7 @@ impl TracingMiddleware {
     /// On the global tracer provider ([`crate::init`]'s); build it after `init()`.
     pub fn new() -> Self {
         Self {
-            tracer: super::global_tracer(),
+            tracer: ScopeTracer::global(),
         }
     }
 
@@ -69,7 +70,7 @@ impl TracingMiddleware {
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
         Self {
-            tracer: super::tracer_of(provider),
+            tracer: ScopeTracer::of(provider),
         }
     }
 }
@@ -177,13 +178,12 @@ impl Middleware for TracingMiddleware {
                 i64::try_from(len).unwrap_or(i64::MAX),
             ));
         }
-        let span = self.tracer.build_with_context(
+        let (cx, _) = self.tracer.start(
             opentelemetry::trace::SpanBuilder::from_name(if known { method } else { "HTTP" })
                 .with_kind(SpanKind::Client)
                 .with_attributes(attrs),
             &parent,
         );
-        let cx = parent.with_span(span);
         headers::inject(&cx, req.headers_mut());
         let result = next.run(req, extensions).with_context(cx.clone()).await;
         let span = cx.span();

@@ -21,10 +21,10 @@ use opentelemetry::{Context, global};
 /// propagators make is a compare over a few captured names instead of a
 /// header-name parse and hash lookup; any other key goes to the map.
 #[cfg(feature = "tower")]
-pub(crate) struct HeaderExtractor<'a> {
-    map: &'a HeaderMap,
+pub(crate) struct HeaderExtractor<'m, 'f> {
+    map: &'m HeaderMap,
     /// The propagator's fields, each with the first value of that header.
-    found: [(&'a str, Option<&'a HeaderValue>); FIELDS],
+    found: [(&'f str, Option<&'m HeaderValue>); FIELDS],
     len: usize,
 }
 
@@ -34,8 +34,20 @@ pub(crate) struct HeaderExtractor<'a> {
 const FIELDS: usize = 8;
 
 #[cfg(feature = "tower")]
-impl<'a> HeaderExtractor<'a> {
-    pub(crate) fn new(map: &'a HeaderMap, fields: FieldIter<'a>) -> Self {
+impl<'m, 'f> HeaderExtractor<'m, 'f> {
+    #[cfg(test)]
+    pub(crate) fn new(map: &'m HeaderMap, fields: FieldIter<'f>) -> Self {
+        Self::scan(map, fields, |_, _| {})
+    }
+
+    /// The pass over `map`: captures the propagator's `fields`, and hands
+    /// every header to `also` (the server layer's own headers come from the
+    /// same pass).
+    pub(crate) fn scan(
+        map: &'m HeaderMap,
+        fields: FieldIter<'f>,
+        mut also: impl FnMut(&str, &'m HeaderValue),
+    ) -> Self {
         let mut found = [("", None); FIELDS];
         let mut len = 0;
         for field in fields.take(FIELDS) {
@@ -51,13 +63,14 @@ impl<'a> HeaderExtractor<'a> {
             {
                 slot.1.get_or_insert(value);
             }
+            also(name, value);
         }
         Self { map, found, len }
     }
 }
 
 #[cfg(feature = "tower")]
-impl Extractor for HeaderExtractor<'_> {
+impl Extractor for HeaderExtractor<'_, '_> {
     fn get(&self, key: &str) -> Option<&str> {
         // The propagators ask for their fields as they name them: an exact
         // compare; any other spelling goes to the (case-insensitive) map.
@@ -94,10 +107,16 @@ impl Injector for HeaderInjector<'_> {
     }
 }
 
-/// The context the configured (global) propagators find in `headers`.
+/// The context the configured (global) propagators find in `headers`; the
+/// same pass over the map hands every header to `also`.
 #[cfg(feature = "tower")]
-pub(crate) fn extract(headers: &HeaderMap) -> Context {
-    global::get_text_map_propagator(|p| p.extract(&HeaderExtractor::new(headers, p.fields())))
+pub(crate) fn extract_scanning<'m>(
+    headers: &'m HeaderMap,
+    mut also: impl FnMut(&str, &'m HeaderValue),
+) -> Context {
+    global::get_text_map_propagator(|p| {
+        p.extract(&HeaderExtractor::scan(headers, p.fields(), &mut also))
+    })
 }
 
 /// Writes `cx` into `headers` with the configured (global) propagators.

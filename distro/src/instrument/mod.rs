@@ -24,6 +24,7 @@ pub mod error;
 
 #[cfg(any(feature = "tower", feature = "reqwest"))]
 mod headers;
+pub(crate) mod tracer;
 
 #[cfg(feature = "tower")]
 pub mod server;
@@ -38,26 +39,8 @@ pub use client::{TracingMiddleware, traced_client};
 /// Instrumentation scope name of the spans this module makes.
 pub const SCOPE_NAME: &str = "otel-aws-distro.instrument";
 
-#[cfg(any(feature = "tower", feature = "reqwest"))]
 fn scope() -> opentelemetry::InstrumentationScope {
     opentelemetry::InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
         .build()
-}
-
-/// The global provider's tracer for this module's spans.
-#[cfg(any(feature = "tower", feature = "reqwest"))]
-fn global_tracer() -> opentelemetry::global::BoxedTracer {
-    opentelemetry::global::tracer_with_scope(scope())
-}
-
-/// `provider`'s tracer for this module's spans, boxed like the global one.
-#[cfg(any(feature = "tower", feature = "reqwest"))]
-fn tracer_of<P>(provider: &P) -> opentelemetry::global::BoxedTracer
-where
-    P: opentelemetry::trace::TracerProvider,
-    P::Tracer: Send + Sync + 'static,
-    <P::Tracer as opentelemetry::trace::Tracer>::Span: Send + Sync + 'static,
-{
-    opentelemetry::global::BoxedTracer::new(Box::new(provider.tracer_with_scope(scope())))
 }

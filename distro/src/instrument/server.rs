@@ -57,11 +57,12 @@ use bytes::Buf;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
-use opentelemetry::{Context, KeyValue, global::BoxedTracer};
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semconv;
 use pin_project_lite::pin_project;
 
 use super::headers::{self, method_value, redact_query};
+use super::tracer::ScopeTracer;
 
 /// A `tower::Layer` that gives every request a SERVER span (see the module
 /// docs). Cheap to clone.
@@ -71,7 +72,7 @@ pub struct ServerLayer {
 }
 
 struct Shared {
-    tracer: Arc<BoxedTracer>,
+    tracer: ScopeTracer,
     capture_query: bool,
 }
 
@@ -91,9 +92,11 @@ impl Default for ServerLayer {
 
 impl ServerLayer {
     /// A layer on the global tracer provider — the one [`crate::init`]
-    /// installs. Build it after `init()`: it takes the provider now.
+    /// installs. Build it after `init()`: it takes the provider now (and,
+    /// when it is `init()`'s, starts spans with the SDK's tracer directly
+    /// rather than through the globals' boxed one).
     pub fn new() -> Self {
-        Self::with_tracer(super::global_tracer())
+        Self::with_tracer(ScopeTracer::global())
     }
 
     /// A layer on `provider` (tests, or an application that keeps the
@@ -105,13 +108,13 @@ impl ServerLayer {
         P::Tracer: Send + Sync + 'static,
         <P::Tracer as Tracer>::Span: Send + Sync + 'static,
     {
-        Self::with_tracer(super::tracer_of(provider))
+        Self::with_tracer(ScopeTracer::of(provider))
     }
 
-    fn with_tracer(tracer: BoxedTracer) -> Self {
+    fn with_tracer(tracer: ScopeTracer) -> Self {
         Self {
             shared: Arc::new(Shared {
-                tracer: Arc::new(tracer),
+                tracer,
                 capture_query: false,
             }),
         }
@@ -298,8 +301,10 @@ fn record_grpc_status(span: &opentelemetry::trace::SpanRef<'_>, code: i64) {
 }
 
 /// The request headers the span reads, found in one pass over the map
-/// (each the first value of its name, as `HeaderMap::get` gives).
+/// (each the first value of its name, as `HeaderMap::get` gives): the pass
+/// the propagators' extraction makes ([`headers::extract_scanning`]).
 #[derive(Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Head<'a> {
     content_type: Option<&'a HeaderValue>,
     user_agent: Option<&'a HeaderValue>,
@@ -312,23 +317,36 @@ struct Head<'a> {
 }
 
 impl<'a> Head<'a> {
+    /// The parent context the propagators find, and the head, in one pass.
+    fn extract(h: &'a HeaderMap) -> (Context, Self) {
+        let mut head = Self::default();
+        let parent = headers::extract_scanning(h, |name, value| head.take(name, value));
+        (parent, head)
+    }
+
+    #[cfg(test)]
     fn scan(h: &'a HeaderMap) -> Self {
         let mut head = Self::default();
         for (name, value) in h {
-            let slot = match name.as_str() {
-                "content-type" => &mut head.content_type,
-                "user-agent" => &mut head.user_agent,
-                "content-length" => &mut head.content_length,
-                "host" => &mut head.host,
-                "forwarded" => &mut head.forwarded,
-                "x-forwarded-for" => &mut head.x_forwarded_for,
-                "x-forwarded-host" => &mut head.x_forwarded_host,
-                "x-forwarded-proto" => &mut head.x_forwarded_proto,
-                _ => continue,
-            };
-            slot.get_or_insert(value);
+            head.take(name.as_str(), value);
         }
         head
+    }
+
+    /// Keeps `value` when `name` is one the span reads and not seen yet.
+    fn take(&mut self, name: &str, value: &'a HeaderValue) {
+        let slot = match name {
+            "content-type" => &mut self.content_type,
+            "user-agent" => &mut self.user_agent,
+            "content-length" => &mut self.content_length,
+            "host" => &mut self.host,
+            "forwarded" => &mut self.forwarded,
+            "x-forwarded-for" => &mut self.x_forwarded_for,
+            "x-forwarded-host" => &mut self.x_forwarded_host,
+            "x-forwarded-proto" => &mut self.x_forwarded_proto,
+            _ => return,
+        };
+        slot.get_or_insert(value);
     }
 }
 
@@ -339,8 +357,7 @@ fn text(v: Option<&HeaderValue>) -> Option<&str> {
 /// Builds the span for `req` from its head (before the service sees it).
 #[allow(deprecated)] // rpc.system / rpc.service: see record_grpc_status
 fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
-    let parent = headers::extract(req.headers());
-    let head = Head::scan(req.headers());
+    let (parent, head) = Head::extract(req.headers());
     let grpc = head
         .content_type
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"));
@@ -423,15 +440,14 @@ fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
     if let Some(v) = headers::protocol_version(req.version()) {
         attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, v));
     }
-    let span = shared.tracer.build_with_context(
+    let (cx, recording) = shared.tracer.start(
         opentelemetry::trace::SpanBuilder::from_name(name)
             .with_kind(SpanKind::Server)
             .with_attributes(attrs),
         &parent,
     );
-    let recording = opentelemetry::trace::Span::is_recording(&span);
     SpanState {
-        cx: parent.with_span(span),
+        cx,
         grpc,
         panicked: false,
         recording,

@@ -106,3 +106,49 @@ fn server_address_prefers_the_forwarded_host() {
         (Some(("a.example", None)), "https".to_owned())
     );
 }
+
+/// The one pass that extracts the parent finds the same headers as a pass
+/// of its own, the first value of each (as `HeaderMap::get` gives), and
+/// the same parent as extracting alone.
+#[test]
+fn one_pass_finds_the_head_and_the_parent() {
+    opentelemetry::global::set_text_map_propagator(crate::propagation::build_propagator(
+        &crate::propagation::PropagatorKind::DEFAULT,
+        None,
+    ));
+    let mut h = headers(&[
+        ("host", "shop.internal:8080"),
+        ("user-agent", "curl/8.0"),
+        ("content-type", "application/json"),
+        ("content-length", "12"),
+        ("forwarded", "for=192.0.2.60;proto=https"),
+        ("x-forwarded-for", "203.0.113.195"),
+        ("x-forwarded-host", "shop.example.com"),
+        ("x-forwarded-proto", "https"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+        ("x-other", "x"),
+    ]);
+    h.append("user-agent", HeaderValue::from_static("second"));
+    h.append("host", HeaderValue::from_static("second:1"));
+    let (parent, head) = Head::extract(&h);
+    assert_eq!(head, Head::scan(&h));
+    assert_eq!(text(head.user_agent), Some("curl/8.0"));
+    assert_eq!(text(head.host), Some("shop.internal:8080"));
+    assert_eq!(text(head.x_forwarded_proto), Some("https"));
+    let alone = opentelemetry::global::get_text_map_propagator(|p| {
+        p.extract(&crate::instrument::headers::HeaderExtractor::new(
+            &h,
+            p.fields(),
+        ))
+    });
+    let sc = parent.span().span_context().clone();
+    assert_eq!(sc, alone.span().span_context().clone());
+    assert_eq!(
+        sc.trace_id(),
+        opentelemetry::trace::TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
+    );
+    assert!(sc.is_remote() && sc.is_sampled());
+}
