@@ -9,85 +9,80 @@ use std::borrow::Cow;
 use http::HeaderMap;
 #[cfg(any(feature = "reqwest", feature = "tower"))]
 use http::header::HeaderValue;
+#[cfg(feature = "tower")]
+use opentelemetry::propagation::Extractor;
 #[cfg(feature = "reqwest")]
 use opentelemetry::propagation::Injector;
-#[cfg(feature = "tower")]
-use opentelemetry::propagation::{Extractor, text_map_propagator::FieldIter};
 use opentelemetry::{Context, global};
 
-/// Reads propagation headers from a request: the propagator's own fields
-/// (`fields()`: `x-amzn-trace-id`, `traceparent`, `tracestate`, `baggage`)
-/// are found in one pass over the map beforehand, so each `get` the
-/// propagators make is a compare over a few captured names instead of a
-/// header-name parse and hash lookup; any other key goes to the map.
+/// Reads propagation headers from a request: the headers of the
+/// propagators this distribution configures (`traceparent`, `tracestate`,
+/// `x-amzn-trace-id`, `baggage`) are found in one pass over the map
+/// beforehand, so each `get` a propagator makes for them is a match on the
+/// name it asks for instead of a header-name parse and hash lookup; any
+/// other key (another propagator's, another spelling) goes to the map.
 #[cfg(feature = "tower")]
-pub(crate) struct HeaderExtractor<'m, 'f> {
-    map: &'m HeaderMap,
-    /// The propagator's fields, each with the first value of that header.
-    found: [(&'f str, Option<&'m HeaderValue>); FIELDS],
-    len: usize,
+#[derive(Default)]
+pub(crate) struct HeaderExtractor<'m> {
+    map: Option<&'m HeaderMap>,
+    traceparent: Option<&'m HeaderValue>,
+    tracestate: Option<&'m HeaderValue>,
+    xray: Option<&'m HeaderValue>,
+    baggage: Option<&'m HeaderValue>,
 }
 
-/// How many propagator fields are captured in the pass (the default
-/// propagators have four); fields beyond these are looked up in the map.
 #[cfg(feature = "tower")]
-const FIELDS: usize = 8;
-
-#[cfg(feature = "tower")]
-impl<'m, 'f> HeaderExtractor<'m, 'f> {
+impl<'m> HeaderExtractor<'m> {
     #[cfg(test)]
-    pub(crate) fn new(map: &'m HeaderMap, fields: FieldIter<'f>) -> Self {
-        Self::scan(map, fields, |_, _| {})
+    pub(crate) fn new(map: &'m HeaderMap) -> Self {
+        Self::scan(map, |_, _| {})
     }
 
-    /// The pass over `map`: captures the propagator's `fields`, and hands
-    /// every header to `also` (the server layer's own headers come from the
-    /// same pass).
-    pub(crate) fn scan(
-        map: &'m HeaderMap,
-        fields: FieldIter<'f>,
-        mut also: impl FnMut(&str, &'m HeaderValue),
-    ) -> Self {
-        let mut found = [("", None); FIELDS];
-        let mut len = 0;
-        for field in fields.take(FIELDS) {
-            found[len] = (field, None);
-            len += 1;
-        }
-        // Header names are lower case; a field need not be.
+    /// The pass over `map`: keeps the first value of each propagation
+    /// header, and hands every other header to `also` (the server layer's
+    /// own headers come from the same pass).
+    pub(crate) fn scan(map: &'m HeaderMap, mut also: impl FnMut(&str, &'m HeaderValue)) -> Self {
+        let mut this = Self {
+            map: Some(map),
+            ..Self::default()
+        };
         for (name, value) in map {
-            let name = name.as_str();
-            if let Some(slot) = found[..len]
-                .iter_mut()
-                .find(|(field, _)| field.len() == name.len() && field.eq_ignore_ascii_case(name))
-            {
-                slot.1.get_or_insert(value);
-            }
-            also(name, value);
+            // Header names are lower case.
+            let slot = match name.as_str() {
+                "traceparent" => &mut this.traceparent,
+                "tracestate" => &mut this.tracestate,
+                crate::xray::XRAY_HEADER => &mut this.xray,
+                "baggage" => &mut this.baggage,
+                other => {
+                    also(other, value);
+                    continue;
+                }
+            };
+            slot.get_or_insert(value);
         }
-        Self { map, found, len }
+        this
     }
 }
 
 #[cfg(feature = "tower")]
-impl Extractor for HeaderExtractor<'_, '_> {
+impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        // The propagators ask for their fields as they name them: an exact
-        // compare; any other spelling goes to the (case-insensitive) map.
-        let value = match self.found[..self.len]
-            .iter()
-            .find(|(field, _)| *field == key)
-        {
-            Some((_, value)) => *value,
-            None => self.map.get(key),
+        // The propagators ask for their headers as they name them, in lower
+        // case: an exact match; any other key or spelling goes to the
+        // (case-insensitive) map.
+        let value = match key {
+            "traceparent" => self.traceparent,
+            "tracestate" => self.tracestate,
+            crate::xray::XRAY_HEADER => self.xray,
+            "baggage" => self.baggage,
+            _ => self.map.and_then(|map| map.get(key)),
         };
         value.and_then(|v| v.to_str().ok())
     }
     fn keys(&self) -> Vec<&str> {
-        self.map
-            .keys()
-            .map(http::header::HeaderName::as_str)
-            .collect()
+        self.map.map_or_else(Vec::new, |map| {
+            map.keys().map(http::header::HeaderName::as_str).collect()
+        })
     }
 }
 
@@ -114,9 +109,7 @@ pub(crate) fn extract_scanning<'m>(
     headers: &'m HeaderMap,
     mut also: impl FnMut(&str, &'m HeaderValue),
 ) -> Context {
-    global::get_text_map_propagator(|p| {
-        p.extract(&HeaderExtractor::scan(headers, p.fields(), &mut also))
-    })
+    global::get_text_map_propagator(|p| p.extract(&HeaderExtractor::scan(headers, &mut also)))
 }
 
 /// Writes `cx` into `headers` with the configured (global) propagators.
@@ -199,7 +192,7 @@ mod tests {
 
     /// The one-pass extractor answers as `HeaderMap::get` does: the first
     /// value of a repeated header, case-insensitive keys, non-text values
-    /// absent, and keys outside the propagator's fields from the map.
+    /// absent, and keys outside the propagators' headers from the map.
     #[cfg(feature = "tower")]
     #[test]
     fn extractor_answers_as_the_header_map_does() {
@@ -210,11 +203,7 @@ mod tests {
         map.insert("x-amzn-trace-id", HeaderValue::from_static("Root=1-a-b"));
         map.insert("baggage", HeaderValue::from_bytes(b"k=\xff").unwrap());
         map.insert("x-other", HeaderValue::from_static("other"));
-        let propagator = crate::propagation::build_propagator(
-            &crate::propagation::PropagatorKind::DEFAULT,
-            None,
-        );
-        let extractor = HeaderExtractor::new(&map, propagator.fields());
+        let extractor = HeaderExtractor::new(&map);
         for key in [
             "traceparent",
             "TraceParent",
@@ -230,6 +219,25 @@ mod tests {
         }
         assert_eq!(extractor.get("traceparent"), Some("first"));
         assert_eq!(extractor.get("x-other"), Some("other"));
+        // The default propagators' headers take the matched slots.
+        let propagator = crate::propagation::build_propagator(
+            &crate::propagation::PropagatorKind::DEFAULT,
+            None,
+        );
+        let fields: Vec<&str> = propagator.fields().collect();
+        assert!(!fields.is_empty());
+        for field in fields {
+            assert!(
+                [
+                    "traceparent",
+                    "tracestate",
+                    crate::xray::XRAY_HEADER,
+                    "baggage"
+                ]
+                .contains(&field),
+                "{field}"
+            );
+        }
         let mut keys = extractor.keys();
         keys.sort_unstable();
         assert_eq!(
