@@ -39,6 +39,7 @@ pub use client::{TracingMiddleware, traced_client};
 /// Instrumentation scope name of the spans this module makes.
 pub const SCOPE_NAME: &str = "otel-aws-distro.instrument";
 
+#[cfg(any(feature = "tower", feature = "reqwest"))]
 fn scope() -> opentelemetry::InstrumentationScope {
     opentelemetry::InstrumentationScope::builder(SCOPE_NAME)
         .with_version(env!("CARGO_PKG_VERSION"))
