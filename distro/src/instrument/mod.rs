@@ -18,6 +18,9 @@
 //! Spans go through the global tracer provider — the one [`crate::init`]
 //! installs — unless given a provider; context is extracted and injected
 //! with the global propagator (`OTEL_PROPAGATORS`, X-Ray and W3C by default).
+//! When the provider is the SDK's (`init()`'s, or an `SdkTracerProvider`
+//! given), spans are started with the SDK's tracer itself rather than the
+//! globals' boxed one (see `tracer.rs`).
 
 pub mod context;
 pub mod error;

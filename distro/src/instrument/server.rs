@@ -101,7 +101,8 @@ impl ServerLayer {
 
     /// A layer on `provider` (tests, or an application that keeps the
     /// provider out of the globals). Context is still extracted with the
-    /// global propagator.
+    /// global propagator. An `SdkTracerProvider`'s spans are started with
+    /// its own tracer (no boxed tracer in between).
     pub fn with_tracer_provider<P>(provider: &P) -> Self
     where
         P: opentelemetry::trace::TracerProvider,
