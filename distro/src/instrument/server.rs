@@ -441,12 +441,12 @@ fn start<B>(shared: &Shared, req: &Request<B>) -> SpanState {
     if let Some(v) = headers::protocol_version(req.version()) {
         attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, v));
     }
-    let (cx, recording) = shared.tracer.start(
-        opentelemetry::trace::SpanBuilder::from_name(name)
-            .with_kind(SpanKind::Server)
-            .with_attributes(attrs),
-        &parent,
-    );
+    // The builder's fields set in place: `with_attributes` would collect
+    // the vector again (a move of each attribute).
+    let mut builder = opentelemetry::trace::SpanBuilder::from_name(name);
+    builder.span_kind = Some(SpanKind::Server);
+    builder.attributes = Some(attrs);
+    let (cx, recording) = shared.tracer.start(builder, &parent);
     SpanState {
         cx,
         grpc,
