@@ -52,6 +52,29 @@ type Read<T> = Result<T, Unreadable>;
 /// 200 levels; the tests keep that).
 pub(super) const MAX_DEPTH: usize = 200;
 
+/// Bytes that end a run of plain string content: `"`, `\\`, control
+/// characters.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Bytes of a string scanned one at a time before eight at a time.
+const SHORT: usize = 16;
+
+/// What [`Cursor::string_body`] saw.
+struct Scanned {
+    escaped: bool,
+    ascii: bool,
+}
+
 /// A position in a JSON text.
 struct Cursor<'a> {
     text: &'a [u8],
@@ -132,18 +155,23 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
-    /// Past the string whose opening `"` was consumed: `true` when it held
-    /// an escape. Fails on a control character, an unknown escape, a `\u`
-    /// without four hex digits or that is a lone surrogate, or no closing
-    /// quote. No UTF-8 check (serde_json's rule for a skipped string).
-    fn string_body(&mut self) -> Read<bool> {
+    /// Past the string whose opening `"` was consumed: whether it held an
+    /// escape, and whether a byte was not ASCII. Fails on a control
+    /// character, an unknown escape, a `\u` without four hex digits or that
+    /// is a lone surrogate, or no closing quote. No UTF-8 check (serde_json's
+    /// rule for a skipped string).
+    fn string_body(&mut self) -> Read<Scanned> {
         let mut escaped = false;
+        let mut bytes = 0;
         loop {
-            self.skip_plain();
+            bytes |= self.skip_plain();
             match self.text.get(self.at) {
                 Some(b'"') => {
                     self.at += 1;
-                    return Ok(escaped);
+                    return Ok(Scanned {
+                        escaped,
+                        ascii: bytes < 0x80,
+                    });
                 }
                 Some(b'\\') => {
                     escaped = true;
@@ -156,12 +184,27 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// Advances to the next `"`, `\` or control character (or the end),
-    /// eight bytes at a time (the bit trick serde_json's reader uses).
-    fn skip_plain(&mut self) {
+    /// Advances to the next `"`, `\` or control character (or the end):
+    /// byte by byte for the first [`SHORT`] bytes (names and most values
+    /// are shorter), then eight bytes at a time (the bit trick serde_json's
+    /// reader uses). Gives the bytes passed or-ed together (the high bit:
+    /// not ASCII).
+    fn skip_plain(&mut self) -> u8 {
         const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
         const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
         let text = self.text;
+        let mut seen = 0;
+        let short_end = self.at + SHORT;
+        while let Some(&b) = text.get(self.at) {
+            if SPECIAL[usize::from(b)] {
+                return seen;
+            }
+            seen |= b;
+            self.at += 1;
+            if self.at == short_end {
+                break;
+            }
+        }
         while let Some(chunk) = text.get(self.at..self.at + 8) {
             let mut bytes = [0; 8];
             bytes.copy_from_slice(chunk);
@@ -175,14 +218,19 @@ impl<'a> Cursor<'a> {
             if quote | backslash | control != 0 {
                 break;
             }
+            if x & HIGH != 0 {
+                seen |= 0x80;
+            }
             self.at += 8;
         }
         while let Some(&b) = text.get(self.at) {
-            if b == b'"' || b == b'\\' || b < 0x20 {
-                return;
+            if SPECIAL[usize::from(b)] {
+                break;
             }
+            seen |= b;
             self.at += 1;
         }
+        seen
     }
 
     /// One escape, after its `\`.
@@ -277,9 +325,9 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Read<Cow<'a, str>> {
         self.expect(b'"')?;
         let start = self.at;
-        let escaped = self.string_body()?;
+        let scanned = self.string_body()?;
         let raw = &self.text[start..self.at - 1];
-        if escaped {
+        if scanned.escaped {
             let quoted = &self.text[start - 1..self.at];
             Ok(Cow::Owned(serde_json::from_slice::<String>(quoted)?))
         } else {
@@ -287,6 +335,24 @@ impl<'a> Cursor<'a> {
                 std::str::from_utf8(raw).map_err(|_| Unreadable)?,
             ))
         }
+    }
+
+    /// A member's name, as [`Self::string`] reads it, and its index in
+    /// `names` (ASCII): compared as bytes, decoded only when it has an
+    /// escape, checked as UTF-8 only when it is not ASCII.
+    fn name(&mut self, names: &[&str]) -> Read<Option<usize>> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let scanned = self.string_body()?;
+        let raw = &self.text[start..self.at - 1];
+        if scanned.escaped {
+            let decoded = serde_json::from_slice::<String>(&self.text[start - 1..self.at])?;
+            return Ok(names.iter().position(|n| *n == decoded));
+        }
+        if !scanned.ascii {
+            std::str::from_utf8(raw).map_err(|_| Unreadable)?;
+        }
+        Ok(names.iter().position(|n| n.as_bytes() == raw))
     }
 
     fn boolean(&mut self) -> Read<bool> {
@@ -323,9 +389,9 @@ impl<'a> Cursor<'a> {
         }
         let mut seen = 0u32;
         loop {
-            let name = self.string()?;
+            let name = self.name(names)?;
             self.expect(b':')?;
-            match names.iter().position(|n| *n == name) {
+            match name {
                 Some(i) => {
                     // serde's derive: "duplicate field".
                     if seen & (1 << i) != 0 {
