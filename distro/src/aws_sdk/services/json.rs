@@ -7,9 +7,10 @@
 //! must be checked by serde_json's own rules (`Deserializer::ignore_value`:
 //! escapes and control characters in strings, no UTF-8 check there, the
 //! number grammar) — no JSON crate exposes a skip with those rules, and the
-//! iterating parser used before (jiter) spent ~900 instructions skipping
-//! GetItem's small `Key` object and ~1,800 on the whole read, about
-//! twice this scanner (docs/benchmarks.md). Strings are scanned eight bytes
+//! iterating parser used before (jiter) spent ~3,400 instructions on
+//! GetItem's request and response reads together (~900 of them skipping
+//! the small `Key` object), this scanner ~2,400 (docs/benchmarks.md).
+//! Strings are scanned byte by byte for their first bytes, then eight bytes
 //! at a time for `"`, `\` and control characters, as serde_json does.
 //!
 //! What is read is what serde's derive of these structs reads from a JSON
