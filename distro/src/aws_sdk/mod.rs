@@ -51,6 +51,7 @@
 //! match when the application resolves the same crate version), while the
 //! wire form is the same for every client version.
 
+mod names;
 mod services;
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -66,15 +67,16 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use aws_smithy_types::error::display::DisplayErrorContext;
-use opentelemetry::propagation::{Injector, TextMapPropagator};
-use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer};
+use std::borrow::Cow;
+use std::time::SystemTime;
+
+use opentelemetry::global::BoxedSpan;
+use opentelemetry::trace::{Span, SpanContext, SpanKind, Status, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use opentelemetry_semantic_conventions::attribute as semconv;
 
 pub use services::{EVENTBRIDGE_BUS_ATTRIBUTE, Service};
-
-use crate::xray::XrayPropagator;
 
 /// Instrumentation scope of the spans.
 pub const SCOPE: &str = "otel-aws-distro/aws-sdk";
@@ -96,7 +98,6 @@ pub struct AwsSdkInstrumentation {
     /// `None`: the global tracer provider, looked up per operation (so a
     /// client built before `init()` still reports).
     tracer: Option<SdkTracer>,
-    propagator: XrayPropagator,
 }
 
 impl AwsSdkInstrumentation {
@@ -118,63 +119,154 @@ impl AwsSdkInstrumentation {
         use opentelemetry::trace::TracerProvider as _;
         Self {
             tracer: Some(provider.tracer(SCOPE)),
-            propagator: XrayPropagator::new(),
         }
     }
 
-    fn start(&self, name: String, attrs: Vec<KeyValue>) -> Context {
-        let parent = Context::current();
-        match &self.tracer {
-            Some(t) => start_span(t, name, attrs, &parent),
-            None => start_span(&opentelemetry::global::tracer(SCOPE), name, attrs, &parent),
-        }
-    }
-
-    /// The `X-Amzn-Trace-Id` value for the operation's span.
-    fn header(&self, cx: &Context) -> Option<String> {
-        let mut one = OneHeader(None);
-        self.propagator.inject_context(cx, &mut one);
-        one.0
+    /// Starts the operation's span as a child of the current context, and
+    /// its `X-Amzn-Trace-Id` value: the one the X-Ray propagator injects
+    /// for a context holding that span (the parent's X-Ray header state
+    /// included), without building that context — the span is kept by
+    /// itself, not shared in a `Context` (no `Arc`, mutex or box around it:
+    /// nothing but this interceptor ever reads it, and nothing attaches it).
+    fn start(
+        &self,
+        name: Cow<'static, str>,
+        attrs: Vec<KeyValue>,
+    ) -> (OperationSpanRef, Option<String>) {
+        Context::map_current(|parent| {
+            let span = match &self.tracer {
+                Some(t) => OperationSpanRef::Sdk(start_span(t, name, attrs, parent)),
+                None => OperationSpanRef::Global(start_span(
+                    &opentelemetry::global::tracer(SCOPE),
+                    name,
+                    attrs,
+                    parent,
+                )),
+            };
+            let header = crate::xray::header_for_span(parent, span.span_context());
+            (span, header)
+        })
     }
 }
 
-fn start_span<T>(tracer: &T, name: String, attrs: Vec<KeyValue>, parent: &Context) -> Context
-where
-    T: Tracer,
-    T::Span: Send + Sync + 'static,
-{
-    let span = tracer
+fn start_span<T: Tracer>(
+    tracer: &T,
+    name: Cow<'static, str>,
+    attrs: Vec<KeyValue>,
+    parent: &Context,
+) -> T::Span {
+    tracer
         .span_builder(name)
         .with_kind(SpanKind::Client)
         .with_attributes(attrs)
-        .start_with_context(tracer, parent);
-    parent.with_span(span)
+        .start_with_context(tracer, parent)
 }
 
-/// Captures the one header the X-Ray propagator writes.
-struct OneHeader(Option<String>);
+/// The operation's span: the SDK's own type when the interceptor was given
+/// a provider, the global API's boxed one otherwise.
+// One per operation, itself boxed in the config bag: boxing the larger
+// variant again would add an allocation per span.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum OperationSpanRef {
+    Sdk(opentelemetry_sdk::trace::Span),
+    Global(BoxedSpan),
+}
 
-impl Injector for OneHeader {
-    fn set(&mut self, key: &str, value: String) {
-        if key.eq_ignore_ascii_case(TRACE_HEADER) {
-            self.0 = Some(value);
+/// Each method is the inner span's.
+impl Span for OperationSpanRef {
+    fn add_event_with_timestamp<T>(
+        &mut self,
+        name: T,
+        timestamp: SystemTime,
+        attributes: Vec<KeyValue>,
+    ) where
+        T: Into<Cow<'static, str>>,
+    {
+        match self {
+            Self::Sdk(s) => s.add_event_with_timestamp(name, timestamp, attributes),
+            Self::Global(s) => s.add_event_with_timestamp(name, timestamp, attributes),
+        }
+    }
+
+    fn span_context(&self) -> &SpanContext {
+        match self {
+            Self::Sdk(s) => s.span_context(),
+            Self::Global(s) => s.span_context(),
+        }
+    }
+
+    fn is_recording(&self) -> bool {
+        match self {
+            Self::Sdk(s) => s.is_recording(),
+            Self::Global(s) => s.is_recording(),
+        }
+    }
+
+    fn set_attribute(&mut self, attribute: KeyValue) {
+        match self {
+            Self::Sdk(s) => s.set_attribute(attribute),
+            Self::Global(s) => s.set_attribute(attribute),
+        }
+    }
+
+    fn set_attributes(&mut self, attributes: impl IntoIterator<Item = KeyValue>) {
+        match self {
+            Self::Sdk(s) => s.set_attributes(attributes),
+            Self::Global(s) => s.set_attributes(attributes),
+        }
+    }
+
+    fn set_status(&mut self, status: Status) {
+        match self {
+            Self::Sdk(s) => s.set_status(status),
+            Self::Global(s) => s.set_status(status),
+        }
+    }
+
+    fn update_name<T>(&mut self, new_name: T)
+    where
+        T: Into<Cow<'static, str>>,
+    {
+        match self {
+            Self::Sdk(s) => s.update_name(new_name),
+            Self::Global(s) => s.update_name(new_name),
+        }
+    }
+
+    fn add_link(&mut self, span_context: SpanContext, attributes: Vec<KeyValue>) {
+        match self {
+            Self::Sdk(s) => s.add_link(span_context, attributes),
+            Self::Global(s) => s.add_link(span_context, attributes),
+        }
+    }
+
+    fn end_with_timestamp(&mut self, timestamp: SystemTime) {
+        match self {
+            Self::Sdk(s) => s.end_with_timestamp(timestamp),
+            Self::Global(s) => s.end_with_timestamp(timestamp),
         }
     }
 }
 
-/// Attributes one span can carry: the four set at its start, a request's
-/// (six at most, DynamoDB `Query`) and the end's (eight at most: retries,
-/// resend count, status code, both request ids, a DynamoDB response's
-/// three). The span's vector is made this size at its start, so the later
-/// attributes go in without growing it.
-const SPAN_ATTRIBUTES: usize = 18;
+/// Room made in the span's attribute vector at its start: the four set
+/// then, a request's and the end's — twelve for the common operations
+/// (SQS `SendMessage`: 4 + 4 + 3 + 1; DynamoDB `GetItem`/`PutItem`: 8; S3
+/// `GetObject`: 9), so they go in without growing it. At most 18 (DynamoDB
+/// `Query` with every request and response member, after a retry) grow it
+/// once. Not 18 for all: the vector is freed on the batch processor's
+/// thread, so each span's is a fresh allocation from the caller's arena,
+/// and above ~1 KiB (18 attributes) glibc takes it from its sorted large
+/// bins (~900 instructions per call against ~150, docs/benchmarks.md).
+const SPAN_ATTRIBUTES: usize = 12;
 
 /// The operation's span and what the later hooks need, kept in the
-/// operation's config bag from `read_before_serialization` to
-/// `read_after_execution`.
-#[derive(Debug, Clone)]
+/// interceptor state of the operation's config bag from
+/// `read_before_serialization` to `read_after_execution` (the span is
+/// ended there, or when the bag is dropped with the operation).
+#[derive(Debug)]
 struct OperationSpan {
-    cx: Context,
+    span: OperationSpanRef,
     service: Service,
     /// The SDK's service and operation names (the generated client's
     /// static strings: cloning it copies two pointers).
@@ -214,30 +306,23 @@ impl Intercept for AwsSdkInstrumentation {
             .cloned()
             .unwrap_or_else(|| Metadata::new("Unknown", "AWS"));
         let service = Service::of(metadata.service());
+        let names = names::operation(metadata.service(), metadata.name());
         let mut attrs = Vec::with_capacity(SPAN_ATTRIBUTES);
         attrs.push(KeyValue::new(RPC_SYSTEM, "aws-api"));
         if let Some(region) = cfg.load::<aws_types::region::Region>() {
             attrs.push(KeyValue::new(
                 semconv::CLOUD_REGION,
-                region.as_ref().to_owned(),
+                StringValue::from(names::region(region.as_ref())),
             ));
         }
-        attrs.push(KeyValue::new(
-            RPC_SERVICE,
-            match service.id() {
-                Some(id) => StringValue::from(id),
-                None => StringValue::from(metadata.service().to_owned()),
-            },
-        ));
+        attrs.push(KeyValue::new(RPC_SERVICE, StringValue::from(names.service)));
         attrs.push(KeyValue::new(
             semconv::RPC_METHOD,
-            metadata.name().to_owned(),
+            StringValue::from(names.method),
         ));
-        let name = format!("{}.{}", metadata.service(), metadata.name());
-        let cx = self.start(name, attrs);
-        let header = self.header(&cx);
+        let (span, header) = self.start(names.span, attrs);
         cfg.interceptor_state().store_put(OperationSpan {
-            cx,
+            span,
             service,
             metadata,
             header,
@@ -274,22 +359,21 @@ impl Intercept for AwsSdkInstrumentation {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(op) = cfg.load::<OperationSpan>() else {
-            return Ok(());
-        };
-        let request = context.request_mut();
         // The request attributes once, on the first attempt rather than
         // before the retry loop: the endpoint (S3 bucket host, Lambda path)
         // is resolved per attempt.
         let first = cfg
             .load::<RequestAttempts>()
             .is_none_or(|a| a.attempts() <= 1);
-        let span = op.cx.span();
-        if first && span.is_recording() {
+        let Some(op) = cfg.get_mut_from_interceptor_state::<OperationSpan>() else {
+            return Ok(());
+        };
+        let request = context.request_mut();
+        if first && op.span.is_recording() {
             let mut attrs = Vec::new();
             services::request_attributes(op.service, op.metadata.name(), request, &mut attrs);
             if !attrs.is_empty() {
-                span.set_attributes(attrs);
+                op.span.set_attributes(attrs);
             }
         }
         if let Some(header) = &op.header {
@@ -306,13 +390,13 @@ impl Intercept for AwsSdkInstrumentation {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(op) = cfg.load::<OperationSpan>() else {
+        let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
+        let Some(op) = cfg.get_mut_from_interceptor_state::<OperationSpan>() else {
             return Ok(());
         };
-        let span = op.cx.span();
+        let span = &mut op.span;
         if span.is_recording() {
             let mut attrs = Vec::with_capacity(8);
-            let attempts = cfg.load::<RequestAttempts>().map_or(1, |a| a.attempts());
             let retries = i64::from(attempts.saturating_sub(1));
             attrs.push(KeyValue::new(crate::translate::RETRIES_ATTRIBUTE, retries));
             if retries > 0 {
@@ -324,14 +408,11 @@ impl Intercept for AwsSdkInstrumentation {
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(r.status().as_u16()),
                 ));
-                let headers = r.headers();
-                if let Some(id) = headers
-                    .get("x-amzn-requestid")
-                    .or_else(|| headers.get("x-amz-request-id"))
-                {
+                let ids = RequestIds::of(r.headers());
+                if let Some(id) = ids.request_id() {
                     attrs.push(KeyValue::new(semconv::AWS_REQUEST_ID, id.to_owned()));
                 }
-                if let Some(id) = headers.get("x-amz-id-2") {
+                if let Some(id) = ids.extended.flatten() {
                     attrs.push(KeyValue::new(
                         semconv::AWS_EXTENDED_REQUEST_ID,
                         id.to_owned(),
@@ -371,6 +452,44 @@ impl Intercept for AwsSdkInstrumentation {
     }
 }
 
+/// The request ids of a response's headers, found in one pass over them
+/// rather than a lookup per name (each lookup parses and hashes the name:
+/// ~150 instructions, against a few per header to compare names that are
+/// already lower case). Each is what `Headers::get` gives: the first value
+/// of the name, `None` inside when that value is not UTF-8.
+#[derive(Debug, Default, PartialEq)]
+struct RequestIds<'a> {
+    /// `x-amzn-requestid` (JSON and query protocols).
+    amzn: Option<Option<&'a str>>,
+    /// `x-amz-request-id` (S3).
+    amz: Option<Option<&'a str>>,
+    /// `x-amz-id-2` (S3's extended id).
+    extended: Option<Option<&'a str>>,
+}
+
+impl<'a> RequestIds<'a> {
+    fn of(headers: &'a aws_smithy_runtime_api::http::Headers) -> Self {
+        let mut ids = Self::default();
+        for (name, value) in headers.iter_bytes() {
+            let slot = match name {
+                "x-amzn-requestid" => &mut ids.amzn,
+                "x-amz-request-id" => &mut ids.amz,
+                "x-amz-id-2" => &mut ids.extended,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(std::str::from_utf8(value).ok());
+            }
+        }
+        ids
+    }
+
+    /// `aws.request_id`: `x-amzn-requestid`, else `x-amz-request-id`.
+    fn request_id(&self) -> Option<&'a str> {
+        self.amzn.flatten().or(self.amz.flatten())
+    }
+}
+
 /// `error.type`: the service's error code when it answered, else what
 /// failed (semantic conventions: a low-cardinality identifier).
 fn error_type<E>(
@@ -402,4 +521,93 @@ fn error_type<E>(
         "_OTHER"
     }
     .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use opentelemetry::propagation::TextMapPropagator;
+    use opentelemetry::trace::TraceContextExt;
+
+    use super::*;
+    use crate::xray::XrayPropagator;
+
+    /// The header kept with the span is what the X-Ray propagator injects
+    /// for a context holding the span: sampled or not, the deferred
+    /// decision, the incoming header's extra fields (`Lineage`) carried on.
+    #[test]
+    fn the_header_is_the_propagators_for_a_context_holding_the_span() {
+        let provider = SdkTracerProvider::builder().build();
+        let instrumentation = AwsSdkInstrumentation::with_tracer_provider(&provider);
+        let propagator = XrayPropagator::new();
+        let incoming = [
+            None,
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"),
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"),
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?"),
+            Some(
+                "Root=1-58406520-a006649127e371903a2de979;Parent=4c721bf33e3caf8f;Sampled=0;Lineage=1:a87bd80c:1",
+            ),
+            Some("Root=1-58406520-a006649127e371903a2de979;Sampled=1;Foo=bar"),
+        ];
+        for header in incoming {
+            let carrier: HashMap<String, String> = header
+                .map(|h| HashMap::from([(TRACE_HEADER.to_owned(), h.to_owned())]))
+                .unwrap_or_default();
+            let parent = propagator.extract(&carrier);
+            let _attached = parent.clone().attach();
+            let (span, ours) = instrumentation.start(Cow::Borrowed("DynamoDB.GetItem"), vec![]);
+            let holding = parent.with_remote_span_context(span.span_context().clone());
+            let mut injected = HashMap::new();
+            propagator.inject_context(&holding, &mut injected);
+            assert_eq!(ours.as_ref(), injected.get(TRACE_HEADER), "{header:?}");
+            assert!(ours.is_some());
+            if let Some(h) = header
+                && h.contains("Lineage")
+            {
+                assert!(ours.is_some_and(|o| o.ends_with(";Lineage=1:a87bd80c:1")));
+            }
+        }
+    }
+
+    /// One pass over the headers gives what a lookup per name gives.
+    #[test]
+    fn request_ids_are_the_first_value_of_each_name() {
+        use aws_smithy_runtime_api::http::Headers;
+        let cases: &[&[(&str, &[u8])]] = &[
+            &[],
+            &[("x-amzn-requestid", b"A")],
+            &[("x-amz-request-id", b"B"), ("x-amz-id-2", b"C")],
+            &[("x-amz-request-id", b"B"), ("x-amzn-requestid", b"A")],
+            &[("x-amzn-requestid", b"A1"), ("x-amzn-requestid", b"A2")],
+            &[("x-amzn-requestid", b"\xff"), ("x-amz-request-id", b"B")],
+            &[("x-amzn-requestid", b"\xff"), ("x-amzn-requestid", b"A2")],
+            &[
+                ("content-type", b"x"),
+                ("X-Amz-Id-2", b"C"),
+                ("x-amz-id-2", b"D"),
+            ],
+        ];
+        for case in cases {
+            let mut map = http::HeaderMap::new();
+            for (name, value) in *case {
+                map.append(
+                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    http::HeaderValue::from_bytes(value).unwrap(),
+                );
+            }
+            let headers = Headers::try_from(map).unwrap();
+            let ids = RequestIds::of(&headers);
+            let by_lookup = headers
+                .get("x-amzn-requestid")
+                .or_else(|| headers.get("x-amz-request-id"));
+            assert_eq!(ids.request_id(), by_lookup, "{case:?}");
+            assert_eq!(
+                ids.extended.flatten(),
+                headers.get("x-amz-id-2"),
+                "{case:?}"
+            );
+        }
+    }
 }

@@ -18,6 +18,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use aws_smithy_runtime_api::http::{Request, Response};
 use aws_smithy_types::body::SdkBody;
@@ -184,8 +185,14 @@ struct JsonResponse<'a> {
     arn: Option<Cow<'a, str>>,
 }
 
+/// `Headers::get("content-type")`, by the parsed name: a lookup by a
+/// string parses and hashes the name first (~250 instructions a call).
 fn content_type(headers: &aws_smithy_runtime_api::http::Headers) -> &str {
-    headers.get("content-type").unwrap_or_default()
+    headers
+        .get_all_bytes_by_name(&http::header::CONTENT_TYPE)
+        .next()
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .unwrap_or_default()
 }
 
 fn string_array<'a>(items: impl IntoIterator<Item = Cow<'a, str>>) -> Value {
@@ -538,7 +545,7 @@ pub(super) fn carry_in_messages(
     *request.body_mut() = SdkBody::from(bytes);
     request
         .headers_mut()
-        .insert("content-length", len.to_string());
+        .insert(http::header::CONTENT_LENGTH, len.to_string());
 }
 
 /// SendMessage's common case without parsing the body at all (a full
@@ -565,7 +572,14 @@ fn splice_sqs_trace_header(body: &[u8], header: &str) -> Option<Vec<u8>> {
     if body[open] != b'{' || body[close] != b'}' {
         return None;
     }
-    if memchr::memmem::find(body, KEY).is_some() || memchr::memmem::find(body, b"\\u").is_some() {
+    // The name's searcher is built once (building it per call was ~1,000
+    // instructions: more than the search); `\u` is found as each `\`
+    // followed by `u`.
+    static FIND_KEY: LazyLock<memchr::memmem::Finder<'static>> =
+        LazyLock::new(|| memchr::memmem::Finder::new(KEY));
+    if FIND_KEY.find(body).is_some()
+        || memchr::memchr_iter(b'\\', body).any(|i| body.get(i + 1) == Some(&b'u'))
+    {
         return None;
     }
     let rest = &body[open + 1..];

@@ -20,5 +20,7 @@ mod state;
 pub use decode::{DecodedHeader, decode_trace_header};
 pub use header::{TraceHeader, parse_xray_trace_id, xray_trace_id};
 pub use id::XrayIdGenerator;
+#[cfg(feature = "aws-sdk")]
+pub(crate) use propagator::header_for_span;
 pub use propagator::{LAMBDA_TRACE_ENV, XRAY_HEADER, XrayPropagator};
 pub use state::{header_extras, is_deferred};

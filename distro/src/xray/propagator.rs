@@ -197,8 +197,14 @@ pub(crate) fn context_with_header(cx: &Context, header: TraceHeader) -> Context 
 
 /// The header value to inject for the span in `cx`, if it is valid.
 pub(crate) fn header_for(cx: &Context) -> Option<String> {
-    let span = cx.span();
-    let sc = span.span_context();
+    header_for_span(cx, cx.span().span_context())
+}
+
+/// The header value to inject for a span `sc` started in `cx` (its parent's
+/// context, whose X-Ray header state the span inherits), if it is valid:
+/// what [`header_for`] gives for `cx` with that span in it, without
+/// building that context.
+pub(crate) fn header_for_span(cx: &Context, sc: &SpanContext) -> Option<String> {
     if !sc.is_valid() {
         return None;
     }

@@ -106,7 +106,7 @@ fn serde_response(body: &[u8]) -> Option<JsonResponse<'_>> {
 }
 
 /// Whether the body has a lone surrogate escape (grammatical JSON, but no
-/// Unicode text): jiter refuses it even in a value it skips, serde_json only
+/// Unicode text): the scan refuses it even in a value it skips, serde_json only
 /// where it reads a string (json.rs). The one pair the tests write is not.
 fn lone_surrogate(body: &[u8]) -> bool {
     let text = String::from_utf8_lossy(body).replace(r"\ud83d\ude00", "");
@@ -275,7 +275,7 @@ fn scan_reads_what_serde_reads() {
     // Where the two differ (json.rs): a top-level array of the 15 members is
     // read by position by serde's derive, as no AWS body is meant; a lone
     // surrogate in a skipped string; a skipped value nested deeper than
-    // jiter's 200 levels (serde skips any depth).
+    // the scan's 200 levels (serde skips any depth).
     let all = format!(r#"["t"{}]"#, ",null".repeat(14));
     assert!(serde_request(all.as_bytes()).is_some());
     assert_eq!(JsonRequest::scan(all.as_bytes()), None);
