@@ -1,8 +1,9 @@
 //! Splitting a batch so each request stays inside the endpoint limits
 //! (spec: 10,000 spans and 5 MB uncompressed per request, 200 KB per span).
 //!
-//! Sizes are protobuf encoded sizes (`prost::Message::encoded_len`, exact
-//! for each span); per-group overheads are counted with worst-case length
+//! Sizes are protobuf encoded sizes, exact for each span (prost's
+//! `encoded_len`, or the traces encoder's measuring walk in
+//! [`split_measured`]); per-group overheads are counted with worst-case length
 //! prefixes, so the encoded size of every produced request is at most the
 //! limit. OTLP/JSON bodies are larger than protobuf; the HTTP exporter checks
 //! the real body and halves a request that is still too large.
