@@ -292,6 +292,11 @@ pub fn encode_traces(req: &ExportTraceServiceRequest) -> Vec<u8> {
 /// do not fit `req` (measured for another request) are detected after the
 /// write, and the request is then encoded by prost instead.
 pub fn encode_measured(req: &ExportTraceServiceRequest, lengths: &TraceLengths) -> Vec<u8> {
+    write(req, lengths).unwrap_or_else(|| req.encode_to_vec())
+}
+
+/// The write pass; `None` when `lengths` do not fit `req`.
+fn write(req: &ExportTraceServiceRequest, lengths: &TraceLengths) -> Option<Vec<u8>> {
     let mut w = Writer {
         buf: Vec::with_capacity(lengths.total),
         slots: &lengths.slots,
@@ -300,10 +305,7 @@ pub fn encode_measured(req: &ExportTraceServiceRequest, lengths: &TraceLengths) 
     for rs in &req.resource_spans {
         w.resource_spans(rs);
     }
-    if w.next != lengths.slots.len() || w.buf.len() != lengths.total {
-        return req.encode_to_vec();
-    }
-    w.buf
+    (w.next == lengths.slots.len() && w.buf.len() == lengths.total).then_some(w.buf)
 }
 
 /// The write pass: reads the recorded lengths in the order they were recorded.
