@@ -2,10 +2,8 @@
 
 use std::io::Write;
 
+use super::{Compression, ExportError, GzipLevel, OtlpBatch, Protocol};
 use bytes::Bytes;
-use prost::Message;
-
-use super::{Compression, ExportError, GzipLevel, Protocol};
 
 /// An encoded request body, ready to sign and send.
 #[derive(Clone, Debug)]
@@ -20,9 +18,12 @@ pub struct EncodedBody {
     pub content_encoding: Option<&'static str>,
 }
 
+/// `Content-Type` of a protobuf body.
+const PROTOBUF: &str = "application/x-protobuf";
+
 /// Encodes `req` (any signal's export request) as protobuf or OTLP/JSON, then compresses it (gzip at
 /// [`GzipLevel::DEFAULT`]).
-pub fn encode_request<M: Message + serde::Serialize>(
+pub fn encode_request<M: OtlpBatch>(
     req: &M,
     protocol: Protocol,
     compression: Compression,
@@ -31,19 +32,39 @@ pub fn encode_request<M: Message + serde::Serialize>(
 }
 
 /// [`encode_request`] with the gzip level to use when `compression` is gzip.
-pub fn encode_request_with_level<M: Message + serde::Serialize>(
+/// Protobuf comes from [`OtlpBatch::encode_protobuf`] (traces: each nested
+/// length computed once, [`super::encode_traces`]).
+pub fn encode_request_with_level<M: OtlpBatch>(
     req: &M,
     protocol: Protocol,
     compression: Compression,
     level: GzipLevel,
 ) -> Result<EncodedBody, ExportError> {
     let (raw, content_type) = match protocol {
-        Protocol::HttpProtobuf => (req.encode_to_vec(), "application/x-protobuf"),
+        Protocol::HttpProtobuf => (req.encode_protobuf(), PROTOBUF),
         Protocol::HttpJson => (
             serde_json::to_vec(req).map_err(|e| ExportError::Encode(e.to_string()))?,
             "application/json",
         ),
     };
+    finish_body(raw, content_type, compression, level)
+}
+
+/// The body of protobuf bytes already encoded (`raw`), compressed as asked.
+pub(crate) fn protobuf_body(
+    raw: Vec<u8>,
+    compression: Compression,
+    level: GzipLevel,
+) -> Result<EncodedBody, ExportError> {
+    finish_body(raw, PROTOBUF, compression, level)
+}
+
+fn finish_body(
+    raw: Vec<u8>,
+    content_type: &'static str,
+    compression: Compression,
+    level: GzipLevel,
+) -> Result<EncodedBody, ExportError> {
     let uncompressed_len = raw.len();
     match compression {
         Compression::None => Ok(EncodedBody {
@@ -83,6 +104,7 @@ pub(crate) mod tests {
     use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
     use opentelemetry_proto::tonic::resource::v1::Resource;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+    use prost::Message;
     use std::io::Read;
 
     pub(crate) fn span(name: &str, attr_len: usize) -> Span {

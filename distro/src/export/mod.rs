@@ -42,6 +42,7 @@ mod encode;
 mod endpoint;
 mod file;
 mod otlp_http;
+mod proto_traces;
 mod response;
 pub(crate) mod retry;
 mod sdk_exporters;
@@ -64,13 +65,14 @@ pub(crate) use endpoint::check_sdk_client_target;
 pub use endpoint::{AwsEndpoint, AwsEndpointKind, detect_aws_endpoint};
 pub use file::FileExporter;
 pub use otlp_http::OtlpHttpExporter;
+pub use proto_traces::{TraceLengths, encode_measured, encode_traces};
 pub use retry::{TokioSleep, backoff_ceiling, parse_retry_after};
 pub use sdk_exporters::{ProtoLogExporter, ProtoMetricExporter};
 pub use signals::{OtlpBatch, metric_points};
 pub use sigv4::{SigningTarget, sign_request};
 pub use span_exporter::{ProtoSpanExporter, SampledOnly, batch_processor};
 pub use span_otlp::{resource_spans, resource_spans_with_headroom};
-pub use split::{SplitResult, span_count, split_request};
+pub use split::{SplitResult, span_count, split_measured, split_request};
 pub use stats::{ExportStats, ExportStatsSnapshot};
 
 /// Future returned by [`BatchExporter::export`].

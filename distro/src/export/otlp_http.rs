@@ -23,19 +23,20 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use crate::config::redact::RedactedUrl;
 
 use super::credentials::CachedCredentials;
-use super::encode::{EncodedBody, encode_request_with_level};
+use super::encode::{EncodedBody, encode_request_with_level, protobuf_body};
 use super::endpoint::{AwsEndpointKind, detect_aws_endpoint};
+use super::proto_traces::encode_measured;
 use super::response::{
     describe_transport_error, error_message, is_expired_credentials, is_retryable, read_limited,
 };
 use super::retry::{Attempt, TokioSleep, parse_retry_after, run_with_retry};
 use super::signals::OtlpBatch;
 use super::sigv4::{SigningTarget, sign_request};
-use super::split::split_request;
+use super::split::{split_measured, split_request};
 use super::stats::ExportStats;
 use super::{
     BatchExporter, ExportConfigError, ExportError, ExportFuture, ExportOutcome, OtlpHttpConfig,
-    Signing,
+    Protocol, Signing,
 };
 
 /// Headers the exporter sets (and signs) itself; user values are ignored.
@@ -251,7 +252,19 @@ impl OtlpHttpExporter {
         if self.shut_down.load(Ordering::Relaxed) {
             return Err(ExportError::Shutdown);
         }
-        let split = split_request(batch, &self.cfg.limits);
+        // Protobuf: the encoder's one measuring walk sizes the split, and a
+        // batch within the limits (the common case) is encoded from it.
+        let (split, first_raw) = match self.cfg.protocol {
+            Protocol::HttpProtobuf => {
+                let (split, lengths) = split_measured(batch, &self.cfg.limits);
+                let raw = lengths.and_then(|l| {
+                    let first = split.requests.first()?;
+                    Some(encode_measured(first, &l))
+                });
+                (split, raw)
+            }
+            Protocol::HttpJson => (split_request(batch, &self.cfg.limits), None),
+        };
         if split.dropped_spans > 0 {
             tracing::warn!(
                 dropped = split.dropped_spans,
@@ -260,7 +273,7 @@ impl OtlpHttpExporter {
             );
             ExportStats::add(&self.stats.spans_dropped, split.dropped_spans);
         }
-        self.send_all(split.requests.into(), split.dropped_spans)
+        self.send_all(split.requests.into(), split.dropped_spans, first_raw)
             .await
     }
 
@@ -273,15 +286,17 @@ impl OtlpHttpExporter {
         if batch.items() == 0 {
             return Ok(ExportOutcome::default());
         }
-        self.send_all(VecDeque::from([batch]), 0).await
+        self.send_all(VecDeque::from([batch]), 0, None).await
     }
 
     /// Encodes and sends each request, halving those over the request size
     /// limit, with retries; `dropped` items were already refused.
+    /// `first_raw`: the first request already encoded as protobuf.
     async fn send_all<B: OtlpBatch>(
         &self,
         mut queue: VecDeque<B>,
         dropped: u64,
+        mut first_raw: Option<Vec<u8>>,
     ) -> Result<ExportOutcome, ExportError> {
         let mut outcome = ExportOutcome {
             spans_dropped: dropped,
@@ -289,12 +304,16 @@ impl OtlpHttpExporter {
         };
         while let Some(req) = queue.pop_front() {
             let spans = req.items() as u64;
-            let body = match encode_request_with_level(
-                &req,
-                self.cfg.protocol,
-                self.cfg.compression,
-                self.cfg.gzip_level,
-            ) {
+            let encoded = match first_raw.take() {
+                Some(raw) => protobuf_body(raw, self.cfg.compression, self.cfg.gzip_level),
+                None => encode_request_with_level(
+                    &req,
+                    self.cfg.protocol,
+                    self.cfg.compression,
+                    self.cfg.gzip_level,
+                ),
+            };
+            let body = match encoded {
                 Ok(body) => body,
                 Err(err) => return Err(self.fail(err, spans, &queue)),
             };

@@ -31,6 +31,12 @@ pub trait OtlpBatch: prost::Message + serde::Serialize + Default + Clone + Send 
     /// it holds one item or less).
     fn halve(self) -> Option<[Self; 2]>;
 
+    /// The request as protobuf: prost's `encode_to_vec`, or the same bytes
+    /// from a faster encoder (traces: [`super::encode_traces`]).
+    fn encode_protobuf(&self) -> Vec<u8> {
+        self.encode_to_vec()
+    }
+
     /// Items the destination rejected in its (protobuf or JSON) answer, and its message.
     fn rejected(json: bool, body: &[u8]) -> Option<(u64, String)>;
 }
@@ -116,6 +122,10 @@ impl OtlpBatch for ExportTraceServiceRequest {
 
     fn halve(self) -> Option<[Self; 2]> {
         super::split::halve(self)
+    }
+
+    fn encode_protobuf(&self) -> Vec<u8> {
+        super::encode_traces(self)
     }
 
     fn rejected(json: bool, body: &[u8]) -> Option<(u64, String)> {

@@ -136,7 +136,8 @@ pub fn encode_otlp(sampled: bool, request: &ExportTraceServiceRequest) -> Vec<u8
     } else {
         UNSAMPLED_PREFIX
     };
-    let body = base64::engine::general_purpose::STANDARD.encode(request.encode_to_vec());
+    let body =
+        base64::engine::general_purpose::STANDARD.encode(crate::export::encode_traces(request));
     let mut out = Vec::with_capacity(HEADER_LINE.len() + prefix.len() + body.len());
     out.extend_from_slice(HEADER_LINE.as_bytes());
     out.extend_from_slice(prefix.as_bytes());
