@@ -165,6 +165,8 @@ impl Sidecar {
             }
         }
         let mut otlp_sinks: BTreeMap<String, Sinks> = BTreeMap::new();
+        // Per OTLP receiver: the most attribute room a pipeline it feeds wants.
+        let mut headroom: BTreeMap<String, usize> = BTreeMap::new();
         for (name, section) in cfg.pipelines() {
             let pipeline =
                 Pipeline::start(name, section, cfg, &telemetry, &creds, &opts.env).await?;
@@ -174,6 +176,8 @@ impl Sidecar {
                 match cfg.receivers.get(id) {
                     Some(Receiver::Otlp(_)) => {
                         // Started once below, with the sinks of every signal using it.
+                        let room = headroom.entry(id.clone()).or_default();
+                        *room = (*room).max(pipeline.span_attribute_headroom());
                         let sinks = otlp_sinks.entry(id.clone()).or_default();
                         let sink = Arc::new(sink);
                         *sinks = match pipeline.signal() {
@@ -235,6 +239,7 @@ impl Sidecar {
                 // Open to the task's containers: close stalled and half-open peers.
                 idle_timeout: Some(receiver::DEFAULT_IDLE_TIMEOUT),
                 request_timeout: Some(receiver::DEFAULT_REQUEST_TIMEOUT),
+                span_attribute_headroom: headroom.get(&id).copied().unwrap_or(0),
                 ..ReceiverConfig::default()
             };
             if let Some(max) = o

@@ -30,8 +30,9 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(60);
 /// `aws.local.environment`), six on a typical CLIENT span (plus
 /// `aws.remote.service`, `aws.remote.operation`). The SDK edge leaves this
 /// much room in each span's attribute vector so writing them does not
-/// reallocate it.
-const SPAN_ATTRIBUTE_HEADROOM: usize = 6;
+/// reallocate it; so does the sidecar's receiver when a pipeline it feeds
+/// runs the `awsapplicationsignals` processor.
+pub const SPAN_ATTRIBUTE_HEADROOM: usize = 6;
 
 /// A [`BatchExporter`] that puts the Application Signals attributes on each
 /// batch, then hands it to `inner`. With several exporters only one records

@@ -42,7 +42,7 @@ mod encode;
 mod endpoint;
 mod file;
 mod otlp_http;
-mod proto_traces;
+pub(crate) mod proto_traces;
 mod response;
 pub(crate) mod retry;
 mod sdk_exporters;

@@ -337,7 +337,7 @@ fn lengths_of_another_request_fall_back_to_prost() {
 pub(crate) struct Gen(pub(crate) u64);
 
 impl Gen {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -345,7 +345,7 @@ impl Gen {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: u64) -> usize {
+    pub(crate) fn below(&mut self, n: u64) -> usize {
         (self.next() % n) as usize
     }
 

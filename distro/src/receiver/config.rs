@@ -44,6 +44,10 @@ pub struct ReceiverConfig {
     pub request_timeout: Option<Duration>,
     /// Concurrent gRPC streams one connection may open (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`).
     pub max_concurrent_streams: u32,
+    /// Room left in each received span's attribute vector for attributes a
+    /// processor downstream adds (the sidecar's `awsapplicationsignals`), so
+    /// writing them does not reallocate the vector. 0 (the default): none.
+    pub span_attribute_headroom: usize,
 }
 
 impl ReceiverConfig {
@@ -69,6 +73,7 @@ impl Default for ReceiverConfig {
             idle_timeout: None,
             request_timeout: None,
             max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            span_attribute_headroom: 0,
         }
     }
 }

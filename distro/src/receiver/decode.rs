@@ -1,6 +1,7 @@
 //! Body → the signal's export request ([`ExportTraceServiceRequest`],
 //! [`ExportMetricsServiceRequest`], [`ExportLogsServiceRequest`]), once: gzip with a decompressed-size
-//! limit, protobuf straight from the received `Bytes` with prost, OTLP/JSON
+//! limit, protobuf straight from the received `Bytes` (traces with
+//! [`decode_traces`](super::proto_traces::decode_traces), metrics and logs with prost), OTLP/JSON
 //! with opentelemetry-proto's serde (plus a lenient fallback), then id
 //! validation that removes unusable spans and reports them.
 
@@ -10,9 +11,9 @@ use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use prost::Message;
 
 use super::json_compat;
+use super::proto_traces::DecodeOptions;
 use super::signal::{Logs, Metrics, OtlpSignal, Traces};
 use super::sink::Encoding;
 
@@ -52,7 +53,7 @@ pub fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, DecodeError> {
 
 /// Decodes a binary protobuf `ExportTraceServiceRequest`.
 pub fn decode_protobuf(body: Bytes) -> Result<ExportTraceServiceRequest, DecodeError> {
-    decode_protobuf_of::<Traces>(body)
+    decode_protobuf_of::<Traces>(&body, DecodeOptions::default())
 }
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest` (hex ids, lowerCamelCase,
@@ -63,7 +64,7 @@ pub fn decode_json(body: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError
 
 /// Decodes a body in the given encoding (already decompressed).
 pub fn decode(body: Bytes, encoding: Encoding) -> Result<ExportTraceServiceRequest, DecodeError> {
-    decode_of::<Traces>(body, encoding)
+    decode_of::<Traces>(body, encoding, DecodeOptions::default())
 }
 
 /// Decodes an `ExportMetricsServiceRequest` in the given encoding.
@@ -71,7 +72,7 @@ pub fn decode_metrics(
     body: Bytes,
     encoding: Encoding,
 ) -> Result<ExportMetricsServiceRequest, DecodeError> {
-    decode_of::<Metrics>(body, encoding)
+    decode_of::<Metrics>(body, encoding, DecodeOptions::default())
 }
 
 /// Decodes an `ExportLogsServiceRequest` in the given encoding.
@@ -79,11 +80,14 @@ pub fn decode_logs(
     body: Bytes,
     encoding: Encoding,
 ) -> Result<ExportLogsServiceRequest, DecodeError> {
-    decode_of::<Logs>(body, encoding)
+    decode_of::<Logs>(body, encoding, DecodeOptions::default())
 }
 
-pub(crate) fn decode_protobuf_of<S: OtlpSignal>(body: Bytes) -> Result<S::Request, DecodeError> {
-    S::Request::decode(body)
+pub(crate) fn decode_protobuf_of<S: OtlpSignal>(
+    body: &[u8],
+    options: DecodeOptions,
+) -> Result<S::Request, DecodeError> {
+    S::decode_protobuf(body, options)
         .map_err(|e| DecodeError::Malformed(format!("invalid protobuf {}: {e}", S::REQUEST_NAME)))
 }
 
@@ -105,9 +109,10 @@ pub(crate) fn decode_json_of<S: OtlpSignal>(body: &[u8]) -> Result<S::Request, D
 pub(crate) fn decode_of<S: OtlpSignal>(
     body: Bytes,
     encoding: Encoding,
+    options: DecodeOptions,
 ) -> Result<S::Request, DecodeError> {
     match encoding {
-        Encoding::Protobuf => decode_protobuf_of::<S>(body),
+        Encoding::Protobuf => decode_protobuf_of::<S>(&body, options),
         Encoding::Json => decode_json_of::<S>(&body),
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::proto_traces::DecodeOptions;
 use super::signal::OtlpSignal;
 use super::sink::{Backpressure, RequestMeta, Sinks};
 use super::stats::ReceiverStats;
@@ -13,6 +14,8 @@ pub(crate) struct Shared {
     pub stats: Arc<ReceiverStats>,
     pub max_body_bytes: usize,
     pub request_timeout: Option<std::time::Duration>,
+    /// How protobuf bodies are decoded.
+    pub decode: DecodeOptions,
 }
 
 /// Validates `batch`, gives it to the signal's sink (unless no item is

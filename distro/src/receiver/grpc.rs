@@ -26,6 +26,7 @@ use tonic::codec::{Codec, CompressionEncoding, DecodeBuf, Decoder, EncodeBuf, En
 use tonic::{Code, Status};
 
 use super::deliver::{Shared, deliver};
+use super::proto_traces::DecodeOptions;
 use super::signal::{Logs, Metrics, OtlpSignal, Signal, Traces};
 use super::sink::{Backpressure, Encoding, RequestMeta, Reservation, Transport};
 use super::stats::ReceiverStats;
@@ -40,11 +41,13 @@ type Decoded<S> = (<S as OtlpSignal>::Request, usize);
 /// Prost codec whose decode errors are INVALID_ARGUMENT.
 struct OtlpCodec<S> {
     stats: Arc<ReceiverStats>,
+    decode: DecodeOptions,
     signal: PhantomData<S>,
 }
 
 struct OtlpDecoder<S> {
     stats: Arc<ReceiverStats>,
+    decode: DecodeOptions,
     signal: PhantomData<S>,
 }
 
@@ -63,6 +66,7 @@ impl<S: OtlpSignal> Codec for OtlpCodec<S> {
     fn decoder(&mut self) -> Self::Decoder {
         OtlpDecoder {
             stats: Arc::clone(&self.stats),
+            decode: self.decode,
             signal: PhantomData,
         }
     }
@@ -85,7 +89,9 @@ impl<S: OtlpSignal> Decoder for OtlpDecoder<S> {
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Decoded<S>>, Status> {
         use bytes::Buf;
         let len = src.remaining();
-        match S::Request::decode(src) {
+        // tonic's buffer hands the message over without a copy.
+        let body = src.copy_to_bytes(len);
+        match S::decode_protobuf(&body, self.decode) {
             Ok(req) => Ok(Some((req, len))),
             Err(e) => {
                 self.stats.malformed();
@@ -283,6 +289,7 @@ where
         shared.stats.request();
         let codec = OtlpCodec::<S> {
             stats: Arc::clone(&shared.stats),
+            decode: shared.decode,
             signal: PhantomData,
         };
         let mut grpc = tonic::server::Grpc::new(codec)

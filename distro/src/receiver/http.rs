@@ -276,7 +276,10 @@ async fn export<S: OtlpSignal>(
             raw
         };
         let body_bytes = plain.len();
-        Ok((decode::decode_of::<S>(plain, encoding)?, body_bytes))
+        Ok((
+            decode::decode_of::<S>(plain, encoding, shared.decode)?,
+            body_bytes,
+        ))
     }
     .await;
     let (batch, body_bytes) = match result {

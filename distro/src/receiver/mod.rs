@@ -41,6 +41,7 @@ mod deliver;
 mod grpc;
 mod http;
 mod json_compat;
+pub mod proto_traces;
 mod signal;
 mod sink;
 mod stats;
@@ -76,6 +77,7 @@ pub use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsService
 pub use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use self::deliver::Shared;
+use self::proto_traces::DecodeOptions;
 
 /// Why the receivers could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -269,6 +271,9 @@ pub async fn serve_signals(
         stats: Arc::clone(&stats),
         max_body_bytes: cfg.max_body_bytes,
         request_timeout: cfg.request_timeout,
+        decode: DecodeOptions {
+            span_attribute_headroom: cfg.span_attribute_headroom,
+        },
     });
     let (tx, rx) = watch::channel(false);
     let stop = Arc::new(tx);

@@ -18,6 +18,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::{ExponentialHistogramDataPoint, HistogramDataPoint};
 
 use super::decode::Validation;
+use super::proto_traces::{DecodeOptions, decode_traces};
 use super::sink::{Sink, Sinks};
 
 /// One of the three OTLP signals.
@@ -116,6 +117,13 @@ pub(crate) trait OtlpSignal: Send + Sync + 'static {
     /// The response for `rejected` items refused for `message`.
     fn response(rejected: u64, message: String) -> Self::Response;
 
+    /// Decodes a protobuf body: prost's generated decoder, unless the
+    /// signal has its own (traces: [`decode_traces`]).
+    fn decode_protobuf(body: &[u8], options: DecodeOptions) -> Result<Self::Request, String> {
+        let _ = options;
+        <Self::Request as prost::Message>::decode(body).map_err(|e| e.to_string())
+    }
+
     /// Proto3 JSON of the response (int64 as a string).
     fn response_json(resp: &Self::Response) -> Vec<u8>;
 }
@@ -152,6 +160,10 @@ impl OtlpSignal for Traces {
 
     fn validate(req: &mut Self::Request) -> Validation {
         super::decode::validate(req)
+    }
+
+    fn decode_protobuf(body: &[u8], options: DecodeOptions) -> Result<Self::Request, String> {
+        decode_traces(body, options).map_err(|e| e.to_string())
     }
 
     fn looks_misnamed(req: &Self::Request) -> bool {

@@ -186,6 +186,17 @@ impl Pipeline {
         self.signal
     }
 
+    /// Room its processors want in each received span's attribute vector:
+    /// what `awsapplicationsignals` writes, so writing it does not
+    /// reallocate the vector.
+    pub fn span_attribute_headroom(&self) -> usize {
+        if self.appsignals.is_some() {
+            otel_aws_distro::appsignals::export::SPAN_ATTRIBUTE_HEADROOM
+        } else {
+            0
+        }
+    }
+
     /// The forms of legacy X-Ray documents this pipeline's exporters take.
     pub fn legacy_mode(&self) -> LegacyMode {
         self.legacy
