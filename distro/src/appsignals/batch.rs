@@ -116,6 +116,81 @@ impl SpanOutcome {
 /// Receives the outcomes of one resource's spans.
 pub(crate) type ObserveBatch<'f> = dyn FnMut(&[SpanOutcome]) + 'f;
 
+/// What writing attributes added to a batch's heap, in the terms of a
+/// capacity estimate (the sidecar's memory accounting): bytes of capacity
+/// (string bytes, attribute vector slots times their size) and allocations
+/// (one per non-empty string or vector), either possibly negative. A
+/// replaced value that held an array or a list is not measured: `exact` is
+/// then false and the batch must be measured again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HeapAdded {
+    /// Capacity bytes added.
+    pub bytes: i64,
+    /// Allocations added.
+    pub allocations: i64,
+    /// Whether the two figures are the whole change.
+    pub exact: bool,
+}
+
+impl Default for HeapAdded {
+    /// Nothing added (exactly).
+    fn default() -> Self {
+        Self {
+            bytes: 0,
+            allocations: 0,
+            exact: true,
+        }
+    }
+}
+
+impl std::ops::AddAssign for HeapAdded {
+    fn add_assign(&mut self, o: Self) {
+        self.bytes += o.bytes;
+        self.allocations += o.allocations;
+        self.exact &= o.exact;
+    }
+}
+
+impl HeapAdded {
+    /// A buffer of `capacity` bytes (none when 0).
+    fn buffer(capacity: usize) -> Self {
+        Self {
+            bytes: capacity as i64,
+            allocations: i64::from(capacity > 0),
+            exact: true,
+        }
+    }
+
+    fn minus(self, o: Self) -> Self {
+        Self {
+            bytes: self.bytes - o.bytes,
+            allocations: self.allocations - o.allocations,
+            exact: self.exact && o.exact,
+        }
+    }
+
+    /// The heap of an attribute value: its string or bytes; an array or a
+    /// list is not measured (inexact).
+    fn value(v: Option<&AnyValue>) -> Self {
+        match v.and_then(|v| v.value.as_ref()) {
+            Some(Av::StringValue(s)) => Self::buffer(s.capacity()),
+            Some(Av::BytesValue(b)) => Self::buffer(b.capacity()),
+            Some(Av::ArrayValue(_) | Av::KvlistValue(_)) => Self {
+                exact: false,
+                ..Self::default()
+            },
+            _ => Self::default(),
+        }
+    }
+
+    /// The heap of a key-value's key and value.
+    pub(crate) fn key_value(kv: &KeyValue) -> Self {
+        let mut h = Self::buffer(kv.key.capacity());
+        h += Self::value(kv.value.as_ref());
+        h
+    }
+}
+
 /// What [`Generator::apply`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ApplyStats {
@@ -126,6 +201,8 @@ pub struct ApplyStats {
     /// Spans that already carried `aws.span.kind` (an ADOT SDK generated
     /// them and sends its own metrics): left as they are.
     pub already_generated: u64,
+    /// What the written attributes added to the batch's heap.
+    pub heap: HeapAdded,
 }
 
 /// ADOT: 4xx is an error, 5xx a fault; without such a code, status ERROR is a fault.
@@ -372,7 +449,7 @@ impl Generator {
             for ss in &mut rs.scope_spans {
                 for span in &mut ss.spans {
                     if let Some(d) = outcomes.next().and_then(|o| o.derived.as_deref()) {
-                        write_attributes(span, d);
+                        stats.heap += write_attributes(span, d);
                     }
                 }
             }
@@ -416,6 +493,9 @@ fn derive(generated: RefAttributes<'_>, attributes: &[KeyValue]) -> Derived {
                 }
             })
             .collect();
+        for kv in &derived.writes {
+            derived.writes_heap += HeapAdded::key_value(kv);
+        }
         // Every key written is in the cache key (`cache::keyed_whole`), so
         // all spans of this input have the same ones already set; when none
         // is (and no key is written twice) the writes are appended.
@@ -455,18 +535,36 @@ fn derive(generated: RefAttributes<'_>, attributes: &[KeyValue]) -> Derived {
     derived
 }
 
-/// Sets (replacing or appending) the attributes on the span.
-fn write_attributes(span: &mut Span, derived: &Derived) {
+/// Sets (replacing or appending) the attributes on the span; returns what
+/// that added to the heap.
+fn write_attributes(span: &mut Span, derived: &Derived) -> HeapAdded {
     let attrs = derived.writes.as_slice();
+    let capacity = span.attributes.capacity();
+    let mut added = HeapAdded::default();
     if derived.append {
         span.attributes.extend_from_slice(attrs);
-        return;
-    }
-    span.attributes.reserve(attrs.len());
-    for kv in attrs {
-        match span.attributes.iter_mut().find(|old| old.key == kv.key) {
-            Some(old) => old.value.clone_from(&kv.value),
-            None => span.attributes.push(kv.clone()),
+        added += derived.writes_heap;
+    } else {
+        span.attributes.reserve(attrs.len());
+        for kv in attrs {
+            match span.attributes.iter_mut().find(|old| old.key == kv.key) {
+                Some(old) => {
+                    let before = HeapAdded::value(old.value.as_ref());
+                    old.value.clone_from(&kv.value);
+                    added += HeapAdded::value(old.value.as_ref()).minus(before);
+                }
+                None => {
+                    span.attributes.push(kv.clone());
+                    added += HeapAdded::key_value(kv);
+                }
+            }
         }
     }
+    // The vector itself, when it had to grow.
+    let grown = span.attributes.capacity();
+    if grown != capacity {
+        added += HeapAdded::buffer(grown * size_of::<KeyValue>())
+            .minus(HeapAdded::buffer(capacity * size_of::<KeyValue>()));
+    }
+    added
 }

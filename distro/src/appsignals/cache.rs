@@ -23,7 +23,7 @@ use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use smallvec::SmallVec;
 use std::hash::BuildHasher;
 
-use super::batch::{Source, SpanOutcome};
+use super::batch::{HeapAdded, Source, SpanOutcome};
 use super::generator::AttrSet;
 use super::keys::*;
 use super::metrics::SeriesHandle;
@@ -57,6 +57,8 @@ pub(crate) struct Derived {
     /// None of `writes` is on the spans of this input yet: they are
     /// appended without looking for one to replace.
     pub(crate) append: bool,
+    /// The heap a copy of `writes` takes (their strings), set with them.
+    pub(crate) writes_heap: HeapAdded,
     /// The label sets the span's metrics are recorded under.
     pub(crate) observations: SmallVec<[CachedLabels; 2]>,
 }

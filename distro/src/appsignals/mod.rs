@@ -38,7 +38,7 @@ mod sql;
 #[allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 mod tests;
 
-pub use batch::{ApplyStats, Observation, Source};
+pub use batch::{ApplyStats, HeapAdded, Observation, Source};
 pub use environment::{
     EC2_ASG_TAG, GENERIC_DEFAULT, HOSTED_IN_ENVIRONMENT, local_environment, metric_environment,
 };

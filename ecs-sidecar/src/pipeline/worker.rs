@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use otel_aws_distro::appsignals::HeapAdded;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -95,22 +96,27 @@ impl Worker {
             r.apply_metrics(&mut item.payload.metrics);
             r.apply_logs(&mut item.payload.logs);
         }
+        // What Application Signals wrote, when it says exactly.
+        let mut added = HeapAdded::default();
         if let Some(a) = &self.appsignals {
-            a.apply(&mut item.payload.request);
-            a.apply(&mut item.payload.translated);
+            added += a.apply(&mut item.payload.request);
+            added += a.apply(&mut item.payload.translated);
         }
         if let Some(m) = &self.appsignals_metrics {
             m.apply(&mut item.payload.metrics);
         }
         // The batch was admitted at its size as received; the processors
         // above add attributes (the resource's, Application Signals' on every
-        // span): account it as they left it.
-        if (self.resource.is_some()
-            || self.appsignals.is_some()
-            || self.appsignals_metrics.is_some())
-            && let Some(permit) = &mut item.permit
-        {
-            permit.resize(size::payload_bytes(&item.payload) as u64);
+        // span): account it as they left it. When only the traces processor
+        // ran and reported its additions exactly, they are added without
+        // walking the batch again.
+        if let Some(permit) = &mut item.permit {
+            if self.resource.is_some() || self.appsignals_metrics.is_some() || !added.exact {
+                permit.resize(size::payload_bytes(&item.payload) as u64);
+            } else if self.appsignals.is_some() {
+                let bytes = i64::try_from(permit.bytes()).unwrap_or(i64::MAX);
+                permit.resize(bytes.saturating_add(size::added_bytes(added)).max(0) as u64);
+            }
         }
     }
 
@@ -232,6 +238,91 @@ mod tests {
 
         drop(item);
         assert_eq!(limiter.held_bytes(), 0, "all of it released with the batch");
+        appsignals.shutdown().await;
+    }
+
+    /// The additions the processor reports are what walking the batch again
+    /// measures, whatever the spans held before: attribute vectors with and
+    /// without room, none at all, and a written key already present as a
+    /// string, an integer or an array (that one is measured by the walk).
+    #[tokio::test]
+    async fn reported_additions_match_the_walk_for_every_kind_of_span() {
+        use opentelemetry_proto::tonic::common::v1::any_value::Value;
+        use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
+
+        let creds = CredentialsSource::new(Env::from_pairs([("OTEL_AWS_TEST", "1")]));
+        let appsignals =
+            AppSignalsProcessor::start(&AwsApplicationSignalsProcessor::default(), &creds)
+                .await
+                .unwrap();
+        let own_remote = |value: Value| {
+            let mut req = client_spans(20);
+            for s in &mut req.resource_spans[0].scope_spans[0].spans {
+                s.attributes.push(KeyValue {
+                    key: "aws.remote.service".into(),
+                    value: Some(AnyValue {
+                        value: Some(value.clone()),
+                    }),
+                    ..KeyValue::default()
+                });
+            }
+            req
+        };
+        let mut roomy = client_spans(20);
+        for s in &mut roomy.resource_spans[0].scope_spans[0].spans {
+            s.attributes.reserve_exact(8);
+        }
+        let mut bare = client_spans(20);
+        for s in &mut bare.resource_spans[0].scope_spans[0].spans {
+            s.attributes = Vec::new();
+            s.kind = 2; // SERVER, no attributes: the service set
+            s.parent_span_id.clear();
+        }
+        let cases = [
+            ("exact vectors", client_spans(20)),
+            ("vectors with room", roomy),
+            ("no attributes", bare),
+            (
+                "own string",
+                own_remote(Value::StringValue("legacy-name".into())),
+            ),
+            ("own integer", own_remote(Value::IntValue(7))),
+            (
+                "own array",
+                own_remote(Value::ArrayValue(ArrayValue {
+                    values: vec![AnyValue {
+                        value: Some(Value::StringValue("a".into())),
+                    }],
+                })),
+            ),
+        ];
+        for (case, req) in cases {
+            let limiter = MemoryLimiter::new(64, Some(0));
+            let (input, rx) = PipelineInput::new("traces", 1_000_000, None, None);
+            let (tx, _out) = mpsc::channel(4);
+            let (_stop_tx, stop) = watch::channel(false);
+            let worker = Worker {
+                rx,
+                input,
+                batcher: Batcher::new(BatchSettings::default()),
+                resource: None,
+                appsignals: Some(Arc::clone(&appsignals)),
+                appsignals_metrics: None,
+                exporters: vec![tx],
+                stop,
+            };
+            let payload = Payload::otlp(req);
+            let admitted = size::payload_bytes(&payload) as u64;
+            let mut item = Item {
+                payload,
+                spans: 20,
+                permit: Some(limiter.admit(admitted).unwrap()),
+            };
+            worker.process(&mut item);
+            let held = size::payload_bytes(&item.payload) as u64;
+            assert!(held > admitted, "{case}: nothing written");
+            assert_eq!(limiter.held_bytes(), held, "{case}: admitted {admitted}");
+        }
         appsignals.shutdown().await;
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otel_aws_distro::appsignals::{
-    AppSignals, EmfSink, FlushHandle, FlushStats, GeneratorConfig, logs_endpoint_url,
+    AppSignals, EmfSink, FlushHandle, FlushStats, GeneratorConfig, HeapAdded, logs_endpoint_url,
 };
 use otel_aws_distro::emf::{EmfConfigError, PutLogEventsConfig, PutLogEventsSender};
 
@@ -88,13 +88,15 @@ impl AppSignalsProcessor {
         }))
     }
 
-    /// Annotates the spans of `req` and records their metrics.
-    pub fn apply(&self, req: &mut ExportTraceServiceRequest) {
+    /// Annotates the spans of `req` and records their metrics; returns what
+    /// the attributes added to the batch's heap.
+    pub fn apply(&self, req: &mut ExportTraceServiceRequest) -> HeapAdded {
         if req.resource_spans.is_empty() {
-            return;
+            return HeapAdded::default();
         }
         let s = self.signals.process(req);
         self.annotated.fetch_add(s.annotated, Ordering::Relaxed);
+        s.heap
     }
 
     /// Spans annotated so far.

@@ -21,6 +21,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
+use otel_aws_distro::appsignals::HeapAdded;
+
 use super::batch::Payload;
 
 /// Allocator overhead per heap allocation (size class rounding and headers).
@@ -32,6 +34,12 @@ fn heap(capacity: usize) -> usize {
     } else {
         capacity + PER_ALLOCATION
     }
+}
+
+/// What [`HeapAdded`] (a processor's report of what it wrote) adds to
+/// this estimate.
+pub fn added_bytes(h: HeapAdded) -> i64 {
+    h.bytes + h.allocations * PER_ALLOCATION as i64
 }
 
 fn vec_heap<T>(v: &[T], capacity: usize, each: impl Fn(&T) -> usize) -> usize {
