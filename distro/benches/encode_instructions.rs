@@ -21,6 +21,11 @@
 //! batch; `prost-split` / `enc-split` are what the OTLP/HTTP exporter does per
 //! batch: the split to the endpoint limits (spans measured by prost's
 //! `encoded_len`, or by the encoder's one walk) and the encode.
+//! `prost-decode` / `dec` (with `--features server`) decode the batch's
+//! protobuf body and drop the result, as the receivers do per request:
+//! prost's `Message::decode` against `receiver::proto_traces::decode_traces`
+//! (`dec-room`: with the six attributes of room the sidecar asks for when
+//! `awsapplicationsignals` runs).
 #![allow(clippy::expect_used)]
 
 mod common;
@@ -52,6 +57,7 @@ fn main() {
     // The split modes take a batch by value: copies made (and dropped) the
     // same number of times whatever `reps`, so they cancel out.
     let mut copies: Vec<_> = (0..MAX_REPS).map(|_| batch.clone()).collect();
+    let body = batch.encode_to_vec();
     let mut bytes = 0;
     for _ in 0..reps.min(MAX_REPS) {
         bytes += match mode.as_str() {
@@ -69,7 +75,25 @@ fn main() {
                     None => split.requests.iter().map(|r| encode_traces(r).len()).sum(),
                 }
             }
-            other => panic!("unknown mode {other}: prost, enc, prost-split or enc-split"),
+            "prost-decode" => {
+                let req = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(
+                    black_box(body.as_slice()),
+                )
+                .expect("decodes");
+                req.resource_spans.len()
+            }
+            #[cfg(feature = "server")]
+            "dec" | "dec-room" => {
+                use otel_aws_distro::receiver::proto_traces::{DecodeOptions, decode_traces};
+                let options = DecodeOptions {
+                    span_attribute_headroom: if mode == "dec-room" { 6 } else { 0 },
+                };
+                let req = decode_traces(black_box(body.as_slice()), options).expect("decodes");
+                req.resource_spans.len()
+            }
+            other => panic!(
+                "unknown mode {other}: prost, enc, prost-split, enc-split, prost-decode, dec, dec-room"
+            ),
         };
     }
     drop(copies);
