@@ -186,30 +186,41 @@ mod tests {
         }
     }
 
-    /// The memory limiter accounts a batch as the processors left it: the
-    /// attributes Application Signals adds to every span are held too.
-    #[tokio::test]
-    async fn a_batch_is_accounted_with_what_the_processors_added() {
-        let limiter = MemoryLimiter::new(64, Some(0));
-        let (input, rx) = PipelineInput::new("traces", 1_000_000, None, None);
-        // No region: the metrics are dropped, nothing is sent anywhere.
+    /// The processor with no region: the metrics are dropped, nothing is sent anywhere.
+    async fn appsignals() -> Arc<AppSignalsProcessor> {
         let creds = CredentialsSource::new(Env::from_pairs([("OTEL_AWS_TEST", "1")]));
-        let appsignals =
-            AppSignalsProcessor::start(&AwsApplicationSignalsProcessor::default(), &creds)
-                .await
-                .unwrap();
-        let (tx, _out) = mpsc::channel(4);
-        let (_stop_tx, stop) = watch::channel(false);
+        AppSignalsProcessor::start(&AwsApplicationSignalsProcessor::default(), &creds)
+            .await
+            .unwrap()
+    }
+
+    /// A worker running only `appsignals`, and the channel ends it needs kept open.
+    fn worker_with(
+        appsignals: &Arc<AppSignalsProcessor>,
+    ) -> (Worker, (mpsc::Receiver<Arc<Outgoing>>, watch::Sender<bool>)) {
+        let (input, rx) = PipelineInput::new("traces", 1_000_000, None, None);
+        let (tx, out) = mpsc::channel(4);
+        let (stop_tx, stop) = watch::channel(false);
         let worker = Worker {
             rx,
             input,
             batcher: Batcher::new(BatchSettings::default()),
             resource: None,
-            appsignals: Some(Arc::clone(&appsignals)),
+            appsignals: Some(Arc::clone(appsignals)),
             appsignals_metrics: None,
             exporters: vec![tx],
             stop,
         };
+        (worker, (out, stop_tx))
+    }
+
+    /// The memory limiter accounts a batch as the processors left it: the
+    /// attributes Application Signals adds to every span are held too.
+    #[tokio::test]
+    async fn a_batch_is_accounted_with_what_the_processors_added() {
+        let limiter = MemoryLimiter::new(64, Some(0));
+        let appsignals = appsignals().await;
+        let (worker, _ends) = worker_with(&appsignals);
 
         let payload = Payload::otlp(client_spans(100));
         let admitted = size::payload_bytes(&payload) as u64;
@@ -250,11 +261,7 @@ mod tests {
         use opentelemetry_proto::tonic::common::v1::any_value::Value;
         use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue};
 
-        let creds = CredentialsSource::new(Env::from_pairs([("OTEL_AWS_TEST", "1")]));
-        let appsignals =
-            AppSignalsProcessor::start(&AwsApplicationSignalsProcessor::default(), &creds)
-                .await
-                .unwrap();
+        let appsignals = appsignals().await;
         let own_remote = |value: Value| {
             let mut req = client_spans(20);
             for s in &mut req.resource_spans[0].scope_spans[0].spans {
@@ -298,19 +305,7 @@ mod tests {
         ];
         for (case, req) in cases {
             let limiter = MemoryLimiter::new(64, Some(0));
-            let (input, rx) = PipelineInput::new("traces", 1_000_000, None, None);
-            let (tx, _out) = mpsc::channel(4);
-            let (_stop_tx, stop) = watch::channel(false);
-            let worker = Worker {
-                rx,
-                input,
-                batcher: Batcher::new(BatchSettings::default()),
-                resource: None,
-                appsignals: Some(Arc::clone(&appsignals)),
-                appsignals_metrics: None,
-                exporters: vec![tx],
-                stop,
-            };
+            let (worker, _ends) = worker_with(&appsignals);
             let payload = Payload::otlp(req);
             let admitted = size::payload_bytes(&payload) as u64;
             let mut item = Item {
