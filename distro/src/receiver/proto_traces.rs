@@ -93,6 +93,23 @@ pub struct DecodeOptions {
     pub span_attribute_headroom: usize,
 }
 
+/// A loop over one message's fields: `$r` reads the body, each arm gets
+/// `(field, wire)`; unknown fields are skipped, errors name `$name`.
+macro_rules! fields {
+    ($name:literal, $body:expr, $depth:expr, |$r:ident, $field:ident, $wire:ident| { $($arm:tt)* }) => {{
+        let mut $r = Reader::new($body, $name, $depth);
+        while !$r.done() {
+            let ($field, $wire) = $r.key()?;
+            #[allow(unreachable_patterns)]
+            match $field {
+                $($arm)*
+                _ => $r.skip($field, $wire)?,
+            }
+        }
+        Ok(())
+    }};
+}
+
 /// Decodes a protobuf `ExportTraceServiceRequest`: the value prost's
 /// `Message::decode` gives for `body`, or an error where prost refuses it.
 pub fn decode_traces(
@@ -101,31 +118,14 @@ pub fn decode_traces(
 ) -> Result<ExportTraceServiceRequest, ProtoError> {
     let d = Decoder { options };
     let mut req = ExportTraceServiceRequest::default();
-    let mut r = Reader { buf: body, pos: 0 };
-    let n = count(body, [1])[0];
+    let [n] = count(body, [1]);
     req.resource_spans.reserve_exact(n);
-    while !r.done() {
-        let (field, wire) = r.key().map_err(at("ExportTraceServiceRequest"))?;
-        match field {
-            1 => {
-                let body = r
-                    .message(field, wire, RECURSION_LIMIT)
-                    .map_err(at("ExportTraceServiceRequest"))?;
-                let mut rs = ResourceSpans::default();
-                d.resource_spans(&mut rs, body, RECURSION_LIMIT - 1)?;
-                req.resource_spans.push(rs);
-            }
-            _ => r
-                .skip(field, wire, RECURSION_LIMIT)
-                .map_err(at("ExportTraceServiceRequest"))?,
-        }
-    }
-    Ok(req)
-}
-
-/// Tags the problem with the message it was found in.
-fn at(message: &'static str) -> impl Fn(Problem) -> ProtoError {
-    move |problem| ProtoError { message, problem }
+    let decoded: Result<(), ProtoError> = fields!("ExportTraceServiceRequest", body, RECURSION_LIMIT, |r, field, wire| {
+        1 => r.push(field, wire, &mut req.resource_spans, |rs, b, depth| {
+            d.resource_spans(rs, b, depth)
+        })?,
+    });
+    decoded.map(|()| req)
 }
 
 /// How many fields of each of `tags` the message body holds (a first pass
@@ -133,43 +133,65 @@ fn at(message: &'static str) -> impl Fn(Problem) -> ProtoError {
 /// stops the count; decoding it reports the error.
 fn count<const N: usize>(body: &[u8], tags: [u32; N]) -> [usize; N] {
     let mut counts = [0; N];
-    let mut r = Reader { buf: body, pos: 0 };
+    // Depth does not matter to a count: skipped as if at the top.
+    let mut r = Reader::new(body, "", RECURSION_LIMIT);
     while !r.done() {
         let Ok((field, wire)) = r.key() else { break };
         if let Some(i) = tags.iter().position(|t| *t == field) {
             counts[i] += 1;
         }
-        // Depth does not matter to a count: skip as if at the top.
-        if r.skip(field, wire, RECURSION_LIMIT).is_err() {
+        if r.skip(field, wire).is_err() {
             break;
         }
     }
     counts
 }
 
-/// A cursor over one message body.
+/// A cursor over one message body: the message's name (for errors) and
+/// what prost calls the recursion count of its fields (100 for the
+/// request's, one less per level; a nested message needs more than 0).
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    message: &'static str,
+    depth: u32,
 }
 
 impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8], message: &'static str, depth: u32) -> Self {
+        Self {
+            buf,
+            pos: 0,
+            message,
+            depth,
+        }
+    }
+
     #[inline]
     fn done(&self) -> bool {
         self.pos >= self.buf.len()
     }
 
+    /// `problem`, found in this message.
+    #[inline]
+    fn fail(&self, problem: Problem) -> ProtoError {
+        ProtoError {
+            message: self.message,
+            problem,
+        }
+    }
+
     /// A base-128 varint of at most ten bytes (the tenth at most 1), as
     /// prost reads it.
     #[inline]
-    fn varint(&mut self) -> Result<u64, Problem> {
+    fn varint(&mut self) -> Result<u64, ProtoError> {
         let rest = &self.buf[self.pos.min(self.buf.len())..];
         match rest.first() {
             Some(&b) if b < 0x80 => {
                 self.pos += 1;
                 return Ok(u64::from(b));
             }
-            None => return Err(Problem::InvalidVarint),
+            None => return Err(self.fail(Problem::InvalidVarint)),
             Some(_) => {}
         }
         let mut value = 0u64;
@@ -177,46 +199,46 @@ impl<'a> Reader<'a> {
             value |= u64::from(b & 0x7f) << (7 * i);
             if b < 0x80 {
                 if i == 9 && b >= 2 {
-                    return Err(Problem::InvalidVarint);
+                    return Err(self.fail(Problem::InvalidVarint));
                 }
                 self.pos += i + 1;
                 return Ok(value);
             }
         }
-        Err(Problem::InvalidVarint)
+        Err(self.fail(Problem::InvalidVarint))
     }
 
     /// A field key: (field number, wire type).
     #[inline]
-    fn key(&mut self) -> Result<(u32, u8), Problem> {
+    fn key(&mut self) -> Result<(u32, u8), ProtoError> {
         let key = self.varint()?;
-        let key = u32::try_from(key).map_err(|_| Problem::InvalidKey)?;
+        let key = u32::try_from(key).map_err(|_| self.fail(Problem::InvalidKey))?;
         let wire = (key & 7) as u8;
         if wire > FIXED32 {
-            return Err(Problem::InvalidWireType);
+            return Err(self.fail(Problem::InvalidWireType));
         }
         let field = key >> 3;
         if field == 0 {
-            return Err(Problem::InvalidTag);
+            return Err(self.fail(Problem::InvalidTag));
         }
         Ok((field, wire))
     }
 
     #[inline]
-    fn expect(field: u32, wire: u8, want: u8) -> Result<(), Problem> {
+    fn expect(&self, field: u32, wire: u8, want: u8) -> Result<(), ProtoError> {
         if wire == want {
             Ok(())
         } else {
-            Err(Problem::WireTypeMismatch { field })
+            Err(self.fail(Problem::WireTypeMismatch { field }))
         }
     }
 
     /// `n` bytes.
     #[inline]
-    fn take(&mut self, n: u64) -> Result<&'a [u8], Problem> {
+    fn take(&mut self, n: u64) -> Result<&'a [u8], ProtoError> {
         let rest = self.buf.len() - self.pos;
         if n > rest as u64 {
-            return Err(Problem::BufferUnderflow);
+            return Err(self.fail(Problem::BufferUnderflow));
         }
         let start = self.pos;
         self.pos += n as usize;
@@ -225,68 +247,92 @@ impl<'a> Reader<'a> {
 
     /// A length-delimited field's bytes.
     #[inline]
-    fn delimited(&mut self, field: u32, wire: u8) -> Result<&'a [u8], Problem> {
-        Self::expect(field, wire, LEN)?;
+    fn delimited(&mut self, field: u32, wire: u8) -> Result<&'a [u8], ProtoError> {
+        self.expect(field, wire, LEN)?;
         let len = self.varint()?;
         self.take(len)
     }
 
-    /// A nested message's body; `depth` is what prost calls the recursion
-    /// count of the message holding the field.
+    /// A nested message field, decoded by `decode` (one level down) into
+    /// `into`: a message read twice is merged, as prost does.
     #[inline]
-    fn message(&mut self, field: u32, wire: u8, depth: u32) -> Result<&'a [u8], Problem> {
-        Self::expect(field, wire, LEN)?;
-        if depth == 0 {
-            return Err(Problem::RecursionLimit);
+    fn merge<T>(
+        &mut self,
+        field: u32,
+        wire: u8,
+        into: &mut T,
+        decode: impl FnOnce(&mut T, &[u8], u32) -> Result<(), ProtoError>,
+    ) -> Result<(), ProtoError> {
+        self.expect(field, wire, LEN)?;
+        if self.depth == 0 {
+            return Err(self.fail(Problem::RecursionLimit));
         }
         let len = self.varint()?;
-        self.take(len)
+        let body = self.take(len)?;
+        decode(into, body, self.depth - 1)
+    }
+
+    /// One element of a repeated message field, decoded by `decode`.
+    #[inline]
+    fn push<T: Default>(
+        &mut self,
+        field: u32,
+        wire: u8,
+        to: &mut Vec<T>,
+        decode: impl FnOnce(&mut T, &[u8], u32) -> Result<(), ProtoError>,
+    ) -> Result<(), ProtoError> {
+        let mut value = T::default();
+        self.merge(field, wire, &mut value, decode)?;
+        to.push(value);
+        Ok(())
     }
 
     #[inline]
-    fn string(&mut self, field: u32, wire: u8) -> Result<String, Problem> {
+    fn string(&mut self, field: u32, wire: u8) -> Result<String, ProtoError> {
         let bytes = self.delimited(field, wire)?;
         std::str::from_utf8(bytes)
             .map(str::to_owned)
-            .map_err(|_| Problem::InvalidUtf8)
+            .map_err(|_| self.fail(Problem::InvalidUtf8))
     }
 
     #[inline]
-    fn bytes(&mut self, field: u32, wire: u8) -> Result<Vec<u8>, Problem> {
+    fn bytes(&mut self, field: u32, wire: u8) -> Result<Vec<u8>, ProtoError> {
         self.delimited(field, wire).map(<[u8]>::to_vec)
     }
 
     #[inline]
-    fn uint(&mut self, field: u32, wire: u8) -> Result<u64, Problem> {
-        Self::expect(field, wire, VARINT)?;
+    fn uint(&mut self, field: u32, wire: u8) -> Result<u64, ProtoError> {
+        self.expect(field, wire, VARINT)?;
         self.varint()
     }
 
     #[inline]
-    fn fixed64(&mut self, field: u32, wire: u8) -> Result<u64, Problem> {
-        Self::expect(field, wire, FIXED64)?;
+    fn fixed64(&mut self, field: u32, wire: u8) -> Result<u64, ProtoError> {
+        self.expect(field, wire, FIXED64)?;
         let b = self.take(8)?;
-        Ok(u64::from_le_bytes(
-            b.try_into().map_err(|_| Problem::BufferUnderflow)?,
-        ))
+        let b: [u8; 8] = b
+            .try_into()
+            .map_err(|_| self.fail(Problem::BufferUnderflow))?;
+        Ok(u64::from_le_bytes(b))
     }
 
     #[inline]
-    fn fixed32(&mut self, field: u32, wire: u8) -> Result<u32, Problem> {
-        Self::expect(field, wire, FIXED32)?;
+    fn fixed32(&mut self, field: u32, wire: u8) -> Result<u32, ProtoError> {
+        self.expect(field, wire, FIXED32)?;
         let b = self.take(4)?;
-        Ok(u32::from_le_bytes(
-            b.try_into().map_err(|_| Problem::BufferUnderflow)?,
-        ))
+        let b: [u8; 4] = b
+            .try_into()
+            .map_err(|_| self.fail(Problem::BufferUnderflow))?;
+        Ok(u32::from_le_bytes(b))
     }
 
     /// Skips an unknown field (prost's `skip_field`: groups are walked to
     /// their end key, one level deeper per group). Inlined: [`count`] skips
     /// every field it does not count.
     #[inline]
-    fn skip(&mut self, field: u32, wire: u8, depth: u32) -> Result<(), Problem> {
-        if depth == 0 {
-            return Err(Problem::RecursionLimit);
+    fn skip(&mut self, field: u32, wire: u8) -> Result<(), ProtoError> {
+        if self.depth == 0 {
+            return Err(self.fail(Problem::RecursionLimit));
         }
         let len = match wire {
             VARINT => {
@@ -296,50 +342,35 @@ impl<'a> Reader<'a> {
             FIXED32 => 4,
             FIXED64 => 8,
             LEN => self.varint()?,
-            START_GROUP => return self.skip_group(field, depth),
-            _ => return Err(Problem::UnexpectedEndGroup),
+            START_GROUP => return self.skip_group(field),
+            _ => return Err(self.fail(Problem::UnexpectedEndGroup)),
         };
         self.take(len).map(|_| ())
     }
 
-    /// The fields of a group up to its end key.
+    /// The fields of a group up to its end key, one level deeper.
     #[cold]
-    fn skip_group(&mut self, field: u32, depth: u32) -> Result<(), Problem> {
-        loop {
+    fn skip_group(&mut self, field: u32) -> Result<(), ProtoError> {
+        self.depth -= 1;
+        let skipped = loop {
             let (inner, inner_wire) = self.key()?;
             if inner_wire == END_GROUP {
-                return if inner == field {
+                break if inner == field {
                     Ok(())
                 } else {
-                    Err(Problem::UnexpectedEndGroup)
+                    Err(self.fail(Problem::UnexpectedEndGroup))
                 };
             }
-            self.skip(inner, inner_wire, depth - 1)?;
-        }
+            self.skip(inner, inner_wire)?;
+        };
+        self.depth += 1;
+        skipped
     }
 }
 
 /// Decodes the nested messages, merging into the value given as prost does.
 struct Decoder {
     options: DecodeOptions,
-}
-
-/// A loop over one message's fields: `$r` reads the body, each arm gets
-/// `(field, wire)`; unknown fields are skipped, errors name `$name`.
-macro_rules! fields {
-    ($name:literal, $body:expr, $depth:expr, |$r:ident, $field:ident, $wire:ident| { $($arm:tt)* }) => {{
-        let mut $r = Reader { buf: $body, pos: 0 };
-        let depth: u32 = $depth;
-        while !$r.done() {
-            let ($field, $wire) = $r.key().map_err(at($name))?;
-            #[allow(unreachable_patterns)]
-            match $field {
-                $($arm)*
-                _ => $r.skip($field, $wire, depth).map_err(at($name))?,
-            }
-        }
-        Ok(())
-    }};
 }
 
 impl Decoder {
@@ -352,17 +383,11 @@ impl Decoder {
         let [n] = count(body, [2]);
         rs.scope_spans.reserve_exact(n);
         fields!("ResourceSpans", body, depth, |r, field, wire| {
-            1 => {
-                let b = r.message(field, wire, depth).map_err(at("ResourceSpans"))?;
-                self.resource(rs.resource.get_or_insert_with(Resource::default), b, depth - 1)?;
-            }
-            2 => {
-                let b = r.message(field, wire, depth).map_err(at("ResourceSpans"))?;
-                let mut ss = ScopeSpans::default();
-                self.scope_spans(&mut ss, b, depth - 1)?;
-                rs.scope_spans.push(ss);
-            }
-            3 => rs.schema_url = r.string(field, wire).map_err(at("ResourceSpans"))?,
+            1 => r.merge(field, wire, rs.resource.get_or_insert_with(Resource::default), |res, b, d| {
+                self.resource(res, b, d)
+            })?,
+            2 => r.push(field, wire, &mut rs.scope_spans, |ss, b, d| self.scope_spans(ss, b, d))?,
+            3 => rs.schema_url = r.string(field, wire)?,
         })
     }
 
@@ -371,14 +396,9 @@ impl Decoder {
         res.attributes.reserve_exact(attrs);
         res.entity_refs.reserve_exact(refs);
         fields!("Resource", body, depth, |r, field, wire| {
-            1 => self.push_key_value(&mut res.attributes, &mut r, field, wire, depth, "Resource")?,
-            2 => res.dropped_attributes_count = r.uint(field, wire).map_err(at("Resource"))? as u32,
-            3 => {
-                let b = r.message(field, wire, depth).map_err(at("Resource"))?;
-                let mut e = EntityRef::default();
-                entity_ref(&mut e, b, depth - 1)?;
-                res.entity_refs.push(e);
-            }
+            1 => r.push(field, wire, &mut res.attributes, |kv, b, d| self.key_value(kv, b, d))?,
+            2 => res.dropped_attributes_count = r.uint(field, wire)? as u32,
+            3 => r.push(field, wire, &mut res.entity_refs, entity_ref)?,
         })
     }
 
@@ -386,17 +406,11 @@ impl Decoder {
         let [n] = count(body, [2]);
         ss.spans.reserve_exact(n);
         fields!("ScopeSpans", body, depth, |r, field, wire| {
-            1 => {
-                let b = r.message(field, wire, depth).map_err(at("ScopeSpans"))?;
-                self.scope(ss.scope.get_or_insert_with(InstrumentationScope::default), b, depth - 1)?;
-            }
-            2 => {
-                let b = r.message(field, wire, depth).map_err(at("ScopeSpans"))?;
-                let mut span = Span::default();
-                self.span(&mut span, b, depth - 1)?;
-                ss.spans.push(span);
-            }
-            3 => ss.schema_url = r.string(field, wire).map_err(at("ScopeSpans"))?,
+            1 => r.merge(field, wire, ss.scope.get_or_insert_with(InstrumentationScope::default), |s, b, d| {
+                self.scope(s, b, d)
+            })?,
+            2 => r.push(field, wire, &mut ss.spans, |s, b, d| self.span(s, b, d))?,
+            3 => ss.schema_url = r.string(field, wire)?,
         })
     }
 
@@ -406,14 +420,13 @@ impl Decoder {
         body: &[u8],
         depth: u32,
     ) -> Result<(), ProtoError> {
-        const NAME: &str = "InstrumentationScope";
         let [attrs] = count(body, [3]);
         s.attributes.reserve_exact(attrs);
         fields!("InstrumentationScope", body, depth, |r, field, wire| {
-            1 => s.name = r.string(field, wire).map_err(at(NAME))?,
-            2 => s.version = r.string(field, wire).map_err(at(NAME))?,
-            3 => self.push_key_value(&mut s.attributes, &mut r, field, wire, depth, NAME)?,
-            4 => s.dropped_attributes_count = r.uint(field, wire).map_err(at(NAME))? as u32,
+            1 => s.name = r.string(field, wire)?,
+            2 => s.version = r.string(field, wire)?,
+            3 => r.push(field, wire, &mut s.attributes, |kv, b, d| self.key_value(kv, b, d))?,
+            4 => s.dropped_attributes_count = r.uint(field, wire)? as u32,
         })
     }
 
@@ -424,35 +437,22 @@ impl Decoder {
         s.events.reserve_exact(events);
         s.links.reserve_exact(links);
         fields!("Span", body, depth, |r, field, wire| {
-            1 => s.trace_id = r.bytes(field, wire).map_err(at("Span"))?,
-            2 => s.span_id = r.bytes(field, wire).map_err(at("Span"))?,
-            3 => s.trace_state = r.string(field, wire).map_err(at("Span"))?,
-            4 => s.parent_span_id = r.bytes(field, wire).map_err(at("Span"))?,
-            5 => s.name = r.string(field, wire).map_err(at("Span"))?,
-            6 => s.kind = r.uint(field, wire).map_err(at("Span"))? as i32,
-            7 => s.start_time_unix_nano = r.fixed64(field, wire).map_err(at("Span"))?,
-            8 => s.end_time_unix_nano = r.fixed64(field, wire).map_err(at("Span"))?,
-            9 => self.push_key_value(&mut s.attributes, &mut r, field, wire, depth, "Span")?,
-            10 => s.dropped_attributes_count = r.uint(field, wire).map_err(at("Span"))? as u32,
-            11 => {
-                let b = r.message(field, wire, depth).map_err(at("Span"))?;
-                let mut e = Event::default();
-                self.event(&mut e, b, depth - 1)?;
-                s.events.push(e);
-            }
-            12 => s.dropped_events_count = r.uint(field, wire).map_err(at("Span"))? as u32,
-            13 => {
-                let b = r.message(field, wire, depth).map_err(at("Span"))?;
-                let mut l = Link::default();
-                self.link(&mut l, b, depth - 1)?;
-                s.links.push(l);
-            }
-            14 => s.dropped_links_count = r.uint(field, wire).map_err(at("Span"))? as u32,
-            15 => {
-                let b = r.message(field, wire, depth).map_err(at("Span"))?;
-                status(s.status.get_or_insert_with(Status::default), b, depth - 1)?;
-            }
-            16 => s.flags = r.fixed32(field, wire).map_err(at("Span"))?,
+            1 => s.trace_id = r.bytes(field, wire)?,
+            2 => s.span_id = r.bytes(field, wire)?,
+            3 => s.trace_state = r.string(field, wire)?,
+            4 => s.parent_span_id = r.bytes(field, wire)?,
+            5 => s.name = r.string(field, wire)?,
+            6 => s.kind = r.uint(field, wire)? as i32,
+            7 => s.start_time_unix_nano = r.fixed64(field, wire)?,
+            8 => s.end_time_unix_nano = r.fixed64(field, wire)?,
+            9 => r.push(field, wire, &mut s.attributes, |kv, b, d| self.key_value(kv, b, d))?,
+            10 => s.dropped_attributes_count = r.uint(field, wire)? as u32,
+            11 => r.push(field, wire, &mut s.events, |e, b, d| self.event(e, b, d))?,
+            12 => s.dropped_events_count = r.uint(field, wire)? as u32,
+            13 => r.push(field, wire, &mut s.links, |l, b, d| self.link(l, b, d))?,
+            14 => s.dropped_links_count = r.uint(field, wire)? as u32,
+            15 => r.merge(field, wire, s.status.get_or_insert_with(Status::default), status)?,
+            16 => s.flags = r.fixed32(field, wire)?,
         })
     }
 
@@ -460,10 +460,10 @@ impl Decoder {
         let [attrs] = count(body, [3]);
         e.attributes.reserve_exact(attrs);
         fields!("Event", body, depth, |r, field, wire| {
-            1 => e.time_unix_nano = r.fixed64(field, wire).map_err(at("Event"))?,
-            2 => e.name = r.string(field, wire).map_err(at("Event"))?,
-            3 => self.push_key_value(&mut e.attributes, &mut r, field, wire, depth, "Event")?,
-            4 => e.dropped_attributes_count = r.uint(field, wire).map_err(at("Event"))? as u32,
+            1 => e.time_unix_nano = r.fixed64(field, wire)?,
+            2 => e.name = r.string(field, wire)?,
+            3 => r.push(field, wire, &mut e.attributes, |kv, b, d| self.key_value(kv, b, d))?,
+            4 => e.dropped_attributes_count = r.uint(field, wire)? as u32,
         })
     }
 
@@ -471,41 +471,22 @@ impl Decoder {
         let [attrs] = count(body, [4]);
         l.attributes.reserve_exact(attrs);
         fields!("Link", body, depth, |r, field, wire| {
-            1 => l.trace_id = r.bytes(field, wire).map_err(at("Link"))?,
-            2 => l.span_id = r.bytes(field, wire).map_err(at("Link"))?,
-            3 => l.trace_state = r.string(field, wire).map_err(at("Link"))?,
-            4 => self.push_key_value(&mut l.attributes, &mut r, field, wire, depth, "Link")?,
-            5 => l.dropped_attributes_count = r.uint(field, wire).map_err(at("Link"))? as u32,
-            6 => l.flags = r.fixed32(field, wire).map_err(at("Link"))?,
+            1 => l.trace_id = r.bytes(field, wire)?,
+            2 => l.span_id = r.bytes(field, wire)?,
+            3 => l.trace_state = r.string(field, wire)?,
+            4 => r.push(field, wire, &mut l.attributes, |kv, b, d| self.key_value(kv, b, d))?,
+            5 => l.dropped_attributes_count = r.uint(field, wire)? as u32,
+            6 => l.flags = r.fixed32(field, wire)?,
         })
-    }
-
-    /// One `KeyValue` field of a message named `name`, appended to `to`.
-    #[inline]
-    fn push_key_value(
-        &self,
-        to: &mut Vec<KeyValue>,
-        r: &mut Reader<'_>,
-        field: u32,
-        wire: u8,
-        depth: u32,
-        name: &'static str,
-    ) -> Result<(), ProtoError> {
-        let b = r.message(field, wire, depth).map_err(at(name))?;
-        let mut kv = KeyValue::default();
-        self.key_value(&mut kv, b, depth - 1)?;
-        to.push(kv);
-        Ok(())
     }
 
     fn key_value(&self, kv: &mut KeyValue, body: &[u8], depth: u32) -> Result<(), ProtoError> {
         fields!("KeyValue", body, depth, |r, field, wire| {
-            1 => kv.key = r.string(field, wire).map_err(at("KeyValue"))?,
-            2 => {
-                let b = r.message(field, wire, depth).map_err(at("KeyValue"))?;
-                self.any_value(kv.value.get_or_insert_with(AnyValue::default), b, depth - 1)?;
-            }
-            3 => kv.key_strindex = r.uint(field, wire).map_err(at("KeyValue"))? as i32,
+            1 => kv.key = r.string(field, wire)?,
+            2 => r.merge(field, wire, kv.value.get_or_insert_with(AnyValue::default), |v, b, d| {
+                self.any_value(v, b, d)
+            })?,
+            3 => kv.key_strindex = r.uint(field, wire)? as i32,
         })
     }
 
@@ -513,38 +494,29 @@ impl Decoder {
     /// array or list read again is merged into the one already there.
     fn any_value(&self, v: &mut AnyValue, body: &[u8], depth: u32) -> Result<(), ProtoError> {
         use any_value::Value;
-        const NAME: &str = "AnyValue";
         fields!("AnyValue", body, depth, |r, field, wire| {
-            1 => v.value = Some(Value::StringValue(r.string(field, wire).map_err(at(NAME))?)),
-            2 => v.value = Some(Value::BoolValue(r.uint(field, wire).map_err(at(NAME))? != 0)),
-            3 => v.value = Some(Value::IntValue(r.uint(field, wire).map_err(at(NAME))? as i64)),
-            4 => {
-                let bits = r.fixed64(field, wire).map_err(at(NAME))?;
-                v.value = Some(Value::DoubleValue(f64::from_bits(bits)));
-            }
+            1 => v.value = Some(Value::StringValue(r.string(field, wire)?)),
+            2 => v.value = Some(Value::BoolValue(r.uint(field, wire)? != 0)),
+            3 => v.value = Some(Value::IntValue(r.uint(field, wire)? as i64)),
+            4 => v.value = Some(Value::DoubleValue(f64::from_bits(r.fixed64(field, wire)?))),
             5 => {
-                let b = r.message(field, wire, depth).map_err(at(NAME))?;
                 if !matches!(v.value, Some(Value::ArrayValue(_))) {
                     v.value = Some(Value::ArrayValue(ArrayValue::default()));
                 }
                 if let Some(Value::ArrayValue(a)) = &mut v.value {
-                    self.array(a, b, depth - 1)?;
+                    r.merge(field, wire, a, |a, b, d| self.array(a, b, d))?;
                 }
             }
             6 => {
-                let b = r.message(field, wire, depth).map_err(at(NAME))?;
                 if !matches!(v.value, Some(Value::KvlistValue(_))) {
                     v.value = Some(Value::KvlistValue(KeyValueList::default()));
                 }
                 if let Some(Value::KvlistValue(l)) = &mut v.value {
-                    self.kv_list(l, b, depth - 1)?;
+                    r.merge(field, wire, l, |l, b, d| self.kv_list(l, b, d))?;
                 }
             }
-            7 => v.value = Some(Value::BytesValue(r.bytes(field, wire).map_err(at(NAME))?)),
-            8 => {
-                let i = r.uint(field, wire).map_err(at(NAME))? as i32;
-                v.value = Some(Value::StringValueStrindex(i));
-            }
+            7 => v.value = Some(Value::BytesValue(r.bytes(field, wire)?)),
+            8 => v.value = Some(Value::StringValueStrindex(r.uint(field, wire)? as i32)),
         })
     }
 
@@ -552,12 +524,7 @@ impl Decoder {
         let [n] = count(body, [1]);
         a.values.reserve_exact(n);
         fields!("ArrayValue", body, depth, |r, field, wire| {
-            1 => {
-                let b = r.message(field, wire, depth).map_err(at("ArrayValue"))?;
-                let mut v = AnyValue::default();
-                self.any_value(&mut v, b, depth - 1)?;
-                a.values.push(v);
-            }
+            1 => r.push(field, wire, &mut a.values, |v, b, d| self.any_value(v, b, d))?,
         })
     }
 
@@ -565,25 +532,24 @@ impl Decoder {
         let [n] = count(body, [1]);
         l.values.reserve_exact(n);
         fields!("KeyValueList", body, depth, |r, field, wire| {
-            1 => self.push_key_value(&mut l.values, &mut r, field, wire, depth, "KeyValueList")?,
+            1 => r.push(field, wire, &mut l.values, |kv, b, d| self.key_value(kv, b, d))?,
         })
     }
 }
 
 fn entity_ref(e: &mut EntityRef, body: &[u8], depth: u32) -> Result<(), ProtoError> {
-    const NAME: &str = "EntityRef";
     fields!("EntityRef", body, depth, |r, field, wire| {
-        1 => e.schema_url = r.string(field, wire).map_err(at(NAME))?,
-        2 => e.r#type = r.string(field, wire).map_err(at(NAME))?,
-        3 => e.id_keys.push(r.string(field, wire).map_err(at(NAME))?),
-        4 => e.description_keys.push(r.string(field, wire).map_err(at(NAME))?),
+        1 => e.schema_url = r.string(field, wire)?,
+        2 => e.r#type = r.string(field, wire)?,
+        3 => e.id_keys.push(r.string(field, wire)?),
+        4 => e.description_keys.push(r.string(field, wire)?),
     })
 }
 
 fn status(s: &mut Status, body: &[u8], depth: u32) -> Result<(), ProtoError> {
     fields!("Status", body, depth, |r, field, wire| {
-        2 => s.message = r.string(field, wire).map_err(at("Status"))?,
-        3 => s.code = r.uint(field, wire).map_err(at("Status"))? as i32,
+        2 => s.message = r.string(field, wire)?,
+        3 => s.code = r.uint(field, wire)? as i32,
     })
 }
 
