@@ -214,22 +214,32 @@ mod tests {
         (worker, (out, stop_tx))
     }
 
+    /// `req` admitted by a fresh memory limiter at its measured size, then
+    /// run through `worker`'s processors: the limiter, the item and the size admitted.
+    fn admit_and_process(
+        worker: &Worker,
+        req: ExportTraceServiceRequest,
+        spans: usize,
+    ) -> (Arc<MemoryLimiter>, Item, u64) {
+        let limiter = MemoryLimiter::new(64, Some(0));
+        let payload = Payload::otlp(req);
+        let admitted = size::payload_bytes(&payload) as u64;
+        let mut item = Item {
+            payload,
+            spans,
+            permit: Some(limiter.admit(admitted).unwrap()),
+        };
+        worker.process(&mut item);
+        (limiter, item, admitted)
+    }
+
     /// The memory limiter accounts a batch as the processors left it: the
     /// attributes Application Signals adds to every span are held too.
     #[tokio::test]
     async fn a_batch_is_accounted_with_what_the_processors_added() {
-        let limiter = MemoryLimiter::new(64, Some(0));
         let appsignals = appsignals().await;
         let (worker, _ends) = worker_with(&appsignals);
-
-        let payload = Payload::otlp(client_spans(100));
-        let admitted = size::payload_bytes(&payload) as u64;
-        let mut item = Item {
-            payload,
-            spans: 100,
-            permit: Some(limiter.admit(admitted).unwrap()),
-        };
-        worker.process(&mut item);
+        let (limiter, item, admitted) = admit_and_process(&worker, client_spans(100), 100);
         assert_eq!(appsignals.annotated(), 100);
         let spans = &item.payload.request.resource_spans[0].scope_spans[0].spans;
         assert!(
@@ -304,16 +314,8 @@ mod tests {
             ),
         ];
         for (case, req) in cases {
-            let limiter = MemoryLimiter::new(64, Some(0));
             let (worker, _ends) = worker_with(&appsignals);
-            let payload = Payload::otlp(req);
-            let admitted = size::payload_bytes(&payload) as u64;
-            let mut item = Item {
-                payload,
-                spans: 20,
-                permit: Some(limiter.admit(admitted).unwrap()),
-            };
-            worker.process(&mut item);
+            let (limiter, item, admitted) = admit_and_process(&worker, req, 20);
             let held = size::payload_bytes(&item.payload) as u64;
             assert!(held > admitted, "{case}: nothing written");
             assert_eq!(limiter.held_bytes(), held, "{case}: admitted {admitted}");
