@@ -10,7 +10,11 @@
 //!   there also `instrumented_noop` (spans to a processor that drops them
 //!   at their end: no batch processor) and `hand_span` (uninstrumented,
 //!   inside one hand-made span to the batch processor: the floor any
-//!   instrumentation pays).
+//!   instrumentation pays);
+//! - `in_task/*`: the in-process client again, the calls made inside one
+//!   task on the runtime's worker as a service's handler makes them
+//!   (`block_on` from the bench thread wakes the parked worker on about
+//!   every other call: see `aws_sdk_common::in_task`).
 //!
 //! `cargo bench -p otel-aws-distro --features aws-sdk --bench aws_sdk -- --warm-up-time 2 --measurement-time 5`
 
@@ -18,10 +22,12 @@
 
 mod aws_sdk_common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_common::{
-    Canned, Pipeline, answer, clients, get_item, in_hand_span, runtime, send_message,
+    Canned, Clients, Pipeline, answer, clients, get_item, in_hand_span, in_hand_span_async,
+    in_task, runtime, send_message,
 };
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use axum::Router;
@@ -110,8 +116,74 @@ fn bench(c: &mut Criterion) {
         }
         group.finish();
     }
+    in_task_group(c, &rt, &tracer, &setups[1], traced_noop, &queue);
     let _ = provider.shutdown_with_timeout(Duration::from_secs(5));
     drop(server);
+}
+
+/// The in-process variants again, the calls made inside one task on the
+/// runtime's worker (`in_task`).
+fn in_task_group(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    tracer: &opentelemetry_sdk::trace::SdkTracer,
+    (_, plain, traced): &(&str, Clients, Clients),
+    noop: Clients,
+    queue: &str,
+) {
+    let (plain, traced, noop) = (
+        Arc::new(plain.clone()),
+        Arc::new(traced.clone()),
+        Arc::new(noop),
+    );
+    let queue: Arc<str> = Arc::from(queue);
+    let mut group = c.benchmark_group("aws_sdk_in_task");
+    let variants = [
+        ("uninstrumented", &plain),
+        ("instrumented", &traced),
+        ("instrumented_noop", &noop),
+    ];
+    for (name, clients) in variants {
+        let c = Arc::clone(clients);
+        group.bench_function(format!("dynamodb_get_item/{name}"), |b| {
+            b.iter_custom(|n| {
+                let c = Arc::clone(&c);
+                in_task(rt, n, move || {
+                    let c = Arc::clone(&c);
+                    async move { get_item(&c).await }
+                })
+            })
+        });
+        group.bench_function(format!("sqs_send_message/{name}"), |b| {
+            b.iter_custom(|n| {
+                let (c, q) = (Arc::clone(&c), Arc::clone(&queue));
+                in_task(rt, n, move || {
+                    let (c, q) = (Arc::clone(&c), Arc::clone(&q));
+                    async move { send_message(&c, &q).await }
+                })
+            })
+        });
+    }
+    let t = tracer.clone();
+    group.bench_function("dynamodb_get_item/hand_span", |b| {
+        b.iter_custom(|n| {
+            let (c, t) = (Arc::clone(&plain), t.clone());
+            in_task(rt, n, move || {
+                let (c, t) = (Arc::clone(&c), t.clone());
+                async move { in_hand_span_async(&t, "DynamoDB.GetItem", get_item(&c)).await }
+            })
+        })
+    });
+    group.bench_function("sqs_send_message/hand_span", |b| {
+        b.iter_custom(|n| {
+            let (c, t, q) = (Arc::clone(&plain), t.clone(), Arc::clone(&queue));
+            in_task(rt, n, move || {
+                let (c, t, q) = (Arc::clone(&c), t.clone(), Arc::clone(&q));
+                async move { in_hand_span_async(&t, "SQS.SendMessage", send_message(&c, &q)).await }
+            })
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

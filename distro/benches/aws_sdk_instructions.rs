@@ -13,8 +13,10 @@
 //!   SDK's batch processor and its thread, an exporter that drops), `simple`
 //!   (exported on the caller's thread), `noop` (a processor that drops the
 //!   span at its end: the span's creation and attributes only);
-//! - `interleave <n> [pipeline]`: GetItem plain, instrumented and in a
-//!   hand-made span alternating in one process, median wall times.
+//! - `interleave <n> [pipeline] [block_on|task]`: GetItem plain,
+//!   instrumented and in a hand-made span alternating in one process,
+//!   median wall times; `task` makes the calls inside one task on the
+//!   runtime's worker (as a service does) rather than by `block_on`.
 //!
 //! ```sh
 //! CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 \
@@ -39,7 +41,9 @@ mod aws_sdk_common;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_common::{Canned, Pipeline, clients, get_item, in_hand_span, runtime, send_message};
+use aws_sdk_common::{
+    Canned, Pipeline, clients, get_item, in_hand_span, in_hand_span_async, runtime, send_message,
+};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::aws_sdk::AwsSdkInstrumentation;
@@ -74,11 +78,14 @@ fn threads() -> BTreeMap<String, (u64, u64)> {
     out
 }
 
-/// `interleave <n> [pipeline]`: in one process, GetItem uninstrumented,
-/// instrumented and inside a hand-made span, one after the other `n` times;
-/// the median wall time of each (ns) and of the per-round differences. The
-/// machine's load moves all three alike.
-fn interleave(n: usize, pipeline: Pipeline) {
+/// `interleave <n> [pipeline] [block_on|task] [get_item|send_message]`: in
+/// one process, the operation (GetItem unless named) uninstrumented,
+/// instrumented and inside a hand-made span, one after the other `n` times; the median wall time of each (ns) and of the per-round
+/// differences. The machine's load moves all three alike. `block_on`
+/// (default): each call from this thread; `task`: all of them inside one
+/// task on the runtime's worker, as a service makes them (see
+/// `aws_sdk_common::in_task`).
+fn interleave(n: usize, pipeline: Pipeline, in_a_task: bool, send: bool) {
     let rt = runtime();
     let provider = pipeline.provider();
     let tracer = provider.tracer("bench");
@@ -90,31 +97,70 @@ fn interleave(n: usize, pipeline: Pipeline) {
         Some(canned),
         Some(AwsSdkInstrumentation::with_tracer_provider(&provider)),
     );
-    let time = |f: &dyn Fn()| {
-        let t = Instant::now();
-        f();
-        t.elapsed().as_nanos() as i64
+    let queue = format!("{url}/123456789012/orders");
+    let name = if send {
+        "SQS.SendMessage"
+    } else {
+        "DynamoDB.GetItem"
     };
-    let mut rows = Vec::with_capacity(n);
-    for i in 0..n + 200 {
-        let p = time(&|| rt.block_on(get_item(&plain)));
-        let t = time(&|| rt.block_on(get_item(&traced)));
-        let s = time(&|| {
-            in_hand_span(&tracer, "DynamoDB.GetItem", || {
-                rt.block_on(get_item(&plain))
-            })
-        });
-        if i >= 200 {
-            rows.push([p, t, s, t - p, s - p]);
+    let call = move |c: &aws_sdk_common::Clients, q: &str| {
+        let (c, q) = (c.clone(), q.to_owned());
+        async move {
+            if send {
+                send_message(&c, &q).await
+            } else {
+                get_item(&c).await
+            }
         }
-    }
+    };
+    let rows = if in_a_task {
+        rt.block_on(async move {
+            tokio::spawn(async move {
+                let mut rows = Vec::with_capacity(n);
+                for i in 0..n + 200 {
+                    let t = Instant::now();
+                    call(&plain, &queue).await;
+                    let p = t.elapsed().as_nanos() as i64;
+                    let t = Instant::now();
+                    call(&traced, &queue).await;
+                    let tr = t.elapsed().as_nanos() as i64;
+                    let t = Instant::now();
+                    in_hand_span_async(&tracer, name, call(&plain, &queue)).await;
+                    let s = t.elapsed().as_nanos() as i64;
+                    if i >= 200 {
+                        rows.push([p, tr, s, tr - p, s - p]);
+                    }
+                }
+                rows
+            })
+            .await
+            .unwrap()
+        })
+    } else {
+        let time = |f: &dyn Fn()| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_nanos() as i64
+        };
+        let mut rows = Vec::with_capacity(n);
+        for i in 0..n + 200 {
+            let p = time(&|| rt.block_on(call(&plain, &queue)));
+            let t = time(&|| rt.block_on(call(&traced, &queue)));
+            let s = time(&|| in_hand_span(&tracer, name, || rt.block_on(call(&plain, &queue))));
+            if i >= 200 {
+                rows.push([p, t, s, t - p, s - p]);
+            }
+        }
+        rows
+    };
     let median = |k: usize| {
         let mut v: Vec<i64> = rows.iter().map(|r| r[k]).collect();
         v.sort_unstable();
         v[v.len() / 2]
     };
+    let how = if in_a_task { "task" } else { "block_on" };
     eprintln!(
-        "interleave {pipeline:?} n={n}: median ns plain {} traced {} hand_span {}; per-round traced-plain {} hand_span-plain {}",
+        "interleave {name} {pipeline:?} {how} n={n}: median ns plain {} traced {} hand_span {}; per-round traced-plain {} hand_span-plain {}",
         median(0),
         median(1),
         median(2),
@@ -130,9 +176,21 @@ fn main() {
     if mode == "interleave" {
         let n = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000);
         let p = args.next().unwrap_or_else(|| "batch".into());
+        let in_a_task = match args.next().as_deref() {
+            None | Some("block_on") => false,
+            Some("task") => true,
+            Some(other) => panic!("unknown caller {other}: block_on, task"),
+        };
+        let send = match args.next().as_deref() {
+            None | Some("get_item") => false,
+            Some("send_message") => true,
+            Some(other) => panic!("unknown operation {other}: get_item, send_message"),
+        };
         return interleave(
             n,
             Pipeline::parse(&p).expect("pipeline: batch, simple, noop"),
+            in_a_task,
+            send,
         );
     }
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);

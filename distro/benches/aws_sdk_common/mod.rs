@@ -122,6 +122,53 @@ pub fn in_hand_span(tracer: &SdkTracer, name: &'static str, call: impl FnOnce())
     cx.span().end();
 }
 
+/// [`in_hand_span`] for a call made inside a task: the span's context is
+/// current while the call's future is polled.
+pub async fn in_hand_span_async<F: std::future::Future>(
+    tracer: &SdkTracer,
+    name: &'static str,
+    call: F,
+) -> F::Output {
+    use opentelemetry::trace::FutureExt as _;
+    let span = tracer
+        .span_builder(name)
+        .with_kind(SpanKind::Client)
+        .start(tracer);
+    let cx = Context::current_with_span(span);
+    let out = call.with_context(cx.clone()).await;
+    cx.span().end();
+    out
+}
+
+/// Runs `calls` one after the other inside one task on the runtime's worker
+/// thread, as a service's request handler makes its AWS calls, and returns
+/// the wall time of all of them.
+///
+/// Not `block_on` per call from the bench's thread: there each call's
+/// timer registration (the SDK's timeouts) wakes the runtime's parked
+/// worker on the other CPU — about one context switch every two calls,
+/// and wall times that jump between two levels (34 and 62 µs for the
+/// same GetItem, docs/benchmarks.md) with where the scheduler put the two
+/// threads. Inside a worker's task the timer is registered without a wake.
+#[allow(dead_code)] // the criterion bench's; aws_sdk_instructions times each call itself
+pub fn in_task<F, Fut>(rt: &tokio::runtime::Runtime, calls: u64, call: F) -> std::time::Duration
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    rt.block_on(async move {
+        tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            for _ in 0..calls {
+                call().await;
+            }
+            start.elapsed()
+        })
+        .await
+        .unwrap()
+    })
+}
+
 /// Answers every request in process, by `X-Amz-Target`.
 #[derive(Clone, Debug)]
 pub struct Canned;
@@ -153,6 +200,7 @@ pub fn creds() -> aws_sdk_dynamodb::config::Credentials {
     aws_sdk_dynamodb::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "bench")
 }
 
+#[derive(Clone)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,

@@ -249,16 +249,24 @@ impl Span for OperationSpanRef {
     }
 }
 
-/// Room made in the span's attribute vector at its start: the four set
-/// then, a request's and the end's — twelve for the common operations
-/// (SQS `SendMessage`: 4 + 4 + 3 + 1; DynamoDB `GetItem`/`PutItem`: 8; S3
-/// `GetObject`: 9), so they go in without growing it. At most 18 (DynamoDB
-/// `Query` with every request and response member, after a retry) grow it
-/// once. Not 18 for all: the vector is freed on the batch processor's
-/// thread, so each span's is a fresh allocation from the caller's arena,
-/// and above ~1 KiB (18 attributes) glibc takes it from its sorted large
-/// bins (~900 instructions per call against ~150, docs/benchmarks.md).
-const SPAN_ATTRIBUTES: usize = 12;
+/// The service readers' attributes go straight into the span.
+impl services::Attributes for OperationSpanRef {
+    fn push(&mut self, attribute: KeyValue) {
+        self.set_attribute(attribute);
+    }
+}
+
+/// Room made in the span's attribute vector at its start, besides the
+/// service's ([`Service::usual_attributes`]): the four set then and the
+/// three of the end (retries, status code, request id). A common
+/// operation's attributes then go in without growing it (DynamoDB
+/// `GetItem`: 8, SQS `SendMessage`: 12); the others (DynamoDB `Query` with
+/// every member, a retry, an error) grow it once. No more room than that:
+/// the vector is freed on the batch processor's thread, so each span's is a
+/// fresh allocation, its cache lines cold for the caller, and above ~1 KiB
+/// (18 attributes) glibc takes it from its sorted large bins (~900
+/// instructions per call against ~150, docs/benchmarks.md).
+const SPAN_ATTRIBUTES: usize = 7;
 
 /// The operation's span and what the later hooks need, kept in the
 /// interceptor state of the operation's config bag from
@@ -307,7 +315,7 @@ impl Intercept for AwsSdkInstrumentation {
             .unwrap_or_else(|| Metadata::new("Unknown", "AWS"));
         let service = Service::of(metadata.service());
         let names = names::operation(metadata.service(), metadata.name());
-        let mut attrs = Vec::with_capacity(SPAN_ATTRIBUTES);
+        let mut attrs = Vec::with_capacity(SPAN_ATTRIBUTES + service.usual_attributes());
         attrs.push(KeyValue::new(RPC_SYSTEM, "aws-api"));
         if let Some(region) = cfg.load::<aws_types::region::Region>() {
             attrs.push(KeyValue::new(
@@ -336,17 +344,19 @@ impl Intercept for AwsSdkInstrumentation {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // Once per operation: the trace header into the messages (the body
-        // is kept for every retry).
-        if let Some(op) = cfg.load::<OperationSpan>()
-            && let Some(header) = &op.header
-        {
-            services::carry_in_messages(
-                op.service,
-                op.metadata.name(),
-                context.request_mut(),
-                header,
-            );
+        // Once per operation (the body is kept for every retry): the
+        // attributes read from the body, then the trace header into the
+        // messages — read first, the body is not scanned again past what
+        // the header added.
+        let Some(op) = cfg.get_mut_from_interceptor_state::<OperationSpan>() else {
+            return Ok(());
+        };
+        let request = context.request_mut();
+        if op.service.attributes_in_body() && op.span.is_recording() {
+            services::request_attributes(op.service, op.metadata.name(), request, &mut op.span);
+        }
+        if let Some(header) = &op.header {
+            services::carry_in_messages(op.service, op.metadata.name(), request, header);
         }
         Ok(())
     }
@@ -359,27 +369,29 @@ impl Intercept for AwsSdkInstrumentation {
         _rc: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        // The request attributes once, on the first attempt rather than
-        // before the retry loop: the endpoint (S3 bucket host, Lambda path)
-        // is resolved per attempt.
-        let first = cfg
-            .load::<RequestAttempts>()
-            .is_none_or(|a| a.attempts() <= 1);
         let Some(op) = cfg.get_mut_from_interceptor_state::<OperationSpan>() else {
             return Ok(());
         };
         let request = context.request_mut();
-        if first && op.span.is_recording() {
-            let mut attrs = Vec::new();
-            services::request_attributes(op.service, op.metadata.name(), request, &mut attrs);
-            if !attrs.is_empty() {
-                op.span.set_attributes(attrs);
-            }
-        }
         if let Some(header) = &op.header {
             request
                 .headers_mut()
                 .insert(TRACE_HEADER_NAME, header.clone());
+        }
+        // The attributes read from the URL once, on the first attempt
+        // rather than before the retry loop: the endpoint (S3 bucket host,
+        // Lambda path) is resolved per attempt.
+        if op.service.attributes_in_body() || !op.span.is_recording() {
+            return Ok(());
+        }
+        if cfg
+            .load::<RequestAttempts>()
+            .is_some_and(|a| a.attempts() > 1)
+        {
+            return Ok(());
+        }
+        if let Some(op) = cfg.get_mut_from_interceptor_state::<OperationSpan>() {
+            services::request_attributes(op.service, op.metadata.name(), request, &mut op.span);
         }
         Ok(())
     }
@@ -396,24 +408,25 @@ impl Intercept for AwsSdkInstrumentation {
         };
         let span = &mut op.span;
         if span.is_recording() {
-            let mut attrs = Vec::with_capacity(8);
+            // Each straight into the span's vector (room for them was made
+            // at its start): no vector of their own.
             let retries = i64::from(attempts.saturating_sub(1));
-            attrs.push(KeyValue::new(crate::translate::RETRIES_ATTRIBUTE, retries));
+            span.set_attribute(KeyValue::new(crate::translate::RETRIES_ATTRIBUTE, retries));
             if retries > 0 {
-                attrs.push(KeyValue::new(semconv::HTTP_REQUEST_RESEND_COUNT, retries));
+                span.set_attribute(KeyValue::new(semconv::HTTP_REQUEST_RESEND_COUNT, retries));
             }
             let response = context.response();
             if let Some(r) = response {
-                attrs.push(KeyValue::new(
+                span.set_attribute(KeyValue::new(
                     semconv::HTTP_RESPONSE_STATUS_CODE,
                     i64::from(r.status().as_u16()),
                 ));
                 let ids = RequestIds::of(r.headers());
                 if let Some(id) = ids.request_id() {
-                    attrs.push(KeyValue::new(semconv::AWS_REQUEST_ID, id.to_owned()));
+                    span.set_attribute(KeyValue::new(semconv::AWS_REQUEST_ID, id.to_owned()));
                 }
                 if let Some(id) = ids.extended.flatten() {
-                    attrs.push(KeyValue::new(
+                    span.set_attribute(KeyValue::new(
                         semconv::AWS_EXTENDED_REQUEST_ID,
                         id.to_owned(),
                     ));
@@ -422,12 +435,7 @@ impl Intercept for AwsSdkInstrumentation {
             match context.output_or_error() {
                 Some(Ok(_)) => {
                     if let Some(body) = response.and_then(|r| r.body().bytes()) {
-                        services::response_attributes(
-                            op.service,
-                            op.metadata.name(),
-                            body,
-                            &mut attrs,
-                        );
+                        services::response_attributes(op.service, op.metadata.name(), body, span);
                     }
                 }
                 Some(Err(err)) => {
@@ -440,12 +448,11 @@ impl Intercept for AwsSdkInstrumentation {
                             KeyValue::new(semconv::EXCEPTION_MESSAGE, message.clone()),
                         ],
                     );
-                    attrs.push(KeyValue::new(semconv::ERROR_TYPE, kind));
+                    span.set_attribute(KeyValue::new(semconv::ERROR_TYPE, kind));
                     span.set_status(Status::error(message));
                 }
                 None => {}
             }
-            span.set_attributes(attrs);
         }
         span.end();
         Ok(())
@@ -568,6 +575,175 @@ mod tests {
             {
                 assert!(ours.is_some_and(|o| o.ends_with(";Lineage=1:a87bd80c:1")));
             }
+        }
+    }
+
+    /// Keeps each ended span as the processor receives it (moved, not
+    /// cloned: its attribute vector's capacity is the one the span had).
+    #[derive(Clone, Debug, Default)]
+    struct Keep(std::sync::Arc<std::sync::Mutex<Vec<opentelemetry_sdk::trace::SpanData>>>);
+
+    impl opentelemetry_sdk::trace::SpanProcessor for Keep {
+        fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &Context) {}
+        fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+            self.0.lock().unwrap().push(span);
+        }
+        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+            Ok(())
+        }
+        fn shutdown_with_timeout(
+            &self,
+            _: std::time::Duration,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    /// Answers as the services do for the calls below: a JSON body by
+    /// `X-Amz-Target`, S3's object and both its request ids.
+    #[derive(Clone, Debug)]
+    struct Canned;
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for Canned {
+        fn call(
+            &self,
+            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            use aws_smithy_runtime_api::http::{Response, StatusCode};
+            let target = request.headers().get("x-amz-target").unwrap_or_default();
+            let body = if target.starts_with("AmazonSQS") {
+                r#"{"MessageId":"5fea7756-0ea4-451a-a703-a558b933e274","MD5OfMessageBody":"5d41402abc4b2a76b9719d911017c592"}"#
+            } else if target.starts_with("DynamoDB") {
+                r#"{"Item":{"id":{"S":"1"}}}"#
+            } else {
+                "object"
+            };
+            let mut response = Response::new(
+                StatusCode::try_from(200u16).unwrap(),
+                aws_smithy_types::body::SdkBody::from(body),
+            );
+            let headers = response.headers_mut();
+            if target.is_empty() {
+                headers.insert("x-amz-request-id", "4442587FB7D0A2F9");
+                headers.insert(
+                    "x-amz-id-2",
+                    "vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=",
+                );
+            } else {
+                headers.insert("x-amzn-requestid", "c6b4d4d2-8a2e-4b0a-9d9b-1f0e3c2a7b6d");
+                headers.insert("content-type", "application/x-amz-json-1.0");
+            }
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(response))
+        }
+    }
+
+    impl aws_smithy_runtime_api::client::http::HttpClient for Canned {
+        fn http_connector(
+            &self,
+            _: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+            aws_smithy_runtime_api::client::http::SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    /// The room made at the span's start holds every attribute of the
+    /// common operations, and no more: each span's vector arrives at the
+    /// processor with the capacity it was given (a vector that grew would
+    /// have doubled it), and full — the room is no larger than the call
+    /// needs. (The capacity is what `with_attributes` hands the SDK, which
+    /// keeps the vector as it is.)
+    #[tokio::test]
+    async fn the_common_operations_fill_the_room_made_at_the_start() {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let keep = Keep::default();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(keep.clone())
+            .build();
+        let interceptor = AwsSdkInstrumentation::with_tracer_provider(&provider).into_shared();
+        let http = aws_smithy_runtime_api::client::http::SharedHttpClient::new(Canned);
+        let creds = aws_sdk_dynamodb::config::Credentials::new("AKID", "secret", None, None, "t");
+        let endpoint = "http://127.0.0.1:1";
+        let mut d = aws_sdk_dynamodb::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(creds.clone())
+            .endpoint_url(endpoint)
+            .http_client(http.clone());
+        d.push_interceptor(interceptor.clone());
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(d.build());
+        let mut q = aws_sdk_sqs::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .credentials_provider(creds.clone())
+            .endpoint_url(endpoint)
+            .http_client(http.clone());
+        q.push_interceptor(interceptor.clone());
+        let sqs = aws_sdk_sqs::Client::from_conf(q.build());
+        let mut b = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(creds)
+            .endpoint_url(endpoint)
+            .force_path_style(true)
+            .http_client(http);
+        b.push_interceptor(interceptor);
+        let s3 = aws_sdk_s3::Client::from_conf(b.build());
+
+        let key = AttributeValue::S("1".into());
+        dynamodb
+            .get_item()
+            .table_name("carts")
+            .key("id", key.clone())
+            .send()
+            .await
+            .unwrap();
+        dynamodb
+            .put_item()
+            .table_name("carts")
+            .item("id", key.clone())
+            .send()
+            .await
+            .unwrap();
+        dynamodb
+            .delete_item()
+            .table_name("carts")
+            .key("id", key)
+            .send()
+            .await
+            .unwrap();
+        let queue = format!("{endpoint}/123456789012/orders");
+        sqs.send_message()
+            .queue_url(&queue)
+            .message_body("hi")
+            .send()
+            .await
+            .unwrap();
+        s3.put_object()
+            .bucket("photos")
+            .key("a/b.jpg")
+            .send()
+            .await
+            .unwrap();
+
+        let spans = std::mem::take(&mut *keep.0.lock().unwrap());
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
+        assert_eq!(
+            names,
+            [
+                "DynamoDB.GetItem",
+                "DynamoDB.PutItem",
+                "DynamoDB.DeleteItem",
+                "SQS.SendMessage",
+                "S3.PutObject"
+            ]
+        );
+        for span in &spans {
+            let service = Service::of(span.name.split('.').next().unwrap());
+            let room = SPAN_ATTRIBUTES + service.usual_attributes();
+            let keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+            assert_eq!(span.attributes.capacity(), room, "{}: {keys:?}", span.name);
+            assert_eq!(span.attributes.len(), room, "{}: {keys:?}", span.name);
         }
     }
 

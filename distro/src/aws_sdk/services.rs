@@ -74,6 +74,31 @@ impl Service {
         KNOWN.iter().find(|(s, _)| *s == self).map(|(_, id)| *id)
     }
 
+    /// How many attributes this service's readers add to a successful call
+    /// of its common operations (DynamoDB's item calls, SQS `SendMessage`
+    /// and `ReceiveMessage`, S3's object calls with its extended request
+    /// id): the room the span's attribute vector is given for them.
+    pub(super) fn usual_attributes(self) -> usize {
+        match self {
+            Self::Sqs => 5,
+            Self::Sns | Self::S3 => 3,
+            Self::Lambda => 2,
+            Self::DynamoDb
+            | Self::Kinesis
+            | Self::StepFunctions
+            | Self::SecretsManager
+            | Self::EventBridge => 1,
+            Self::Other => 0,
+        }
+    }
+
+    /// Whether [`request_attributes`] reads the request's body (read once,
+    /// before the retry loop) rather than its URL (read on the first
+    /// attempt, once the endpoint is resolved).
+    pub(super) fn attributes_in_body(self) -> bool {
+        !matches!(self, Self::S3 | Self::Lambda)
+    }
+
     fn json(self) -> bool {
         matches!(
             self,
@@ -195,6 +220,20 @@ fn content_type(headers: &aws_smithy_runtime_api::http::Headers) -> &str {
         .unwrap_or_default()
 }
 
+/// Where the readers put attributes: the operation's span, straight into
+/// its own attribute vector (no vector per hook to collect them first and
+/// free on the span processor's thread), or a vector (tests).
+pub(super) trait Attributes {
+    /// Adds one attribute.
+    fn push(&mut self, attribute: KeyValue);
+}
+
+impl Attributes for Vec<KeyValue> {
+    fn push(&mut self, attribute: KeyValue) {
+        Vec::push(self, attribute);
+    }
+}
+
 fn string_array<'a>(items: impl IntoIterator<Item = Cow<'a, str>>) -> Value {
     Value::Array(Array::String(
         items
@@ -204,7 +243,7 @@ fn string_array<'a>(items: impl IntoIterator<Item = Cow<'a, str>>) -> Value {
     ))
 }
 
-fn push_str(out: &mut Vec<KeyValue>, key: &'static str, v: Option<Cow<'_, str>>) {
+fn push_str(out: &mut impl Attributes, key: &'static str, v: Option<Cow<'_, str>>) {
     if let Some(v) = v {
         out.push(KeyValue::new(key, v.into_owned()));
     }
@@ -220,7 +259,7 @@ pub(super) fn request_attributes(
     service: Service,
     operation: &str,
     request: &Request<SdkBody>,
-    out: &mut Vec<KeyValue>,
+    out: &mut impl Attributes,
 ) {
     match service {
         Service::Other => {}
@@ -243,13 +282,20 @@ pub(super) fn request_attributes(
     }
 }
 
-fn json_request(service: Service, operation: &str, req: JsonRequest<'_>, out: &mut Vec<KeyValue>) {
+fn json_request(
+    service: Service,
+    operation: &str,
+    req: JsonRequest<'_>,
+    out: &mut impl Attributes,
+) {
     match service {
         Service::DynamoDb => {
-            let mut tables: Vec<Cow<'_, str>> = Vec::new();
-            tables.extend(req.table_name);
+            // The attribute's own vector, no list of borrowed names first:
+            // most operations name one table.
+            let owned = |name: Cow<'_, str>| StringValue::from(name.into_owned());
+            let mut tables: Vec<StringValue> = req.table_name.into_iter().map(owned).collect();
             if let Some(items) = req.request_items {
-                tables.extend(items.into_keys());
+                tables.extend(items.into_keys().map(owned));
             }
             for t in req.transact_items.into_iter().flatten() {
                 let r = t
@@ -259,15 +305,15 @@ fn json_request(service: Service, operation: &str, req: JsonRequest<'_>, out: &m
                     .or(t.delete)
                     .or(t.condition_check);
                 if let Some(name) = r.and_then(|r| r.table_name)
-                    && !tables.contains(&name)
+                    && !tables.iter().any(|t| t.as_str() == name)
                 {
-                    tables.push(name);
+                    tables.push(owned(name));
                 }
             }
             if !tables.is_empty() {
                 out.push(KeyValue::new(
                     semconv::AWS_DYNAMODB_TABLE_NAMES,
-                    string_array(tables),
+                    Value::Array(Array::String(tables)),
                 ));
             }
             push_str(out, semconv::AWS_DYNAMODB_INDEX_NAME, req.index_name);
@@ -378,7 +424,7 @@ fn decode(s: &str) -> Cow<'_, str> {
 
 /// S3: virtual-hosted (`<bucket>.s3[.-]<region>.amazonaws.com/<key>`) or
 /// path style (`<endpoint>/<bucket>/<key>`, what custom endpoints use).
-fn s3(uri: &str, out: &mut Vec<KeyValue>) {
+fn s3(uri: &str, out: &mut impl Attributes) {
     let host = host_of(uri);
     let path = path_of(uri).trim_start_matches('/');
     let virtual_bucket = host
@@ -402,7 +448,7 @@ fn s3(uri: &str, out: &mut Vec<KeyValue>) {
 }
 
 /// Lambda: `/2015-03-31/functions/<name>/...`.
-fn lambda(uri: &str, out: &mut Vec<KeyValue>) {
+fn lambda(uri: &str, out: &mut impl Attributes) {
     let path = path_of(uri);
     let mut parts = path.split('/').skip_while(|p| *p != "functions").skip(1);
     if let Some(name) = parts.next().filter(|n| !n.is_empty()) {
@@ -415,7 +461,7 @@ fn lambda(uri: &str, out: &mut Vec<KeyValue>) {
 }
 
 /// SNS (query protocol): `TopicArn` or `TargetArn` of the form body.
-fn sns(request: &Request<SdkBody>, out: &mut Vec<KeyValue>) {
+fn sns(request: &Request<SdkBody>, out: &mut impl Attributes) {
     out.push(KeyValue::new(semconv::MESSAGING_SYSTEM, "aws_sns"));
     if !content_type(request.headers()).contains("x-www-form-urlencoded") {
         return;
@@ -438,7 +484,7 @@ pub(super) fn response_attributes(
     service: Service,
     operation: &str,
     body: &[u8],
-    out: &mut Vec<KeyValue>,
+    out: &mut impl Attributes,
 ) {
     let wanted = match service {
         Service::DynamoDb => true,
