@@ -664,31 +664,23 @@ mod tests {
         let http = aws_smithy_runtime_api::client::http::SharedHttpClient::new(Canned);
         let creds = aws_sdk_dynamodb::config::Credentials::new("AKID", "secret", None, None, "t");
         let endpoint = "http://127.0.0.1:1";
-        let mut d = aws_sdk_dynamodb::Config::builder()
-            .behavior_version_latest()
-            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .credentials_provider(creds.clone())
-            .endpoint_url(endpoint)
-            .http_client(http.clone());
-        d.push_interceptor(interceptor.clone());
-        let dynamodb = aws_sdk_dynamodb::Client::from_conf(d.build());
-        let mut q = aws_sdk_sqs::Config::builder()
-            .behavior_version_latest()
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .credentials_provider(creds.clone())
-            .endpoint_url(endpoint)
-            .http_client(http.clone());
-        q.push_interceptor(interceptor.clone());
-        let sqs = aws_sdk_sqs::Client::from_conf(q.build());
-        let mut b = aws_sdk_s3::Config::builder()
-            .behavior_version_latest()
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(creds)
-            .endpoint_url(endpoint)
-            .force_path_style(true)
-            .http_client(http);
-        b.push_interceptor(interceptor);
-        let s3 = aws_sdk_s3::Client::from_conf(b.build());
+        // Each service's config builder is its own type: the same calls on each.
+        macro_rules! client {
+            ($krate:ident $(, $option:ident($value:expr))*) => {{
+                let mut config = $krate::Config::builder()
+                    .behavior_version_latest()
+                    .region($krate::config::Region::new("us-east-1"))
+                    .credentials_provider(creds.clone())
+                    .endpoint_url(endpoint)
+                    .http_client(http.clone())
+                    $(.$option($value))*;
+                config.push_interceptor(interceptor.clone());
+                $krate::Client::from_conf(config.build())
+            }};
+        }
+        let dynamodb = client!(aws_sdk_dynamodb);
+        let sqs = client!(aws_sdk_sqs);
+        let s3 = client!(aws_sdk_s3, force_path_style(true));
 
         let key = AttributeValue::S("1".into());
         dynamodb
