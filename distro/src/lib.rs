@@ -33,6 +33,8 @@ pub mod export;
 mod init;
 pub mod instrument;
 pub mod logs;
+#[cfg(all(feature = "musl-mem", target_arch = "x86_64"))]
+pub mod musl_mem;
 pub mod propagation;
 pub mod providers;
 #[cfg(feature = "server")]

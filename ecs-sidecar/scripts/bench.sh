@@ -137,4 +137,4 @@ else
 fi
 kill -TERM "$PID"
 wait "$TIME_PID" || true
-grep -E 'Maximum resident|User time|System time|Elapsed' "$WORK/time.txt"
+grep -E "Maximum resident|User time|System time|Elapsed|page faults|context switches" "$WORK/time.txt"
