@@ -75,6 +75,7 @@ grep "Maximum resident" "$work/time.txt"
 echo "== post-runtime extension time, 100 spans per invoke (SERVER + 99), $INVOKES invokes"
 echo '{"spans":99}' > "$work/s100.jsonl"
 "$sim" "${common[@]}" --invokes "$INVOKES" --events "$work/s100.jsonl" -- "$fn" > "$work/report.jsonl" 2>/dev/null
+grep -E "User time|System time" "$work/time.txt"   # the extension's CPU over those invokes
 python3 - "$work/report.jsonl" <<'PY'
 import json, sys
 v = sorted(l["post_runtime_extension_ms"] for l in map(json.loads, open(sys.argv[1])) if l.get("kind") == "invoke")
