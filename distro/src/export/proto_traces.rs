@@ -181,7 +181,10 @@ impl TraceLengths {
     fn scope_spans(&mut self, ss: &ScopeSpans, on_span: &mut impl FnMut(usize)) -> usize {
         let slot = self.open();
         let mut n = ss.scope.as_ref().map_or(0, |s| delimited(self.scope(s)));
-        for span in &ss.spans {
+        for (i, span) in ss.spans.iter().enumerate() {
+            if let Some(next) = ss.spans.get(i + 1) {
+                prefetch_slice(&next.attributes);
+            }
             let len = self.span(span);
             on_span(len);
             n += delimited(len);
@@ -531,6 +534,28 @@ impl Writer<'_> {
             }
         }
     }
+}
+
+/// Asks the processor to start loading `items` into its caches (a hint;
+/// nothing else happens). The measuring walk reads every span's attribute
+/// array once, each a separate allocation the hardware prefetcher does not
+/// follow from the previous span's.
+#[inline]
+fn prefetch_slice<T>(items: &[T]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        let bytes = std::mem::size_of_val(items);
+        let base = items.as_ptr().cast::<i8>();
+        for offset in (0..bytes).step_by(64) {
+            // SAFETY: a prefetch never faults and reads nothing the program
+            // sees; every address is inside `items`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(offset)) };
+        }
+    }
+    // aarch64's prefetch intrinsic is not stable Rust yet: no hint there.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = items;
 }
 
 #[cfg(test)]
