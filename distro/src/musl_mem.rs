@@ -157,13 +157,14 @@ pub unsafe fn copy(dst: *mut u8, src: *const u8, n: usize) {
 pub unsafe fn copy_overlapping(dst: *mut u8, src: *const u8, n: usize) {
     // SAFETY: the caller's contract. An upward copy is right unless `dst`
     // starts inside `src..src + n`: then the bytes it would overwrite are
-    // still to be read, and the copy runs downwards.
+    // still to be read, and the copy runs downwards (a move onto itself
+    // does nothing).
     unsafe {
         if n <= SMALL {
             copy_small(dst, src, n);
         } else if (dst as usize).wrapping_sub(src as usize) >= n {
             movsb_forward(dst, src, n);
-        } else {
+        } else if dst.cast_const() != src {
             movsb_backward(dst, src, n);
         }
     }
