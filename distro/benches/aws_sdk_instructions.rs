@@ -170,7 +170,7 @@ fn interleave(n: usize, pipeline: Pipeline, in_a_task: bool, send: bool) {
     let _ = provider.shutdown_with_timeout(Duration::from_secs(5));
 }
 
-fn main() {
+pub fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "get_item_traced".into());
     if mode == "interleave" {
