@@ -13,8 +13,9 @@
 //! `appsignals`: the distro with `OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true`
 //! (attributes and metrics per span, on the batch exporter's side).
 //! `distro-encoded`, `appsignals-encoded`: the same, with an exporter that
-//! encodes each batch to protobuf (as every OTLP export does) before
-//! dropping it, instead of dropping it as it is.
+//! encodes each batch to protobuf with the OTLP/HTTP exporter's encoder
+//! (`export::encode_traces`, as every OTLP export does) before dropping it,
+//! instead of dropping it as it is.
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
@@ -25,23 +26,24 @@ use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider};
 use otel_aws_distro::export::{
-    BatchExporter, ExportFuture, ExportOutcome, NoopExporter, batch_processor,
+    BatchExporter, ExportFuture, ExportOutcome, NoopExporter, batch_processor, encode_traces,
 };
 use otel_aws_distro::{Builder, Env};
-use prost::Message as _;
 
-/// Encodes each traces batch to protobuf, then drops it.
+/// Encodes each traces batch to protobuf as the OTLP/HTTP exporter does,
+/// then drops it.
 #[derive(Debug)]
 struct EncodeExporter;
 
 impl BatchExporter for EncodeExporter {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
-        black_box(batch.encode_to_vec());
+        black_box(encode_traces(&batch));
         Box::pin(async { Ok(ExportOutcome::default()) })
     }
 }
 
-fn main() {
+/// Runs the mode the first argument names (see the module docs).
+pub fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "distro".into());
     let (which, encoded) = match mode.strip_suffix("-encoded") {
