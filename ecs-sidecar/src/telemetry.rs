@@ -22,6 +22,9 @@ pub struct Counters {
     pub received: AtomicU64,
     /// Spans refused with backpressure (the sender keeps them and retries: 503 / RESOURCE_EXHAUSTED).
     pub refused: AtomicU64,
+    /// OTLP requests refused the same way before their body was read and
+    /// decoded, so their spans (unknown) are not in `refused` (receivers).
+    pub refused_requests: AtomicU64,
     /// Spans the destination accepted (exporters).
     pub exported: AtomicU64,
     /// Retried export attempts (exporters).
@@ -39,6 +42,8 @@ pub struct CountersSnapshot {
     pub received: u64,
     /// See [`Counters::refused`].
     pub refused: u64,
+    /// See [`Counters::refused_requests`].
+    pub refused_requests: u64,
     /// See [`Counters::exported`].
     pub exported: u64,
     /// See [`Counters::retried`].
@@ -61,6 +66,7 @@ impl Counters {
         CountersSnapshot {
             received: l(&self.received),
             refused: l(&self.refused),
+            refused_requests: l(&self.refused_requests),
             exported: l(&self.exported),
             retried: l(&self.retried),
             dropped: l(&self.dropped),
@@ -157,6 +163,7 @@ impl Telemetry {
                 json!({
                     "received": s.received,
                     "refused": s.refused,
+                    "refused_requests": s.refused_requests,
                     "exported": s.exported,
                     "retried": s.retried,
                     "dropped": s.dropped,
@@ -181,7 +188,7 @@ impl Telemetry {
     pub fn to_prometheus(&self) -> String {
         let snap = self.snapshot();
         let mut out = String::new();
-        let series: [Series; 6] = [
+        let series: [Series; 7] = [
             (
                 "otel_aws_sidecar_spans_received_total",
                 "Spans taken in by the component.",
@@ -191,6 +198,11 @@ impl Telemetry {
                 "otel_aws_sidecar_spans_refused_total",
                 "Spans refused with backpressure (sender retries).",
                 |s| s.refused,
+            ),
+            (
+                "otel_aws_sidecar_requests_refused_total",
+                "Requests refused with backpressure before their body was decoded (spans unknown).",
+                |s| s.refused_requests,
             ),
             (
                 "otel_aws_sidecar_spans_exported_total",

@@ -286,7 +286,7 @@ async fn export<S: OtlpSignal>(
         Ok(ok) => ok,
         Err(BodyError::Busy(bp)) => {
             shared.stats.backpressured(S::SIGNAL, 0);
-            tracing::debug!(%peer, reason = %bp.reason, "OTLP/HTTP body refused: memory bound");
+            tracing::debug!(%peer, reason = %bp.reason, "OTLP/HTTP body refused before decoding");
             return backpressure_response(encoding, bp);
         }
         Err(BodyError::Timeout) => {

@@ -156,8 +156,9 @@ pub trait TraceSink: Send + Sync + 'static {
     /// it arrives, before it is decoded) against the sink's memory bound;
     /// the returned [`Reservation`] gives them back when dropped, after the
     /// batch went through [`TraceSink::accept`]. [`Backpressure`] refuses
-    /// the request before the bytes are read (HTTP 503, gRPC
-    /// `RESOURCE_EXHAUSTED`). The default accounts nothing.
+    /// the request before the bytes are read and decoded (HTTP 503, gRPC
+    /// `RESOURCE_EXHAUSTED`): over the memory bound, or while the sink
+    /// could not take any batch. The default accounts nothing.
     fn reserve(&self, bytes: usize) -> Result<Reservation, Backpressure> {
         let _ = bytes;
         Ok(Reservation::none())

@@ -146,6 +146,40 @@ impl MemoryLimiter {
         self.admit_within(bytes, self.budget() / 2)
     }
 
+    /// Whether `bytes` would be admitted now, without taking them: the
+    /// refusal [`MemoryLimiter::admit`] would give, for data not received
+    /// yet (a batch's expected size before its body is read and decoded).
+    pub fn check(&self, bytes: u64) -> Result<(), Backpressure> {
+        let held = self.held.load(Ordering::Acquire);
+        let budget = self.budget();
+        if held > 0 && held.saturating_add(bytes) > budget {
+            return Err(self.refuse(held, budget));
+        }
+        Ok(())
+    }
+
+    /// The refusal of `held` bytes against `budget`, noted for
+    /// [`MemoryLimiter::refusing_for`].
+    fn refuse(&self, held: u64, budget: u64) -> Backpressure {
+        let now = self.now_ms();
+        let _ = self
+            .refusing_since
+            .compare_exchange(0, now, Ordering::AcqRel, Ordering::Relaxed);
+        Backpressure::new(
+            format!(
+                "memory limit reached: {} MiB held (limit {} MiB{})",
+                held / MIB,
+                budget / MIB,
+                if self.rss_over.load(Ordering::Relaxed) {
+                    ", halved while process memory is above the soft limit"
+                } else {
+                    ""
+                }
+            ),
+            RETRY_AFTER,
+        )
+    }
+
     fn admit_within(
         self: &Arc<Self>,
         bytes: u64,
@@ -155,23 +189,7 @@ impl MemoryLimiter {
         // Always let something in when nothing is held, however large.
         if before > 0 && before.saturating_add(bytes) > budget {
             self.held.fetch_sub(bytes, Ordering::AcqRel);
-            let now = self.now_ms();
-            let _ =
-                self.refusing_since
-                    .compare_exchange(0, now, Ordering::AcqRel, Ordering::Relaxed);
-            return Err(Backpressure::new(
-                format!(
-                    "memory limit reached: {} MiB held (limit {} MiB{})",
-                    before / MIB,
-                    budget / MIB,
-                    if self.rss_over.load(Ordering::Relaxed) {
-                        ", halved while process memory is above the soft limit"
-                    } else {
-                        ""
-                    }
-                ),
-                RETRY_AFTER,
-            ));
+            return Err(self.refuse(before, budget));
         }
         self.refusing_since.store(0, Ordering::Release);
         Ok(MemoryPermit {
