@@ -165,6 +165,86 @@ async fn health_is_unhealthy_while_the_limiter_refuses_then_recovers() {
     assert!(sidecar.shutdown().await);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_an_outage_refusals_before_decoding_are_counted_per_request() {
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    // An outage for as long as the test needs: what was accepted stays held.
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 100_000));
+    // Batches of 1,000 spans: the input holds 4,000 spans, more than the
+    // memory budget does, so the memory limit is what refuses.
+    let yaml = config(
+        &fake.traces_url(),
+        "memory_limiter, batch",
+        "    limit_mib: 2",
+        "",
+    )
+    .replace("send_batch_size: 100", "send_batch_size: 1000");
+    let sidecar = start(&yaml, test_env(&[])).await;
+    let url = format!(
+        "http://{}/v1/traces",
+        sidecar.receiver_addrs("otlp").unwrap().http.unwrap()
+    );
+    let telemetry = sidecar.telemetry();
+    let counters = || telemetry.get("receiver/otlp").unwrap_or_default();
+    // Identical requests until the limit refuses one.
+    let mut accepted = 0;
+    let mut tag = 0u8;
+    loop {
+        tag = tag.wrapping_add(1);
+        let resp = post_otlp(&url, &spans(200, tag)).await;
+        match resp.status().as_u16() {
+            200 => accepted += 200,
+            503 => break,
+            other => panic!("unexpected {other}"),
+        }
+        assert!(accepted < 100_000, "the limiter never refused");
+    }
+    // From now on each request is refused before its body is decoded (by
+    // the body's own reservation or by the size its batch would have; the
+    // second is tested in `pipeline::input`): a request counted, its spans
+    // not (they were never read), the sender told when to retry.
+    let before = counters();
+    for _ in 0..3 {
+        tag = tag.wrapping_add(1);
+        let resp = post_otlp(&url, &spans(200, tag)).await;
+        assert_eq!(resp.status(), 503);
+        assert!(resp.headers().contains_key("retry-after"));
+        assert!(resp.text().await.unwrap().contains("memory limit reached"));
+    }
+    let after = counters();
+    assert_eq!(
+        after.refused_requests,
+        before.refused_requests + 3,
+        "{after:?}"
+    );
+    assert_eq!(after.refused, before.refused, "{after:?}");
+    let (_, body) = health(&sidecar).await;
+    let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        doc["components"]["receiver/otlp"]["refused_requests"]
+            .as_u64()
+            .is_some_and(|n| n >= 3),
+        "{body}"
+    );
+    // The outage ends: what was accepted arrives, new requests are taken.
+    fake.clear_responses();
+    assert!(fake.wait_for_spans(accepted, GUARD).await);
+    let taken = tokio::time::timeout(GUARD, async {
+        loop {
+            tag = tag.wrapping_add(1);
+            if post_otlp(&url, &spans(200, tag)).await.status() == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(taken.is_ok(), "still refusing after the data drained");
+    assert!(sidecar.shutdown().await);
+}
+
 fn in_progress_doc(i: u32, pad: usize) -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
