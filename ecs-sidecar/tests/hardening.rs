@@ -116,24 +116,39 @@ async fn high_rss_alone_does_not_latch_the_memory_limiter() {
     assert!(sidecar.shutdown().await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_is_unhealthy_while_the_limiter_refuses_then_recovers() {
+/// A sidecar with a 2 MiB `memory_limiter` (batches of `batch` spans, `health`
+/// lines under `health_check`) exporting to a fake that first answers
+/// `failures` times 503: an outage, during which exports are retried and
+/// what was accepted stays held. Returns the fake, the sidecar and its
+/// OTLP/HTTP traces URL.
+async fn limited_behind_an_outage(
+    failures: usize,
+    health: &str,
+    batch: usize,
+) -> (FakeOtlpEndpoint, otel_aws_sidecar::Sidecar, String) {
     let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
         .await
         .unwrap();
-    // An outage: exports are retried, the accepted batch stays held.
-    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 30));
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), failures));
     let yaml = config(
         &fake.traces_url(),
         "memory_limiter, batch",
         "    limit_mib: 2",
-        "    unhealthy_after_refusing: 0s",
-    );
+        health,
+    )
+    .replace("send_batch_size: 100", &format!("send_batch_size: {batch}"));
     let sidecar = start(&yaml, test_env(&[])).await;
     let url = format!(
         "http://{}/v1/traces",
         sidecar.receiver_addrs("otlp").unwrap().http.unwrap()
     );
+    (fake, sidecar, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_unhealthy_while_the_limiter_refuses_then_recovers() {
+    let (fake, sidecar, url) =
+        limited_behind_an_outage(30, "    unhealthy_after_refusing: 0s", 100).await;
     assert_eq!(health(&sidecar).await.0, 200);
     let mut accepted = 0;
     let mut refused = false;
@@ -167,25 +182,10 @@ async fn health_is_unhealthy_while_the_limiter_refuses_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn behind_an_outage_refusals_before_decoding_are_counted_per_request() {
-    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
-        .await
-        .unwrap();
-    // An outage for as long as the test needs: what was accepted stays held.
-    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 100_000));
-    // Batches of 1,000 spans: the input holds 4,000 spans, more than the
-    // memory budget does, so the memory limit is what refuses.
-    let yaml = config(
-        &fake.traces_url(),
-        "memory_limiter, batch",
-        "    limit_mib: 2",
-        "",
-    )
-    .replace("send_batch_size: 100", "send_batch_size: 1000");
-    let sidecar = start(&yaml, test_env(&[])).await;
-    let url = format!(
-        "http://{}/v1/traces",
-        sidecar.receiver_addrs("otlp").unwrap().http.unwrap()
-    );
+    // An outage for as long as the test needs. Batches of 1,000 spans: the
+    // input holds 4,000 spans, more than the memory budget does, so the
+    // memory limit is what refuses.
+    let (fake, sidecar, url) = limited_behind_an_outage(100_000, "", 1000).await;
     let telemetry = sidecar.telemetry();
     let counters = || telemetry.get("receiver/otlp").unwrap_or_default();
     // Identical requests until the limit refuses one.
