@@ -84,7 +84,7 @@ impl PipelineInput {
     /// `body_bytes` bytes (0: none), which also tells
     /// [`PipelineInput::check_room`] how much larger decoded batches are
     /// than their bodies.
-    pub fn offer_decoded(
+    fn offer_decoded(
         &self,
         payload: Payload,
         spans: usize,
