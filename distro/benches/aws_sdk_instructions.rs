@@ -10,7 +10,11 @@
 //!   (`AwsSdkInstrumentation`), `*_span` (uninstrumented, inside one
 //!   hand-made CLIENT span: the floor any instrumentation pays);
 //! - pipeline (where the spans go, `batch` unless given): `batch` (the
-//!   SDK's batch processor and its thread, an exporter that drops), `simple`
+//!   SDK's batch processor and its thread, an exporter that drops), `distro`
+//!   (`export::batch_processor`, which `init()` installs: spans encoded
+//!   where they end, `NoopExporter` behind it), `sdk-proto` (what `init()`
+//!   installed before: the SDK's batch processor, each batch converted on
+//!   its thread and exported as a task on the runtime), `simple`
 //!   (exported on the caller's thread), `noop` (a processor that drops the
 //!   span at its end: the span's creation and attributes only);
 //! - `interleave <n> [pipeline] [block_on|task]`: GetItem plain,
@@ -87,7 +91,10 @@ fn threads() -> BTreeMap<String, (u64, u64)> {
 /// `aws_sdk_common::in_task`).
 fn interleave(n: usize, pipeline: Pipeline, in_a_task: bool, send: bool) {
     let rt = runtime();
-    let provider = pipeline.provider();
+    let provider = {
+        let _in_runtime = rt.enter();
+        pipeline.provider()
+    };
     let tracer = provider.tracer("bench");
     let url = "http://127.0.0.1:1";
     let canned = SharedHttpClient::new(Canned);
@@ -188,17 +195,21 @@ pub fn main() {
         };
         return interleave(
             n,
-            Pipeline::parse(&p).expect("pipeline: batch, simple, noop"),
+            Pipeline::parse(&p).expect("pipeline: batch, distro, sdk-proto, simple, noop"),
             in_a_task,
             send,
         );
     }
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let pipeline = args.next().unwrap_or_else(|| "batch".into());
-    let pipeline = Pipeline::parse(&pipeline)
-        .unwrap_or_else(|| panic!("unknown pipeline {pipeline}: batch, simple, noop"));
+    let pipeline = Pipeline::parse(&pipeline).unwrap_or_else(|| {
+        panic!("unknown pipeline {pipeline}: batch, distro, sdk-proto, simple, noop")
+    });
     let rt = runtime();
-    let provider = pipeline.provider();
+    let provider = {
+        let _in_runtime = rt.enter();
+        pipeline.provider()
+    };
     let (op, wrap) = match mode.rsplit_once('_') {
         Some((op, w @ ("traced" | "span"))) => (op, w),
         _ => (mode.as_str(), ""),

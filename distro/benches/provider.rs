@@ -16,16 +16,17 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider};
-use otel_aws_distro::export::{NoopExporter, batch_processor};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use otel_aws_distro::export::{BatchSettings, NoopExporter, batch_processor};
 use otel_aws_distro::{Builder, Env};
 
 fn processor() -> impl opentelemetry_sdk::trace::SpanProcessor {
     batch_processor(
         Arc::new(NoopExporter::new()),
-        BatchConfigBuilder::default()
-            .with_max_queue_size(65_536)
-            .build(),
+        BatchSettings {
+            max_queue_size: 65_536,
+            ..BatchSettings::default()
+        },
     )
 }
 

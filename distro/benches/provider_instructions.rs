@@ -24,9 +24,10 @@ use std::sync::Arc;
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider};
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use otel_aws_distro::export::{
-    BatchExporter, ExportFuture, ExportOutcome, NoopExporter, batch_processor, encode_traces,
+    BatchExporter, BatchSettings, ExportFuture, ExportOutcome, NoopExporter, batch_processor,
+    encode_traces,
 };
 use otel_aws_distro::{Builder, Env};
 
@@ -63,10 +64,9 @@ pub fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let batch = || {
-        BatchConfigBuilder::default()
-            .with_max_queue_size(65_536)
-            .build()
+    let batch = || BatchSettings {
+        max_queue_size: 65_536,
+        ..BatchSettings::default()
     };
     let (provider, guard) = rt.block_on(async {
         if which == "plain" {

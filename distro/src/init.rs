@@ -19,15 +19,16 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracerProvider, SpanLimits};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanLimits};
 
 use crate::Env;
 use crate::config::{
     Config, ConfigError, ExporterKind, OtlpSettings, SigV4Setting, SignalSettings,
 };
 use crate::export::{
-    AwsXraySpec, BatchExporter, Compression, CredentialStrategy, DefaultChain, ExportConfigError,
-    ExportStats, ExporterSpec, OtlpHttpConfig, Protocol, Signing, batch_processor, build_exporter,
+    AwsXraySpec, BatchExporter, BatchSettings, Compression, CredentialStrategy, DefaultChain,
+    ExportConfigError, ExportStats, ExporterSpec, OtlpHttpConfig, Protocol, Signing,
+    batch_processor, build_exporter,
 };
 use crate::logs::LogInitError;
 use crate::propagation::{PropagatorKind, build_propagator};
@@ -211,13 +212,11 @@ impl Builder {
         )
         .await?;
 
-        let batch = || {
-            BatchConfigBuilder::default()
-                .with_scheduled_delay(config.batch.schedule_delay.value)
-                .with_max_export_timeout(config.batch.export_timeout.value)
-                .with_max_queue_size(config.batch.max_queue_size.value as usize)
-                .with_max_export_batch_size(config.batch.max_export_batch_size.value as usize)
-                .build()
+        let batch = BatchSettings {
+            schedule_delay: config.batch.schedule_delay.value,
+            export_timeout: config.batch.export_timeout.value,
+            max_queue_size: config.batch.max_queue_size.value as usize,
+            max_export_batch_size: config.batch.max_export_batch_size.value as usize,
         };
         // Built with the resource (X-Ray rules match service name/type/ARN)
         // inside the runtime: the xray sampler's rule poller starts here.
@@ -251,7 +250,7 @@ impl Builder {
             builder = builder.with_span_processor(capture);
         }
         for exporter in exporters {
-            builder = builder.with_span_processor(batch_processor(exporter, batch()));
+            builder = builder.with_span_processor(batch_processor(exporter, batch));
         }
         let provider = builder.build();
 

@@ -75,8 +75,18 @@ impl SpanProcessor for NoopProcessor {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pipeline {
     /// `with_batch_exporter(DropAll)`: the SDK's batch processor (its own
-    /// thread) in front of an exporter that drops, as `init()` builds it.
+    /// thread, which drops each span), as `init()` built it before
+    /// `export::EncodingBatchProcessor`.
     Batch,
+    /// `export::batch_processor`, the processor `init()` installs (spans
+    /// encoded where they end), in front of `NoopExporter`; built inside the
+    /// runtime, as `init()` builds it, so exports run on its worker.
+    Distro,
+    /// What `init()` installed before `export::EncodingBatchProcessor`: the
+    /// SDK's thread-based batch processor converting each batch to OTLP on
+    /// its thread (`export::ProtoSpanExporter`), the export run as a task
+    /// on the runtime, `NoopExporter` behind it.
+    SdkProto,
     /// `with_simple_exporter(DropAll)`: exported on the caller's thread.
     Simple,
     /// [`NoopProcessor`]: the span is built and dropped at its end.
@@ -88,16 +98,42 @@ impl Pipeline {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "batch" => Some(Self::Batch),
+            "distro" => Some(Self::Distro),
+            "sdk-proto" => Some(Self::SdkProto),
             "simple" => Some(Self::Simple),
             "noop" => Some(Self::Noop),
             _ => None,
         }
     }
 
+    /// The provider; call inside the runtime the calls run on (the
+    /// `distro` and `sdk-proto` pipelines export on it).
     pub fn provider(self) -> SdkTracerProvider {
         let b = SdkTracerProvider::builder();
+        let noop = || std::sync::Arc::new(otel_aws_distro::export::NoopExporter::new());
         match self {
             Self::Batch => b.with_batch_exporter(DropAll),
+            Self::SdkProto => b.with_span_processor(
+                opentelemetry_sdk::trace::BatchSpanProcessor::builder(
+                    otel_aws_distro::export::ProtoSpanExporter::on_runtime(
+                        noop(),
+                        tokio::runtime::Handle::current(),
+                    ),
+                )
+                .with_batch_config(
+                    opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                        .with_max_queue_size(65_536)
+                        .build(),
+                )
+                .build(),
+            ),
+            Self::Distro => b.with_span_processor(otel_aws_distro::export::batch_processor(
+                noop(),
+                otel_aws_distro::export::BatchSettings {
+                    max_queue_size: 65_536,
+                    ..Default::default()
+                },
+            )),
             Self::Simple => b.with_simple_exporter(DropAll),
             Self::Noop => b.with_span_processor(NoopProcessor),
         }

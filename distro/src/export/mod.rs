@@ -50,6 +50,8 @@ mod signals;
 mod sigv4;
 mod span_exporter;
 mod span_otlp;
+mod span_processor;
+mod span_wire;
 mod split;
 mod stats;
 
@@ -70,8 +72,9 @@ pub use retry::{TokioSleep, backoff_ceiling, parse_retry_after};
 pub use sdk_exporters::{ProtoLogExporter, ProtoMetricExporter};
 pub use signals::{OtlpBatch, metric_points};
 pub use sigv4::{SigningTarget, sign_request};
-pub use span_exporter::{ProtoSpanExporter, SampledOnly, batch_processor};
+pub use span_exporter::{ProtoSpanExporter, batch_processor};
 pub use span_otlp::{resource_spans, resource_spans_with_headroom};
+pub use span_processor::{BatchSettings, EncodingBatchProcessor};
 pub use split::{SplitResult, span_count, split_measured, split_request};
 pub use stats::{ExportStats, ExportStatsSnapshot};
 

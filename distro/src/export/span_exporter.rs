@@ -3,17 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use opentelemetry::Context;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-use opentelemetry_sdk::trace::{
-    BatchConfig, BatchSpanProcessor, Span, SpanData, SpanExporter, SpanProcessor,
-};
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use tokio::runtime::Handle;
 
-use super::{BatchExporter, ExportError};
+use super::{BatchExporter, BatchSettings, EncodingBatchProcessor, ExportError};
 
 /// An `opentelemetry_sdk` [`SpanExporter`] that converts each batch (plus the
 /// provider's resource) to one [`ExportTraceServiceRequest`] and hands it to
@@ -22,7 +19,7 @@ use super::{BatchExporter, ExportError};
 /// Its exporters are async (reqwest, AWS credential providers) and need a
 /// tokio reactor. Built with [`ProtoSpanExporter::on_runtime`], each export
 /// runs as a task on that runtime, so the exporter works under the SDK's
-/// thread-based [`BatchSpanProcessor`] (see [`batch_processor`]); built with
+/// thread-based `BatchSpanProcessor`; built with
 /// [`ProtoSpanExporter::new`], the export future is polled where the
 /// processor polls it (the async-runtime processor, or exporters that need
 /// no reactor).
@@ -63,62 +60,14 @@ impl ProtoSpanExporter {
     }
 }
 
-/// The span processor [`crate::init`] installs for each exporter: the SDK's
-/// thread-based [`BatchSpanProcessor`], its exports run on the current tokio
-/// runtime (when there is one), behind [`SampledOnly`].
-///
-/// Chosen over the async-runtime processor
-/// (`span_processor_with_async_runtime`), which sends every ended span
-/// through a channel its tokio task waits on: one cross-thread wake per span,
-/// several microseconds on the request path of a loaded VM
-/// (docs/benchmarks.md, "HTTP server layer"). The thread-based processor
-/// queues spans without waking anyone and signals its thread only when a
-/// batch is full; its timer does the rest.
+/// The span processor [`crate::init`] installs for each exporter: an
+/// [`EncodingBatchProcessor`] (spans encoded where they end, batched on its
+/// own thread, exported on the current tokio runtime when there is one).
 pub fn batch_processor(
     exporter: Arc<dyn BatchExporter>,
-    config: BatchConfig,
-) -> SampledOnly<BatchSpanProcessor> {
-    let exporter = match Handle::try_current() {
-        Ok(runtime) => ProtoSpanExporter::on_runtime(exporter, runtime),
-        Err(_) => ProtoSpanExporter::new(exporter),
-    };
-    SampledOnly(
-        BatchSpanProcessor::builder(exporter)
-            .with_batch_config(config)
-            .build(),
-    )
-}
-
-/// Passes only sampled spans to the processor it wraps. The SDK's
-/// thread-based [`BatchSpanProcessor`] (0.33) exports every span that ends,
-/// recorded-but-not-sampled ones included (X-Ray adaptive sampling records
-/// those); the specification's batch processor exports sampled spans only,
-/// as the async-runtime processor does.
-#[derive(Debug)]
-pub struct SampledOnly<P>(pub P);
-
-impl<P: SpanProcessor> SpanProcessor for SampledOnly<P> {
-    fn on_start(&self, span: &mut Span, cx: &Context) {
-        self.0.on_start(span, cx);
-    }
-
-    fn on_end(&self, span: SpanData) {
-        if span.span_context.is_sampled() {
-            self.0.on_end(span);
-        }
-    }
-
-    fn force_flush(&self) -> OTelSdkResult {
-        self.0.force_flush()
-    }
-
-    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-
-    fn set_resource(&mut self, resource: &Resource) {
-        self.0.set_resource(resource);
-    }
+    settings: BatchSettings,
+) -> EncodingBatchProcessor {
+    EncodingBatchProcessor::new(exporter, settings)
 }
 
 pub(super) fn sdk_error(err: ExportError) -> OTelSdkError {
@@ -271,7 +220,7 @@ mod tests {
         let recorder = Arc::new(Recorder::default());
         let provider = SdkTracerProvider::builder()
             .with_sampler(RecordAll)
-            .with_span_processor(batch_processor(recorder.clone(), BatchConfig::default()))
+            .with_span_processor(batch_processor(recorder.clone(), BatchSettings::default()))
             .build();
         let tracer = provider.tracer("t");
         tracer.start("recorded-only").end();

@@ -93,7 +93,7 @@ pub fn resource_spans_with_headroom(
 /// `a == b`, without comparing text when both scopes hold the same static
 /// strings (a tracer's spans share them) and no attributes; anything else
 /// is the scope's own comparison (attributes compared as a set).
-fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
+pub(super) fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
     fn same_str(x: &str, y: &str) -> bool {
         std::ptr::eq(x, y) || x == y
     }
@@ -110,7 +110,7 @@ fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> bool {
 }
 
 /// One span, its strings moved; room for `headroom` more attributes.
-fn span(data: SpanData, headroom: usize) -> Span {
+pub(super) fn span(data: SpanData, headroom: usize) -> Span {
     let context = &data.span_context;
     Span {
         trace_id: context.trace_id().to_bytes().to_vec(),
@@ -176,7 +176,7 @@ fn span(data: SpanData, headroom: usize) -> Span {
 
 /// The span's trace flags plus whether its parent (or the linked span) is
 /// remote, as the OTLP `SpanFlags` bits.
-fn flags(remote: bool, trace_flags: trace::TraceFlags) -> u32 {
+pub(super) fn flags(remote: bool, trace_flags: trace::TraceFlags) -> u32 {
     let mut flags = u32::from(trace_flags.to_u8()) | SpanFlags::ContextHasIsRemoteMask as u32;
     if remote {
         flags |= SpanFlags::ContextIsRemoteMask as u32;
@@ -184,7 +184,7 @@ fn flags(remote: bool, trace_flags: trace::TraceFlags) -> u32 {
     flags
 }
 
-fn kind(kind: &SpanKind) -> span::SpanKind {
+pub(super) fn kind(kind: &SpanKind) -> span::SpanKind {
     match kind {
         SpanKind::Client => span::SpanKind::Client,
         SpanKind::Server => span::SpanKind::Server,
@@ -195,7 +195,7 @@ fn kind(kind: &SpanKind) -> span::SpanKind {
 }
 
 /// Nanoseconds since the epoch; 0 before it.
-fn nanos(time: SystemTime) -> u64 {
+pub(super) fn nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
 }
@@ -246,7 +246,7 @@ fn array<T>(values: Vec<T>, each: impl Fn(T) -> any_value::Value) -> any_value::
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use opentelemetry::trace::{Event, Link, SpanContext, TraceFlags, TraceId, TraceState};
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -259,7 +259,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    fn at(nanos: u64) -> SystemTime {
+    pub(crate) fn at(nanos: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_nanos(nanos)
     }
 
@@ -297,7 +297,7 @@ mod tests {
     }
 
     /// Every value kind, each string kind (static, owned, shared).
-    fn all_values() -> Vec<KeyValue> {
+    pub(crate) fn all_values() -> Vec<KeyValue> {
         vec![
             KeyValue::new("static.str", "GET"),
             KeyValue::new(String::from("owned.key"), String::from("owned value")),
@@ -317,7 +317,7 @@ mod tests {
         ]
     }
 
-    fn scope(name: &'static str, version: Option<&'static str>) -> InstrumentationScope {
+    pub(crate) fn scope(name: &'static str, version: Option<&'static str>) -> InstrumentationScope {
         let builder = InstrumentationScope::builder(name);
         match version {
             Some(v) => builder
@@ -329,7 +329,7 @@ mod tests {
         }
     }
 
-    fn data(
+    pub(crate) fn data(
         n: u64,
         scope: InstrumentationScope,
         parent: Option<(u64, bool)>,
