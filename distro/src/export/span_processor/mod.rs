@@ -1,0 +1,452 @@
+//! The batch span processor [`crate::init`] installs: each sampled span is
+//! encoded to OTLP protobuf ([`super::span_wire`]) on the thread that ends
+//! it, and its `SpanData` dropped there; a thread of the processor's own
+//! gathers the bytes into batches and hands each to the exporter as the one
+//! OTLP batch type, [`ExportTraceServiceRequest`].
+//!
+//! Why not the SDK's thread-based `BatchSpanProcessor`, which this replaces:
+//! it sends the `SpanData` itself to its thread, which converts it and frees
+//! it there. With glibc's malloc a block freed by another thread goes to
+//! that thread's cache, so the application thread, whose blocks never come
+//! back to it, takes every allocation from the arena's slow path: the HTTP
+//! server layer cost ~+4 µs a request with that processor against ~+1.5 µs
+//! with this one (docs/benchmarks.md, "Encoding at the span's end"). What
+//! crosses threads here is bytes, appended to a batch buffer. Ending a span
+//! wakes no one: the thread is signalled only when a batch is full (the
+//! SDK's async-runtime processor woke a tokio task for every span, several
+//! microseconds on a loaded VM's request path).
+//!
+//! Like the SDK's processor: a batch is exported when it holds
+//! `max_export_batch_size` spans, when `schedule_delay` has passed since the
+//! last timed export, on `force_flush` and on shutdown; a span that ends
+//! while `max_queue_size` spans wait is dropped (and counted, in the
+//! exporter's `spans_dropped` when it keeps stats, else only logged); each
+//! export is bounded by `export_timeout`. Only sampled spans are exported
+//! (the specification's rule; X-Ray adaptive sampling records others).
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use opentelemetry::{Context, InstrumentationScope};
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
+use tokio::runtime::Handle;
+
+use super::BatchExporter;
+
+mod batch;
+
+use batch::Batch;
+
+/// The processor's batching, as `OTEL_BSP_*` configure it
+/// (`crate::config`'s `batch` settings).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// Longest a span waits before its batch is exported.
+    pub schedule_delay: Duration,
+    /// Longest one export may take.
+    pub export_timeout: Duration,
+    /// Spans waiting beyond which new ones are dropped.
+    pub max_queue_size: usize,
+    /// Spans per exported batch.
+    pub max_export_batch_size: usize,
+}
+
+impl Default for BatchSettings {
+    /// The specification's defaults: 5 s, 30 s, 2,048 and 512.
+    fn default() -> Self {
+        Self {
+            schedule_delay: Duration::from_secs(5),
+            export_timeout: Duration::from_secs(30),
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+        }
+    }
+}
+
+/// The batch span processor [`crate::init`] installs. Each sampled span is
+/// encoded to OTLP protobuf on the thread that ends it and its `SpanData`
+/// dropped there (with glibc's malloc, a block freed by another thread
+/// starves the allocating thread's cache: docs/benchmarks.md, "Encoding at
+/// the span's end"); the processor's own thread batches the bytes by
+/// instrumentation scope and hands each batch to the exporter as an
+/// [`ExportTraceServiceRequest`].
+///
+/// The batch rules are the SDK's batch processor's ([`BatchSettings`],
+/// `OTEL_BSP_*`); a span that ends while `max_queue_size` spans wait, or
+/// whose export outlives `export_timeout`, is dropped and counted (the
+/// exporter's `spans_dropped`, [`EncodingBatchProcessor::dropped_spans`]).
+/// `force_flush` and `shutdown` report the failure of an export they made.
+#[derive(Debug)]
+pub struct EncodingBatchProcessor {
+    shared: Arc<Shared>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// The worker waits on it: a batch is full, a flush or the shutdown is
+    /// asked for.
+    wake: Condvar,
+    /// Flushes and the shutdown wait on it for the worker.
+    done: Condvar,
+    settings: BatchSettings,
+    exporter: Arc<dyn BatchExporter>,
+    resource: Mutex<Arc<ResourceAttributesWithSchema>>,
+    /// Where exports run (the runtime `init()` was called in); without
+    /// one, the worker runs them on a current-thread runtime of its own.
+    runtime: Option<Handle>,
+    dropped: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    /// The batch being filled.
+    filling: Batch,
+    /// Full batches, oldest first.
+    ready: VecDeque<Batch>,
+    /// Spans in `filling` and `ready`.
+    queued: usize,
+    /// Flushes asked for, and done (the worker exported everything queued
+    /// when it saw `flush_asked` at this count).
+    flush_asked: u64,
+    flush_done: u64,
+    /// The first export failure of the last round the worker finished
+    /// for a flush or the shutdown (what `force_flush`/`shutdown` report).
+    round_error: Option<String>,
+    /// Group buffers of exported batches, emptied, for the next groups: a
+    /// buffer that starts empty grows by reallocating through the batch.
+    spare: Vec<Vec<u8>>,
+    stop: bool,
+    stopped: bool,
+}
+
+thread_local! {
+    /// Each thread's buffer for the span it is ending (encoded before the
+    /// queue's lock is taken, copied in under it).
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A scratch buffer grown past this by one large span is not kept.
+const SCRATCH_KEEP: usize = 64 * 1024;
+
+/// Emptied group buffers kept for reuse (a batch of 512 spans of a few
+/// hundred bytes each is ~200 KiB; see [`batch::SPARE_KEEP`]).
+const SPARE_BUFFERS: usize = 4;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind: keep going.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl EncodingBatchProcessor {
+    /// Starts the processor's thread. Exports run on the current tokio
+    /// runtime when there is one.
+    pub fn new(exporter: Arc<dyn BatchExporter>, settings: BatchSettings) -> Self {
+        let settings = BatchSettings {
+            max_export_batch_size: settings.max_export_batch_size.max(1),
+            max_queue_size: settings.max_queue_size.max(1),
+            ..settings
+        };
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            done: Condvar::new(),
+            settings,
+            exporter,
+            resource: Mutex::new(Arc::default()),
+            runtime: Handle::try_current().ok(),
+            dropped: AtomicU64::new(0),
+        });
+        let worker = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("otel-aws-spans".into())
+                .spawn(move || shared.run())
+        };
+        let worker = match worker {
+            Ok(handle) => Some(handle),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot start the span batch thread; spans will be dropped");
+                lock(&shared.queue).stopped = true;
+                None
+            }
+        };
+        Self {
+            shared,
+            worker: Mutex::new(worker),
+        }
+    }
+
+    /// Spans dropped by this processor (queue full, after shutdown, or an
+    /// export that failed to run).
+    pub fn dropped_spans(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl SpanProcessor for EncodingBatchProcessor {
+    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+
+    fn on_end(&self, span: SpanData) {
+        if !span.span_context.is_sampled() {
+            return;
+        }
+        let mut buf = SCRATCH.with(Cell::take);
+        buf.clear();
+        super::span_wire::append_span(&span, 2, &mut buf);
+        self.shared.push(&span.instrumentation_scope, &buf);
+        if buf.capacity() <= SCRATCH_KEEP {
+            SCRATCH.with(|s| s.set(buf));
+        }
+        // `span` is dropped here, on the thread that allocated it.
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        let shared = &self.shared;
+        let mut q = lock(&shared.queue);
+        if q.stopped {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        q.flush_asked += 1;
+        let asked = q.flush_asked;
+        shared.wake.notify_all();
+        while q.flush_done < asked && !q.stopped {
+            q = shared
+                .done
+                .wait(q)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        if q.flush_done < asked {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        match &q.round_error {
+            Some(err) => Err(OTelSdkError::InternalFailure(err.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        let shared = &self.shared;
+        let deadline = Instant::now() + timeout;
+        {
+            let mut q = lock(&shared.queue);
+            if q.stop {
+                return Err(OTelSdkError::AlreadyShutdown);
+            }
+            q.stop = true;
+            shared.wake.notify_all();
+            while !q.stopped {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(OTelSdkError::Timeout(timeout));
+                }
+                q = shared
+                    .done
+                    .wait_timeout(q, deadline - now)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
+            }
+        }
+        if let Some(worker) = lock(&self.worker).take() {
+            let _ = worker.join();
+        }
+        shared
+            .exporter
+            .shutdown()
+            .map_err(super::span_exporter::sdk_error)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        *lock(&self.shared.resource) = Arc::new(resource.into());
+    }
+}
+
+impl Drop for EncodingBatchProcessor {
+    /// Stops the thread if the provider was never shut down (it exports
+    /// what is queued first).
+    fn drop(&mut self) {
+        let mut q = lock(&self.shared.queue);
+        if !q.stop {
+            q.stop = true;
+            self.shared.wake.notify_all();
+        }
+    }
+}
+
+impl Shared {
+    /// Queues one encoded span (`bytes`: a `ScopeSpans.spans` field).
+    fn push(&self, scope: &InstrumentationScope, bytes: &[u8]) {
+        let mut q = lock(&self.queue);
+        if q.stop || q.queued >= self.settings.max_queue_size {
+            let why = if q.stop {
+                "a span ended after the processor was shut down"
+            } else {
+                "the span queue is full (OTEL_BSP_MAX_QUEUE_SIZE)"
+            };
+            drop(q);
+            self.count_dropped(1, why);
+            return;
+        }
+        let spans = &mut *q;
+        spans.filling.push(scope, bytes, &mut spans.spare);
+        q.queued += 1;
+        if q.filling.spans >= self.settings.max_export_batch_size {
+            let full = std::mem::take(&mut q.filling);
+            q.ready.push_back(full);
+            self.wake.notify_all();
+        }
+    }
+
+    /// Counts spans the processor could not deliver, in its own counter
+    /// and the exporter's stats; logs at the first and every doubling.
+    fn count_dropped(&self, n: u64, why: &str) {
+        let before = self.dropped.fetch_add(n, Ordering::Relaxed);
+        if let Some(stats) = self.exporter.stats() {
+            stats.spans_dropped.fetch_add(n, Ordering::Relaxed);
+        }
+        let after = before + n;
+        if before == 0 || (before + 1..=after).any(u64::is_power_of_two) {
+            tracing::warn!(dropped_total = after, "spans dropped: {why}");
+        }
+    }
+
+    /// The worker thread.
+    fn run(&self) {
+        let own_runtime = match self.runtime {
+            Some(_) => None,
+            None => match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => Some(rt),
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot start a runtime for span exports");
+                    None
+                }
+            },
+        };
+        let delay = self.settings.schedule_delay;
+        let mut deadline = Instant::now() + delay;
+        loop {
+            let (batches, flush_to, stop) = {
+                let mut q = lock(&self.queue);
+                loop {
+                    if !q.ready.is_empty() || q.flush_asked > q.flush_done || q.stop {
+                        break;
+                    }
+                    let now = Instant::now();
+                    if now >= deadline {
+                        break;
+                    }
+                    q = self
+                        .wake
+                        .wait_timeout(q, deadline - now)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .0;
+                }
+                let timer = Instant::now() >= deadline;
+                if timer {
+                    deadline = Instant::now() + delay;
+                }
+                let flush_to = q.flush_asked;
+                let everything = timer || flush_to > q.flush_done || q.stop;
+                if everything && q.filling.spans > 0 {
+                    let last = std::mem::take(&mut q.filling);
+                    q.ready.push_back(last);
+                }
+                let batches: Vec<Batch> = q.ready.drain(..).collect();
+                q.queued -= batches.iter().map(|b| b.spans).sum::<usize>();
+                (batches, flush_to, q.stop)
+            };
+            let mut round_error = None;
+            let mut spare = Vec::new();
+            for batch in batches {
+                if let Err(err) = self.export(batch, own_runtime.as_ref(), &mut spare) {
+                    round_error.get_or_insert(err);
+                }
+            }
+            let mut q = lock(&self.queue);
+            // A few buffers are enough: one per scope of a batch being filled.
+            let room = SPARE_BUFFERS.saturating_sub(q.spare.len());
+            q.spare.extend(spare.into_iter().take(room));
+            if flush_to > q.flush_done || stop {
+                q.round_error = round_error;
+            }
+            q.flush_done = q.flush_done.max(flush_to);
+            if stop && q.ready.is_empty() && q.filling.spans == 0 {
+                q.stopped = true;
+            }
+            self.done.notify_all();
+            if q.stopped {
+                return;
+            }
+        }
+    }
+
+    /// Exports one batch, waiting at most `export_timeout` for it; the
+    /// failure, if it failed.
+    fn export(
+        &self,
+        batch: Batch,
+        own_runtime: Option<&tokio::runtime::Runtime>,
+        spare: &mut Vec<Vec<u8>>,
+    ) -> Result<(), String> {
+        let spans = batch.spans as u64;
+        let resource = lock(&self.resource).clone();
+        let headroom = self.exporter.span_attribute_headroom();
+        let request = match batch.into_request(&resource, headroom, spare) {
+            Ok(request) => request,
+            Err(err) => {
+                // Never for bytes this module wrote; counted all the same.
+                tracing::error!(error = %err, "an encoded span batch did not decode");
+                self.count_dropped(spans, "the batch did not decode");
+                return Err(format!("an encoded span batch did not decode: {err}"));
+            }
+        };
+        let exporter = self.exporter.clone();
+        let timeout = self.settings.export_timeout;
+        let export = async move { tokio::time::timeout(timeout, exporter.export(request)).await };
+        let outcome = match (&self.runtime, own_runtime) {
+            (Some(handle), _) => handle
+                .block_on(handle.spawn(export))
+                .map_err(|e| format!("the export task did not finish: {e}")),
+            (None, Some(rt)) => Ok(rt.block_on(export)),
+            (None, None) => Err("no runtime to export on".to_owned()),
+        };
+        match outcome {
+            Ok(Ok(Ok(_))) => Ok(()),
+            Ok(Ok(Err(err))) => {
+                // The exporter counted what it could not deliver.
+                tracing::warn!(error = %err, "span export failed");
+                Err(err.to_string())
+            }
+            Ok(Err(_)) => {
+                tracing::warn!(
+                    timeout_ms = timeout.as_millis() as u64,
+                    "span export timed out (OTEL_BSP_EXPORT_TIMEOUT)"
+                );
+                self.count_dropped(spans, "the export timed out");
+                Err(format!(
+                    "span export timed out after {} ms (OTEL_BSP_EXPORT_TIMEOUT)",
+                    timeout.as_millis()
+                ))
+            }
+            Err(why) => {
+                tracing::error!("span export did not run: {why}");
+                self.count_dropped(spans, "the export did not run");
+                Err(why)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
