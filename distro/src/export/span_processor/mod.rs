@@ -2,7 +2,7 @@
 //! encoded to OTLP protobuf ([`super::span_wire`]) on the thread that ends
 //! it, and its `SpanData` dropped there; a thread of the processor's own
 //! gathers the bytes into batches and hands each to the exporter as the one
-//! OTLP batch type, [`ExportTraceServiceRequest`].
+//! OTLP batch type, `ExportTraceServiceRequest`.
 //!
 //! Why not the SDK's thread-based `BatchSpanProcessor`, which this replaces:
 //! it sends the `SpanData` itself to its thread, which converts it and frees
@@ -76,7 +76,7 @@ impl Default for BatchSettings {
 /// starves the allocating thread's cache: docs/benchmarks.md, "Encoding at
 /// the span's end"); the processor's own thread batches the bytes by
 /// instrumentation scope and hands each batch to the exporter as an
-/// [`ExportTraceServiceRequest`].
+/// `ExportTraceServiceRequest`.
 ///
 /// The batch rules are the SDK's batch processor's ([`BatchSettings`],
 /// `OTEL_BSP_*`); a span that ends while `max_queue_size` spans wait, or
