@@ -175,7 +175,9 @@ impl EncodingBatchProcessor {
             Ok(handle) => Some(handle),
             Err(err) => {
                 tracing::error!(error = %err, "cannot start the span batch thread; spans will be dropped");
-                lock(&shared.queue).stopped = true;
+                let mut q = lock(&shared.queue);
+                q.stop = true;
+                q.stopped = true;
                 None
             }
         };
