@@ -79,7 +79,15 @@ pub fn resource_spans_with_headroom(
             group.spans.push(span(data, headroom));
         }
     }
-    vec![ResourceSpans {
+    vec![under_resource(resource, scope_spans)]
+}
+
+/// `scope_spans` as the one [`ResourceSpans`] of `resource`.
+pub(super) fn under_resource(
+    resource: &ResourceAttributesWithSchema,
+    scope_spans: Vec<ScopeSpans>,
+) -> ResourceSpans {
+    ResourceSpans {
         resource: Some(Resource {
             attributes: resource.attributes.0.clone(),
             dropped_attributes_count: 0,
@@ -87,7 +95,7 @@ pub fn resource_spans_with_headroom(
         }),
         scope_spans,
         schema_url: resource.schema_url.clone().unwrap_or_default(),
-    }]
+    }
 }
 
 /// `a == b`, without comparing text when both scopes hold the same static

@@ -3,12 +3,11 @@
 
 use opentelemetry::InstrumentationScope;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use opentelemetry_proto::tonic::trace::v1::ScopeSpans;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use prost::Message as _;
 
-use super::super::span_otlp::same_scope;
+use super::super::span_otlp::{same_scope, under_resource};
 
 /// The largest emptied group buffer kept for reuse.
 pub(super) const SPARE_KEEP: usize = 4 * 1024 * 1024;
@@ -85,15 +84,7 @@ impl Batch {
             }
         }
         Ok(ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(ProtoResource {
-                    attributes: resource.attributes.0.clone(),
-                    dropped_attributes_count: 0,
-                    entity_refs: Vec::new(),
-                }),
-                scope_spans,
-                schema_url: resource.schema_url.clone().unwrap_or_default(),
-            }],
+            resource_spans: vec![under_resource(resource, scope_spans)],
         })
     }
 }
