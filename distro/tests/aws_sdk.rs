@@ -8,7 +8,6 @@
 #![cfg(feature = "aws-sdk")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -353,11 +352,7 @@ async fn a_service_error_sets_error_status_type_and_exception_event() {
 #[tokio::test]
 async fn connection_failure_is_an_error_span_without_status_code() {
     // A port nothing listens on.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = otel_aws_testkit::ports::free_port();
     let (provider, exporter) = provider();
     let client = sqs(
         &format!("http://127.0.0.1:{port}"),

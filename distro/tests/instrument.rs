@@ -389,10 +389,7 @@ async fn client_errors_follow_the_client_side_rules() {
         .unwrap();
     assert_eq!(res.text().await.unwrap(), "hello");
     // A port nobody listens on: a transport error.
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let closed = otel_aws_testkit::ports::free_addr();
     let err = client
         .get(format!("http://user:pw@{closed}/x"))
         .send()

@@ -59,13 +59,7 @@ fn qemu() -> Option<PathBuf> {
     found.then(|| PathBuf::from(name))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use otel_aws_testkit::ports::free_port;
 
 /// Kills the emulated sidecar however the test ends.
 struct Running(Child);

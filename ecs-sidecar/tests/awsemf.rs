@@ -64,13 +64,7 @@ const EMF_UNITS: &[&str] = &[
     "None",
 ];
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use otel_aws_testkit::ports::free_port;
 
 fn now_ms() -> i64 {
     SystemTime::now()

@@ -11,13 +11,7 @@ use std::time::Duration;
 
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, OtlpEndpointOptions};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use otel_aws_testkit::ports::free_port;
 
 fn podman(args: &[&str]) -> std::process::Output {
     Command::new("podman")

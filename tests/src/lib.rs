@@ -11,6 +11,7 @@ pub mod imds;
 pub mod lambda_sim;
 pub mod moto;
 pub mod otlp;
+pub mod ports;
 pub mod server;
 pub mod sigv4;
 pub mod tooling;

@@ -5,7 +5,7 @@
 //! a Python with moto in `OTEL_AWS_TEST_PYTHON`; a missing moto fails the
 //! test with that instruction, never skips silently.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -41,10 +41,7 @@ impl Moto {
             Need::Required,
         )
         .unwrap_or_else(|| panic!("{test}: moto is required"));
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap_or_else(|e| panic!("{test}: no free port: {e}"));
+        let port = crate::ports::free_port();
         let mut cmd = Command::new(&python);
         cmd.args([
             "-m",

@@ -478,12 +478,9 @@ async fn hanging_endpoint_times_out_and_is_retried() {
 
 #[tokio::test]
 async fn unreachable_endpoint_gives_up_after_max_attempts() {
-    // Bind then drop a listener: nothing listens on that port any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A port found free, outside the range the kernel assigns by itself:
+    // nothing listens on it.
+    let port = otel_aws_testkit::ports::free_port();
     let clock = TestClock::new();
     let cfg = OtlpHttpConfig {
         signing: Signing::Off,

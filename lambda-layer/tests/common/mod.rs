@@ -8,15 +8,9 @@ use std::path::{Path, PathBuf};
 use otel_aws_testkit::lambda_sim::{SimConfig, SimCredentials, SimReport};
 use otel_aws_testkit::sigv4::Credentials;
 
-/// `127.0.0.1:<a free port>`.
-pub fn free_addr() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
-}
+/// `127.0.0.1:<a free port>`, outside the kernel's ephemeral range (see
+/// `otel_aws_testkit::ports`).
+pub use otel_aws_testkit::ports::free_addr;
 
 /// A temporary folder holding a layer with the extension (symlinked from
 /// the build), removed on drop.

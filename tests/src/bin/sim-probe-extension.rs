@@ -175,10 +175,7 @@ fn telemetry_port() -> u16 {
         return p;
     }
     // The crate binds the port itself: find a free one (9003 may be taken by a parallel test).
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(9003)
+    otel_aws_testkit::ports::free_port()
 }
 
 #[tokio::main]

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use otel_aws_testkit::chaos::{ChaosEndpoint, ChaosOptions, ChaosSnapshot};
 use otel_aws_testkit::lambda_sim::{InvokeSpec, ReportLine, SimConfig, SimCredentials, Simulator};
+use otel_aws_testkit::ports::free_addr;
 use otel_aws_testkit::sigv4::{Credentials, SigV4Expect};
 
 use super::rss::{RssSampler, RssSummary, summarize};
@@ -98,19 +99,6 @@ pub struct LambdaSoakReport {
     pub shutdown_timed_out: Vec<String>,
 }
 
-/// `127.0.0.1:<free port>`.
-fn free_addr() -> Result<String, SoakError> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| SoakError::Io {
-        what: "binding a free port".into(),
-        source,
-    })?;
-    let port = l.local_addr().map_err(|source| SoakError::Io {
-        what: "reading a free port".into(),
-        source,
-    })?;
-    Ok(format!("127.0.0.1:{}", port.port()))
-}
-
 /// A layer folder with the extension symlinked in, removed on drop.
 struct Layer(PathBuf);
 
@@ -170,9 +158,9 @@ pub async fn run(cfg: LambdaSoakConfig) -> Result<LambdaSoakReport, SoakError> {
 
     let mut sim = SimConfig::new([cfg.function.to_string_lossy().into_owned()])
         .with_layer(layer.0.join("layer"))
-        .with_env("OTEL_AWS_LAMBDA_HTTP_ADDR", free_addr()?)
-        .with_env("OTEL_AWS_LAMBDA_GRPC_ADDR", free_addr()?)
-        .with_env("OTEL_AWS_LAMBDA_CONTROL_ADDR", free_addr()?)
+        .with_env("OTEL_AWS_LAMBDA_HTTP_ADDR", free_addr())
+        .with_env("OTEL_AWS_LAMBDA_GRPC_ADDR", free_addr())
+        .with_env("OTEL_AWS_LAMBDA_CONTROL_ADDR", free_addr())
         .with_env("OTEL_AWS_LAMBDA_TELEMETRY_ADDR", "127.0.0.1:0")
         .with_env("OTEL_AWS_LOG_FORMAT", "text")
         .with_env("OTEL_LOG_LEVEL", "warn")

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use otel_aws_testkit::chaos::{ChaosControl, ChaosEndpoint, ChaosOptions, ChaosSnapshot};
+use otel_aws_testkit::ports::free_port;
 use otel_aws_testkit::sigv4::{Credentials, SigV4Expect};
 
 use super::rss::{RssSampler, RssSummary, summarize};
@@ -103,11 +104,6 @@ pub struct SidecarSoakReport {
 fn io(what: &str) -> impl FnOnce(std::io::Error) -> SoakError {
     let what = what.to_owned();
     move |source| SoakError::Io { what, source }
-}
-
-fn free_port() -> Result<u16, SoakError> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(io("binding a free port"))?;
-    Ok(l.local_addr().map_err(io("reading a free port"))?.port())
 }
 
 /// The image's default config with loopback ports, the env detector only
@@ -218,7 +214,7 @@ pub async fn run(cfg: SidecarSoakConfig) -> Result<SidecarSoakReport, SoakError>
     .await
     .map_err(|e| SoakError::Sim(format!("chaos endpoint: {e}")))?;
     let up = upstream.control();
-    let (http, grpc, udp, health) = (free_port()?, free_port()?, free_port()?, free_port()?);
+    let (http, grpc, udp, health) = (free_port(), free_port(), free_port(), free_port());
     let dir = std::env::temp_dir().join(format!("otel-aws-soak-sidecar-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(io("creating the work folder"))?;
     let config = dir.join("config.yaml");
