@@ -13,9 +13,10 @@
 //! `appsignals`: the distro with `OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true`
 //! (attributes and metrics per span, on the batch exporter's side).
 //! `distro-encoded`, `appsignals-encoded`: the same, with an exporter that
-//! encodes each batch to protobuf with the OTLP/HTTP exporter's encoder
-//! (`export::encode_traces`, as every OTLP export does) before dropping it,
-//! instead of dropping it as it is.
+//! does the OTLP/HTTP exporter's work up to the body: it takes the batch
+//! processor's encoded batches as they are and, when a wrapper (Application
+//! Signals) hands it a decoded batch, encodes it with the exporter's encoder
+//! (`export::encode_traces`) before dropping it.
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
@@ -26,8 +27,8 @@ use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use otel_aws_distro::export::{
-    BatchExporter, BatchSettings, ExportFuture, ExportOutcome, NoopExporter, batch_processor,
-    encode_traces,
+    BatchExporter, BatchSettings, EncodedTraces, ExportFuture, ExportOutcome, NoopExporter,
+    batch_processor, encode_traces,
 };
 use otel_aws_distro::{Builder, Env};
 
@@ -39,6 +40,16 @@ struct EncodeExporter;
 impl BatchExporter for EncodeExporter {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
         black_box(encode_traces(&batch));
+        Box::pin(async { Ok(ExportOutcome::default()) })
+    }
+
+    /// As the OTLP/HTTP exporter: an encoded batch is its body already.
+    fn takes_encoded(&self) -> bool {
+        true
+    }
+
+    fn export_encoded(&self, batch: EncodedTraces) -> ExportFuture<'_> {
+        black_box(batch.into_body());
         Box::pin(async { Ok(ExportOutcome::default()) })
     }
 }

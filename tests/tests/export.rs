@@ -17,8 +17,8 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use otel_aws_distro::export::{
-    BatchExporter, Compression, ExportError, Limits, OtlpHttpConfig, OtlpHttpExporter,
-    ProtoSpanExporter, Protocol, RetryPolicy, Signing,
+    BatchExporter, BatchSettings, Compression, EncodedTraces, ExportError, Limits, OtlpHttpConfig,
+    OtlpHttpExporter, ProtoSpanExporter, Protocol, RetryPolicy, Signing, batch_processor,
 };
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, FakeResponse, OtlpEndpointOptions};
 use otel_aws_testkit::sigv4::Credentials;
@@ -397,6 +397,146 @@ async fn protobuf_json_gzip_variants_arrive_intact() {
             }
         }
     }
+}
+
+/// `req` as the in-process batch processor hands it over: its protobuf
+/// bytes (prost's), its span count and its longest span.
+fn encoded(req: &ExportTraceServiceRequest) -> EncodedTraces {
+    use prost::Message as _;
+    let spans: Vec<&Span> = req
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .collect();
+    let largest = spans.iter().map(|s| s.encoded_len()).max().unwrap_or(0);
+    EncodedTraces::new(req.encode_to_vec(), spans.len(), largest)
+}
+
+/// An encoded batch within the limits goes out as it is (the body on the
+/// wire is its bytes, gzip-compressed when configured, signed); JSON and
+/// batches over a limit are decoded and take the usual path (split, the
+/// over-size span dropped and counted).
+#[tokio::test]
+async fn encoded_batches_are_sent_as_they_are_within_the_limits() {
+    for compression in [Compression::None, Compression::Gzip] {
+        let fake = xray_fake().await;
+        let cfg = OtlpHttpConfig {
+            compression,
+            ..config(&fake)
+        };
+        let exporter = OtlpHttpExporter::new(cfg, Some(aws_creds(&Credentials::test()))).unwrap();
+        assert!(exporter.takes_encoded());
+        let sent = batch("encoded", 7, 300);
+        let outcome = exporter.export_encoded(encoded(&sent)).await.unwrap();
+        assert_eq!((outcome.requests, outcome.spans_exported), (1, 7));
+        assert_eq!(fake.rejected(), vec![], "{compression:?}");
+        assert_eq!(fake.received(), vec![sent.clone()], "{compression:?}");
+        if compression == Compression::None {
+            let body = fake.requests()[0].body.clone();
+            assert_eq!(body.as_ref(), encoded(&sent).body());
+        }
+        assert_eq!(exporter.stats().spans_exported.load(Ordering::Relaxed), 7);
+    }
+
+    let fake = xray_fake().await;
+    let json = OtlpHttpConfig {
+        protocol: Protocol::HttpJson,
+        ..config(&fake)
+    };
+    let exporter = OtlpHttpExporter::new(json, Some(aws_creds(&Credentials::test()))).unwrap();
+    assert!(!exporter.takes_encoded());
+    let sent = batch("json", 3, 10);
+    exporter.export_encoded(encoded(&sent)).await.unwrap();
+    assert_eq!(fake.received(), vec![sent]);
+    assert_eq!(
+        header(&fake.requests()[0], "content-type").as_deref(),
+        Some("application/json")
+    );
+
+    // Over the span count: split into requests of at most 3 spans.
+    let fake = xray_fake().await;
+    let limited = OtlpHttpConfig {
+        limits: Limits {
+            max_spans_per_request: 3,
+            ..Limits::default()
+        },
+        ..config(&fake)
+    };
+    let exporter = OtlpHttpExporter::new(limited, Some(aws_creds(&Credentials::test()))).unwrap();
+    let outcome = exporter
+        .export_encoded(encoded(&batch("split", 7, 10)))
+        .await
+        .unwrap();
+    assert_eq!((outcome.requests, outcome.spans_exported), (3, 7));
+    let names = span_names(&fake.received());
+    assert_eq!(names, (0..7).map(|i| format!("op-{i}")).collect::<Vec<_>>());
+
+    // A span over the per-span limit: dropped and counted, the rest sent.
+    let fake = xray_fake().await;
+    let small = OtlpHttpConfig {
+        limits: Limits {
+            max_span_bytes: 1_000,
+            ..Limits::default()
+        },
+        ..config(&fake)
+    };
+    let exporter = OtlpHttpExporter::new(small, Some(aws_creds(&Credentials::test()))).unwrap();
+    let mut mixed = batch("mixed", 3, 10);
+    let huge = batch("mixed", 1, 5_000).resource_spans[0].scope_spans[0].spans[0].clone();
+    mixed.resource_spans[0].scope_spans[0].spans.push(huge);
+    let outcome = exporter.export_encoded(encoded(&mixed)).await.unwrap();
+    assert_eq!((outcome.spans_exported, outcome.spans_dropped), (3, 1));
+    assert_eq!(fake.span_count(), 3);
+    assert_eq!(exporter.stats().spans_dropped.load(Ordering::Relaxed), 1);
+
+    exporter.shutdown().unwrap();
+    let err = exporter
+        .export_encoded(encoded(&batch("late", 1, 1)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExportError::Shutdown), "{err}");
+}
+
+/// The distro's own batch processor (what `init()` installs) in front of
+/// the OTLP/HTTP exporter: the spans reach the endpoint, signed, with the
+/// provider's resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distro_batch_processor_exports_encoded_batches_to_the_fake() {
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+
+    let fake = xray_fake().await;
+    let exporter = Arc::new(
+        OtlpHttpExporter::new(config(&fake), Some(aws_creds(&Credentials::test()))).unwrap(),
+    );
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_resource(
+            opentelemetry_sdk::Resource::builder_empty()
+                .with_service_name("e2e-service")
+                .build(),
+        )
+        .with_span_processor(batch_processor(exporter.clone(), BatchSettings::default()))
+        .build();
+    let tracer = provider.tracer("e2e");
+    for i in 0..5 {
+        let mut span = tracer.start(format!("work-{i}"));
+        span.set_attribute(opentelemetry::KeyValue::new("i", i64::from(i)));
+        span.end();
+    }
+    tokio::task::spawn_blocking(move || provider.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fake.rejected(), vec![]);
+    let received = fake.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        span_names(&received),
+        (0..5).map(|i| format!("work-{i}")).collect::<Vec<_>>()
+    );
+    let resource = received[0].resource_spans[0].resource.as_ref().unwrap();
+    assert_eq!(resource.attributes[0].key, "service.name");
+    assert_eq!(exporter.stats().spans_exported.load(Ordering::Relaxed), 5);
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use axum::routing::get;
 use http::Request;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otel_aws_distro::export::{
-    BatchExporter, ExportFuture, ExportOutcome, NoopExporter, span_count,
+    BatchExporter, EncodedTraces, ExportFuture, ExportOutcome, NoopExporter, span_count,
 };
 use otel_aws_distro::{Builder, Env, Guard};
 
@@ -90,17 +90,31 @@ impl CountingExporter {
     }
 }
 
-impl BatchExporter for CountingExporter {
-    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
-        let n = span_count(&batch) as u64;
+impl CountingExporter {
+    fn count(&self, n: usize) -> ExportFuture<'_> {
+        let n = n as u64;
         self.0.fetch_add(n, Ordering::Relaxed);
-        drop(batch);
         Box::pin(async move {
             Ok(ExportOutcome {
                 spans_exported: n,
                 ..ExportOutcome::default()
             })
         })
+    }
+}
+
+impl BatchExporter for CountingExporter {
+    fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
+        self.count(span_count(&batch))
+    }
+
+    /// As `NoopExporter`: encoded batches are dropped as they are.
+    fn takes_encoded(&self) -> bool {
+        true
+    }
+
+    fn export_encoded(&self, batch: EncodedTraces) -> ExportFuture<'_> {
+        self.count(batch.spans())
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
 use super::{Compression, ExportError, GzipLevel, OtlpBatch, Protocol};
 use bytes::Bytes;
 
@@ -16,6 +18,56 @@ pub struct EncodedBody {
     pub content_type: &'static str,
     /// `Content-Encoding` header value, if compressed.
     pub content_encoding: Option<&'static str>,
+}
+
+/// One traces batch in its protobuf encoding: the bytes of an OTLP
+/// `ExportTraceServiceRequest`, byte for byte what prost's `encode_to_vec`
+/// gives for it (the same one batch type, already on the wire). The
+/// in-process batch processor writes it from the spans' own encodings, so
+/// an exporter that sends protobuf ([`super::BatchExporter::takes_encoded`])
+/// sends it as it is, without decoding and encoding the batch again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedTraces {
+    body: Vec<u8>,
+    spans: usize,
+    largest_span: usize,
+}
+
+impl EncodedTraces {
+    /// `body`, the encoding of a request holding `spans` spans, none of
+    /// whose `Span` messages is longer than `largest_span` bytes.
+    pub fn new(body: Vec<u8>, spans: usize, largest_span: usize) -> Self {
+        Self {
+            body,
+            spans,
+            largest_span,
+        }
+    }
+
+    /// The request's bytes.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The request's bytes, owned.
+    pub fn into_body(self) -> Vec<u8> {
+        self.body
+    }
+
+    /// Spans in the request.
+    pub fn spans(&self) -> usize {
+        self.spans
+    }
+
+    /// An upper bound of the encoded length of each of its spans.
+    pub fn largest_span(&self) -> usize {
+        self.largest_span
+    }
+
+    /// The request, decoded (by prost).
+    pub fn decode(&self) -> Result<ExportTraceServiceRequest, prost::DecodeError> {
+        prost::Message::decode(self.body.as_slice())
+    }
 }
 
 /// `Content-Type` of a protobuf body.

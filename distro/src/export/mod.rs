@@ -62,7 +62,9 @@ pub use build::{
 pub use config::{Compression, GzipLevel, Limits, OtlpHttpConfig, Protocol, RetryPolicy, Signing};
 pub use console::ConsoleExporter;
 pub use credentials::{CachedCredentials, DEFAULT_REFRESH_MARGIN};
-pub use encode::{EncodedBody, encode_request, encode_request_with_level, to_json_line};
+pub use encode::{
+    EncodedBody, EncodedTraces, encode_request, encode_request_with_level, to_json_line,
+};
 pub(crate) use endpoint::check_sdk_client_target;
 pub use endpoint::{AwsEndpoint, AwsEndpointKind, detect_aws_endpoint};
 pub use file::FileExporter;
@@ -92,6 +94,27 @@ pub trait BatchExporter: Send + Sync + Debug {
     /// Exports one batch. The exporter may split it into several requests and
     /// retries transient failures itself; the result says what happened.
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_>;
+
+    /// Whether [`BatchExporter::export_encoded`] sends the bytes as they are
+    /// (an exporter whose wire format is OTLP protobuf). When it does not,
+    /// the in-process batch processor decodes its batches and calls
+    /// [`BatchExporter::export`] instead.
+    fn takes_encoded(&self) -> bool {
+        false
+    }
+
+    /// Exports one batch given in its protobuf encoding (same contract as
+    /// [`BatchExporter::export`]). The default decodes it and calls `export`.
+    fn export_encoded(&self, batch: EncodedTraces) -> ExportFuture<'_> {
+        match batch.decode() {
+            Ok(request) => self.export(request),
+            Err(err) => Box::pin(async move {
+                Err(ExportError::Encode(format!(
+                    "an encoded traces batch did not decode: {err}"
+                )))
+            }),
+        }
+    }
 
     /// Exports one metrics batch (same contract as [`BatchExporter::export`]).
     fn export_metrics(&self, batch: ExportMetricsServiceRequest) -> ExportFuture<'_> {
@@ -281,7 +304,12 @@ impl NoopExporter {
 
 impl NoopExporter {
     fn drop_batch<B: OtlpBatch>(batch: B) -> ExportFuture<'static> {
-        let items = batch.items() as u64;
+        Self::dropped(batch.items())
+    }
+
+    /// What dropping `items` items reports: all of them "exported".
+    fn dropped(items: usize) -> ExportFuture<'static> {
+        let items = items as u64;
         Box::pin(async move {
             Ok(ExportOutcome {
                 requests: 0,
@@ -295,6 +323,15 @@ impl NoopExporter {
 impl BatchExporter for NoopExporter {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
         Self::drop_batch(batch)
+    }
+
+    /// Dropped as they are: nothing to decode for.
+    fn takes_encoded(&self) -> bool {
+        true
+    }
+
+    fn export_encoded(&self, batch: EncodedTraces) -> ExportFuture<'_> {
+        Self::dropped(batch.spans())
     }
 
     fn export_metrics(&self, batch: ExportMetricsServiceRequest) -> ExportFuture<'_> {

@@ -35,8 +35,8 @@ use super::sigv4::{SigningTarget, sign_request};
 use super::split::{split_measured, split_request};
 use super::stats::ExportStats;
 use super::{
-    BatchExporter, ExportConfigError, ExportError, ExportFuture, ExportOutcome, OtlpHttpConfig,
-    Protocol, Signing,
+    BatchExporter, EncodedTraces, ExportConfigError, ExportError, ExportFuture, ExportOutcome,
+    OtlpHttpConfig, Protocol, Signing,
 };
 
 /// Headers the exporter sets (and signs) itself; user values are ignored.
@@ -331,25 +331,72 @@ impl OtlpHttpExporter {
             } else {
                 drop(req);
             }
-            let (result, retries) =
-                run_with_retry(&self.cfg.retry, &self.time, &self.sleep, || {
-                    self.attempt::<B>(&body)
-                })
-                .await;
-            outcome.retries += retries;
-            ExportStats::add(&self.stats.retries, u64::from(retries));
-            match result {
-                Ok(accepted) => {
-                    let rejected = accepted.rejected_spans.min(spans);
-                    outcome.requests += 1;
-                    outcome.spans_exported += spans - rejected;
-                    outcome.spans_dropped += rejected;
-                    ExportStats::add(&self.stats.spans_exported, spans - rejected);
-                    ExportStats::add(&self.stats.spans_dropped, rejected);
-                }
-                Err(err) => return Err(self.fail(err, spans, &queue)),
+            if let Err(err) = self.deliver::<B>(&body, spans, &mut outcome).await {
+                return Err(self.fail(err, spans, &queue));
             }
         }
+        Ok(outcome)
+    }
+
+    /// Sends one request of `spans` items with retries and counts what the
+    /// destination accepted into `outcome` and the stats; the error when it
+    /// gave up (not counted yet: see [`Self::fail`]).
+    async fn deliver<B: OtlpBatch>(
+        &self,
+        body: &EncodedBody,
+        spans: u64,
+        outcome: &mut ExportOutcome,
+    ) -> Result<(), ExportError> {
+        let (result, retries) = run_with_retry(&self.cfg.retry, &self.time, &self.sleep, || {
+            self.attempt::<B>(body)
+        })
+        .await;
+        outcome.retries += retries;
+        ExportStats::add(&self.stats.retries, u64::from(retries));
+        let accepted = result?;
+        let rejected = accepted.rejected_spans.min(spans);
+        outcome.requests += 1;
+        outcome.spans_exported += spans - rejected;
+        outcome.spans_dropped += rejected;
+        ExportStats::add(&self.stats.spans_exported, spans - rejected);
+        ExportStats::add(&self.stats.spans_dropped, rejected);
+        Ok(())
+    }
+
+    /// A traces batch already encoded: sent as it is when it is protobuf
+    /// within every limit (what the in-process batch processor gives in
+    /// the common case); otherwise decoded and split like any other batch.
+    async fn export_encoded_batch(
+        &self,
+        batch: EncodedTraces,
+    ) -> Result<ExportOutcome, ExportError> {
+        if self.shut_down.load(Ordering::Relaxed) {
+            return Err(ExportError::Shutdown);
+        }
+        let limits = &self.cfg.limits;
+        let fits = self.cfg.protocol == Protocol::HttpProtobuf
+            && (1..=limits.max_spans_per_request.max(1)).contains(&batch.spans())
+            && batch.largest_span() <= limits.max_span_bytes
+            && batch.body().len() <= limits.max_request_bytes;
+        if !fits {
+            let request = batch.decode().map_err(|err| {
+                ExportStats::add(&self.stats.spans_dropped, batch.spans() as u64);
+                ExportError::Encode(format!("an encoded traces batch did not decode: {err}"))
+            })?;
+            return self.export_batch(request).await;
+        }
+        let spans = batch.spans() as u64;
+        let body = protobuf_body(batch.into_body(), self.cfg.compression, self.cfg.gzip_level);
+        let mut outcome = ExportOutcome::default();
+        let none = VecDeque::<ExportTraceServiceRequest>::new();
+        let sent = match body {
+            Ok(body) => {
+                self.deliver::<ExportTraceServiceRequest>(&body, spans, &mut outcome)
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        sent.map_err(|err| self.fail(err, spans, &none))?;
         Ok(outcome)
     }
 
@@ -562,6 +609,15 @@ impl OtlpHttpExporter {
 impl BatchExporter for OtlpHttpExporter {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
         Box::pin(self.export_batch(batch))
+    }
+
+    /// Protobuf is this exporter's wire format (unless configured for JSON).
+    fn takes_encoded(&self) -> bool {
+        self.cfg.protocol == Protocol::HttpProtobuf
+    }
+
+    fn export_encoded(&self, batch: EncodedTraces) -> ExportFuture<'_> {
+        Box::pin(self.export_encoded_batch(batch))
     }
 
     fn export_metrics(&self, batch: ExportMetricsServiceRequest) -> ExportFuture<'_> {

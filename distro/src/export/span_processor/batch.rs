@@ -1,12 +1,15 @@
 //! A batch of encoded spans: appended to as spans end, turned into the
-//! one OTLP batch type for the exporter.
+//! one OTLP batch type for the exporter, decoded or in its encoding.
 
 use opentelemetry::InstrumentationScope;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope as ProtoScope;
 use opentelemetry_proto::tonic::trace::v1::ScopeSpans;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use prost::Message as _;
+use prost::encoding::{encode_varint, encoded_len_varint};
 
+use super::super::EncodedTraces;
 use super::super::span_otlp::{same_scope, under_resource};
 
 /// The largest emptied group buffer kept for reuse.
@@ -19,6 +22,8 @@ pub(super) struct Batch {
     groups: Vec<Group>,
     /// Spans in the batch.
     pub(super) spans: usize,
+    /// The longest span's bytes (its field's key and length included).
+    largest: usize,
 }
 
 #[derive(Debug)]
@@ -52,6 +57,71 @@ impl Batch {
             g.spans.extend_from_slice(bytes);
         }
         self.spans += 1;
+        self.largest = self.largest.max(bytes.len());
+    }
+
+    /// The batch as the encoding of the one OTLP batch type: the bytes
+    /// prost's `encode_to_vec` gives for [`Batch::into_request`]'s request
+    /// (the same fields in the same order: the resource, then each scope's
+    /// `ScopeSpans` with its scope, its spans as they were appended and its
+    /// schema URL, then the resource's schema URL), written around the
+    /// spans' own bytes without decoding them. Each group's buffer,
+    /// emptied, goes to `spare`.
+    pub(super) fn into_encoded(
+        self,
+        resource: &ResourceAttributesWithSchema,
+        spare: &mut Vec<Vec<u8>>,
+    ) -> EncodedTraces {
+        /// A length-delimited field's key (wire type 2) and length prefix.
+        fn head(tag: u32, len: usize, out: &mut Vec<u8>) {
+            encode_varint(u64::from(tag << 3 | 2), out);
+            encode_varint(len as u64, out);
+        }
+        fn field_len(len: usize) -> usize {
+            1 + encoded_len_varint(len as u64) + len
+        }
+        fn string_field(tag: u32, s: &str, out: &mut Vec<u8>) {
+            if !s.is_empty() {
+                head(tag, s.len(), out);
+                out.extend_from_slice(s.as_bytes());
+            }
+        }
+        let opt_len = |s: &str| if s.is_empty() { 0 } else { field_len(s.len()) };
+        let resource_bytes = under_resource(resource, Vec::new())
+            .resource
+            .unwrap_or_default()
+            .encode_to_vec();
+        let resource_schema = resource.schema_url.as_deref().unwrap_or_default();
+        let scopes: Vec<Vec<u8>> = self
+            .groups
+            .iter()
+            .map(|g| ProtoScope::from((&g.scope, None)).encode_to_vec())
+            .collect();
+        let scope_spans_len = |scope: &[u8], group: &Group| {
+            let schema = group.scope.schema_url().unwrap_or_default();
+            field_len(scope.len()) + group.spans.len() + opt_len(schema)
+        };
+        let mut resource_spans_len = field_len(resource_bytes.len()) + opt_len(resource_schema);
+        for (scope, group) in scopes.iter().zip(&self.groups) {
+            resource_spans_len += field_len(scope_spans_len(scope, group));
+        }
+        let mut body = Vec::with_capacity(field_len(resource_spans_len));
+        head(1, resource_spans_len, &mut body);
+        head(1, resource_bytes.len(), &mut body);
+        body.extend_from_slice(&resource_bytes);
+        for (scope, mut group) in scopes.iter().zip(self.groups) {
+            head(2, scope_spans_len(scope, &group), &mut body);
+            head(1, scope.len(), &mut body);
+            body.extend_from_slice(scope);
+            body.extend_from_slice(&group.spans);
+            string_field(3, group.scope.schema_url().unwrap_or_default(), &mut body);
+            if group.spans.capacity() <= SPARE_KEEP {
+                group.spans.clear();
+                spare.push(group.spans);
+            }
+        }
+        string_field(3, resource_schema, &mut body);
+        EncodedTraces::new(body, self.spans, self.largest)
     }
 
     /// The batch as the one OTLP batch type: the spans decoded from their

@@ -403,19 +403,31 @@ impl Shared {
     ) -> Result<(), String> {
         let spans = batch.spans as u64;
         let resource = lock(&self.resource).clone();
-        let headroom = self.exporter.span_attribute_headroom();
-        let request = match batch.into_request(&resource, headroom, spare) {
-            Ok(request) => request,
-            Err(err) => {
-                // Never for bytes this module wrote; counted all the same.
-                tracing::error!(error = %err, "an encoded span batch did not decode");
-                self.count_dropped(spans, "the batch did not decode");
-                return Err(format!("an encoded span batch did not decode: {err}"));
+        let exporter = self.exporter.clone();
+        // An exporter that sends protobuf takes the batch as it is encoded;
+        // any other gets it decoded.
+        let payload = if exporter.takes_encoded() {
+            Payload::Encoded(batch.into_encoded(&resource, spare))
+        } else {
+            let headroom = exporter.span_attribute_headroom();
+            match batch.into_request(&resource, headroom, spare) {
+                Ok(request) => Payload::Decoded(request),
+                Err(err) => {
+                    // Never for bytes this module wrote; counted all the same.
+                    tracing::error!(error = %err, "an encoded span batch did not decode");
+                    self.count_dropped(spans, "the batch did not decode");
+                    return Err(format!("an encoded span batch did not decode: {err}"));
+                }
             }
         };
-        let exporter = self.exporter.clone();
         let timeout = self.settings.export_timeout;
-        let export = async move { tokio::time::timeout(timeout, exporter.export(request)).await };
+        let export = async move {
+            let export = match payload {
+                Payload::Encoded(encoded) => exporter.export_encoded(encoded),
+                Payload::Decoded(request) => exporter.export(request),
+            };
+            tokio::time::timeout(timeout, export).await
+        };
         let outcome = match (&self.runtime, own_runtime) {
             (Some(handle), _) => handle
                 .block_on(handle.spawn(export))
@@ -448,6 +460,12 @@ impl Shared {
             }
         }
     }
+}
+
+/// A batch as its exporter takes it.
+enum Payload {
+    Encoded(super::EncodedTraces),
+    Decoded(opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest),
 }
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use opentelemetry_proto::transform::trace::tonic::group_spans_by_resource_and_sc
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tokio::sync::Semaphore;
 
-use super::super::{ExportError, ExportFuture, ExportOutcome, ExportStats, span_count};
+use super::super::{
+    EncodedTraces, ExportError, ExportFuture, ExportOutcome, ExportStats, span_count,
+};
 use super::*;
 
 /// Records each batch; each export first waits for a permit of `gate`
@@ -23,6 +25,9 @@ struct Recorder {
     stats: Arc<ExportStats>,
     headroom: usize,
     fail: bool,
+    /// Takes batches encoded (and keeps their bytes in `bodies`).
+    encoded: bool,
+    bodies: Mutex<Vec<Vec<u8>>>,
 }
 
 impl Recorder {
@@ -67,6 +72,26 @@ impl BatchExporter for Recorder {
 
     fn span_attribute_headroom(&self) -> usize {
         self.headroom
+    }
+
+    fn takes_encoded(&self) -> bool {
+        self.encoded
+    }
+
+    fn export_encoded(&self, batch: EncodedTraces) -> ExportFuture<'_> {
+        lock(&self.bodies).push(batch.body().to_vec());
+        let request = batch.decode().expect("the batch decodes");
+        assert_eq!(span_count(&request), batch.spans());
+        let spans = request.resource_spans.iter().flat_map(|rs| &rs.scope_spans);
+        for span in spans.flat_map(|ss| &ss.spans) {
+            let len = prost::Message::encoded_len(span);
+            assert!(
+                len <= batch.largest_span(),
+                "{len} > {}",
+                batch.largest_span()
+            );
+        }
+        self.export(request)
     }
 }
 
@@ -144,6 +169,67 @@ async fn a_flush_exports_what_the_upstream_conversion_gives() {
     let got = lock(&recorder.batches).clone();
     assert_eq!(got.len(), 1, "one batch");
     assert_eq!(got[0].resource_spans, want);
+}
+
+/// An exporter that takes encoded batches gets, byte for byte, what prost
+/// encodes for opentelemetry-proto's conversion of the same spans: the
+/// resource and its schema URL, scopes with a version, attributes and a
+/// schema URL or none, interleaved; no span is longer than the batch says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoded_batch_is_prosts_encoding_of_the_upstream_conversion() {
+    let recorder = Arc::new(Recorder {
+        encoded: true,
+        ..Recorder::default()
+    });
+    let keep = Keep::default();
+    let resource = Resource::builder_empty()
+        .with_schema_url(
+            [KeyValue::new("service.name", "checkout")],
+            "https://opentelemetry.io/schemas/1.26.0",
+        )
+        .build();
+    let provider = SdkTracerProvider::builder()
+        .with_resource(resource.clone())
+        .with_span_processor(keep.clone())
+        .with_span_processor(EncodingBatchProcessor::new(
+            recorder.clone(),
+            settings(512, 2048),
+        ))
+        .build();
+    let a = provider.tracer_with_scope(
+        InstrumentationScope::builder("lib-a")
+            .with_version("1.2.3")
+            .with_schema_url("https://opentelemetry.io/schemas/1.21.0")
+            .with_attributes([KeyValue::new("scope.k", "v")])
+            .build(),
+    );
+    let b = provider.tracer("lib-b");
+    for i in 0..3usize {
+        let mut span = a.start(format!("a-{i}"));
+        span.set_attribute(KeyValue::new("i", i as i64));
+        span.set_attribute(KeyValue::new("long", "x".repeat(300 * i)));
+        span.add_event("e", vec![KeyValue::new("k", "v")]);
+        span.end();
+        b.start(format!("b-{i}")).end();
+    }
+    let flushed = tokio::task::spawn_blocking(move || {
+        let r = provider.force_flush();
+        (r, provider.shutdown())
+    })
+    .await
+    .unwrap();
+    flushed.0.unwrap();
+    flushed.1.unwrap();
+    let want = ExportTraceServiceRequest {
+        resource_spans: group_spans_by_resource_and_scope(
+            lock(&keep.0).clone(),
+            &(&resource).into(),
+        ),
+    };
+    let bodies = lock(&recorder.bodies).clone();
+    assert_eq!(bodies.len(), 1, "one batch");
+    assert_eq!(bodies[0], prost::Message::encode_to_vec(&want));
+    assert_eq!(lock(&recorder.batches)[0], want);
 }
 
 /// A full batch goes without a flush or the timer (an hour away); the
