@@ -224,6 +224,18 @@ impl Builder {
             .sampler
             .value
             .build_for(&resource, self.credentials.clone());
+        // Application Signals: each span given its local root's operation
+        // as it starts (ADOT's propagating processor), through the sampler,
+        // which sees the starting span, and the first batch processor.
+        let propagation = appsignals.is_some().then(|| {
+            Arc::new(crate::appsignals::Propagation::new(
+                crate::appsignals::GeneratorConfig::from_env(&env),
+            ))
+        });
+        let sampler = match &propagation {
+            Some(p) => sampler.with_start_observer(p.clone()),
+            None => sampler,
+        };
         let mut builder = SdkTracerProvider::builder()
             .with_resource(resource.clone())
             .with_id_generator(crate::xray::XrayIdGenerator::default())
@@ -249,8 +261,13 @@ impl Builder {
             );
             builder = builder.with_span_processor(capture);
         }
-        for exporter in exporters {
-            builder = builder.with_span_processor(batch_processor(exporter, batch));
+        for (i, exporter) in exporters.into_iter().enumerate() {
+            let processor = batch_processor(exporter, batch);
+            let processor = match &propagation {
+                Some(p) if i == 0 => processor.with_live_spans(p.clone()),
+                _ => processor,
+            };
+            builder = builder.with_span_processor(processor);
         }
         let provider = builder.build();
 

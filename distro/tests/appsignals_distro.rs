@@ -190,3 +190,123 @@ async fn a_bad_enabled_value_names_the_variable() {
     );
     assert!(err.contains("true or false"), "{err}");
 }
+
+/// The spans of `file`, every request of every line.
+fn file_spans(file: &std::path::Path) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .flat_map(|l| {
+            let r: ExportTraceServiceRequest = serde_json::from_str(l).unwrap();
+            r.resource_spans
+                .into_iter()
+                .flat_map(|rs| rs.scope_spans)
+                .flat_map(|ss| ss.spans)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// ADOT's propagating processor gives a span its local root's operation
+/// when it starts, so a child keeps it however the export batches fall: a
+/// CLIENT span (and one under an INTERNAL span) exported in a batch of its
+/// own, before its SERVER parent ends, gets `aws.local.operation` from the
+/// SERVER span; a CONSUMER span's child is told its parent's kind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_exported_before_their_parents_keep_the_local_operation() {
+    let file = std::env::temp_dir().join(format!(
+        "otel-aws-appsignals-early-child-{}.jsonl",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&file);
+    let guard = Builder::new()
+        .with_env(Env::from_pairs([
+            ("OTEL_SERVICE_NAME", "checkout".to_owned()),
+            ("OTEL_AWS_RESOURCE_DETECTORS", "env".to_owned()),
+            ("OTEL_AWS_APPLICATION_SIGNALS_ENABLED", "true".to_owned()),
+        ]))
+        .with_exporter(Arc::new(FileExporter::new(&file).unwrap()))
+        .without_globals()
+        .without_tracing_subscriber()
+        .install()
+        .await
+        .unwrap();
+    let provider = guard.tracer_provider().unwrap().clone();
+    let tracer = provider.tracer("shop");
+    let flush = |p: &opentelemetry_sdk::trace::SdkTracerProvider| {
+        let p = p.clone();
+        std::thread::spawn(move || p.force_flush().unwrap())
+            .join()
+            .unwrap();
+    };
+    let server = tracer
+        .span_builder("GET /cart")
+        .with_kind(SpanKind::Server)
+        .with_attributes([KeyValue::new("http.request.method", "GET")])
+        .start(&tracer);
+    let cx = opentelemetry::Context::current_with_span(server);
+    let dynamodb = [
+        KeyValue::new("rpc.system", "aws-api"),
+        KeyValue::new("rpc.service", "DynamoDB"),
+        KeyValue::new("rpc.method", "GetItem"),
+    ];
+    tracer
+        .span_builder("GetItem")
+        .with_kind(SpanKind::Client)
+        .with_attributes(dynamodb.clone())
+        .start_with_context(&tracer, &cx)
+        .end();
+    let internal = tracer.start_with_context("price", &cx);
+    let icx = cx.with_span(internal);
+    tracer
+        .span_builder("GetItem nested")
+        .with_kind(SpanKind::Client)
+        .with_attributes(dynamodb)
+        .start_with_context(&tracer, &icx)
+        .end();
+    // The children go out alone, before their parents end.
+    flush(&provider);
+    icx.span().end();
+    cx.span().end();
+    let consumer = tracer
+        .span_builder("orders receive")
+        .with_kind(SpanKind::Consumer)
+        .start(&tracer);
+    let ccx = opentelemetry::Context::current_with_span(consumer);
+    tracer
+        .span_builder("orders process")
+        .with_kind(SpanKind::Consumer)
+        .with_attributes([KeyValue::new("messaging.operation", "process")])
+        .start_with_context(&tracer, &ccx)
+        .end();
+    ccx.span().end();
+    guard.shutdown().await.unwrap();
+
+    let spans = file_spans(&file);
+    let by_name = |n: &str| spans.iter().find(|s| s.name == n).unwrap();
+    for name in ["GetItem", "GetItem nested"] {
+        let s = by_name(name);
+        assert_eq!(
+            attr(s, "aws.local.operation").as_deref(),
+            Some("GET /cart"),
+            "{name}"
+        );
+        assert_eq!(
+            attr(s, "aws.remote.service").as_deref(),
+            Some("AWS::DynamoDB")
+        );
+    }
+    assert_eq!(
+        attr(by_name("price"), "aws.local.operation").as_deref(),
+        Some("GET /cart")
+    );
+    assert_eq!(
+        attr(by_name("orders process"), "aws.consumer.parent.span.kind").as_deref(),
+        Some("CONSUMER")
+    );
+    assert_eq!(
+        attr(by_name("GET /cart"), "aws.span.kind").as_deref(),
+        Some("LOCAL_ROOT")
+    );
+    let _ = std::fs::remove_file(&file);
+}

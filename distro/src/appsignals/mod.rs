@@ -33,6 +33,7 @@ mod generator;
 pub mod keys;
 mod metrics;
 mod parse;
+mod propagate;
 mod sql;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
@@ -50,6 +51,7 @@ pub use metrics::{
     DEFAULT_MAX_SERIES, ERROR, FAULT, LATENCY, LOG_GROUP, MetricsAggregator, NAMESPACE, SCOPE,
     TELEMETRY_SOURCE, dimension_name, emf_config,
 };
+pub use propagate::{MAX_LIVE, Propagation};
 
 use crate::emf::{EmfBatch, EmfConfigError, EmfEncoder};
 use crate::env::Env;

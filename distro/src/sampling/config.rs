@@ -12,6 +12,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Which sampler to use (OpenTelemetry standard variable). Default
 /// `parentbased_always_on`.
@@ -232,8 +233,26 @@ impl SamplerConfig {
             inner,
             poller,
             remote_xray,
+            observer: None,
         }
     }
+}
+
+/// Told of each span the sampler lets start, with what only the sampler
+/// sees of it (its kind, its name and attributes at start, its parent
+/// context): Application Signals' propagation
+/// ([`crate::appsignals::Propagation`]). Called on the thread that starts
+/// the span, just before the span processors' `on_start`.
+pub trait StartObserver: Send + Sync + std::fmt::Debug {
+    /// A span of `trace_id` starts (recorded: sampled or record-only).
+    fn starting(
+        &self,
+        parent: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        kind: &SpanKind,
+        attributes: &[KeyValue],
+    );
 }
 
 /// The sampler [`SamplerConfig::build`] returns.
@@ -244,6 +263,8 @@ pub struct ConfiguredSampler {
     /// The remote xray sampler (adaptive sampling: not-sampled spans are
     /// recorded while it asks for it).
     remote_xray: Option<XraySampler>,
+    /// Told of each recorded span as it starts.
+    observer: Option<Arc<dyn StartObserver>>,
 }
 
 impl ConfiguredSampler {
@@ -257,7 +278,14 @@ impl ConfiguredSampler {
             inner: Inner::Parent(DeferredAwareParentBased::new(sampler.clone())),
             poller: None,
             remote_xray: Some(sampler),
+            observer: None,
         }
+    }
+
+    /// This sampler, telling `observer` of each span it lets start.
+    pub fn with_start_observer(mut self, observer: Arc<dyn StartObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The remote xray sampler, for [`super::xray::AnomalyCaptureProcessor`]
@@ -291,6 +319,26 @@ enum Inner {
 
 impl ShouldSample for ConfiguredSampler {
     fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let result = self.decide(parent_context, trace_id, name, span_kind, attributes, links);
+        if let Some(observer) = &self.observer
+            && result.decision != SamplingDecision::Drop
+        {
+            observer.starting(parent_context, trace_id, name, span_kind, attributes);
+        }
+        result
+    }
+}
+
+impl ConfiguredSampler {
+    fn decide(
         &self,
         parent_context: Option<&Context>,
         trace_id: TraceId,

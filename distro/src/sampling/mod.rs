@@ -8,7 +8,7 @@ pub mod xray;
 
 pub use config::{
     ACCEPTED_SAMPLERS, ConfiguredSampler, OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG,
-    SamplerConfig, SamplerConfigError,
+    SamplerConfig, SamplerConfigError, StartObserver,
 };
 pub use deferred::DeferredAwareParentBased;
 pub use xray::{XrayRulesSource, XraySampler, XraySamplerOptions};

@@ -87,6 +87,19 @@ impl Default for BatchSettings {
 pub struct EncodingBatchProcessor {
     shared: Arc<Shared>,
     worker: Mutex<Option<JoinHandle<()>>>,
+    live: Option<Arc<dyn LiveSpans>>,
+}
+
+/// Told of every span this processor sees start and end (recorded or
+/// sampled alike), before anything else is done with it: Application
+/// Signals' propagation ([`crate::appsignals::Propagation`]) keeps what a
+/// live span passes down to its children. One processor of a provider
+/// should carry it.
+pub trait LiveSpans: Send + Sync + std::fmt::Debug {
+    /// `span` starts (its attributes may still be set).
+    fn started(&self, span: &mut Span);
+    /// `span` ended.
+    fn ended(&self, span: &SpanData);
 }
 
 #[derive(Debug)]
@@ -184,7 +197,14 @@ impl EncodingBatchProcessor {
         Self {
             shared,
             worker: Mutex::new(worker),
+            live: None,
         }
+    }
+
+    /// This processor, telling `live` of each span's start and end.
+    pub fn with_live_spans(mut self, live: Arc<dyn LiveSpans>) -> Self {
+        self.live = Some(live);
+        self
     }
 
     /// Spans dropped by this processor (queue full, after shutdown, or an
@@ -195,9 +215,16 @@ impl EncodingBatchProcessor {
 }
 
 impl SpanProcessor for EncodingBatchProcessor {
-    fn on_start(&self, _span: &mut Span, _cx: &Context) {}
+    fn on_start(&self, span: &mut Span, _cx: &Context) {
+        if let Some(live) = &self.live {
+            live.started(span);
+        }
+    }
 
     fn on_end(&self, span: SpanData) {
+        if let Some(live) = &self.live {
+            live.ended(&span);
+        }
         if !span.span_context.is_sampled() {
             return;
         }

@@ -1,0 +1,311 @@
+//! ADOT's `AttributePropagatingSpanProcessor` for the distro's own spans:
+//! when a span starts it is given `aws.local.operation`, the operation its
+//! local root handles (a SERVER parent's ingress operation, else what its
+//! parent was given; a local root that is not SERVER its own), and under a
+//! CONSUMER parent `aws.consumer.parent.span.kind`. The rules that run on
+//! the exporter's side ([`super::Generator::apply`]) read both from the span,
+//! so a child keeps its service's operation however the export batches
+//! fall (before, a child exported before its SERVER parent ended, in an
+//! earlier batch, got `UnknownOperation`).
+//!
+//! The SDK's `on_start` sees neither the starting span's kind and name nor
+//! its parent's attributes. The sampler sees the first two, so
+//! [`Propagation::starting`] runs there (as a
+//! [`crate::sampling::StartObserver`], on the thread that starts the span,
+//! just before its `on_start`) and leaves its findings for
+//! [`Propagation::started`] in a thread-local; what each live span passes
+//! down is kept by span id until the span ends (at most [`MAX_LIVE`]
+//! spans). A child that starts after its parent ended, or under a parent
+//! that started before Application Signals was on, is given nothing: the
+//! exporter's side then looks for the parent in its batch, as it did.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hashbrown::HashMap;
+use opentelemetry::trace::{SpanId, SpanKind, TraceContextExt as _, TraceId};
+use opentelemetry::{Context, KeyValue, StringValue, Value};
+use opentelemetry_proto::tonic::trace::v1::Span as OtlpSpan;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind as OtlpKind;
+use opentelemetry_sdk::trace::{Span, SpanData};
+
+use super::generator::{Generator, GeneratorConfig, SpanContext};
+use super::keys::{AWS_CONSUMER_PARENT_SPAN_KIND, AWS_LOCAL_OPERATION};
+use crate::export::LiveSpans;
+use crate::sampling::StartObserver;
+
+/// Live spans whose pass-down is kept; past it a new span's is not (its
+/// children fall back on the exporter's side), and the overflow is counted.
+pub const MAX_LIVE: usize = 65_536;
+
+/// What a live span passes to the spans that start under it.
+#[derive(Clone, Debug, Default)]
+struct PassDown {
+    /// Their `aws.local.operation`.
+    operation: Option<Arc<str>>,
+    /// It is a CONSUMER span.
+    consumer: bool,
+}
+
+/// What the sampler found for the span about to start on this thread.
+#[derive(Debug)]
+struct Starting {
+    trace_id: TraceId,
+    /// Its `aws.local.operation`.
+    operation: Option<Arc<str>>,
+    /// Its parent is a CONSUMER span.
+    consumer_parent: bool,
+    /// What it passes down.
+    pass: PassDown,
+}
+
+thread_local! {
+    static STARTING: RefCell<Option<Starting>> = const { RefCell::new(None) };
+}
+
+/// The propagation of one provider: the rules' settings (a Lambda
+/// function's operation) and the live spans' pass-downs.
+#[derive(Debug)]
+pub struct Propagation {
+    generator: Generator,
+    /// A local root's own operation when it is not SERVER (the same for
+    /// every such span: the function's in Lambda, else `InternalOperation`).
+    root_operation: Arc<str>,
+    live: Mutex<HashMap<SpanId, PassDown>>,
+    /// [`MAX_LIVE`], smaller in tests.
+    max_live: usize,
+    overflow: AtomicU64,
+}
+
+impl Propagation {
+    /// With the rules' settings `config`.
+    pub fn new(config: GeneratorConfig) -> Self {
+        Self::with_max_live(config, MAX_LIVE)
+    }
+
+    fn with_max_live(config: GeneratorConfig, max_live: usize) -> Self {
+        let mut propagation = Self {
+            generator: Generator::new(config),
+            root_operation: Arc::from(""),
+            live: Mutex::new(HashMap::new()),
+            max_live,
+            overflow: AtomicU64::new(0),
+        };
+        propagation.root_operation = propagation.ingress(OtlpKind::Internal, "", &[], true);
+        propagation
+    }
+
+    /// Spans whose pass-down was not kept ([`MAX_LIVE`] were live).
+    pub fn overflow(&self) -> u64 {
+        self.overflow.load(Ordering::Relaxed)
+    }
+
+    /// Spans whose pass-down is kept now.
+    pub fn live(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SpanId, PassDown>> {
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// ADOT's ingress operation of a span of `kind`, `name` and start
+    /// `attributes` (`local_root`: no local parent). Converted to OTLP for
+    /// the rules only when they read the name (a SERVER span).
+    fn ingress(
+        &self,
+        kind: OtlpKind,
+        name: &str,
+        attributes: &[KeyValue],
+        local_root: bool,
+    ) -> Arc<str> {
+        let cx = SpanContext {
+            resource: &[],
+            scope: "",
+            local_root,
+            inherited_operation: None,
+            consumer_parent: false,
+        };
+        let mut span = OtlpSpan {
+            kind: kind as i32,
+            ..OtlpSpan::default()
+        };
+        if kind == OtlpKind::Server {
+            span.name = name.to_owned();
+            span.attributes = attributes.iter().map(Into::into).collect();
+        }
+        Arc::from(self.generator.ingress_ref(&span, &cx).as_ref())
+    }
+}
+
+fn otlp_kind(kind: &SpanKind) -> OtlpKind {
+    match kind {
+        SpanKind::Client => OtlpKind::Client,
+        SpanKind::Server => OtlpKind::Server,
+        SpanKind::Producer => OtlpKind::Producer,
+        SpanKind::Consumer => OtlpKind::Consumer,
+        SpanKind::Internal => OtlpKind::Internal,
+    }
+}
+
+/// The string value of `key` in `attributes`.
+fn string_attr(attributes: &[KeyValue], key: &str) -> Option<Arc<str>> {
+    attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .and_then(|kv| match &kv.value {
+            Value::String(s) => Some(Arc::from(s.as_str())),
+            _ => None,
+        })
+}
+
+impl StartObserver for Propagation {
+    fn starting(
+        &self,
+        parent: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        kind: &SpanKind,
+        attributes: &[KeyValue],
+    ) {
+        let parent = parent.filter(|cx| cx.has_active_span()).and_then(|cx| {
+            let span = cx.span();
+            let sc = span.span_context();
+            (sc.is_valid() && !sc.is_remote()).then(|| sc.span_id())
+        });
+        let kind = otlp_kind(kind);
+        let local_root = parent.is_none();
+        let from_parent = parent
+            .and_then(|id| self.lock().get(&id).cloned())
+            .unwrap_or_default();
+        // ADOT: a local root that is not SERVER its own ingress operation;
+        // any other span what its parent passes down.
+        let operation = if local_root {
+            (kind != OtlpKind::Server).then(|| self.root_operation.clone())
+        } else {
+            from_parent.operation
+        };
+        let pass = PassDown {
+            // Under a SERVER span, its ingress operation (ADOT reads the
+            // live SERVER parent's); under others, what this one was given
+            // (or set itself).
+            operation: if kind == OtlpKind::Server {
+                Some(self.ingress(kind, name, attributes, local_root))
+            } else {
+                operation
+                    .clone()
+                    .or_else(|| string_attr(attributes, AWS_LOCAL_OPERATION))
+            },
+            consumer: kind == OtlpKind::Consumer,
+        };
+        let starting = Starting {
+            trace_id,
+            operation,
+            consumer_parent: from_parent.consumer,
+            pass,
+        };
+        STARTING.with(|s| *s.borrow_mut() = Some(starting));
+    }
+}
+
+impl LiveSpans for Propagation {
+    fn started(&self, span: &mut Span) {
+        use opentelemetry::trace::Span as _;
+        let Some(starting) = STARTING.with(|s| s.borrow_mut().take()) else {
+            return;
+        };
+        let sc = span.span_context();
+        if sc.trace_id() != starting.trace_id {
+            return;
+        }
+        let span_id = sc.span_id();
+        if let Some(operation) = starting.operation {
+            span.set_attribute(KeyValue::new(
+                AWS_LOCAL_OPERATION,
+                StringValue::from(operation),
+            ));
+        }
+        if starting.consumer_parent {
+            span.set_attribute(KeyValue::new(AWS_CONSUMER_PARENT_SPAN_KIND, "CONSUMER"));
+        }
+        let pass = starting.pass;
+        if pass.operation.is_none() && !pass.consumer {
+            // Nothing for its children: they get what a missing parent gives.
+            return;
+        }
+        let mut live = self.lock();
+        if live.len() >= self.max_live {
+            drop(live);
+            if self.overflow.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::warn!(
+                    max = self.max_live,
+                    "application signals: too many live spans; new ones pass nothing to their children"
+                );
+            }
+            return;
+        }
+        live.insert(span_id, pass);
+    }
+
+    fn ended(&self, span: &SpanData) {
+        let mut live = self.lock();
+        if !live.is_empty() {
+            live.remove(&span.span_context.span_id());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Env;
+    use crate::export::{BatchSettings, NoopExporter, batch_processor};
+    use crate::sampling::SamplerConfig;
+    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
+    use opentelemetry_sdk::trace::SdkTracerProvider;
+
+    fn provider(p: &Arc<Propagation>) -> SdkTracerProvider {
+        let sampler =
+            SamplerConfig::from_env(&Env::from_pairs([("OTEL_TRACES_SAMPLER", "always_on")]))
+                .expect("sampler")
+                .build()
+                .with_start_observer(p.clone());
+        SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_span_processor(
+                batch_processor(Arc::new(NoopExporter::new()), BatchSettings::default())
+                    .with_live_spans(p.clone()),
+            )
+            .build()
+    }
+
+    /// A live span's pass-down is kept until it ends, nothing after; past
+    /// the bound new spans pass nothing and are counted.
+    #[test]
+    fn pass_downs_live_as_long_as_their_spans_and_are_bounded() {
+        let p = Arc::new(Propagation::with_max_live(GeneratorConfig::default(), 2));
+        let provider = provider(&p);
+        let tracer = provider.tracer("t");
+        let root = tracer
+            .span_builder("GET /a")
+            .with_kind(SpanKind::Server)
+            .start(&tracer);
+        let cx = Context::current_with_span(root);
+        let child = tracer.start_with_context("child", &cx);
+        let ccx = cx.with_span(child);
+        assert_eq!(p.live(), 2);
+        let grandchild = tracer.start_with_context("grandchild", &ccx);
+        assert_eq!((p.live(), p.overflow()), (2, 1));
+        drop(grandchild);
+        ccx.span().end();
+        cx.span().end();
+        assert_eq!(p.live(), 0);
+        // A local root with no children leaves nothing behind either.
+        tracer.start("again").end();
+        assert_eq!(p.live(), 0);
+        provider.shutdown().expect("shutdown");
+    }
+}
