@@ -181,9 +181,11 @@ impl StartObserver for Propagation {
         let from_parent = parent
             .and_then(|id| self.lock().get(&id).cloned())
             .unwrap_or_default();
-        // ADOT: a local root that is not SERVER its own ingress operation;
-        // any other span what its parent passes down.
-        let operation = if local_root {
+        // ADOT gives a local root that is not SERVER its own ingress
+        // operation and any other span what its parent passes down. Not set
+        // on a local root: the rules write a local root's operation from its
+        // ingress whatever it carries, so the attribute would only cost.
+        let inherited = if local_root {
             (kind != OtlpKind::Server).then(|| self.root_operation.clone())
         } else {
             from_parent.operation
@@ -195,7 +197,7 @@ impl StartObserver for Propagation {
             operation: if kind == OtlpKind::Server {
                 Some(self.ingress(kind, name, attributes, local_root))
             } else {
-                operation
+                inherited
                     .clone()
                     .or_else(|| string_attr(attributes, AWS_LOCAL_OPERATION))
             },
@@ -203,7 +205,7 @@ impl StartObserver for Propagation {
         };
         let starting = Starting {
             trace_id,
-            operation,
+            operation: if local_root { None } else { inherited },
             consumer_parent: from_parent.consumer,
             pass,
         };
