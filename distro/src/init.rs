@@ -203,14 +203,18 @@ impl Builder {
         } else {
             self.exporters.clone()
         };
-        // OTEL_AWS_APPLICATION_SIGNALS_ENABLED: exporters see annotated batches; metrics flushed.
-        let (exporters, appsignals) = crate::appsignals::export::install(
+        // OTEL_AWS_APPLICATION_SIGNALS_ENABLED: spans annotated and their
+        // metrics recorded as they end; metrics flushed.
+        let (signals, appsignals) = match crate::appsignals::export::install(
             &env,
             config.region.value.clone(),
             self.credentials.clone(),
-            exporters,
         )
-        .await?;
+        .await?
+        {
+            Some((signals, flush)) => (Some(signals), Some(flush)),
+            None => (None, None),
+        };
 
         let batch = BatchSettings {
             schedule_delay: config.batch.schedule_delay.value,
@@ -262,11 +266,15 @@ impl Builder {
             builder = builder.with_span_processor(capture);
         }
         for (i, exporter) in exporters.into_iter().enumerate() {
-            let processor = batch_processor(exporter, batch);
-            let processor = match &propagation {
-                Some(p) if i == 0 => processor.with_live_spans(p.clone()),
-                _ => processor,
-            };
+            let mut processor = batch_processor(exporter, batch);
+            if let Some(p) = propagation.as_ref().filter(|_| i == 0) {
+                processor = processor.with_live_spans(p.clone());
+            }
+            if let Some(signals) = &signals {
+                // Each exporter's spans annotated; the first processor's counted.
+                let annotator = crate::appsignals::EndAnnotator::new(signals.clone(), i == 0);
+                processor = processor.with_annotator(Arc::new(annotator));
+            }
             builder = builder.with_span_processor(processor);
         }
         let provider = builder.build();

@@ -22,6 +22,9 @@ use super::generator::{
 use super::keys::*;
 use super::metrics::SeriesHandle;
 
+/// `Span.attributes`' field number.
+const SPAN_ATTRIBUTES_TAG: u32 = 9;
+
 /// How far up the parent chain an inherited operation is looked for.
 const MAX_DEPTH: usize = 64;
 
@@ -413,14 +416,7 @@ impl Generator {
                     };
                     span_key(&mut cache.key, resource_len, &inputs, &span.attributes);
                     let derived = cache.get_or_derive(|| {
-                        let mut generated = self.generate_ref(span, &cx, &service, inherited);
-                        for set in [&mut generated.service, &mut generated.dependency]
-                            .into_iter()
-                            .flatten()
-                        {
-                            set_ref(set, AWS_LOCAL_ENVIRONMENT, Cow::Borrowed(environment));
-                        }
-                        derive(generated, &span.attributes)
+                        self.derive_one(span, &cx, &service, environment, inherited)
                     });
                     if !derived.writes.is_empty() {
                         stats.annotated += 1;
@@ -461,6 +457,30 @@ impl Generator {
     }
 }
 
+impl Generator {
+    /// What the rules give `span` (in context `cx`, of the resource's
+    /// `service` and `environment`, with the operation `inherited` from its
+    /// parents), in its cached form.
+    #[allow(clippy::ptr_arg)] // `generate_ref` clones the `Cow` into each set: an owned service stays shared
+    pub(crate) fn derive_one<'a>(
+        &self,
+        span: &'a Span,
+        cx: &SpanContext<'a>,
+        service: &Cow<'a, str>,
+        environment: &'a str,
+        inherited: Option<Cow<'a, str>>,
+    ) -> Derived {
+        let mut generated = self.generate_ref(span, cx, service, inherited);
+        for set in [&mut generated.service, &mut generated.dependency]
+            .into_iter()
+            .flatten()
+        {
+            set_ref(set, AWS_LOCAL_ENVIRONMENT, Cow::Borrowed(environment));
+        }
+        derive(generated, &span.attributes)
+    }
+}
+
 /// The cached form of one input's attribute sets: what the span gets (see
 /// [`MetricAttributes::span_attributes`](super::MetricAttributes::span_attributes):
 /// the dependency set when there is one, with `aws.span.kind=LOCAL_ROOT`
@@ -493,9 +513,13 @@ fn derive(generated: RefAttributes<'_>, attributes: &[KeyValue]) -> Derived {
                 }
             })
             .collect();
+        let mut encoded = Vec::new();
         for kv in &derived.writes {
             derived.writes_heap += HeapAdded::key_value(kv);
+            // `Span.attributes` fields, for a span at its end in the distro.
+            prost::encoding::message::encode(SPAN_ATTRIBUTES_TAG, kv, &mut encoded);
         }
+        derived.encoded = encoded.into();
         // Every key written is in the cache key (`cache::keyed_whole`), so
         // all spans of this input have the same ones already set; when none
         // is (and no key is written twice) the writes are appended.

@@ -59,6 +59,9 @@ pub(crate) struct Derived {
     pub(crate) append: bool,
     /// The heap a copy of `writes` takes (their strings), set with them.
     pub(crate) writes_heap: HeapAdded,
+    /// `writes` encoded as `Span.attributes` fields (appended to a span's
+    /// encoding at its end, in the distro).
+    pub(crate) encoded: Arc<[u8]>,
     /// The label sets the span's metrics are recorded under.
     pub(crate) observations: SmallVec<[CachedLabels; 2]>,
 }
@@ -192,6 +195,19 @@ pub(crate) fn span_key(
     inputs: &SpanInputs<'_>,
     attributes: &[KeyValue],
 ) {
+    span_inputs_key(key, resource_len, inputs);
+    let ingress = inputs.name.is_some();
+    for kv in attributes {
+        let Some(read) = read_as(&kv.key, ingress) else {
+            continue;
+        };
+        key.push(read.id);
+        put_value(key, read.parsed, kv.value.as_ref());
+    }
+}
+
+/// The flags' part of the key (after the resource part of `resource_len` bytes).
+fn span_inputs_key(key: &mut Vec<u8>, resource_len: usize, inputs: &SpanInputs<'_>) {
     key.truncate(resource_len);
     key.push(inputs.kind as u8);
     key.push(
@@ -202,14 +218,56 @@ pub(crate) fn span_key(
     );
     put_opt(key, inputs.inherited);
     put_opt(key, inputs.name);
+}
+
+/// [`span_key`] of a span of the SDK (the distro, at the span's end): the
+/// bytes [`span_key`] writes for the span's OTLP conversion, from the SDK's
+/// attributes. `false` when a value is of a kind added to the SDK after
+/// this was written (the caller keys the converted span instead).
+pub(crate) fn span_key_sdk(
+    key: &mut Vec<u8>,
+    resource_len: usize,
+    inputs: &SpanInputs<'_>,
+    attributes: &[opentelemetry::KeyValue],
+) -> bool {
+    use opentelemetry::{Array, Value};
+    span_inputs_key(key, resource_len, inputs);
     let ingress = inputs.name.is_some();
     for kv in attributes {
-        let Some(read) = read_as(&kv.key, ingress) else {
+        let Some(read) = read_as(kv.key.as_str(), ingress) else {
             continue;
         };
         key.push(read.id);
-        put_value(key, read.parsed, kv.value.as_ref());
+        match &kv.value {
+            Value::String(s) => put_string(key, read.parsed, s.as_str()),
+            Value::I64(i) => put_int(key, *i),
+            Value::F64(d) => put_double(key, *d),
+            Value::Bool(b) => put_bool(key, *b),
+            Value::Array(a) => {
+                let n = match a {
+                    Array::Bool(v) => v.len(),
+                    Array::I64(v) => v.len(),
+                    Array::F64(v) => v.len(),
+                    Array::String(v) => v.len(),
+                    _ => return false,
+                };
+                key.push(5);
+                key.extend_from_slice(&(n as u32).to_le_bytes());
+                match a {
+                    Array::String(v) => {
+                        for s in v {
+                            key.push(1);
+                            put_str(key, s.as_str());
+                        }
+                    }
+                    // The rules read strings out of arrays only.
+                    _ => key.extend(std::iter::repeat_n(0, n)),
+                }
+            }
+            _ => return false,
+        }
     }
+    true
 }
 
 /// How the rules read an attribute's string value.
@@ -328,6 +386,49 @@ fn first_segment(path: &str) -> Option<&str> {
     path.split('/').nth(1)
 }
 
+/// A string value: what the rules can see of it, read as `parsed`.
+fn put_string(key: &mut Vec<u8>, parsed: Parsed, s: &str) {
+    match parsed {
+        Parsed::Whole => {
+            key.push(1);
+            put_str(key, s);
+        }
+        Parsed::UrlHostAndSegment => {
+            let parts = url_parts(s);
+            key.push(8);
+            put_str(key, parts.netloc);
+            put_opt(key, first_segment(parts.path));
+        }
+        Parsed::UrlSegment => {
+            key.push(8);
+            put_opt(key, first_segment(url_parts(s).path));
+        }
+        Parsed::PathSegment => {
+            key.push(8);
+            put_opt(key, first_segment(s));
+        }
+        Parsed::SqlKeyword => {
+            key.push(8);
+            put_opt(key, statement_keyword(s));
+        }
+    }
+}
+
+fn put_int(key: &mut Vec<u8>, i: i64) {
+    key.push(2);
+    key.extend_from_slice(&i.to_le_bytes());
+}
+
+fn put_double(key: &mut Vec<u8>, d: f64) {
+    key.push(3);
+    key.extend_from_slice(&d.to_bits().to_le_bytes());
+}
+
+fn put_bool(key: &mut Vec<u8>, b: bool) {
+    key.push(4);
+    key.push(u8::from(b));
+}
+
 /// Appends a value: a type tag, then what the rules can see of it.
 fn put_value(key: &mut Vec<u8>, parsed: Parsed, value: Option<&AnyValue>) {
     let Some(v) = value.and_then(|v| v.value.as_ref()) else {
@@ -335,42 +436,10 @@ fn put_value(key: &mut Vec<u8>, parsed: Parsed, value: Option<&AnyValue>) {
         return;
     };
     match v {
-        Av::StringValue(s) => match parsed {
-            Parsed::Whole => {
-                key.push(1);
-                put_str(key, s);
-            }
-            Parsed::UrlHostAndSegment => {
-                let parts = url_parts(s);
-                key.push(8);
-                put_str(key, parts.netloc);
-                put_opt(key, first_segment(parts.path));
-            }
-            Parsed::UrlSegment => {
-                key.push(8);
-                put_opt(key, first_segment(url_parts(s).path));
-            }
-            Parsed::PathSegment => {
-                key.push(8);
-                put_opt(key, first_segment(s));
-            }
-            Parsed::SqlKeyword => {
-                key.push(8);
-                put_opt(key, statement_keyword(s));
-            }
-        },
-        Av::IntValue(i) => {
-            key.push(2);
-            key.extend_from_slice(&i.to_le_bytes());
-        }
-        Av::DoubleValue(d) => {
-            key.push(3);
-            key.extend_from_slice(&d.to_bits().to_le_bytes());
-        }
-        Av::BoolValue(b) => {
-            key.push(4);
-            key.push(u8::from(*b));
-        }
+        Av::StringValue(s) => put_string(key, parsed, s),
+        Av::IntValue(i) => put_int(key, *i),
+        Av::DoubleValue(d) => put_double(key, *d),
+        Av::BoolValue(b) => put_bool(key, *b),
         Av::ArrayValue(a) => {
             key.push(5);
             key.extend_from_slice(&(a.values.len() as u32).to_le_bytes());

@@ -287,15 +287,16 @@ pub async fn default_sink(
 }
 
 /// The distro's set-up when `OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true`:
-/// the exporters wrapped and the flush loop started (`None`: disabled).
+/// the rules and metrics, for the batch processors to run at each span's
+/// end ([`super::EndAnnotator`]), and the flush loop started (`None`:
+/// disabled).
 pub async fn install(
     env: &Env,
     region: Option<String>,
     credentials: Option<SharedCredentialsProvider>,
-    exporters: Vec<Arc<dyn BatchExporter>>,
-) -> Result<(Vec<Arc<dyn BatchExporter>>, Option<FlushHandle>), ConfigError> {
+) -> Result<Option<(Arc<AppSignals>, FlushHandle)>, ConfigError> {
     if !enabled(env)? {
-        return Ok((exporters, None));
+        return Ok(None);
     }
     let interval = flush_interval(env)?;
     let signals = Arc::new(
@@ -309,6 +310,6 @@ pub async fn install(
         })?,
     );
     let sink = default_sink(env, region, credentials).await;
-    let wrapped = AppSignalsExporter::wrap_all(exporters, &signals);
-    Ok((wrapped, Some(FlushHandle::spawn(signals, sink, interval))))
+    let flush = FlushHandle::spawn(signals.clone(), sink, interval);
+    Ok(Some((signals, flush)))
 }

@@ -27,6 +27,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 mod batch;
 mod cache;
+mod end;
 mod environment;
 pub mod export;
 mod generator;
@@ -40,6 +41,7 @@ mod sql;
 mod tests;
 
 pub use batch::{ApplyStats, HeapAdded, Observation, Source};
+pub use end::EndAnnotator;
 pub use environment::{
     EC2_ASG_TAG, GENERIC_DEFAULT, HOSTED_IN_ENVIRONMENT, local_environment, metric_environment,
 };

@@ -49,7 +49,7 @@ mod sdk_exporters;
 mod signals;
 mod sigv4;
 mod span_exporter;
-mod span_otlp;
+pub(crate) mod span_otlp;
 mod span_processor;
 mod span_wire;
 mod split;
@@ -76,7 +76,7 @@ pub use signals::{OtlpBatch, metric_points};
 pub use sigv4::{SigningTarget, sign_request};
 pub use span_exporter::{ProtoSpanExporter, batch_processor};
 pub use span_otlp::{resource_spans, resource_spans_with_headroom};
-pub use span_processor::{BatchSettings, EncodingBatchProcessor, LiveSpans};
+pub use span_processor::{BatchSettings, EncodingBatchProcessor, LiveSpans, SpanAnnotator};
 pub use split::{SplitResult, span_count, split_measured, split_request};
 pub use stats::{ExportStats, ExportStatsSnapshot};
 

@@ -118,7 +118,7 @@ pub(super) fn same_scope(a: &InstrumentationScope, b: &InstrumentationScope) -> 
 }
 
 /// One span, its strings moved; room for `headroom` more attributes.
-pub(super) fn span(data: SpanData, headroom: usize) -> Span {
+pub(crate) fn span(data: SpanData, headroom: usize) -> Span {
     let context = &data.span_context;
     Span {
         trace_id: context.trace_id().to_bytes().to_vec(),

@@ -29,26 +29,35 @@ use prost::Message as _;
 use prost::encoding::{WireType, encoded_len_varint, key_len};
 
 /// Appends the span as field `tag` of its container (a length-delimited
-/// `Span` message: `ScopeSpans.spans` is tag 2).
-pub(crate) fn append_span(data: &SpanData, tag: u32, out: &mut Vec<u8>) {
+/// `Span` message: `ScopeSpans.spans` is tag 2). `extra`: more fields of
+/// the `Span` message, already encoded, written after the span's own (the
+/// Application Signals attributes: repeated fields may come in any order,
+/// and decoders append them).
+pub(crate) fn append_span(data: &SpanData, tag: u32, extra: &[u8], out: &mut Vec<u8>) {
     let sizes = SpanSizes::of(data);
+    let body = sizes.total + extra.len();
     let start = out.len();
-    let len = key_len(tag) + encoded_len_varint(sizes.total as u64) + sizes.total;
+    let len = key_len(tag) + encoded_len_varint(body as u64) + body;
     out.resize(start + len, 0);
     let mut w = Out {
         buf: &mut out[start..],
         at: 0,
     };
     encode_key(tag, WireType::LengthDelimited, &mut w);
-    encode_varint(sizes.total as u64, &mut w);
+    encode_varint(body as u64, &mut w);
     write_span(data, &sizes, &mut w);
+    w.extend_from_slice(extra);
     if w.at != len {
         // A length computed wrongly (a bug, caught by the tests): prost
-        // writes the converted span instead.
+        // writes the converted span instead, `extra`'s fields merged in.
         debug_assert_eq!(w.at, len, "span length");
         out.truncate(start);
+        let mut span = super::span_otlp::span(data.clone(), 0);
+        if span.merge(extra).is_err() {
+            tracing::error!("the extra fields of a span did not decode; written without them");
+        }
         ScopeSpans {
-            spans: vec![super::span_otlp::span(data.clone(), 0)],
+            spans: vec![span],
             ..Default::default()
         }
         .encode_raw(out);
@@ -499,7 +508,7 @@ mod tests {
 
     fn encoded(data: &SpanData) -> Vec<u8> {
         let mut out = Vec::new();
-        append_span(data, 2, &mut out);
+        append_span(data, 2, &[], &mut out);
         out
     }
 
@@ -549,7 +558,7 @@ mod tests {
         let all = spans();
         let mut out = Vec::new();
         for data in &all {
-            append_span(data, 2, &mut out);
+            append_span(data, 2, &[], &mut out);
         }
         let decoded = ScopeSpans::decode(out.as_slice()).expect("decodes");
         let ids: Vec<Vec<u8>> = decoded.spans.iter().map(|s| s.span_id.clone()).collect();

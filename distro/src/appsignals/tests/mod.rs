@@ -636,4 +636,5 @@ fn aws_sdk_service_names() {
 }
 
 mod cache;
+mod end;
 mod resources;

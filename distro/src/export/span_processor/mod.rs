@@ -88,6 +88,17 @@ pub struct EncodingBatchProcessor {
     shared: Arc<Shared>,
     worker: Mutex<Option<JoinHandle<()>>>,
     live: Option<Arc<dyn LiveSpans>>,
+    annotator: Option<Arc<dyn SpanAnnotator>>,
+}
+
+/// Adds to each sampled span as it ends, before it is encoded: the
+/// Application Signals attributes ([`crate::appsignals::EndAnnotator`]).
+pub trait SpanAnnotator: Send + Sync + std::fmt::Debug {
+    /// The provider's resource (before any span ends).
+    fn set_resource(&self, resource: &Resource);
+    /// More fields of the span's `Span` message, encoded, to write after
+    /// its own (`span`'s attributes that they replace are removed from it).
+    fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>>;
 }
 
 /// Told of every span this processor sees start and end (recorded or
@@ -198,7 +209,14 @@ impl EncodingBatchProcessor {
             shared,
             worker: Mutex::new(worker),
             live: None,
+            annotator: None,
         }
+    }
+
+    /// This processor, adding `annotator`'s fields to each span it encodes.
+    pub fn with_annotator(mut self, annotator: Arc<dyn SpanAnnotator>) -> Self {
+        self.annotator = Some(annotator);
+        self
     }
 
     /// This processor, telling `live` of each span's start and end.
@@ -228,9 +246,11 @@ impl SpanProcessor for EncodingBatchProcessor {
         if !span.span_context.is_sampled() {
             return;
         }
+        let mut span = span;
+        let extra = self.annotator.as_ref().and_then(|a| a.annotate(&mut span));
         let mut buf = SCRATCH.with(Cell::take);
         buf.clear();
-        super::span_wire::append_span(&span, 2, &mut buf);
+        super::span_wire::append_span(&span, 2, extra.as_deref().unwrap_or_default(), &mut buf);
         self.shared.push(&span.instrumentation_scope, &buf);
         if buf.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(buf));
@@ -294,6 +314,9 @@ impl SpanProcessor for EncodingBatchProcessor {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
+        if let Some(a) = &self.annotator {
+            a.set_resource(resource);
+        }
         *lock(&self.shared.resource) = Arc::new(resource.into());
     }
 }

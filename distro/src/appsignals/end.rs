@@ -1,0 +1,205 @@
+//! Application Signals at a span's end, in the distro: the rules run on the
+//! SDK's span just before the batch processor encodes it
+//! ([`crate::export::SpanAnnotator`]), and their attributes are written into
+//! its encoding from the cached, already encoded result; its metrics are
+//! recorded then. Nothing is left for the exporter's side: the batch goes
+//! to the OTLP/HTTP exporter as it was encoded.
+//!
+//! What the batch walk ([`super::Generator::apply`]) learns from a span's
+//! parents in the batch, a span here carries from its start
+//! ([`super::Propagation`]: `aws.local.operation`,
+//! `aws.consumer.parent.span.kind`); whether it is a local root comes from
+//! the SDK's parent id and remote flag. The same cache key, results and
+//! label sets as the batch walk's.
+
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex, RwLock};
+
+use opentelemetry::trace::{SpanId, Status};
+use opentelemetry::{KeyValue, Value};
+use opentelemetry_proto::tonic::common::v1::KeyValue as OtlpKeyValue;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind as OtlpKind;
+use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SpanData;
+
+use super::AppSignals;
+use super::cache::{DerivedCache, SpanInputs, resource_key, span_key, span_key_sdk};
+use super::environment::local_environment_ref;
+use super::generator::{Generator, SpanContext, local_service_ref};
+use super::keys::{AWS_SPAN_KIND, FLASK_SCOPE, HTTP_RESPONSE_STATUS_CODE, HTTP_STATUS_CODE};
+use crate::export::SpanAnnotator;
+
+/// The rules and metrics at each span's end, for one batch processor
+/// (`record`: this one records the metrics; with several exporters only
+/// the first does, so each span counts once).
+#[derive(Debug)]
+pub struct EndAnnotator {
+    signals: Arc<AppSignals>,
+    record: bool,
+    resource: RwLock<Arc<ResourceView>>,
+    cache: Mutex<DerivedCache>,
+}
+
+/// What the rules read of the provider's resource.
+#[derive(Debug, Default)]
+struct ResourceView {
+    attributes: Vec<OtlpKeyValue>,
+    service: String,
+    environment: String,
+    /// The resource's part of the cache key.
+    key: Vec<u8>,
+}
+
+impl EndAnnotator {
+    /// For `signals`; `record`: also record the metrics.
+    pub fn new(signals: Arc<AppSignals>, record: bool) -> Self {
+        Self {
+            signals,
+            record,
+            resource: RwLock::new(Arc::default()),
+            cache: Mutex::new(DerivedCache::default()),
+        }
+    }
+}
+
+fn otlp_kind(kind: &opentelemetry::trace::SpanKind) -> OtlpKind {
+    use opentelemetry::trace::SpanKind as K;
+    match kind {
+        K::Client => OtlpKind::Client,
+        K::Server => OtlpKind::Server,
+        K::Producer => OtlpKind::Producer,
+        K::Consumer => OtlpKind::Consumer,
+        K::Internal => OtlpKind::Internal,
+    }
+}
+
+/// The first value of `key`, as the rules read an integer
+/// ([`super::generator::Attrs::int`]'s rules).
+fn int(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match &attributes.iter().find(|kv| kv.key.as_str() == key)?.value {
+        Value::I64(i) => Some(*i),
+        Value::String(s) => s.as_str().trim().parse().ok(),
+        Value::F64(d) if d.fract() == 0.0 && d.is_finite() => Some(*d as i64),
+        _ => None,
+    }
+}
+
+/// Error (4xx) and fault (5xx, or an ERROR status without a code), as
+/// [`super::batch::error_fault`] reads them from an OTLP span.
+fn error_fault(span: &SpanData) -> (bool, bool) {
+    let code = int(&span.attributes, HTTP_STATUS_CODE)
+        .or_else(|| int(&span.attributes, HTTP_RESPONSE_STATUS_CODE));
+    match code {
+        Some(c) if (400..=499).contains(&c) => (true, false),
+        Some(c) if (500..=599).contains(&c) => (false, true),
+        _ => (false, matches!(span.status, Status::Error { .. })),
+    }
+}
+
+impl SpanAnnotator for EndAnnotator {
+    fn set_resource(&self, resource: &Resource) {
+        let attributes = ResourceAttributesWithSchema::from(resource).attributes.0;
+        let service = local_service_ref(&attributes).into_owned();
+        let environment = local_environment_ref(&attributes).into_owned();
+        let mut key = Vec::new();
+        resource_key(&mut key, &service, &environment);
+        let view = ResourceView {
+            attributes,
+            service,
+            environment,
+            key,
+        };
+        *self
+            .resource
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(view);
+        // Results derived for another resource are not this one's.
+        *self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = DerivedCache::default();
+    }
+
+    fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>> {
+        if span
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == AWS_SPAN_KIND)
+        {
+            // Already generated (an ADOT-style span): left alone, no metrics.
+            return None;
+        }
+        let view = self
+            .resource
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let derived = {
+            let kind = otlp_kind(&span.span_kind);
+            let local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
+            let scope = span.instrumentation_scope.name();
+            let cx = SpanContext {
+                resource: &view.attributes,
+                scope,
+                local_root,
+                inherited_operation: None,
+                consumer_parent: false,
+            };
+            let inputs = SpanInputs {
+                kind,
+                local_root,
+                consumer_parent: false,
+                boto3sqs: Generator::is_boto3sqs(&cx),
+                flask: scope == FLASK_SCOPE,
+                inherited: None,
+                // Only a SERVER span's own ingress operation reads its name.
+                name: (kind == OtlpKind::Server).then_some(span.name.as_ref()),
+            };
+            let mut cache = self
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let cache = &mut *cache;
+            cache.key.clear();
+            cache.key.extend_from_slice(&view.key);
+            let resource_len = view.key.len();
+            let mut converted = None;
+            if !span_key_sdk(&mut cache.key, resource_len, &inputs, &span.attributes) {
+                let otlp = crate::export::span_otlp::span(span.clone(), 0);
+                span_key(&mut cache.key, resource_len, &inputs, &otlp.attributes);
+                converted = Some(otlp);
+            }
+            cache.get_or_derive(|| {
+                let otlp =
+                    converted.unwrap_or_else(|| crate::export::span_otlp::span(span.clone(), 0));
+                let service = Cow::Borrowed(view.service.as_str());
+                self.signals
+                    .generator
+                    .derive_one(&otlp, &cx, &service, &view.environment, None)
+            })
+        };
+        if !derived.append {
+            // Spans of this input carry some of the keys written: replaced.
+            let writes = &derived.writes;
+            span.attributes
+                .retain(|kv| !writes.iter().any(|w| w.key == kv.key.as_str()));
+        }
+        if self.record && !derived.observations.is_empty() {
+            let (error, fault) = error_fault(span);
+            let latency_ms = span
+                .end_time
+                .duration_since(span.start_time)
+                .map_or(0.0, |d| d.as_nanos() as f64 / 1e6);
+            let mut agg = self
+                .signals
+                .aggregator
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for labels in &derived.observations {
+                agg.record_cached(labels, latency_ms, error, fault);
+            }
+        }
+        (!derived.encoded.is_empty()).then(|| derived.encoded.clone())
+    }
+}
