@@ -13,7 +13,7 @@
 //! label sets as the batch walk's.
 
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use opentelemetry::trace::{SpanId, Status};
 use opentelemetry::{KeyValue, Value};
@@ -37,8 +37,14 @@ use crate::export::SpanAnnotator;
 pub struct EndAnnotator {
     signals: Arc<AppSignals>,
     record: bool,
-    resource: RwLock<Arc<ResourceView>>,
-    cache: Mutex<DerivedCache>,
+    /// One lock for both: every span reads the resource's view and the cache.
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    resource: ResourceView,
+    cache: DerivedCache,
 }
 
 /// What the rules read of the provider's resource.
@@ -57,8 +63,7 @@ impl EndAnnotator {
         Self {
             signals,
             record,
-            resource: RwLock::new(Arc::default()),
-            cache: Mutex::new(DerivedCache::default()),
+            state: Mutex::new(State::default()),
         }
     }
 }
@@ -97,6 +102,14 @@ fn error_fault(span: &SpanData) -> (bool, bool) {
     }
 }
 
+impl EndAnnotator {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 impl SpanAnnotator for EndAnnotator {
     fn set_resource(&self, resource: &Resource) {
         let attributes = ResourceAttributesWithSchema::from(resource).attributes.0;
@@ -110,15 +123,11 @@ impl SpanAnnotator for EndAnnotator {
             environment,
             key,
         };
-        *self
-            .resource
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(view);
         // Results derived for another resource are not this one's.
-        *self
-            .cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = DerivedCache::default();
+        *self.lock() = State {
+            resource: view,
+            cache: DerivedCache::default(),
+        };
     }
 
     fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>> {
@@ -130,12 +139,12 @@ impl SpanAnnotator for EndAnnotator {
             // Already generated (an ADOT-style span): left alone, no metrics.
             return None;
         }
-        let view = self
-            .resource
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
         let derived = {
+            let mut state = self.lock();
+            let State {
+                resource: view,
+                cache,
+            } = &mut *state;
             let kind = otlp_kind(&span.span_kind);
             let local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
             let scope = span.instrumentation_scope.name();
@@ -156,11 +165,6 @@ impl SpanAnnotator for EndAnnotator {
                 // Only a SERVER span's own ingress operation reads its name.
                 name: (kind == OtlpKind::Server).then_some(span.name.as_ref()),
             };
-            let mut cache = self
-                .cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let cache = &mut *cache;
             cache.key.clear();
             cache.key.extend_from_slice(&view.key);
             let resource_len = view.key.len();
