@@ -26,7 +26,7 @@ const RANGE: std::ops::Range<u16> = 20_000..32_768;
 /// (from any thread: the search holds the lock) never return one port.
 static NEXT: Mutex<Option<u16>> = Mutex::new(None);
 
-/// A port of [`RANGE`] free for TCP and UDP on 127.0.0.1 when returned.
+/// A port of 20000–32767 free for TCP and UDP on 127.0.0.1 when returned.
 ///
 /// # Panics
 /// When no port of the range is free (thousands of ports in use).
