@@ -94,18 +94,7 @@ async fn distro_spans_get_attributes_and_metrics_reach_cloudwatch_logs() {
     }
     guard.shutdown().await.unwrap();
 
-    let spans: Vec<_> = std::fs::read_to_string(&file)
-        .unwrap()
-        .lines()
-        .flat_map(|l| {
-            let r: ExportTraceServiceRequest = serde_json::from_str(l).unwrap();
-            r.resource_spans
-                .into_iter()
-                .flat_map(|rs| rs.scope_spans)
-                .flat_map(|ss| ss.spans)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let spans = file_spans(&file);
     assert_eq!(spans.len(), 4);
     for s in &spans {
         assert_eq!(attr(s, "aws.local.service").as_deref(), Some("checkout"));

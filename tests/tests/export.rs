@@ -413,6 +413,17 @@ fn encoded(req: &ExportTraceServiceRequest) -> EncodedTraces {
     EncodedTraces::new(req.encode_to_vec(), spans.len(), largest)
 }
 
+/// A fake X-Ray OTLP endpoint and a signed exporter to it with `limits`.
+async fn limited(limits: Limits) -> (FakeOtlpEndpoint, OtlpHttpExporter) {
+    let fake = xray_fake().await;
+    let cfg = OtlpHttpConfig {
+        limits,
+        ..config(&fake)
+    };
+    let exporter = OtlpHttpExporter::new(cfg, Some(aws_creds(&Credentials::test()))).unwrap();
+    (fake, exporter)
+}
+
 /// An encoded batch within the limits goes out as it is (the body on the
 /// wire is its bytes, gzip-compressed when configured, signed); JSON and
 /// batches over a limit are decoded and take the usual path (split, the
@@ -455,15 +466,11 @@ async fn encoded_batches_are_sent_as_they_are_within_the_limits() {
     );
 
     // Over the span count: split into requests of at most 3 spans.
-    let fake = xray_fake().await;
-    let limited = OtlpHttpConfig {
-        limits: Limits {
-            max_spans_per_request: 3,
-            ..Limits::default()
-        },
-        ..config(&fake)
-    };
-    let exporter = OtlpHttpExporter::new(limited, Some(aws_creds(&Credentials::test()))).unwrap();
+    let (fake, exporter) = limited(Limits {
+        max_spans_per_request: 3,
+        ..Limits::default()
+    })
+    .await;
     let outcome = exporter
         .export_encoded(encoded(&batch("split", 7, 10)))
         .await
@@ -473,15 +480,11 @@ async fn encoded_batches_are_sent_as_they_are_within_the_limits() {
     assert_eq!(names, (0..7).map(|i| format!("op-{i}")).collect::<Vec<_>>());
 
     // A span over the per-span limit: dropped and counted, the rest sent.
-    let fake = xray_fake().await;
-    let small = OtlpHttpConfig {
-        limits: Limits {
-            max_span_bytes: 1_000,
-            ..Limits::default()
-        },
-        ..config(&fake)
-    };
-    let exporter = OtlpHttpExporter::new(small, Some(aws_creds(&Credentials::test()))).unwrap();
+    let (fake, exporter) = limited(Limits {
+        max_span_bytes: 1_000,
+        ..Limits::default()
+    })
+    .await;
     let mut mixed = batch("mixed", 3, 10);
     let huge = batch("mixed", 1, 5_000).resource_spans[0].scope_spans[0].spans[0].clone();
     mixed.resource_spans[0].scope_spans[0].spans.push(huge);

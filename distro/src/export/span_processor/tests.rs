@@ -131,6 +131,19 @@ fn eventually(what: &str, done: impl Fn() -> bool) {
     }
 }
 
+/// Flushes `provider`, then shuts it down (both wait on the processor's
+/// thread: off the runtime), each expected to succeed.
+async fn flush_and_shut_down(provider: SdkTracerProvider) {
+    let (flushed, shut) = tokio::task::spawn_blocking(move || {
+        let r = provider.force_flush();
+        (r, provider.shutdown())
+    })
+    .await
+    .unwrap();
+    flushed.unwrap();
+    shut.unwrap();
+}
+
 /// What reaches the exporter after a flush is what opentelemetry-proto's
 /// own conversion makes of the same spans with the provider's resource:
 /// scopes interleaved, grouped in order of first appearance.
@@ -157,14 +170,7 @@ async fn a_flush_exports_what_the_upstream_conversion_gives() {
         span.end();
         b.start(format!("b-{i}")).end();
     }
-    let flushed = tokio::task::spawn_blocking(move || {
-        let r = provider.force_flush();
-        (r, provider.shutdown())
-    })
-    .await
-    .unwrap();
-    flushed.0.unwrap();
-    flushed.1.unwrap();
+    flush_and_shut_down(provider).await;
     let want = group_spans_by_resource_and_scope(lock(&keep.0).clone(), &(&resource).into());
     let got = lock(&recorder.batches).clone();
     assert_eq!(got.len(), 1, "one batch");
@@ -212,14 +218,7 @@ async fn an_encoded_batch_is_prosts_encoding_of_the_upstream_conversion() {
         span.end();
         b.start(format!("b-{i}")).end();
     }
-    let flushed = tokio::task::spawn_blocking(move || {
-        let r = provider.force_flush();
-        (r, provider.shutdown())
-    })
-    .await
-    .unwrap();
-    flushed.0.unwrap();
-    flushed.1.unwrap();
+    flush_and_shut_down(provider).await;
     let want = ExportTraceServiceRequest {
         resource_spans: group_spans_by_resource_and_scope(
             lock(&keep.0).clone(),
