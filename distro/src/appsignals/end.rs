@@ -68,17 +68,6 @@ impl EndAnnotator {
     }
 }
 
-fn otlp_kind(kind: &opentelemetry::trace::SpanKind) -> OtlpKind {
-    use opentelemetry::trace::SpanKind as K;
-    match kind {
-        K::Client => OtlpKind::Client,
-        K::Server => OtlpKind::Server,
-        K::Producer => OtlpKind::Producer,
-        K::Consumer => OtlpKind::Consumer,
-        K::Internal => OtlpKind::Internal,
-    }
-}
-
 /// The first value of `key`, as the rules read an integer
 /// ([`super::generator::Attrs::int`]'s rules).
 fn int(attributes: &[KeyValue], key: &str) -> Option<i64> {
@@ -145,7 +134,7 @@ impl SpanAnnotator for EndAnnotator {
                 resource: view,
                 cache,
             } = &mut *state;
-            let kind = otlp_kind(&span.span_kind);
+            let kind = crate::export::span_otlp::kind(&span.span_kind);
             let local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
             let scope = span.instrumentation_scope.name();
             let cx = SpanContext {

@@ -141,16 +141,6 @@ impl Propagation {
     }
 }
 
-fn otlp_kind(kind: &SpanKind) -> OtlpKind {
-    match kind {
-        SpanKind::Client => OtlpKind::Client,
-        SpanKind::Server => OtlpKind::Server,
-        SpanKind::Producer => OtlpKind::Producer,
-        SpanKind::Consumer => OtlpKind::Consumer,
-        SpanKind::Internal => OtlpKind::Internal,
-    }
-}
-
 /// The string value of `key` in `attributes`.
 fn string_attr(attributes: &[KeyValue], key: &str) -> Option<Arc<str>> {
     attributes
@@ -176,7 +166,7 @@ impl StartObserver for Propagation {
             let sc = span.span_context();
             (sc.is_valid() && !sc.is_remote()).then(|| sc.span_id())
         });
-        let kind = otlp_kind(kind);
+        let kind = crate::export::span_otlp::kind(kind);
         let local_root = parent.is_none();
         let from_parent = parent
             .and_then(|id| self.lock().get(&id).cloned())

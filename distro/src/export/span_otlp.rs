@@ -192,7 +192,7 @@ pub(super) fn flags(remote: bool, trace_flags: trace::TraceFlags) -> u32 {
     flags
 }
 
-pub(super) fn kind(kind: &SpanKind) -> span::SpanKind {
+pub(crate) fn kind(kind: &SpanKind) -> span::SpanKind {
     match kind {
         SpanKind::Client => span::SpanKind::Client,
         SpanKind::Server => span::SpanKind::Server,
