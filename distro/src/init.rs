@@ -236,8 +236,10 @@ impl Builder {
                 crate::appsignals::GeneratorConfig::from_env(&env),
             ))
         });
+        // And, as ADOT's `AlwaysRecordSampler`, spans not sampled are
+        // recorded, so that the metrics count every request.
         let sampler = match &propagation {
-            Some(p) => sampler.with_start_observer(p.clone()),
+            Some(p) => sampler.with_start_observer(p.clone()).recording_all(),
             None => sampler,
         };
         let mut builder = SdkTracerProvider::builder()

@@ -92,6 +92,29 @@ async fn distro_spans_get_attributes_and_metrics_reach_cloudwatch_logs() {
         call.end();
         cx.span().end();
     }
+    // A request whose caller did not sample its trace: not exported, but
+    // counted (ADOT's sampler records every span when Application Signals
+    // is on).
+    let unsampled = opentelemetry::Context::new().with_remote_span_context(
+        opentelemetry::trace::SpanContext::new(
+            opentelemetry::trace::TraceId::from(0x5759e988_bd862e3f_e1be46a9_94272793_u128),
+            opentelemetry::trace::SpanId::from(0x53995c3f_42cd8ad8_u64),
+            opentelemetry::trace::TraceFlags::default(),
+            true,
+            Default::default(),
+        ),
+    );
+    let mut server = tracer
+        .span_builder("GET /cart")
+        .with_kind(SpanKind::Server)
+        .with_attributes([
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("http.response.status_code", 200_i64),
+        ])
+        .start_with_context(&tracer, &unsampled);
+    assert!(!server.span_context().is_sampled());
+    assert!(server.is_recording());
+    server.end();
     guard.shutdown().await.unwrap();
 
     let spans = file_spans(&file);
@@ -147,7 +170,10 @@ async fn distro_spans_get_attributes_and_metrics_reach_cloudwatch_logs() {
     );
     assert_eq!(service["Environment"], "staging");
     assert_eq!(service["Operation"], "GET /cart");
-    assert_eq!(service["Fault"]["Count"], 2.0);
+    assert_eq!(
+        service["Fault"]["Count"], 3.0,
+        "the unsampled request counts"
+    );
     assert_eq!(service["Fault"]["Sum"], 1.0);
     let dep = docs
         .iter()

@@ -24,7 +24,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
 use super::AppSignals;
-use super::cache::{DerivedCache, SpanInputs, resource_key, span_key, span_key_sdk};
+use super::cache::{Derived, DerivedCache, SpanInputs, resource_key, span_key, span_key_sdk};
 use super::environment::local_environment_ref;
 use super::generator::{Generator, SpanContext, local_service_ref};
 use super::keys::{AWS_SPAN_KIND, FLASK_SCOPE, HTTP_RESPONSE_STATUS_CODE, HTTP_STATUS_CODE};
@@ -97,35 +97,16 @@ impl EndAnnotator {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
 
-impl SpanAnnotator for EndAnnotator {
-    fn set_resource(&self, resource: &Resource) {
-        let attributes = ResourceAttributesWithSchema::from(resource).attributes.0;
-        let service = local_service_ref(&attributes).into_owned();
-        let environment = local_environment_ref(&attributes).into_owned();
-        let mut key = Vec::new();
-        resource_key(&mut key, &service, &environment);
-        let view = ResourceView {
-            attributes,
-            service,
-            environment,
-            key,
-        };
-        // Results derived for another resource are not this one's.
-        *self.lock() = State {
-            resource: view,
-            cache: DerivedCache::default(),
-        };
-    }
-
-    fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>> {
+    /// What the rules give `span` (from the cache); `None` for a span
+    /// already carrying `aws.span.kind` (an ADOT-style span: left alone, no
+    /// metrics).
+    fn derived(&self, span: &SpanData) -> Option<Arc<Derived>> {
         if span
             .attributes
             .iter()
             .any(|kv| kv.key.as_str() == AWS_SPAN_KIND)
         {
-            // Already generated (an ADOT-style span): left alone, no metrics.
             return None;
         }
         let derived = {
@@ -172,27 +153,70 @@ impl SpanAnnotator for EndAnnotator {
                     .derive_one(&otlp, &cx, &service, &view.environment, None)
             })
         };
+        Some(derived)
+    }
+
+    /// Records `span`'s metrics under the label sets of `derived`, when this
+    /// annotator records.
+    fn record(&self, span: &SpanData, derived: &Derived) {
+        if !self.record || derived.observations.is_empty() {
+            return;
+        }
+        let (error, fault) = error_fault(span);
+        let latency_ms = span
+            .end_time
+            .duration_since(span.start_time)
+            .map_or(0.0, |d| d.as_nanos() as f64 / 1e6);
+        let mut agg = self
+            .signals
+            .aggregator
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for labels in &derived.observations {
+            agg.record_cached(labels, latency_ms, error, fault);
+        }
+    }
+}
+
+impl SpanAnnotator for EndAnnotator {
+    fn set_resource(&self, resource: &Resource) {
+        let attributes = ResourceAttributesWithSchema::from(resource).attributes.0;
+        let service = local_service_ref(&attributes).into_owned();
+        let environment = local_environment_ref(&attributes).into_owned();
+        let mut key = Vec::new();
+        resource_key(&mut key, &service, &environment);
+        let view = ResourceView {
+            attributes,
+            service,
+            environment,
+            key,
+        };
+        // Results derived for another resource are not this one's.
+        *self.lock() = State {
+            resource: view,
+            cache: DerivedCache::default(),
+        };
+    }
+
+    fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>> {
+        let derived = self.derived(span)?;
         if !derived.append {
             // Spans of this input carry some of the keys written: replaced.
             let writes = &derived.writes;
             span.attributes
                 .retain(|kv| !writes.iter().any(|w| w.key == kv.key.as_str()));
         }
-        if self.record && !derived.observations.is_empty() {
-            let (error, fault) = error_fault(span);
-            let latency_ms = span
-                .end_time
-                .duration_since(span.start_time)
-                .map_or(0.0, |d| d.as_nanos() as f64 / 1e6);
-            let mut agg = self
-                .signals
-                .aggregator
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for labels in &derived.observations {
-                agg.record_cached(labels, latency_ms, error, fault);
-            }
-        }
+        self.record(span, &derived);
         (!derived.encoded.is_empty()).then(|| derived.encoded.clone())
+    }
+
+    /// Not exported, but counted: ADOT's metrics processor sees every
+    /// recorded span (its sampler records what it does not sample).
+    fn ended_unsampled(&self, span: &SpanData) {
+        if self.record
+            && let Some(derived) = self.derived(span)
+        {
+            self.record(span, &derived);
+        }
     }
 }

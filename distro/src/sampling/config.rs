@@ -234,6 +234,7 @@ impl SamplerConfig {
             poller,
             remote_xray,
             observer: None,
+            record_all: false,
         }
     }
 }
@@ -265,6 +266,8 @@ pub struct ConfiguredSampler {
     remote_xray: Option<XraySampler>,
     /// Told of each recorded span as it starts.
     observer: Option<Arc<dyn StartObserver>>,
+    /// Spans not sampled are recorded (`RecordOnly`) rather than dropped.
+    record_all: bool,
 }
 
 impl ConfiguredSampler {
@@ -279,7 +282,17 @@ impl ConfiguredSampler {
             poller: None,
             remote_xray: Some(sampler),
             observer: None,
+            record_all: false,
         }
+    }
+
+    /// This sampler, recording the spans it does not sample (`RecordOnly`
+    /// instead of `Drop`), as ADOT's `AlwaysRecordSampler` does when
+    /// Application Signals is on: their metrics count every span, while
+    /// only the sampled ones are exported.
+    pub fn recording_all(mut self) -> Self {
+        self.record_all = true;
+        self
     }
 
     /// This sampler, telling `observer` of each span it lets start.
@@ -327,7 +340,10 @@ impl ShouldSample for ConfiguredSampler {
         attributes: &[KeyValue],
         links: &[Link],
     ) -> SamplingResult {
-        let result = self.decide(parent_context, trace_id, name, span_kind, attributes, links);
+        let mut result = self.decide(parent_context, trace_id, name, span_kind, attributes, links);
+        if self.record_all && result.decision == SamplingDecision::Drop {
+            result.decision = SamplingDecision::RecordOnly;
+        }
         if let Some(observer) = &self.observer
             && result.decision != SamplingDecision::Drop
         {

@@ -99,6 +99,8 @@ pub trait SpanAnnotator: Send + Sync + std::fmt::Debug {
     /// More fields of the span's `Span` message, encoded, to write after
     /// its own (`span`'s attributes that they replace are removed from it).
     fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>>;
+    /// A span that ended recorded but not sampled (not exported).
+    fn ended_unsampled(&self, span: &SpanData);
 }
 
 /// Told of every span this processor sees start and end (recorded or
@@ -244,6 +246,9 @@ impl SpanProcessor for EncodingBatchProcessor {
             live.ended(&span);
         }
         if !span.span_context.is_sampled() {
+            if let Some(a) = &self.annotator {
+                a.ended_unsampled(&span);
+            }
             return;
         }
         let mut span = span;
