@@ -29,8 +29,8 @@ use std::sync::Arc;
 use axum::extract::MatchedPath;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_server_common::{
-    CountingExporter, install_distro, install_distro_default_queue, no_export_provider, request,
-    router, served,
+    CountingExporter, install_distro, install_distro_appsignals, install_distro_default_queue,
+    no_export_provider, request, router, served,
 };
 use opentelemetry::trace::TracerProvider as _;
 use otel_aws_distro::export::NoopExporter;
@@ -74,6 +74,7 @@ fn bench_http_server(c: &mut Criterion) {
             )
             .build()
     });
+    let appsignals = rt.block_on(install_distro_appsignals());
     let counted = Arc::new(CountingExporter::default());
     let default_queue = rt.block_on(install_distro_default_queue(counted.clone()));
     let telemetry_rust = || {
@@ -108,6 +109,12 @@ fn bench_http_server(c: &mut Criterion) {
             "otel_aws_distro_no_export_served",
             served(router().layer(ServerLayer::with_tracer_provider(&no_export))),
         ),
+        (
+            "otel_aws_distro_appsignals_served",
+            served(router().layer(ServerLayer::with_tracer_provider(
+                appsignals.tracer_provider().expect("enabled"),
+            ))),
+        ),
         ("telemetry_rust_served", served(telemetry_rust())),
     ];
     let mut group = c.benchmark_group("http_server_request");
@@ -138,6 +145,7 @@ fn bench_http_server(c: &mut Criterion) {
         );
     }
     drop(default_queue);
+    drop(appsignals);
     drop(guard);
 }
 

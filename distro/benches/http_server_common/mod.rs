@@ -60,6 +60,26 @@ pub async fn install_distro() -> Guard {
         .expect("distro provider")
 }
 
+/// The distro's provider with `OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true`
+/// (no-op exporter, not installed as the global one; the metrics go
+/// nowhere: no region). Call inside a tokio runtime.
+#[allow(dead_code)] // used by one of the two benches that include this module
+pub async fn install_distro_appsignals() -> Guard {
+    Builder::new()
+        .with_env(Env::from_pairs([
+            ("OTEL_SERVICE_NAME", "bench"),
+            ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "65536"),
+            ("OTEL_AWS_APPLICATION_SIGNALS_ENABLED", "true"),
+        ]))
+        .with_exporter(Arc::new(NoopExporter::new()))
+        .without_globals()
+        .without_tracing_subscriber()
+        .install()
+        .await
+        .expect("distro provider")
+}
+
 /// The distro's provider as `init()` builds it with its default batch
 /// settings (queue of 2,048 spans, batches of 512), not installed as the
 /// global one; its spans are counted by `exporter`, so the bench can tell
