@@ -464,8 +464,8 @@ fn put_value(key: &mut Vec<u8>, parsed: Parsed, value: Option<&AnyValue>) {
     }
 }
 
-/// Whether the cache key takes in `key` (`ingress`: for a SERVER span).
-#[cfg(test)]
+/// Whether the cache key takes in `key` (`ingress`: for a SERVER span):
+/// whether the rules read it (test `cache_key_covers_every_key_the_rules_read`).
 pub(crate) fn keyed(key: &str, ingress: bool) -> bool {
     read_as(key, ingress).is_some()
 }

@@ -135,7 +135,12 @@ impl Propagation {
         };
         if kind == OtlpKind::Server {
             span.name = name.to_owned();
-            span.attributes = attributes.iter().map(Into::into).collect();
+            // Only what the rules read (the cache key's keys) is converted.
+            span.attributes = attributes
+                .iter()
+                .filter(|kv| super::cache::keyed(kv.key.as_str(), true))
+                .map(Into::into)
+                .collect();
         }
         Arc::from(self.generator.ingress_ref(&span, &cx).as_ref())
     }
