@@ -501,24 +501,19 @@ async fn encoded_batches_are_sent_as_they_are_within_the_limits() {
     assert!(matches!(err, ExportError::Shutdown), "{err}");
 }
 
-/// The distro's own batch processor (what `init()` installs) in front of
-/// the OTLP/HTTP exporter: the spans reach the endpoint, signed, with the
-/// provider's resource.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn distro_batch_processor_exports_encoded_batches_to_the_fake() {
+/// A provider of service `e2e-service` with `processor`, after five spans
+/// `work-0`..`work-4` (attribute `i`) ended through it.
+fn five_spans_through(
+    processor: impl opentelemetry_sdk::trace::SpanProcessor + 'static,
+) -> opentelemetry_sdk::trace::SdkTracerProvider {
     use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
-
-    let fake = xray_fake().await;
-    let exporter = Arc::new(
-        OtlpHttpExporter::new(config(&fake), Some(aws_creds(&Credentials::test()))).unwrap(),
-    );
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
         .with_resource(
             opentelemetry_sdk::Resource::builder_empty()
                 .with_service_name("e2e-service")
                 .build(),
         )
-        .with_span_processor(batch_processor(exporter.clone(), BatchSettings::default()))
+        .with_span_processor(processor)
         .build();
     let tracer = provider.tracer("e2e");
     for i in 0..5 {
@@ -526,6 +521,19 @@ async fn distro_batch_processor_exports_encoded_batches_to_the_fake() {
         span.set_attribute(opentelemetry::KeyValue::new("i", i64::from(i)));
         span.end();
     }
+    provider
+}
+
+/// The distro's own batch processor (what `init()` installs) in front of
+/// the OTLP/HTTP exporter: the spans reach the endpoint, signed, with the
+/// provider's resource.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distro_batch_processor_exports_encoded_batches_to_the_fake() {
+    let fake = xray_fake().await;
+    let exporter = Arc::new(
+        OtlpHttpExporter::new(config(&fake), Some(aws_creds(&Credentials::test()))).unwrap(),
+    );
+    let provider = five_spans_through(batch_processor(exporter.clone(), BatchSettings::default()));
     tokio::task::spawn_blocking(move || provider.shutdown())
         .await
         .unwrap()
@@ -646,7 +654,6 @@ async fn unreachable_endpoint_gives_up_after_max_attempts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sdk_provider_with_async_batch_processor_exports_to_the_fake() {
-    use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
     use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
 
     let fake = xray_fake().await;
@@ -658,20 +665,7 @@ async fn sdk_provider_with_async_batch_processor_exports_to_the_fake() {
         opentelemetry_sdk::runtime::Tokio,
     )
     .build();
-    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
-        .with_resource(
-            opentelemetry_sdk::Resource::builder_empty()
-                .with_service_name("e2e-service")
-                .build(),
-        )
-        .with_span_processor(processor)
-        .build();
-    let tracer = provider.tracer("e2e");
-    for i in 0..5 {
-        let mut span = tracer.start(format!("work-{i}"));
-        span.set_attribute(opentelemetry::KeyValue::new("i", i64::from(i)));
-        span.end();
-    }
+    let provider = five_spans_through(processor);
     // force_flush/shutdown block on the processor's task: call them off the runtime.
     let provider2 = provider.clone();
     tokio::task::spawn_blocking(move || provider2.force_flush())

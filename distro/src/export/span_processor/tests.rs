@@ -122,6 +122,19 @@ fn settings(batch: usize, queue: usize) -> BatchSettings {
     }
 }
 
+/// A processor exporting to `recorder`, and a provider whose spans it gets
+/// (the test keeps its own handle to the processor).
+fn shared(
+    recorder: &Arc<Recorder>,
+    settings: BatchSettings,
+) -> (Arc<EncodingBatchProcessor>, SdkTracerProvider) {
+    let processor = Arc::new(EncodingBatchProcessor::new(recorder.clone(), settings));
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(SharedProcessor(processor.clone()))
+        .build();
+    (processor, provider)
+}
+
 /// Waits (at most a minute, however loaded the machine) for `done`.
 fn eventually(what: &str, done: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -290,13 +303,7 @@ async fn beyond_the_queue_bound_spans_are_dropped_and_counted() {
         gate: Some(gate.clone()),
         ..Default::default()
     });
-    let processor = Arc::new(EncodingBatchProcessor::new(
-        recorder.clone(),
-        settings(2, 4),
-    ));
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(SharedProcessor(processor.clone()))
-        .build();
+    let (processor, provider) = shared(&recorder, settings(2, 4));
     let tracer = provider.tracer("t");
     tracer.start("first-0").end();
     tracer.start("first-1").end();
@@ -334,16 +341,13 @@ async fn an_export_past_its_timeout_is_given_up_and_counted() {
         gate: Some(Arc::new(Semaphore::new(0))),
         ..Default::default()
     });
-    let processor = Arc::new(EncodingBatchProcessor::new(
-        recorder.clone(),
+    let (processor, provider) = shared(
+        &recorder,
         BatchSettings {
             export_timeout: Duration::from_millis(50),
             ..settings(512, 2048)
         },
-    ));
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(SharedProcessor(processor.clone()))
-        .build();
+    );
     provider.tracer("t").start("stuck").end();
     let flushed = tokio::task::spawn_blocking(move || provider.force_flush())
         .await
@@ -365,13 +369,7 @@ async fn a_failed_export_does_not_stop_the_processor() {
         fail: true,
         ..Default::default()
     });
-    let processor = Arc::new(EncodingBatchProcessor::new(
-        recorder.clone(),
-        settings(512, 2048),
-    ));
-    let provider = SdkTracerProvider::builder()
-        .with_span_processor(SharedProcessor(processor.clone()))
-        .build();
+    let (processor, provider) = shared(&recorder, settings(512, 2048));
     let tracer = provider.tracer("t");
     for name in ["one", "two"] {
         tracer.start(name).end();
