@@ -220,23 +220,38 @@ fn span_inputs_key(key: &mut Vec<u8>, resource_len: usize, inputs: &SpanInputs<'
     put_opt(key, inputs.name);
 }
 
+/// What [`span_key_sdk`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SdkKey {
+    /// The key is written.
+    Written,
+    /// The span carries `aws.span.kind` (generated already: the rules leave it alone).
+    Generated,
+    /// A value is of a kind added to the SDK after this was written (the
+    /// caller keys the converted span instead).
+    UnknownValue,
+}
+
 /// [`span_key`] of a span of the SDK (the distro, at the span's end): the
 /// bytes [`span_key`] writes for the span's OTLP conversion, from the SDK's
-/// attributes. `false` when a value is of a kind added to the SDK after
-/// this was written (the caller keys the converted span instead).
+/// attributes, in the one walk that also tells a span generated already.
 pub(crate) fn span_key_sdk(
     key: &mut Vec<u8>,
     resource_len: usize,
     inputs: &SpanInputs<'_>,
     attributes: &[opentelemetry::KeyValue],
-) -> bool {
+) -> SdkKey {
     use opentelemetry::{Array, Value};
     span_inputs_key(key, resource_len, inputs);
     let ingress = inputs.name.is_some();
+    let mut found = SdkKey::Written;
     for kv in attributes {
         let Some(read) = read_as(kv.key.as_str(), ingress) else {
             continue;
         };
+        if read.id == SPAN_KIND_ID {
+            return SdkKey::Generated;
+        }
         key.push(read.id);
         match &kv.value {
             Value::String(s) => put_string(key, read.parsed, s.as_str()),
@@ -249,7 +264,10 @@ pub(crate) fn span_key_sdk(
                     Array::I64(v) => v.len(),
                     Array::F64(v) => v.len(),
                     Array::String(v) => v.len(),
-                    _ => return false,
+                    _ => {
+                        found = SdkKey::UnknownValue;
+                        continue;
+                    }
                 };
                 key.push(5);
                 key.extend_from_slice(&(n as u32).to_le_bytes());
@@ -264,10 +282,10 @@ pub(crate) fn span_key_sdk(
                     _ => key.extend(std::iter::repeat_n(0, n)),
                 }
             }
-            _ => return false,
+            _ => found = SdkKey::UnknownValue,
         }
     }
-    true
+    found
 }
 
 /// How the rules read an attribute's string value.
@@ -313,10 +331,13 @@ pub(crate) fn keyed_whole(key: &str) -> bool {
     read_whole(key).is_some()
 }
 
+/// `aws.span.kind`'s number in the key.
+const SPAN_KIND_ID: u8 = 16;
+
 /// Keys read as they are, numbered from 16.
 fn read_whole(key: &str) -> Option<u8> {
     Some(match key {
-        AWS_SPAN_KIND => 16,
+        AWS_SPAN_KIND => SPAN_KIND_ID,
         AWS_LOCAL_SERVICE => 17,
         AWS_LOCAL_OPERATION => 18,
         AWS_LOCAL_ENVIRONMENT => 19,

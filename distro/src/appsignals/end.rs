@@ -24,10 +24,12 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
 use super::AppSignals;
-use super::cache::{Derived, DerivedCache, SpanInputs, resource_key, span_key, span_key_sdk};
+use super::cache::{
+    Derived, DerivedCache, SdkKey, SpanInputs, resource_key, span_key, span_key_sdk,
+};
 use super::environment::local_environment_ref;
 use super::generator::{Generator, SpanContext, local_service_ref};
-use super::keys::{AWS_SPAN_KIND, FLASK_SCOPE, HTTP_RESPONSE_STATUS_CODE, HTTP_STATUS_CODE};
+use super::keys::{FLASK_SCOPE, HTTP_RESPONSE_STATUS_CODE, HTTP_STATUS_CODE};
 use crate::export::SpanAnnotator;
 
 /// The rules and metrics at each span's end, for one batch processor
@@ -102,13 +104,6 @@ impl EndAnnotator {
     /// already carrying `aws.span.kind` (an ADOT-style span: left alone, no
     /// metrics).
     fn derived(&self, span: &SpanData) -> Option<Arc<Derived>> {
-        if span
-            .attributes
-            .iter()
-            .any(|kv| kv.key.as_str() == AWS_SPAN_KIND)
-        {
-            return None;
-        }
         let derived = {
             let mut state = self.lock();
             let State {
@@ -139,10 +134,14 @@ impl EndAnnotator {
             cache.key.extend_from_slice(&view.key);
             let resource_len = view.key.len();
             let mut converted = None;
-            if !span_key_sdk(&mut cache.key, resource_len, &inputs, &span.attributes) {
-                let otlp = crate::export::span_otlp::span(span.clone(), 0);
-                span_key(&mut cache.key, resource_len, &inputs, &otlp.attributes);
-                converted = Some(otlp);
+            match span_key_sdk(&mut cache.key, resource_len, &inputs, &span.attributes) {
+                SdkKey::Written => {}
+                SdkKey::Generated => return None,
+                SdkKey::UnknownValue => {
+                    let otlp = crate::export::span_otlp::span(span.clone(), 0);
+                    span_key(&mut cache.key, resource_len, &inputs, &otlp.attributes);
+                    converted = Some(otlp);
+                }
             }
             cache.get_or_derive(|| {
                 let otlp =
