@@ -35,12 +35,14 @@ struct Group {
 
 impl Batch {
     /// Appends one encoded span to its scope's group (a new group, from a
-    /// `spare` buffer when there is one, for a scope not seen in this batch).
+    /// `spare` buffer when there is one, else a new one of `room` bytes, for
+    /// a scope not seen in this batch).
     pub(super) fn push(
         &mut self,
         scope: &InstrumentationScope,
         bytes: &[u8],
         spare: &mut Vec<Vec<u8>>,
+        room: usize,
     ) {
         let at = self.groups.iter().position(|g| same_scope(&g.scope, scope));
         let group = match at {
@@ -48,7 +50,9 @@ impl Batch {
             None => {
                 self.groups.push(Group {
                     scope: scope.clone(),
-                    spans: spare.pop().unwrap_or_default(),
+                    spans: spare
+                        .pop()
+                        .unwrap_or_else(|| Vec::with_capacity(room.max(bytes.len()))),
                 });
                 self.groups.len() - 1
             }

@@ -150,6 +150,11 @@ struct Queue {
     /// Group buffers of exported batches, emptied, for the next groups: a
     /// buffer that starts empty grows by reallocating through the batch.
     spare: Vec<Vec<u8>>,
+    /// The room a new group buffer is made with when no spare is left (the
+    /// spans end faster than the worker exports them): the largest buffer
+    /// the last round gave back, so a burst does not copy each batch's
+    /// bytes again as its buffer doubles.
+    room: usize,
     stop: bool,
     stopped: bool,
 }
@@ -353,7 +358,9 @@ impl Shared {
             return;
         }
         let spans = &mut *q;
-        spans.filling.push(scope, bytes, &mut spans.spare);
+        spans
+            .filling
+            .push(scope, bytes, &mut spans.spare, spans.room);
         q.queued += 1;
         if q.filling.spans >= self.settings.max_export_batch_size {
             let full = std::mem::take(&mut q.filling);
@@ -431,6 +438,9 @@ impl Shared {
                 }
             }
             let mut q = lock(&self.queue);
+            if let Some(largest) = spare.iter().map(Vec::capacity).max() {
+                q.room = largest;
+            }
             // A few buffers are enough: one per scope of a batch being filled.
             let room = SPARE_BUFFERS.saturating_sub(q.spare.len());
             q.spare.extend(spare.into_iter().take(room));
