@@ -12,21 +12,27 @@
 //! Hand-written rather than prost's `Message::encode` of the converted span
 //! ([`super::span_otlp`]): that needs the `Span` message first, and with it
 //! an owned `String` per attribute key and value — the allocations this
-//! exists to avoid. prost's own varint and key helpers do the wire format.
-//! The bytes are exactly prost's encoding of the converted span, field for
-//! field in prost's order (by tag number), defaults omitted as prost omits them (the tests
-//! compare the two, and decode the result against opentelemetry-proto's
-//! own conversion).
+//! exists to avoid. The bytes are exactly prost's encoding of the converted
+//! span, field for field in prost's order (by tag number), defaults omitted
+//! as prost omits them (the tests compare the two, and decode the result
+//! against opentelemetry-proto's own conversion).
+//!
+//! One pass: a nested message's length is not measured first but written
+//! after its body, into a byte left for it (two for the span), the body
+//! moved in the rare case its length takes another number of bytes. A
+//! string attribute's lengths are computed on the spot. (A measuring pass
+//! before the writing one, as prost does, was ~40 % of the encoding of an
+//! AWS SDK call's span: docs/benchmarks.md, "One pass".)
 
 use opentelemetry::trace::{self, SpanId};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, any_value};
-use opentelemetry_proto::tonic::trace::v1::{ScopeSpans, status};
+use opentelemetry_proto::tonic::trace::v1::status;
 
 use super::span_otlp::{flags, kind, nanos};
 use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
-use prost::encoding::{WireType, encoded_len_varint, key_len};
+use prost::encoding::{WireType, encoded_len_varint};
 
 /// Appends the span as field `tag` of its container (a length-delimited
 /// `Span` message: `ScopeSpans.spans` is tag 2). `extra`: more fields of
@@ -34,69 +40,22 @@ use prost::encoding::{WireType, encoded_len_varint, key_len};
 /// Application Signals attributes: repeated fields may come in any order,
 /// and decoders append them).
 pub(crate) fn append_span(data: &SpanData, tag: u32, extra: &[u8], out: &mut Vec<u8>) {
-    let sizes = SpanSizes::of(data);
-    let body = sizes.total + extra.len();
-    let start = out.len();
-    let len = key_len(tag) + encoded_len_varint(body as u64) + body;
-    out.resize(start + len, 0);
-    let mut w = Out {
-        buf: &mut out[start..],
-        at: 0,
+    // A span with at most one attribute (and no events or links) is
+    // usually under 128 bytes, others up to 16 KiB: a one- or two-byte
+    // length (any other is moved into place).
+    let room = if data.attributes.len() + data.events.len() + data.links.len() <= 1 {
+        1
+    } else {
+        2
     };
-    encode_key(tag, WireType::LengthDelimited, &mut w);
-    encode_varint(body as u64, &mut w);
-    write_span(data, &sizes, &mut w);
-    w.extend_from_slice(extra);
-    if w.at != len {
-        // A length computed wrongly (a bug, caught by the tests): prost
-        // writes the converted span instead, `extra`'s fields merged in.
-        debug_assert_eq!(w.at, len, "span length");
-        out.truncate(start);
-        let mut span = super::span_otlp::span(data.clone(), 0);
-        if span.merge(extra).is_err() {
-            tracing::error!("the extra fields of a span did not decode; written without them");
-        }
-        ScopeSpans {
-            spans: vec![span],
-            ..Default::default()
-        }
-        .encode_raw(out);
-    }
-}
-
-/// The span's bytes, written into room made for them (the whole span's
-/// length is computed first). Hand-written rather than prost's
-/// `encode_varint`/`encode_key`, which write through `BufMut` one byte at a
-/// time with a capacity check and a call per write: ~1,000 instructions a
-/// span of the AWS SDK bench, more than the rest of the encoding
-/// (docs/benchmarks.md). A write past the room is dropped and still counted,
-/// so a wrong length is caught after the span, never a panic.
-struct Out<'a> {
-    buf: &'a mut [u8],
-    at: usize,
-}
-
-impl Out<'_> {
-    #[inline]
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.at) {
-            *slot = b;
-        }
-        self.at += 1;
-    }
-
-    #[inline]
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        let end = self.at + bytes.len();
-        if let Some(dst) = self.buf.get_mut(self.at..end) {
-            dst.copy_from_slice(bytes);
-        }
-        self.at = end;
-    }
+    let body = open_with(tag, room, out);
+    write_span(data, out);
+    out.extend_from_slice(extra);
+    close_with(body, room, out);
 }
 
 #[inline]
-fn encode_varint(mut v: u64, out: &mut Out<'_>) {
+fn encode_varint(mut v: u64, out: &mut Vec<u8>) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -106,52 +65,91 @@ fn encode_varint(mut v: u64, out: &mut Out<'_>) {
 
 /// A field's key (tag and wire type).
 #[inline]
-fn encode_key(tag: u32, wire_type: WireType, out: &mut Out<'_>) {
+fn encode_key(tag: u32, wire_type: WireType, out: &mut Vec<u8>) {
     encode_varint(u64::from(tag << 3 | wire_type as u32), out);
 }
 
-/// A length-delimited field of `len` bytes, key and length included.
+/// Opens a length-delimited field of a length not known yet: its key and
+/// one byte for the length. Gives where the body starts, for [`close`].
 #[inline]
-fn delimited_len(tag: u32, len: usize) -> usize {
-    key_len(tag) + encoded_len_varint(len as u64) + len
+fn open(tag: u32, out: &mut Vec<u8>) -> usize {
+    open_with(tag, 1, out)
 }
 
+/// [`open`] with `room` bytes for the length.
 #[inline]
-fn varint_len(tag: u32, v: u64) -> usize {
-    if v == 0 {
-        0
-    } else {
-        key_len(tag) + encoded_len_varint(v)
+fn open_with(tag: u32, room: usize, out: &mut Vec<u8>) -> usize {
+    encode_key(tag, WireType::LengthDelimited, out);
+    out.resize(out.len() + room, 0);
+    out.len()
+}
+
+/// Writes the length of the field opened at `body` (everything after it).
+#[inline]
+fn close(body: usize, out: &mut Vec<u8>) {
+    close_with(body, 1, out);
+}
+
+/// [`close`] of a field opened with `room` bytes for its length: the
+/// body is moved when its length's varint takes another number of bytes.
+#[inline]
+fn close_with(body: usize, room: usize, out: &mut Vec<u8>) {
+    let len = out.len() - body;
+    let need = encoded_len_varint(len as u64);
+    if need == room {
+        write_varint_at(len as u64, body - room, out);
+        return;
+    }
+    relength(body, room, need, out);
+}
+
+/// The length's varint written over the bytes at `at`.
+#[inline]
+fn write_varint_at(mut v: u64, at: usize, out: &mut [u8]) {
+    let mut i = at;
+    while let Some(slot) = out.get_mut(i) {
+        if v < 0x80 {
+            *slot = v as u8;
+            return;
+        }
+        *slot = (v as u8) | 0x80;
+        v >>= 7;
+        i += 1;
     }
 }
 
-#[inline]
-fn fixed_len(tag: u32, nonzero: bool, width: usize) -> usize {
-    if nonzero { key_len(tag) + width } else { 0 }
+/// The body at `body` moved so that its length's `need` bytes fit where
+/// `room` were left, and the length written.
+#[cold]
+fn relength(body: usize, room: usize, need: usize, out: &mut Vec<u8>) {
+    let len = out.len() - body;
+    let at = body - room;
+    if need > room {
+        out.resize(out.len() + (need - room), 0);
+    }
+    out.copy_within(body..body + len, at + need);
+    out.truncate(at + need + len);
+    write_varint_at(len as u64, at, out);
 }
 
 /// A proto3 string or bytes field: omitted when empty.
 #[inline]
-fn bytes_len(tag: u32, len: usize) -> usize {
-    if len == 0 { 0 } else { delimited_len(tag, len) }
-}
-
-#[inline]
-fn put_bytes(tag: u32, bytes: &[u8], out: &mut Out<'_>) {
+fn put_bytes(tag: u32, bytes: &[u8], out: &mut Vec<u8>) {
     if !bytes.is_empty() {
         put_delimited(tag, bytes.len(), out);
         out.extend_from_slice(bytes);
     }
 }
 
+/// A length-delimited field's key and length.
 #[inline]
-fn put_delimited(tag: u32, len: usize, out: &mut Out<'_>) {
+fn put_delimited(tag: u32, len: usize, out: &mut Vec<u8>) {
     encode_key(tag, WireType::LengthDelimited, out);
     encode_varint(len as u64, out);
 }
 
 #[inline]
-fn put_varint(tag: u32, v: u64, out: &mut Out<'_>) {
+fn put_varint(tag: u32, v: u64, out: &mut Vec<u8>) {
     if v != 0 {
         encode_key(tag, WireType::Varint, out);
         encode_varint(v, out);
@@ -159,7 +157,7 @@ fn put_varint(tag: u32, v: u64, out: &mut Out<'_>) {
 }
 
 #[inline]
-fn put_fixed32(tag: u32, v: u32, out: &mut Out<'_>) {
+fn put_fixed32(tag: u32, v: u32, out: &mut Vec<u8>) {
     if v != 0 {
         encode_key(tag, WireType::ThirtyTwoBit, out);
         out.extend_from_slice(&v.to_le_bytes());
@@ -167,96 +165,38 @@ fn put_fixed32(tag: u32, v: u32, out: &mut Out<'_>) {
 }
 
 #[inline]
-fn put_fixed64(tag: u32, v: u64, out: &mut Out<'_>) {
+fn put_fixed64(tag: u32, v: u64, out: &mut Vec<u8>) {
     if v != 0 {
         encode_key(tag, WireType::SixtyFourBit, out);
         out.extend_from_slice(&v.to_le_bytes());
     }
 }
 
-/// What the write pass needs of the measure pass.
-struct SpanSizes {
-    total: usize,
-    trace_state: String,
-    /// The span's times in nanoseconds (each read once).
-    start: u64,
-    end: u64,
-}
-
-impl SpanSizes {
-    fn of(data: &SpanData) -> Self {
-        let context = &data.span_context;
-        let trace_state = context.trace_state().header();
-        let (start, end) = (nanos(data.start_time), nanos(data.end_time));
-        let parent = if data.parent_span_id == SpanId::INVALID {
-            0
-        } else {
-            8
-        };
-        let status = match &data.status {
-            trace::Status::Unset => 0,
-            trace::Status::Ok => varint_len(3, status::StatusCode::Ok as u64),
-            trace::Status::Error { description } => {
-                bytes_len(2, description.len()) + varint_len(3, status::StatusCode::Error as u64)
-            }
-        };
-        let total = delimited_len(1, 16)
-            + delimited_len(2, 8)
-            + bytes_len(3, trace_state.len())
-            + bytes_len(4, parent)
-            + fixed_len(16, true, 4)
-            + bytes_len(5, data.name.len())
-            + varint_len(6, kind(&data.span_kind) as u64)
-            + fixed_len(7, start != 0, 8)
-            + fixed_len(8, end != 0, 8)
-            + attributes_len(9, &data.attributes)
-            + varint_len(10, u64::from(data.dropped_attributes_count))
-            + data
-                .events
-                .iter()
-                .map(|e| delimited_len(11, event_len(e)))
-                .sum::<usize>()
-            + varint_len(12, u64::from(data.events.dropped_count))
-            + data
-                .links
-                .iter()
-                .map(|l| delimited_len(13, link_len(l)))
-                .sum::<usize>()
-            + varint_len(14, u64::from(data.links.dropped_count))
-            + delimited_len(15, status);
-        Self {
-            total,
-            trace_state,
-            start,
-            end,
-        }
-    }
-}
-
-fn write_span(data: &SpanData, sizes: &SpanSizes, out: &mut Out<'_>) {
+fn write_span(data: &SpanData, out: &mut Vec<u8>) {
     let context = &data.span_context;
     put_bytes(1, &context.trace_id().to_bytes(), out);
     put_bytes(2, &context.span_id().to_bytes(), out);
-    put_bytes(3, sizes.trace_state.as_bytes(), out);
+    put_bytes(3, context.trace_state().header().as_bytes(), out);
     if data.parent_span_id != SpanId::INVALID {
         put_bytes(4, &data.parent_span_id.to_bytes(), out);
     }
     put_bytes(5, data.name.as_bytes(), out);
     put_varint(6, kind(&data.span_kind) as u64, out);
-    put_fixed64(7, sizes.start, out);
-    put_fixed64(8, sizes.end, out);
+    put_fixed64(7, nanos(data.start_time), out);
+    put_fixed64(8, nanos(data.end_time), out);
     put_attributes(9, &data.attributes, out);
     put_varint(10, u64::from(data.dropped_attributes_count), out);
     for e in data.events.iter() {
-        put_delimited(11, event_len(e), out);
+        let event = open(11, out);
         put_fixed64(1, nanos(e.timestamp), out);
         put_bytes(2, e.name.as_bytes(), out);
         put_attributes(3, &e.attributes, out);
         put_varint(4, u64::from(e.dropped_attributes_count), out);
+        close(event, out);
     }
     put_varint(12, u64::from(data.events.dropped_count), out);
     for l in data.links.iter() {
-        put_delimited(13, link_len(l), out);
+        let link = open(13, out);
         let c = &l.span_context;
         put_bytes(1, &c.trace_id().to_bytes(), out);
         put_bytes(2, &c.span_id().to_bytes(), out);
@@ -264,6 +204,7 @@ fn write_span(data: &SpanData, sizes: &SpanSizes, out: &mut Out<'_>) {
         put_attributes(4, &l.attributes, out);
         put_varint(5, u64::from(l.dropped_attributes_count), out);
         put_fixed32(6, flags(c.is_remote(), c.trace_flags()), out);
+        close(link, out);
     }
     put_varint(14, u64::from(data.links.dropped_count), out);
     // `status` is always set (an optional message: written even when empty).
@@ -272,13 +213,10 @@ fn write_span(data: &SpanData, sizes: &SpanSizes, out: &mut Out<'_>) {
         trace::Status::Ok => (status::StatusCode::Ok, ""),
         trace::Status::Error { description } => (status::StatusCode::Error, description.as_ref()),
     };
-    put_delimited(
-        15,
-        bytes_len(2, message.len()) + varint_len(3, code as u64),
-        out,
-    );
+    let status = open(15, out);
     put_bytes(2, message.as_bytes(), out);
     put_varint(3, code as u64, out);
+    close(status, out);
     // prost writes fields by tag number: `flags` (16) last.
     put_fixed32(
         16,
@@ -287,71 +225,101 @@ fn write_span(data: &SpanData, sizes: &SpanSizes, out: &mut Out<'_>) {
     );
 }
 
-fn event_len(e: &trace::Event) -> usize {
-    fixed_len(1, nanos(e.timestamp) != 0, 8)
-        + bytes_len(2, e.name.len())
-        + attributes_len(3, &e.attributes)
-        + varint_len(4, u64::from(e.dropped_attributes_count))
-}
-
-fn link_len(l: &trace::Link) -> usize {
-    let c = &l.span_context;
-    delimited_len(1, 16)
-        + delimited_len(2, 8)
-        + bytes_len(3, c.trace_state().header().len())
-        + attributes_len(4, &l.attributes)
-        + varint_len(5, u64::from(l.dropped_attributes_count))
-        + fixed_len(6, true, 4)
-}
-
-fn attributes_len(tag: u32, kvs: &[KeyValue]) -> usize {
-    kvs.iter()
-        .map(|kv| delimited_len(tag, key_value_len(kv)))
-        .sum()
-}
-
-fn put_attributes(tag: u32, kvs: &[KeyValue], out: &mut Out<'_>) {
+fn put_attributes(tag: u32, kvs: &[KeyValue], out: &mut Vec<u8>) {
     for kv in kvs {
-        put_attribute(tag, kv, any_value_len(&kv.value), out);
+        put_attribute(tag, kv, out);
     }
 }
 
+/// `KeyValue { key: 1, value: 2 }` (no `key_strindex`); `value` is always
+/// set, written even when it is empty.
 #[inline]
-fn put_attribute(tag: u32, kv: &KeyValue, value_len: usize, out: &mut Out<'_>) {
-    put_delimited(tag, key_value_len_with(kv, value_len), out);
-    put_bytes(1, kv.key.as_str().as_bytes(), out);
-    // `value` is always set: written even when the value is empty.
-    put_delimited(2, value_len, out);
+fn put_attribute(tag: u32, kv: &KeyValue, out: &mut Vec<u8>) {
+    let key = kv.key.as_str().as_bytes();
+    if let Value::String(s) = &kv.value {
+        // The most common value: every length known at once.
+        let value = s.as_str().as_bytes();
+        if let Some(heads) = short_string_heads(tag, key.len(), value.len()) {
+            // Each run of fixed bytes in one write.
+            out.reserve(SHORT_HEADS + key.len() + value.len());
+            if key.is_empty() {
+                out.extend_from_slice(&heads[..2]);
+            } else {
+                out.extend_from_slice(&heads[..4]);
+                out.extend_from_slice(key);
+            }
+            out.extend_from_slice(&heads[4..]);
+            out.extend_from_slice(value);
+            return;
+        }
+        let any = string_value_len(value.len());
+        let key_field = if key.is_empty() {
+            0
+        } else {
+            1 + encoded_len_varint(key.len() as u64) + key.len()
+        };
+        put_delimited(
+            tag,
+            key_field + 1 + encoded_len_varint(any as u64) + any,
+            out,
+        );
+        put_bytes(1, key, out);
+        put_delimited(2, any, out);
+        put_string_value(value, out);
+        return;
+    }
+    let body = open(tag, out);
+    put_bytes(1, key, out);
+    let any = open(2, out);
     put_any_value(&kv.value, out);
+    close(any, out);
+    close(body, out);
 }
 
-#[inline]
-fn key_value_len_with(kv: &KeyValue, value_len: usize) -> usize {
-    bytes_len(1, kv.key.as_str().len()) + delimited_len(2, value_len)
-}
+/// The fixed bytes of a string attribute [`short_string_heads`] writes.
+const SHORT_HEADS: usize = 8;
 
-/// `KeyValue { key: 1, value: 2 }` (no `key_strindex`).
+/// The fixed bytes of a string attribute whose every length takes one byte
+/// (a one-byte field key, a key and value under ~120 bytes: nearly every
+/// attribute): the field's key and length, the key's field key and length
+/// (the first four), then the value's field key and length and the string
+/// value's (the last four). `None` for longer ones.
 #[inline]
-fn key_value_len(kv: &KeyValue) -> usize {
-    key_value_len_with(kv, any_value_len(&kv.value))
-}
-
-/// The `AnyValue` message's length: its one `value` member, which (a oneof)
-/// is written even when it holds its type's default.
-#[inline]
-fn any_value_len(v: &Value) -> usize {
-    match v {
-        Value::Bool(_) => key_len(2) + 1,
-        Value::I64(i) => key_len(3) + encoded_len_varint(*i as u64),
-        Value::F64(_) => key_len(4) + 8,
-        Value::String(s) => delimited_len(1, s.as_str().len()),
-        Value::Array(a) => delimited_len(5, array_len(a)),
-        other => fallback(other).encoded_len(),
+fn short_string_heads(tag: u32, key: usize, value: usize) -> Option<[u8; SHORT_HEADS]> {
+    let any = 2 + value;
+    let body = if key == 0 { 0 } else { 2 + key } + 2 + any;
+    if tag >= 16 || key >= 0x80 || body >= 0x80 {
+        return None;
     }
+    // The `as u8`s are exact: every value is below 0x80 here.
+    Some([
+        (tag << 3 | WireType::LengthDelimited as u32) as u8,
+        body as u8,
+        0x0A,
+        key as u8,
+        0x12,
+        any as u8,
+        0x0A,
+        value as u8,
+    ])
+}
+
+/// `AnyValue { string_value: 1 }` of a string of `len` bytes: a oneof
+/// member, written even when empty.
+#[inline]
+fn string_value_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
 }
 
 #[inline]
-fn put_any_value(v: &Value, out: &mut Out<'_>) {
+fn put_string_value(s: &[u8], out: &mut Vec<u8>) {
+    put_delimited(1, s.len(), out);
+    out.extend_from_slice(s);
+}
+
+/// The `AnyValue` message's body: its one `value` member, which (a oneof)
+/// is written even when it holds its type's default.
+fn put_any_value(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Bool(b) => {
             encode_key(2, WireType::Varint, out);
@@ -365,13 +333,14 @@ fn put_any_value(v: &Value, out: &mut Out<'_>) {
             encode_key(4, WireType::SixtyFourBit, out);
             out.extend_from_slice(&f.to_bits().to_le_bytes());
         }
-        Value::String(s) => put_string_value(s, out),
+        Value::String(s) => put_string_value(s.as_str().as_bytes(), out),
         Value::Array(a) => {
-            put_delimited(5, array_len(a), out);
+            let array = open(5, out);
             put_array(a, out);
+            close(array, out);
         }
         other => {
-            // Without a length prefix: the caller wrote it.
+            // Without a length prefix: the caller writes it.
             out.extend_from_slice(&fallback(other).encode_to_vec());
         }
     }
@@ -383,27 +352,6 @@ fn fallback(v: &Value) -> AnyValue {
     AnyValue::from(v.clone())
 }
 
-#[inline]
-fn put_string_value(s: &StringValue, out: &mut Out<'_>) {
-    // A oneof member: written even when empty.
-    put_delimited(1, s.as_str().len(), out);
-    out.extend_from_slice(s.as_str().as_bytes());
-}
-
-/// `ArrayValue { values: 1 }`, each an `AnyValue` message.
-fn array_len(a: &Array) -> usize {
-    fn each<T>(vs: &[T], len: impl Fn(&T) -> usize) -> usize {
-        vs.iter().map(|v| delimited_len(1, len(v))).sum()
-    }
-    match a {
-        Array::Bool(vs) => each(vs, |_| key_len(2) + 1),
-        Array::I64(vs) => each(vs, |i| key_len(3) + encoded_len_varint(*i as u64)),
-        Array::F64(vs) => each(vs, |_| key_len(4) + 8),
-        Array::String(vs) => each(vs, |s| delimited_len(1, s.as_str().len())),
-        other => fallback_array(other).encoded_len(),
-    }
-}
-
 /// An array kind added to the API after this was written: the upstream
 /// conversion's `ArrayValue`.
 fn fallback_array(a: &Array) -> ArrayValue {
@@ -413,32 +361,35 @@ fn fallback_array(a: &Array) -> ArrayValue {
     }
 }
 
-fn put_array(a: &Array, out: &mut Out<'_>) {
+/// `ArrayValue { values: 1 }`'s body, each value an `AnyValue` message.
+fn put_array(a: &Array, out: &mut Vec<u8>) {
     match a {
         Array::Bool(vs) => {
             for b in vs {
-                put_delimited(1, key_len(2) + 1, out);
+                put_delimited(1, 2, out);
                 encode_key(2, WireType::Varint, out);
                 encode_varint(u64::from(*b), out);
             }
         }
         Array::I64(vs) => {
             for i in vs {
-                put_delimited(1, key_len(3) + encoded_len_varint(*i as u64), out);
+                put_delimited(1, 1 + encoded_len_varint(*i as u64), out);
                 encode_key(3, WireType::Varint, out);
                 encode_varint(*i as u64, out);
             }
         }
         Array::F64(vs) => {
             for f in vs {
-                put_delimited(1, key_len(4) + 8, out);
+                put_delimited(1, 9, out);
                 encode_key(4, WireType::SixtyFourBit, out);
                 out.extend_from_slice(&f.to_bits().to_le_bytes());
             }
         }
         Array::String(vs) => {
             for s in vs {
-                put_delimited(1, delimited_len(1, s.as_str().len()), out);
+                let s: &StringValue = s;
+                let s = s.as_str().as_bytes();
+                put_delimited(1, string_value_len(s.len()), out);
                 put_string_value(s, out);
             }
         }
@@ -524,6 +475,60 @@ mod tests {
             .encode_to_vec();
             assert_eq!(encoded(&data), want, "span {:?}", data.name);
         }
+    }
+
+    /// Every length written after its body is prost's: spans, attributes,
+    /// arrays, events and links whose bodies end on each side of a varint's
+    /// byte boundaries (127/128, 16,383/16,384 bytes), so the span's one or
+    /// two bytes of room are used as they are, shrunk to one and grown to
+    /// two and three, and the nested fields' one byte grown to two and three.
+    #[test]
+    fn lengths_on_each_side_of_the_varint_boundaries() {
+        let a = || scope("lib-a", None);
+        let mut checked = 0;
+        for len in [
+            0, 1, 60, 90, 100, 110, 120, 126, 127, 128, 129, 200, 16_300, 16_383, 16_384, 16_400,
+        ] {
+            let text = "v".repeat(len);
+            let mut span = data(7, a(), None, Status::Unset);
+            span.attributes = vec![KeyValue::new("k", text.clone())];
+            span.events.events.clear();
+            span.links.links.clear();
+            let mut bare = data(8, a(), None, Status::Unset);
+            bare.attributes.clear();
+            bare.events.events.clear();
+            bare.links.links.clear();
+            bare.name = Cow::Owned(text.clone());
+            let mut nested = data(9, a(), None, Status::error(text.clone()));
+            nested.attributes = vec![
+                KeyValue::new(
+                    "array",
+                    Value::Array(Array::String(vec![text.clone().into(), "x".into()])),
+                ),
+                KeyValue::new("i", len as i64),
+            ];
+            nested.events.events = vec![Event::new(
+                text.clone(),
+                at(1),
+                vec![KeyValue::new("e", text.clone())],
+                0,
+            )];
+            // Two attributes: two bytes of room, the body often under 128.
+            let mut two = data(10, a(), None, Status::Unset);
+            two.attributes = vec![KeyValue::new("a", 1_i64), KeyValue::new("b", text.clone())];
+            two.events.events.clear();
+            two.links.links.clear();
+            for data in [span, bare, nested, two] {
+                let want = ScopeSpans {
+                    spans: vec![super::super::span_otlp::span(data.clone(), 0)],
+                    ..Default::default()
+                }
+                .encode_to_vec();
+                assert_eq!(encoded(&data), want, "{len} bytes");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 64);
     }
 
     /// Decoded, each span is what opentelemetry-proto's own conversion of
