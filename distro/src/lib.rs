@@ -41,6 +41,7 @@ pub mod providers;
 pub mod receiver;
 pub mod resource;
 pub mod sampling;
+mod shard;
 pub mod translate;
 pub mod xray;
 

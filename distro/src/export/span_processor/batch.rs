@@ -19,6 +19,8 @@ pub(super) const SPARE_KEEP: usize = 4 * 1024 * 1024;
 /// appearance (what the SDK edge's conversion gives).
 #[derive(Debug, Default)]
 pub(super) struct Batch {
+    /// The lane it was filled in (its buffers go back there once exported).
+    pub(super) lane: usize,
     groups: Vec<Group>,
     /// Spans in the batch.
     pub(super) spans: usize,
@@ -62,6 +64,30 @@ impl Batch {
         }
         self.spans += 1;
         self.largest = self.largest.max(bytes.len());
+    }
+
+    /// Appends `other`'s spans, group by group (a group of a scope this
+    /// batch has is appended to its group, whose buffer then goes to
+    /// `spare`).
+    pub(super) fn append(&mut self, other: Batch, spare: &mut Vec<Vec<u8>>) {
+        for mut group in other.groups {
+            match self
+                .groups
+                .iter_mut()
+                .find(|g| same_scope(&g.scope, &group.scope))
+            {
+                Some(g) => {
+                    g.spans.extend_from_slice(&group.spans);
+                    if group.spans.capacity() <= SPARE_KEEP {
+                        group.spans.clear();
+                        spare.push(group.spans);
+                    }
+                }
+                None => self.groups.push(group),
+            }
+        }
+        self.spans += other.spans;
+        self.largest = self.largest.max(other.largest);
     }
 
     /// The batch as the encoding of the one OTLP batch type: the bytes

@@ -26,7 +26,7 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -39,6 +39,7 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use tokio::runtime::Handle;
 
 use super::BatchExporter;
+use crate::shard::{Padded, thread_number};
 
 mod batch;
 
@@ -118,6 +119,15 @@ pub trait LiveSpans: Send + Sync + std::fmt::Debug {
 #[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
+    /// Where the spans ending on each shard of threads are batched
+    /// ([`crate::shard::thread_number`] modulo [`LANES`]): threads ending
+    /// spans at once take different locks. One queue lock for every span
+    /// made two threads spend more wall time per span than one
+    /// (docs/benchmarks.md, "Threads at once").
+    lanes: [Padded<Mutex<Lane>>; LANES],
+    /// Spans in `queue.ready` (full batches waiting for the worker): with
+    /// a lane's own batch, what `max_queue_size` bounds.
+    waiting: AtomicUsize,
     /// The worker waits on it: a batch is full, a flush or the shutdown is
     /// asked for.
     wake: Condvar,
@@ -132,14 +142,32 @@ struct Shared {
     dropped: AtomicU64,
 }
 
+/// Lanes of the processor: at most this many threads end spans without
+/// meeting on a lock.
+const LANES: usize = 8;
+
+/// One lane: the batch its threads are filling.
 #[derive(Debug, Default)]
-struct Queue {
+struct Lane {
     /// The batch being filled.
     filling: Batch,
+    /// Group buffers of this lane's exported batches, emptied, for its next
+    /// groups: a buffer that starts empty grows by reallocating through the
+    /// batch.
+    spare: Vec<Vec<u8>>,
+    /// The room a new group buffer is made with when no spare is left (the
+    /// spans end faster than the worker exports them): the largest buffer
+    /// the worker last gave back, so a burst does not copy each batch's
+    /// bytes again as its buffer doubles.
+    room: usize,
+    /// Shut down: the worker took the last batch; spans are dropped.
+    closed: bool,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
     /// Full batches, oldest first.
     ready: VecDeque<Batch>,
-    /// Spans in `filling` and `ready`.
-    queued: usize,
     /// Flushes asked for, and done (the worker exported everything queued
     /// when it saw `flush_asked` at this count).
     flush_asked: u64,
@@ -147,14 +175,6 @@ struct Queue {
     /// The first export failure of the last round the worker finished
     /// for a flush or the shutdown (what `force_flush`/`shutdown` report).
     round_error: Option<String>,
-    /// Group buffers of exported batches, emptied, for the next groups: a
-    /// buffer that starts empty grows by reallocating through the batch.
-    spare: Vec<Vec<u8>>,
-    /// The room a new group buffer is made with when no spare is left (the
-    /// spans end faster than the worker exports them): the largest buffer
-    /// the last round gave back, so a burst does not copy each batch's
-    /// bytes again as its buffer doubles.
-    room: usize,
     stop: bool,
     stopped: bool,
 }
@@ -168,9 +188,9 @@ thread_local! {
 /// A scratch buffer grown past this by one large span is not kept.
 const SCRATCH_KEEP: usize = 64 * 1024;
 
-/// Emptied group buffers kept for reuse (a batch of 512 spans of a few
-/// hundred bytes each is ~200 KiB; see [`batch::SPARE_KEEP`]).
-const SPARE_BUFFERS: usize = 4;
+/// Emptied group buffers a lane keeps for reuse (a batch of 512 spans of a
+/// few hundred bytes each is ~200 KiB; see [`batch::SPARE_KEEP`]).
+const SPARE_BUFFERS: usize = 2;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind: keep going.
@@ -188,6 +208,8 @@ impl EncodingBatchProcessor {
         };
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
+            lanes: Default::default(),
+            waiting: AtomicUsize::new(0),
             wake: Condvar::new(),
             done: Condvar::new(),
             settings,
@@ -206,6 +228,9 @@ impl EncodingBatchProcessor {
             Ok(handle) => Some(handle),
             Err(err) => {
                 tracing::error!(error = %err, "cannot start the span batch thread; spans will be dropped");
+                for lane in &shared.lanes {
+                    lock(&lane.0).closed = true;
+                }
                 let mut q = lock(&shared.queue);
                 q.stop = true;
                 q.stopped = true;
@@ -344,28 +369,72 @@ impl Drop for EncodingBatchProcessor {
 }
 
 impl Shared {
-    /// Queues one encoded span (`bytes`: a `ScopeSpans.spans` field).
+    /// Queues one encoded span (`bytes`: a `ScopeSpans.spans` field) in
+    /// this thread's lane. A span is dropped when its lane's batch and the
+    /// full batches waiting hold `max_queue_size` spans: one thread's spans
+    /// are bounded by it exactly, several lanes' together by it plus a
+    /// batch a lane.
     fn push(&self, scope: &InstrumentationScope, bytes: &[u8]) {
-        let mut q = lock(&self.queue);
-        if q.stop || q.queued >= self.settings.max_queue_size {
-            let why = if q.stop {
-                "a span ended after the processor was shut down"
-            } else {
-                "the span queue is full (OTEL_BSP_MAX_QUEUE_SIZE)"
-            };
-            drop(q);
-            self.count_dropped(1, why);
+        let at = thread_number() % LANES;
+        let mut lane = lock(&self.lanes[at].0);
+        let why = if lane.closed {
+            "a span ended after the processor was shut down"
+        } else if self.waiting.load(Ordering::Relaxed) + lane.filling.spans
+            >= self.settings.max_queue_size
+        {
+            "the span queue is full (OTEL_BSP_MAX_QUEUE_SIZE)"
+        } else {
+            let Lane {
+                filling,
+                spare,
+                room,
+                ..
+            } = &mut *lane;
+            filling.push(scope, bytes, spare, *room);
+            if filling.spans >= self.settings.max_export_batch_size {
+                let mut full = std::mem::take(filling);
+                full.lane = at;
+                // Under the lane's lock: the worker's last round, which
+                // closes the lane, sees the batch in `ready` or was first.
+                let mut q = lock(&self.queue);
+                self.waiting.fetch_add(full.spans, Ordering::Relaxed);
+                q.ready.push_back(full);
+                self.wake.notify_all();
+            }
             return;
+        };
+        drop(lane);
+        self.count_dropped(1, why);
+    }
+
+    /// Takes every lane's batch (`close`: and closes the lanes, at the
+    /// shutdown).
+    fn take_lanes(&self, close: bool, into: &mut Vec<Batch>) {
+        for (i, lane) in self.lanes.iter().enumerate() {
+            let mut lane = lock(&lane.0);
+            if lane.filling.spans > 0 {
+                let mut batch = std::mem::take(&mut lane.filling);
+                batch.lane = i;
+                into.push(batch);
+            }
+            lane.closed |= close;
         }
-        let spans = &mut *q;
-        spans
-            .filling
-            .push(scope, bytes, &mut spans.spare, spans.room);
-        q.queued += 1;
-        if q.filling.spans >= self.settings.max_export_batch_size {
-            let full = std::mem::take(&mut q.filling);
-            q.ready.push_back(full);
-            self.wake.notify_all();
+    }
+
+    /// Gives each lane back the buffers of its exported batches, and the
+    /// room to make new ones with.
+    fn give_back(&self, spare: Vec<Vec<Vec<u8>>>) {
+        for (lane, buffers) in self.lanes.iter().zip(spare) {
+            if buffers.is_empty() {
+                continue;
+            }
+            let mut lane = lock(&lane.0);
+            if let Some(largest) = buffers.iter().map(Vec::capacity).max() {
+                lane.room = largest;
+            }
+            // A few buffers are enough: one per scope of a batch being filled.
+            let room = SPARE_BUFFERS.saturating_sub(lane.spare.len());
+            lane.spare.extend(buffers.into_iter().take(room));
         }
     }
 
@@ -400,7 +469,7 @@ impl Shared {
         let delay = self.settings.schedule_delay;
         let mut deadline = Instant::now() + delay;
         loop {
-            let (batches, flush_to, stop) = {
+            let (batches, flush_to, stop, everything) = {
                 let mut q = lock(&self.queue);
                 loop {
                     if !q.ready.is_empty() || q.flush_asked > q.flush_done || q.stop {
@@ -422,33 +491,35 @@ impl Shared {
                 }
                 let flush_to = q.flush_asked;
                 let everything = timer || flush_to > q.flush_done || q.stop;
-                if everything && q.filling.spans > 0 {
-                    let last = std::mem::take(&mut q.filling);
-                    q.ready.push_back(last);
-                }
                 let batches: Vec<Batch> = q.ready.drain(..).collect();
-                q.queued -= batches.iter().map(|b| b.spans).sum::<usize>();
-                (batches, flush_to, q.stop)
+                self.waiting.fetch_sub(
+                    batches.iter().map(|b| b.spans).sum::<usize>(),
+                    Ordering::Relaxed,
+                );
+                (batches, flush_to, q.stop, everything)
             };
+            let mut batches = batches;
+            if everything {
+                self.take_lanes(stop, &mut batches);
+            }
+            let mut spare: Vec<Vec<Vec<u8>>> = vec![Vec::new(); LANES];
+            let batches = self.coalesce(batches, &mut spare);
             let mut round_error = None;
-            let mut spare = Vec::new();
             for batch in batches {
-                if let Err(err) = self.export(batch, own_runtime.as_ref(), &mut spare) {
+                let lane = batch.lane % LANES;
+                if let Err(err) = self.export(batch, own_runtime.as_ref(), &mut spare[lane]) {
                     round_error.get_or_insert(err);
                 }
             }
+            self.give_back(spare);
             let mut q = lock(&self.queue);
-            if let Some(largest) = spare.iter().map(Vec::capacity).max() {
-                q.room = largest;
-            }
-            // A few buffers are enough: one per scope of a batch being filled.
-            let room = SPARE_BUFFERS.saturating_sub(q.spare.len());
-            q.spare.extend(spare.into_iter().take(room));
             if flush_to > q.flush_done || stop {
                 q.round_error = round_error;
             }
             q.flush_done = q.flush_done.max(flush_to);
-            if stop && q.ready.is_empty() && q.filling.spans == 0 {
+            // The lanes were closed and emptied above; a batch one of them
+            // queued before it closed is in `ready`, for one more round.
+            if stop && q.ready.is_empty() {
                 q.stopped = true;
             }
             self.done.notify_all();
@@ -456,6 +527,25 @@ impl Shared {
                 return;
             }
         }
+    }
+
+    /// The batches, those smaller than `max_export_batch_size` (the lanes'
+    /// partly filled ones, at a timed export, a flush or the shutdown)
+    /// merged while they fit in one: as many exports as one queue would
+    /// have made. The buffers merged away go to `spare`, by lane.
+    fn coalesce(&self, batches: Vec<Batch>, spare: &mut [Vec<Vec<u8>>]) -> Vec<Batch> {
+        let max = self.settings.max_export_batch_size;
+        let mut out: Vec<Batch> = Vec::with_capacity(batches.len());
+        for batch in batches {
+            match out.last_mut() {
+                Some(last) if last.spans + batch.spans <= max => {
+                    let lane = batch.lane % LANES;
+                    last.append(batch, &mut spare[lane]);
+                }
+                _ => out.push(batch),
+            }
+        }
+        out
     }
 
     /// Exports one batch, waiting at most `export_timeout` for it; the

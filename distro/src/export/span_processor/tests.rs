@@ -491,3 +491,88 @@ impl SpanProcessor for SharedProcessor {
         self.0.shutdown_with_timeout(timeout)
     }
 }
+
+/// Sampled span data named `name`, as a provider hands it over.
+fn ended(name: String) -> SpanData {
+    let mut data = crate::export::span_otlp::tests::data(
+        3,
+        crate::export::span_otlp::tests::scope("t", None),
+        None,
+        opentelemetry::trace::Status::Unset,
+    );
+    data.name = name.into();
+    data
+}
+
+/// More threads than lanes end spans at once: after a flush every span
+/// was exported exactly once, in batches of at most the batch size.
+#[test]
+fn threads_ending_spans_at_once_lose_none() {
+    let recorder = Arc::new(Recorder::default());
+    let processor = Arc::new(EncodingBatchProcessor::new(
+        recorder.clone(),
+        settings(64, 100_000),
+    ));
+    let threads = LANES + 4;
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let processor = &processor;
+            scope.spawn(move || {
+                for i in 0..300 {
+                    processor.on_end(ended(format!("{t}-{i}")));
+                }
+            });
+        }
+    });
+    processor.force_flush().unwrap();
+    let mut names = recorder.names();
+    names.sort();
+    let mut want: Vec<String> = (0..threads)
+        .flat_map(|t| (0..300).map(move |i| format!("{t}-{i}")))
+        .collect();
+    want.sort();
+    assert_eq!(names, want);
+    for batch in lock(&recorder.batches).iter() {
+        assert!(span_count(batch) <= 64, "{}", span_count(batch));
+    }
+    assert_eq!(processor.dropped_spans(), 0);
+    processor
+        .shutdown_with_timeout(Duration::from_secs(60))
+        .unwrap();
+}
+
+/// Threads keep ending spans while the processor shuts down: each span is
+/// either exported or dropped and counted, none lost in a lane.
+#[test]
+fn a_shutdown_while_threads_end_spans_loses_none_uncounted() {
+    let recorder = Arc::new(Recorder::default());
+    let processor = Arc::new(EncodingBatchProcessor::new(
+        recorder.clone(),
+        settings(16, 100_000),
+    ));
+    let threads = LANES + 2;
+    // Enough that the shutdown usually comes while they still run.
+    let per_thread = 20_000;
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let processor = &processor;
+            scope.spawn(move || {
+                for i in 0..per_thread {
+                    processor.on_end(ended(format!("{t}-{i}")));
+                }
+            });
+        }
+        // Once some spans were exported, shut down under the threads' feet.
+        eventually("a first export", || recorder.spans() > 0);
+        processor
+            .shutdown_with_timeout(Duration::from_secs(60))
+            .unwrap();
+    });
+    let exported = recorder.spans() as u64;
+    assert_eq!(
+        exported + processor.dropped_spans(),
+        (threads * per_thread) as u64,
+        "{exported} exported, {} dropped",
+        processor.dropped_spans()
+    );
+}
