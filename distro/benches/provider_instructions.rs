@@ -10,6 +10,9 @@
 //! ```
 //! Instructions per span = (refs at 40000 − refs at 20000) / 20000 (more than
 //! 65,536 spans overflow the batch queue).
+//! `sdk`: a plain provider with the SDK's own `BatchSpanProcessor` (its
+//! channel and thread) and an exporter that drops; `plain`: a plain provider
+//! with the distro's batch processor (`export::batch_processor`).
 //! `appsignals`: the distro with `OTEL_AWS_APPLICATION_SIGNALS_ENABLED=true`
 //! (attributes and metrics per span, on the batch exporter's side).
 //! `distro-encoded`, `appsignals-encoded`: the same, with an exporter that
@@ -22,7 +25,9 @@
 //! attributes the AWS SDK instrumentation gives a DynamoDB `GetItem`
 //! (`rpc.*`, `cloud.region`, the table-name array, the request id, the
 //! status code): the encoding's cost per attribute shows (the default span
-//! has one).
+//! has one). A fourth argument runs the spans on that many threads at once
+//! (n / threads each), and the wall time per span is printed: outside
+//! valgrind, what threads contending for the processors' locks cost.
 #![allow(clippy::expect_used)]
 
 use std::hint::black_box;
@@ -60,6 +65,20 @@ impl BatchExporter for EncodeExporter {
     }
 }
 
+/// The SDK's span exporter that drops every batch (for `sdk`).
+#[derive(Debug)]
+struct DropSpans;
+
+impl opentelemetry_sdk::trace::SpanExporter for DropSpans {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        black_box(batch);
+        Ok(())
+    }
+}
+
 /// Runs the mode the first argument names (see the module docs).
 pub fn main() {
     let mut args = std::env::args().skip(1);
@@ -77,6 +96,7 @@ pub fn main() {
     };
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let client = args.next().as_deref() == Some("client");
+    let threads: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -87,7 +107,21 @@ pub fn main() {
         ..BatchSettings::default()
     };
     let (provider, guard) = rt.block_on(async {
-        if which == "plain" {
+        if which == "sdk" {
+            // The SDK's own batch processor (its channel and thread) and an
+            // exporter that drops each batch: what the distro's replaced.
+            let p = opentelemetry_sdk::trace::BatchSpanProcessor::builder(DropSpans)
+                .with_batch_config(
+                    opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                        .with_max_queue_size(65_536)
+                        .build(),
+                )
+                .build();
+            (
+                SdkTracerProvider::builder().with_span_processor(p).build(),
+                None,
+            )
+        } else if which == "plain" {
             let p = batch_processor(exporter(), batch());
             (
                 SdkTracerProvider::builder().with_span_processor(p).build(),
@@ -114,40 +148,59 @@ pub fn main() {
         }
     });
     let tracer = provider.tracer("bench");
-    let _enter = rt.enter();
-    for _ in 0..n {
-        let mut span = if client {
-            tracer
-                .span_builder("DynamoDB.GetItem")
-                .with_kind(SpanKind::Client)
-                .with_attributes([
-                    KeyValue::new("rpc.system", "aws-api"),
-                    KeyValue::new("rpc.service", "DynamoDB"),
-                    KeyValue::new("rpc.method", "GetItem"),
-                    KeyValue::new("cloud.region", "us-east-1"),
-                    KeyValue::new(
-                        "aws.dynamodb.table_names",
-                        Value::Array(Array::String(vec![StringValue::from("orders".to_owned())])),
-                    ),
-                ])
-                .start(&tracer)
-        } else {
-            tracer.start("GET /orders")
-        };
-        if client {
-            span.set_attribute(KeyValue::new(
-                "aws.request_id",
-                "RBRP1K5CH7D1Q1MO3VEL1T3O77VV4KQNSO5AEMVJF66Q9ASUAAJG".to_owned(),
-            ));
-            span.set_attribute(KeyValue::new(
-                "server.address",
-                "dynamodb.us-east-1.amazonaws.com",
-            ));
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                let _enter = rt.enter();
+                for _ in 0..n / threads {
+                    one_span(&tracer, client);
+                }
+            });
         }
-        span.set_attribute(KeyValue::new("http.response.status_code", 200));
-        span.end();
-        black_box(&span);
-    }
+    });
+    let elapsed = started.elapsed();
+    eprintln!(
+        "{which} {} spans on {threads} threads: {:.0} ns a span of wall time",
+        n / threads * threads,
+        elapsed.as_nanos() as f64 / (n / threads * threads) as f64
+    );
     drop(guard);
     let _ = provider.shutdown();
+}
+
+/// One span, ended: the default one, or with `client` the AWS SDK CLIENT
+/// span's attributes.
+fn one_span(tracer: &opentelemetry_sdk::trace::SdkTracer, client: bool) {
+    let mut span = if client {
+        tracer
+            .span_builder("DynamoDB.GetItem")
+            .with_kind(SpanKind::Client)
+            .with_attributes([
+                KeyValue::new("rpc.system", "aws-api"),
+                KeyValue::new("rpc.service", "DynamoDB"),
+                KeyValue::new("rpc.method", "GetItem"),
+                KeyValue::new("cloud.region", "us-east-1"),
+                KeyValue::new(
+                    "aws.dynamodb.table_names",
+                    Value::Array(Array::String(vec![StringValue::from("orders".to_owned())])),
+                ),
+            ])
+            .start(tracer)
+    } else {
+        tracer.start("GET /orders")
+    };
+    if client {
+        span.set_attribute(KeyValue::new(
+            "aws.request_id",
+            "RBRP1K5CH7D1Q1MO3VEL1T3O77VV4KQNSO5AEMVJF66Q9ASUAAJG".to_owned(),
+        ));
+        span.set_attribute(KeyValue::new(
+            "server.address",
+            "dynamodb.us-east-1.amazonaws.com",
+        ));
+    }
+    span.set_attribute(KeyValue::new("http.response.status_code", 200));
+    span.end();
+    black_box(&span);
 }

@@ -31,6 +31,7 @@ use super::environment::local_environment_ref;
 use super::generator::{Generator, SpanContext, local_service_ref};
 use super::keys::{FLASK_SCOPE, HTTP_RESPONSE_STATUS_CODE, HTTP_STATUS_CODE};
 use crate::export::SpanAnnotator;
+use crate::shard::{Padded, thread_number};
 
 /// The rules and metrics at each span's end, for one batch processor
 /// (`record`: this one records the metrics; with several exporters only
@@ -39,9 +40,15 @@ use crate::export::SpanAnnotator;
 pub struct EndAnnotator {
     signals: Arc<AppSignals>,
     record: bool,
-    /// One lock for both: every span reads the resource's view and the cache.
-    state: Mutex<State>,
+    /// One lock for both: every span reads the resource's view and the
+    /// cache. A state per shard of threads ([`crate::shard`]): threads
+    /// ending spans at once take different locks, each with a cache of its
+    /// own (derived again in each shard on its first miss).
+    states: [Padded<Mutex<State>>; STATES],
 }
+
+/// Shards of threads; a thread's is its number modulo this.
+const STATES: usize = 8;
 
 #[derive(Debug, Default)]
 struct State {
@@ -50,7 +57,7 @@ struct State {
 }
 
 /// What the rules read of the provider's resource.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct ResourceView {
     attributes: Vec<OtlpKeyValue>,
     service: String,
@@ -65,7 +72,7 @@ impl EndAnnotator {
         Self {
             signals,
             record,
-            state: Mutex::new(State::default()),
+            states: Default::default(),
         }
     }
 }
@@ -94,8 +101,14 @@ fn error_fault(span: &SpanData) -> (bool, bool) {
 }
 
 impl EndAnnotator {
+    /// This thread's state, locked.
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
+        self.lock_shard(thread_number() % STATES)
+    }
+
+    fn lock_shard(&self, shard: usize) -> std::sync::MutexGuard<'_, State> {
+        self.states[shard]
+            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -191,10 +204,12 @@ impl SpanAnnotator for EndAnnotator {
             key,
         };
         // Results derived for another resource are not this one's.
-        *self.lock() = State {
-            resource: view,
-            cache: DerivedCache::default(),
-        };
+        for shard in 0..STATES {
+            *self.lock_shard(shard) = State {
+                resource: view.clone(),
+                cache: DerivedCache::default(),
+            };
+        }
     }
 
     fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>> {

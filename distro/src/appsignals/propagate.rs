@@ -34,16 +34,25 @@ use super::generator::{Generator, GeneratorConfig, SpanContext};
 use super::keys::{AWS_CONSUMER_PARENT_SPAN_KIND, AWS_LOCAL_OPERATION};
 use crate::export::LiveSpans;
 use crate::sampling::StartObserver;
+use crate::shard::Padded;
 
-/// Live spans whose pass-down is kept; past it a new span's is not (its
-/// children fall back on the exporter's side), and the overflow is counted.
+/// Live spans whose pass-down is kept (at most this / [`SHARDS`] in each
+/// shard); past it a new span's is not (its children fall back on the
+/// exporter's side), and the overflow is counted.
 pub const MAX_LIVE: usize = 65_536;
+
+/// The table's shards, chosen by span id (random bits): threads that start
+/// and end spans at once mostly take different locks (see [`crate::shard`]).
+const SHARDS: usize = 16;
+
+/// One shard of the table.
+type Shard = Padded<Mutex<HashMap<SpanId, PassDown>>>;
 
 /// What a live span passes to the spans that start under it.
 #[derive(Clone, Debug, Default)]
 struct PassDown {
     /// Their `aws.local.operation`.
-    operation: Option<Arc<str>>,
+    operation: Option<StringValue>,
     /// It is a CONSUMER span.
     consumer: bool,
 }
@@ -53,7 +62,7 @@ struct PassDown {
 struct Starting {
     trace_id: TraceId,
     /// Its `aws.local.operation`.
-    operation: Option<Arc<str>>,
+    operation: Option<StringValue>,
     /// Its parent is a CONSUMER span.
     consumer_parent: bool,
     /// What it passes down.
@@ -71,9 +80,13 @@ pub struct Propagation {
     generator: Generator,
     /// A local root's own operation when it is not SERVER (the same for
     /// every such span: the function's in Lambda, else `InternalOperation`).
-    root_operation: Arc<str>,
-    live: Mutex<HashMap<SpanId, PassDown>>,
-    /// [`MAX_LIVE`], smaller in tests.
+    /// A `'static` string (interned): carried by every such span and its
+    /// children without a reference count that each thread's spans bump
+    /// (one cache line bouncing between the cores, docs/benchmarks.md,
+    /// "Threads at once").
+    root_operation: StringValue,
+    live: [Shard; SHARDS],
+    /// [`MAX_LIVE`] / [`SHARDS`] a shard, smaller in tests.
     max_live: usize,
     overflow: AtomicU64,
 }
@@ -87,12 +100,16 @@ impl Propagation {
     fn with_max_live(config: GeneratorConfig, max_live: usize) -> Self {
         let mut propagation = Self {
             generator: Generator::new(config),
-            root_operation: Arc::from(""),
-            live: Mutex::new(HashMap::new()),
-            max_live,
+            root_operation: StringValue::from(""),
+            live: Default::default(),
+            max_live: max_live.div_ceil(SHARDS).max(1),
             overflow: AtomicU64::new(0),
         };
-        propagation.root_operation = propagation.ingress(OtlpKind::Internal, "", &[], true);
+        let root = propagation.ingress(OtlpKind::Internal, "", &[], true);
+        propagation.root_operation = match interned(&root) {
+            Some(s) => StringValue::from(s),
+            None => StringValue::from(root),
+        };
         propagation
     }
 
@@ -103,11 +120,22 @@ impl Propagation {
 
     /// Spans whose pass-down is kept now.
     pub fn live(&self) -> usize {
-        self.lock().len()
+        self.live
+            .iter()
+            .map(|s| {
+                s.0.lock()
+                    .map_or_else(|p| p.into_inner().len(), |m| m.len())
+            })
+            .sum()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SpanId, PassDown>> {
-        self.live
+    /// The shard of `span`, locked.
+    fn lock(&self, span: SpanId) -> std::sync::MutexGuard<'_, HashMap<SpanId, PassDown>> {
+        let bits = u64::from_be_bytes(span.to_bytes());
+        // The low bits: random in every id generator's span ids.
+        let shard = &self.live[(bits % SHARDS as u64) as usize];
+        shard
+            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -147,14 +175,36 @@ impl Propagation {
 }
 
 /// The string value of `key` in `attributes`.
-fn string_attr(attributes: &[KeyValue], key: &str) -> Option<Arc<str>> {
+fn string_attr(attributes: &[KeyValue], key: &str) -> Option<StringValue> {
     attributes
         .iter()
         .find(|kv| kv.key.as_str() == key)
         .and_then(|kv| match &kv.value {
-            Value::String(s) => Some(Arc::from(s.as_str())),
+            Value::String(s) => Some(s.clone()),
             _ => None,
         })
+}
+
+/// Distinct local-root operations made `'static` at most (one a provider:
+/// `InternalOperation`, or a Lambda function's handler operation).
+const MAX_INTERNED: usize = 64;
+
+/// `op` as a `'static` string, made once per distinct value and kept for
+/// the process (at most [`MAX_INTERNED`]; `None` past them).
+fn interned(op: &str) -> Option<&'static str> {
+    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut seen = SEEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(s) = seen.iter().find(|s| **s == op) {
+        return Some(s);
+    }
+    if seen.len() >= MAX_INTERNED {
+        return None;
+    }
+    let s: &'static str = Box::leak(op.to_owned().into_boxed_str());
+    seen.push(s);
+    Some(s)
 }
 
 impl StartObserver for Propagation {
@@ -174,7 +224,7 @@ impl StartObserver for Propagation {
         let kind = crate::export::span_otlp::kind(kind);
         let local_root = parent.is_none();
         let from_parent = parent
-            .and_then(|id| self.lock().get(&id).cloned())
+            .and_then(|id| self.lock(id).get(&id).cloned())
             .unwrap_or_default();
         // ADOT gives a local root that is not SERVER its own ingress
         // operation and any other span what its parent passes down. Not set
@@ -190,7 +240,9 @@ impl StartObserver for Propagation {
             // live SERVER parent's); under others, what this one was given
             // (or set itself).
             operation: if kind == OtlpKind::Server {
-                Some(self.ingress(kind, name, attributes, local_root))
+                Some(StringValue::from(
+                    self.ingress(kind, name, attributes, local_root),
+                ))
             } else {
                 inherited
                     .clone()
@@ -220,10 +272,7 @@ impl LiveSpans for Propagation {
         }
         let span_id = sc.span_id();
         if let Some(operation) = starting.operation {
-            span.set_attribute(KeyValue::new(
-                AWS_LOCAL_OPERATION,
-                StringValue::from(operation),
-            ));
+            span.set_attribute(KeyValue::new(AWS_LOCAL_OPERATION, operation));
         }
         if starting.consumer_parent {
             span.set_attribute(KeyValue::new(AWS_CONSUMER_PARENT_SPAN_KIND, "CONSUMER"));
@@ -233,12 +282,12 @@ impl LiveSpans for Propagation {
             // Nothing for its children: they get what a missing parent gives.
             return;
         }
-        let mut live = self.lock();
+        let mut live = self.lock(span_id);
         if live.len() >= self.max_live {
             drop(live);
             if self.overflow.fetch_add(1, Ordering::Relaxed) == 0 {
                 tracing::warn!(
-                    max = self.max_live,
+                    max = self.max_live * SHARDS,
                     "application signals: too many live spans; new ones pass nothing to their children"
                 );
             }
@@ -248,9 +297,10 @@ impl LiveSpans for Propagation {
     }
 
     fn ended(&self, span: &SpanData) {
-        let mut live = self.lock();
+        let id = span.span_context.span_id();
+        let mut live = self.lock(id);
         if !live.is_empty() {
-            live.remove(&span.span_context.span_id());
+            live.remove(&id);
         }
     }
 }
@@ -280,10 +330,14 @@ mod tests {
     }
 
     /// A live span's pass-down is kept until it ends, nothing after; past
-    /// the bound new spans pass nothing and are counted.
+    /// the bound (one span a shard here) new spans pass nothing and are
+    /// counted.
     #[test]
     fn pass_downs_live_as_long_as_their_spans_and_are_bounded() {
-        let p = Arc::new(Propagation::with_max_live(GeneratorConfig::default(), 2));
+        let p = Arc::new(Propagation::with_max_live(
+            GeneratorConfig::default(),
+            SHARDS,
+        ));
         let provider = provider(&p);
         let tracer = provider.tracer("t");
         let root = tracer
@@ -293,10 +347,18 @@ mod tests {
         let cx = Context::current_with_span(root);
         let child = tracer.start_with_context("child", &cx);
         let ccx = cx.with_span(child);
-        assert_eq!(p.live(), 2);
-        let grandchild = tracer.start_with_context("grandchild", &ccx);
-        assert_eq!((p.live(), p.overflow()), (2, 1));
-        drop(grandchild);
+        // Both kept, or one counted when the two ids share a shard.
+        assert_eq!(p.live() as u64 + p.overflow(), 2);
+        assert!(p.live() >= 1);
+        // Many more live spans than shards: at most one kept in each, every
+        // other one counted.
+        let spans: Vec<_> = (0..100)
+            .map(|_| tracer.start_with_context("grandchild", &ccx))
+            .collect();
+        let live = p.live();
+        assert!(live <= SHARDS, "{live} kept");
+        assert_eq!(live as u64 + p.overflow(), 102);
+        drop(spans);
         ccx.span().end();
         cx.span().end();
         assert_eq!(p.live(), 0);
