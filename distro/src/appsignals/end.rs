@@ -179,11 +179,7 @@ impl EndAnnotator {
             .end_time
             .duration_since(span.start_time)
             .map_or(0.0, |d| d.as_nanos() as f64 / 1e6);
-        let mut agg = self
-            .signals
-            .aggregator
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut agg = self.signals.thread_aggregator();
         for labels in &derived.observations {
             agg.record_cached(labels, latency_ms, error, fault);
         }

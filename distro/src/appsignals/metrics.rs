@@ -132,6 +132,21 @@ struct Stat {
 }
 
 impl Stat {
+    /// `other`'s values added (as if each had been recorded here).
+    fn merge(&mut self, other: &Stat) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+
     fn record(&mut self, v: f64) {
         if self.count == 0 {
             self.min = v;
@@ -153,6 +168,13 @@ struct Series {
 }
 
 impl Series {
+    /// `other`'s observations added.
+    fn merge(&mut self, other: &Series) {
+        self.latency.merge(&other.latency);
+        self.error.merge(&other.error);
+        self.fault.merge(&other.fault);
+    }
+
     fn record(&mut self, latency_ms: f64, error: bool, fault: bool) {
         self.latency.record(latency_ms);
         self.error.record(if error { 1.0 } else { 0.0 });
@@ -270,6 +292,34 @@ impl MetricsAggregator {
         error: bool,
         fault: bool,
     ) -> Option<usize> {
+        let slot = self.slot(source, labels)?;
+        self.entries[slot].series.record(latency_ms, error, fault);
+        Some(slot)
+    }
+
+    /// Adds what `other` aggregated this interval to this one's series, and
+    /// starts `other`'s next interval (a shard of the aggregation, merged
+    /// at the flush). Series past `max_series` are dropped and counted.
+    pub(crate) fn absorb(&mut self, other: &mut MetricsAggregator) {
+        other.interval = next_interval();
+        other.index.clear();
+        self.dropped += std::mem::take(&mut other.dropped);
+        for e in other.entries.drain(..) {
+            match self.slot(e.key.0, &e.key.1) {
+                Some(slot) => self.entries[slot].series.merge(&e.series),
+                // `slot` counted one; the rest of the series' spans too.
+                None => self.dropped += e.series.latency.count.saturating_sub(1),
+            }
+        }
+    }
+
+    /// The slot of the series of `labels`, made when new; `None` (and
+    /// counted) past `max_series`.
+    fn slot<S: AsRef<str>>(
+        &mut self,
+        source: Source,
+        labels: &[(&'static str, S)],
+    ) -> Option<usize> {
         // The keys are constants compared in full below: their lengths are
         // enough for the hash.
         let mut h = self.hasher.build_hasher();
@@ -314,7 +364,6 @@ impl MetricsAggregator {
                 slot
             }
         };
-        entries[slot].series.record(latency_ms, error, fault);
         Some(slot)
     }
 
@@ -416,4 +465,94 @@ fn point_labels(source: Source, labels: &AttrSet) -> Vec<KeyValue> {
         .collect();
     out.push(string_kv(TELEMETRY_SOURCE, source.as_str()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obs(operation: &str, latency_ms: f64, error: bool, fault: bool) -> Observation {
+        Observation {
+            source: Source::ServerSpan,
+            labels: vec![
+                (AWS_LOCAL_SERVICE, "svc".to_owned()),
+                (AWS_LOCAL_OPERATION, operation.to_owned()),
+            ],
+            latency_ms,
+            error,
+            fault,
+            end_unix_nano: 1,
+        }
+    }
+
+    /// (count, sum, min, max) of `metric`'s point for `operation`.
+    fn point(
+        req: &ExportMetricsServiceRequest,
+        metric: &str,
+        operation: &str,
+    ) -> (u64, f64, f64, f64) {
+        let metrics = &req.resource_metrics[0].scope_metrics[0].metrics;
+        let m = metrics.iter().find(|m| m.name == metric).expect("metric");
+        let Some(Data::Histogram(h)) = &m.data else {
+            panic!("not a histogram")
+        };
+        let p = h
+            .data_points
+            .iter()
+            .find(|p| {
+                p.attributes.iter().any(|kv| {
+                    kv.key == "Operation"
+                        && kv.value.as_ref().and_then(|v| v.value.as_ref())
+                            == Some(&Av::StringValue(operation.to_owned()))
+                })
+            })
+            .expect("point");
+        (
+            p.count,
+            p.sum.expect("sum"),
+            p.min.expect("min"),
+            p.max.expect("max"),
+        )
+    }
+
+    /// Two shards of one interval, merged at the flush: each series' count,
+    /// sum, minimum and maximum over the observations of both (worked by
+    /// hand below); the merged shard starts its next interval empty.
+    #[test]
+    fn shards_absorbed_give_the_whole_intervals_statistics() {
+        let mut a = MetricsAggregator::new(10);
+        let mut b = MetricsAggregator::new(10);
+        a.record(obs("GET /a", 5.0, false, false));
+        a.record(obs("GET /a", 1.0, true, false));
+        b.record(obs("GET /a", 9.0, false, true));
+        b.record(obs("GET /b", 2.0, false, false));
+        a.absorb(&mut b);
+        let req = a.take(&[], 100).expect("metrics");
+        assert_eq!(point(&req, LATENCY, "GET /a"), (3, 15.0, 1.0, 9.0));
+        assert_eq!(point(&req, ERROR, "GET /a"), (3, 1.0, 0.0, 1.0));
+        assert_eq!(point(&req, FAULT, "GET /a"), (3, 1.0, 0.0, 1.0));
+        assert_eq!(point(&req, LATENCY, "GET /b"), (1, 2.0, 2.0, 2.0));
+        assert!(b.take(&[], 200).is_none(), "the absorbed shard is empty");
+        // A shard recorded on after the merge counts in the next interval.
+        b.record(obs("GET /b", 4.0, false, false));
+        a.absorb(&mut b);
+        let next = a.take(&[], 300).expect("metrics");
+        assert_eq!(point(&next, LATENCY, "GET /b"), (1, 4.0, 4.0, 4.0));
+    }
+
+    /// Series past the bound are dropped when absorbed, each of their
+    /// observations counted.
+    #[test]
+    fn absorbed_series_past_the_bound_are_counted() {
+        let mut a = MetricsAggregator::new(1);
+        let mut b = MetricsAggregator::new(1);
+        a.record(obs("GET /a", 1.0, false, false));
+        b.record(obs("GET /b", 1.0, false, false));
+        b.record(obs("GET /b", 2.0, false, false));
+        b.record(obs("GET /c", 1.0, false, false));
+        assert_eq!(b.dropped(), 1);
+        a.absorb(&mut b);
+        assert_eq!(a.dropped(), 3);
+        assert_eq!(a.len(), 1);
+    }
 }

@@ -57,6 +57,7 @@ pub use propagate::{MAX_LIVE, Propagation};
 
 use crate::emf::{EmfBatch, EmfConfigError, EmfEncoder};
 use crate::env::Env;
+use crate::shard::Padded;
 
 /// `OTEL_AWS_APPLICATION_SIGNALS_ENABLED`: `true` turns Application Signals on (distro).
 pub const ENABLED_ENV: &str = "OTEL_AWS_APPLICATION_SIGNALS_ENABLED";
@@ -94,20 +95,30 @@ impl GeneratorConfig {
 }
 
 /// The generator, the per-interval aggregation and the EMF encoder of one
-/// pipeline (shared by reference; the aggregation is behind a mutex).
+/// pipeline (shared by reference; the aggregation is behind mutexes).
 #[derive(Debug)]
 pub struct AppSignals {
     generator: Generator,
-    aggregator: Mutex<MetricsAggregator>,
+    /// The aggregation in shards: spans ending on the distro's threads
+    /// record into their thread's ([`crate::shard::thread_number`]; one
+    /// lock for every span's metrics made threads wait on each other),
+    /// batches ([`AppSignals::process`]) into the first; merged into the
+    /// first at the flush.
+    aggregators: [Padded<Mutex<MetricsAggregator>>; AGGREGATORS],
     encoder: EmfEncoder,
 }
+
+/// Shards of the aggregation.
+const AGGREGATORS: usize = 8;
 
 impl AppSignals {
     /// With the generator `config` and at most `max_series` label sets per interval.
     pub fn new(config: GeneratorConfig, max_series: usize) -> Result<Self, EmfConfigError> {
         Ok(Self {
             generator: Generator::new(config),
-            aggregator: Mutex::new(MetricsAggregator::new(max_series)),
+            aggregators: std::array::from_fn(|_| {
+                Padded(Mutex::new(MetricsAggregator::new(max_series)))
+            }),
             encoder: EmfEncoder::new(emf_config())?,
         })
     }
@@ -123,7 +134,7 @@ impl AppSignals {
             if outcomes.iter().all(|o| o.labels().is_empty()) {
                 return;
             }
-            let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+            let mut agg = self.aggregator(0);
             for o in outcomes {
                 for c in o.labels() {
                     agg.record_cached(c, o.latency_ms, o.error, o.fault);
@@ -140,7 +151,10 @@ impl AppSignals {
 
     /// Ends the interval at `now_unix_nano`: its metrics as OTLP.
     pub fn take_metrics(&self, now_unix_nano: u64) -> Option<ExportMetricsServiceRequest> {
-        let mut agg = self.aggregator.lock().unwrap_or_else(|p| p.into_inner());
+        let mut agg = self.aggregator(0);
+        for shard in 1..AGGREGATORS {
+            agg.absorb(&mut self.aggregator(shard));
+        }
         agg.take(&[], now_unix_nano)
     }
 
@@ -157,9 +171,19 @@ impl AppSignals {
 
     /// Observations dropped by the series limit so far.
     pub fn dropped(&self) -> u64 {
-        self.aggregator
+        (0..AGGREGATORS).map(|s| self.aggregator(s).dropped()).sum()
+    }
+
+    /// The aggregation's shard `shard`, locked.
+    fn aggregator(&self, shard: usize) -> std::sync::MutexGuard<'_, MetricsAggregator> {
+        self.aggregators[shard % AGGREGATORS]
+            .0
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .dropped()
+    }
+
+    /// This thread's shard of the aggregation, locked.
+    pub(crate) fn thread_aggregator(&self) -> std::sync::MutexGuard<'_, MetricsAggregator> {
+        self.aggregator(crate::shard::thread_number())
     }
 }

@@ -208,8 +208,53 @@ fn traffic(provider: &SdkTracerProvider) {
         .end();
 }
 
+/// A point's metric name and labels (sorted, as text).
+type PointKey = (String, Vec<String>);
+/// A point's count, sum (rounded, as text), min and max.
+type PointStats = (u64, String, Option<f64>, Option<f64>);
+
+/// Each metric point's statistics by metric name and labels: count, min
+/// and max exactly; the sum rounded (the shards of the aggregation add the
+/// same latencies in another order).
+fn points(
+    req: Option<opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest>,
+) -> BTreeMap<PointKey, PointStats> {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let mut out = BTreeMap::new();
+    for rm in req.into_iter().flat_map(|r| r.resource_metrics) {
+        for m in rm.scope_metrics.iter().flat_map(|sm| &sm.metrics) {
+            let Some(Data::Histogram(h)) = &m.data else {
+                panic!("{} is not a histogram", m.name)
+            };
+            for p in &h.data_points {
+                let mut labels: Vec<String> =
+                    p.attributes.iter().map(|kv| format!("{kv:?}")).collect();
+                labels.sort();
+                let sum = format!("{:.9}", p.sum.unwrap_or_default());
+                out.insert((m.name.clone(), labels), (p.count, sum, p.min, p.max));
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn spans_get_at_their_end_what_the_batch_walk_gives_and_the_same_metrics() {
+    at_end_against_the_batch_walk(1);
+}
+
+/// The same from threads ending spans at once (the aggregation and the
+/// caches in shards): every span annotated as the batch walk does, every
+/// span's metrics counted once.
+#[test]
+fn spans_ended_on_several_threads_at_once_give_the_same() {
+    at_end_against_the_batch_walk(6);
+}
+
+/// [`traffic`] on `threads` threads at once through a provider with the
+/// propagation and the end annotator, against the batch walk of the same
+/// spans.
+fn at_end_against_the_batch_walk(threads: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -242,11 +287,18 @@ fn spans_get_at_their_end_what_the_batch_walk_gives_and_the_same_metrics() {
                 .with_annotator(Arc::new(EndAnnotator::new(at_end.clone(), true))),
         )
         .build();
-    traffic(&provider);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| traffic(&provider));
+        }
+    });
     provider.force_flush().unwrap();
 
     let got = bodies.0.lock().unwrap().clone();
-    assert_eq!(got.len(), 1);
+    let mut got_attrs = BTreeMap::new();
+    for req in &got {
+        got_attrs.extend(attributes(req));
+    }
     let mut want = ExportTraceServiceRequest {
         resource_spans: group_spans_by_resource_and_scope(
             keep.0.lock().unwrap().clone(),
@@ -254,8 +306,9 @@ fn spans_get_at_their_end_what_the_batch_walk_gives_and_the_same_metrics() {
         ),
     };
     batch_walk.process(&mut want);
-    let (got_attrs, want_attrs) = (attributes(&got[0]), attributes(&want));
-    assert_eq!(got_attrs.len(), 3 * 8 + 3);
+    let want_attrs = attributes(&want);
+    assert_eq!(got_attrs.len(), threads * (3 * 8 + 3));
+    assert_eq!(want_attrs.len(), got_attrs.len());
     for (id, want) in &want_attrs {
         assert_eq!(got_attrs.get(id), Some(want), "span {id:?}");
     }
@@ -266,9 +319,14 @@ fn spans_get_at_their_end_what_the_batch_walk_gives_and_the_same_metrics() {
         .count();
     // All but the INTERNAL child, the ADOT-generated span and the
     // `process` span under a CONSUMER (no metrics, nothing written).
-    assert_eq!(annotated, 3 * 6 + 2);
+    assert_eq!(annotated, threads * (3 * 6 + 2));
     let now = 1_800_000_000_000_000_000;
-    assert_eq!(at_end.take_metrics(now), batch_walk.take_metrics(now));
+    let (got_points, want_points) = (
+        points(at_end.take_metrics(now)),
+        points(batch_walk.take_metrics(now)),
+    );
+    assert!(!want_points.is_empty());
+    assert_eq!(got_points, want_points);
     assert!(at_end.take_metrics(now).is_none(), "taken");
     provider.shutdown().unwrap();
 }
