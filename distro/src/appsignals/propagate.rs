@@ -36,9 +36,9 @@ use crate::export::LiveSpans;
 use crate::sampling::StartObserver;
 use crate::shard::Padded;
 
-/// Live spans whose pass-down is kept (at most this / [`SHARDS`] in each
-/// shard); past it a new span's is not (its children fall back on the
-/// exporter's side), and the overflow is counted.
+/// Live spans whose pass-down is kept (at most a sixteenth of this in each
+/// of the table's shards); past it a new span's is not (its children fall
+/// back on the exporter's side), and the overflow is counted.
 pub const MAX_LIVE: usize = 65_536;
 
 /// The table's shards, chosen by span id (random bits): threads that start

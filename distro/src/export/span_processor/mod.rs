@@ -23,6 +23,12 @@
 //! exporter's `spans_dropped` when it keeps stats, else only logged); each
 //! export is bounded by `export_timeout`. Only sampled spans are exported
 //! (the specification's rule; X-Ray adaptive sampling records others).
+//!
+//! Unlike it, spans are batched in lanes, one per shard of the threads that
+//! end them, so threads ending spans at once do not wait on one lock; the
+//! queue bound counts a lane's batch and the full batches waiting (one
+//! thread's spans exactly; several lanes' by the bound plus a batch each),
+//! and the lanes' partial batches are merged before they are exported.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
