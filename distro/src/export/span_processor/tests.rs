@@ -392,18 +392,7 @@ async fn a_failed_export_does_not_stop_the_processor() {
 async fn shutdown_exports_the_queue_then_refuses() {
     let recorder = Arc::new(Recorder::default());
     let processor = EncodingBatchProcessor::new(recorder.clone(), settings(512, 2048));
-    // Sampled span data, as a provider hands it over.
-    let end = |name: &'static str| {
-        let mut data = crate::export::span_otlp::tests::data(
-            3,
-            crate::export::span_otlp::tests::scope("t", None),
-            None,
-            opentelemetry::trace::Status::Unset,
-        );
-        data.name = name.into();
-        data
-    };
-    processor.on_end(end("queued"));
+    processor.on_end(ended("queued".to_owned()));
     let processor = tokio::task::spawn_blocking(move || {
         processor
             .shutdown_with_timeout(Duration::from_secs(60))
@@ -413,7 +402,7 @@ async fn shutdown_exports_the_queue_then_refuses() {
     .await
     .unwrap();
     assert_eq!(recorder.names(), ["queued"]);
-    processor.on_end(end("late"));
+    processor.on_end(ended("late".to_owned()));
     assert_eq!(processor.dropped_spans(), 1);
     assert!(matches!(
         processor.force_flush(),
