@@ -12,8 +12,11 @@ use prost::encoding::{encode_varint, encoded_len_varint};
 use super::super::EncodedTraces;
 use super::super::span_otlp::{same_scope, under_resource};
 
-/// The largest emptied group buffer kept for reuse.
-pub(super) const SPARE_KEEP: usize = 4 * 1024 * 1024;
+/// The largest emptied group buffer kept for reuse. Each lane keeps up to
+/// two (`SPARE_BUFFERS`), so eight busy lanes hold at most 16 MiB of them;
+/// a batch of 512 spans of a few hundred bytes is ~200 KiB, and a larger
+/// buffer is let go and grown again for the next batch.
+pub(super) const SPARE_KEEP: usize = 1024 * 1024;
 
 /// Encoded spans, grouped by instrumentation scope in order of first
 /// appearance (what the SDK edge's conversion gives).
