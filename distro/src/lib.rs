@@ -32,6 +32,7 @@ pub mod env;
 pub mod export;
 mod init;
 pub mod instrument;
+mod intern;
 pub mod logs;
 #[cfg(all(feature = "musl-mem", target_arch = "x86_64"))]
 pub mod musl_mem;

@@ -106,9 +106,9 @@ impl Propagation {
             overflow: AtomicU64::new(0),
         };
         let root = propagation.ingress(OtlpKind::Internal, "", &[], true);
-        propagation.root_operation = match interned(&root) {
-            Some(s) => StringValue::from(s),
-            None => StringValue::from(root),
+        propagation.root_operation = match crate::intern::intern(&root) {
+            std::borrow::Cow::Borrowed(s) => StringValue::from(s),
+            std::borrow::Cow::Owned(_) => StringValue::from(root),
         };
         propagation
     }
@@ -183,28 +183,6 @@ fn string_attr(attributes: &[KeyValue], key: &str) -> Option<StringValue> {
             Value::String(s) => Some(s.clone()),
             _ => None,
         })
-}
-
-/// Distinct local-root operations made `'static` at most (one a provider:
-/// `InternalOperation`, or a Lambda function's handler operation).
-const MAX_INTERNED: usize = 64;
-
-/// `op` as a `'static` string, made once per distinct value and kept for
-/// the process (at most [`MAX_INTERNED`]; `None` past them).
-fn interned(op: &str) -> Option<&'static str> {
-    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut seen = SEEN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(s) = seen.iter().find(|s| **s == op) {
-        return Some(s);
-    }
-    if seen.len() >= MAX_INTERNED {
-        return None;
-    }
-    let s: &'static str = Box::leak(op.to_owned().into_boxed_str());
-    seen.push(s);
-    Some(s)
 }
 
 impl StartObserver for Propagation {

@@ -17,7 +17,7 @@ use std::sync::{OnceLock, RwLock};
 
 use hashbrown::HashMap;
 
-/// Distinct (service, operation) pairs, and regions, kept at most.
+/// Distinct (service, operation) pairs kept at most.
 pub(super) const MAX_INTERNED: usize = 4096;
 
 /// The names of one operation's span.
@@ -45,7 +45,6 @@ impl OperationNames {
 type Table<K, V> = OnceLock<RwLock<HashMap<K, V>>>;
 
 static OPERATIONS: Table<(&'static str, &'static str), OperationNames> = OnceLock::new();
-static REGIONS: Table<&'static str, &'static str> = OnceLock::new();
 
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
@@ -82,26 +81,10 @@ pub(super) fn operation(service: &str, operation: &str) -> OperationNames {
     names
 }
 
-/// `region`, as a static string once it has been seen.
+/// `region`, as a static string once it has been seen
+/// ([`crate::intern`]).
 pub(super) fn region(region: &str) -> Cow<'static, str> {
-    let table = REGIONS.get_or_init(Default::default);
-    if let Ok(t) = table.read()
-        && let Some(r) = t.get(region)
-    {
-        return Cow::Borrowed(r);
-    }
-    let Ok(mut t) = table.write() else {
-        return Cow::Owned(region.to_owned());
-    };
-    if let Some(r) = t.get(region) {
-        return Cow::Borrowed(r);
-    }
-    if t.len() >= MAX_INTERNED {
-        return Cow::Owned(region.to_owned());
-    }
-    let r = leak(region.to_owned());
-    t.insert(r, r);
-    Cow::Borrowed(r)
+    crate::intern::intern(region)
 }
 
 #[cfg(test)]
