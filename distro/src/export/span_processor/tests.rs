@@ -493,6 +493,26 @@ fn ended(name: String) -> SpanData {
     data
 }
 
+/// `threads` threads each end `per_thread` spans named `{thread}-{i}`
+/// through `processor`, while this thread runs `meanwhile`.
+fn ending_on_threads(
+    processor: &EncodingBatchProcessor,
+    threads: usize,
+    per_thread: usize,
+    meanwhile: impl FnOnce(),
+) {
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            scope.spawn(move || {
+                for i in 0..per_thread {
+                    processor.on_end(ended(format!("{t}-{i}")));
+                }
+            });
+        }
+        meanwhile();
+    });
+}
+
 /// More threads than lanes end spans at once: after a flush every span
 /// was exported exactly once, in batches of at most the batch size.
 #[test]
@@ -503,16 +523,7 @@ fn threads_ending_spans_at_once_lose_none() {
         settings(64, 100_000),
     ));
     let threads = LANES + 4;
-    std::thread::scope(|scope| {
-        for t in 0..threads {
-            let processor = &processor;
-            scope.spawn(move || {
-                for i in 0..300 {
-                    processor.on_end(ended(format!("{t}-{i}")));
-                }
-            });
-        }
-    });
+    ending_on_threads(&processor, threads, 300, || {});
     processor.force_flush().unwrap();
     let mut names = recorder.names();
     names.sort();
@@ -542,15 +553,7 @@ fn a_shutdown_while_threads_end_spans_loses_none_uncounted() {
     let threads = LANES + 2;
     // Enough that the shutdown usually comes while they still run.
     let per_thread = 20_000;
-    std::thread::scope(|scope| {
-        for t in 0..threads {
-            let processor = &processor;
-            scope.spawn(move || {
-                for i in 0..per_thread {
-                    processor.on_end(ended(format!("{t}-{i}")));
-                }
-            });
-        }
+    ending_on_threads(&processor, threads, per_thread, || {
         // Once some spans were exported, shut down under the threads' feet.
         eventually("a first export", || recorder.spans() > 0);
         processor
