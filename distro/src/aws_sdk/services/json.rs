@@ -708,5 +708,35 @@ mod tests {
         let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(skipped(nested(MAX_DEPTH).as_bytes()).is_some());
         assert_eq!(skipped(nested(MAX_DEPTH + 1).as_bytes()), None);
+        // Objects (every third level) and arrays, each with a member or
+        // element before the nested one, past 64 levels (the open
+        // containers' kinds span several words, and levels 64 apart differ);
+        // `wrong`: the level closed by the other bracket.
+        let mixed = |n: usize, wrong: Option<usize>| {
+            let mut s = String::new();
+            for i in 0..n {
+                s.push_str(if i % 3 == 0 { r#"{"a":0,"k":"# } else { "[0," });
+            }
+            s.push('1');
+            for i in (0..n).rev() {
+                let object = i % 3 == 0;
+                s.push(if object != (wrong == Some(i)) {
+                    '}'
+                } else {
+                    ']'
+                });
+            }
+            s
+        };
+        let whole = mixed(MAX_DEPTH, None);
+        assert_eq!(skipped(whole.as_bytes()), Some(whole.len()));
+        assert_eq!(skipped(mixed(MAX_DEPTH + 1, None).as_bytes()), None);
+        for level in [0, 1, 63, 64, 65, 70, 127, 128, MAX_DEPTH - 1] {
+            assert_eq!(
+                skipped(mixed(MAX_DEPTH, Some(level)).as_bytes()),
+                None,
+                "level {level} closed by the wrong bracket"
+            );
+        }
     }
 }
