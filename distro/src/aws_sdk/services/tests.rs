@@ -636,3 +636,38 @@ fn service_ids_round_trip() {
     assert_eq!(Service::of("STS"), Service::Other);
     assert_eq!(Service::Other.id(), None);
 }
+
+/// A body is read as JSON by its `Content-Type`: the JSON protocols' own
+/// types (`awsJson1_0`, `awsJson1_1`, `restJson1` in the Smithy protocol
+/// specifications), or any other type naming `json`; never a form, XML or
+/// an absent type.
+#[test]
+fn json_bodies_by_content_type() {
+    let with = |t: Option<&'static str>| {
+        let mut h = aws_smithy_runtime_api::http::Headers::new();
+        if let Some(t) = t {
+            h.insert("content-type", t);
+        }
+        json_content(&h)
+    };
+    for t in [
+        "application/x-amz-json-1.0",
+        "application/x-amz-json-1.1",
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/vnd.api+json",
+        "application/x-amz-json",
+    ] {
+        assert!(with(Some(t)), "{t}");
+    }
+    for t in [
+        "application/x-www-form-urlencoded",
+        "text/xml",
+        "application/xml",
+        "application/jso",
+        "",
+    ] {
+        assert!(!with(Some(t)), "{t}");
+    }
+    assert!(!with(None));
+}
