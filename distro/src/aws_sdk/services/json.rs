@@ -708,10 +708,11 @@ mod tests {
         let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
         assert!(skipped(nested(MAX_DEPTH).as_bytes()).is_some());
         assert_eq!(skipped(nested(MAX_DEPTH + 1).as_bytes()), None);
-        // Objects (every third level) and arrays, each with a member or
-        // element before the nested one, past 64 levels (the open
-        // containers' kinds span several words, and levels 64 apart differ);
-        // `wrong`: the level closed by the other bracket.
+        // Objects (every third level) and arrays mixed down to the bound,
+        // each with a member or element before the nested one; `wrong`: the
+        // level closed by the other bracket (levels on each side of 64 and
+        // 128 too, for a walk that keeps the open containers' kinds in
+        // words of bits).
         let mixed = |n: usize, wrong: Option<usize>| {
             let mut s = String::new();
             for i in 0..n {
