@@ -232,14 +232,59 @@ pub(crate) enum SdkKey {
     UnknownValue,
 }
 
+/// The HTTP status codes of a span's attributes, as its metrics read them
+/// (error 4xx, fault 5xx): the first value of each key, as an integer when
+/// it reads as one ([`status_int`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct StatusCodes {
+    /// `http.status_code`'s first value.
+    old: Option<Option<i64>>,
+    /// `http.response.status_code`'s first value.
+    new: Option<Option<i64>>,
+}
+
+impl StatusCodes {
+    /// The code: `http.status_code`'s, else `http.response.status_code`'s.
+    pub(crate) fn code(&self) -> Option<i64> {
+        self.old.flatten().or(self.new.flatten())
+    }
+
+    /// Takes in `kv` when it is one of the two keys (the first of each).
+    fn read(&mut self, kv: &opentelemetry::KeyValue) {
+        let slot = match kv.key.as_str() {
+            HTTP_STATUS_CODE => &mut self.old,
+            HTTP_RESPONSE_STATUS_CODE => &mut self.new,
+            _ => return,
+        };
+        if slot.is_none() {
+            *slot = Some(status_int(&kv.value));
+        }
+    }
+}
+
+/// A status code's value as the rules read an integer
+/// ([`super::generator::Attrs::int`]'s rules).
+pub(crate) fn status_int(value: &opentelemetry::Value) -> Option<i64> {
+    use opentelemetry::Value;
+    match value {
+        Value::I64(i) => Some(*i),
+        Value::String(s) => s.as_str().trim().parse().ok(),
+        Value::F64(d) if d.fract() == 0.0 && d.is_finite() => Some(*d as i64),
+        _ => None,
+    }
+}
+
 /// [`span_key`] of a span of the SDK (the distro, at the span's end): the
 /// bytes [`span_key`] writes for the span's OTLP conversion, from the SDK's
-/// attributes, in the one walk that also tells a span generated already.
+/// attributes, in the one walk that also tells a span generated already
+/// and finds its status codes (`status`; a separate search of the
+/// attributes for each was ~100 instructions a span, docs/benchmarks.md).
 pub(crate) fn span_key_sdk(
     key: &mut Vec<u8>,
     resource_len: usize,
     inputs: &SpanInputs<'_>,
     attributes: &[opentelemetry::KeyValue],
+    status: &mut StatusCodes,
 ) -> SdkKey {
     use opentelemetry::{Array, Value};
     span_inputs_key(key, resource_len, inputs);
@@ -247,6 +292,7 @@ pub(crate) fn span_key_sdk(
     let mut found = SdkKey::Written;
     for kv in attributes {
         let Some(read) = read_as(kv.key.as_str(), ingress) else {
+            status.read(kv);
             continue;
         };
         if read.id == SPAN_KIND_ID {

@@ -16,7 +16,6 @@ use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
 use opentelemetry::trace::{SpanId, Status};
-use opentelemetry::{KeyValue, Value};
 use opentelemetry_proto::tonic::common::v1::KeyValue as OtlpKeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as OtlpKind;
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
@@ -25,11 +24,11 @@ use opentelemetry_sdk::trace::SpanData;
 
 use super::AppSignals;
 use super::cache::{
-    Derived, DerivedCache, SdkKey, SpanInputs, resource_key, span_key, span_key_sdk,
+    Derived, DerivedCache, SdkKey, SpanInputs, StatusCodes, resource_key, span_key, span_key_sdk,
 };
 use super::environment::local_environment_ref;
 use super::generator::{Generator, SpanContext, local_service_ref};
-use super::keys::{FLASK_SCOPE, HTTP_RESPONSE_STATUS_CODE, HTTP_STATUS_CODE};
+use super::keys::FLASK_SCOPE;
 use crate::export::SpanAnnotator;
 use crate::shard::{Padded, thread_number};
 
@@ -77,23 +76,11 @@ impl EndAnnotator {
     }
 }
 
-/// The first value of `key`, as the rules read an integer
-/// ([`super::generator::Attrs::int`]'s rules).
-fn int(attributes: &[KeyValue], key: &str) -> Option<i64> {
-    match &attributes.iter().find(|kv| kv.key.as_str() == key)?.value {
-        Value::I64(i) => Some(*i),
-        Value::String(s) => s.as_str().trim().parse().ok(),
-        Value::F64(d) if d.fract() == 0.0 && d.is_finite() => Some(*d as i64),
-        _ => None,
-    }
-}
-
 /// Error (4xx) and fault (5xx, or an ERROR status without a code), as
-/// [`super::batch::error_fault`] reads them from an OTLP span.
-fn error_fault(span: &SpanData) -> (bool, bool) {
-    let code = int(&span.attributes, HTTP_STATUS_CODE)
-        .or_else(|| int(&span.attributes, HTTP_RESPONSE_STATUS_CODE));
-    match code {
+/// [`super::batch::error_fault`] reads them from an OTLP span; `status`: the
+/// span's codes, found by the cache key's walk.
+fn error_fault(span: &SpanData, status: &StatusCodes) -> (bool, bool) {
+    match status.code() {
         Some(c) if (400..=499).contains(&c) => (true, false),
         Some(c) if (500..=599).contains(&c) => (false, true),
         _ => (false, matches!(span.status, Status::Error { .. })),
@@ -116,7 +103,8 @@ impl EndAnnotator {
     /// What the rules give `span` (from the cache); `None` for a span
     /// already carrying `aws.span.kind` (an ADOT-style span: left alone, no
     /// metrics).
-    fn derived(&self, span: &SpanData) -> Option<Arc<Derived>> {
+    /// `status`: the span's status codes, found on the way.
+    fn derived(&self, span: &SpanData, status: &mut StatusCodes) -> Option<Arc<Derived>> {
         let derived = {
             let mut state = self.lock();
             let State {
@@ -147,7 +135,13 @@ impl EndAnnotator {
             cache.key.extend_from_slice(&view.key);
             let resource_len = view.key.len();
             let mut converted = None;
-            match span_key_sdk(&mut cache.key, resource_len, &inputs, &span.attributes) {
+            match span_key_sdk(
+                &mut cache.key,
+                resource_len,
+                &inputs,
+                &span.attributes,
+                status,
+            ) {
                 SdkKey::Written => {}
                 SdkKey::Generated => return None,
                 SdkKey::UnknownValue => {
@@ -170,15 +164,19 @@ impl EndAnnotator {
 
     /// Records `span`'s metrics under the label sets of `derived`, when this
     /// annotator records.
-    fn record(&self, span: &SpanData, derived: &Derived) {
+    fn record(&self, span: &SpanData, derived: &Derived, status: &StatusCodes) {
         if !self.record || derived.observations.is_empty() {
             return;
         }
-        let (error, fault) = error_fault(span);
+        let (error, fault) = error_fault(span, status);
+        // Whole nanoseconds as a `u64` (584 years) before the float: the
+        // same value as `as_nanos() as f64`, without the 128-bit conversion.
         let latency_ms = span
             .end_time
             .duration_since(span.start_time)
-            .map_or(0.0, |d| d.as_nanos() as f64 / 1e6);
+            .map_or(0.0, |d| {
+                u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) as f64 / 1e6
+            });
         let mut agg = self.signals.thread_aggregator();
         for labels in &derived.observations {
             agg.record_cached(labels, latency_ms, error, fault);
@@ -209,24 +207,26 @@ impl SpanAnnotator for EndAnnotator {
     }
 
     fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>> {
-        let derived = self.derived(span)?;
+        let mut status = StatusCodes::default();
+        let derived = self.derived(span, &mut status)?;
         if !derived.append {
             // Spans of this input carry some of the keys written: replaced.
             let writes = &derived.writes;
             span.attributes
                 .retain(|kv| !writes.iter().any(|w| w.key == kv.key.as_str()));
         }
-        self.record(span, &derived);
+        self.record(span, &derived, &status);
         (!derived.encoded.is_empty()).then(|| derived.encoded.clone())
     }
 
     /// Not exported, but counted: ADOT's metrics processor sees every
     /// recorded span (its sampler records what it does not sample).
     fn ended_unsampled(&self, span: &SpanData) {
+        let mut status = StatusCodes::default();
         if self.record
-            && let Some(derived) = self.derived(span)
+            && let Some(derived) = self.derived(span, &mut status)
         {
-            self.record(span, &derived);
+            self.record(span, &derived, &status);
         }
     }
 }

@@ -42,12 +42,15 @@ use prost::encoding::{WireType, encoded_len_varint};
 pub(crate) fn append_span(data: &SpanData, tag: u32, extra: &[u8], out: &mut Vec<u8>) {
     // A span with at most one attribute (and no events or links) is
     // usually under 128 bytes, others up to 16 KiB: a one- or two-byte
-    // length (any other is moved into place).
-    let room = if data.attributes.len() + data.events.len() + data.links.len() <= 1 {
-        1
-    } else {
-        2
-    };
+    // length (any other is moved into place). The extra fields (Application
+    // Signals' four attributes of a local root: ~130 bytes) take a span past
+    // 127: moving it was ~170 instructions a span, docs/benchmarks.md.
+    let room =
+        if data.attributes.len() + data.events.len() + data.links.len() <= 1 && extra.is_empty() {
+            1
+        } else {
+            2
+        };
     let body = open_with(tag, room, out);
     write_span(data, out);
     out.extend_from_slice(extra);
@@ -529,6 +532,58 @@ mod tests {
             }
         }
         assert_eq!(checked, 64);
+    }
+
+    /// Extra fields (the Application Signals attributes, encoded apart) are
+    /// the span's own attributes after its others: decoded, the converted
+    /// span with them appended, for a bare span and one with an
+    /// attribute, the whole on each side of 127/128 and 16,383/16,384 bytes
+    /// (two bytes of room then: used, shrunk to one, grown to three).
+    #[test]
+    fn extra_fields_on_each_side_of_the_varint_boundaries() {
+        let mut prefixes = std::collections::BTreeSet::new();
+        for len in (0..=80).chain((16_200..=16_400).step_by(5)) {
+            let added = vec![opentelemetry_proto::tonic::common::v1::KeyValue {
+                key: "aws.local.operation".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue("o".repeat(len))),
+                }),
+                ..Default::default()
+            }];
+            let mut extra = Vec::new();
+            for kv in &added {
+                prost::encoding::message::encode(9, kv, &mut extra);
+            }
+            let mut bare = data(11, scope("lib-a", None), None, Status::Unset);
+            bare.attributes.clear();
+            bare.events.events.clear();
+            bare.links.links.clear();
+            bare.name = Cow::Borrowed("s");
+            let mut one = bare.clone();
+            one.attributes = vec![KeyValue::new("http.response.status_code", 200_i64)];
+            for data in [bare, one] {
+                let mut span = super::super::span_otlp::span(data.clone(), 0);
+                span.attributes.extend(added.iter().cloned());
+                let body = span.encoded_len();
+                let want = ScopeSpans {
+                    spans: vec![span],
+                    ..Default::default()
+                };
+                let mut got = Vec::new();
+                append_span(&data, 2, &extra, &mut got);
+                let decoded = ScopeSpans::decode(got.as_slice()).expect("decodes");
+                assert_eq!(decoded, want, "{len} bytes");
+                // The same fields in another order: as long as prost's bytes
+                // only when the span's length takes its fewest bytes.
+                assert_eq!(got.len(), want.encoded_len(), "{len} bytes");
+                prefixes.insert((got.len() - 1 - body, body));
+            }
+        }
+        // Each length on both sides of each boundary.
+        for (bytes, below, above) in [(1, 127, 128), (2, 16_383, 16_384)] {
+            assert!(prefixes.contains(&(bytes, below)), "{below}: {prefixes:?}");
+            assert!(prefixes.contains(&(bytes + 1, above)), "{above}");
+        }
     }
 
     /// Decoded, each span is what opentelemetry-proto's own conversion of

@@ -170,6 +170,43 @@ fn traffic(provider: &SdkTracerProvider) {
         icx.span().end();
         cx.span().end();
     }
+    // The status code in each form the rules read (error 4xx, fault 5xx):
+    // `http.status_code` before `http.response.status_code` wherever it
+    // comes, the first value of a key, a string or a whole double as an
+    // integer, a value that is not one falling back on the other key.
+    let codes: [Vec<Kv>; 6] = [
+        vec![Kv::new("http.status_code", " 503 ")],
+        vec![
+            Kv::new("http.status_code", "x"),
+            Kv::new("http.response.status_code", 404_i64),
+        ],
+        vec![Kv::new("http.status_code", 404.0)],
+        vec![
+            Kv::new("http.response.status_code", 200_i64),
+            Kv::new("http.status_code", 500_i64),
+        ],
+        vec![
+            Kv::new("http.response.status_code", 404_i64),
+            Kv::new("http.response.status_code", 500_i64),
+        ],
+        vec![Kv::new("http.status_code", 404.5)],
+    ];
+    for (i, code) in codes.into_iter().enumerate() {
+        let mut attrs = vec![
+            Kv::new("http.request.method", "GET"),
+            Kv::new("net.peer.name", format!("codes{}.internal", i % 2)),
+        ];
+        attrs.extend(code);
+        let mut span = tracer
+            .span_builder("GET")
+            .with_kind(Kind::Client)
+            .with_attributes(attrs)
+            .start(&tracer);
+        if i == 5 {
+            span.set_status(SdkStatus::error("no code"));
+        }
+        span.end();
+    }
     // A consumer and its `process` child; a SERVER span under a remote parent.
     let consumer = tracer
         .span_builder("orders receive")
@@ -307,7 +344,7 @@ fn at_end_against_the_batch_walk(threads: usize) {
     };
     batch_walk.process(&mut want);
     let want_attrs = attributes(&want);
-    assert_eq!(got_attrs.len(), threads * (3 * 8 + 3));
+    assert_eq!(got_attrs.len(), threads * (3 * 8 + 3 + 6));
     assert_eq!(want_attrs.len(), got_attrs.len());
     for (id, want) in &want_attrs {
         assert_eq!(got_attrs.get(id), Some(want), "span {id:?}");
@@ -319,7 +356,7 @@ fn at_end_against_the_batch_walk(threads: usize) {
         .count();
     // All but the INTERNAL child, the ADOT-generated span and the
     // `process` span under a CONSUMER (no metrics, nothing written).
-    assert_eq!(annotated, threads * (3 * 6 + 2));
+    assert_eq!(annotated, threads * (3 * 6 + 2 + 6));
     let now = 1_800_000_000_000_000_000;
     let (got_points, want_points) = (
         points(at_end.take_metrics(now)),
@@ -327,6 +364,32 @@ fn at_end_against_the_batch_walk(threads: usize) {
     );
     assert!(!want_points.is_empty());
     assert_eq!(got_points, want_points);
+    // The status codes' spans, worked out by hand from the rules: to
+    // codes0, " 503 " (a fault), 404.0 and the first of 404, 500 (errors);
+    // to codes1, 404 after "x" (an error), `http.status_code` 500 before
+    // 200 and 404.5 (no code) with status ERROR (faults).
+    let sum = |metric: &str, host: &str| -> String {
+        let sums: Vec<&String> = got_points
+            .iter()
+            .filter(|((m, labels), _)| m == metric && labels.iter().any(|l| l.contains(host)))
+            .map(|(_, (_, sum, _, _))| sum)
+            .collect();
+        assert_eq!(sums.len(), 1, "{metric} to {host}: {sums:?}");
+        sums[0].clone()
+    };
+    let t = threads as f64;
+    for (metric, host, want) in [
+        ("Error", "codes0.internal", 2.0 * t),
+        ("Fault", "codes0.internal", t),
+        ("Error", "codes1.internal", t),
+        ("Fault", "codes1.internal", 2.0 * t),
+    ] {
+        assert_eq!(
+            sum(metric, host),
+            format!("{want:.9}"),
+            "{metric} to {host}"
+        );
+    }
     assert!(at_end.take_metrics(now).is_none(), "taken");
     provider.shutdown().unwrap();
 }
