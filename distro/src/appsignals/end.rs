@@ -29,7 +29,7 @@ use super::cache::{
 use super::environment::local_environment_ref;
 use super::generator::{Generator, SpanContext, local_service_ref};
 use super::keys::FLASK_SCOPE;
-use crate::export::SpanAnnotator;
+use crate::export::{SpanAnnotator, SpanTimes};
 use crate::shard::{Padded, thread_number};
 
 /// The rules and metrics at each span's end, for one batch processor
@@ -163,25 +163,23 @@ impl EndAnnotator {
     }
 
     /// Records `span`'s metrics under the label sets of `derived`, when this
-    /// annotator records.
-    fn record(&self, span: &SpanData, derived: &Derived, status: &StatusCodes) {
+    /// annotator records; `latency_ms`: its duration.
+    fn record(&self, span: &SpanData, derived: &Derived, status: &StatusCodes, latency_ms: f64) {
         if !self.record || derived.observations.is_empty() {
             return;
         }
         let (error, fault) = error_fault(span, status);
-        // Whole nanoseconds as a `u64` (584 years) before the float: the
-        // same value as `as_nanos() as f64`, without the 128-bit conversion.
-        let latency_ms = span
-            .end_time
-            .duration_since(span.start_time)
-            .map_or(0.0, |d| {
-                u64::try_from(d.as_nanos()).unwrap_or(u64::MAX) as f64 / 1e6
-            });
         let mut agg = self.signals.thread_aggregator();
         for labels in &derived.observations {
             agg.record_cached(labels, latency_ms, error, fault);
         }
     }
+}
+
+/// A duration in nanoseconds, in milliseconds (what the batch walk records
+/// from the OTLP span's two times).
+fn millis(nanos: u64) -> f64 {
+    nanos as f64 / 1e6
 }
 
 impl SpanAnnotator for EndAnnotator {
@@ -206,7 +204,7 @@ impl SpanAnnotator for EndAnnotator {
         }
     }
 
-    fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>> {
+    fn annotate(&self, span: &mut SpanData, times: SpanTimes) -> Option<Arc<[u8]>> {
         let mut status = StatusCodes::default();
         let derived = self.derived(span, &mut status)?;
         if !derived.append {
@@ -215,7 +213,9 @@ impl SpanAnnotator for EndAnnotator {
             span.attributes
                 .retain(|kv| !writes.iter().any(|w| w.key == kv.key.as_str()));
         }
-        self.record(span, &derived, &status);
+        // From the times the encoding writes: no duration of its own.
+        let latency = millis(times.end.saturating_sub(times.start));
+        self.record(span, &derived, &status, latency);
         (!derived.encoded.is_empty()).then(|| derived.encoded.clone())
     }
 
@@ -226,7 +226,13 @@ impl SpanAnnotator for EndAnnotator {
         if self.record
             && let Some(derived) = self.derived(span, &mut status)
         {
-            self.record(span, &derived, &status);
+            // Whole nanoseconds as a `u64` (584 years): the same value as
+            // `as_nanos() as f64`, without the 128-bit conversion.
+            let latency = span
+                .end_time
+                .duration_since(span.start_time)
+                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+            self.record(span, &derived, &status, millis(latency));
         }
     }
 }

@@ -76,7 +76,9 @@ pub use signals::{OtlpBatch, metric_points};
 pub use sigv4::{SigningTarget, sign_request};
 pub use span_exporter::{ProtoSpanExporter, batch_processor};
 pub use span_otlp::{resource_spans, resource_spans_with_headroom};
-pub use span_processor::{BatchSettings, EncodingBatchProcessor, LiveSpans, SpanAnnotator};
+pub use span_processor::{
+    BatchSettings, EncodingBatchProcessor, LiveSpans, SpanAnnotator, SpanTimes,
+};
 pub use split::{SplitResult, span_count, split_measured, split_request};
 pub use stats::{ExportStats, ExportStatsSnapshot};
 

@@ -34,12 +34,39 @@ use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
 use prost::encoding::{WireType, encoded_len_varint};
 
+/// A span's start and end, in nanoseconds since the epoch (OTLP's fields):
+/// computed once for the encoding and for whatever else reads them (each
+/// `SystemTime::duration_since` is ~60 instructions).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpanTimes {
+    /// `start_time_unix_nano`.
+    pub start: u64,
+    /// `end_time_unix_nano`.
+    pub end: u64,
+}
+
+impl SpanTimes {
+    /// `data`'s.
+    pub fn of(data: &SpanData) -> Self {
+        Self {
+            start: nanos(data.start_time),
+            end: nanos(data.end_time),
+        }
+    }
+}
+
 /// Appends the span as field `tag` of its container (a length-delimited
 /// `Span` message: `ScopeSpans.spans` is tag 2). `extra`: more fields of
 /// the `Span` message, already encoded, written after the span's own (the
 /// Application Signals attributes: repeated fields may come in any order,
-/// and decoders append them).
-pub(crate) fn append_span(data: &SpanData, tag: u32, extra: &[u8], out: &mut Vec<u8>) {
+/// and decoders append them). `times`: the span's ([`SpanTimes::of`]).
+pub(crate) fn append_span(
+    data: &SpanData,
+    times: SpanTimes,
+    tag: u32,
+    extra: &[u8],
+    out: &mut Vec<u8>,
+) {
     // A span with at most one attribute (and no events or links) is
     // usually under 128 bytes, others up to 16 KiB: a one- or two-byte
     // length (any other is moved into place). The extra fields (Application
@@ -52,7 +79,7 @@ pub(crate) fn append_span(data: &SpanData, tag: u32, extra: &[u8], out: &mut Vec
             2
         };
     let body = open_with(tag, room, out);
-    write_span(data, out);
+    write_span(data, times, out);
     out.extend_from_slice(extra);
     close_with(body, room, out);
 }
@@ -175,7 +202,7 @@ fn put_fixed64(tag: u32, v: u64, out: &mut Vec<u8>) {
     }
 }
 
-fn write_span(data: &SpanData, out: &mut Vec<u8>) {
+fn write_span(data: &SpanData, times: SpanTimes, out: &mut Vec<u8>) {
     let context = &data.span_context;
     put_bytes(1, &context.trace_id().to_bytes(), out);
     put_bytes(2, &context.span_id().to_bytes(), out);
@@ -185,8 +212,8 @@ fn write_span(data: &SpanData, out: &mut Vec<u8>) {
     }
     put_bytes(5, data.name.as_bytes(), out);
     put_varint(6, kind(&data.span_kind) as u64, out);
-    put_fixed64(7, nanos(data.start_time), out);
-    put_fixed64(8, nanos(data.end_time), out);
+    put_fixed64(7, times.start, out);
+    put_fixed64(8, times.end, out);
     put_attributes(9, &data.attributes, out);
     put_varint(10, u64::from(data.dropped_attributes_count), out);
     for e in data.events.iter() {
@@ -462,7 +489,7 @@ mod tests {
 
     fn encoded(data: &SpanData) -> Vec<u8> {
         let mut out = Vec::new();
-        append_span(data, 2, &[], &mut out);
+        append_span(data, SpanTimes::of(data), 2, &[], &mut out);
         out
     }
 
@@ -570,7 +597,7 @@ mod tests {
                     ..Default::default()
                 };
                 let mut got = Vec::new();
-                append_span(&data, 2, &extra, &mut got);
+                append_span(&data, SpanTimes::of(&data), 2, &extra, &mut got);
                 let decoded = ScopeSpans::decode(got.as_slice()).expect("decodes");
                 assert_eq!(decoded, want, "{len} bytes");
                 // The same fields in another order: as long as prost's bytes
@@ -618,7 +645,7 @@ mod tests {
         let all = spans();
         let mut out = Vec::new();
         for data in &all {
-            append_span(data, 2, &[], &mut out);
+            append_span(data, SpanTimes::of(data), 2, &[], &mut out);
         }
         let decoded = ScopeSpans::decode(out.as_slice()).expect("decodes");
         let ids: Vec<Vec<u8>> = decoded.spans.iter().map(|s| s.span_id.clone()).collect();

@@ -41,6 +41,8 @@ use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+
+pub use super::span_wire::SpanTimes;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use tokio::runtime::Handle;
 
@@ -105,7 +107,8 @@ pub trait SpanAnnotator: Send + Sync + std::fmt::Debug {
     fn set_resource(&self, resource: &Resource);
     /// More fields of the span's `Span` message, encoded, to write after
     /// its own (`span`'s attributes that they replace are removed from it).
-    fn annotate(&self, span: &mut SpanData) -> Option<Arc<[u8]>>;
+    /// `times`: its start and end as they are encoded.
+    fn annotate(&self, span: &mut SpanData, times: SpanTimes) -> Option<Arc<[u8]>>;
     /// A span that ended recorded but not sampled (not exported).
     fn ended_unsampled(&self, span: &SpanData);
 }
@@ -288,10 +291,20 @@ impl SpanProcessor for EncodingBatchProcessor {
             return;
         }
         let mut span = span;
-        let extra = self.annotator.as_ref().and_then(|a| a.annotate(&mut span));
+        let times = SpanTimes::of(&span);
+        let extra = self
+            .annotator
+            .as_ref()
+            .and_then(|a| a.annotate(&mut span, times));
         let mut buf = SCRATCH.with(Cell::take);
         buf.clear();
-        super::span_wire::append_span(&span, 2, extra.as_deref().unwrap_or_default(), &mut buf);
+        super::span_wire::append_span(
+            &span,
+            times,
+            2,
+            extra.as_deref().unwrap_or_default(),
+            &mut buf,
+        );
         self.shared.push(&span.instrumentation_scope, &buf);
         if buf.capacity() <= SCRATCH_KEEP {
             SCRATCH.with(|s| s.set(buf));
