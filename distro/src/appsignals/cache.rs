@@ -264,7 +264,7 @@ impl StatusCodes {
 
 /// A status code's value as the rules read an integer
 /// ([`super::generator::Attrs::int`]'s rules).
-pub(crate) fn status_int(value: &opentelemetry::Value) -> Option<i64> {
+fn status_int(value: &opentelemetry::Value) -> Option<i64> {
     use opentelemetry::Value;
     match value {
         Value::I64(i) => Some(*i),

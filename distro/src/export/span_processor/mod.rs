@@ -41,10 +41,10 @@ use opentelemetry::{Context, InstrumentationScope};
 use opentelemetry_proto::transform::common::tonic::ResourceAttributesWithSchema;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
-
-pub use super::span_wire::SpanTimes;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use tokio::runtime::Handle;
+
+pub use super::span_wire::SpanTimes;
 
 use super::BatchExporter;
 use crate::shard::{Padded, thread_number};
