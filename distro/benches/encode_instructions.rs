@@ -21,6 +21,9 @@
 //! batch; `prost-split` / `enc-split` are what the OTLP/HTTP exporter does per
 //! batch: the split to the endpoint limits (spans measured by prost's
 //! `encoded_len`, or by the encoder's one walk) and the encode.
+//! `annotate`: the Application Signals processor's batch walk (the
+//! sidecar's `awsapplicationsignals`) on a copy of the batch, its metrics
+//! recorded (the first repetition fills its cache in either count).
 //! `prost-decode` / `dec` (with `--features server`) decode the batch's
 //! protobuf body and drop the result, as the receivers do per request:
 //! prost's `Message::decode` against `receiver::proto_traces::decode_traces`
@@ -48,8 +51,8 @@ fn main() {
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(512);
     let reps: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2);
     let mut batch = common::http_batch(n);
+    let signals = AppSignals::new(GeneratorConfig::default(), 1_000).expect("appsignals");
     if attrs == "appsignals" {
-        let signals = AppSignals::new(GeneratorConfig::default(), 1_000).expect("appsignals");
         let stats = signals.annotate(&mut batch);
         black_box(stats);
     }
@@ -91,8 +94,13 @@ fn main() {
                 let req = decode_traces(black_box(body.as_slice()), options).expect("decodes");
                 req.resource_spans.len()
             }
+            "annotate" => {
+                let mut copy = copies.pop().expect("a copy");
+                black_box(signals.annotate(&mut copy));
+                copy.resource_spans.len()
+            }
             other => panic!(
-                "unknown mode {other}: prost, enc, prost-split, enc-split, prost-decode, dec, dec-room"
+                "unknown mode {other}: prost, enc, prost-split, enc-split, prost-decode, dec, dec-room, annotate"
             ),
         };
     }
