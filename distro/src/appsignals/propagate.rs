@@ -2,11 +2,11 @@
 //! when a span starts it is given `aws.local.operation`, the operation its
 //! local root handles (a SERVER parent's ingress operation, else what its
 //! parent was given; a local root that is not SERVER its own), and under a
-//! CONSUMER parent `aws.consumer.parent.span.kind`. The rules that run on
-//! the exporter's side ([`super::Generator::apply`]) read both from the span,
-//! so a child keeps its service's operation however the export batches
-//! fall (before, a child exported before its SERVER parent ended, in an
-//! earlier batch, got `UnknownOperation`).
+//! CONSUMER parent `aws.consumer.parent.span.kind`. The rules that run at
+//! the span's end ([`super::EndAnnotator`]) read both from the span, so a
+//! child keeps its service's operation however the export batches fall
+//! (before, a child exported before its SERVER parent ended, in an earlier
+//! batch, got `UnknownOperation`).
 //!
 //! The SDK's `on_start` sees neither the starting span's kind and name nor
 //! its parent's attributes. The sampler sees the first two, so
@@ -16,8 +16,9 @@
 //! [`Propagation::started`] in a thread-local; what each live span passes
 //! down is kept by span id until the span ends (at most [`MAX_LIVE`]
 //! spans). A child that starts after its parent ended, or under a parent
-//! that started before Application Signals was on, is given nothing: the
-//! exporter's side then looks for the parent in its batch, as it did.
+//! that started before Application Signals was on, is given nothing: its
+//! operation is then `UnknownOperation` (ADOT reads an ended parent's
+//! attributes; docs/application-signals.md lists the difference).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,8 +38,8 @@ use crate::sampling::StartObserver;
 use crate::shard::Padded;
 
 /// Live spans whose pass-down is kept (at most a sixteenth of this in each
-/// of the table's shards); past it a new span's is not (its children fall
-/// back on the exporter's side), and the overflow is counted.
+/// of the table's shards); past it a new span's is not (its children are
+/// given nothing), and the overflow is counted.
 pub const MAX_LIVE: usize = 65_536;
 
 /// The table's shards, chosen by span id (random bits): threads that start
