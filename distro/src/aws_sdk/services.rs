@@ -220,6 +220,12 @@ fn content_type(headers: &aws_smithy_runtime_api::http::Headers) -> &[u8] {
         .unwrap_or_default()
 }
 
+/// Whether `content_type` holds `part` (a content type is a few dozen
+/// bytes: a plain scan).
+fn names(content_type: &[u8], part: &[u8]) -> bool {
+    content_type.windows(part.len()).any(|w| w == part)
+}
+
 /// The body is JSON by its content type: the JSON protocols' own types
 /// compared whole first, else any type naming `json`. As bytes: a type
 /// that is not UTF-8 has no other meaning here (checking it as text and
@@ -229,7 +235,7 @@ fn json_content(headers: &aws_smithy_runtime_api::http::Headers) -> bool {
     matches!(
         t,
         b"application/x-amz-json-1.0" | b"application/x-amz-json-1.1" | b"application/json"
-    ) || t.windows(4).any(|w| w == b"json")
+    ) || names(t, b"json")
 }
 
 /// Where the readers put attributes: the operation's span, straight into
@@ -477,10 +483,7 @@ fn lambda(uri: &str, out: &mut impl Attributes) {
 /// SNS (query protocol): `TopicArn` or `TargetArn` of the form body.
 fn sns(request: &Request<SdkBody>, out: &mut impl Attributes) {
     out.push(KeyValue::new(semconv::MESSAGING_SYSTEM, "aws_sns"));
-    if !content_type(request.headers())
-        .windows(21)
-        .any(|w| w == b"x-www-form-urlencoded")
-    {
+    if !names(content_type(request.headers()), b"x-www-form-urlencoded") {
         return;
     }
     let Some(body) = request.body().bytes() else {
