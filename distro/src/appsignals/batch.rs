@@ -214,16 +214,22 @@ pub(crate) fn error_fault(span: &Span) -> (bool, bool) {
     let code = a
         .int(HTTP_STATUS_CODE)
         .or_else(|| a.int(HTTP_RESPONSE_STATUS_CODE));
+    classify(code, || {
+        span.status
+            .as_ref()
+            .is_some_and(|s| s.code == StatusCode::Error as i32)
+    })
+}
+
+/// Error and fault of a span with the HTTP status `code` (its
+/// `http.status_code`, else `http.response.status_code`); `status_error`:
+/// its status is ERROR (read only without a 4xx or 5xx code). The rule of
+/// both the batch walk and the distro's end annotator.
+pub(crate) fn classify(code: Option<i64>, status_error: impl FnOnce() -> bool) -> (bool, bool) {
     match code {
         Some(c) if (400..=499).contains(&c) => (true, false),
         Some(c) if (500..=599).contains(&c) => (false, true),
-        _ => {
-            let status_error = span
-                .status
-                .as_ref()
-                .is_some_and(|s| s.code == StatusCode::Error as i32);
-            (false, status_error)
-        }
+        _ => (false, status_error()),
     }
 }
 

@@ -80,11 +80,9 @@ impl EndAnnotator {
 /// [`super::batch::error_fault`] reads them from an OTLP span; `status`: the
 /// span's codes, found by the cache key's walk.
 fn error_fault(span: &SpanData, status: &StatusCodes) -> (bool, bool) {
-    match status.code() {
-        Some(c) if (400..=499).contains(&c) => (true, false),
-        Some(c) if (500..=599).contains(&c) => (false, true),
-        _ => (false, matches!(span.status, Status::Error { .. })),
-    }
+    super::batch::classify(status.code(), || {
+        matches!(span.status, Status::Error { .. })
+    })
 }
 
 impl EndAnnotator {
