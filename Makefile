@@ -73,7 +73,11 @@ test: test-deps lint supply-chain arm64 rust-test cdk-test sidecar-image-test
 # Supply chain: licenses (no copyleft in what ships), banned crates (one TLS
 # stack) and sources (crates.io only), offline; and the Lambda extension's
 # dependency set against the committed lambda-layer/layer-deps.txt.
+# cargo deny reads `cargo metadata`, which needs every locked crate, other
+# platforms' included: a build fetches only the host's, so on a fresh
+# machine the offline check failed until `cargo fetch` got the rest.
 supply-chain:
+	$(CARGO) fetch --locked --quiet
 	$(CARGO) deny --offline check --hide-inclusion-graph licenses bans sources
 	bash tests/scripts/layer-deps.sh
 	python3 tests/scripts/package-files.py
