@@ -1,0 +1,209 @@
+//! EMF through PutLogEvents when CloudWatch Logs fails: the distro's
+//! `PutLogEventsSender` (the sidecar's `awsemf` exporter and the Application
+//! Signals metrics go through it) with the real aws-sdk-cloudwatchlogs
+//! client, against a stand-in that answers each call from a script, over a
+//! loopback socket. The answers are CloudWatch Logs' own (awsJson1_1 errors:
+//! `x-amzn-errortype`, 400 for throttling and client errors, 503
+//! `ServiceUnavailableException`); what the sender must do with each follows
+//! the AWS SDKs' retry rules (throttling and 5xx are transient, every other
+//! client error final) and the brief's "retried with backoff, bounded, and
+//! counted when dropped".
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use otel_aws_distro::emf::{EmfEvent, LogDestination, PutLogEventsConfig, PutLogEventsSender};
+use otel_aws_distro::export::{ExportError, RetryPolicy};
+use otel_aws_testkit::server::RunningServer;
+use serde_json::{Value, json};
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// One scripted answer to a PutLogEvents call.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    Ok,
+    /// An AWS error: HTTP status and `x-amzn-errortype`.
+    Error(u16, &'static str),
+}
+
+#[derive(Default)]
+struct Script {
+    /// Answers to PutLogEvents, in order; once empty, `Ok`.
+    put: Mutex<VecDeque<Answer>>,
+    /// Every call's `X-Amz-Target` operation and body, in order.
+    calls: Mutex<Vec<(String, Value)>>,
+}
+
+fn error(status: u16, code: &str) -> Response {
+    (
+        axum::http::StatusCode::from_u16(status).unwrap(),
+        [
+            ("x-amzn-errortype", code),
+            ("content-type", "application/x-amz-json-1.1"),
+        ],
+        json!({"__type": code, "message": format!("scripted {code}")}).to_string(),
+    )
+        .into_response()
+}
+
+async fn logs(State(s): State<Arc<Script>>, headers: HeaderMap, body: Bytes) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let op = target.rsplit('.').next().unwrap_or_default().to_owned();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    s.calls.lock().unwrap().push((op.clone(), body));
+    let answer = match op.as_str() {
+        "PutLogEvents" => s.put.lock().unwrap().pop_front().unwrap_or(Answer::Ok),
+        _ => Answer::Ok,
+    };
+    match answer {
+        Answer::Error(status, code) => error(status, code),
+        Answer::Ok if op == "PutLogEvents" => (
+            [("content-type", "application/x-amz-json-1.1")],
+            r#"{"nextSequenceToken":"1"}"#,
+        )
+            .into_response(),
+        Answer::Ok => ([("content-type", "application/x-amz-json-1.1")], "{}").into_response(),
+    }
+}
+
+async fn start(answers: &[Answer]) -> (RunningServer, Arc<Script>) {
+    let script = Arc::new(Script::default());
+    script.put.lock().unwrap().extend(answers.iter().copied());
+    let server = RunningServer::start(Router::new().fallback(logs).with_state(script.clone()))
+        .await
+        .unwrap();
+    (server, script)
+}
+
+fn sender(url: &str) -> PutLogEventsSender {
+    let creds =
+        SharedCredentialsProvider::new(Credentials::new("AKIDEXAMPLE", SECRET, None, None, "test"));
+    let cfg = PutLogEventsConfig {
+        retry: RetryPolicy {
+            max_attempts: 4,
+            max_elapsed: Duration::from_secs(10),
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(5),
+        },
+        ..PutLogEventsConfig::default()
+    };
+    PutLogEventsSender::from_credentials("us-east-1", creds, Some(url.to_owned()), cfg).unwrap()
+}
+
+/// `n` EMF documents for one log group, timestamped now.
+fn events(n: usize) -> Vec<EmfEvent> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let dest = Arc::new(LogDestination {
+        log_group: "/aws/application-signals/data".into(),
+        log_stream: Some("outage".into()),
+    });
+    (0..n)
+        .map(|i| EmfEvent {
+            timestamp_ms: now + i as i64,
+            message: json!({"_aws": {"Timestamp": now + i as i64}, "n": i}).to_string(),
+            destination: dest.clone(),
+        })
+        .collect()
+}
+
+fn operations(s: &Script) -> Vec<String> {
+    s.calls
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(op, _)| op.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn throttling_and_unavailability_are_retried_until_delivered() {
+    let (server, script) = start(&[
+        Answer::Error(400, "ThrottlingException"),
+        Answer::Error(503, "ServiceUnavailableException"),
+        Answer::Error(500, "InternalFailure"),
+    ])
+    .await;
+    let sender = sender(&server.url());
+    let outcome = sender.send(events(3)).await.unwrap();
+    assert_eq!(outcome.events_sent, 3, "{outcome:?}");
+    assert_eq!(outcome.retries, 3);
+    assert_eq!(outcome.dropped(), 0);
+    assert_eq!(operations(&script), vec!["PutLogEvents"; 4]);
+    // The same events each time, in order.
+    let calls = script.calls.lock().unwrap();
+    for (_, body) in calls.iter() {
+        assert_eq!(body["logEvents"].as_array().unwrap().len(), 3);
+        assert_eq!(body["logGroupName"], "/aws/application-signals/data");
+    }
+    let stats = sender.stats();
+    assert_eq!(stats.calls.load(Ordering::Relaxed), 4);
+    assert_eq!(stats.retries.load(Ordering::Relaxed), 3);
+    assert_eq!(stats.events_dropped.load(Ordering::Relaxed), 0);
+}
+
+#[tokio::test]
+async fn an_outage_past_the_retry_policy_gives_up_and_counts_the_events() {
+    let (server, script) = start(&[Answer::Error(503, "ServiceUnavailableException"); 10]).await;
+    let sender = sender(&server.url());
+    let err = sender.send(events(5)).await.unwrap_err();
+    assert!(
+        matches!(err, ExportError::GaveUp { attempts: 4, .. }),
+        "{err:?}"
+    );
+    assert_eq!(operations(&script).len(), 4, "bounded by max_attempts");
+    let stats = sender.stats();
+    assert_eq!(stats.events_dropped.load(Ordering::Relaxed), 5);
+    assert_eq!(stats.events_sent.load(Ordering::Relaxed), 0);
+    assert!(!err.to_string().contains(SECRET));
+}
+
+#[tokio::test]
+async fn a_client_error_is_final_and_names_the_permission() {
+    let (server, script) = start(&[Answer::Error(400, "AccessDeniedException")]).await;
+    let sender = sender(&server.url());
+    let err = sender.send(events(2)).await.unwrap_err();
+    match &err {
+        ExportError::Rejected { status, message } => {
+            assert_eq!(*status, 400);
+            assert!(message.contains("AccessDeniedException"), "{message}");
+            assert!(message.contains("logs:PutLogEvents"), "{message}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(operations(&script), vec!["PutLogEvents"], "not retried");
+    assert_eq!(sender.stats().events_dropped.load(Ordering::Relaxed), 2);
+    assert!(!err.to_string().contains(SECRET));
+}
+
+#[tokio::test]
+async fn a_missing_stream_is_created_then_the_events_sent() {
+    let (server, script) = start(&[Answer::Error(400, "ResourceNotFoundException")]).await;
+    let sender = sender(&server.url());
+    let outcome = sender.send(events(2)).await.unwrap();
+    assert_eq!(outcome.events_sent, 2, "{outcome:?}");
+    assert_eq!(
+        operations(&script),
+        vec!["PutLogEvents", "CreateLogStream", "PutLogEvents"]
+    );
+    let calls = script.calls.lock().unwrap();
+    assert_eq!(calls[1].1["logStreamName"], "outage");
+    assert_eq!(sender.stats().created.load(Ordering::Relaxed), 1);
+}
