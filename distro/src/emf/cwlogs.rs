@@ -28,7 +28,7 @@ use bytes::Bytes;
 
 use super::EmfEvent;
 use super::calls::{LogEvent, put_body, rejected_count, split_calls};
-use crate::export::retry::{Attempt, run_with_retry};
+use crate::export::retry::{Attempt, run_with_retry, sdk_attempt};
 use crate::export::{ExportConfigError, ExportError, RetryPolicy, TokioSleep};
 
 /// How old an event may be.
@@ -484,44 +484,23 @@ fn create_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     }
 }
 
-/// Throttling, 5xx, timeouts and connection failures are transient; a
-/// missing group or stream is [`Put::Missing`]; everything else is final.
+/// A missing group or stream is [`Put::Missing`]; otherwise the exporters'
+/// rule ([`sdk_attempt`]), `ThrottlingException` and
+/// `ServiceUnavailableException` counted as throttling.
 fn classify(
     err: SdkError<PutLogEventsError, aws_sdk_cloudwatchlogs::config::http::HttpResponse>,
 ) -> Attempt<Put> {
-    let reason = DisplayErrorContext(&err).to_string();
-    match &err {
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            match ctx.err() {
-                PutLogEventsError::ResourceNotFoundException(_) => Attempt::Done(Put::Missing),
-                PutLogEventsError::ServiceUnavailableException(_) => Attempt::Retry {
-                    reason,
-                    retry_after: None,
-                },
-                e if e.code() == Some("ThrottlingException") || status == 429 || status >= 500 => {
-                    Attempt::Retry {
-                        reason,
-                        retry_after: None,
-                    }
-                }
-                _ => Attempt::Fail(ExportError::Rejected {
-                    status,
-                    message: format!(
-                        "{reason} (PutLogEvents needs logs:PutLogEvents on the log group)"
-                    ),
-                }),
-            }
-        }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Attempt::Retry {
-                reason,
-                retry_after: None,
-            }
-        }
-        _ => Attempt::Fail(ExportError::GaveUp {
-            attempts: 1,
-            reason,
-        }),
+    if let SdkError::ServiceError(ctx) = &err
+        && let PutLogEventsError::ResourceNotFoundException(_) = ctx.err()
+    {
+        return Attempt::Done(Put::Missing);
     }
+    sdk_attempt(
+        &err,
+        |e| {
+            matches!(e, PutLogEventsError::ServiceUnavailableException(_))
+                || e.code() == Some("ThrottlingException")
+        },
+        "PutLogEvents needs logs:PutLogEvents on the log group",
+    )
 }

@@ -16,7 +16,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_xray::config::retry::RetryConfig;
 use aws_sdk_xray::config::timeout::TimeoutConfig;
 use aws_sdk_xray::config::{BehaviorVersion, Region};
-use aws_sdk_xray::error::{DisplayErrorContext, SdkError};
+use aws_sdk_xray::error::SdkError;
 use aws_sdk_xray::operation::put_trace_segments::PutTraceSegmentsError;
 use aws_smithy_async::rt::sleep::SharedAsyncSleep;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use super::retry::{Attempt, TokioSleep, run_with_retry};
+use super::retry::{Attempt, TokioSleep, run_with_retry, sdk_attempt};
 use super::{
     BatchExporter, ExportConfigError, ExportError, ExportFuture, ExportOutcome, ExportStats,
     RetryPolicy,
@@ -390,41 +390,16 @@ pub fn xray_endpoint_url(env: &Env) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Throttling, 5xx, timeouts and connection failures are transient; every
-/// other failure is final.
+/// The exporters' rule ([`sdk_attempt`]), `ThrottledException` counted as
+/// throttling.
 fn classify<T>(
     err: SdkError<PutTraceSegmentsError, aws_sdk_xray::config::http::HttpResponse>,
 ) -> Attempt<T> {
-    let reason = DisplayErrorContext(&err).to_string();
-    match &err {
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            let throttled = matches!(ctx.err(), PutTraceSegmentsError::ThrottledException(_));
-            if throttled || status == 429 || status >= 500 {
-                Attempt::Retry {
-                    reason,
-                    retry_after: None,
-                }
-            } else {
-                Attempt::Fail(ExportError::Rejected {
-                    status,
-                    message: format!(
-                        "{reason} (PutTraceSegments needs xray:PutTraceSegments on the credentials in use)"
-                    ),
-                })
-            }
-        }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Attempt::Retry {
-                reason,
-                retry_after: None,
-            }
-        }
-        _ => Attempt::Fail(ExportError::GaveUp {
-            attempts: 1,
-            reason,
-        }),
-    }
+    sdk_attempt(
+        &err,
+        |e| matches!(e, PutTraceSegmentsError::ThrottledException(_)),
+        "PutTraceSegments needs xray:PutTraceSegments on the credentials in use",
+    )
 }
 
 impl BatchExporter for AwsXrayExporter {

@@ -11,6 +11,9 @@ use std::time::{Duration, SystemTime};
 
 use aws_smithy_async::rt::sleep::{AsyncSleep, SharedAsyncSleep, Sleep};
 use aws_smithy_async::time::SharedTimeSource;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use rand::Rng;
 
 use super::{ExportError, RetryPolicy};
@@ -71,6 +74,48 @@ pub(crate) enum Attempt<T> {
     },
     /// Permanent failure.
     Fail(ExportError),
+}
+
+/// What a failed AWS SDK call made by an exporter (PutTraceSegments,
+/// PutLogEvents) means for its retry: the service's throttling error
+/// (`throttled` says which of its errors are), 429 and 5xx answers,
+/// timeouts, connection failures and unreadable answers are transient;
+/// any other answer is final, [`ExportError::Rejected`] with `needs` (the
+/// permission the call takes) after the SDK's message, and a failure
+/// before the call was sent (construction) is given up at once.
+pub(crate) fn sdk_attempt<E, T>(
+    err: &SdkError<E, HttpResponse>,
+    throttled: impl FnOnce(&E) -> bool,
+    needs: &str,
+) -> Attempt<T>
+where
+    E: std::error::Error + 'static,
+{
+    let reason = DisplayErrorContext(err).to_string();
+    let retry = |reason| Attempt::Retry {
+        reason,
+        retry_after: None,
+    };
+    match err {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            if throttled(ctx.err()) || status == 429 || status >= 500 {
+                retry(reason)
+            } else {
+                Attempt::Fail(ExportError::Rejected {
+                    status,
+                    message: format!("{reason} ({needs})"),
+                })
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            retry(reason)
+        }
+        _ => Attempt::Fail(ExportError::GaveUp {
+            attempts: 1,
+            reason,
+        }),
+    }
 }
 
 /// Runs `attempt` until it is done, fails permanently, or the policy's
