@@ -297,6 +297,34 @@ fn document(
     Ok(out)
 }
 
+/// `"Max":…,"Min":…,"Count":…,"Sum":…}`: the end of a statistic set and
+/// of a histogram value.
+fn stats(out: &mut Vec<u8>, max: f64, min: f64, count: u64, sum: f64) -> Json {
+    out.extend_from_slice(b"\"Max\":");
+    f64_(out, max)?;
+    out.extend_from_slice(b",\"Min\":");
+    f64_(out, min)?;
+    out.extend_from_slice(b",\"Count\":");
+    u64_(out, count)?;
+    out.extend_from_slice(b",\"Sum\":");
+    f64_(out, sum)?;
+    out.push(b'}');
+    Ok(())
+}
+
+/// `[v,…]`.
+fn f64_array(out: &mut Vec<u8>, values: &[f64]) -> Json {
+    out.push(b'[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        f64_(out, *v)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
 fn value(out: &mut Vec<u8>, v: &EmfValue) -> Json {
     match v {
         EmfValue::Number(n) => f64_(out, *n),
@@ -306,16 +334,8 @@ fn value(out: &mut Vec<u8>, v: &EmfValue) -> Json {
             count,
             sum,
         } => {
-            out.extend_from_slice(b"{\"Max\":");
-            f64_(out, *max)?;
-            out.extend_from_slice(b",\"Min\":");
-            f64_(out, *min)?;
-            out.extend_from_slice(b",\"Count\":");
-            u64_(out, *count)?;
-            out.extend_from_slice(b",\"Sum\":");
-            f64_(out, *sum)?;
-            out.push(b'}');
-            Ok(())
+            out.push(b'{');
+            stats(out, *max, *min, *count, *sum)
         }
         EmfValue::Histogram {
             values,
@@ -325,30 +345,12 @@ fn value(out: &mut Vec<u8>, v: &EmfValue) -> Json {
             count,
             sum,
         } => {
-            out.extend_from_slice(b"{\"Values\":[");
-            for (i, v) in values.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                f64_(out, *v)?;
-            }
-            out.extend_from_slice(b"],\"Counts\":[");
-            for (i, c) in counts.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                f64_(out, *c)?;
-            }
-            out.extend_from_slice(b"],\"Max\":");
-            f64_(out, *max)?;
-            out.extend_from_slice(b",\"Min\":");
-            f64_(out, *min)?;
-            out.extend_from_slice(b",\"Count\":");
-            u64_(out, *count)?;
-            out.extend_from_slice(b",\"Sum\":");
-            f64_(out, *sum)?;
-            out.push(b'}');
-            Ok(())
+            out.extend_from_slice(b"{\"Values\":");
+            f64_array(out, values)?;
+            out.extend_from_slice(b",\"Counts\":");
+            f64_array(out, counts)?;
+            out.push(b',');
+            stats(out, *max, *min, *count, *sum)
         }
     }
 }
