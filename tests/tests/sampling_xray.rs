@@ -221,6 +221,37 @@ async fn through_aws_sdk_xray_signed() {
     );
 }
 
+/// An endpoint that accepts the connection and never answers (a hung
+/// proxy or load balancer): the poller's call must end, so the next round
+/// runs and the rules in use do not age out behind it. aws-config's
+/// defaults time out only the connection; the client given to
+/// `XrayApiClient::sdk` here sets no timeout either, so what ends the call
+/// is the distro's own `CALL_TIMEOUT` (10 s).
+#[tokio::test]
+async fn a_call_to_an_endpoint_that_never_answers_ends() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        loop {
+            let (conn, _) = listener.accept().await.unwrap();
+            open.push(conn);
+        }
+    });
+    let client = XrayApiClient::sdk(sdk_client(&url));
+    let sampler = XraySampler::remote_with(resource(), XraySampler::system_clock());
+    let outcome = tokio::time::timeout(Duration::from_secs(120), refresh_rules(&sampler, &client))
+        .await
+        .expect("the call did not end: no operation timeout");
+    let err = outcome.unwrap_err().to_string();
+    assert!(err.contains("GetSamplingRules"), "{err}");
+    assert!(
+        err.to_lowercase().contains("timeout") || err.contains("timed out"),
+        "{err}"
+    );
+    held.abort();
+}
+
 #[tokio::test]
 async fn at_most_25_statistics_per_call() {
     let many: Vec<Value> = (0..30)

@@ -6,6 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_xray::config::timeout::TimeoutConfig;
 use aws_sdk_xray::primitives::DateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -20,8 +21,13 @@ pub const MAX_STATISTICS_PER_CALL: usize = 25;
 /// Most `GetSamplingRules` pages read in one refresh (guards against a
 /// `NextToken` loop).
 const MAX_RULE_PAGES: usize = 100;
-/// Timeout of one proxy request.
-const PROXY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time one sampling API call may take: a proxy request, or an
+/// aws-sdk-xray operation with its retries when the client sets no
+/// operation timeout of its own. Without it a call to an endpoint that
+/// accepts and never answers held the poller for good (aws-config's
+/// defaults time out only the connection), and the rules in use aged past
+/// their hour and fell back to the local ones.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a sampling API call failed (the poller logs it and keeps the
 /// current rules; sampling never waits for it).
@@ -100,7 +106,7 @@ impl XrayApiClient {
             ));
         }
         let http = reqwest::Client::builder()
-            .timeout(PROXY_TIMEOUT)
+            .timeout(CALL_TIMEOUT)
             .build()
             .map_err(|e| XrayApiError::Http {
                 url: crate::config::redact::url(&base).into_owned(),
@@ -109,9 +115,22 @@ impl XrayApiClient {
         Ok(Self::Proxy { base, http })
     }
 
-    /// An aws-sdk-xray client used as it is (endpoint, region, credentials).
+    /// An aws-sdk-xray client used as it is (endpoint, region, credentials,
+    /// timeouts), with an operation timeout of [`CALL_TIMEOUT`] added when
+    /// it has none.
     pub fn sdk(client: aws_sdk_xray::Client) -> Self {
-        Self::Sdk(client)
+        let conf = client.config();
+        let timeouts = conf.timeout_config();
+        if timeouts.is_some_and(|t| t.operation_timeout().is_some()) {
+            return Self::Sdk(client);
+        }
+        let timeouts = timeouts
+            .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
+            .operation_timeout(CALL_TIMEOUT)
+            .build();
+        Self::Sdk(aws_sdk_xray::Client::from_conf(
+            conf.to_builder().timeout_config(timeouts).build(),
+        ))
     }
 
     /// aws-sdk-xray configured by aws-config's default chain, with the
@@ -136,7 +155,7 @@ impl XrayApiClient {
         if sdk.region().is_none() {
             return Err(XrayApiError::MissingRegion);
         }
-        Ok(Self::Sdk(aws_sdk_xray::Client::new(&sdk)))
+        Ok(Self::sdk(aws_sdk_xray::Client::new(&sdk)))
     }
 
     /// `GetSamplingRules`, every page.
