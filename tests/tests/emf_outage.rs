@@ -11,7 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,8 +40,8 @@ enum Answer {
 
 #[derive(Default)]
 struct Script {
-    /// Answers to PutLogEvents, in order; once empty, `Ok`.
-    put: Mutex<VecDeque<Answer>>,
+    /// Answers to each operation, in order; once empty, `Ok`.
+    answers: Mutex<HashMap<&'static str, VecDeque<Answer>>>,
     /// Every call's `X-Amz-Target` operation and body, in order.
     calls: Mutex<Vec<(String, Value)>>,
 }
@@ -66,10 +66,13 @@ async fn logs(State(s): State<Arc<Script>>, headers: HeaderMap, body: Bytes) -> 
     let op = target.rsplit('.').next().unwrap_or_default().to_owned();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     s.calls.lock().unwrap().push((op.clone(), body));
-    let answer = match op.as_str() {
-        "PutLogEvents" => s.put.lock().unwrap().pop_front().unwrap_or(Answer::Ok),
-        _ => Answer::Ok,
-    };
+    let answer = s
+        .answers
+        .lock()
+        .unwrap()
+        .get_mut(op.as_str())
+        .and_then(VecDeque::pop_front)
+        .unwrap_or(Answer::Ok);
     match answer {
         Answer::Error(status, code) => error(status, code),
         Answer::Ok if op == "PutLogEvents" => (
@@ -81,9 +84,21 @@ async fn logs(State(s): State<Arc<Script>>, headers: HeaderMap, body: Bytes) -> 
     }
 }
 
-async fn start(answers: &[Answer]) -> (RunningServer, Arc<Script>) {
-    let script = Arc::new(Script::default());
-    script.put.lock().unwrap().extend(answers.iter().copied());
+/// A stand-in answering PutLogEvents from `put`, other operations `Ok`.
+async fn start(put: &[Answer]) -> (RunningServer, Arc<Script>) {
+    start_with(&[("PutLogEvents", put)]).await
+}
+
+/// A stand-in answering each named operation from its list.
+async fn start_with(script: &[(&'static str, &[Answer])]) -> (RunningServer, Arc<Script>) {
+    let answers = script
+        .iter()
+        .map(|(op, a)| (*op, a.iter().copied().collect()))
+        .collect();
+    let script = Arc::new(Script {
+        answers: Mutex::new(answers),
+        ..Script::default()
+    });
     let server = RunningServer::start(Router::new().fallback(logs).with_state(script.clone()))
         .await
         .unwrap();
@@ -206,4 +221,101 @@ async fn a_missing_stream_is_created_then_the_events_sent() {
     let calls = script.calls.lock().unwrap();
     assert_eq!(calls[1].1["logStreamName"], "outage");
     assert_eq!(sender.stats().created.load(Ordering::Relaxed), 1);
+}
+
+/// CreateLogStream's rate is per account and region: a fleet starting at
+/// once is throttled, and the create is retried like the put.
+#[tokio::test]
+async fn a_throttled_create_is_retried() {
+    let (server, script) = start_with(&[
+        (
+            "PutLogEvents",
+            &[Answer::Error(400, "ResourceNotFoundException")],
+        ),
+        (
+            "CreateLogStream",
+            &[
+                Answer::Error(400, "ThrottlingException"),
+                Answer::Error(503, "ServiceUnavailableException"),
+            ],
+        ),
+    ])
+    .await;
+    let sender = sender(&server.url());
+    let outcome = sender.send(events(2)).await.unwrap();
+    assert_eq!(outcome.events_sent, 2, "{outcome:?}");
+    assert_eq!(
+        operations(&script),
+        vec![
+            "PutLogEvents",
+            "CreateLogStream",
+            "CreateLogStream",
+            "CreateLogStream",
+            "PutLogEvents"
+        ]
+    );
+    assert_eq!(sender.stats().created.load(Ordering::Relaxed), 1);
+}
+
+/// CreateLogStream says the group is missing: the group is created, then
+/// the stream, then the events sent.
+#[tokio::test]
+async fn a_missing_group_is_created_before_its_stream() {
+    let (server, script) = start_with(&[
+        (
+            "PutLogEvents",
+            &[Answer::Error(400, "ResourceNotFoundException")],
+        ),
+        (
+            "CreateLogStream",
+            &[Answer::Error(400, "ResourceNotFoundException")],
+        ),
+    ])
+    .await;
+    let sender = sender(&server.url());
+    let outcome = sender.send(events(2)).await.unwrap();
+    assert_eq!(outcome.events_sent, 2, "{outcome:?}");
+    assert_eq!(
+        operations(&script),
+        vec![
+            "PutLogEvents",
+            "CreateLogStream",
+            "CreateLogGroup",
+            "CreateLogStream",
+            "PutLogEvents"
+        ]
+    );
+    let calls = script.calls.lock().unwrap();
+    assert_eq!(calls[2].1["logGroupName"], "/aws/application-signals/data");
+    assert_eq!(sender.stats().created.load(Ordering::Relaxed), 2);
+}
+
+/// A create the credentials may not make is final: the events are counted
+/// as dropped and the error names the permission.
+#[tokio::test]
+async fn a_create_denied_is_final_and_names_the_permission() {
+    let (server, script) = start_with(&[
+        (
+            "PutLogEvents",
+            &[Answer::Error(400, "ResourceNotFoundException")],
+        ),
+        (
+            "CreateLogStream",
+            &[Answer::Error(400, "AccessDeniedException")],
+        ),
+    ])
+    .await;
+    let sender = sender(&server.url());
+    let err = sender.send(events(3)).await.unwrap_err();
+    match &err {
+        ExportError::Rejected { status, message } => {
+            assert_eq!(*status, 400);
+            assert!(message.contains("logs:CreateLogStream"), "{message}");
+        }
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+    assert_eq!(operations(&script), vec!["PutLogEvents", "CreateLogStream"]);
+    assert_eq!(sender.stats().events_dropped.load(Ordering::Relaxed), 3);
+    assert_eq!(sender.stats().created.load(Ordering::Relaxed), 0);
+    assert!(!err.to_string().contains(SECRET));
 }

@@ -18,8 +18,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
 use aws_sdk_cloudwatchlogs::config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Region};
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_cloudwatchlogs::operation::create_log_stream::CreateLogStreamError;
+use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::operation::put_log_events::PutLogEventsError;
 use aws_smithy_async::rt::sleep::SharedAsyncSleep;
 use aws_smithy_async::time::{SharedTimeSource, SystemTimeSource};
@@ -122,6 +121,15 @@ pub struct PutLogEventsSender {
 enum Put {
     Sent { rejected: u64 },
     Missing,
+}
+
+/// One create call's result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Created {
+    New,
+    Existing,
+    /// CreateLogStream: the group does not exist.
+    GroupMissing,
 }
 
 impl PutLogEventsSender {
@@ -341,7 +349,7 @@ impl PutLogEventsSender {
                 ),
             });
         }
-        self.create(group, stream).await?;
+        outcome.retries += self.create(group, stream).await?;
         let (second, retries) = self.put(group, stream, &body, n).await;
         outcome.retries += retries + 1;
         match second? {
@@ -357,68 +365,109 @@ impl PutLogEventsSender {
 
     /// Creates the stream; only when that finds the group missing, the
     /// group too (so a role without `logs:CreateLogGroup` still gets its
-    /// streams created in an existing group, as `awsemf` does).
-    async fn create(&self, group: &str, stream: &str) -> Result<(), ExportError> {
+    /// streams created in an existing group, as `awsemf` does). Each call
+    /// goes through the retry policy: CreateLogStream's rate is per account
+    /// and region, and a fleet starting at once meets its throttling.
+    async fn create(&self, group: &str, stream: &str) -> Result<u32, ExportError> {
         if !self.cfg.create_log_stream {
             return self.create_group(group).await;
         }
-        match self.create_stream(group, stream).await {
-            Err(e)
-                if e.code() == Some("ResourceNotFoundException") && self.cfg.create_log_group =>
-            {
-                self.create_group(group).await?;
-                self.create_stream(group, stream)
-                    .await
-                    .map_err(|e| create_error("CreateLogStream", &e))
+        let (first, mut retries) = self.create_stream(group, stream).await;
+        if first? == Created::GroupMissing {
+            if !self.cfg.create_log_group {
+                return Err(ExportError::Rejected {
+                    status: 400,
+                    message: format!(
+                        "log group {group:?} does not exist and creating log groups is off: create it, or allow creating it"
+                    ),
+                });
             }
-            Err(e) => Err(create_error("CreateLogStream", &e)),
-            Ok(()) => Ok(()),
+            retries += self.create_group(group).await?;
+            let (second, more) = self.create_stream(group, stream).await;
+            retries += more;
+            if second? == Created::GroupMissing {
+                return Err(ExportError::Rejected {
+                    status: 400,
+                    message: format!("log group {group:?} still missing after creating it"),
+                });
+            }
         }
+        Ok(retries)
     }
 
     async fn create_stream(
         &self,
         group: &str,
         stream: &str,
-    ) -> Result<
-        (),
-        SdkError<CreateLogStreamError, aws_sdk_cloudwatchlogs::config::http::HttpResponse>,
-    > {
-        match self
-            .client
-            .create_log_stream()
-            .log_group_name(group)
-            .log_stream_name(stream)
-            .send()
-            .await
-        {
-            Ok(_) => {
-                self.stats.created.fetch_add(1, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
-            Err(e) => Err(e),
-        }
+    ) -> (Result<Created, ExportError>, u32) {
+        run_with_retry(&self.cfg.retry, &self.time, &self.sleep, || async {
+            let result = self
+                .client
+                .create_log_stream()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .send()
+                .await;
+            self.created(
+                result.map(drop),
+                "CreateLogStream needs logs:CreateLogStream",
+            )
+        })
+        .await
     }
 
-    async fn create_group(&self, group: &str) -> Result<(), ExportError> {
+    /// The retries made.
+    async fn create_group(&self, group: &str) -> Result<u32, ExportError> {
         if !self.cfg.create_log_group {
-            return Ok(());
+            return Ok(0);
         }
-        match self
-            .client
-            .create_log_group()
-            .log_group_name(group)
-            .send()
-            .await
-        {
-            Ok(_) => {
+        let (result, retries) =
+            run_with_retry(&self.cfg.retry, &self.time, &self.sleep, || async {
+                let result = self
+                    .client
+                    .create_log_group()
+                    .log_group_name(group)
+                    .send()
+                    .await;
+                self.created(result.map(drop), "CreateLogGroup needs logs:CreateLogGroup")
+            })
+            .await;
+        if result? == Created::New {
+            tracing::info!(log_group = group, "EMF: created the log group");
+        }
+        Ok(retries)
+    }
+
+    /// What one create call's answer means: made (counted), there already
+    /// (another sender made it), the group missing (CreateLogStream), or
+    /// the exporters' retry rule, throttling included.
+    fn created<E>(
+        &self,
+        result: Result<(), SdkError<E, aws_sdk_cloudwatchlogs::config::http::HttpResponse>>,
+        needs: &str,
+    ) -> Attempt<Created>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match result {
+            Ok(()) => {
                 self.stats.created.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(log_group = group, "EMF: created the log group");
-                Ok(())
+                Attempt::Done(Created::New)
             }
-            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
-            Err(e) => Err(create_error("CreateLogGroup", &e)),
+            Err(e) => match e.code() {
+                Some("ResourceAlreadyExistsException") => Attempt::Done(Created::Existing),
+                Some("ResourceNotFoundException") => Attempt::Done(Created::GroupMissing),
+                _ => sdk_attempt(
+                    &e,
+                    |e| {
+                        matches!(
+                            e.code(),
+                            Some("ThrottlingException" | "ServiceUnavailableException")
+                        )
+                    },
+                    needs,
+                ),
+            },
         }
     }
 
@@ -468,19 +517,6 @@ impl PutLogEventsSender {
             }
         })
         .await
-    }
-}
-
-fn create_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
-    op: &str,
-    e: &SdkError<E, aws_sdk_cloudwatchlogs::config::http::HttpResponse>,
-) -> ExportError {
-    ExportError::Rejected {
-        status: e.raw_response().map_or(0, |r| r.status().as_u16()),
-        message: format!(
-            "{op} failed: {} (the credentials need logs:{op})",
-            DisplayErrorContext(e)
-        ),
     }
 }
 
