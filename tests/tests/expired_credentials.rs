@@ -3,6 +3,8 @@
 //! request signed with an expired session token) makes the distro's
 //! exporter drop its cached credentials, load them again and retry; the
 //! batch is delivered, signed with the new key. Other 403s stay refusals.
+//! Credentials that cannot be loaded (an endpoint not ready yet) are
+//! retried within the retry policy, like a failed request.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests
 
@@ -11,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::future::ProvideCredentials as ProvideFuture;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -21,10 +24,11 @@ use otel_aws_distro::export::{
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, FakeResponse, OtlpEndpointOptions};
 
 /// Hands out a new key on every load (`AKIDLOAD1`, `AKIDLOAD2`, …), as a
-/// rotating role session does.
+/// rotating role session does; the first `failures` loads fail.
 #[derive(Debug, Default)]
 struct Rotating {
     loads: Arc<AtomicUsize>,
+    failures: usize,
 }
 
 impl ProvideCredentials for Rotating {
@@ -33,6 +37,11 @@ impl ProvideCredentials for Rotating {
         Self: 'a,
     {
         let n = self.loads.fetch_add(1, Ordering::SeqCst) + 1;
+        if n <= self.failures {
+            return ProvideFuture::ready(Err(CredentialsError::provider_error(
+                "the container credentials endpoint is not ready",
+            )));
+        }
         ProvideFuture::ready(Ok(Credentials::new(
             format!("AKIDLOAD{n}"),
             "secret",
@@ -63,6 +72,15 @@ fn batch() -> ExportTraceServiceRequest {
 }
 
 async fn exporter_against(fake: &FakeOtlpEndpoint, loads: Arc<AtomicUsize>) -> OtlpHttpExporter {
+    exporter_failing(fake, loads, 0)
+}
+
+/// An exporter whose first `failures` credential loads fail.
+fn exporter_failing(
+    fake: &FakeOtlpEndpoint,
+    loads: Arc<AtomicUsize>,
+    failures: usize,
+) -> OtlpHttpExporter {
     let cfg = OtlpHttpConfig {
         signing: Signing::Force {
             service: Some("xray".into()),
@@ -75,7 +93,7 @@ async fn exporter_against(fake: &FakeOtlpEndpoint, loads: Arc<AtomicUsize>) -> O
         },
         ..OtlpHttpConfig::new(fake.traces_url())
     };
-    let provider = SharedCredentialsProvider::new(Rotating { loads });
+    let provider = SharedCredentialsProvider::new(Rotating { loads, failures });
     OtlpHttpExporter::new(cfg, Some(provider)).unwrap()
 }
 
@@ -134,4 +152,53 @@ async fn an_access_denied_answer_is_still_a_refusal() {
     );
     assert_eq!(fake.requests().len(), 1, "no retry of a permission error");
     assert_eq!(loads.load(Ordering::SeqCst), 1, "the cache is kept");
+}
+
+/// A task's first batches can meet a credentials endpoint that is not ready
+/// yet: the loads are retried with the request, and the batch delivered.
+#[tokio::test]
+async fn credentials_that_fail_to_load_are_retried_then_delivered() {
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::default())
+        .await
+        .unwrap();
+    let loads = Arc::new(AtomicUsize::new(0));
+    let exporter = exporter_failing(&fake, loads.clone(), 2);
+
+    let outcome = exporter
+        .export(batch())
+        .await
+        .expect("delivered once the credentials load");
+    assert_eq!(outcome.spans_exported, 1);
+    assert_eq!(outcome.retries, 2);
+    assert_eq!(loads.load(Ordering::SeqCst), 3);
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1, "nothing sent unsigned");
+    assert_eq!(access_key_of(&requests[0]), "AKIDLOAD3");
+}
+
+/// Credentials that never load: bounded by the retry policy, the spans
+/// counted as dropped, nothing sent, and the error says why.
+#[tokio::test]
+async fn credentials_that_never_load_give_up_within_the_policy() {
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::default())
+        .await
+        .unwrap();
+    let loads = Arc::new(AtomicUsize::new(0));
+    let exporter = exporter_failing(&fake, loads.clone(), usize::MAX);
+
+    let err = exporter.export(batch()).await.unwrap_err();
+    let attempts = RetryPolicy::default().max_attempts;
+    match &err {
+        ExportError::GaveUp {
+            attempts: a,
+            reason,
+        } => {
+            assert_eq!(*a, attempts);
+            assert!(reason.contains("cannot load AWS credentials"), "{reason}");
+        }
+        other => panic!("expected to give up, got {other:?}"),
+    }
+    assert_eq!(loads.load(Ordering::SeqCst), attempts as usize);
+    assert!(fake.requests().is_empty(), "nothing sent unsigned");
+    assert_eq!(exporter.stats().snapshot().spans_dropped, 1);
 }

@@ -428,9 +428,20 @@ impl OtlpHttpExporter {
         }
         let mut signed = Vec::new();
         if let (Some(target), Some(cache)) = (&self.signing, &self.creds) {
+            // A failed load is retried like a failed request: the first
+            // load can meet a credentials endpoint not ready yet (a task
+            // starting beside its agent) or throttled (IMDS), and a refresh
+            // failure only reaches here once the cached ones expired.
+            // (The collector's sigv4auth fails the request's round trip,
+            // which its exporters retry the same way.)
             let creds = match cache.get().await {
                 Ok(creds) => creds,
-                Err(err) => return Attempt::Fail(err),
+                Err(err) => {
+                    return Attempt::Retry {
+                        reason: err.to_string(),
+                        retry_after: None,
+                    };
+                }
             };
             match sign_request(
                 target,
