@@ -46,6 +46,8 @@ enum Step {
     Ok,
     Fail,
     Hang,
+    /// The destination refuses the request (a 4xx: access denied).
+    Reject,
 }
 
 /// An exporter that follows a script (then succeeds) and records the span
@@ -98,6 +100,10 @@ impl BatchExporter for Scripted {
                     reason: "scripted 503".into(),
                 }),
                 Step::Hang => std::future::pending().await,
+                Step::Reject => Err(ExportError::Rejected {
+                    status: 403,
+                    message: "scripted AccessDeniedException".into(),
+                }),
             }
         })
     }
@@ -187,6 +193,37 @@ async fn one_exporters_failure_does_not_resend_to_the_others() {
         (1..=10).collect::<Vec<_>>(),
         "the flaky one got all after recovery"
     );
+}
+
+/// A refusal is final: the request is dropped and counted, not kept for a
+/// retry that would be refused again, and no breaker opens, so the next
+/// invoke's spans go straight out; the other destination gets everything.
+#[tokio::test]
+async fn a_refused_request_is_dropped_and_counted_and_the_lane_stays_open() {
+    let healthy = Scripted::new(&[]);
+    let refusing = Scripted::new(&[Step::Reject]);
+    let r = rig(
+        vec![healthy.clone(), refusing.clone()],
+        BufferLimits::default(),
+    );
+    r.buffer.push(batch(1, 5));
+    let first = r.flusher.flush(BUDGET, FlushKind::InvokeEnd).await;
+    assert!(first.complete, "nothing held after a refusal: {first:?}");
+    assert_eq!(r.flusher.lane_spans(), 0);
+    assert!(!r.flusher.any_open(), "a refusal opens no breaker");
+    assert_eq!(r.stats.traces.export_dropped.load(Ordering::SeqCst), 5);
+    assert_eq!(r.stats.traces.dropped_outage.load(Ordering::SeqCst), 0);
+
+    // The next invoke: no backoff to wait out.
+    r.buffer.push(batch(6, 5));
+    let second = r.flusher.flush(BUDGET, FlushKind::InvokeEnd).await;
+    assert!(second.complete, "{second:?}");
+    assert_eq!(refusing.accepted(), (6..=10).collect::<Vec<_>>());
+    assert_eq!(refusing.calls.load(Ordering::SeqCst), 2, "never re-sent");
+    let mut h = healthy.accepted();
+    h.sort_unstable();
+    assert_eq!(h, (1..=10).collect::<Vec<_>>());
+    assert_eq!(r.stats.traces.export_dropped.load(Ordering::SeqCst), 5);
 }
 
 #[tokio::test(start_paused = true)]
