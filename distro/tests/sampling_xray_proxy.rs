@@ -3,6 +3,7 @@
 //! rules with `SamplingRateBoost`, `SamplingBoostStatisticsDocuments` in,
 //! `SamplingBoost` and `UnprocessedBoostStatistics` out — signed with SigV4
 //! (verified by the fake X-Ray API), and the distro's sampler works through it.
+//! X-Ray's refusals pass through as they are; an unreachable upstream is 502.
 
 #![cfg(feature = "server")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -35,23 +36,36 @@ async fn start() -> (FakeXrayApi, XrayProxy, tokio::sync::watch::Sender<bool>) {
     .await
     .unwrap();
     let c = Credentials::test();
-    let creds = SharedCredentialsProvider::new(SdkCredentials::new(
+    let (proxy, stop_tx) = proxy_to(&fake.url(), creds(&c.secret_access_key)).await;
+    (fake, proxy, stop_tx)
+}
+
+/// The test credentials with `secret` as their secret key.
+fn creds(secret: &str) -> SharedCredentialsProvider {
+    let c = Credentials::test();
+    SharedCredentialsProvider::new(SdkCredentials::new(
         c.access_key_id,
-        c.secret_access_key,
+        secret,
         c.session_token,
         None,
         "test",
-    ));
+    ))
+}
+
+async fn proxy_to(
+    upstream: &str,
+    creds: SharedCredentialsProvider,
+) -> (XrayProxy, tokio::sync::watch::Sender<bool>) {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let proxy = XrayProxy::start(
         "127.0.0.1:0".parse().unwrap(),
-        ProxySettings::resolve(Some(&fake.url()), None, "us-east-1"),
+        ProxySettings::resolve(Some(upstream), None, "us-east-1"),
         creds,
         stop_rx,
     )
     .await
     .unwrap();
-    (fake, proxy, stop_tx)
+    (proxy, stop_tx)
 }
 
 async fn post(proxy: &XrayProxy, path: &str, body: &Value) -> (u16, Value) {
@@ -152,4 +166,52 @@ async fn the_sampler_gets_its_boost_through_the_proxy() {
         "boost applied"
     );
     assert!(fake.rejected().is_empty(), "{:?}", fake.rejected());
+}
+
+/// X-Ray's own refusal reaches the SDK behind the proxy as X-Ray gave it
+/// (status, `x-amzn-errortype`, message), so it reads the real error: here
+/// a signature made with the wrong secret.
+#[tokio::test]
+async fn an_upstream_refusal_passes_through_with_its_error_type() {
+    let fake = FakeXrayApi::start(XrayApiOptions {
+        sampling_rules: rules(),
+        ..XrayApiOptions::signed("us-east-1")
+    })
+    .await
+    .unwrap();
+    let (proxy, _stop) = proxy_to(&fake.url(), creds("not-the-secret")).await;
+    let resp = reqwest::Client::new()
+        .post(format!("http://{}/GetSamplingRules", proxy.addr()))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let error_type = resp.headers()["x-amzn-errortype"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(error_type, "InvalidSignatureException");
+    let body = resp.text().await.unwrap();
+    assert!(!body.contains("not-the-secret"), "{body}");
+    assert_eq!(fake.rejected().len(), 1);
+}
+
+/// Nothing listens upstream: 502 naming the upstream, and the proxy keeps
+/// serving.
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_bad_gateway() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let c = Credentials::test();
+    let (proxy, _stop) = proxy_to(&upstream, creds(&c.secret_access_key)).await;
+    for _ in 0..2 {
+        let (status, body) = post(&proxy, "/GetSamplingRules", &json!({})).await;
+        assert_eq!(status, 502, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(&upstream), "{message}");
+        assert!(!message.contains(&c.secret_access_key), "{message}");
+    }
 }
