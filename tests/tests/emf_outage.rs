@@ -36,6 +36,8 @@ enum Answer {
     Ok,
     /// An AWS error: HTTP status and `x-amzn-errortype`.
     Error(u16, &'static str),
+    /// No answer (a connection accepted and never answered).
+    Hang,
 }
 
 #[derive(Default)]
@@ -75,6 +77,10 @@ async fn logs(State(s): State<Arc<Script>>, headers: HeaderMap, body: Bytes) -> 
         .unwrap_or(Answer::Ok);
     match answer {
         Answer::Error(status, code) => error(status, code),
+        Answer::Hang => {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            error(504, "Hung")
+        }
         Answer::Ok if op == "PutLogEvents" => (
             [("content-type", "application/x-amz-json-1.1")],
             r#"{"nextSequenceToken":"1"}"#,
@@ -318,4 +324,24 @@ async fn a_create_denied_is_final_and_names_the_permission() {
     assert_eq!(sender.stats().events_dropped.load(Ordering::Relaxed), 3);
     assert_eq!(sender.stats().created.load(Ordering::Relaxed), 0);
     assert!(!err.to_string().contains(SECRET));
+}
+
+/// A call that gets no answer ends at the attempt timeout and is retried
+/// like any transient failure.
+#[tokio::test]
+async fn a_call_without_an_answer_times_out_and_is_retried() {
+    let (server, script) = start(&[Answer::Hang]).await;
+    let sender = sender(&server.url()).with_attempt_timeout(Duration::from_secs(2));
+    let outcome = tokio::time::timeout(Duration::from_secs(120), sender.send(events(2)))
+        .await
+        .expect("the hung call never ended")
+        .unwrap();
+    assert_eq!(outcome.events_sent, 2, "{outcome:?}");
+    // One retry at least (a loaded machine may time out an answered call
+    // too); every call was a PutLogEvents of the same events.
+    assert!(outcome.retries >= 1, "{outcome:?}");
+    assert_eq!(
+        operations(&script),
+        vec!["PutLogEvents"; outcome.retries as usize + 1]
+    );
 }
