@@ -341,6 +341,50 @@ async fn exporter_outage_backpressures_then_recovers_without_loss() {
     );
 }
 
+/// A batch the destination refuses (403 AccessDenied: a permission the
+/// task role lacks) is final: not retried, its spans counted as dropped and
+/// the export as failed in the sidecar's own telemetry; the next batch goes
+/// out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_batch_is_dropped_and_counted_and_the_next_delivered() {
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    fake.push_responses([FakeResponse::StatusWithBody(
+        403,
+        r#"{"__type":"AccessDeniedException","message":"not authorized to perform: xray:PutSpans"}"#
+            .into(),
+    )]);
+    let sidecar = start(&config(&fake.traces_url(), "", "batch"), test_env(&[])).await;
+    let url = format!(
+        "http://{}/v1/traces",
+        sidecar.receiver_addrs("otlp").unwrap().http.unwrap()
+    );
+    assert_eq!(post_otlp(&url, &spans(7, 1)).await.status(), 200);
+    // The refusal settles (no fixed sleep): the exporter counts it.
+    let telemetry = sidecar.telemetry();
+    let exporter = || telemetry.get("exporter/otlphttp/xray").unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while exporter().failed_exports == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let refused = exporter();
+    assert_eq!(
+        (refused.failed_exports, refused.dropped, refused.exported),
+        (1, 7, 0),
+        "{refused:?}"
+    );
+    assert_eq!(refused.retried, 0, "a refusal is not retried");
+    assert_eq!(fake.requests().len(), 1);
+
+    assert_eq!(post_otlp(&url, &spans(3, 2)).await.status(), 200);
+    assert!(fake.wait_for_spans(3, WAIT).await);
+    assert!(sidecar.shutdown().await);
+    let after = exporter();
+    assert_eq!((after.exported, after.dropped), (3, 7), "{after:?}");
+    assert_eq!(fake.span_count(), 3, "the refused spans never re-sent");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_what_was_accepted() {
     let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
