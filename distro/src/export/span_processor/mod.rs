@@ -602,13 +602,18 @@ impl Shared {
             };
             tokio::time::timeout(timeout, export).await
         };
+        // Spawned on either runtime, so an exporter that panics ends its
+        // task, not this thread: the batch is counted and the next exported.
         let outcome = match (&self.runtime, own_runtime) {
-            (Some(handle), _) => handle
-                .block_on(handle.spawn(export))
-                .map_err(|e| format!("the export task did not finish: {e}")),
-            (None, Some(rt)) => Ok(rt.block_on(export)),
-            (None, None) => Err("no runtime to export on".to_owned()),
-        };
+            (Some(handle), _) => handle.block_on(handle.spawn(export)),
+            (None, Some(rt)) => rt.block_on(rt.spawn(export)),
+            (None, None) => {
+                tracing::error!("span export did not run: no runtime to export on");
+                self.count_dropped(spans, "the export did not run");
+                return Err("no runtime to export on".to_owned());
+            }
+        }
+        .map_err(|e| format!("the export task did not finish: {e}"));
         match outcome {
             Ok(Ok(Ok(_))) => Ok(()),
             Ok(Ok(Err(err))) => {

@@ -25,6 +25,8 @@ struct Recorder {
     stats: Arc<ExportStats>,
     headroom: usize,
     fail: bool,
+    /// Exports left that panic (before recording anything).
+    panics: AtomicUsize,
     /// Takes batches encoded (and keeps their bytes in `bodies`).
     encoded: bool,
     bodies: Mutex<Vec<Vec<u8>>>,
@@ -50,6 +52,13 @@ impl BatchExporter for Recorder {
     fn export(&self, batch: ExportTraceServiceRequest) -> ExportFuture<'_> {
         Box::pin(async move {
             self.started.fetch_add(1, Ordering::SeqCst);
+            if self
+                .panics
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                panic!("scripted exporter panic");
+            }
             if let Some(gate) = &self.gate {
                 gate.acquire().await.expect("gate open").forget();
             }
@@ -430,6 +439,47 @@ fn without_a_runtime_exports_run_on_the_processors_own() {
     provider.force_flush().unwrap();
     assert_eq!(recorder.names(), ["no-runtime"]);
     provider.shutdown().unwrap();
+}
+
+/// An exporter that panics loses only its batch (counted as dropped, the
+/// flush reports it); the processor's thread lives on and exports the
+/// next, on the application's runtime and on its own.
+#[test]
+fn an_exporter_that_panics_loses_only_its_batch() {
+    for with_app_runtime in [true, false] {
+        let app = with_app_runtime.then(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap()
+        });
+        let _entered = app.as_ref().map(|rt| rt.enter());
+        let recorder = Arc::new(Recorder {
+            panics: AtomicUsize::new(1),
+            ..Default::default()
+        });
+        let processor = Arc::new(EncodingBatchProcessor::new(
+            recorder.clone(),
+            settings(512, 2048),
+        ));
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(SharedProcessor(processor.clone()))
+            .build();
+        let tracer = provider.tracer("t");
+        tracer.start("lost").end();
+        let flushed = provider.force_flush();
+        assert!(
+            matches!(&flushed, Err(OTelSdkError::InternalFailure(m)) if m.contains("did not finish")),
+            "{flushed:?}"
+        );
+        assert_eq!(processor.dropped_spans(), 1);
+        tracer.start("kept").end();
+        provider.force_flush().unwrap();
+        assert_eq!(recorder.names(), ["kept"], "runtime: {with_app_runtime}");
+        assert_eq!(processor.dropped_spans(), 1);
+        provider.shutdown().unwrap();
+    }
 }
 
 /// The exporter's headroom is room in each span's attribute vector.
