@@ -590,6 +590,104 @@ async fn over_limit_batches_arrive_split() {
     assert_eq!(fake.span_count(), 25_070);
 }
 
+/// A batch split into requests, one of which the destination refuses (a
+/// final 400): only that request's spans are lost, the others are still
+/// sent, and the outcome counts both.
+#[tokio::test]
+async fn a_refused_request_of_a_split_batch_loses_only_its_spans() {
+    let (fake, exporter) = limited(Limits {
+        max_spans_per_request: 3,
+        ..Limits::default()
+    })
+    .await;
+    fake.push_responses([
+        FakeResponse::Status(200),
+        FakeResponse::StatusWithBody(400, r#"{"message":"scripted refusal"}"#.into()),
+    ]);
+    let outcome = exporter.export(batch("split", 7, 1)).await.unwrap();
+    assert_eq!(
+        (
+            outcome.requests,
+            outcome.spans_exported,
+            outcome.spans_dropped
+        ),
+        (2, 4, 3),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        fake.requests().len(),
+        3,
+        "the request after the refusal is sent"
+    );
+    let stats = exporter.stats().snapshot();
+    assert_eq!((stats.spans_exported, stats.spans_dropped), (4, 3));
+
+    // Every request refused: the batch fails, all of it counted.
+    fake.push_responses(std::iter::repeat_n(
+        FakeResponse::StatusWithBody(400, r#"{"message":"scripted refusal"}"#.into()),
+        3,
+    ));
+    let err = exporter.export(batch("split", 7, 1)).await.unwrap_err();
+    assert!(
+        matches!(err, ExportError::Rejected { status: 400, .. }),
+        "{err:?}"
+    );
+    assert_eq!(exporter.stats().snapshot().spans_dropped, 3 + 7);
+}
+
+/// An outage (retries given up) stops the batch: the requests after it are
+/// not sent, and all of them are counted as dropped.
+#[tokio::test]
+async fn an_outage_stops_a_split_batch() {
+    let fake = xray_fake().await;
+    let clock = TestClock::new();
+    let cfg = OtlpHttpConfig {
+        limits: Limits {
+            max_spans_per_request: 3,
+            ..Limits::default()
+        },
+        retry: RetryPolicy {
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        },
+        ..config(&fake)
+    };
+    let exporter =
+        clock.install(OtlpHttpExporter::new(cfg, Some(aws_creds(&Credentials::test()))).unwrap());
+    let mut script = vec![FakeResponse::Status(200)];
+    script.extend(std::iter::repeat_n(FakeResponse::Status(503), 3));
+    fake.push_responses(script);
+    let err = exporter.export(batch("split", 7, 1)).await.unwrap_err();
+    assert!(
+        matches!(err, ExportError::GaveUp { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_eq!(fake.requests().len(), 1 + 3);
+    let stats = exporter.stats().snapshot();
+    assert_eq!((stats.spans_exported, stats.spans_dropped), (3, 4));
+}
+
+/// A 200 that reports a partial success: the rejected spans are counted as
+/// dropped, the rest as exported.
+#[tokio::test]
+async fn a_partial_success_counts_the_rejected_spans() {
+    let fake = xray_fake().await;
+    fake.push_responses([FakeResponse::StatusWithBody(
+        200,
+        r#"{"partialSuccess":{"rejectedSpans":"2","errorMessage":"2 spans too old"}}"#.into(),
+    )]);
+    let exporter =
+        OtlpHttpExporter::new(config(&fake), Some(aws_creds(&Credentials::test()))).unwrap();
+    let outcome = exporter.export(batch("svc", 5, 1)).await.unwrap();
+    assert_eq!(
+        (outcome.spans_exported, outcome.spans_dropped),
+        (3, 2),
+        "{outcome:?}"
+    );
+    let stats = exporter.stats().snapshot();
+    assert_eq!((stats.spans_exported, stats.spans_dropped), (3, 2));
+}
+
 #[tokio::test]
 async fn json_bodies_over_the_byte_limit_are_halved() {
     // Protobuf estimates fit 10 spans into the limit, the JSON body does not.

@@ -292,6 +292,13 @@ impl OtlpHttpExporter {
     /// Encodes and sends each request, halving those over the request size
     /// limit, with retries; `dropped` items were already refused.
     /// `first_raw`: the first request already encoded as protobuf.
+    ///
+    /// A request the destination refuses (a final 4xx) loses only its own
+    /// items: the next requests are still sent, and when any of them was
+    /// delivered the outcome counts the refused items as dropped instead of
+    /// failing the batch. Giving up on a transient failure (an outage)
+    /// stops the batch: the rest would meet the same outage, and the caller
+    /// (the Lambda lane) keeps the batch to send again.
     async fn send_all<B: OtlpBatch>(
         &self,
         mut queue: VecDeque<B>,
@@ -302,6 +309,7 @@ impl OtlpHttpExporter {
             spans_dropped: dropped,
             ..ExportOutcome::default()
         };
+        let mut refused = None;
         while let Some(req) = queue.pop_front() {
             let spans = req.items() as u64;
             let encoded = match first_raw.take() {
@@ -331,11 +339,20 @@ impl OtlpHttpExporter {
             } else {
                 drop(req);
             }
-            if let Err(err) = self.deliver::<B>(&body, spans, &mut outcome).await {
-                return Err(self.fail(err, spans, &queue));
+            match self.deliver::<B>(&body, spans, &mut outcome).await {
+                Ok(()) => {}
+                Err(err @ ExportError::Rejected { .. }) => {
+                    let none = VecDeque::<B>::new();
+                    outcome.spans_dropped += spans;
+                    refused = Some(self.fail(err, spans, &none));
+                }
+                Err(err) => return Err(self.fail(err, spans, &queue)),
             }
         }
-        Ok(outcome)
+        match refused {
+            Some(err) if outcome.spans_exported == 0 => Err(err),
+            _ => Ok(outcome),
+        }
     }
 
     /// Sends one request of `spans` items with retries and counts what the
