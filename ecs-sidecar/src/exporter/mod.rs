@@ -87,7 +87,10 @@ fn queue(q: Option<&config::SendingQueue>) -> QueueSettings {
 }
 
 /// The collector's `retry_on_failure` as the distro's retry policy
-/// (collector defaults: 5 s first backoff, 30 s largest, give up after 300 s).
+/// (collector defaults: 5 s first backoff, 30 s largest, give up after 300 s;
+/// `max_elapsed_time: 0` retries without end, as the collector's
+/// exporterhelper does — the queue then fills and callers are pushed back,
+/// and the stop timeout still bounds the drain at shutdown).
 pub fn retry_policy(r: Option<&config::RetryOnFailure>) -> RetryPolicy {
     let get = |d: Option<config::GoDuration>, default: u64| {
         d.map_or(Duration::from_secs(default), |g| g.0)
@@ -98,7 +101,10 @@ pub fn retry_policy(r: Option<&config::RetryOnFailure>) -> RetryPolicy {
             max_attempts: u32::MAX,
             initial_backoff: get(r.and_then(|r| r.initial_interval), 5),
             max_backoff: get(r.and_then(|r| r.max_interval), 30),
-            max_elapsed: get(r.and_then(|r| r.max_elapsed_time), 300),
+            max_elapsed: match get(r.and_then(|r| r.max_elapsed_time), 300) {
+                Duration::ZERO => Duration::MAX,
+                d => d,
+            },
         },
     }
 }
@@ -295,4 +301,54 @@ async fn strategy_for(
             source,
         })?;
     Ok(CredentialStrategy::Given(provider))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GoDuration;
+
+    fn secs(s: u64) -> Option<GoDuration> {
+        Some(GoDuration(Duration::from_secs(s)))
+    }
+
+    /// The collector's exporterhelper: defaults 5 s / 30 s / 300 s;
+    /// `enabled: false` one attempt; `max_elapsed_time: 0` never stops.
+    #[test]
+    fn retry_on_failure_maps_as_the_collector_reads_it() {
+        let d = retry_policy(None);
+        assert_eq!(
+            (d.initial_backoff, d.max_backoff, d.max_elapsed),
+            (
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(300)
+            )
+        );
+        let off = retry_policy(Some(&config::RetryOnFailure {
+            enabled: Some(false),
+            ..Default::default()
+        }));
+        assert_eq!(off.max_attempts, 1);
+        let set = retry_policy(Some(&config::RetryOnFailure {
+            enabled: Some(true),
+            initial_interval: secs(1),
+            max_interval: secs(2),
+            max_elapsed_time: secs(60),
+        }));
+        assert_eq!(
+            (set.initial_backoff, set.max_backoff, set.max_elapsed),
+            (
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+                Duration::from_secs(60)
+            )
+        );
+        let endless = retry_policy(Some(&config::RetryOnFailure {
+            max_elapsed_time: secs(0),
+            ..Default::default()
+        }));
+        assert_eq!(endless.max_elapsed, Duration::MAX);
+        assert_eq!(endless.max_attempts, u32::MAX);
+    }
 }
