@@ -111,6 +111,19 @@ async fn start_with(script: &[(&'static str, &[Answer])]) -> (RunningServer, Arc
     (server, script)
 }
 
+/// A stand-in whose first PutLogEvents finds the stream missing and whose
+/// CreateLogStream answers from `create`.
+async fn stream_missing(create: &[Answer]) -> (RunningServer, Arc<Script>) {
+    start_with(&[
+        (
+            "PutLogEvents",
+            &[Answer::Error(400, "ResourceNotFoundException")],
+        ),
+        ("CreateLogStream", create),
+    ])
+    .await
+}
+
 fn sender(url: &str) -> PutLogEventsSender {
     let creds =
         SharedCredentialsProvider::new(Credentials::new("AKIDEXAMPLE", SECRET, None, None, "test"));
@@ -233,18 +246,9 @@ async fn a_missing_stream_is_created_then_the_events_sent() {
 /// once is throttled, and the create is retried like the put.
 #[tokio::test]
 async fn a_throttled_create_is_retried() {
-    let (server, script) = start_with(&[
-        (
-            "PutLogEvents",
-            &[Answer::Error(400, "ResourceNotFoundException")],
-        ),
-        (
-            "CreateLogStream",
-            &[
-                Answer::Error(400, "ThrottlingException"),
-                Answer::Error(503, "ServiceUnavailableException"),
-            ],
-        ),
+    let (server, script) = stream_missing(&[
+        Answer::Error(400, "ThrottlingException"),
+        Answer::Error(503, "ServiceUnavailableException"),
     ])
     .await;
     let sender = sender(&server.url());
@@ -267,17 +271,7 @@ async fn a_throttled_create_is_retried() {
 /// the stream, then the events sent.
 #[tokio::test]
 async fn a_missing_group_is_created_before_its_stream() {
-    let (server, script) = start_with(&[
-        (
-            "PutLogEvents",
-            &[Answer::Error(400, "ResourceNotFoundException")],
-        ),
-        (
-            "CreateLogStream",
-            &[Answer::Error(400, "ResourceNotFoundException")],
-        ),
-    ])
-    .await;
+    let (server, script) = stream_missing(&[Answer::Error(400, "ResourceNotFoundException")]).await;
     let sender = sender(&server.url());
     let outcome = sender.send(events(2)).await.unwrap();
     assert_eq!(outcome.events_sent, 2, "{outcome:?}");
@@ -300,17 +294,7 @@ async fn a_missing_group_is_created_before_its_stream() {
 /// as dropped and the error names the permission.
 #[tokio::test]
 async fn a_create_denied_is_final_and_names_the_permission() {
-    let (server, script) = start_with(&[
-        (
-            "PutLogEvents",
-            &[Answer::Error(400, "ResourceNotFoundException")],
-        ),
-        (
-            "CreateLogStream",
-            &[Answer::Error(400, "AccessDeniedException")],
-        ),
-    ])
-    .await;
+    let (server, script) = stream_missing(&[Answer::Error(400, "AccessDeniedException")]).await;
     let sender = sender(&server.url());
     let err = sender.send(events(3)).await.unwrap_err();
     match &err {
