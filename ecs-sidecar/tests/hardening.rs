@@ -14,7 +14,9 @@ use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use common::*;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use otel_aws_sidecar::config::Config;
 use otel_aws_sidecar::receiver::proxy::{ProxySettings, XrayProxy};
+use otel_aws_sidecar::{Sidecar, SidecarOptions};
 use otel_aws_testkit::otlp::{FakeOtlpEndpoint, FakeResponse, OtlpEndpointOptions};
 use otel_aws_testkit::xray_api::{FakeXrayApi, XrayApiOptions};
 
@@ -473,4 +475,46 @@ async fn a_span_over_the_destination_limit_is_refused_as_partial_success() {
     assert!(sidecar.shutdown().await);
     assert_eq!(fake.span_count(), 2);
     assert_eq!(telemetry.get("receiver/otlp").unwrap().dropped, 1);
+}
+
+/// Without a region (no `AWS_REGION`, none in the config) the sidecar does
+/// not start, and the error names the setting to add: for the `awsxray`
+/// exporter and for the X-Ray sampling proxy.
+#[tokio::test]
+async fn a_missing_region_is_refused_at_start_naming_the_setting() {
+    let env = otel_aws_distro::Env::from_pairs([
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE".to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", "not-shown".to_owned()),
+    ]);
+    let cases = [
+        (
+            "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: 127.0.0.1:0\nexporters:\n  awsxray:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [awsxray]\n",
+            "exporters.awsxray.region",
+        ),
+        (
+            "receivers:\n  awsxray:\n    endpoint: 127.0.0.1:0\n    proxy_server:\n      endpoint: 127.0.0.1:0\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [awsxray]\n      exporters: [debug]\n",
+            "proxy_server.region",
+        ),
+    ];
+    for (yaml, setting) in cases {
+        let path = write_config(yaml);
+        let (cfg, _) = Config::load(path.to_str().unwrap(), &env).unwrap();
+        let started = Sidecar::start(
+            &cfg,
+            SidecarOptions {
+                env: env.clone(),
+                stop_timeout: Duration::from_secs(5),
+            },
+        )
+        .await;
+        let Err(err) = started else {
+            panic!("started without a region: {yaml}");
+        };
+        let err = err.to_string();
+        assert!(
+            err.contains(setting) && err.contains("AWS_REGION"),
+            "{setting}: {err}"
+        );
+        assert!(!err.contains("not-shown"), "{err}");
+    }
 }
