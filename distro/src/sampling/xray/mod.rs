@@ -29,8 +29,8 @@ pub use adaptive::{
 };
 pub use capture::{AnomalyCaptureProcessor, CAPTURE_BATCH, CAPTURE_QUEUE};
 pub use client::{
-    MAX_STATISTICS_PER_CALL, SamplingTargets, XrayApiClient, XrayApiError, parse_sampling_rules,
-    parse_sampling_targets, statistics_request, targets_request,
+    CALL_TIMEOUT, MAX_STATISTICS_PER_CALL, SamplingTargets, XrayApiClient, XrayApiError,
+    parse_sampling_rules, parse_sampling_targets, statistics_request, targets_request,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use local::{LocalRule, LocalRules, LocalRulesError, LocalTarget};
