@@ -226,6 +226,23 @@ async fn a_refused_request_is_dropped_and_counted_and_the_lane_stays_open() {
     assert_eq!(r.stats.traces.export_dropped.load(Ordering::SeqCst), 5);
 }
 
+/// Without an exporter (none configured, or building them failed: the
+/// extension logs why and goes on) spans are dropped at the flush and
+/// counted, never held: the buffer does not fill across invokes.
+#[tokio::test]
+async fn without_an_exporter_spans_are_dropped_and_counted() {
+    let r = rig(Vec::new(), BufferLimits::default());
+    for i in 0..3 {
+        r.buffer.push(batch(1 + i * 4, 4));
+        let report = r.flusher.flush(BUDGET, FlushKind::InvokeEnd).await;
+        assert!(report.complete, "{report:?}");
+        assert_eq!(report.exported, 0);
+    }
+    assert_eq!(r.flusher.lane_spans(), 0);
+    assert_eq!(r.stats.traces.export_dropped.load(Ordering::SeqCst), 12);
+    assert_eq!(r.stats.traces.dropped_outage.load(Ordering::SeqCst), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_hanging_upstream_is_attempted_once_then_kept_off_the_invoke_path() {
     let up = Scripted::new(&[Step::Hang, Step::Hang, Step::Hang]);
