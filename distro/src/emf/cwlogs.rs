@@ -16,7 +16,6 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_cloudwatchlogs::config::retry::RetryConfig;
-use aws_sdk_cloudwatchlogs::config::timeout::TimeoutConfig;
 use aws_sdk_cloudwatchlogs::config::{BehaviorVersion, Region};
 use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::operation::put_log_events::PutLogEventsError;
@@ -27,7 +26,7 @@ use bytes::Bytes;
 
 use super::EmfEvent;
 use super::calls::{LogEvent, put_body, rejected_count, split_calls};
-use crate::export::retry::{Attempt, run_with_retry, sdk_attempt};
+use crate::export::retry::{Attempt, SdkTimeout, run_with_retry, sdk_attempt, sdk_timeouts};
 use crate::export::{ExportConfigError, ExportError, RetryPolicy, TokioSleep};
 
 /// How old an event may be.
@@ -148,17 +147,9 @@ impl PutLogEventsSender {
         }
         let conf = client.config();
         let mut builder = conf.to_builder().retry_config(RetryConfig::disabled());
-        if conf
-            .timeout_config()
-            .and_then(|t| t.operation_attempt_timeout())
-            .is_none()
-        {
-            builder = builder.timeout_config(
-                conf.timeout_config()
-                    .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .build(),
-            );
+        let timeouts = conf.timeout_config();
+        if let Some(t) = sdk_timeouts(timeouts, SdkTimeout::Attempt, ATTEMPT_TIMEOUT, true) {
+            builder = builder.timeout_config(t);
         }
         Ok(Self {
             client: aws_sdk_cloudwatchlogs::Client::from_conf(builder.build()),
@@ -199,14 +190,11 @@ impl PutLogEventsSender {
     #[must_use]
     pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
         let conf = self.client.config();
-        let timeouts = conf
-            .timeout_config()
-            .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
-            .operation_attempt_timeout(timeout)
-            .build();
-        self.client = aws_sdk_cloudwatchlogs::Client::from_conf(
-            conf.to_builder().timeout_config(timeouts).build(),
-        );
+        if let Some(t) = sdk_timeouts(conf.timeout_config(), SdkTimeout::Attempt, timeout, false) {
+            self.client = aws_sdk_cloudwatchlogs::Client::from_conf(
+                conf.to_builder().timeout_config(t).build(),
+            );
+        }
         self
     }
 

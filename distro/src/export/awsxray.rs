@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_xray::config::retry::RetryConfig;
-use aws_sdk_xray::config::timeout::TimeoutConfig;
 use aws_sdk_xray::config::{BehaviorVersion, Region};
 use aws_sdk_xray::error::SdkError;
 use aws_sdk_xray::operation::put_trace_segments::PutTraceSegmentsError;
@@ -24,7 +23,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-use super::retry::{Attempt, TokioSleep, run_with_retry, sdk_attempt};
+use super::retry::{Attempt, SdkTimeout, TokioSleep, run_with_retry, sdk_attempt, sdk_timeouts};
 use super::{
     BatchExporter, ExportConfigError, ExportError, ExportFuture, ExportOutcome, ExportStats,
     RetryPolicy,
@@ -116,17 +115,9 @@ impl AwsXrayExporter {
         }
         let conf = client.config();
         let mut builder = conf.to_builder().retry_config(RetryConfig::disabled());
-        let attempt_bound = conf
-            .timeout_config()
-            .and_then(|t| t.operation_attempt_timeout())
-            .is_some();
-        if !attempt_bound {
-            builder = builder.timeout_config(
-                conf.timeout_config()
-                    .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .build(),
-            );
+        let timeouts = conf.timeout_config();
+        if let Some(t) = sdk_timeouts(timeouts, SdkTimeout::Attempt, ATTEMPT_TIMEOUT, true) {
+            builder = builder.timeout_config(t);
         }
         let client = aws_sdk_xray::Client::from_conf(builder.build());
         Ok(Self {

@@ -14,6 +14,7 @@ use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::timeout::TimeoutConfig;
 use rand::Rng;
 
 use super::{ExportError, RetryPolicy};
@@ -116,6 +117,44 @@ where
             reason,
         }),
     }
+}
+
+/// Which of an AWS SDK client's timeouts [`sdk_timeouts`] sets.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SdkTimeout {
+    /// One attempt (`operation_attempt_timeout`): what an exporter that runs
+    /// its own retries bounds.
+    Attempt,
+    /// The whole call, its retries included (`operation_timeout`).
+    Operation,
+}
+
+/// A client's timeouts (`current`) with `which` set to `timeout`, the rest
+/// kept. With `only_if_unset`, `None` when the client already sets that one
+/// (the application's choice wins): aws-config's defaults bound only the
+/// connection, so without this an endpoint that accepts a connection and
+/// never answers holds the caller for good.
+pub(crate) fn sdk_timeouts(
+    current: Option<&TimeoutConfig>,
+    which: SdkTimeout,
+    timeout: Duration,
+    only_if_unset: bool,
+) -> Option<TimeoutConfig> {
+    let set = current.and_then(|t| match which {
+        SdkTimeout::Attempt => t.operation_attempt_timeout(),
+        SdkTimeout::Operation => t.operation_timeout(),
+    });
+    if only_if_unset && set.is_some() {
+        return None;
+    }
+    let builder = current.map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder);
+    Some(
+        match which {
+            SdkTimeout::Attempt => builder.operation_attempt_timeout(timeout),
+            SdkTimeout::Operation => builder.operation_timeout(timeout),
+        }
+        .build(),
+    )
 }
 
 /// Runs `attempt` until it is done, fails permanently, or the policy's
@@ -370,5 +409,48 @@ pub(crate) mod tests {
             Err(ExportError::Rejected { status: 400, .. })
         ));
         assert_eq!((retries, calls), (0, 1));
+    }
+
+    #[test]
+    fn an_sdk_timeout_is_added_only_where_asked_and_keeps_the_others() {
+        let secs = Duration::from_secs;
+        let connect = TimeoutConfig::builder().connect_timeout(secs(3)).build();
+        // Unset: added, the connect timeout kept.
+        let t = sdk_timeouts(Some(&connect), SdkTimeout::Attempt, secs(10), true).unwrap();
+        assert_eq!(
+            (
+                t.connect_timeout(),
+                t.operation_attempt_timeout(),
+                t.operation_timeout()
+            ),
+            (Some(secs(3)), Some(secs(10)), None)
+        );
+        let t = sdk_timeouts(None, SdkTimeout::Operation, secs(10), true).unwrap();
+        assert_eq!(
+            (t.operation_timeout(), t.operation_attempt_timeout()),
+            (Some(secs(10)), None)
+        );
+        // The client's own wins when only an unset one is to be added.
+        let own = TimeoutConfig::builder()
+            .operation_attempt_timeout(secs(2))
+            .operation_timeout(secs(30))
+            .build();
+        assert!(sdk_timeouts(Some(&own), SdkTimeout::Attempt, secs(10), true).is_none());
+        assert!(sdk_timeouts(Some(&own), SdkTimeout::Operation, secs(10), true).is_none());
+        // The other kind set does not count as this one.
+        let attempt_only = TimeoutConfig::builder()
+            .operation_attempt_timeout(secs(2))
+            .build();
+        let t = sdk_timeouts(Some(&attempt_only), SdkTimeout::Operation, secs(10), true).unwrap();
+        assert_eq!(
+            (t.operation_timeout(), t.operation_attempt_timeout()),
+            (Some(secs(10)), Some(secs(2)))
+        );
+        // Replaced when asked to.
+        let t = sdk_timeouts(Some(&own), SdkTimeout::Attempt, secs(7), false).unwrap();
+        assert_eq!(
+            (t.operation_attempt_timeout(), t.operation_timeout()),
+            (Some(secs(7)), Some(secs(30)))
+        );
     }
 }

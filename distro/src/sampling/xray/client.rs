@@ -6,7 +6,6 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_xray::config::timeout::TimeoutConfig;
 use aws_sdk_xray::primitives::DateTime;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -119,18 +118,19 @@ impl XrayApiClient {
     /// timeouts), with an operation timeout of [`CALL_TIMEOUT`] added when
     /// it has none.
     pub fn sdk(client: aws_sdk_xray::Client) -> Self {
+        use crate::export::retry::{SdkTimeout, sdk_timeouts};
         let conf = client.config();
-        let timeouts = conf.timeout_config();
-        if timeouts.is_some_and(|t| t.operation_timeout().is_some()) {
-            return Self::Sdk(client);
+        match sdk_timeouts(
+            conf.timeout_config(),
+            SdkTimeout::Operation,
+            CALL_TIMEOUT,
+            true,
+        ) {
+            Some(t) => Self::Sdk(aws_sdk_xray::Client::from_conf(
+                conf.to_builder().timeout_config(t).build(),
+            )),
+            None => Self::Sdk(client),
         }
-        let timeouts = timeouts
-            .map_or_else(TimeoutConfig::builder, TimeoutConfig::to_builder)
-            .operation_timeout(CALL_TIMEOUT)
-            .build();
-        Self::Sdk(aws_sdk_xray::Client::from_conf(
-            conf.to_builder().timeout_config(timeouts).build(),
-        ))
     }
 
     /// aws-sdk-xray configured by aws-config's default chain, with the
