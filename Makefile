@@ -22,7 +22,11 @@ APT_PACKAGES := python3-venv
 # <binary>, no binfmt needed); Debian's cross C compiler builds their C parts.
 APT_PACKAGES += qemu-user gcc-aarch64-linux-gnu
 CARGO_FEATURES := --workspace --all-features
+# The installs test-deps makes, named for the tests: a named install makes a
+# test strict (it fails, never skips, when the install is broken).
 export OTEL_AWS_TEST_PYTHON := $(VENV)/bin/python3
+export OTEL_AWS_TEST_ADOT_PYTHON := $(TOOLS)/adot-venv/bin/python3
+export OTEL_AWS_TEST_NODE_MODULES := $(TOOLS)/node-e2e/node_modules
 
 .PHONY: all build lint fmt test test-deps rust-test fuzz cdk-test supply-chain release layer-size layer layers layer-xray arm64 sidecar-image sidecar-image-test demo demo-service bench soak clean
 # Architecture for `make layer` (x86_64, arm64 or all) and `make sidecar-image`
@@ -58,7 +62,7 @@ test-deps:
 	@# ecs-sidecar/tests/mixed_fleet.rs, lambda-layer/tests/legacy_caller.rs: services on the legacy aws-xray-sdk (Flask middleware, patched requests) (pinned); mixed_fleet.rs also runs a Node.js service on .tools/node-e2e below.
 	@$(VENV)/bin/python3 -c "import importlib.metadata as m; assert [m.version(p) for p in ('aws-xray-sdk', 'flask', 'requests')] == ['2.15.0', '3.1.3', '2.34.2']" 2>/dev/null || $(VENV)/bin/pip install -q aws-xray-sdk==2.15.0 flask==3.1.3 requests==2.34.2
 	@# ecs-sidecar/tests/appsignals.rs: the real ADOT Python distro (Application Signals metrics to :4316) in its own venv, .tools/adot-venv: it pins opentelemetry-sdk 1.44.0 and .tools/venv pins 1.45.2 (pinned; about a minute to install).
-	@$(TOOLS)/adot-venv/bin/python3 -c "import importlib.metadata as m; assert m.version('aws-opentelemetry-distro') == '0.21.0'" 2>/dev/null || { python3 -m venv $(TOOLS)/adot-venv && $(TOOLS)/adot-venv/bin/pip install -q aws-opentelemetry-distro==0.21.0; }
+	@$(TOOLS)/adot-venv/bin/python3 -c "import importlib.metadata as m, amazon.opentelemetry.distro; assert m.version('aws-opentelemetry-distro') == '0.21.0'" 2>/dev/null || { python3 -m venv $(TOOLS)/adot-venv && $(TOOLS)/adot-venv/bin/pip install -q aws-opentelemetry-distro==0.21.0; }
 	@# lambda-layer/tests/sdk_e2e.rs: the Node.js function's OpenTelemetry SDK, from its lock file, into .tools/node-e2e.
 	@n=$(TOOLS)/node-e2e; l=lambda-layer/tests/node; if [ ! -d $$n/node_modules ] || ! cmp -s $$l/package-lock.json $$n/package-lock.json; then \
 	  rm -rf $$n && mkdir -p $$n && cp $$l/package.json $$l/package-lock.json $$n/ && npm ci --prefix $$n --no-audit --no-fund --loglevel=error >/dev/null || { rm -rf $$n; exit 1; }; fi

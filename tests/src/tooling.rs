@@ -87,7 +87,7 @@ pub fn python(test: &str, import_check: &str, hint: &str, need: Need) -> Option<
 /// `node` on `PATH`), for `test`; `hint` says how to install.
 pub fn node_modules(test: &str, packages: &[&str], hint: &str, need: Need) -> Option<PathBuf> {
     let explicit = named(TEST_NODE_MODULES);
-    let strict = need == Need::Required || ci();
+    let strict = need == Need::Required || explicit.is_some() || ci();
     let modules = explicit.unwrap_or_else(|| tools("node-e2e/node_modules"));
     let has_node = Command::new("node")
         .arg("--version")
