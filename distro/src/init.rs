@@ -303,6 +303,13 @@ impl Builder {
                 env.get(crate::config::vars::RUST_LOG),
             )?;
         }
+        // Read with the configuration, before any subscriber: said now,
+        // where the application's own or the one just installed hears it.
+        if let crate::sampling::SamplerConfig::Xray(xray) = &config.sampler.value
+            && let Some(err) = xray.adaptive.rejection()
+        {
+            tracing::error!(%err, "X-Ray adaptive sampling configuration rejected");
+        }
         let _ = provider.tracer("otel-aws-distro");
         Ok(Guard {
             provider: Some(provider),

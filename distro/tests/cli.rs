@@ -221,6 +221,57 @@ async fn config_reports_sources_and_bad_values_name_the_variable() {
     assert!(run.stderr.contains("OTEL_TRACES_SAMPLER"), "{}", run.stderr);
 }
 
+/// Credentials written into endpoints and the sampler's argument never
+/// reach the output, and a rejected adaptive-sampling configuration is
+/// shown, naming its variable (it turns adaptive sampling off, it does not
+/// stop the sampler, so nothing else would say so).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_and_doctor_never_print_endpoint_secrets() {
+    let env = [
+        ("OTEL_TRACES_SAMPLER", "xray"),
+        (
+            "OTEL_TRACES_SAMPLER_ARG",
+            "endpoint=http://u:s3cr3t@127.0.0.1:2000/?token=s3cr3t",
+        ),
+        ("AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG", r#"{"version": 3}"#),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            // Port 1: nothing listens, so doctor reports it unreachable.
+            "http://u:s3cr3t@127.0.0.1:1/v1/traces?api_key=s3cr3t",
+        ),
+        ("OTEL_AWS_RESOURCE_DETECTORS", "env"),
+    ];
+    let run = otel_aws(&env, &["config", "--json"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("s3cr3t"), "{}", run.stdout);
+    let got: Value = serde_json::from_str(&run.stdout).unwrap();
+    let sampler = got["OTEL_TRACES_SAMPLER"]["value"].as_str().unwrap();
+    assert!(sampler.contains("127.0.0.1:2000"), "{sampler}");
+    assert!(
+        sampler.contains("AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG") && sampler.contains("is off"),
+        "{sampler}"
+    );
+
+    let run = otel_aws(&env, &["doctor", "--json"]).await;
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(!all.contains("s3cr3t"), "{all}");
+    let got: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {all}"));
+    let endpoint = got["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "endpoint")
+        .unwrap_or_else(|| panic!("{got}"));
+    assert_eq!(endpoint["ok"], false, "{endpoint}");
+    assert!(
+        endpoint["detail"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:1/v1/traces"),
+        "{endpoint}"
+    );
+}
+
 fn signing_env(endpoint: &str) -> Vec<(&'static str, String)> {
     let c = Credentials::test();
     vec![

@@ -288,9 +288,10 @@ async fn a_bad_configuration_turns_adaptive_sampling_off() {
     let Ok(SamplerConfig::Xray(opts)) = SamplerConfig::from_env(&env) else {
         panic!("the sampler itself is configured");
     };
-    assert_eq!(opts.adaptive, AdaptiveSampling::Off);
+    let why = opts.adaptive.rejection().expect("rejected").to_string();
+    assert!(why.contains(AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG), "{why}");
 
-    let s = setup(rules(), AdaptiveSampling::Off).await;
+    let s = setup(rules(), opts.adaptive.clone()).await;
     assert!(!s.sampler.records_unsampled());
     // Another service's anomalies made X-Ray boost "checkout": this
     // sampler must not apply the boost it is handed.

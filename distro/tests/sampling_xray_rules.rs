@@ -458,21 +458,48 @@ fn sampler_arg() {
         other => panic!("{other:?}"),
     }
 
+    // Each error names the variable and what is wrong with which key, and
+    // never quotes the value whole: an endpoint can carry credentials.
     let bad = [
-        "endpoint",
-        "endpoint=",
-        "endpoint=127.0.0.1:2000",
-        "endpoint=ftp://h",
-        "polling_interval=0",
-        "polling_interval=ten",
-        "polling_interval=-5",
-        "polling=5",
-        "endpoint=http://h:2000,rules_file=/x.json",
+        ("endpoint", "pair 1 is not key=value"),
+        ("endpoint=", "key \"endpoint\" has no value"),
+        ("endpoint=127.0.0.1:2000", "is not an http:// URL"),
+        ("endpoint=ftp://h", "is not an http:// URL"),
+        (
+            "polling_interval=0",
+            "polling_interval must be a whole number",
+        ),
+        (
+            "polling_interval=ten",
+            "polling_interval must be a whole number",
+        ),
+        (
+            "polling_interval=-5",
+            "polling_interval must be a whole number",
+        ),
+        ("polling=5", "key \"polling\" is not a known key"),
+        (
+            "endpoint=http://h:2000,rules_file=/x.json",
+            "either endpoint or rules_file",
+        ),
+        (
+            "endpoint=ftp://admin:s3cr3t@h:2000",
+            "is not an http:// URL",
+        ),
+        (
+            "endpoint=http://h:2000,https://u:s3cr3t@h/",
+            "pair 2 is not key=value",
+        ),
+        (
+            "endpoint=http://h:2000,https://h/?token=s3cr3t=1",
+            "the key of pair 2 is not a known key",
+        ),
     ];
-    for arg in bad {
+    for (arg, why) in bad {
         let err = parse(arg).expect_err(arg);
         assert!(err.contains(OTEL_TRACES_SAMPLER_ARG), "{arg}: {err}");
-        assert!(err.contains(arg), "{arg}: the value is quoted: {err}");
+        assert!(err.contains(why), "{arg}: {err}");
+        assert!(!err.contains("s3cr3t"), "{arg}: a secret is quoted: {err}");
     }
 
     let missing = std::env::temp_dir().join("otel-aws-no-such-rules.json");

@@ -124,6 +124,8 @@ pub(super) async fn run(env: &Env, as_json: bool, out: &mut dyn Write) -> Result
 
     let exporters: Vec<&str> = config.exporters.value.iter().map(|e| e.as_str()).collect();
     let endpoint = &config.otlp.endpoint.value;
+    // What the checks print: the URL may carry credentials.
+    let shown = crate::config::redact::url(endpoint);
     let aws_endpoint = detect_aws_endpoint(endpoint);
     let signing = match (&config.otlp.sigv4.value, &aws_endpoint) {
         (SigV4Setting::Off, _) => "not signed (OTEL_AWS_SIGV4=false)".to_string(),
@@ -143,14 +145,13 @@ pub(super) async fn run(env: &Env, as_json: bool, out: &mut dyn Write) -> Result
         detail: if exporters.is_empty() {
             "OTEL_TRACES_EXPORTER=none: nothing is exported".into()
         } else {
-            format!("{} → {endpoint}, {signing}", exporters.join(","))
+            format!("{} → {shown}, {signing}", exporters.join(","))
         },
     });
 
     if config.exporters.value.contains(&ExporterKind::Otlp) {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(3))
-            .build();
+        const REACH_TIMEOUT: Duration = Duration::from_secs(3);
+        let client = reqwest::Client::builder().timeout(REACH_TIMEOUT).build();
         let reach = match client {
             Ok(c) => {
                 c.post(endpoint)
@@ -172,14 +173,17 @@ pub(super) async fn run(env: &Env, as_json: bool, out: &mut dyn Write) -> Result
                 name: "endpoint",
                 ok: true,
                 detail: format!(
-                    "{endpoint} reachable (HTTP {} to an unsigned empty request)",
+                    "{shown} reachable (HTTP {} to an unsigned empty request)",
                     resp.status().as_u16()
                 ),
             },
             Err(e) => Check {
                 name: "endpoint",
                 ok: false,
-                detail: format!("{endpoint} unreachable: {e}"),
+                detail: format!(
+                    "{shown} unreachable: {}",
+                    crate::export::response::describe_transport_error(&e, REACH_TIMEOUT)
+                ),
             },
         });
     }

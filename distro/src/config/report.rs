@@ -60,7 +60,14 @@ impl Config {
                 },
             ),
             entry(crate::sampling::OTEL_TRACES_SAMPLER, &self.sampler, |v| {
-                format!("{v:?}")
+                let rejected = match v {
+                    crate::sampling::SamplerConfig::Xray(x) => x.adaptive.rejection(),
+                    _ => None,
+                };
+                match rejected {
+                    Some(err) => format!("{v:?}; {err}"),
+                    None => format!("{v:?}"),
+                }
             }),
             entry(OTEL_TRACES_EXPORTER, &self.exporters, |v| {
                 if v.is_empty() {

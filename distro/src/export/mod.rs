@@ -43,7 +43,7 @@ mod endpoint;
 mod file;
 mod otlp_http;
 pub(crate) mod proto_traces;
-mod response;
+pub(crate) mod response;
 pub(crate) mod retry;
 mod sdk_exporters;
 mod signals;

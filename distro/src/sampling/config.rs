@@ -57,14 +57,6 @@ pub enum SamplerConfigError {
         /// The value found.
         value: String,
     },
-    /// `OTEL_TRACES_SAMPLER` names a sampler planned but not available yet.
-    #[error(
-        "{OTEL_TRACES_SAMPLER}={value:?} is not supported yet; set it to one of: {ACCEPTED_SAMPLERS}"
-    )]
-    NotSupportedYet {
-        /// The value found.
-        value: String,
-    },
     /// `OTEL_TRACES_SAMPLER_ARG` is not a number in `[0, 1]`.
     #[error(
         "{OTEL_TRACES_SAMPLER_ARG}={value:?} is not a valid ratio for {sampler}; set a number between 0 and 1 (for example 0.05), or unset it for 1.0"
@@ -75,14 +67,13 @@ pub enum SamplerConfigError {
         /// The ratio sampler it was meant for.
         sampler: &'static str,
     },
-    /// `OTEL_TRACES_SAMPLER_ARG` is not valid for the xray sampler.
+    /// `OTEL_TRACES_SAMPLER_ARG` is not valid for the xray sampler (the
+    /// value is not quoted whole: its endpoint may carry credentials).
     #[error(
-        "{OTEL_TRACES_SAMPLER_ARG}={value:?} is not valid for the xray sampler: {reason}; set it to endpoint=http://<proxy>:2000[,polling_interval=<seconds>], or rules_file=/path/rules.json, or unset it to call X-Ray directly"
+        "{OTEL_TRACES_SAMPLER_ARG} is not valid for the xray sampler: {reason}; set it to endpoint=http://<proxy>:2000[,polling_interval=<seconds>], or rules_file=/path/rules.json, or unset it to call X-Ray directly"
     )]
     InvalidXrayArg {
-        /// The value found.
-        value: String,
-        /// What is wrong.
+        /// What is wrong (naming the key, never the whole value).
         reason: String,
     },
     /// The local rules file named by `rules_file=` cannot be used.
@@ -307,7 +298,7 @@ impl ConfiguredSampler {
     pub fn adaptive_xray(&self) -> Option<&XraySampler> {
         self.remote_xray
             .as_ref()
-            .filter(|s| *s.adaptive() != super::xray::AdaptiveSampling::Off)
+            .filter(|s| s.adaptive().rejection().is_none())
     }
 
     /// The xray sampler's rules poller, when one runs.

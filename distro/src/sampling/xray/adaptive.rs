@@ -251,24 +251,31 @@ pub enum AdaptiveSampling {
     /// `AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG`: its conditions, and anomaly
     /// trace capture within its limit.
     Config(AdaptiveSamplingConfig),
-    /// A rejected configuration: no boosts, no boost statistics, no capture.
-    Off,
+    /// A rejected configuration, and why: no boosts, no boost statistics,
+    /// no capture.
+    Rejected(AdaptiveConfigError),
 }
 
 impl AdaptiveSampling {
     /// From the variable's value (unset: [`AdaptiveSampling::Default`]); a
-    /// bad value is logged as an error naming the variable and turns
-    /// adaptive sampling off.
+    /// bad value turns adaptive sampling off and is kept, to be logged as an
+    /// error naming the variable once logging is set up (`init()` does it
+    /// after installing its subscriber; configuration is read before).
     pub fn from_value(value: Option<&str>) -> Self {
         match value.map(str::trim).filter(|v| !v.is_empty()) {
             None => Self::Default,
             Some(v) => match AdaptiveSamplingConfig::parse(v) {
                 Ok(c) => Self::Config(c),
-                Err(err) => {
-                    tracing::error!(%err, "X-Ray adaptive sampling configuration rejected");
-                    Self::Off
-                }
+                Err(err) => Self::Rejected(err),
             },
+        }
+    }
+
+    /// Why the configuration was rejected, when it was.
+    pub fn rejection(&self) -> Option<&AdaptiveConfigError> {
+        match self {
+            Self::Rejected(err) => Some(err),
+            _ => None,
         }
     }
 }
@@ -354,7 +361,7 @@ impl AdaptiveSampling {
     /// Whether `span` is an anomaly, and what for.
     pub(crate) fn classify(&self, span: &EndedSpan<'_>) -> Anomaly {
         let conditions = match self {
-            Self::Off => return Anomaly::default(),
+            Self::Rejected(_) => return Anomaly::default(),
             Self::Config(c) if !c.anomaly_conditions.is_empty() => &c.anomaly_conditions,
             _ => {
                 // Default anomaly: HTTP 5xx, or an error status without a code.
@@ -473,6 +480,10 @@ mod tests {
         span_with(&AdaptiveSampling::Default, attrs, status, ms)
     }
 
+    fn rejected() -> AdaptiveSampling {
+        AdaptiveSampling::from_value(Some("{oops"))
+    }
+
     fn span_with(a: &AdaptiveSampling, attrs: &[KeyValue], status: Status, ms: u64) -> Anomaly {
         a.classify(&EndedSpan {
             attributes: attrs,
@@ -507,10 +518,7 @@ mod tests {
         );
         assert_eq!(span(&[], Status::error("boom"), 1), BOTH);
         assert_eq!(span(&[], Status::Ok, 1), NONE);
-        assert_eq!(
-            span_with(&AdaptiveSampling::Off, &code(500), Status::Unset, 1),
-            NONE
-        );
+        assert_eq!(span_with(&rejected(), &code(500), Status::Unset, 1), NONE);
     }
 
     fn config(yaml: &str) -> AdaptiveSampling {
@@ -639,9 +647,12 @@ mod tests {
         let err =
             AdaptiveSamplingConfig::parse("/no/such/adaptive.yaml").expect_err("missing file");
         assert!(err.to_string().contains("does not exist"), "{err}");
-        assert_eq!(
-            AdaptiveSampling::from_value(Some("{oops")),
-            AdaptiveSampling::Off
+        let off = AdaptiveSampling::from_value(Some("{oops"));
+        let why = off.rejection().expect("rejected").to_string();
+        assert!(
+            why.starts_with(AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG)
+                && why.contains("adaptive sampling is off"),
+            "{why}"
         );
         assert_eq!(
             AdaptiveSampling::from_value(None),

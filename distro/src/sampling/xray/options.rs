@@ -61,8 +61,10 @@ impl Default for XraySamplerOptions {
     }
 }
 
-/// Where the xray sampler's rules come from.
-#[derive(Clone, Debug, PartialEq)]
+/// Where the xray sampler's rules come from. Its `Debug` redacts the
+/// endpoints (`otel-aws config` and logs show it; a URL may carry
+/// credentials).
+#[derive(Clone, PartialEq)]
 pub enum XrayRulesSource {
     /// A proxy over plain HTTP (`endpoint=`).
     Proxy {
@@ -85,10 +87,50 @@ pub enum XrayRulesSource {
     },
 }
 
-fn bad(value: &str, reason: impl Into<String>) -> SamplerConfigError {
+impl std::fmt::Debug for XrayRulesSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::config::redact::url;
+        match self {
+            Self::Proxy { endpoint } => f
+                .debug_struct("Proxy")
+                .field("endpoint", &url(endpoint))
+                .finish(),
+            Self::Api {
+                region,
+                endpoint_url,
+            } => f
+                .debug_struct("Api")
+                .field("region", region)
+                .field("endpoint_url", &endpoint_url.as_deref().map(url))
+                .finish(),
+            Self::File { path, rules } => f
+                .debug_struct("File")
+                .field("path", path)
+                .field("rules", rules)
+                .finish(),
+        }
+    }
+}
+
+fn bad(reason: impl Into<String>) -> SamplerConfigError {
     SamplerConfigError::InvalidXrayArg {
-        value: value.to_string(),
         reason: reason.into(),
+    }
+}
+
+/// A key of the argument as an error shows it: the key when it looks like
+/// one, else its pair's position (text before a `=` can be part of a URL or
+/// a secret written in the wrong place).
+fn key_name(key: &str, n: usize) -> String {
+    let plain = !key.is_empty()
+        && key.len() <= 32
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if plain {
+        format!("key {key:?}")
+    } else {
+        format!("the key of pair {}", n + 1)
     }
 }
 
@@ -100,13 +142,18 @@ impl XraySamplerOptions {
         let mut interval = None;
         let mut file = None;
         let arg = env.get(super::super::OTEL_TRACES_SAMPLER_ARG).unwrap_or("");
-        for pair in arg.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        for (n, pair) in arg
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .enumerate()
+        {
             let Some((key, value)) = pair.split_once('=') else {
-                return Err(bad(arg, format!("{pair:?} is not key=value")));
+                return Err(bad(format!("pair {} is not key=value", n + 1)));
             };
             let (key, value) = (key.trim(), value.trim());
             if value.is_empty() {
-                return Err(bad(arg, format!("{key} has no value")));
+                return Err(bad(format!("{} has no value", key_name(key, n))));
             }
             match key {
                 "endpoint" => endpoint = Some(value.to_string()),
@@ -116,38 +163,33 @@ impl XraySamplerOptions {
                         .ok()
                         .filter(|s| (1..=MAX_POLLING_INTERVAL_SECS).contains(s))
                         .ok_or_else(|| {
-                            bad(
-                                arg,
-                                format!(
-                                    "polling_interval={value:?} must be a whole number of seconds from 1 to {MAX_POLLING_INTERVAL_SECS}"
-                                ),
-                            )
+                            bad(format!(
+                                "polling_interval must be a whole number of seconds from 1 to {MAX_POLLING_INTERVAL_SECS}"
+                            ))
                         })?;
                     interval = Some(Duration::from_secs(secs));
                 }
                 "rules_file" => file = Some(PathBuf::from(value)),
                 other => {
-                    return Err(bad(
-                        arg,
-                        format!("unknown key {other:?}; accepted keys: {XRAY_ARG_KEYS}"),
-                    ));
+                    return Err(bad(format!(
+                        "{} is not a known key; accepted keys: {XRAY_ARG_KEYS}",
+                        key_name(other, n)
+                    )));
                 }
             }
         }
         let source = match (endpoint, file) {
             (Some(_), Some(_)) => {
-                return Err(bad(arg, "give either endpoint or rules_file, not both"));
+                return Err(bad("give either endpoint or rules_file, not both"));
             }
             (Some(endpoint), None) => {
                 let ok = url::Url::parse(&endpoint)
                     .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
                 if !ok {
-                    return Err(bad(
-                        arg,
-                        format!(
-                            "endpoint={endpoint:?} is not an http:// URL (e.g. http://127.0.0.1:2000)"
-                        ),
-                    ));
+                    return Err(bad(format!(
+                        "endpoint={:?} is not an http:// URL (e.g. http://127.0.0.1:2000)",
+                        crate::config::redact::url(&endpoint)
+                    )));
                 }
                 XrayRulesSource::Proxy { endpoint }
             }
@@ -174,5 +216,36 @@ impl XraySamplerOptions {
             polling_interval: interval.unwrap_or(DEFAULT_RULES_INTERVAL),
             adaptive: AdaptiveSampling::from_value(env.get(AWS_XRAY_ADAPTIVE_SAMPLING_CONFIG)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_endpoints() {
+        let proxy = XrayRulesSource::Proxy {
+            endpoint: "http://u:s3cr3t@proxy:2000/?token=s3cr3t".into(),
+        };
+        let api = XrayRulesSource::Api {
+            region: Some("eu-west-1".into()),
+            endpoint_url: Some("https://u:s3cr3t@xray.local/?k=s3cr3t".into()),
+        };
+        for (source, kept) in [(proxy, "proxy:2000"), (api, "xray.local")] {
+            let shown = format!("{source:?}");
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains(kept), "{shown}");
+        }
+        let opts = XraySamplerOptions::from_env(&Env::from_pairs([(
+            "OTEL_TRACES_SAMPLER_ARG",
+            "endpoint=http://u:s3cr3t@proxy:2000",
+        )]))
+        .unwrap();
+        let shown = format!("{opts:?}");
+        assert!(
+            !shown.contains("s3cr3t") && shown.contains("proxy:2000"),
+            "{shown}"
+        );
     }
 }

@@ -201,7 +201,7 @@ impl XraySampler {
             return;
         };
         let old = set.load_full();
-        let adaptive = self.shared.adaptive != AdaptiveSampling::Off;
+        let adaptive = self.shared.adaptive.rejection().is_none();
         let rules: Vec<Arc<RuleState>> = order(rules)
             .into_iter()
             .map(|rule| {
@@ -313,7 +313,7 @@ impl XraySampler {
     /// `SamplingRateBoost`. Never for local rules or a rejected configuration.
     pub fn records_unsampled(&self) -> bool {
         match (&self.shared.mode, &self.shared.adaptive) {
-            (Mode::Local(_), _) | (_, AdaptiveSampling::Off) => false,
+            (Mode::Local(_), _) | (_, AdaptiveSampling::Rejected(_)) => false,
             (_, AdaptiveSampling::Config(_)) => true,
             (Mode::Remote(_), AdaptiveSampling::Default) => {
                 self.shared.any_boost.load(Ordering::Relaxed)
