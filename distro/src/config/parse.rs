@@ -28,13 +28,19 @@ pub fn bool_value(var: &'static str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// A non-negative whole number of milliseconds.
+/// A positive whole number of milliseconds. Zero is refused: every
+/// duration read this way is a delay or a timeout, where zero would spin
+/// (a batch delay always past) or fail every call (a timeout already over);
+/// the SDKs that take 0 disagree on what it means (Java: no timeout).
 pub fn millis(var: &'static str, value: &str) -> Result<Duration, ConfigError> {
-    value
-        .trim()
-        .parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| invalid(var, value, "a whole number of milliseconds, e.g. 10000"))
+    match value.trim().parse::<u64>() {
+        Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
+        _ => Err(invalid(
+            var,
+            value,
+            "a positive whole number of milliseconds, e.g. 10000",
+        )),
+    }
 }
 
 /// A positive whole number that fits in `u32`.
@@ -49,7 +55,12 @@ pub fn positive_u32(var: &'static str, value: &str) -> Result<u32, ConfigError> 
 /// octets, as the OpenTelemetry specification says for `*_HEADERS`).
 ///
 /// These lists carry credentials (`Authorization`, API keys), so an error
-/// names the bad pair by position and never includes any of the text.
+/// names the bad pair by position and never includes any of the text. Each
+/// key must be an HTTP header name and each decoded value a header value:
+/// checked here, where the variable is known, rather than when the exporter
+/// is built — and a pair written the curl way (`Authorization: Basic
+/// dXNlcjpwYXNz==`, split at its padding's `=`) would otherwise make a key
+/// of the secret, which the places that show keys would print.
 pub fn key_values(var: &'static str, value: &str) -> Result<Vec<(String, String)>, ConfigError> {
     let items: Vec<&str> = value.split(',').collect();
     let bad = |index: usize, accepted: &'static str| ConfigError::InvalidSecret {
@@ -77,9 +88,21 @@ pub fn key_values(var: &'static str, value: &str) -> Result<Vec<(String, String)
                 "comma-separated key=value pairs with non-empty keys",
             ));
         }
+        if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+            return Err(bad(
+                index,
+                "key=value pairs whose keys are HTTP header names (letters, digits and !#$%&'*+-.^_`|~, no spaces or colons)",
+            ));
+        }
         let decoded = percent_encoding::percent_decode_str(v.trim())
             .decode_utf8()
             .map_err(|_| bad(index, "percent-encoded UTF-8 values"))?;
+        if http::HeaderValue::from_str(&decoded).is_err() {
+            return Err(bad(
+                index,
+                "values that decode to HTTP header values (visible ASCII and spaces)",
+            ));
+        }
         out.push((key.to_string(), decoded.into_owned()));
     }
     Ok(out)
@@ -159,6 +182,8 @@ mod tests {
         assert_eq!(millis("V", "2500").unwrap(), Duration::from_millis(2500));
         assert!(millis("V", "-1").is_err());
         assert!(millis("V", "1.5").is_err());
+        let zero = millis("V", "0").unwrap_err().to_string();
+        assert!(zero.contains("V") && zero.contains("positive"), "{zero}");
         assert_eq!(positive_u32("V", "512").unwrap(), 512);
         assert!(positive_u32("V", "0").is_err());
         assert!(positive_u32("V", "99999999999").is_err());
@@ -177,6 +202,22 @@ mod tests {
         assert!(key_values("V", "novalue").is_err());
         assert!(key_values("V", "=x").is_err());
         assert!(key_values("V", "k=%ff").is_err());
+        // Keys that are not header names, values that are not header
+        // values: refused by position, the text never shown.
+        for bad in [
+            "Authorization: Basic dXNlcjpwYXNzd29yZA==",
+            "x-api-key=ok,Bearer s3cr3t=x",
+            "api key=s3cr3t",
+            "k=line%0Abreak",
+        ] {
+            let err = key_values("V", bad).expect_err(bad).to_string();
+            assert!(err.starts_with("V") && err.contains("pair "), "{err}");
+            for secret in ["dXNlcjpwYXNzd29yZA", "s3cr3t", "Basic", "line"] {
+                assert!(!err.contains(secret), "{err}");
+            }
+        }
+        let ok = key_values("V", "Authorization=Basic%20dXNlcjpwYXNzd29yZA==").unwrap();
+        assert_eq!(ok[0].1, "Basic dXNlcjpwYXNzd29yZA==");
     }
 
     #[test]

@@ -193,14 +193,6 @@ fn header(headers: &[(String, String)], name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn positive_millis(var: &'static str, v: &str) -> Result<Duration, ConfigError> {
-    let d = parse::millis(var, v)?;
-    if d.is_zero() {
-        return Err(parse::invalid(var, v, "a positive number of milliseconds"));
-    }
-    Ok(d)
-}
-
 fn temporality(var: &'static str, v: &str) -> Result<TemporalityPreference, ConfigError> {
     match v.trim().to_ascii_lowercase().as_str() {
         "cumulative" => Ok(TemporalityPreference::Cumulative),
@@ -230,10 +222,10 @@ impl MetricsSettings {
             },
             Vec::new,
         )?;
-        let interval = pick(env, &[OTEL_METRIC_EXPORT_INTERVAL], positive_millis, || {
+        let interval = pick(env, &[OTEL_METRIC_EXPORT_INTERVAL], parse::millis, || {
             Duration::from_secs(60)
         })?;
-        let timeout = pick(env, &[OTEL_METRIC_EXPORT_TIMEOUT], positive_millis, || {
+        let timeout = pick(env, &[OTEL_METRIC_EXPORT_TIMEOUT], parse::millis, || {
             Duration::from_secs(30)
         })?;
         let temporality = pick(

@@ -224,6 +224,26 @@ fn bad_values_name_the_variable() {
         (OTEL_BSP_MAX_QUEUE_SIZE, "0", "positive whole number"),
         (OTEL_BSP_SCHEDULE_DELAY, "-5", "milliseconds"),
         (
+            OTEL_BSP_SCHEDULE_DELAY,
+            "0",
+            "positive whole number of milliseconds",
+        ),
+        (
+            OTEL_BSP_EXPORT_TIMEOUT,
+            "0",
+            "positive whole number of milliseconds",
+        ),
+        (
+            OTEL_EXPORTER_OTLP_TIMEOUT,
+            "0",
+            "positive whole number of milliseconds",
+        ),
+        (
+            OTEL_EXPORTER_OTLP_TRACES_TIMEOUT,
+            "0",
+            "positive whole number of milliseconds",
+        ),
+        (
             OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT,
             "many",
             "positive whole number",
