@@ -237,7 +237,7 @@ pub fn flush_interval(env: &Env) -> Result<Duration, ConfigError> {
 }
 
 /// The distro's sink: PutLogEvents in `region` (endpoint from
-/// `AWS_ENDPOINT_URL_LOGS`/`AWS_ENDPOINT_URL`), signing with `credentials`
+/// `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`/`AWS_ENDPOINT_URL_LOGS`/`AWS_ENDPOINT_URL`), signing with `credentials`
 /// or aws-config's default chain; without a region or credentials the
 /// documents are dropped and counted (with a warning now).
 #[cfg(feature = "cloudwatch-logs")]

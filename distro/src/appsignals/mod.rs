@@ -66,14 +66,15 @@ pub const LAMBDA_FUNCTION_NAME_ENV: &str = "AWS_LAMBDA_FUNCTION_NAME";
 /// `LAMBDA_APPLICATION_SIGNALS_REMOTE_ENVIRONMENT`: environment of invoked functions.
 pub const LAMBDA_REMOTE_ENVIRONMENT_ENV: &str = "LAMBDA_APPLICATION_SIGNALS_REMOTE_ENVIRONMENT";
 
-/// `AWS_ENDPOINT_URL_LOGS`: the CloudWatch Logs endpoint override (the AWS SDKs' variable).
-pub const AWS_ENDPOINT_URL_LOGS: &str = "AWS_ENDPOINT_URL_LOGS";
+pub use crate::config::vars::AWS_ENDPOINT_URL_LOGS;
 
-/// The CloudWatch Logs endpoint override in `env`: `AWS_ENDPOINT_URL_LOGS`,
-/// else `AWS_ENDPOINT_URL`.
+/// The CloudWatch Logs endpoint override in `env`: the first set of
+/// `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL_LOGS` and
+/// `AWS_ENDPOINT_URL` ([`crate::config::vars::LOGS_ENDPOINT_VARS`]).
 pub fn logs_endpoint_url(env: &Env) -> Option<String> {
-    env.get(AWS_ENDPOINT_URL_LOGS)
-        .or_else(|| env.get(crate::export::AWS_ENDPOINT_URL))
+    crate::config::vars::LOGS_ENDPOINT_VARS
+        .iter()
+        .find_map(|var| env.get(var))
         .map(str::to_owned)
 }
 

@@ -132,8 +132,9 @@ pub struct EmfSettings {
     pub log_stream: Option<String>,
     /// Dimension rollup.
     pub dimension_rollup: Sourced<DimensionRollup>,
-    /// CloudWatch Logs endpoint override (`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`,
-    /// else `AWS_ENDPOINT_URL`).
+    /// CloudWatch Logs endpoint override (the first set of
+    /// `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL_LOGS` and
+    /// `AWS_ENDPOINT_URL`).
     pub endpoint: Option<Sourced<String>>,
 }
 
@@ -304,7 +305,7 @@ impl EmfSettings {
             DimensionRollup::default,
         )?;
         let mut endpoint = None;
-        for var in [AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL] {
+        for var in super::vars::LOGS_ENDPOINT_VARS {
             if let Some(v) = env.get(var) {
                 endpoint = Some(Sourced {
                     value: parse::endpoint(var, v)?,
@@ -505,6 +506,36 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.metrics.emf.output.value, EmfOutputSetting::Stdout);
+    }
+
+    /// Every CloudWatch Logs client reads the same variables in the same
+    /// order: the AWS SDKs' service-specific name, the short one, the
+    /// general one. EMF here, Application Signals through
+    /// `appsignals::logs_endpoint_url`.
+    #[test]
+    fn the_logs_endpoint_override_is_read_from_every_name_in_one_order() {
+        let full = ("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", "http://127.0.0.1:1001");
+        let short = ("AWS_ENDPOINT_URL_LOGS", "http://127.0.0.1:1002");
+        let all = ("AWS_ENDPOINT_URL", "http://127.0.0.1:1003");
+        type Vars<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Vars, Option<&str>); 5] = [
+            (&[full, short, all], Some(full.1)),
+            (&[short, all], Some(short.1)),
+            (&[short], Some(short.1)),
+            (&[all], Some(all.1)),
+            (&[], None),
+        ];
+        for (pairs, want) in cases {
+            let c = settings(pairs).unwrap();
+            let got = c.metrics.emf.endpoint.as_ref().map(|e| e.value.as_str());
+            assert_eq!(got, want, "{pairs:?}");
+            let app = crate::appsignals::logs_endpoint_url(&env(pairs));
+            assert_eq!(app.as_deref(), want, "{pairs:?}");
+        }
+        let err = settings(&[("AWS_ENDPOINT_URL_LOGS", "logs.local")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AWS_ENDPOINT_URL_LOGS"), "{err}");
     }
 
     #[test]

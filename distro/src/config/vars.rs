@@ -131,9 +131,21 @@ pub const OTEL_AWS_EMF_DIMENSION_ROLLUP: &str = "OTEL_AWS_EMF_DIMENSION_ROLLUP";
 /// `awsemf` to CloudWatch: the CloudWatch Logs endpoint (the AWS SDKs'
 /// service-specific endpoint variable; VPC endpoints, local tests).
 pub const AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: &str = "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS";
+/// The CloudWatch Logs endpoint under the name issue 15 and some tools
+/// use (`logs` is the service's SigV4 name); read after
+/// [`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`], the AWS SDKs' own.
+pub const AWS_ENDPOINT_URL_LOGS: &str = "AWS_ENDPOINT_URL_LOGS";
 /// Every AWS service's endpoint (the AWS SDKs' variable); below
 /// [`AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`].
 pub use crate::export::AWS_ENDPOINT_URL;
+/// Where every CloudWatch Logs client (EMF, Application Signals, in the
+/// distro, the sidecar and the Lambda extension) reads its endpoint
+/// override, first set wins.
+pub const LOGS_ENDPOINT_VARS: [&str; 3] = [
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
+    AWS_ENDPOINT_URL_LOGS,
+    AWS_ENDPOINT_URL,
+];
 /// Set by Lambda: the `awsemf` output defaults to stdout there.
 pub const AWS_LAMBDA_FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
 

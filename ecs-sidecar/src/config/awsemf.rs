@@ -38,8 +38,8 @@ pub struct AwsEmfExporter {
     #[serde(default, deserialize_with = "non_empty")]
     pub region: Option<String>,
     /// CloudWatch Logs endpoint (`https://` assumed without a scheme, as the
-    /// collector's AWS session does; default `AWS_ENDPOINT_URL_LOGS`, else
-    /// `AWS_ENDPOINT_URL`, else the regional endpoint).
+    /// collector's AWS session does; default `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`,
+    /// `AWS_ENDPOINT_URL_LOGS`, `AWS_ENDPOINT_URL`, else the regional endpoint).
     #[serde(default, deserialize_with = "aws_endpoint")]
     pub endpoint: Option<HttpUrl>,
     /// Per-attempt timeout in seconds (collector default 30).

@@ -192,7 +192,7 @@ pub struct AwsApplicationSignalsProcessor {
     /// CloudWatch Logs region (default `AWS_REGION`; empty: the default).
     #[serde(default, deserialize_with = "non_empty")]
     pub region: Option<String>,
-    /// CloudWatch Logs endpoint (default `AWS_ENDPOINT_URL_LOGS`, `AWS_ENDPOINT_URL`, the regional one).
+    /// CloudWatch Logs endpoint (default `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL_LOGS`, `AWS_ENDPOINT_URL`, the regional one).
     pub endpoint: Option<HttpUrl>,
 }
 

@@ -5,7 +5,7 @@
 //! is built by the distro's `build_exporter`, like every other exporter.
 //!
 //! The client: region from `region`, else `AWS_REGION`; endpoint from
-//! `endpoint`, else `AWS_ENDPOINT_URL_LOGS`, else `AWS_ENDPOINT_URL`, else the
+//! `endpoint`, else `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL_LOGS`, `AWS_ENDPOINT_URL`, else the
 //! regional CloudWatch Logs endpoint; credentials from the sidecar's
 //! credentials source (the task role on ECS); per-attempt timeout
 //! `request_timeout_seconds`, `max_retries` retries with backoff; documents
@@ -22,7 +22,7 @@ use crate::config::awsemf::{
 };
 use crate::config::{AwsEmfExporter as Settings, OutputDestination};
 
-/// The CloudWatch Logs endpoint: the setting, else `AWS_ENDPOINT_URL_LOGS`,
+/// The CloudWatch Logs endpoint: the setting, else `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL_LOGS`,
 /// else `AWS_ENDPOINT_URL`; `None`: the regional endpoint.
 pub fn logs_endpoint(cfg: &Settings, env: &Env) -> Option<String> {
     cfg.endpoint

@@ -6,7 +6,7 @@
 //! the distro's PutLogEvents sender, as the CloudWatch agent does.
 //!
 //! The sender: region from `region`, else `AWS_REGION`; endpoint from
-//! `endpoint`, else `AWS_ENDPOINT_URL_LOGS`, else `AWS_ENDPOINT_URL`, else
+//! `endpoint`, else `AWS_ENDPOINT_URL_CLOUDWATCH_LOGS`, `AWS_ENDPOINT_URL_LOGS`, `AWS_ENDPOINT_URL`, else
 //! the regional endpoint; the sidecar's credentials. Without a region the
 //! spans are still annotated and the metrics are dropped and counted.
 
