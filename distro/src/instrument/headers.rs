@@ -148,9 +148,22 @@ pub(crate) fn protocol_version(version: http::Version) -> Option<&'static str> {
     }
 }
 
-/// Query parameters whose values the conventions ask to redact in
-/// `url.query` / `url.full` (presigned-URL credentials).
-const SENSITIVE_QUERY_KEYS: [&str; 4] = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"];
+/// Query parameters whose values are redacted in `url.query` / `url.full`
+/// (presigned-URL credentials): the four the conventions list (SigV2's,
+/// Azure's, Google's), and SigV4's query authentication (AWS presigned
+/// URLs: S3 downloads and uploads are the common case), which the
+/// conventions do not list: its signature, its credential scope (the
+/// access key id, as SigV2's `AWSAccessKeyId`) and a session's token, a
+/// secret in its own right. docs/distro.md notes the difference.
+const SENSITIVE_QUERY_KEYS: [&str; 7] = [
+    "AWSAccessKeyId",
+    "Signature",
+    "sig",
+    "X-Goog-Signature",
+    "X-Amz-Signature",
+    "X-Amz-Credential",
+    "X-Amz-Security-Token",
+];
 
 /// `query` with the values of [`SENSITIVE_QUERY_KEYS`] replaced by `REDACTED`.
 pub(crate) fn redact_query(query: &str) -> Cow<'_, str> {
@@ -188,6 +201,14 @@ mod tests {
             "Signature=REDACTED&X-Goog-Signature=REDACTED&a=1&sig=REDACTED&AWSAccessKeyId=REDACTED"
         );
         assert_eq!(redact_query("Signatures=1"), "Signatures=1");
+        // SigV4 query authentication (an S3 presigned GET, per the SigV4
+        // documentation's parameter list): the secrets go, the rest stays.
+        assert_eq!(
+            redact_query(
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261207%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261207T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Security-Token=FwoGZXIv&X-Amz-Signature=5d672d79"
+            ),
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=REDACTED&X-Amz-Date=20261207T000000Z&X-Amz-Expires=900&X-Amz-SignedHeaders=host&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED"
+        );
     }
 
     /// The one-pass extractor answers as `HeaderMap::get` does: the first
