@@ -255,8 +255,8 @@ pub struct OtlpHttpExporter {
     pub metrics_endpoint: Option<HttpUrl>,
     /// Full logs URL, used as is (wins over `endpoint`).
     pub logs_endpoint: Option<HttpUrl>,
-    /// Extra headers.
-    #[serde(default)]
+    /// Extra headers (numbers and booleans taken as their text).
+    #[serde(default, deserialize_with = "super::values::header_values")]
     pub headers: BTreeMap<String, String>,
     /// `gzip` (default) or `none`.
     #[serde(default)]

@@ -316,8 +316,31 @@ fn typed<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, ConfigError
         } else {
             format!("{path}.{inner}")
         };
-        ConfigError::field(full, e.into_inner().to_string())
+        ConfigError::field(full, without_value(&e.into_inner().to_string()))
     })
+}
+
+/// serde's "invalid type" and "invalid value" messages quote the value
+/// (`invalid type: string "Bearer …", expected a map`); a value in the
+/// wrong place can be a secret, and the path already says where. Kept: the
+/// kind of value found and what was expected.
+fn without_value(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        let Some(rest) = message.strip_prefix(prefix) else {
+            continue;
+        };
+        let Some(at) = rest.rfind(", expected ") else {
+            continue;
+        };
+        let (found, expected) = rest.split_at(at);
+        let kind = found
+            .split(['"', '`'])
+            .next()
+            .unwrap_or_default()
+            .trim_end();
+        return format!("{prefix}{kind}{expected}");
+    }
+    message.to_owned()
 }
 
 fn kind(v: &Value) -> &'static str {

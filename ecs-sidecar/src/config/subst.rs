@@ -49,11 +49,18 @@ fn expand_scalar(s: &str, env: &Env, path: &str) -> Result<Option<Value>, Config
     }
     let (text, whole_reference) = expand(s, env, path)?;
     if whole_reference {
-        // Re-read as a YAML scalar: numbers and booleans keep their type.
+        // Re-read as a YAML scalar: numbers and booleans keep their type,
+        // when their text is the value's own (`8`, `true`). Other spellings
+        // stay text (`0123`, `1e3`, `True`): a string field (a header's API
+        // key) must get the characters the variable holds.
         if let Ok(v) = serde_norway::from_str::<Value>(&text)
             && matches!(v, Value::Bool(_) | Value::Number(_))
         {
-            return Ok(Some(v));
+            // Not `v == text`: a `Value` equals a string only when it is one.
+            let own_text = v.to_string();
+            if own_text == text {
+                return Ok(Some(v));
+            }
         }
     }
     Ok(Some(Value::String(text)))

@@ -574,3 +574,59 @@ fn url_errors_do_not_echo_credentials() {
         "{debug}"
     );
 }
+
+/// Header values written as numbers (an API key of digits, unquoted or from
+/// a whole `${env:...}`) are taken as their text, characters kept; a value
+/// of the wrong kind is refused naming the path and the kind, never the
+/// value.
+#[test]
+fn header_values_of_any_scalar_are_text_and_errors_never_quote_them() {
+    let config = |headers: &str| {
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  otlphttp:\n    endpoint: https://collector.example\n    headers: {headers}\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [otlphttp]\n"
+        )
+    };
+    let env = Env::from_pairs([
+        ("DIGITS", "12345678"),
+        ("PADDED", "0012345"),
+        ("FLAG", "true"),
+        ("HEADERS", "Authorization=Bearer s3cr3t"),
+    ]);
+    let text = config(
+        "\n      x-api-key: ${env:DIGITS}\n      x-padded: ${env:PADDED}\n      x-flag: ${env:FLAG}\n      x-literal: 42",
+    );
+    let cfg = Config::parse(&text, "test.yaml", &env).unwrap();
+    let Some(Exporter::OtlpHttp(o)) = cfg.exporters.get("otlphttp") else {
+        panic!("{cfg:?}");
+    };
+    assert_eq!(o.headers["x-api-key"], "12345678");
+    assert_eq!(o.headers["x-padded"], "0012345");
+    assert_eq!(o.headers["x-flag"], "true");
+    assert_eq!(o.headers["x-literal"], "42");
+
+    for headers in [
+        "${env:HEADERS}",
+        "{authorization: [s3cr3t]}",
+        "\n      authorization:\n        nested: s3cr3t",
+    ] {
+        let err = Config::parse(&config(headers), "test.yaml", &env).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            err.path().starts_with("exporters.otlphttp.headers"),
+            "{headers}: {msg}"
+        );
+        assert!(!msg.contains("s3cr3t"), "{headers}: {msg}");
+    }
+    // A numeric field read from the same kind of reference keeps its type.
+    let err = Config::parse(
+        "receivers:\n  otlp:\n    protocols:\n      http:\nexporters:\n  debug:\nprocessors:\n  batch:\n    send_batch_size: \"s3cr3t\"\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [debug]\n",
+        "test.yaml",
+        &env,
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("invalid type: string") && !msg.contains("s3cr3t"),
+        "{msg}"
+    );
+}

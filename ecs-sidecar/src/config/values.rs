@@ -193,6 +193,38 @@ pub(super) fn optional_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Htt
     }
 }
 
+/// Header values: strings, and the numbers and booleans YAML reads from an
+/// unquoted value or a whole `${env:...}` (an API key of digits) taken as
+/// their text, as the collector's string fields take them. Headers carry
+/// secrets, so no error of this names a value.
+pub(super) fn header_values<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Number(serde_json::Number),
+        Bool(bool),
+    }
+    let map = Option::<std::collections::BTreeMap<String, Option<Scalar>>>::deserialize(d)
+        .map_err(|_| de::Error::custom("expected a mapping of header names to text values"))?;
+    map.unwrap_or_default()
+        .into_iter()
+        .map(|(name, value)| {
+            let text = match value {
+                Some(Scalar::Text(s)) => s,
+                Some(Scalar::Number(n)) => n.to_string(),
+                Some(Scalar::Bool(b)) => b.to_string(),
+                None => {
+                    return Err(de::Error::custom(format!("header {name:?} has no value")));
+                }
+            };
+            Ok((name, text))
+        })
+        .collect()
+}
+
 /// An optional string where `""` means "not set" (a region left empty).
 pub(super) fn non_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     Ok(Option::<String>::deserialize(d)?.filter(|s| !s.trim().is_empty()))
