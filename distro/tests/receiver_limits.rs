@@ -306,3 +306,56 @@ async fn requests_that_cannot_succeed_get_a_non_retryable_grpc_code() {
     assert_eq!(code, "3", "INVALID_ARGUMENT, not OUT_OF_RANGE: {msg}");
     running.shutdown();
 }
+
+/// The gRPC message limit and the HTTP body limit are set apart (the
+/// collector's `grpc.max_recv_msg_size_mib` and `http.max_request_body_size`):
+/// each protocol refuses what is over its own, and takes what is under it
+/// whatever the other's.
+#[tokio::test]
+async fn grpc_and_http_limits_are_each_their_own() {
+    let big = one_span().encode_to_vec().repeat(200);
+    let len = big.len();
+    for (http_limit, grpc_limit) in [(len / 2, len * 2), (len * 2, len / 2)] {
+        let sink = BudgetSink::new(usize::MAX / 2);
+        let running = serve(
+            ReceiverConfig {
+                http_addr: localhost0(),
+                grpc_addr: localhost0(),
+                max_body_bytes: http_limit,
+                max_grpc_message_bytes: Some(grpc_limit),
+                ..Default::default()
+            },
+            Arc::clone(&sink),
+        )
+        .await;
+        let http = reqwest::Client::new()
+            .post(format!("http://{}/v1/traces", running.http_addr().unwrap()))
+            .header("content-type", "application/x-protobuf")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        let (grpc, msg) = lying_grpc(
+            running.grpc_addr().unwrap(),
+            u32::try_from(len).unwrap(),
+            &big,
+        )
+        .await;
+        // One of the two is taken (a gRPC success's status is in the
+        // trailers, which this raw client does not read; the sink counts it).
+        assert_eq!(
+            sink.accepted.load(Ordering::SeqCst),
+            1,
+            "{http} {grpc} {msg}"
+        );
+        if http_limit < len {
+            assert_eq!(http, 413);
+            assert_ne!(grpc, "3", "{msg}");
+        } else {
+            assert_eq!((http, grpc.as_str()), (200, "3"), "{msg}");
+        }
+        running.shutdown();
+    }
+}

@@ -242,14 +242,18 @@ impl Sidecar {
                 span_attribute_headroom: headroom.get(&id).copied().unwrap_or(0),
                 ..ReceiverConfig::default()
             };
-            if let Some(max) = o
-                .protocols
-                .http
-                .as_ref()
-                .and_then(|h| h.max_request_body_size)
-            {
-                rc.max_body_bytes = max as usize;
+            // Each protocol its own limit, as the collector's; 0 (or unset)
+            // is the default, as the collector reads both.
+            if let Some(max) = o.protocols.http.as_ref().and_then(|h| h.max_body_bytes()) {
+                rc.max_body_bytes = max;
             }
+            rc.max_grpc_message_bytes = Some(
+                o.protocols
+                    .grpc
+                    .as_ref()
+                    .and_then(|g| g.max_message_bytes())
+                    .unwrap_or(receiver::DEFAULT_MAX_BODY_BYTES),
+            );
             let mut stop = stop_rx.clone();
             let running = receiver::serve_signals(rc, sinks, async move {
                 let _ = stop.wait_for(|s| *s).await;

@@ -32,6 +32,10 @@ pub struct ReceiverConfig {
     /// Largest body accepted, both as received and after gzip decompression
     /// (the second guards against gzip bombs). Larger: HTTP 413, gRPC INVALID_ARGUMENT (not retryable).
     pub max_body_bytes: usize,
+    /// Largest gRPC message, when it differs from `max_body_bytes` (the
+    /// collector sets the two apart: `grpc.max_recv_msg_size_mib` and
+    /// `http.max_request_body_size`). `None` (the default): `max_body_bytes`.
+    pub max_grpc_message_bytes: Option<usize>,
     /// After shutdown is signalled, how long in-flight requests may take
     /// before their connections are dropped.
     pub drain_timeout: Duration,
@@ -69,6 +73,7 @@ impl Default for ReceiverConfig {
             http_addr: None,
             grpc_addr: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_grpc_message_bytes: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             idle_timeout: None,
             request_timeout: None,

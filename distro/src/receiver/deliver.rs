@@ -13,6 +13,7 @@ pub(crate) struct Shared {
     pub sinks: Sinks,
     pub stats: Arc<ReceiverStats>,
     pub max_body_bytes: usize,
+    pub max_grpc_message_bytes: usize,
     pub request_timeout: Option<std::time::Duration>,
     /// How protobuf bodies are decoded.
     pub decode: DecodeOptions,

@@ -294,7 +294,7 @@ where
         };
         let mut grpc = tonic::server::Grpc::new(codec)
             .accept_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(shared.max_body_bytes);
+            .max_decoding_message_size(shared.max_grpc_message_bytes);
         let unary = grpc.unary(ExportHandler::<S>(Arc::clone(&shared), PhantomData), req);
         let timed = match shared.request_timeout {
             Some(t) => tokio::time::timeout(t, unary).await.ok(),

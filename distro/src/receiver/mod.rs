@@ -270,6 +270,7 @@ pub async fn serve_signals(
         sinks,
         stats: Arc::clone(&stats),
         max_body_bytes: cfg.max_body_bytes,
+        max_grpc_message_bytes: cfg.max_grpc_message_bytes.unwrap_or(cfg.max_body_bytes),
         request_timeout: cfg.request_timeout,
         decode: DecodeOptions {
             span_attribute_headroom: cfg.span_attribute_headroom,

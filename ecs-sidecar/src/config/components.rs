@@ -62,7 +62,7 @@ pub struct OtlpProtocols {
 pub struct GrpcProtocol {
     /// Listen address (default 0.0.0.0:4317).
     pub endpoint: Option<ListenAddr>,
-    /// Largest message in MiB (default 20).
+    /// Largest message in MiB (default and 0: 20).
     pub max_recv_msg_size_mib: Option<u64>,
 }
 
@@ -70,6 +70,13 @@ impl GrpcProtocol {
     /// Where it listens.
     pub fn listen(&self) -> SocketAddr {
         self.endpoint.map_or(DEFAULT_GRPC_ENDPOINT, |e| e.0)
+    }
+
+    /// `max_recv_msg_size_mib` in bytes; `None`: the default.
+    pub fn max_message_bytes(&self) -> Option<usize> {
+        self.max_recv_msg_size_mib
+            .filter(|&mib| mib > 0)
+            .map(|mib| usize::try_from(mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX))
     }
 }
 
@@ -79,7 +86,7 @@ impl GrpcProtocol {
 pub struct HttpProtocol {
     /// Listen address (default 0.0.0.0:4318).
     pub endpoint: Option<ListenAddr>,
-    /// Largest body in bytes (default 20 MiB).
+    /// Largest body in bytes (default and 0: 20 MiB).
     pub max_request_body_size: Option<u64>,
 }
 
@@ -87,6 +94,13 @@ impl HttpProtocol {
     /// Where it listens.
     pub fn listen(&self) -> SocketAddr {
         self.endpoint.map_or(DEFAULT_HTTP_ENDPOINT, |e| e.0)
+    }
+
+    /// `max_request_body_size`; `None`: the default.
+    pub fn max_body_bytes(&self) -> Option<usize> {
+        self.max_request_body_size
+            .filter(|&n| n > 0)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
     }
 }
 

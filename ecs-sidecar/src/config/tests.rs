@@ -630,3 +630,24 @@ fn header_values_of_any_scalar_are_text_and_errors_never_quote_them() {
         "{msg}"
     );
 }
+
+/// Each OTLP protocol's size limit is its own, 0 and unset meaning the
+/// default, as the collector reads `max_recv_msg_size_mib` and
+/// `max_request_body_size`.
+#[test]
+fn receiver_size_limits_are_per_protocol() {
+    let grpc = |mib| GrpcProtocol {
+        max_recv_msg_size_mib: mib,
+        ..Default::default()
+    };
+    let http = |bytes| HttpProtocol {
+        max_request_body_size: bytes,
+        ..Default::default()
+    };
+    assert_eq!(grpc(None).max_message_bytes(), None);
+    assert_eq!(grpc(Some(0)).max_message_bytes(), None);
+    assert_eq!(grpc(Some(4)).max_message_bytes(), Some(4 * 1024 * 1024));
+    assert_eq!(http(None).max_body_bytes(), None);
+    assert_eq!(http(Some(0)).max_body_bytes(), None);
+    assert_eq!(http(Some(4096)).max_body_bytes(), Some(4096));
+}
