@@ -98,13 +98,15 @@ impl OtherSignal {
 /// Why the metrics/logs configuration is unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum SignalConfigError {
-    /// A variable has a value the extension cannot use.
-    #[error("{var}={value:?} is not valid: expected {accepted}")]
+    /// A variable has a value the extension cannot use. The value is never
+    /// kept or shown: an endpoint may carry `user:password@` or a query
+    /// token, and any variable may hold a secret pasted into the wrong one.
+    #[error(
+        "{var} is not valid (the value is not shown, it may hold a secret): expected {accepted}"
+    )]
     Invalid {
         /// The variable.
-        var: String,
-        /// What it was set to.
-        value: String,
+        var: &'static str,
         /// What it accepts.
         accepted: &'static str,
     },
@@ -164,9 +166,8 @@ fn flag(env: &Env, var: &'static str) -> Result<bool, SignalConfigError> {
     match env.get(var).map(str::to_ascii_lowercase).as_deref() {
         None | Some("false" | "0" | "no" | "off") => Ok(false),
         Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(other) => Err(SignalConfigError::Invalid {
-            var: var.into(),
-            value: other.into(),
+        Some(_) => Err(SignalConfigError::Invalid {
+            var,
             accepted: "true or false",
         }),
     }
@@ -211,14 +212,12 @@ fn with_path(v: &str, path: &str) -> Option<String> {
 /// collector named by `OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT` (its
 /// `/v1/traces` path swapped), then CloudWatch in `AWS_REGION`.
 fn endpoint(env: &Env, signal: OtherSignal) -> Result<(String, String), SignalConfigError> {
-    let invalid = |var: &str, v: &str| SignalConfigError::Invalid {
-        var: var.into(),
-        value: v.into(),
-        accepted: "an absolute http(s) URL",
-    };
     let own_var = signal.endpoint_var();
     if let Some(v) = env.get(own_var) {
-        let url = with_path(v, signal.path()).ok_or_else(|| invalid(own_var, v))?;
+        let url = with_path(v, signal.path()).ok_or(SignalConfigError::Invalid {
+            var: own_var,
+            accepted: "an absolute http(s) URL",
+        })?;
         return Ok((url, format!("{own_var} is set (it wins)")));
     }
     let own = [http_addr(env), grpc_addr(env)]
@@ -274,10 +273,9 @@ fn upstream(env: &Env, signal: OtherSignal) -> Result<Option<SignalUpstream>, Si
     match env.get(var).map(str::to_ascii_lowercase).as_deref() {
         None | Some("otlp") => {}
         Some("none") => return Ok(None),
-        Some(other) => {
+        Some(_) => {
             return Err(SignalConfigError::Invalid {
-                var: var.into(),
-                value: other.into(),
+                var,
                 accepted: "otlp or none",
             });
         }
