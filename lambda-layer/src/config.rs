@@ -321,7 +321,8 @@ pub fn choose_upstream(env: &Env) -> Result<Upstream, LambdaConfigError> {
         let Some(v) = env.get(var) else { continue };
         if is_own_receiver(v, &own) {
             skipped.push(format!(
-                "{var}={v} names the extension's own receiver (meant for the function's SDK)"
+                "{var}={} names the extension's own receiver (meant for the function's SDK)",
+                otel_aws_distro::config::redact::RedactedUrl(v)
             ));
             continue;
         }
@@ -555,6 +556,27 @@ mod tests {
         OTEL_AWS_LAMBDA_METRICS_ENDPOINT, OTEL_AWS_LAMBDA_METRICS_EXPORTER,
         OTEL_AWS_LAMBDA_PLATFORM_METRICS,
     };
+
+    /// The reason logged with the upstream names a skipped endpoint without
+    /// its userinfo or query string (`user:password@`, `?token=`).
+    #[test]
+    fn upstream_reason_hides_url_secrets() {
+        let env = Env::from_pairs([
+            ("AWS_REGION", "us-east-1"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://admin:s3cr3t@127.0.0.1:4318/v1/traces?token=k3y",
+            ),
+        ]);
+        let up = choose_upstream(&env).unwrap();
+        assert_eq!(up.url, "https://xray.us-east-1.amazonaws.com/v1/traces");
+        assert!(up.why.contains("127.0.0.1:4318/v1/traces"), "{}", up.why);
+        assert!(
+            !up.why.contains("s3cr3t") && !up.why.contains("k3y"),
+            "secret in the logged reason: {}",
+            up.why
+        );
+    }
 
     /// Issue 11: a bad value is never echoed (it may be a secret: an
     /// endpoint with `user:password@`, a token in the wrong variable); the
