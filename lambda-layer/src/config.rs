@@ -33,7 +33,8 @@ pub const OTEL_AWS_CONFIG: &str = "OTEL_AWS_CONFIG";
 /// when the URL has no path). Wins over the `OTEL_EXPORTER_OTLP_*`
 /// endpoints, which are used unless they name the extension's own receivers.
 pub const OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT: &str = "OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT";
-/// The extension's exporters (`otlp`, `xray`, `console`, `file`, `none`);
+/// The extension's exporters: a list of `otlp`, `xray`, `console`, `file`,
+/// or `none` on its own;
 /// wins over `OTEL_TRACES_EXPORTER`, which the function's SDK may also read.
 /// `xray` sends X-Ray segment documents with `PutTraceSegments` (for
 /// accounts without CloudWatch Transaction Search), signed with the
@@ -412,9 +413,9 @@ fn export_config(env: &Env) -> Result<(Config, Option<Upstream>), LambdaConfigEr
     let mut config = Config::from_env(env)?;
     if let Some(v) = env.get(OTEL_AWS_LAMBDA_TRACES_EXPORTER) {
         config.exporters = Sourced {
-            value: parse_exporters(v).ok_or(LambdaConfigError::Invalid {
+            value: parse_exporters(v).map_err(|accepted| LambdaConfigError::Invalid {
                 var: OTEL_AWS_LAMBDA_TRACES_EXPORTER,
-                accepted: "a comma-separated list of otlp, xray, console, file, or none",
+                accepted,
             })?,
             source: Source::Env(OTEL_AWS_LAMBDA_TRACES_EXPORTER),
         };
@@ -437,22 +438,33 @@ fn export_config(env: &Env) -> Result<(Config, Option<Upstream>), LambdaConfigEr
     Ok((config, upstream))
 }
 
-fn parse_exporters(v: &str) -> Option<Vec<ExporterKind>> {
+/// A comma-separated exporter list (case-insensitive, duplicates folded),
+/// or `none` on its own: the empty list. `none` beside an exporter is a
+/// contradiction, refused as the distro refuses it in `OTEL_TRACES_EXPORTER`.
+/// The error is what the variable accepts.
+fn parse_exporters(v: &str) -> Result<Vec<ExporterKind>, &'static str> {
     let mut out = Vec::new();
+    let mut saw_none = false;
     for item in v.split(',').map(|s| s.trim().to_ascii_lowercase()) {
         let kind = match item.as_str() {
             "otlp" => ExporterKind::Otlp,
             "console" | "logging" => ExporterKind::Console,
             "file" => ExporterKind::File,
-            "xray" => ExporterKind::Xray,
-            "none" => continue,
-            _ => return None,
+            "xray" | "awsxray" => ExporterKind::Xray,
+            "none" => {
+                saw_none = true;
+                continue;
+            }
+            _ => return Err("a comma-separated list of otlp, xray, console, file, or none"),
         };
         if !out.contains(&kind) {
             out.push(kind);
         }
     }
-    Some(out)
+    if saw_none && !out.is_empty() {
+        return Err("none on its own, or a comma-separated list of otlp, xray, console, file");
+    }
+    Ok(out)
 }
 
 /// True when `url`'s host is `localhost`, a loopback IP, or unparseable as
@@ -486,14 +498,27 @@ fn url_with_traces_path(v: &str) -> Option<String> {
     }
 }
 
+/// What the extension's boolean variables accept ([`parse_bool`]).
+pub(crate) const BOOL_ACCEPTED: &str = "true or false";
+
+/// `true` or `false`, any case (the OpenTelemetry boolean rule, as the
+/// distro's parser applies it); `None` for anything else.
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
+    if v.trim().eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if v.trim().eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 fn bool_var(env: &Env, var: &'static str, default: bool) -> Result<bool, LambdaConfigError> {
-    match env.get(var).map(str::to_ascii_lowercase).as_deref() {
+    match env.get(var) {
         None => Ok(default),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some("false" | "0" | "no" | "off") => Ok(false),
-        Some(_) => Err(LambdaConfigError::Invalid {
+        Some(v) => parse_bool(v).ok_or(LambdaConfigError::Invalid {
             var,
-            accepted: "true or false",
+            accepted: BOOL_ACCEPTED,
         }),
     }
 }

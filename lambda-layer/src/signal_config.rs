@@ -163,12 +163,11 @@ impl SignalsConfig {
 }
 
 fn flag(env: &Env, var: &'static str) -> Result<bool, SignalConfigError> {
-    match env.get(var).map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false" | "0" | "no" | "off") => Ok(false),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(_) => Err(SignalConfigError::Invalid {
+    match env.get(var) {
+        None => Ok(false),
+        Some(v) => crate::config::parse_bool(v).ok_or(SignalConfigError::Invalid {
             var,
-            accepted: "true or false",
+            accepted: crate::config::BOOL_ACCEPTED,
         }),
     }
 }

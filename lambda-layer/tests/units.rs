@@ -128,6 +128,69 @@ fn config_errors_name_the_variable() {
     }
 }
 
+/// The extension's booleans follow the OpenTelemetry rule the distro
+/// applies (`true` or `false`, any case): other spellings are refused with
+/// an error naming the variable and saying what it accepts.
+#[test]
+fn config_booleans_are_true_or_false() {
+    let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+    let vars = [
+        "OTEL_AWS_LAMBDA_PLATFORM_SPANS",
+        "OTEL_AWS_LAMBDA_PLATFORM_METRICS",
+        "OTEL_AWS_LAMBDA_FORWARD_LOGS",
+    ];
+    for var in vars {
+        for (value, want) in [("true", true), ("TRUE", true), (" False ", false)] {
+            let cfg = ExtensionConfig::from_env(&base.clone().with(var, value))
+                .unwrap_or_else(|e| panic!("{var}={value:?}: {e}"));
+            let got = match var {
+                "OTEL_AWS_LAMBDA_PLATFORM_SPANS" => cfg.platform_spans,
+                "OTEL_AWS_LAMBDA_PLATFORM_METRICS" => cfg.signals.platform_metrics,
+                _ => cfg.signals.forward_logs,
+            };
+            assert_eq!(got, want, "{var}={value:?}");
+        }
+        for value in ["1", "0", "yes", "no", "on", "off"] {
+            let err = ExtensionConfig::from_env(&base.clone().with(var, value))
+                .expect_err(&format!("{var}={value} must be refused"))
+                .to_string();
+            assert!(
+                err.contains(var) && err.contains("true or false"),
+                "{var}={value}: {err}"
+            );
+        }
+    }
+}
+
+/// `none` means no exporter, so it stands alone (the OpenTelemetry rule,
+/// and the distro's for `OTEL_TRACES_EXPORTER`): a list with `none` and an
+/// exporter is a contradiction, refused naming the variable.
+#[test]
+fn config_exporter_list_none_stands_alone() {
+    use otel_aws_distro::config::ExporterKind::{Console, Otlp, Xray};
+    let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+    let var = "OTEL_AWS_LAMBDA_TRACES_EXPORTER";
+    for value in ["otlp,none", "none,console", " NONE , otlp "] {
+        let err = ExtensionConfig::from_env(&base.clone().with(var, value))
+            .expect_err(&format!("{var}={value} must be refused"))
+            .to_string();
+        assert!(
+            err.contains(var) && err.contains("none on its own"),
+            "{var}={value}: {err}"
+        );
+    }
+    for (value, want) in [
+        ("none", vec![]),
+        ("none,none", vec![]),
+        ("otlp,console,OTLP", vec![Otlp, Console]),
+        // The distro's alias.
+        ("awsxray", vec![Xray]),
+    ] {
+        let cfg = ExtensionConfig::from_env(&base.clone().with(var, value)).unwrap();
+        assert_eq!(cfg.export.exporters.value, want, "{var}={value}");
+    }
+}
+
 #[test]
 fn config_defaults_and_file() {
     let dir = std::env::temp_dir().join(format!("otel-aws-lambda-cfg-{}", std::process::id()));
