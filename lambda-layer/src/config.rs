@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use otel_aws_distro::Env;
 use otel_aws_distro::config::{Config, ExporterKind, Source, Sourced};
+use tracing::level_filters::LevelFilter;
 
 use crate::flush::FlushMode;
 
@@ -78,8 +79,13 @@ pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
 /// Flush period on Lambda Managed Instances (unless `periodic,<ms>` asks for less).
 pub const MANAGED_PERIOD: Duration = Duration::from_millis(200);
 
-/// Log level of the extension's own lines on stderr (default `info`).
+/// Log level of the extension's own lines on stderr (default `info`): the
+/// OpenTelemetry SDKs' names ([`LOG_LEVELS`]). Another value is warned
+/// about once, naming the variable, and `info` is used.
 pub const OTEL_LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
+/// What [`OTEL_LOG_LEVEL`] accepts.
+pub const LOG_LEVELS: &str =
+    "none, error, warn (or warning), info, debug, verbose or all (also off and trace), in any case";
 
 /// Default OTLP/HTTP listen address.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
@@ -133,6 +139,59 @@ pub enum LambdaConfigError {
     NoXrayRegion,
 }
 
+/// A setting the extension does not apply: it starts anyway, and logs this
+/// once at warn when its log output exists ([`ExtensionConfig::log_warnings`]).
+/// Like [`LambdaConfigError::Invalid`], it names the variable, never its value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{var} is not applied by the extension (the value is not shown, it may hold a secret): it accepts {accepted}; {instead}"
+)]
+pub struct ConfigWarning {
+    /// The variable.
+    pub var: &'static str,
+    /// What the extension accepts in it.
+    pub accepted: &'static str,
+    /// What the extension does instead.
+    pub instead: &'static str,
+}
+
+/// `OTEL_LOG_LEVEL` as a level: the names of the OpenTelemetry SDKs'
+/// internal loggers (`NONE`, `ERROR`, `WARN`, `INFO`, `DEBUG`, `VERBOSE`,
+/// `ALL`, any case), Python's `warning`, and tracing's `off` and `trace`.
+/// `None` for anything else.
+pub fn parse_log_level(v: &str) -> Option<LevelFilter> {
+    let v = v.trim().to_ascii_lowercase();
+    Some(match v.as_str() {
+        "none" | "off" => LevelFilter::OFF,
+        "error" => LevelFilter::ERROR,
+        "warn" | "warning" => LevelFilter::WARN,
+        "info" => LevelFilter::INFO,
+        "debug" => LevelFilter::DEBUG,
+        "verbose" | "all" | "trace" => LevelFilter::TRACE,
+        _ => return None,
+    })
+}
+
+/// The extension's log level: `info` when `OTEL_LOG_LEVEL` is unset or
+/// unknown (the OpenTelemetry rule for an unknown enum value: warn and
+/// ignore it), with the warning for the unknown one.
+fn log_level(env: &Env) -> (LevelFilter, Option<ConfigWarning>) {
+    match env.get(OTEL_LOG_LEVEL) {
+        None => (LevelFilter::INFO, None),
+        Some(v) => match parse_log_level(v) {
+            Some(level) => (level, None),
+            None => (
+                LevelFilter::INFO,
+                Some(ConfigWarning {
+                    var: OTEL_LOG_LEVEL,
+                    accepted: LOG_LEVELS,
+                    instead: "its own lines are logged at info",
+                }),
+            ),
+        },
+    }
+}
+
 /// Buffer bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BufferLimits {
@@ -176,8 +235,10 @@ pub struct ExtensionConfig {
     pub managed: bool,
     /// The upstream of the `otlp` exporter and why (when `otlp` is on).
     pub upstream: Option<Upstream>,
-    /// Log level of the extension's own lines.
-    pub log_level: String,
+    /// Log level of the extension's own lines (`OTEL_LOG_LEVEL`).
+    pub log_level: LevelFilter,
+    /// Settings read but not applied, logged once at start-up.
+    pub warnings: Vec<ConfigWarning>,
     /// The distro configuration the exporters are built from (endpoint and
     /// exporter list already resolved for the extension).
     pub export: Config,
@@ -228,6 +289,9 @@ impl ExtensionConfig {
         } else {
             flush
         };
+        let mut warnings = Vec::new();
+        let (log_level, level_warning) = log_level(&env);
+        warnings.extend(level_warning);
         let (export, upstream) = export_config(&env)?;
         let signals = crate::signal_config::SignalsConfig::from_env(&env)?;
         let app_signals = otel_aws_distro::appsignals::export::enabled(&env)?;
@@ -251,10 +315,19 @@ impl ExtensionConfig {
             control_addr: addr(&env, OTEL_AWS_LAMBDA_CONTROL_ADDR, DEFAULT_CONTROL_ADDR)?,
             telemetry_addr: addr(&env, OTEL_AWS_LAMBDA_TELEMETRY_ADDR, "0.0.0.0:0")?,
             stats_file: env.get(OTEL_AWS_LAMBDA_STATS_FILE).map(PathBuf::from),
-            log_level: env.get(OTEL_LOG_LEVEL).unwrap_or("info").to_string(),
+            log_level,
+            warnings,
             export,
             env,
         })
+    }
+
+    /// Logs each of [`Self::warnings`] at warn. Call once, after the log
+    /// subscriber is installed (the configuration is read before it).
+    pub fn log_warnings(&self) {
+        for w in &self.warnings {
+            tracing::warn!(variable = w.var, "{w}");
+        }
     }
 }
 
@@ -581,6 +654,20 @@ mod tests {
         OTEL_AWS_LAMBDA_METRICS_ENDPOINT, OTEL_AWS_LAMBDA_METRICS_EXPORTER,
         OTEL_AWS_LAMBDA_PLATFORM_METRICS,
     };
+
+    /// A setting the extension does not apply is logged once, at warn,
+    /// naming the variable and never the value.
+    #[test]
+    fn warnings_are_logged_once_without_the_value() {
+        let env = Env::from_pairs([("AWS_REGION", "us-east-1"), (OTEL_LOG_LEVEL, "s3cr3tTOKEN")]);
+        let cfg = ExtensionConfig::from_env(&env).unwrap();
+        let ((), text) = crate::test_log::capture(|| cfg.log_warnings());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert!(lines[0].contains("WARN"), "{text}");
+        assert!(lines[0].contains(OTEL_LOG_LEVEL), "{text}");
+        assert!(!text.to_ascii_lowercase().contains("s3cr3ttoken"), "{text}");
+    }
 
     /// The reason logged with the upstream names a skipped endpoint without
     /// its userinfo or query string (`user:password@`, `?token=`).

@@ -191,6 +191,52 @@ fn config_exporter_list_none_stands_alone() {
     }
 }
 
+/// `OTEL_LOG_LEVEL` takes the names the OpenTelemetry SDKs' internal
+/// loggers take (the JavaScript SDK's `NONE`, `ERROR`, `WARN`, `INFO`,
+/// `DEBUG`, `VERBOSE`, `ALL`, any case; Python's `warning`). An unknown value
+/// is ignored with a warning naming the variable (the OpenTelemetry rule for
+/// an enum value an SDK does not know) and the level is `info`.
+#[test]
+fn config_log_level_takes_the_sdk_names() {
+    use tracing::level_filters::LevelFilter;
+    let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+    let cfg = ExtensionConfig::from_env(&base).unwrap();
+    assert_eq!(cfg.log_level, LevelFilter::INFO);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    for (value, want) in [
+        ("none", LevelFilter::OFF),
+        ("NONE", LevelFilter::OFF),
+        ("off", LevelFilter::OFF),
+        ("error", LevelFilter::ERROR),
+        ("warn", LevelFilter::WARN),
+        ("warning", LevelFilter::WARN),
+        ("WARNING", LevelFilter::WARN),
+        ("info", LevelFilter::INFO),
+        ("Debug", LevelFilter::DEBUG),
+        ("verbose", LevelFilter::TRACE),
+        ("ALL", LevelFilter::TRACE),
+        ("trace", LevelFilter::TRACE),
+    ] {
+        let cfg = ExtensionConfig::from_env(&base.clone().with("OTEL_LOG_LEVEL", value)).unwrap();
+        assert_eq!(cfg.log_level, want, "OTEL_LOG_LEVEL={value}");
+        assert!(cfg.warnings.is_empty(), "{value}: {:?}", cfg.warnings);
+    }
+    for value in ["loud", "5", "otel_aws=debug", "s3cr3tTOKEN"] {
+        let cfg = ExtensionConfig::from_env(&base.clone().with("OTEL_LOG_LEVEL", value)).unwrap();
+        assert_eq!(cfg.log_level, LevelFilter::INFO, "OTEL_LOG_LEVEL={value}");
+        let [w] = cfg.warnings.as_slice() else {
+            panic!("one warning for {value}: {:?}", cfg.warnings)
+        };
+        let text = w.to_string();
+        assert_eq!(w.var, "OTEL_LOG_LEVEL");
+        assert!(
+            text.contains("OTEL_LOG_LEVEL") && text.contains("warning") && text.contains("info"),
+            "{text}"
+        );
+        assert!(!text.contains(value), "echoed {value}: {text}");
+    }
+}
+
 #[test]
 fn config_defaults_and_file() {
     let dir = std::env::temp_dir().join(format!("otel-aws-lambda-cfg-{}", std::process::id()));

@@ -392,27 +392,6 @@ pub async fn run_since(
 mod tests {
     use super::*;
 
-    /// A `MakeWriter` that keeps what the subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-        type Writer = Captured;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
     /// The "upstream chosen" line of a metrics/logs exporter says where
     /// data goes without the URL's userinfo or query string (credentials:
     /// `user:password@`, `?api_key=`).
@@ -424,15 +403,9 @@ mod tests {
             ),
             why: "OTEL_AWS_LAMBDA_METRICS_ENDPOINT is set (it wins)".into(),
         };
-        let out = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(out.clone())
-            .with_ansi(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        let (_, text) = crate::test_log::capture(|| {
             build_signal_exporter("metrics", Some(&up), &CredentialStrategy::None)
         });
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert!(text.contains("upstream chosen"), "{text}");
         assert!(text.contains("collector.example:4318/v1/metrics"), "{text}");
         assert!(
