@@ -7,6 +7,17 @@
 //! and the exporter list are resolved here, because the function and the
 //! extension share one environment (see [`resolve_endpoint`]).
 //!
+//! For the same reason the distro's parser is given only the variables of
+//! the extension's own export (`export_settings`): propagators, sampler,
+//! batch processor, span limits, resource detection and the other settings
+//! of the function's SDK (Python, Node.js, Java read this environment too)
+//! are not the extension's, and a value valid for that SDK but unknown to
+//! the distro (`OTEL_PROPAGATORS=b3`, `OTEL_TRACES_SAMPLER=parentbased_jaeger_remote`)
+//! must not stop the extension. Where a shared value would set the
+//! extension's export but names something it does not have
+//! (`OTEL_TRACES_EXPORTER=zipkin`, `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`), it
+//! is ignored with a [`ConfigWarning`].
+//!
 //! `OTEL_AWS_CONFIG` names a file of `KEY=VALUE` lines (blank lines and
 //! `#` comments ignored) read under the process environment: a variable
 //! set in the environment wins over the file. (The sidecar's config file
@@ -17,7 +28,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use otel_aws_distro::Env;
-use otel_aws_distro::config::{Config, ExporterKind, Source, Sourced};
+use otel_aws_distro::config::{Config, ConfigError, ExporterKind, Source, Sourced, vars};
 use tracing::level_filters::LevelFilter;
 
 use crate::flush::FlushMode;
@@ -292,7 +303,8 @@ impl ExtensionConfig {
         let mut warnings = Vec::new();
         let (log_level, level_warning) = log_level(&env);
         warnings.extend(level_warning);
-        let (export, upstream) = export_config(&env)?;
+        warnings.extend(grpc_protocol_warnings(&env));
+        let (export, upstream) = export_config(&env, &mut warnings)?;
         let signals = crate::signal_config::SignalsConfig::from_env(&env)?;
         let app_signals = otel_aws_distro::appsignals::export::enabled(&env)?;
         let app_signals_interval = if app_signals && managed {
@@ -481,9 +493,77 @@ fn sourced(value: String, var: &'static str) -> Sourced<String> {
     }
 }
 
-/// The distro configuration with the extension's endpoint and exporter list.
-fn export_config(env: &Env) -> Result<(Config, Option<Upstream>), LambdaConfigError> {
-    let mut config = Config::from_env(env)?;
+/// The variables of the distro's configuration that set the extension's
+/// own export, besides every `OTEL_EXPORTER_OTLP_*` ([`EXPORT_PREFIX`]):
+/// region, signing, gzip level, and the `file` and `xray` exporters'
+/// settings. `OTEL_TRACES_EXPORTER` is read by [`export_config`] itself.
+const EXPORT_VARS: &[&str] = &[
+    vars::AWS_REGION,
+    vars::AWS_DEFAULT_REGION,
+    vars::OTEL_AWS_SIGV4,
+    vars::OTEL_AWS_SIGV4_SERVICE,
+    vars::OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL,
+    vars::OTEL_AWS_TRACES_FILE,
+    vars::OTEL_AWS_XRAY_INDEXED_ATTRIBUTES,
+    vars::OTEL_AWS_XRAY_INDEX_ALL_ATTRIBUTES,
+    vars::OTEL_AWS_XRAY_MAX_CONCURRENCY,
+];
+
+/// The OTLP exporter variables (endpoint, headers, timeout, compression,
+/// protocol; generic and per signal).
+const EXPORT_PREFIX: &str = "OTEL_EXPORTER_OTLP_";
+
+/// The OTLP protocol variables, which may say `grpc` for the function's SDK.
+const PROTOCOL_VARS: [&str; 4] = [
+    vars::OTEL_EXPORTER_OTLP_PROTOCOL,
+    vars::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    vars::OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    vars::OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+];
+
+/// True for an OTLP protocol of the function's SDK only: `grpc`, which the
+/// SDK may use towards the extension's gRPC receiver. The extension exports
+/// OTLP/HTTP (the AWS OTLP endpoints take nothing else).
+fn is_grpc(protocol: &str) -> bool {
+    protocol.trim().eq_ignore_ascii_case("grpc")
+}
+
+/// The distro's configuration of the extension's own export, read from the
+/// export variables of `env` only (see the module docs): what the
+/// function's SDK alone reads cannot stop the extension, and a bad value of
+/// an export variable is still an error naming it. A `grpc` protocol counts
+/// as unset ([`grpc_protocol_warnings`] says so once).
+pub(crate) fn export_settings(env: &Env) -> Result<Config, ConfigError> {
+    let export_only = env.with_prefix("").filter(|(k, v)| {
+        EXPORT_VARS.contains(k)
+            || (k.starts_with(EXPORT_PREFIX) && !(k.ends_with("_PROTOCOL") && is_grpc(v)))
+    });
+    Config::from_env(&Env::from_pairs(export_only))
+}
+
+/// A warning for each OTLP protocol variable set to `grpc` (the function
+/// SDK's; the extension exports as if it were unset).
+fn grpc_protocol_warnings(env: &Env) -> Vec<ConfigWarning> {
+    PROTOCOL_VARS
+        .into_iter()
+        .filter(|var| env.get(var).is_some_and(is_grpc))
+        .map(|var| ConfigWarning {
+            var,
+            accepted: "http/protobuf or http/json (grpc is for the function's SDK, which the extension receives on OTEL_AWS_LAMBDA_GRPC_ADDR)",
+            instead: "the extension exports OTLP/HTTP as if it were unset",
+        })
+        .collect()
+}
+
+/// The distro configuration with the extension's endpoint and exporter
+/// list. The exporters: `OTEL_AWS_LAMBDA_TRACES_EXPORTER` (a bad value is an
+/// error), else `OTEL_TRACES_EXPORTER` when it names only exporters the
+/// extension has (else it is the function SDK's alone: a warning), else `otlp`.
+fn export_config(
+    env: &Env,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<(Config, Option<Upstream>), LambdaConfigError> {
+    let mut config = export_settings(env)?;
     if let Some(v) = env.get(OTEL_AWS_LAMBDA_TRACES_EXPORTER) {
         config.exporters = Sourced {
             value: parse_exporters(v).map_err(|accepted| LambdaConfigError::Invalid {
@@ -492,6 +572,20 @@ fn export_config(env: &Env) -> Result<(Config, Option<Upstream>), LambdaConfigEr
             })?,
             source: Source::Env(OTEL_AWS_LAMBDA_TRACES_EXPORTER),
         };
+    } else if let Some(v) = env.get(vars::OTEL_TRACES_EXPORTER) {
+        match parse_exporters(v) {
+            Ok(value) => {
+                config.exporters = Sourced {
+                    value,
+                    source: Source::Env(vars::OTEL_TRACES_EXPORTER),
+                };
+            }
+            Err(_) => warnings.push(ConfigWarning {
+                var: vars::OTEL_TRACES_EXPORTER,
+                accepted: "a list of otlp, xray, console, file, or none on its own (other exporters are the function SDK's)",
+                instead: "the extension exports with otlp (OTEL_AWS_LAMBDA_TRACES_EXPORTER chooses its exporters)",
+            }),
+        }
     }
     let mut upstream = None;
     if config.exporters.value.contains(&ExporterKind::Otlp) {

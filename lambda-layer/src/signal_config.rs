@@ -9,7 +9,7 @@
 //! them, so the syntax is the same as for traces).
 
 use otel_aws_distro::Env;
-use otel_aws_distro::config::{Config, ConfigError};
+use otel_aws_distro::config::ConfigError;
 use otel_aws_distro::export::{OtlpHttpConfig, Signing};
 
 use crate::config::{OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT, grpc_addr, http_addr, is_own_receiver};
@@ -281,12 +281,14 @@ fn upstream(env: &Env, signal: OtherSignal) -> Result<Option<SignalUpstream>, Si
     }
     let name = signal_name(signal);
     let senv = signal_env(env, signal);
-    let cfg = Config::from_env(&senv).map_err(|e: ConfigError| SignalConfigError::Export {
-        signal: name,
-        message: e.to_string().replace(
-            "OTEL_EXPORTER_OTLP_TRACES_",
-            &format!("OTEL_EXPORTER_OTLP_{}_", signal.upper()),
-        ),
+    let cfg = crate::config::export_settings(&senv).map_err(|e: ConfigError| {
+        SignalConfigError::Export {
+            signal: name,
+            message: e.to_string().replace(
+                "OTEL_EXPORTER_OTLP_TRACES_",
+                &format!("OTEL_EXPORTER_OTLP_{}_", signal.upper()),
+            ),
+        }
     })?;
     let (url, why) = match endpoint(env, signal) {
         Ok(found) => found,
