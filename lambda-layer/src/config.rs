@@ -7,6 +7,17 @@
 //! and the exporter list are resolved here, because the function and the
 //! extension share one environment (see [`resolve_endpoint`]).
 //!
+//! For the same reason the distro's parser is given only the variables of
+//! the extension's own export (`export_settings`): propagators, sampler,
+//! batch processor, span limits, resource detection and the other settings
+//! of the function's SDK (Python, Node.js, Java read this environment too)
+//! are not the extension's, and a value valid for that SDK but unknown to
+//! the distro (`OTEL_PROPAGATORS=b3`, `OTEL_TRACES_SAMPLER=parentbased_jaeger_remote`)
+//! must not stop the extension. Where a shared value would set the
+//! extension's export but names something it does not have
+//! (`OTEL_TRACES_EXPORTER=zipkin`, `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`), it
+//! is ignored with a [`ConfigWarning`].
+//!
 //! `OTEL_AWS_CONFIG` names a file of `KEY=VALUE` lines (blank lines and
 //! `#` comments ignored) read under the process environment: a variable
 //! set in the environment wins over the file. (The sidecar's config file
@@ -17,7 +28,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use otel_aws_distro::Env;
-use otel_aws_distro::config::{Config, ExporterKind, Source, Sourced};
+use otel_aws_distro::config::{Config, ConfigError, ExporterKind, Source, Sourced, vars};
+use tracing::level_filters::LevelFilter;
 
 use crate::flush::FlushMode;
 
@@ -33,7 +45,8 @@ pub const OTEL_AWS_CONFIG: &str = "OTEL_AWS_CONFIG";
 /// when the URL has no path). Wins over the `OTEL_EXPORTER_OTLP_*`
 /// endpoints, which are used unless they name the extension's own receivers.
 pub const OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT: &str = "OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT";
-/// The extension's exporters (`otlp`, `xray`, `console`, `file`, `none`);
+/// The extension's exporters: a list of `otlp`, `xray`, `console`, `file`,
+/// or `none` on its own;
 /// wins over `OTEL_TRACES_EXPORTER`, which the function's SDK may also read.
 /// `xray` sends X-Ray segment documents with `PutTraceSegments` (for
 /// accounts without CloudWatch Transaction Search), signed with the
@@ -77,8 +90,13 @@ pub const MANAGED_INSTANCES: &str = "lambda-managed-instances";
 /// Flush period on Lambda Managed Instances (unless `periodic,<ms>` asks for less).
 pub const MANAGED_PERIOD: Duration = Duration::from_millis(200);
 
-/// Log level of the extension's own lines on stderr (default `info`).
+/// Log level of the extension's own lines on stderr (default `info`): the
+/// OpenTelemetry SDKs' names ([`LOG_LEVELS`]). Another value is warned
+/// about once, naming the variable, and `info` is used.
 pub const OTEL_LOG_LEVEL: &str = "OTEL_LOG_LEVEL";
+/// What [`OTEL_LOG_LEVEL`] accepts.
+pub const LOG_LEVELS: &str =
+    "none, error, warn (or warning), info, debug, verbose or all (also off and trace), in any case";
 
 /// Default OTLP/HTTP listen address.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:4318";
@@ -132,6 +150,59 @@ pub enum LambdaConfigError {
     NoXrayRegion,
 }
 
+/// A setting the extension does not apply: it starts anyway, and logs this
+/// once at warn when its log output exists ([`ExtensionConfig::log_warnings`]).
+/// Like [`LambdaConfigError::Invalid`], it names the variable, never its value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{var} is not applied by the extension (the value is not shown, it may hold a secret): it accepts {accepted}; {instead}"
+)]
+pub struct ConfigWarning {
+    /// The variable.
+    pub var: &'static str,
+    /// What the extension accepts in it.
+    pub accepted: &'static str,
+    /// What the extension does instead.
+    pub instead: &'static str,
+}
+
+/// `OTEL_LOG_LEVEL` as a level: the names of the OpenTelemetry SDKs'
+/// internal loggers (`NONE`, `ERROR`, `WARN`, `INFO`, `DEBUG`, `VERBOSE`,
+/// `ALL`, any case), Python's `warning`, and tracing's `off` and `trace`.
+/// `None` for anything else.
+pub fn parse_log_level(v: &str) -> Option<LevelFilter> {
+    let v = v.trim().to_ascii_lowercase();
+    Some(match v.as_str() {
+        "none" | "off" => LevelFilter::OFF,
+        "error" => LevelFilter::ERROR,
+        "warn" | "warning" => LevelFilter::WARN,
+        "info" => LevelFilter::INFO,
+        "debug" => LevelFilter::DEBUG,
+        "verbose" | "all" | "trace" => LevelFilter::TRACE,
+        _ => return None,
+    })
+}
+
+/// The extension's log level: `info` when `OTEL_LOG_LEVEL` is unset or
+/// unknown (the OpenTelemetry rule for an unknown enum value: warn and
+/// ignore it), with the warning for the unknown one.
+fn log_level(env: &Env) -> (LevelFilter, Option<ConfigWarning>) {
+    match env.get(OTEL_LOG_LEVEL) {
+        None => (LevelFilter::INFO, None),
+        Some(v) => match parse_log_level(v) {
+            Some(level) => (level, None),
+            None => (
+                LevelFilter::INFO,
+                Some(ConfigWarning {
+                    var: OTEL_LOG_LEVEL,
+                    accepted: LOG_LEVELS,
+                    instead: "its own lines are logged at info",
+                }),
+            ),
+        },
+    }
+}
+
 /// Buffer bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BufferLimits {
@@ -175,8 +246,10 @@ pub struct ExtensionConfig {
     pub managed: bool,
     /// The upstream of the `otlp` exporter and why (when `otlp` is on).
     pub upstream: Option<Upstream>,
-    /// Log level of the extension's own lines.
-    pub log_level: String,
+    /// Log level of the extension's own lines (`OTEL_LOG_LEVEL`).
+    pub log_level: LevelFilter,
+    /// Settings read but not applied, logged once at start-up.
+    pub warnings: Vec<ConfigWarning>,
     /// The distro configuration the exporters are built from (endpoint and
     /// exporter list already resolved for the extension).
     pub export: Config,
@@ -227,7 +300,11 @@ impl ExtensionConfig {
         } else {
             flush
         };
-        let (export, upstream) = export_config(&env)?;
+        let mut warnings = Vec::new();
+        let (log_level, level_warning) = log_level(&env);
+        warnings.extend(level_warning);
+        warnings.extend(grpc_protocol_warnings(&env));
+        let (export, upstream) = export_config(&env, &mut warnings)?;
         let signals = crate::signal_config::SignalsConfig::from_env(&env)?;
         let app_signals = otel_aws_distro::appsignals::export::enabled(&env)?;
         let app_signals_interval = if app_signals && managed {
@@ -250,10 +327,19 @@ impl ExtensionConfig {
             control_addr: addr(&env, OTEL_AWS_LAMBDA_CONTROL_ADDR, DEFAULT_CONTROL_ADDR)?,
             telemetry_addr: addr(&env, OTEL_AWS_LAMBDA_TELEMETRY_ADDR, "0.0.0.0:0")?,
             stats_file: env.get(OTEL_AWS_LAMBDA_STATS_FILE).map(PathBuf::from),
-            log_level: env.get(OTEL_LOG_LEVEL).unwrap_or("info").to_string(),
+            log_level,
+            warnings,
             export,
             env,
         })
+    }
+
+    /// Logs each of [`Self::warnings`] at warn. Call once, after the log
+    /// subscriber is installed (the configuration is read before it).
+    pub fn log_warnings(&self) {
+        for w in &self.warnings {
+            tracing::warn!(variable = w.var, "{w}");
+        }
     }
 }
 
@@ -321,7 +407,8 @@ pub fn choose_upstream(env: &Env) -> Result<Upstream, LambdaConfigError> {
         let Some(v) = env.get(var) else { continue };
         if is_own_receiver(v, &own) {
             skipped.push(format!(
-                "{var}={v} names the extension's own receiver (meant for the function's SDK)"
+                "{var}={} names the extension's own receiver (meant for the function's SDK)",
+                otel_aws_distro::config::redact::RedactedUrl(v)
             ));
             continue;
         }
@@ -406,17 +493,99 @@ fn sourced(value: String, var: &'static str) -> Sourced<String> {
     }
 }
 
-/// The distro configuration with the extension's endpoint and exporter list.
-fn export_config(env: &Env) -> Result<(Config, Option<Upstream>), LambdaConfigError> {
-    let mut config = Config::from_env(env)?;
+/// The variables of the distro's configuration that set the extension's
+/// own export, besides every `OTEL_EXPORTER_OTLP_*` ([`EXPORT_PREFIX`]):
+/// region, signing, gzip level, and the `file` and `xray` exporters'
+/// settings. `OTEL_TRACES_EXPORTER` is read by [`export_config`] itself.
+const EXPORT_VARS: &[&str] = &[
+    vars::AWS_REGION,
+    vars::AWS_DEFAULT_REGION,
+    vars::OTEL_AWS_SIGV4,
+    vars::OTEL_AWS_SIGV4_SERVICE,
+    vars::OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL,
+    vars::OTEL_AWS_TRACES_FILE,
+    vars::OTEL_AWS_XRAY_INDEXED_ATTRIBUTES,
+    vars::OTEL_AWS_XRAY_INDEX_ALL_ATTRIBUTES,
+    vars::OTEL_AWS_XRAY_MAX_CONCURRENCY,
+];
+
+/// The OTLP exporter variables (endpoint, headers, timeout, compression,
+/// protocol; generic and per signal).
+const EXPORT_PREFIX: &str = "OTEL_EXPORTER_OTLP_";
+
+/// The OTLP protocol variables, which may say `grpc` for the function's SDK.
+const PROTOCOL_VARS: [&str; 4] = [
+    vars::OTEL_EXPORTER_OTLP_PROTOCOL,
+    vars::OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+    vars::OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    vars::OTEL_EXPORTER_OTLP_LOGS_PROTOCOL,
+];
+
+/// True for an OTLP protocol of the function's SDK only: `grpc`, which the
+/// SDK may use towards the extension's gRPC receiver. The extension exports
+/// OTLP/HTTP (the AWS OTLP endpoints take nothing else).
+fn is_grpc(protocol: &str) -> bool {
+    protocol.trim().eq_ignore_ascii_case("grpc")
+}
+
+/// The distro's configuration of the extension's own export, read from the
+/// export variables of `env` only (see the module docs): what the
+/// function's SDK alone reads cannot stop the extension, and a bad value of
+/// an export variable is still an error naming it. A `grpc` protocol counts
+/// as unset ([`grpc_protocol_warnings`] says so once).
+pub(crate) fn export_settings(env: &Env) -> Result<Config, ConfigError> {
+    let export_only = env.with_prefix("").filter(|(k, v)| {
+        EXPORT_VARS.contains(k)
+            || (k.starts_with(EXPORT_PREFIX) && !(k.ends_with("_PROTOCOL") && is_grpc(v)))
+    });
+    Config::from_env(&Env::from_pairs(export_only))
+}
+
+/// A warning for each OTLP protocol variable set to `grpc` (the function
+/// SDK's; the extension exports as if it were unset).
+fn grpc_protocol_warnings(env: &Env) -> Vec<ConfigWarning> {
+    PROTOCOL_VARS
+        .into_iter()
+        .filter(|var| env.get(var).is_some_and(is_grpc))
+        .map(|var| ConfigWarning {
+            var,
+            accepted: "http/protobuf or http/json (grpc is for the function's SDK, which the extension receives on OTEL_AWS_LAMBDA_GRPC_ADDR)",
+            instead: "the extension exports OTLP/HTTP as if it were unset",
+        })
+        .collect()
+}
+
+/// The distro configuration with the extension's endpoint and exporter
+/// list. The exporters: `OTEL_AWS_LAMBDA_TRACES_EXPORTER` (a bad value is an
+/// error), else `OTEL_TRACES_EXPORTER` when it names only exporters the
+/// extension has (else it is the function SDK's alone: a warning), else `otlp`.
+fn export_config(
+    env: &Env,
+    warnings: &mut Vec<ConfigWarning>,
+) -> Result<(Config, Option<Upstream>), LambdaConfigError> {
+    let mut config = export_settings(env)?;
     if let Some(v) = env.get(OTEL_AWS_LAMBDA_TRACES_EXPORTER) {
         config.exporters = Sourced {
-            value: parse_exporters(v).ok_or(LambdaConfigError::Invalid {
+            value: parse_exporters(v).map_err(|accepted| LambdaConfigError::Invalid {
                 var: OTEL_AWS_LAMBDA_TRACES_EXPORTER,
-                accepted: "a comma-separated list of otlp, xray, console, file, or none",
+                accepted,
             })?,
             source: Source::Env(OTEL_AWS_LAMBDA_TRACES_EXPORTER),
         };
+    } else if let Some(v) = env.get(vars::OTEL_TRACES_EXPORTER) {
+        match parse_exporters(v) {
+            Ok(value) => {
+                config.exporters = Sourced {
+                    value,
+                    source: Source::Env(vars::OTEL_TRACES_EXPORTER),
+                };
+            }
+            Err(_) => warnings.push(ConfigWarning {
+                var: vars::OTEL_TRACES_EXPORTER,
+                accepted: "a list of otlp, xray, console, file, or none on its own (other exporters are the function SDK's)",
+                instead: "the extension exports with otlp (OTEL_AWS_LAMBDA_TRACES_EXPORTER chooses its exporters)",
+            }),
+        }
     }
     let mut upstream = None;
     if config.exporters.value.contains(&ExporterKind::Otlp) {
@@ -436,22 +605,33 @@ fn export_config(env: &Env) -> Result<(Config, Option<Upstream>), LambdaConfigEr
     Ok((config, upstream))
 }
 
-fn parse_exporters(v: &str) -> Option<Vec<ExporterKind>> {
+/// A comma-separated exporter list (case-insensitive, duplicates folded),
+/// or `none` on its own: the empty list. `none` beside an exporter is a
+/// contradiction, refused as the distro refuses it in `OTEL_TRACES_EXPORTER`.
+/// The error is what the variable accepts.
+fn parse_exporters(v: &str) -> Result<Vec<ExporterKind>, &'static str> {
     let mut out = Vec::new();
+    let mut saw_none = false;
     for item in v.split(',').map(|s| s.trim().to_ascii_lowercase()) {
         let kind = match item.as_str() {
             "otlp" => ExporterKind::Otlp,
             "console" | "logging" => ExporterKind::Console,
             "file" => ExporterKind::File,
-            "xray" => ExporterKind::Xray,
-            "none" => continue,
-            _ => return None,
+            "xray" | "awsxray" => ExporterKind::Xray,
+            "none" => {
+                saw_none = true;
+                continue;
+            }
+            _ => return Err("a comma-separated list of otlp, xray, console, file, or none"),
         };
         if !out.contains(&kind) {
             out.push(kind);
         }
     }
-    Some(out)
+    if saw_none && !out.is_empty() {
+        return Err("none on its own, or a comma-separated list of otlp, xray, console, file");
+    }
+    Ok(out)
 }
 
 /// True when `url`'s host is `localhost`, a loopback IP, or unparseable as
@@ -485,14 +665,27 @@ fn url_with_traces_path(v: &str) -> Option<String> {
     }
 }
 
+/// What the extension's boolean variables accept ([`parse_bool`]).
+pub(crate) const BOOL_ACCEPTED: &str = "true or false";
+
+/// `true` or `false`, any case (the OpenTelemetry boolean rule, as the
+/// distro's parser applies it); `None` for anything else.
+pub(crate) fn parse_bool(v: &str) -> Option<bool> {
+    if v.trim().eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if v.trim().eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
 fn bool_var(env: &Env, var: &'static str, default: bool) -> Result<bool, LambdaConfigError> {
-    match env.get(var).map(str::to_ascii_lowercase).as_deref() {
+    match env.get(var) {
         None => Ok(default),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some("false" | "0" | "no" | "off") => Ok(false),
-        Some(_) => Err(LambdaConfigError::Invalid {
+        Some(v) => parse_bool(v).ok_or(LambdaConfigError::Invalid {
             var,
-            accepted: "true or false",
+            accepted: BOOL_ACCEPTED,
         }),
     }
 }
@@ -550,6 +743,46 @@ fn merge_config_file(env: &Env) -> Result<Env, LambdaConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signal_config::{
+        OTEL_AWS_LAMBDA_FORWARD_LOGS, OTEL_AWS_LAMBDA_LOGS_ENDPOINT, OTEL_AWS_LAMBDA_LOGS_EXPORTER,
+        OTEL_AWS_LAMBDA_METRICS_ENDPOINT, OTEL_AWS_LAMBDA_METRICS_EXPORTER,
+        OTEL_AWS_LAMBDA_PLATFORM_METRICS,
+    };
+
+    /// A setting the extension does not apply is logged once, at warn,
+    /// naming the variable and never the value.
+    #[test]
+    fn warnings_are_logged_once_without_the_value() {
+        let env = Env::from_pairs([("AWS_REGION", "us-east-1"), (OTEL_LOG_LEVEL, "s3cr3tTOKEN")]);
+        let cfg = ExtensionConfig::from_env(&env).unwrap();
+        let ((), text) = crate::test_log::capture(|| cfg.log_warnings());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert!(lines[0].contains("WARN"), "{text}");
+        assert!(lines[0].contains(OTEL_LOG_LEVEL), "{text}");
+        assert!(!text.to_ascii_lowercase().contains("s3cr3ttoken"), "{text}");
+    }
+
+    /// The reason logged with the upstream names a skipped endpoint without
+    /// its userinfo or query string (`user:password@`, `?token=`).
+    #[test]
+    fn upstream_reason_hides_url_secrets() {
+        let env = Env::from_pairs([
+            ("AWS_REGION", "us-east-1"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://admin:s3cr3t@127.0.0.1:4318/v1/traces?token=k3y",
+            ),
+        ]);
+        let up = choose_upstream(&env).unwrap();
+        assert_eq!(up.url, "https://xray.us-east-1.amazonaws.com/v1/traces");
+        assert!(up.why.contains("127.0.0.1:4318/v1/traces"), "{}", up.why);
+        assert!(
+            !up.why.contains("s3cr3t") && !up.why.contains("k3y"),
+            "secret in the logged reason: {}",
+            up.why
+        );
+    }
 
     /// Issue 11: a bad value is never echoed (it may be a secret: an
     /// endpoint with `user:password@`, a token in the wrong variable); the
@@ -574,6 +807,19 @@ mod tests {
                 format!("admin:{secret}@collector"),
             ),
             ("OTEL_EXPORTER_OTLP_COMPRESSION", secret.to_owned()),
+            (OTEL_AWS_LAMBDA_PLATFORM_METRICS, secret.to_owned()),
+            (OTEL_AWS_LAMBDA_FORWARD_LOGS, secret.to_owned()),
+            (OTEL_AWS_LAMBDA_METRICS_EXPORTER, secret.to_owned()),
+            (OTEL_AWS_LAMBDA_LOGS_EXPORTER, secret.to_owned()),
+            (
+                OTEL_AWS_LAMBDA_METRICS_ENDPOINT,
+                format!("ftp://admin:{secret}@collector"),
+            ),
+            (
+                OTEL_AWS_LAMBDA_LOGS_ENDPOINT,
+                format!("admin:{secret}@collector"),
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", secret.to_owned()),
         ];
         for (var, value) in &cases {
             let err = ExtensionConfig::from_env(&base.clone().with(*var, value.as_str()))
@@ -581,7 +827,12 @@ mod tests {
                 .to_string();
             assert!(err.contains(var), "{var}: {err}");
             assert!(err.contains("expected"), "{var}: {err}");
-            assert!(!err.contains(secret), "{var} echoed its value: {err}");
+            // Case-insensitive: a parser may echo the value lowercased.
+            assert!(
+                !err.to_ascii_lowercase()
+                    .contains(&secret.to_ascii_lowercase()),
+                "{var} echoed its value: {err}"
+            );
         }
     }
 }

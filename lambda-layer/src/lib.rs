@@ -39,6 +39,8 @@ pub mod resource;
 pub mod signal;
 pub mod signal_config;
 pub mod telemetry_logs;
+#[cfg(test)]
+mod test_log;
 
 /// The crate README's examples, compiled as doctests (the quickstart users copy).
 #[cfg(doctest)]

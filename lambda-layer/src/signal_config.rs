@@ -9,7 +9,7 @@
 //! them, so the syntax is the same as for traces).
 
 use otel_aws_distro::Env;
-use otel_aws_distro::config::{Config, ConfigError};
+use otel_aws_distro::config::ConfigError;
 use otel_aws_distro::export::{OtlpHttpConfig, Signing};
 
 use crate::config::{OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT, grpc_addr, http_addr, is_own_receiver};
@@ -98,13 +98,15 @@ impl OtherSignal {
 /// Why the metrics/logs configuration is unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum SignalConfigError {
-    /// A variable has a value the extension cannot use.
-    #[error("{var}={value:?} is not valid: expected {accepted}")]
+    /// A variable has a value the extension cannot use. The value is never
+    /// kept or shown: an endpoint may carry `user:password@` or a query
+    /// token, and any variable may hold a secret pasted into the wrong one.
+    #[error(
+        "{var} is not valid (the value is not shown, it may hold a secret): expected {accepted}"
+    )]
     Invalid {
         /// The variable.
-        var: String,
-        /// What it was set to.
-        value: String,
+        var: &'static str,
         /// What it accepts.
         accepted: &'static str,
     },
@@ -161,13 +163,11 @@ impl SignalsConfig {
 }
 
 fn flag(env: &Env, var: &'static str) -> Result<bool, SignalConfigError> {
-    match env.get(var).map(str::to_ascii_lowercase).as_deref() {
-        None | Some("false" | "0" | "no" | "off") => Ok(false),
-        Some("true" | "1" | "yes" | "on") => Ok(true),
-        Some(other) => Err(SignalConfigError::Invalid {
-            var: var.into(),
-            value: other.into(),
-            accepted: "true or false",
+    match env.get(var) {
+        None => Ok(false),
+        Some(v) => crate::config::parse_bool(v).ok_or(SignalConfigError::Invalid {
+            var,
+            accepted: crate::config::BOOL_ACCEPTED,
         }),
     }
 }
@@ -211,14 +211,12 @@ fn with_path(v: &str, path: &str) -> Option<String> {
 /// collector named by `OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT` (its
 /// `/v1/traces` path swapped), then CloudWatch in `AWS_REGION`.
 fn endpoint(env: &Env, signal: OtherSignal) -> Result<(String, String), SignalConfigError> {
-    let invalid = |var: &str, v: &str| SignalConfigError::Invalid {
-        var: var.into(),
-        value: v.into(),
-        accepted: "an absolute http(s) URL",
-    };
     let own_var = signal.endpoint_var();
     if let Some(v) = env.get(own_var) {
-        let url = with_path(v, signal.path()).ok_or_else(|| invalid(own_var, v))?;
+        let url = with_path(v, signal.path()).ok_or(SignalConfigError::Invalid {
+            var: own_var,
+            accepted: "an absolute http(s) URL",
+        })?;
         return Ok((url, format!("{own_var} is set (it wins)")));
     }
     let own = [http_addr(env), grpc_addr(env)]
@@ -274,22 +272,23 @@ fn upstream(env: &Env, signal: OtherSignal) -> Result<Option<SignalUpstream>, Si
     match env.get(var).map(str::to_ascii_lowercase).as_deref() {
         None | Some("otlp") => {}
         Some("none") => return Ok(None),
-        Some(other) => {
+        Some(_) => {
             return Err(SignalConfigError::Invalid {
-                var: var.into(),
-                value: other.into(),
+                var,
                 accepted: "otlp or none",
             });
         }
     }
     let name = signal_name(signal);
     let senv = signal_env(env, signal);
-    let cfg = Config::from_env(&senv).map_err(|e: ConfigError| SignalConfigError::Export {
-        signal: name,
-        message: e.to_string().replace(
-            "OTEL_EXPORTER_OTLP_TRACES_",
-            &format!("OTEL_EXPORTER_OTLP_{}_", signal.upper()),
-        ),
+    let cfg = crate::config::export_settings(&senv).map_err(|e: ConfigError| {
+        SignalConfigError::Export {
+            signal: name,
+            message: e.to_string().replace(
+                "OTEL_EXPORTER_OTLP_TRACES_",
+                &format!("OTEL_EXPORTER_OTLP_{}_", signal.upper()),
+            ),
+        }
     })?;
     let (url, why) = match endpoint(env, signal) {
         Ok(found) => found,

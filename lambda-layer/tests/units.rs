@@ -128,6 +128,230 @@ fn config_errors_name_the_variable() {
     }
 }
 
+/// The extension's booleans follow the OpenTelemetry rule the distro
+/// applies (`true` or `false`, any case): other spellings are refused with
+/// an error naming the variable and saying what it accepts.
+#[test]
+fn config_booleans_are_true_or_false() {
+    let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+    let vars = [
+        "OTEL_AWS_LAMBDA_PLATFORM_SPANS",
+        "OTEL_AWS_LAMBDA_PLATFORM_METRICS",
+        "OTEL_AWS_LAMBDA_FORWARD_LOGS",
+    ];
+    for var in vars {
+        for (value, want) in [("true", true), ("TRUE", true), (" False ", false)] {
+            let cfg = ExtensionConfig::from_env(&base.clone().with(var, value))
+                .unwrap_or_else(|e| panic!("{var}={value:?}: {e}"));
+            let got = match var {
+                "OTEL_AWS_LAMBDA_PLATFORM_SPANS" => cfg.platform_spans,
+                "OTEL_AWS_LAMBDA_PLATFORM_METRICS" => cfg.signals.platform_metrics,
+                _ => cfg.signals.forward_logs,
+            };
+            assert_eq!(got, want, "{var}={value:?}");
+        }
+        for value in ["1", "0", "yes", "no", "on", "off"] {
+            let err = ExtensionConfig::from_env(&base.clone().with(var, value))
+                .expect_err(&format!("{var}={value} must be refused"))
+                .to_string();
+            assert!(
+                err.contains(var) && err.contains("true or false"),
+                "{var}={value}: {err}"
+            );
+        }
+    }
+}
+
+/// `none` means no exporter, so it stands alone (the OpenTelemetry rule,
+/// and the distro's for `OTEL_TRACES_EXPORTER`): a list with `none` and an
+/// exporter is a contradiction, refused naming the variable.
+#[test]
+fn config_exporter_list_none_stands_alone() {
+    use otel_aws_distro::config::ExporterKind::{Console, Otlp, Xray};
+    let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+    let var = "OTEL_AWS_LAMBDA_TRACES_EXPORTER";
+    for value in ["otlp,none", "none,console", " NONE , otlp "] {
+        let err = ExtensionConfig::from_env(&base.clone().with(var, value))
+            .expect_err(&format!("{var}={value} must be refused"))
+            .to_string();
+        assert!(
+            err.contains(var) && err.contains("none on its own"),
+            "{var}={value}: {err}"
+        );
+    }
+    for (value, want) in [
+        ("none", vec![]),
+        ("none,none", vec![]),
+        ("otlp,console,OTLP", vec![Otlp, Console]),
+        // The distro's alias.
+        ("awsxray", vec![Xray]),
+    ] {
+        let cfg = ExtensionConfig::from_env(&base.clone().with(var, value)).unwrap();
+        assert_eq!(cfg.export.exporters.value, want, "{var}={value}");
+    }
+}
+
+/// `OTEL_LOG_LEVEL` takes the names the OpenTelemetry SDKs' internal
+/// loggers take (the JavaScript SDK's `NONE`, `ERROR`, `WARN`, `INFO`,
+/// `DEBUG`, `VERBOSE`, `ALL`, any case; Python's `warning`). An unknown value
+/// is ignored with a warning naming the variable (the OpenTelemetry rule for
+/// an enum value an SDK does not know) and the level is `info`.
+#[test]
+fn config_log_level_takes_the_sdk_names() {
+    use tracing::level_filters::LevelFilter;
+    let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+    let cfg = ExtensionConfig::from_env(&base).unwrap();
+    assert_eq!(cfg.log_level, LevelFilter::INFO);
+    assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
+    for (value, want) in [
+        ("none", LevelFilter::OFF),
+        ("NONE", LevelFilter::OFF),
+        ("off", LevelFilter::OFF),
+        ("error", LevelFilter::ERROR),
+        ("warn", LevelFilter::WARN),
+        ("warning", LevelFilter::WARN),
+        ("WARNING", LevelFilter::WARN),
+        ("info", LevelFilter::INFO),
+        ("Debug", LevelFilter::DEBUG),
+        ("verbose", LevelFilter::TRACE),
+        ("ALL", LevelFilter::TRACE),
+        ("trace", LevelFilter::TRACE),
+    ] {
+        let cfg = ExtensionConfig::from_env(&base.clone().with("OTEL_LOG_LEVEL", value)).unwrap();
+        assert_eq!(cfg.log_level, want, "OTEL_LOG_LEVEL={value}");
+        assert!(cfg.warnings.is_empty(), "{value}: {:?}", cfg.warnings);
+    }
+    for value in ["loud", "5", "otel_aws=debug", "s3cr3tTOKEN"] {
+        let cfg = ExtensionConfig::from_env(&base.clone().with("OTEL_LOG_LEVEL", value)).unwrap();
+        assert_eq!(cfg.log_level, LevelFilter::INFO, "OTEL_LOG_LEVEL={value}");
+        let [w] = cfg.warnings.as_slice() else {
+            panic!("one warning for {value}: {:?}", cfg.warnings)
+        };
+        let text = w.to_string();
+        assert_eq!(w.var, "OTEL_LOG_LEVEL");
+        assert!(
+            text.contains("OTEL_LOG_LEVEL") && text.contains("warning") && text.contains("info"),
+            "{text}"
+        );
+        assert!(!text.contains(value), "echoed {value}: {text}");
+    }
+}
+
+/// The function's SDK (Python, Node.js, Java) reads the same environment
+/// as the extension. Its own settings — propagators, sampler, exporters the
+/// extension does not have, gRPC to the extension's gRPC receiver — are
+/// valid OpenTelemetry values the extension has no use for: it starts, and
+/// exports as if they were unset (warning about the exporter and protocol,
+/// which it would otherwise read).
+#[test]
+fn config_ignores_the_function_sdks_settings() {
+    use otel_aws_distro::config::ExporterKind::Otlp;
+    let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+    // (the function's variables, the variables warned about)
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
+        (&[("OTEL_PROPAGATORS", "tracecontext,b3")], &[]),
+        (&[("OTEL_PROPAGATORS", "b3multi,jaeger,ottrace")], &[]),
+        (
+            &[
+                ("OTEL_TRACES_SAMPLER", "parentbased_jaeger_remote"),
+                (
+                    "OTEL_TRACES_SAMPLER_ARG",
+                    "endpoint=http://localhost:14250,pollingIntervalMs=5000",
+                ),
+            ],
+            &[],
+        ),
+        (
+            &[("OTEL_TRACES_EXPORTER", "zipkin")],
+            &["OTEL_TRACES_EXPORTER"],
+        ),
+        (
+            &[("OTEL_TRACES_EXPORTER", "otlp,zipkin")],
+            &["OTEL_TRACES_EXPORTER"],
+        ),
+        // The batch span processor and span limits are the function SDK's
+        // as well (Node.js lowers the batch size to the queue size; the
+        // specification allows a limit of 0).
+        (
+            &[
+                ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+                ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "512"),
+            ],
+            &[],
+        ),
+        (&[("OTEL_ATTRIBUTE_COUNT_LIMIT", "0")], &[]),
+        // gRPC to the extension's gRPC receiver (127.0.0.1:4317).
+        (
+            &[
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
+            ],
+            &["OTEL_EXPORTER_OTLP_PROTOCOL"],
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")],
+            &["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"],
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc")],
+            &["OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"],
+        ),
+    ];
+    for (pairs, warned) in cases {
+        let mut env = base.clone();
+        for (k, v) in *pairs {
+            env = env.with(*k, *v);
+        }
+        let cfg = ExtensionConfig::from_env(&env)
+            .unwrap_or_else(|e| panic!("{pairs:?} stopped the extension: {e}"));
+        assert_eq!(cfg.export.exporters.value, vec![Otlp], "{pairs:?}");
+        assert_eq!(
+            cfg.export.otlp.endpoint.value, "https://xray.us-east-1.amazonaws.com/v1/traces",
+            "{pairs:?}"
+        );
+        assert!(!cfg.export.otlp.json.value, "{pairs:?}");
+        let metrics = cfg.signals.metrics.as_ref().expect("metrics upstream");
+        assert_eq!(
+            metrics.otlp.protocol,
+            otel_aws_distro::export::Protocol::HttpProtobuf,
+            "{pairs:?}"
+        );
+        let vars: Vec<&str> = cfg.warnings.iter().map(|w| w.var).collect();
+        assert_eq!(&vars, warned, "{pairs:?}");
+        for w in &cfg.warnings {
+            let text = w.to_string();
+            // (`grpc` is named by the warning itself: it says what gRPC is for.)
+            for (_, v) in pairs.iter().filter(|(_, v)| *v != "grpc") {
+                assert!(!text.contains(v), "{text} echoes {v}");
+            }
+        }
+    }
+}
+
+/// What the extension does read for its own export is still checked: a bad
+/// value stops it with an error naming the variable.
+#[test]
+fn config_still_refuses_bad_export_settings() {
+    let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+    for (var, value) in [
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
+        ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s"),
+        ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "soon"),
+        ("OTEL_AWS_EXPORTER_OTLP_COMPRESSION_LEVEL", "11"),
+        ("OTEL_AWS_SIGV4", "sometimes"),
+        ("OTEL_AWS_XRAY_MAX_CONCURRENCY", "0"),
+        ("OTEL_AWS_XRAY_INDEX_ALL_ATTRIBUTES", "yes"),
+    ] {
+        let err = ExtensionConfig::from_env(&base.clone().with(var, value))
+            .expect_err(&format!("{var}={value} must be refused"))
+            .to_string();
+        assert!(err.contains(var), "{var}={value}: {err}");
+    }
+}
+
 #[test]
 fn config_defaults_and_file() {
     let dir = std::env::temp_dir().join(format!("otel-aws-lambda-cfg-{}", std::process::id()));

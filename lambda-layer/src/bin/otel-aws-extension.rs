@@ -7,14 +7,16 @@ fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let env = Env::from_process();
     let cfg = ExtensionConfig::from_env(&env)?;
-    let filter = tracing_subscriber::EnvFilter::try_new(format!("otel_aws={}", cfg.log_level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("otel_aws=info"));
+    // The extension's crates only (`otel_aws_*`), at OTEL_LOG_LEVEL.
+    let filter =
+        tracing_subscriber::EnvFilter::builder().parse(format!("otel_aws={}", cfg.log_level))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .without_time() // Lambda's log pipeline timestamps every line
         .init();
+    cfg.log_warnings();
     // One thread: the work is I/O-bound and a second thread costs memory and
     // start-up time in a 128 MB function.
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -152,7 +152,12 @@ pub fn build_signal_exporter(
     use futures_util::FutureExt as _;
     use otel_aws_distro::export::ExporterSpec;
     let Some(up) = up else { return Vec::new() };
-    tracing::info!(signal, upstream = %up.otlp.endpoint, why = %up.why, "upstream chosen");
+    tracing::info!(
+        signal,
+        upstream = %otel_aws_distro::config::redact::RedactedUrl(&up.otlp.endpoint),
+        why = %up.why,
+        "upstream chosen"
+    );
     let spec = ExporterSpec::OtlpHttp(up.otlp.clone());
     match otel_aws_distro::export::build_exporter(&spec, strategy, None).now_or_never() {
         Some(Ok(e)) => vec![e],
@@ -381,4 +386,31 @@ pub async fn run_since(
         api.report_error(false, "RuntimeApi", &e.to_string()).await;
     }
     result.map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The "upstream chosen" line of a metrics/logs exporter says where
+    /// data goes without the URL's userinfo or query string (credentials:
+    /// `user:password@`, `?api_key=`).
+    #[test]
+    fn signal_upstream_line_hides_url_secrets() {
+        let up = crate::signal_config::SignalUpstream {
+            otlp: otel_aws_distro::export::OtlpHttpConfig::new(
+                "https://admin:s3cr3t@collector.example:4318/v1/metrics?api_key=k3y",
+            ),
+            why: "OTEL_AWS_LAMBDA_METRICS_ENDPOINT is set (it wins)".into(),
+        };
+        let (_, text) = crate::test_log::capture(|| {
+            build_signal_exporter("metrics", Some(&up), &CredentialStrategy::None)
+        });
+        assert!(text.contains("upstream chosen"), "{text}");
+        assert!(text.contains("collector.example:4318/v1/metrics"), "{text}");
+        assert!(
+            !text.contains("s3cr3t") && !text.contains("k3y"),
+            "secret logged: {text}"
+        );
+    }
 }
