@@ -594,6 +594,14 @@ fn export_config(
             Some(var) => sourced(up.url.clone(), var),
             None => Sourced::default_value(up.url.clone()),
         };
+        // The distro chose its compression default from the endpoint it
+        // read (the function's, or localhost): choose it again for the
+        // upstream, gzip to the AWS OTLP endpoints as the distro does.
+        if config.otlp.gzip.source == Source::Default {
+            config.otlp.gzip = Sourced::default_value(
+                otel_aws_distro::export::detect_aws_endpoint(&up.url).is_some(),
+            );
+        }
         upstream = Some(up);
     }
     if cfg!(feature = "xray")

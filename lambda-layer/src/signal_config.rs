@@ -301,6 +301,15 @@ fn upstream(env: &Env, signal: OtherSignal) -> Result<Option<SignalUpstream>, Si
         Err(e) => return Err(e),
     };
     let mut otlp = otel_aws_distro::otlp_http_config(&cfg);
+    // Compression not asked for: gzip to the AWS OTLP endpoints, chosen on
+    // the upstream (the distro chose on the endpoint it read).
+    if cfg.otlp.gzip.source == otel_aws_distro::config::Source::Default {
+        otlp.compression = if otel_aws_distro::export::detect_aws_endpoint(&url).is_some() {
+            otel_aws_distro::export::Compression::Gzip
+        } else {
+            otel_aws_distro::export::Compression::None
+        };
+    }
     otlp.endpoint = url;
     // Forced signing uses the signal's CloudWatch service, whatever
     // OTEL_AWS_SIGV4_SERVICE names for traces; `Auto` signs the CloudWatch
@@ -361,6 +370,22 @@ mod tests {
                 .contains(&("x-aws-log-group".into(), "/aws/lambda/orders".into()))
         );
         assert!(l.headers.iter().any(|(k, _)| k == "x-aws-log-stream"));
+        // Gzip to the AWS OTLP endpoints when compression is not asked for,
+        // as the distro does for its own endpoint.
+        assert_eq!(m.compression, otel_aws_distro::export::Compression::Gzip);
+        assert_eq!(l.compression, otel_aws_distro::export::Compression::Gzip);
+        let c = SignalsConfig::from_env(&env(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "none"),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                "http://collector:4318/v1/logs",
+            ),
+        ]))
+        .unwrap();
+        let (m, l) = (c.metrics.unwrap().otlp, c.logs.unwrap().otlp);
+        assert_eq!(m.compression, otel_aws_distro::export::Compression::None);
+        assert_eq!(l.compression, otel_aws_distro::export::Compression::None);
     }
 
     #[test]

@@ -574,3 +574,46 @@ fn exec_wrapper_points_the_sdk_at_the_extension() {
     );
     assert!(!vars.contains_key("OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT"));
 }
+
+/// The extension gzips towards the AWS OTLP endpoints as the distro does
+/// (docs/configuration.md: gzip by default for them), deciding on the
+/// upstream it chose, not on the function's endpoint it read first.
+#[test]
+fn config_gzip_default_follows_the_upstream() {
+    let base = Env::from_pairs([("AWS_REGION", "us-east-1")]);
+    let gzip = |env: &Env| {
+        ExtensionConfig::from_env(env)
+            .unwrap()
+            .export
+            .otlp
+            .gzip
+            .value
+    };
+    // The default upstream: the X-Ray OTLP endpoint.
+    assert!(gzip(&base));
+    // The function's SDK points at the extension's own receiver: skipped,
+    // the upstream is still X-Ray's.
+    assert!(gzip(
+        &base
+            .clone()
+            .with("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")
+    ));
+    // Another collector: no gzip unless asked, as in the distro.
+    assert!(!gzip(&base.clone().with(
+        "OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT",
+        "http://collector.internal:4318"
+    )));
+    // Asked for: kept either way.
+    assert!(!gzip(
+        &base.clone().with("OTEL_EXPORTER_OTLP_COMPRESSION", "none")
+    ));
+    assert!(gzip(
+        &base
+            .clone()
+            .with(
+                "OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT",
+                "http://collector.internal:4318"
+            )
+            .with("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip")
+    ));
+}
