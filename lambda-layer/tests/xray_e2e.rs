@@ -261,7 +261,14 @@ fn a_bad_xray_endpoint_is_refused() {
     let creds = otel_aws_lambda::extension::env_credentials(&e);
     let err = build_exporters(&cfg.export, &e, creds).unwrap_err();
     assert!(
-        matches!(err, ExportConfigError::InvalidEndpoint { .. }),
+        matches!(err, ExportConfigError::InvalidApiEndpoint { .. }),
         "{err:?}"
     );
+    // Names the API and the variable that sets it, not an OTLP endpoint.
+    let text = err.to_string();
+    assert!(
+        text.contains("X-Ray endpoint") && text.contains("AWS_ENDPOINT_URL_XRAY"),
+        "{text}"
+    );
+    assert!(!text.contains("OTLP"), "{text}");
 }

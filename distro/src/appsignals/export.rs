@@ -206,34 +206,21 @@ impl FlushHandle {
 /// `OTEL_METRIC_EXPORT_INTERVAL`: milliseconds between metric flushes (default 60000).
 pub const METRIC_EXPORT_INTERVAL_ENV: &str = "OTEL_METRIC_EXPORT_INTERVAL";
 
-/// `OTEL_AWS_APPLICATION_SIGNALS_ENABLED`: `true` or `false` (default).
+/// `OTEL_AWS_APPLICATION_SIGNALS_ENABLED`: `true` or `false` (default),
+/// read by the configuration's boolean rule.
 pub fn enabled(env: &Env) -> Result<bool, ConfigError> {
-    match env
-        .get(super::ENABLED_ENV)
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("false") => Ok(false),
-        Some("true") => Ok(true),
-        Some(_) => Err(ConfigError::Invalid {
-            var: super::ENABLED_ENV,
-            accepted: "true or false",
-        }),
-    }
+    env.get(super::ENABLED_ENV).map_or(Ok(false), |v| {
+        crate::config::parse::bool_value(super::ENABLED_ENV, v)
+    })
 }
 
-/// `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds, > 0), default 60 s.
+/// `OTEL_METRIC_EXPORT_INTERVAL` (milliseconds, > 0), default 60 s, read
+/// by the configuration's rule for it.
 pub fn flush_interval(env: &Env) -> Result<Duration, ConfigError> {
-    match env.get(METRIC_EXPORT_INTERVAL_ENV) {
-        None => Ok(DEFAULT_FLUSH_INTERVAL),
-        Some(v) => match v.parse::<u64>() {
-            Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-            _ => Err(ConfigError::Invalid {
-                var: METRIC_EXPORT_INTERVAL_ENV,
-                accepted: "a positive number of milliseconds",
-            }),
-        },
-    }
+    env.get(METRIC_EXPORT_INTERVAL_ENV)
+        .map_or(Ok(DEFAULT_FLUSH_INTERVAL), |v| {
+            crate::config::parse::millis(METRIC_EXPORT_INTERVAL_ENV, v)
+        })
 }
 
 /// The distro's sink: PutLogEvents in `region` (endpoint from
@@ -312,4 +299,30 @@ pub async fn install(
     let sink = default_sink(env, region, credentials).await;
     let flush = FlushHandle::spawn(signals.clone(), sink, interval);
     Ok(Some((signals, flush)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_switch_and_the_interval_follow_the_configuration_rules() {
+        let env = |k: &str, v: &str| Env::from_pairs([(k.to_owned(), v.to_owned())]);
+        let on = super::super::ENABLED_ENV;
+        assert!(!enabled(&Env::from_pairs(Vec::<(String, String)>::new())).unwrap());
+        assert!(enabled(&env(on, "TRUE")).unwrap());
+        assert!(!enabled(&env(on, " false ")).unwrap());
+        let err = enabled(&env(on, "yes")).unwrap_err().to_string();
+        assert!(err.contains(on) && err.contains("true or false"), "{err}");
+
+        let every = METRIC_EXPORT_INTERVAL_ENV;
+        assert_eq!(
+            flush_interval(&env(every, "1500")).unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in ["0", "-1", "1m"] {
+            let err = flush_interval(&env(every, bad)).unwrap_err().to_string();
+            assert!(err.contains(every) && err.contains("milliseconds"), "{err}");
+        }
+    }
 }

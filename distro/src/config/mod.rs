@@ -6,7 +6,7 @@
 //! error naming the variable and what it accepts; `init()` stops on it.
 
 mod legacy;
-mod parse;
+pub(crate) mod parse;
 pub mod redact;
 mod report;
 pub mod signals;

@@ -172,8 +172,7 @@ impl PutLogEventsSender {
         crate::export::check_sdk_client_target(
             &region,
             endpoint_url.as_deref(),
-            "CloudWatch Logs (PutLogEvents)",
-            "CloudWatch Logs",
+            crate::export::endpoint::LOGS_API,
         )?;
         let mut conf = aws_sdk_cloudwatchlogs::Config::builder()
             .behavior_version(BehaviorVersion::latest())

@@ -147,8 +147,7 @@ impl AwsXrayExporter {
         super::check_sdk_client_target(
             &region,
             endpoint_url.as_deref(),
-            "the X-Ray API (PutTraceSegments)",
-            "X-Ray",
+            super::endpoint::XRAY_API,
         )?;
         let mut conf = aws_sdk_xray::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -505,7 +504,7 @@ mod tests {
             let e = env(&[("AWS_REGION", "us-east-1"), ("AWS_ENDPOINT_URL_XRAY", bad)]);
             let err = AwsXrayExporter::from_env(&e, creds(), cfg()).unwrap_err();
             assert!(
-                matches!(err, ExportConfigError::InvalidEndpoint { .. }),
+                matches!(err, ExportConfigError::InvalidApiEndpoint { .. }),
                 "{bad}: {err:?}"
             );
         }

@@ -75,27 +75,58 @@ pub fn detect_aws_endpoint(url: &str) -> Option<AwsEndpoint> {
     None
 }
 
+/// An AWS API an exporter calls through its SDK client, as its errors name it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SdkApi {
+    /// The call, for the missing-region error.
+    pub call: &'static str,
+    /// The service's name.
+    pub service: &'static str,
+    /// Its endpoints' host prefix (the example URL).
+    pub host: &'static str,
+    /// The variables that override its endpoint, in the order read.
+    pub vars: &'static str,
+}
+
+/// PutTraceSegments.
+pub(crate) const XRAY_API: SdkApi = SdkApi {
+    call: "the X-Ray API (PutTraceSegments)",
+    service: "X-Ray",
+    host: "xray",
+    vars: "AWS_ENDPOINT_URL_XRAY, else AWS_ENDPOINT_URL",
+};
+
+/// PutLogEvents (feature `cloudwatch-logs`).
+#[cfg_attr(not(feature = "cloudwatch-logs"), allow(dead_code))]
+pub(crate) const LOGS_API: SdkApi = SdkApi {
+    call: "CloudWatch Logs (PutLogEvents)",
+    service: "CloudWatch Logs",
+    host: "logs",
+    vars: "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_LOGS, else AWS_ENDPOINT_URL",
+};
+
 /// Checks what an AWS SDK client built by hand needs: a region, and an
-/// endpoint override (when given) that is an absolute http(s) URL. `api`
-/// names the API in the missing-region error, `service` the endpoint in the
-/// other; the URL is quoted redacted (it may carry credentials).
+/// endpoint override (when given) that is an absolute http(s) URL with a
+/// host. The URL is quoted redacted (it may carry credentials).
 pub(crate) fn check_sdk_client_target(
     region: &str,
     endpoint_url: Option<&str>,
-    api: &str,
-    service: &str,
+    api: SdkApi,
 ) -> Result<(), super::ExportConfigError> {
     if region.trim().is_empty() {
         return Err(super::ExportConfigError::MissingRegion {
-            endpoint: api.into(),
+            endpoint: api.call.into(),
         });
     }
     if let Some(url) = endpoint_url {
-        let http = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+        let http = url::Url::parse(url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
         if !http {
-            return Err(super::ExportConfigError::InvalidEndpoint {
+            return Err(super::ExportConfigError::InvalidApiEndpoint {
+                service: api.service,
+                api: api.host,
+                vars: api.vars,
                 endpoint: crate::config::redact::url(url).into_owned(),
-                reason: format!("the {service} endpoint must be an absolute http(s) URL"),
             });
         }
     }
@@ -172,34 +203,34 @@ mod tests {
         assert_eq!(AwsEndpointKind::CloudWatchLogs.service(), "logs");
         assert_eq!(AwsEndpointKind::CloudWatchMetrics.service(), "monitoring");
     }
+}
+
+#[cfg(test)]
+mod sdk_api_tests {
+    //! A region and an http(s) URL with a host; errors name the API, never
+    //! an OTLP endpoint, and never echo credentials.
+    use super::*;
 
     #[test]
-    fn sdk_client_target_needs_a_region_and_an_http_url_and_never_echoes_credentials() {
-        use super::check_sdk_client_target as check;
-        let missing = check(" ", None, "the X-Ray API (PutTraceSegments)", "X-Ray").unwrap_err();
-        assert!(missing.to_string().contains("X-Ray API"), "{missing}");
-        for bad in ["ftp://logs.local", "logs.local:4566", "http://"] {
+    fn an_api_endpoint_error_names_the_api_and_its_variables_never_secrets() {
+        for (api, var) in [
+            (XRAY_API, "AWS_ENDPOINT_URL_XRAY"),
+            (LOGS_API, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS"),
+        ] {
+            for bad in ["logs.local:4566", "ftp://u:s3cr3t@h/", "http://"] {
+                let err = check_sdk_client_target("us-east-1", Some(bad), api)
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(api.service) && err.contains(var), "{err}");
+                assert!(!err.contains("OTLP") && !err.contains("s3cr3t"), "{err}");
+            }
             assert!(
-                check("us-east-1", Some(bad), "api", "CloudWatch Logs").is_err(),
-                "{bad}"
+                check_sdk_client_target("us-east-1", Some("http://127.0.0.1:4566"), api).is_ok()
             );
+            let err = check_sdk_client_target(" ", None, api)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(api.call), "{err}");
         }
-        let leaky = "ftp://AKIDEXAMPLE:s3cr3t@logs.local";
-        let err = check("us-east-1", Some(leaky), "api", "CloudWatch Logs").unwrap_err();
-        assert!(!err.to_string().contains("s3cr3t"), "{err}");
-        assert!(
-            err.to_string().contains("CloudWatch Logs endpoint"),
-            "{err}"
-        );
-        assert!(
-            check(
-                "us-east-1",
-                Some("HTTP://127.0.0.1:4566"),
-                "api",
-                "CloudWatch Logs"
-            )
-            .is_ok()
-        );
-        assert!(check("us-east-1", None, "api", "CloudWatch Logs").is_ok());
     }
 }

@@ -39,7 +39,7 @@ mod config;
 mod console;
 mod credentials;
 mod encode;
-mod endpoint;
+pub(crate) mod endpoint;
 mod file;
 mod otlp_http;
 pub(crate) mod proto_traces;
@@ -232,6 +232,21 @@ pub enum ExportConfigError {
         endpoint: String,
         /// What is wrong with it.
         reason: String,
+    },
+    /// The endpoint override of an AWS API client (X-Ray, CloudWatch Logs)
+    /// is not an absolute http(s) URL.
+    #[error(
+        "invalid {service} endpoint {endpoint:?}: it must be an absolute http(s) URL such as https://vpce-0123.{api}.us-east-1.vpce.amazonaws.com (set by {vars})"
+    )]
+    InvalidApiEndpoint {
+        /// The API's name (`X-Ray`, `CloudWatch Logs`).
+        service: &'static str,
+        /// The API's host prefix in the example (`xray`, `logs`).
+        api: &'static str,
+        /// The variables that set it, in the order they are read.
+        vars: &'static str,
+        /// The endpoint as given, redacted.
+        endpoint: String,
     },
     /// A header name or value is not valid HTTP.
     #[error("invalid OTLP header {name:?}: {reason}")]

@@ -148,18 +148,20 @@ impl LogsClient {
             || format!("https://logs.{region}.amazonaws.com/"),
             str::to_owned,
         );
-        let invalid = |reason: &str| ExportConfigError::InvalidEndpoint {
+        let invalid = || ExportConfigError::InvalidApiEndpoint {
+            service: "CloudWatch Logs",
+            api: "logs",
+            vars: "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, AWS_ENDPOINT_URL_LOGS, else AWS_ENDPOINT_URL",
             endpoint: RedactedUrl(&raw).to_string(),
-            reason: reason.to_owned(),
         };
-        let url = reqwest::Url::parse(&raw).map_err(|_| invalid("not a URL"))?;
+        let url = reqwest::Url::parse(&raw).map_err(|_| invalid())?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(invalid("the scheme must be http or https"));
+            return Err(invalid());
         }
         let host = match (url.host_str(), url.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
-            (None, _) => return Err(invalid("no host")),
+            (None, _) => return Err(invalid()),
         };
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
@@ -390,7 +392,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(
-            err.contains("http or https") && !err.contains("pw"),
+            err.contains("absolute http(s) URL")
+                && err.contains("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS")
+                && !err.contains("pw"),
             "{err}"
         );
         let c = LogsClient::new("eu-west-1", None, creds).unwrap();
