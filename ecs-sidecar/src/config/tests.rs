@@ -168,6 +168,24 @@ fn bad_configs_name_the_path_and_what_is_accepted() {
             vec!["level"],
         ),
         (
+            "empty sending queue",
+            format!("{otlp}{debug}  otlphttp:\n    endpoint: https://x\n    sending_queue: {{queue_size: 0}}\n{pipeline}"),
+            "exporters.otlphttp.sending_queue.queue_size",
+            vec!["at least 1"],
+        ),
+        (
+            "no queue consumers",
+            format!("{otlp}{debug}  otlphttp:\n    endpoint: https://x\n    sending_queue: {{num_consumers: 0}}\n{pipeline}"),
+            "exporters.otlphttp.sending_queue.num_consumers",
+            vec!["at least 1"],
+        ),
+        (
+            "zero memory check interval",
+            format!("{otlp}{debug}processors:\n  memory_limiter:\n    check_interval: 0s\n    limit_mib: 100\n{pipeline}"),
+            "processors.memory_limiter.check_interval",
+            vec!["positive duration"],
+        ),
+        (
             "bad verbosity",
             format!("{otlp}exporters:\n  debug:\n    verbosity: loud\n{pipeline}"),
             "exporters.debug.verbosity",

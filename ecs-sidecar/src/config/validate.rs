@@ -48,6 +48,12 @@ pub fn check(cfg: &Config) -> Result<(), ConfigError> {
                 }
             }
             Processor::MemoryLimiter(m) => {
+                if m.check_interval.is_some_and(|d| d.0.is_zero()) {
+                    return Err(ConfigError::field(
+                        format!("{p}.check_interval"),
+                        "must be a positive duration (e.g. 1s)",
+                    ));
+                }
                 let limit = match m.limit_mib {
                     Some(l) if l > 0 => l,
                     _ => {
@@ -92,6 +98,28 @@ pub fn check(cfg: &Config) -> Result<(), ConfigError> {
     }
     for (id, e) in &cfg.exporters {
         let p = format!("exporters.{id}");
+        let queue = match e {
+            Exporter::OtlpHttp(o) => o.sending_queue.as_ref(),
+            Exporter::AwsXray(x) => x.sending_queue.as_ref(),
+            Exporter::AwsEmf(m) => m.sending_queue.as_ref(),
+            Exporter::File(f) => f.sending_queue.as_ref(),
+            Exporter::Debug(_) => None,
+        };
+        // The collector's exporterhelper refuses both (0 would be a queue
+        // that holds nothing, or nobody to send).
+        for (field, value) in queue.into_iter().flat_map(|q| {
+            [
+                ("queue_size", q.queue_size),
+                ("num_consumers", q.num_consumers),
+            ]
+        }) {
+            if value == Some(0) {
+                return Err(ConfigError::field(
+                    format!("{p}.sending_queue.{field}"),
+                    "must be at least 1",
+                ));
+            }
+        }
         match e {
             Exporter::OtlpHttp(o) => {
                 if Signal::ALL.iter().all(|s| o.url_for(*s).is_none()) {
