@@ -45,7 +45,10 @@ enum Command {
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
-    parse_duration(s).ok_or_else(|| format!("{s:?} is not a duration such as 10s or 1m30s"))
+    // clap names the flag only; the value may come from the variable.
+    parse_duration(s).ok_or_else(|| {
+        "not a duration such as 10s or 1m30s (from --stop-timeout or OTEL_AWS_STOP_TIMEOUT)".into()
+    })
 }
 
 fn main() -> ExitCode {
@@ -92,13 +95,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// Log lines at `service.telemetry.logs.level`, or `RUST_LOG` when set. A
+/// `RUST_LOG` that does not parse whole is not applied in part
+/// (`EnvFilter::new` would drop its bad directives one by one, and drop to
+/// ERROR when none is left): the level of the config is used, and a
+/// warning names the variable.
 fn init_logs(cfg: &Config, env: &Env) {
+    use tracing_subscriber::EnvFilter;
     let level = cfg.service.telemetry.logs.level.as_filter();
-    let filter = env.get("RUST_LOG").unwrap_or(level).to_owned();
+    let (filter, refused) = match env.get("RUST_LOG").map(EnvFilter::try_new) {
+        Some(Ok(f)) => (f, None),
+        Some(Err(e)) => (EnvFilter::new(level), Some(e)),
+        None => (EnvFilter::new(level), None),
+    };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+    if let Some(e) = refused {
+        tracing::warn!(
+            "RUST_LOG is not a valid tracing filter ({e}): use directives like `info` or `otel_aws=debug,info`; logging at service.telemetry.logs.level ({level})"
+        );
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

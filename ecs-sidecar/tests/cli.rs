@@ -128,3 +128,64 @@ fn sidecar_status(url: &str) -> Option<i32> {
         .status
         .code()
 }
+
+/// A `RUST_LOG` that does not parse is not half-applied: the config's level
+/// is used (the `started` line at info still comes; `EnvFilter::new`'s
+/// lossy parse left ERROR only) and a warning names the variable.
+#[test]
+fn a_bad_rust_log_falls_back_to_the_configured_level_with_a_warning() {
+    use std::io::{BufRead, BufReader};
+    let yaml = "receivers: {otlp: {protocols: {http: {endpoint: 127.0.0.1:0}}}}\nexporters: {debug: }\nservice:\n  telemetry: {logs: {level: info}}\n  pipelines: {traces: {receivers: [otlp], exporters: [debug]}}\n";
+    let file = common::write_config(yaml);
+    let mut child = sidecar()
+        .env("RUST_LOG", "otel_aws=loud,=[")
+        .args(["--config"])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    // Guard only: the outcome is the `started` line.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !seen
+        .iter()
+        .any(|l: &String| l.contains("otel-aws-sidecar started"))
+    {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let all = seen.join("\n");
+    assert!(all.contains("otel-aws-sidecar started"), "{all}");
+    assert!(
+        all.contains("RUST_LOG is not a valid tracing filter") && all.contains("logs.level (info)"),
+        "{all}"
+    );
+}
+
+#[test]
+fn a_bad_stop_timeout_names_its_variable() {
+    let out = sidecar()
+        .env("OTEL_AWS_STOP_TIMEOUT", "soon")
+        .args(["--validate"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("OTEL_AWS_STOP_TIMEOUT") && stderr.contains("10s"),
+        "{stderr}"
+    );
+}
