@@ -264,7 +264,8 @@ impl Builder {
             let capture = crate::sampling::xray::AnomalyCaptureProcessor::new(
                 xray.clone(),
                 capture.collect(),
-            );
+            )
+            .with_timeout(config.batch.export_timeout.value);
             builder = builder.with_span_processor(capture);
         }
         for (i, exporter) in exporters.into_iter().enumerate() {
