@@ -472,6 +472,12 @@ impl Guard {
         self.provider.as_ref()
     }
 
+    /// The sampler the provider decides with (`None` when disabled); e.g.
+    /// its X-Ray rules in use ([`ConfiguredSampler::adaptive_xray`]).
+    pub fn sampler(&self) -> Option<&ConfiguredSampler> {
+        self.sampler.as_ref()
+    }
+
     /// The meter provider (`None` unless `OTEL_METRICS_EXPORTER` names an
     /// exporter; it is also the global one).
     pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {

@@ -329,21 +329,8 @@ async fn boost_statistics_reported_and_the_boost_applied_until_its_ttl() {
 
 #[tokio::test]
 async fn anomaly_spans_of_unsampled_traces_captured_within_the_limit() {
-    let config = AdaptiveSamplingConfig::from_text(
-        r#"{"version": 1.0,
-            "anomalyConditions": [{"errorCodeRegex": "^5\\d\\d$", "usage": "anomaly-trace-capture"}],
-            "anomalyCaptureLimit": {"anomalyTracesPerSecond": 2}}"#,
-    )
-    .unwrap();
     // No rule with SamplingRateBoost here: capture works on its own.
-    let mut plain = rules();
-    for r in plain["SamplingRuleRecords"].as_array_mut().unwrap() {
-        r["SamplingRule"]
-            .as_object_mut()
-            .unwrap()
-            .remove("SamplingRateBoost");
-    }
-    let s = setup(plain, AdaptiveSampling::Config(config)).await;
+    let s = setup(plain_rules(), capture_config()).await;
     assert!(s.sampler.records_unsampled(), "a configuration is given");
 
     // Five failing traces in one second: two are captured, whole (the child
@@ -352,14 +339,15 @@ async fn anomaly_spans_of_unsampled_traces_captured_within_the_limit() {
         assert!(!request(&s, 200, 500));
     }
     assert!(!request(&s, 200, 200));
-    wait_for("4 captured spans", || s.captured.spans().len() >= 4).await;
+    flush(&s).await.unwrap();
+    assert_eq!(s.captured.spans().len(), 4, "2 traces × 2 spans");
     // The next second has room for two more.
     s.clock.advance(Duration::from_secs(1));
     assert!(!request(&s, 200, 500));
-    wait_for("6 captured spans", || s.captured.spans().len() >= 6).await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    flush(&s).await.unwrap();
     let spans = s.captured.spans();
     assert_eq!(spans.len(), 6, "within the limit");
+    assert_eq!((s.capture.captured(), s.capture.dropped()), (6, 0));
     let traces: std::collections::HashSet<_> =
         spans.iter().map(|sp| sp.span_context.trace_id()).collect();
     assert_eq!(traces.len(), 3, "whole traces");
@@ -554,14 +542,16 @@ async fn init_installs_capture_beside_the_exporters() {
         .install()
         .await
         .unwrap();
-    wait_for("the rules fetch", || {
-        xray.requests()
-            .iter()
-            .any(|r| r.path_and_query == "/GetSamplingRules")
+    // The fetched rules, not the fallback's first-second reservoir, decide.
+    let xray_sampler = guard
+        .sampler()
+        .and_then(|s| s.adaptive_xray())
+        .expect("adaptive X-Ray sampling is on")
+        .clone();
+    wait_for("the fetched rules to be installed", || {
+        xray_sampler.rule_names().contains(&"checkout".to_string())
     })
     .await;
-    // Let the fetched rules replace the fallback's first-second reservoir.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let tracer = guard.tracer_provider().unwrap().tracer("svc");
     let span = tracer
         .span_builder("GET /orders")
@@ -576,10 +566,10 @@ async fn init_installs_capture_beside_the_exporters() {
         "rules: fixed rate 0, no reservoir"
     );
     drop(span);
-    wait_for("the captured span at the OTLP endpoint", || {
-        otlp.span_count() >= 1
-    })
-    .await;
+    // The flush sends the captured span (it would otherwise wait up to a
+    // second for company).
+    guard.force_flush().await.unwrap();
+    assert_eq!(otlp.span_count(), 1);
     let req = &otlp.received()[0];
     let span = &req.resource_spans[0].scope_spans[0].spans[0];
     let flag = span
