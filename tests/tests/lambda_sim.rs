@@ -574,5 +574,33 @@ async fn managed_instances_refuse_invoke_registration() {
         .config(vec![InvokeSpec::json(&json!({}))])
         .managed_instances(2);
     let report = run(cfg).await;
-    assert_ne!(report.init.status, Status::Success, "{:?}", report.init);
+    // docs/lambda-sim.md: on Managed Instances a registration asking for
+    // INVOKE is refused with Extension.InvalidEventType (a refused
+    // registration is 403, as one after init); the extension cannot run
+    // and exits, and an extension that exits during init fails it as in
+    // Lambda: `failure`, Extension.Crash, nothing registered.
+    assert_eq!(report.init.status, Status::Failure, "{:?}", report.init);
+    assert_eq!(
+        report.init.error_type.as_deref(),
+        Some("Extension.Crash"),
+        "{:?}",
+        report.init
+    );
+    assert!(report.init.extensions.is_empty(), "{:?}", report.init);
+    let records = layer.records();
+    let failed: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "run_error")
+        .collect();
+    assert_eq!(failed.len(), 1, "{records:#?}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("unable to register the extension: 403"),
+        "{error}"
+    );
+    let again = &failed[0]["register_again"];
+    assert_eq!(again["status"], 403, "{again}");
+    let body: Value = serde_json::from_str(again["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["errorType"], "Extension.InvalidEventType", "{body}");
+    assert!(events(&records, "INVOKE").is_empty());
 }
