@@ -330,13 +330,16 @@ async fn registration_after_init_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_is_reported_and_the_environment_reset() {
     let layer = Layer::new("timeout");
+    // The timeout applies to both invokes: the second, a cold start after
+    // the reset, must have room to succeed on a busy machine; the first
+    // sleeps far past it.
     let mut cfg = layer
         .config(vec![
-            InvokeSpec::json(&json!({ "sleep_ms": 5000 })),
+            InvokeSpec::json(&json!({ "sleep_ms": 600_000 })),
             InvokeSpec::json(&json!({ "after": "reset" })),
         ])
         .with_env("SIM_PROBE_SHUTDOWN_LINGER_MS", "300");
-    cfg.timeout = Duration::from_millis(400);
+    cfg.timeout = Duration::from_secs(3);
     let report = run(cfg).await;
 
     let first = &report.invokes[0];
