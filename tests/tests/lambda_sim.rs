@@ -444,13 +444,10 @@ async fn an_extension_exiting_at_shutdown_is_not_reported_killed() {
         let report = run(cfg).await;
         assert_eq!(report.invokes[0].status, Status::Success);
         let sd = &report.shutdown;
+        // It ended before the deadline (not `timed_out`), by itself.
         assert!(sd.timed_out.is_empty(), "round {round}: {sd:?}");
         assert!(sd.killed.is_empty(), "round {round}: {sd:?}");
         assert!(sd.acknowledged.is_empty(), "it exited instead: {sd:?}");
-        assert!(
-            sd.duration_ms < SHUTDOWN_EXTERNAL.as_millis() as f64,
-            "it did not wait for the deadline: {sd:?}"
-        );
         assert_eq!(events(&layer.records(), "SHUTDOWN").len(), 1);
     }
 }
