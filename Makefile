@@ -110,13 +110,15 @@ fuzz:
 # The CDK package checked against the real artefacts: the sidecar's staged
 # build context (first: it also installs the musl target and musl-gcc, so the
 # layer is built static), the layer zip, the sample's Rust function (same
-# profile and target as the layer, so only its own binary is built), then
-# jest, the sample synth and cfn-lint with OTEL_AWS_CDK_REQUIRE_BUILD=1.
+# profile and target as the layer, so only its own binary is built), the
+# Lambda simulator that runs the function with the layer, then jest, the
+# sample synth and cfn-lint with OTEL_AWS_CDK_REQUIRE_BUILD=1.
 cdk-test:
 	bash ecs-sidecar/scripts/build-image.sh --arch amd64 --stage-only
 	$(MAKE) --no-print-directory layer ARCH=x86_64
 	python3 tests/scripts/layer_size.py --stripped
 	bash cdk/scripts/package-function.sh
+	$(CARGO) build -q -p otel-aws-testkit --bin lambda-sim
 	OTEL_AWS_CDK_REQUIRE_BUILD=1 bash cdk/scripts/test.sh
 	bash cdk/scripts/pack-test.sh
 

@@ -15,7 +15,8 @@
 # still linted; set OTEL_AWS_CDK_REQUIRE_BUILD=1 to fail instead (make test
 # builds all three first and sets it; jest then also checks them, in
 # test/build-outputs.test.ts). With real outputs the sample's cloud assembly
-# is checked to carry exactly them, and, when the Lambda simulator is built,
+# is checked to carry exactly them, and, when the Lambda simulator is built
+# (<target>/debug/lambda-sim; required under OTEL_AWS_CDK_REQUIRE_BUILD=1),
 # the function zip runs with the layer zip in it.
 set -euo pipefail
 
@@ -76,13 +77,14 @@ find_output() {
     if [[ -e "$d/$1" ]]; then echo "$d/$1"; return; fi
   done
 }
-# missing WHAT FIX: fail under OTEL_AWS_CDK_REQUIRE_BUILD=1, else say a stand-in is used.
+# missing WHAT FIX [INSTEAD]: fail under OTEL_AWS_CDK_REQUIRE_BUILD=1, else
+# say what is done instead (by default: a stand-in is used).
 missing() {
   if [[ "$require_build" == 1 ]]; then
     echo "error: $1 not found under ${target_dirs[*]}: $2 (OTEL_AWS_CDK_REQUIRE_BUILD=1)" >&2
     exit 1
   fi
-  echo "NOTE: $1 not found under ${target_dirs[*]} ($2); synthesizing the sample with a stand-in"
+  echo "NOTE: $1 not found under ${target_dirs[*]} ($2); ${3:-synthesizing the sample with a stand-in}"
 }
 sim_ok=1 # the layer and the function are real: lambda-sim can run them
 layer_zip="$(find_output layer/otel-aws-extension-x86_64.zip)"
@@ -128,9 +130,19 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     z.writestr(info, "#!/bin/sh\necho 'stand-in: build the sample with cdk/scripts/package-function.sh' >&2\nexit 1\n")
 PY
 fi
+# The Lambda simulator that runs the sample with the layer (step 6).
+sim=""
+for d in "${target_dirs[@]}"; do
+  if [[ -x "$d/debug/lambda-sim" ]]; then sim="$d/debug/lambda-sim"; break; fi
+done
+if [[ -z "$sim" ]]; then
+  missing "the Lambda simulator debug/lambda-sim" "run cargo build -p otel-aws-testkit --bin lambda-sim" \
+    "the sample function is not run with the layer"
+fi
 echo "layer zip:        $layer_zip"
 echo "sidecar context:  $sidecar_dir"
 echo "sample function:  $function_zip"
+echo "lambda-sim:       ${sim:-not built}"
 # Work on copies: a build running meanwhile (others share the target dir)
 # must not change the outputs between the synth and the checks below.
 mkdir -p "$work/outputs"
@@ -199,15 +211,13 @@ if errors:
 PY
 
 # The artefacts the sample deploys, run together: when the Lambda simulator
-# is built (<target>/debug/lambda-sim; `make test` builds it for the Rust
-# tests), unpack the layer and function zips as Lambda would and invoke the
-# function twice with {"spans": 3}; the extension must export two traces of
-# 4 spans (the invoke's SERVER span and 3 children). Skipped for stand-ins.
+# is built (<target>/debug/lambda-sim, found with the build outputs above;
+# `make cdk-test` builds it), unpack the layer and function zips as Lambda
+# would and invoke the function twice with {"spans": 3}; the extension must
+# export two traces of 4 spans (the invoke's SERVER span and 3 children).
+# Skipped for stand-ins, and without the simulator (an error under
+# OTEL_AWS_CDK_REQUIRE_BUILD=1).
 step "sample function with the layer (lambda-sim)"
-sim=""
-for d in "${target_dirs[@]}"; do
-  if [[ -x "$d/debug/lambda-sim" ]]; then sim="$d/debug/lambda-sim"; break; fi
-done
 if (( sim_ok == 0 )); then
   echo "skipped: the layer or the function is a stand-in"
 elif [[ -z "$sim" ]]; then

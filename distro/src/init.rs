@@ -264,7 +264,8 @@ impl Builder {
             let capture = crate::sampling::xray::AnomalyCaptureProcessor::new(
                 xray.clone(),
                 capture.collect(),
-            );
+            )
+            .with_timeout(config.batch.export_timeout.value);
             builder = builder.with_span_processor(capture);
         }
         for (i, exporter) in exporters.into_iter().enumerate() {
@@ -476,6 +477,12 @@ impl Guard {
     /// The installed provider (`None` when disabled).
     pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
         self.provider.as_ref()
+    }
+
+    /// The sampler the provider decides with (`None` when disabled); e.g.
+    /// its X-Ray rules in use ([`ConfiguredSampler::adaptive_xray`]).
+    pub fn sampler(&self) -> Option<&ConfiguredSampler> {
+        self.sampler.as_ref()
     }
 
     /// The meter provider (`None` unless `OTEL_METRICS_EXPORTER` names an

@@ -7,13 +7,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::{Context, KeyValue, Value};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{
     InMemorySpanExporter, InMemorySpanExporterBuilder, SdkTracerProvider, SimpleSpanProcessor,
+    Span, SpanData, SpanExporter, SpanProcessor,
 };
 use otel_aws_distro::Env;
 use otel_aws_distro::sampling::xray::{
@@ -49,6 +52,89 @@ fn rules() -> Json {
     ]})
 }
 
+/// [`rules`] without SamplingRateBoost.
+fn plain_rules() -> Json {
+    let mut plain = rules();
+    for r in plain["SamplingRuleRecords"].as_array_mut().unwrap() {
+        r["SamplingRule"]
+            .as_object_mut()
+            .unwrap()
+            .remove("SamplingRateBoost");
+    }
+    plain
+}
+
+/// Capture of traces with a 5xx span, two traces a second.
+fn capture_config() -> AdaptiveSampling {
+    AdaptiveSampling::Config(
+        AdaptiveSamplingConfig::from_text(
+            r#"{"version": 1.0,
+            "anomalyConditions": [{"errorCodeRegex": "^5\\d\\d$", "usage": "anomaly-trace-capture"}],
+            "anomalyCaptureLimit": {"anomalyTracesPerSecond": 2}}"#,
+        )
+        .unwrap(),
+    )
+}
+
+/// An exporter keeping every span it is given, also after its shutdown
+/// (`InMemorySpanExporter` forgets them there); `hang` makes each export
+/// never finish.
+#[derive(Clone, Debug, Default)]
+struct Recorder {
+    spans: Arc<Mutex<Vec<SpanData>>>,
+    shut_down: Arc<AtomicBool>,
+    hang: bool,
+}
+
+impl Recorder {
+    fn spans(&self) -> Vec<SpanData> {
+        self.spans.lock().unwrap().clone()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.spans().iter().map(|s| s.name.to_string()).collect()
+    }
+
+    fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::SeqCst)
+    }
+}
+
+impl SpanExporter for Recorder {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        self.spans.lock().unwrap().extend(batch);
+        Ok(())
+    }
+
+    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
+        self.shut_down.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// The capture processor, shared with the test (the provider owns its
+/// processors) to call it directly.
+#[derive(Debug)]
+struct SharedCapture(Arc<AnomalyCaptureProcessor>);
+
+impl SpanProcessor for SharedCapture {
+    fn on_start(&self, span: &mut Span, cx: &Context) {
+        self.0.on_start(span, cx);
+    }
+    fn on_end(&self, span: SpanData) {
+        self.0.on_end(span);
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown_with_timeout(timeout)
+    }
+}
+
 struct Setup {
     fake: FakeXrayApi,
     client: XrayApiClient,
@@ -56,10 +142,28 @@ struct Setup {
     sampler: XraySampler,
     provider: SdkTracerProvider,
     sampled: InMemorySpanExporter,
-    captured: InMemorySpanExporter,
+    captured: Recorder,
+    capture: Arc<AnomalyCaptureProcessor>,
 }
 
 async fn setup(rules: Json, adaptive: AdaptiveSampling) -> Setup {
+    setup_capture(
+        rules,
+        adaptive,
+        Recorder::default(),
+        AnomalyCaptureProcessor::new,
+    )
+    .await
+}
+
+/// [`setup`], the capture processor exporting to `captured`, built by
+/// `build`.
+async fn setup_capture(
+    rules: Json,
+    adaptive: AdaptiveSampling,
+    captured: Recorder,
+    build: impl FnOnce(XraySampler, Vec<Recorder>) -> AnomalyCaptureProcessor,
+) -> Setup {
     let fake = FakeXrayApi::start(XrayApiOptions {
         sampling_rules: rules,
         ..XrayApiOptions::default()
@@ -71,13 +175,10 @@ async fn setup(rules: Json, adaptive: AdaptiveSampling) -> Setup {
     let sampler = XraySampler::remote_adaptive(resource(), clock.clone(), adaptive);
     refresh_rules(&sampler, &client).await.unwrap();
     let sampled = InMemorySpanExporterBuilder::new().build();
-    let captured = InMemorySpanExporterBuilder::new().build();
+    let capture = Arc::new(build(sampler.clone(), vec![captured.clone()]));
     let provider = SdkTracerProvider::builder()
         .with_sampler(ConfiguredSampler::from_xray(sampler.clone()))
-        .with_span_processor(AnomalyCaptureProcessor::new(
-            sampler.clone(),
-            vec![captured.clone()],
-        ))
+        .with_span_processor(SharedCapture(capture.clone()))
         .with_span_processor(SimpleSpanProcessor::new(sampled.clone()))
         .build();
     Setup {
@@ -88,6 +189,7 @@ async fn setup(rules: Json, adaptive: AdaptiveSampling) -> Setup {
         provider,
         sampled,
         captured,
+        capture,
     }
 }
 
@@ -123,6 +225,15 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The provider's flush, off the runtime's thread (the capture processor's
+/// flush blocks until its export task, on this runtime, answers).
+async fn flush(s: &Setup) -> OTelSdkResult {
+    let provider = s.provider.clone();
+    tokio::task::spawn_blocking(move || provider.force_flush())
+        .await
+        .unwrap()
 }
 
 fn boost_docs(fake: &FakeXrayApi) -> Vec<Json> {
@@ -218,21 +329,8 @@ async fn boost_statistics_reported_and_the_boost_applied_until_its_ttl() {
 
 #[tokio::test]
 async fn anomaly_spans_of_unsampled_traces_captured_within_the_limit() {
-    let config = AdaptiveSamplingConfig::from_text(
-        r#"{"version": 1.0,
-            "anomalyConditions": [{"errorCodeRegex": "^5\\d\\d$", "usage": "anomaly-trace-capture"}],
-            "anomalyCaptureLimit": {"anomalyTracesPerSecond": 2}}"#,
-    )
-    .unwrap();
     // No rule with SamplingRateBoost here: capture works on its own.
-    let mut plain = rules();
-    for r in plain["SamplingRuleRecords"].as_array_mut().unwrap() {
-        r["SamplingRule"]
-            .as_object_mut()
-            .unwrap()
-            .remove("SamplingRateBoost");
-    }
-    let s = setup(plain, AdaptiveSampling::Config(config)).await;
+    let s = setup(plain_rules(), capture_config()).await;
     assert!(s.sampler.records_unsampled(), "a configuration is given");
 
     // Five failing traces in one second: two are captured, whole (the child
@@ -241,20 +339,15 @@ async fn anomaly_spans_of_unsampled_traces_captured_within_the_limit() {
         assert!(!request(&s, 200, 500));
     }
     assert!(!request(&s, 200, 200));
-    wait_for("4 captured spans", || {
-        s.captured.get_finished_spans().unwrap().len() >= 4
-    })
-    .await;
+    flush(&s).await.unwrap();
+    assert_eq!(s.captured.spans().len(), 4, "2 traces × 2 spans");
     // The next second has room for two more.
     s.clock.advance(Duration::from_secs(1));
     assert!(!request(&s, 200, 500));
-    wait_for("6 captured spans", || {
-        s.captured.get_finished_spans().unwrap().len() >= 6
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let spans = s.captured.get_finished_spans().unwrap();
+    flush(&s).await.unwrap();
+    let spans = s.captured.spans();
     assert_eq!(spans.len(), 6, "within the limit");
+    assert_eq!((s.capture.captured(), s.capture.dropped()), (6, 0));
     let traces: std::collections::HashSet<_> =
         spans.iter().map(|sp| sp.span_context.trace_id()).collect();
     assert_eq!(traces.len(), 3, "whole traces");
@@ -313,7 +406,100 @@ async fn a_bad_configuration_turns_adaptive_sampling_off() {
         .unwrap();
     assert_eq!(boost_docs(&s.fake).len(), 1, "none from this sampler");
     assert_eq!(s.sampler.boost_of("checkout"), None, "no boost applied");
-    assert!(s.captured.get_finished_spans().unwrap().is_empty());
+    assert!(s.captured.spans().is_empty());
+}
+
+/// A flush exports the captured spans queued when it is called, then
+/// reports success: here a batch's first span would wait an hour for
+/// company, so the flush is the only way they leave.
+#[tokio::test]
+async fn force_flush_exports_the_captured_spans_before_it_returns() {
+    let s = setup_capture(
+        plain_rules(),
+        capture_config(),
+        Recorder::default(),
+        |sampler, exporters| {
+            AnomalyCaptureProcessor::with_delay(sampler, exporters, Duration::from_secs(3600))
+        },
+    )
+    .await;
+    assert!(!request(&s, 200, 500));
+    assert_eq!(s.capture.captured(), 2);
+    flush(&s).await.unwrap();
+    assert_eq!(s.captured.names(), ["inventory", "GET /orders"]);
+    // The next flush sends what came since.
+    assert!(!request(&s, 200, 500));
+    flush(&s).await.unwrap();
+    assert_eq!(s.captured.spans().len(), 4);
+    assert!(!s.captured.is_shut_down());
+}
+
+/// The shutdown exports what is queued, shuts the exporter down, and only
+/// then returns.
+#[tokio::test]
+async fn shutdown_exports_the_captured_spans_before_it_returns() {
+    let s = setup_capture(
+        plain_rules(),
+        capture_config(),
+        Recorder::default(),
+        |sampler, exporters| {
+            AnomalyCaptureProcessor::with_delay(sampler, exporters, Duration::from_secs(3600))
+        },
+    )
+    .await;
+    assert!(!request(&s, 200, 500));
+    let provider = s.provider.clone();
+    tokio::task::spawn_blocking(move || provider.shutdown())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.captured.names(), ["inventory", "GET /orders"]);
+    assert!(s.captured.is_shut_down());
+    let capture = s.capture.clone();
+    let again = tokio::task::spawn_blocking(move || capture.force_flush())
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, Err(OTelSdkError::AlreadyShutdown)),
+        "{again:?}"
+    );
+}
+
+/// An exporter that never answers: the flush and the shutdown give up
+/// after the processor's timeout, and say so.
+#[tokio::test]
+async fn a_hung_exporter_fails_the_flush_and_the_shutdown_after_the_timeout() {
+    let timeout = Duration::from_millis(200);
+    let hung = Recorder {
+        hang: true,
+        ..Recorder::default()
+    };
+    let s = setup_capture(
+        plain_rules(),
+        capture_config(),
+        hung,
+        |sampler, exporters| AnomalyCaptureProcessor::new(sampler, exporters).with_timeout(timeout),
+    )
+    .await;
+    assert!(!request(&s, 200, 500));
+    let capture = s.capture.clone();
+    let (flushed, shut) = tokio::task::spawn_blocking(move || {
+        (
+            capture.force_flush(),
+            capture.shutdown_with_timeout(timeout),
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(flushed, Err(OTelSdkError::Timeout(t)) if t == timeout),
+        "{flushed:?}"
+    );
+    assert!(
+        matches!(shut, Err(OTelSdkError::Timeout(t)) if t == timeout),
+        "{shut:?}"
+    );
+    assert!(s.captured.spans().is_empty());
 }
 
 /// Through `init()`: `OTEL_TRACES_SAMPLER=xray` with a proxy endpoint and
@@ -357,14 +543,16 @@ async fn init_installs_capture_beside_the_exporters() {
         .install()
         .await
         .unwrap();
-    wait_for("the rules fetch", || {
-        xray.requests()
-            .iter()
-            .any(|r| r.path_and_query == "/GetSamplingRules")
+    // The fetched rules, not the fallback's first-second reservoir, decide.
+    let xray_sampler = guard
+        .sampler()
+        .and_then(|s| s.adaptive_xray())
+        .expect("adaptive X-Ray sampling is on")
+        .clone();
+    wait_for("the fetched rules to be installed", || {
+        xray_sampler.rule_names().contains(&"checkout".to_string())
     })
     .await;
-    // Let the fetched rules replace the fallback's first-second reservoir.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let tracer = guard.tracer_provider().unwrap().tracer("svc");
     let span = tracer
         .span_builder("GET /orders")
@@ -379,10 +567,10 @@ async fn init_installs_capture_beside_the_exporters() {
         "rules: fixed rate 0, no reservoir"
     );
     drop(span);
-    wait_for("the captured span at the OTLP endpoint", || {
-        otlp.span_count() >= 1
-    })
-    .await;
+    // The flush sends the captured span (it would otherwise wait up to a
+    // second for company).
+    guard.force_flush().await.unwrap();
+    assert_eq!(otlp.span_count(), 1);
     let req = &otlp.received()[0];
     let span = &req.resource_spans[0].scope_spans[0].spans[0];
     let flag = span

@@ -601,27 +601,38 @@ async fn a_backlog_too_big_for_one_retry_drains_without_resending_it_again_and_a
     assert_eq!(r.flusher.next_retry_at(), None, "breaker closed again");
 }
 
-#[tokio::test]
-async fn stats_are_written_off_the_async_thread_newest_wins() {
+/// Snapshots published (written on blocking threads, not waited for)
+/// before the last one written and waited for never overwrite it, however
+/// the blocking threads run them.
+#[test]
+fn stats_are_written_off_the_async_thread_newest_wins() {
     use otel_aws_lambda::extension::stats::{StatsSnapshot, StatsWriter};
     let dir = std::env::temp_dir().join(format!("otel-aws-stats-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("stats.json");
-    let writer = StatsWriter::new(Some(path.clone()));
-    for invokes in 1..=20 {
-        writer.publish(StatsSnapshot {
-            invokes,
-            ..StatsSnapshot::default()
-        });
-    }
-    writer
-        .write_now(StatsSnapshot {
-            invokes: 99,
-            ..StatsSnapshot::default()
-        })
-        .await;
-    // Give the fire-and-forget writes time to run: none may overwrite the last.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The writer's runtime is the test's: shut down, it has finished every
+    // blocking write it started (those not started yet never run).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let writer = StatsWriter::new(Some(path.clone()));
+        for invokes in 1..=20 {
+            writer.publish(StatsSnapshot {
+                invokes,
+                ..StatsSnapshot::default()
+            });
+        }
+        writer
+            .write_now(StatsSnapshot {
+                invokes: 99,
+                ..StatsSnapshot::default()
+            })
+            .await;
+    });
+    rt.shutdown_timeout(Duration::from_secs(60));
     let got: StatsSnapshot = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     assert_eq!(got.invokes, 99);
     let _ = std::fs::remove_dir_all(&dir);

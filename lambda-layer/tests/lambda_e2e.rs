@@ -266,12 +266,13 @@ async fn hanging_backend_the_extension_keeps_the_deadline() {
     // No invoke timed out and no environment was reset: the extension
     // called `next` in time although the backend never answered.
     assert_all_succeeded(&report, N);
+    // The first invoke's flush met the hung backend and waited out its
+    // whole budget, the configured flush timeout, before `next`. (Measured
+    // from the invoke's start: the Rust wrapper signals the end before
+    // lambda_runtime posts the response, so the flush may start just
+    // before the post-runtime time does.)
     let first = &report.invokes[0];
-    // The report shows where the time went: after the runtime, not in it.
-    assert!(
-        first.post_runtime_extension_ms > first.runtime_duration_ms,
-        "{first:?}"
-    );
+    assert!(first.total_duration_ms >= 400.0, "{first:?}");
     let (ids, _, per_request) = index(&fake.received());
     assert_eq!(
         per_request.len(),

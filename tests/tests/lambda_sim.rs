@@ -330,13 +330,16 @@ async fn registration_after_init_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_is_reported_and_the_environment_reset() {
     let layer = Layer::new("timeout");
+    // The timeout applies to both invokes: the second, a cold start after
+    // the reset, must have room to succeed on a busy machine; the first
+    // sleeps far past it.
     let mut cfg = layer
         .config(vec![
-            InvokeSpec::json(&json!({ "sleep_ms": 5000 })),
+            InvokeSpec::json(&json!({ "sleep_ms": 600_000 })),
             InvokeSpec::json(&json!({ "after": "reset" })),
         ])
         .with_env("SIM_PROBE_SHUTDOWN_LINGER_MS", "300");
-    cfg.timeout = Duration::from_millis(400);
+    cfg.timeout = Duration::from_secs(3);
     let report = run(cfg).await;
 
     let first = &report.invokes[0];
@@ -441,13 +444,10 @@ async fn an_extension_exiting_at_shutdown_is_not_reported_killed() {
         let report = run(cfg).await;
         assert_eq!(report.invokes[0].status, Status::Success);
         let sd = &report.shutdown;
+        // It ended before the deadline (not `timed_out`), by itself.
         assert!(sd.timed_out.is_empty(), "round {round}: {sd:?}");
         assert!(sd.killed.is_empty(), "round {round}: {sd:?}");
         assert!(sd.acknowledged.is_empty(), "it exited instead: {sd:?}");
-        assert!(
-            sd.duration_ms < SHUTDOWN_EXTERNAL.as_millis() as f64,
-            "it did not wait for the deadline: {sd:?}"
-        );
         assert_eq!(events(&layer.records(), "SHUTDOWN").len(), 1);
     }
 }
@@ -574,5 +574,33 @@ async fn managed_instances_refuse_invoke_registration() {
         .config(vec![InvokeSpec::json(&json!({}))])
         .managed_instances(2);
     let report = run(cfg).await;
-    assert_ne!(report.init.status, Status::Success, "{:?}", report.init);
+    // docs/lambda-sim.md: on Managed Instances a registration asking for
+    // INVOKE is refused with Extension.InvalidEventType (a refused
+    // registration is 403, as one after init); the extension cannot run
+    // and exits, and an extension that exits during init fails it as in
+    // Lambda: `failure`, Extension.Crash, nothing registered.
+    assert_eq!(report.init.status, Status::Failure, "{:?}", report.init);
+    assert_eq!(
+        report.init.error_type.as_deref(),
+        Some("Extension.Crash"),
+        "{:?}",
+        report.init
+    );
+    assert!(report.init.extensions.is_empty(), "{:?}", report.init);
+    let records = layer.records();
+    let failed: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["kind"] == "run_error")
+        .collect();
+    assert_eq!(failed.len(), 1, "{records:#?}");
+    let error = failed[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("unable to register the extension: 403"),
+        "{error}"
+    );
+    let again = &failed[0]["register_again"];
+    assert_eq!(again["status"], 403, "{again}");
+    let body: Value = serde_json::from_str(again["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["errorType"], "Extension.InvalidEventType", "{body}");
+    assert!(events(&records, "INVOKE").is_empty());
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use aws_sdk_xray::config::timeout::TimeoutConfig;
 use aws_sdk_xray::config::{BehaviorVersion, Credentials as SdkCredentials, Region};
 use axum::Router;
 use axum::body::Bytes;
@@ -204,11 +205,82 @@ struct Flaky {
     throttles: u32,
     unprocessed: u32,
     calls: AtomicU32,
-    /// Hold each successful call this long (to observe concurrency).
-    hold: Duration,
-    in_flight: AtomicU32,
-    max_in_flight: AtomicU32,
+    /// Holds successful calls until enough are in flight at once (to
+    /// observe concurrency).
+    gate: Option<Gate>,
     docs_seen: std::sync::Mutex<Vec<String>>,
+}
+
+/// Holds each call until `limit` calls are in flight at once, or every
+/// call left of the `total` expected is: so an exporter allowed `limit`
+/// calls at once has exactly that many in flight, whatever the machine's
+/// speed. A call held past the guard (an exporter sending fewer at once)
+/// opens the gate for good, and says so. Released calls stay in flight a
+/// moment longer ([`GATE_SETTLE`]), so that an exporter sending more than
+/// `limit` at once is seen doing it (the count of a correct one does not
+/// depend on that moment).
+struct Gate {
+    limit: u32,
+    total: u32,
+    state: std::sync::Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    in_flight: u32,
+    max_in_flight: u32,
+    finished: u32,
+    held: Vec<tokio::sync::oneshot::Sender<()>>,
+    timed_out: bool,
+}
+
+/// How long the gate holds a call at most (the test's client waits longer).
+const GATE_GUARD: Duration = Duration::from_secs(30);
+/// How long released calls stay in flight.
+const GATE_SETTLE: Duration = Duration::from_millis(100);
+
+impl Gate {
+    fn new(limit: u32, total: u32) -> Self {
+        Self {
+            limit,
+            total,
+            state: Default::default(),
+        }
+    }
+
+    /// Releases every held call once enough are in flight.
+    fn release_if_full(&self, s: &mut GateState) {
+        if s.timed_out || s.in_flight >= self.limit.min(self.total.saturating_sub(s.finished)) {
+            for held in s.held.drain(..) {
+                let _ = held.send(());
+            }
+        }
+    }
+
+    async fn enter(&self) {
+        let wait = {
+            let mut s = self.state.lock().unwrap();
+            s.in_flight += 1;
+            s.max_in_flight = s.max_in_flight.max(s.in_flight);
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            s.held.push(tx);
+            self.release_if_full(&mut s);
+            rx
+        };
+        if tokio::time::timeout(GATE_GUARD, wait).await.is_err() {
+            let mut s = self.state.lock().unwrap();
+            s.timed_out = true;
+            self.release_if_full(&mut s);
+        }
+        tokio::time::sleep(GATE_SETTLE).await;
+    }
+
+    fn leave(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.in_flight -= 1;
+        s.finished += 1;
+        self.release_if_full(&mut s);
+    }
 }
 
 async fn flaky(State(f): State<Arc<Flaky>>, body: Bytes) -> Response {
@@ -224,10 +296,10 @@ async fn flaky(State(f): State<Arc<Flaky>>, body: Bytes) -> Response {
         )
             .into_response();
     }
-    let now = f.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    f.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    tokio::time::sleep(f.hold).await;
-    f.in_flight.fetch_sub(1, Ordering::SeqCst);
+    if let Some(gate) = &f.gate {
+        gate.enter().await;
+        gate.leave();
+    }
     let input: Value = serde_json::from_slice(&body).unwrap();
     let docs: Vec<String> = input["TraceSegmentDocuments"]
         .as_array()
@@ -319,8 +391,9 @@ async fn unprocessed_documents_are_retried_once_then_dropped() {
 
 #[tokio::test]
 async fn calls_run_in_parallel_up_to_the_limit() {
+    // 95 documents, 10 a call: 10 calls, 3 at once.
     let f = Arc::new(Flaky {
-        hold: Duration::from_millis(50),
+        gate: Some(Gate::new(3, 10)),
         ..Flaky::default()
     });
     let server = start_flaky(f.clone()).await;
@@ -329,12 +402,26 @@ async fn calls_run_in_parallel_up_to_the_limit() {
         max_concurrency: 3,
         ..fast_retry()
     };
-    let exporter = AwsXrayExporter::new(client(&server.url(), &Credentials::test()), cfg).unwrap();
+    // Calls held by the gate must not time out first (the exporter gives
+    // an SDK client without one 10 s an attempt).
+    let base = client(&server.url(), &Credentials::test());
+    let timeouts = TimeoutConfig::builder()
+        .operation_attempt_timeout(GATE_GUARD * 4)
+        .build();
+    let patient = aws_sdk_xray::Client::from_conf(
+        base.config().to_builder().timeout_config(timeouts).build(),
+    );
+    let exporter = AwsXrayExporter::new(patient, cfg).unwrap();
     let outcome = exporter.export(batch(95)).await.unwrap();
     assert_eq!(outcome.requests, 10);
     assert_eq!(f.docs_seen.lock().unwrap().len(), 95);
-    let max = f.max_in_flight.load(Ordering::SeqCst);
-    assert!((2..=3).contains(&max), "calls in flight at once: {max}");
+    let gate = f.gate.as_ref().unwrap().state.lock().unwrap();
+    assert!(
+        !gate.timed_out,
+        "fewer than 3 calls in flight at once (at most {})",
+        gate.max_in_flight
+    );
+    assert_eq!(gate.max_in_flight, 3, "calls in flight at once");
     let too_many = AwsXrayConfig {
         documents_per_call: 51,
         ..fast_retry()

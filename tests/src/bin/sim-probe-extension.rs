@@ -15,6 +15,10 @@
 //!   (lets telemetry still buffered arrive, like a final flush).
 //! - `SIM_PROBE_EXIT_ON_SHUTDOWN=1`: after SHUTDOWN (and the linger), exit
 //!   the process (status 0) instead of calling `next`, as most extensions do.
+//!
+//! When the extension cannot run (its registration refused, say), the probe
+//! records `{"kind":"run_error"}` with the crate's error and, from a second
+//! registration made the same way, Lambda's status and body.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -28,6 +32,9 @@ use lambda_extension::{
 };
 use serde_json::{Value, json};
 use tokio::sync::Notify;
+
+/// The events the probe registers for.
+const EVENTS: [&str; 2] = ["INVOKE", "SHUTDOWN"];
 
 static LATE_REGISTER_DONE: AtomicBool = AtomicBool::new(false);
 /// Request ids whose `platform.runtimeDone` arrived.
@@ -82,7 +89,9 @@ fn flag(name: &str) -> bool {
     std::env::var(name).is_ok_and(|v| v == "1" || v == "true")
 }
 
-async fn late_register() -> Value {
+/// Registers `name` for `events` (a JSON array) with a plain request:
+/// Lambda's answer, `{"status", "body"}`, or `{"error"}`.
+async fn register(name: &str, events: &str) -> Value {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -90,18 +99,24 @@ async fn late_register() -> Value {
         .unwrap_or_else(|_| reqwest::Client::new());
     let resp = client
         .post(format!("http://{api}/2020-01-01/extension/register"))
-        .header("Lambda-Extension-Name", "late-comer")
-        .body(r#"{"events":["INVOKE"]}"#)
+        .header("Lambda-Extension-Name", name)
+        .body(format!(r#"{{"events":{events}}}"#))
         .send()
         .await;
     match resp {
         Ok(r) => {
             let status = r.status().as_u16();
             let body = r.text().await.unwrap_or_default();
-            json!({ "kind": "late_register", "status": status, "body": body })
+            json!({ "status": status, "body": body })
         }
-        Err(e) => json!({ "kind": "late_register", "error": e.to_string() }),
+        Err(e) => json!({ "error": e.to_string() }),
     }
+}
+
+async fn late_register() -> Value {
+    let mut answer = register("late-comer", r#"["INVOKE"]"#).await;
+    answer["kind"] = json!("late_register");
+    answer
 }
 
 async fn events(event: LambdaEvent) -> Result<(), Error> {
@@ -185,13 +200,33 @@ async fn main() -> Result<(), Error> {
         max_bytes: 262_144,
         max_items: 1_000,
     };
-    Extension::new()
-        .with_events(&["INVOKE", "SHUTDOWN"])
+    let run = Extension::new()
+        .with_events(&EVENTS)
         .with_events_processor(service_fn(events))
         .with_telemetry_types(&["platform", "function", "extension"])
         .with_telemetry_buffering(buffering)
         .with_telemetry_port_number(telemetry_port())
         .with_telemetry_processor(SharedService::new(service_fn(telemetry)))
         .run()
-        .await
+        .await;
+    if let Err(err) = &run {
+        // The crate's error names the status of a refused registration,
+        // not Lambda's error type: register again the same way (same
+        // name, same events) and record Lambda's answer too.
+        let name = std::env::args()
+            .next()
+            .and_then(|a| {
+                std::path::Path::new(&a)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default();
+        let events = serde_json::to_string(&EVENTS).unwrap_or_default();
+        append(json!({
+            "kind": "run_error",
+            "error": err.to_string(),
+            "register_again": register(&name, &events).await,
+        }));
+    }
+    run
 }

@@ -27,7 +27,9 @@ pub use adaptive::{
     AdaptiveSamplingConfig, AnomalyCondition, AnomalyUsage, DEFAULT_ANOMALY_TRACES_PER_SECOND,
     ErrorCodeRegex, TRACE_FLAG_SAMPLED_ATTRIBUTE, TRACE_USAGE_MAX, TRACE_USAGE_TTL,
 };
-pub use capture::{AnomalyCaptureProcessor, CAPTURE_BATCH, CAPTURE_QUEUE};
+pub use capture::{
+    AnomalyCaptureProcessor, CAPTURE_BATCH, CAPTURE_DELAY, CAPTURE_FLUSH_TIMEOUT, CAPTURE_QUEUE,
+};
 pub use client::{
     CALL_TIMEOUT, MAX_STATISTICS_PER_CALL, SamplingTargets, XrayApiClient, XrayApiError,
     parse_sampling_rules, parse_sampling_targets, statistics_request, targets_request,
