@@ -118,7 +118,7 @@ cdk-test:
 	$(MAKE) --no-print-directory layer ARCH=x86_64
 	python3 tests/scripts/layer_size.py --stripped
 	bash cdk/scripts/package-function.sh
-	$(CARGO) build -q -p otel-aws-testkit --bin lambda-sim
+	$(CARGO) build -q $(CARGO_FEATURES) --bin lambda-sim
 	OTEL_AWS_CDK_REQUIRE_BUILD=1 bash cdk/scripts/test.sh
 	bash cdk/scripts/pack-test.sh
 
@@ -168,7 +168,7 @@ layer-xray:
 DEMO := $(CURDIR)/target/demo
 demo:
 	$(CARGO) build -q -p otel-aws-lambda --bin otel-aws-extension --example demo_function
-	$(CARGO) build -q -p otel-aws-testkit --bin lambda-sim
+	$(CARGO) build -q $(CARGO_FEATURES) --bin lambda-sim
 	$(CARGO) build -q -p otel-aws-distro --features cli --bin otel-aws
 	@rm -rf $(DEMO) && mkdir -p $(DEMO)/layer/extensions
 	@cp $(BIN)/otel-aws-extension $(DEMO)/layer/extensions/
