@@ -636,3 +636,40 @@ async fn bench_post_runtime_during_a_hang() {
         env.stats()
     );
 }
+
+/// The Telemetry API refuses the subscription (HTTP 500): the extension
+/// logs it and goes on (an extension that exits fails every invoke with
+/// `Extension.Crash`), ending each invoke on the function's own "done" (the
+/// wrapper's final flush), as it must without `platform.runtimeDone`.
+/// Nothing is lost and no invoke fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_telemetry_api_every_span_still_arrives() {
+    let _serial = SERIAL.lock().await;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    let env = Env::new("no-telemetry");
+    const N: usize = 20;
+    const CHILDREN: usize = 2;
+    let mut cfg = env
+        .config(&fake, events(N, serde_json::json!({"spans": CHILDREN})))
+        .with_env("OTEL_AWS_LAMBDA_FLUSH", "end");
+    cfg.telemetry_unavailable = true;
+    let report = Simulator::run(cfg).await.unwrap();
+    // Every invoke a success: none timed out waiting for the extension.
+    assert_all_succeeded(&report, N);
+    let (ids, total, per_request) = index(&fake.received());
+    assert_eq!(per_request.len(), N);
+    assert!(
+        per_request.values().all(|&n| n == 1 + CHILDREN),
+        "{per_request:?}"
+    );
+    assert_eq!(ids.len(), N * (1 + CHILDREN), "none lost");
+    assert_eq!(total, ids.len(), "no duplicates");
+    let stats = env.stats();
+    assert_eq!(stats.invokes, N as u64);
+    assert_eq!(stats.done_by_function, N as u64, "{stats:?}");
+    // The scenario is the one meant: no subscription was accepted, so no
+    // platform event reached the extension.
+    assert!(report.telemetry.is_empty(), "{:?}", report.telemetry);
+}

@@ -87,6 +87,10 @@ pub struct SimConfig {
     /// to them concurrently, extensions get no INVOKE events, and the
     /// environment is never frozen (see `docs/lambda-sim.md`).
     pub managed_workers: usize,
+    /// The Telemetry API answers every subscription with HTTP 500 (the
+    /// status the API reference gives for an error on Lambda's side), so an
+    /// extension runs without platform events.
+    pub telemetry_unavailable: bool,
 }
 
 impl SimConfig {
@@ -118,6 +122,7 @@ impl SimConfig {
             on_frozen: None,
             on_report: None,
             managed_workers: 0,
+            telemetry_unavailable: false,
         }
     }
 

@@ -97,6 +97,8 @@ pub(crate) struct Ctx {
     pub sandbox: Shared,
     pub telemetry: TelemetryHub,
     pub info: FunctionInfo,
+    /// [`SimConfig::telemetry_unavailable`].
+    pub telemetry_unavailable: bool,
 }
 
 /// The simulator.
@@ -125,6 +127,7 @@ impl Simulator {
                 handler: cfg.handler.clone(),
                 account_id: cfg.account_id.clone(),
             },
+            telemetry_unavailable: cfg.telemetry_unavailable,
         });
         let router = runtime_api::routes()
             .merge(extensions_api::routes())

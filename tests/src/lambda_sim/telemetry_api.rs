@@ -366,6 +366,13 @@ async fn subscribe(State(ctx): State<Arc<Ctx>>, headers: HeaderMap, body: Bytes)
             "subscribe with the Lambda-Extension-Identifier register returned",
         );
     };
+    if ctx.telemetry_unavailable {
+        return api_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "the Telemetry API is unavailable (SimConfig::telemetry_unavailable)",
+        );
+    }
     let sub = match parse_subscription(&body) {
         Ok(sub) => sub,
         Err(msg) => return api_error(StatusCode::BAD_REQUEST, "ValidationError", &msg),
