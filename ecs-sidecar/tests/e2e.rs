@@ -385,6 +385,42 @@ async fn a_refused_batch_is_dropped_and_counted_and_the_next_delivered() {
     assert_eq!(fake.span_count(), 3, "the refused spans never re-sent");
 }
 
+/// A batch over the 10,000 spans a request may hold is sent as two
+/// requests; an outage after the first (retries off: given up at once)
+/// drops only the second's spans, and the sidecar's telemetry counts the
+/// first's as exported, not as dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_cutting_a_split_batch_counts_what_went_before() {
+    const SPANS: usize = 10_005;
+    let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))
+        .await
+        .unwrap();
+    fake.push_responses([FakeResponse::Status(200), FakeResponse::Status(503)]);
+    // No batch processor (the received request goes whole to the
+    // exporter), and no retries.
+    let yaml = config(&fake.traces_url(), "", "").replace(
+        "    compression: gzip\n",
+        "    compression: gzip\n    retry_on_failure:\n      enabled: false\n",
+    );
+    assert!(yaml.contains("enabled: false"), "{yaml}");
+    let sidecar = start(&yaml, test_env(&[])).await;
+    let url = format!(
+        "http://{}/v1/traces",
+        sidecar.receiver_addrs("otlp").unwrap().http.unwrap()
+    );
+    assert_eq!(post_otlp(&url, &spans(SPANS, 3)).await.status(), 200);
+    let telemetry = sidecar.telemetry();
+    // Counted once the drain finished (no fixed sleep).
+    assert!(sidecar.shutdown().await);
+    let got = telemetry.get("exporter/otlphttp/xray").unwrap();
+    assert_eq!(fake.requests().len(), 2, "one request a part, not retried");
+    assert_eq!(
+        (got.exported, got.dropped, got.failed_exports),
+        (10_000, 5, 1),
+        "{got:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_drains_what_was_accepted() {
     let fake = FakeOtlpEndpoint::start(OtlpEndpointOptions::xray_traces("us-east-1"))

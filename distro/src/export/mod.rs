@@ -194,6 +194,16 @@ pub enum ExportError {
         /// The last failure.
         reason: String,
     },
+    /// A batch sent as several requests (over the per-request limits) was
+    /// cut short: the first `delivered` items reached the destination, then
+    /// `error` stopped the rest (an outage that outlasted the retries).
+    #[error("{error} (after {delivered} item(s) of the batch were delivered)")]
+    PartlyDelivered {
+        /// Items the destination accepted before the failure.
+        delivered: u64,
+        /// What stopped the rest.
+        error: Box<ExportError>,
+    },
     /// Credentials for SigV4 signing could not be loaded.
     #[error(
         "cannot load AWS credentials for signing: {0} (configure the default chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, a role)"

@@ -346,7 +346,16 @@ impl OtlpHttpExporter {
                     outcome.spans_dropped += spans;
                     refused = Some(self.fail(err, spans, &none));
                 }
-                Err(err) => return Err(self.fail(err, spans, &queue)),
+                Err(err) => {
+                    let err = self.fail(err, spans, &queue);
+                    return Err(match outcome.spans_exported {
+                        0 => err,
+                        delivered => ExportError::PartlyDelivered {
+                            delivered,
+                            error: Box::new(err),
+                        },
+                    });
+                }
             }
         }
         match refused {

@@ -160,12 +160,21 @@ fn record(id: &str, counters: &Counters, n: u64, result: Result<ExportOutcome, E
             Counters::add(&counters.retried, u64::from(outcome.retries));
         }
         Err(e) => {
-            if let ExportError::GaveUp { attempts, .. } = &e {
+            // A split batch cut short: what went before the failure counts
+            // as exported, only the rest as dropped.
+            let (delivered, cause) = match &e {
+                ExportError::PartlyDelivered { delivered, error } => {
+                    ((*delivered).min(n), &**error)
+                }
+                other => (0, other),
+            };
+            if let ExportError::GaveUp { attempts, .. } = cause {
                 Counters::add(&counters.retried, u64::from(attempts.saturating_sub(1)));
             }
-            Counters::add(&counters.dropped, n);
+            Counters::add(&counters.exported, delivered);
+            Counters::add(&counters.dropped, n - delivered);
             Counters::add(&counters.failed_exports, 1);
-            tracing::warn!(exporter = id, spans = n, error = %e, "export failed; spans dropped");
+            tracing::warn!(exporter = id, spans = n - delivered, error = %e, "export failed; spans dropped");
         }
     }
 }

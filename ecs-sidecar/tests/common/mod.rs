@@ -40,7 +40,18 @@ pub fn spans(n: usize, tag: u8) -> ExportTraceServiceRequest {
                 spans: (0..n)
                     .map(|i| Span {
                         trace_id: trace_id.clone(),
-                        span_id: vec![tag, 0, 0, 0, 0, 0, (i >> 8) as u8, i as u8 + 1],
+                        // Unique for any n up to 2^24 (the ids below 255
+                        // as they always were).
+                        span_id: vec![
+                            tag,
+                            0,
+                            0,
+                            0,
+                            0,
+                            (i >> 16) as u8,
+                            (i >> 8) as u8,
+                            (i as u8).wrapping_add(1),
+                        ],
                         name: format!("op-{tag}-{i}"),
                         kind: 2,
                         start_time_unix_nano: start,

@@ -280,7 +280,8 @@ async fn a_refused_request_of_a_split_batch_loses_only_its_spans() {
 }
 
 /// An outage (retries given up) stops the batch: the requests after it are
-/// not sent, and all of them are counted as dropped.
+/// not sent, and all of them are counted as dropped; the error says how
+/// many items went before (so a caller counts those as exported).
 #[tokio::test]
 async fn an_outage_stops_a_split_batch() {
     let fake = xray_fake().await;
@@ -302,13 +303,26 @@ async fn an_outage_stops_a_split_batch() {
     script.extend(std::iter::repeat_n(FakeResponse::Status(503), 3));
     fake.push_responses(script);
     let err = exporter.export(batch("split", 7, 1)).await.unwrap_err();
+    let ExportError::PartlyDelivered { delivered, error } = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(*delivered, 3, "{err}");
     assert!(
-        matches!(err, ExportError::GaveUp { attempts: 3, .. }),
+        matches!(**error, ExportError::GaveUp { attempts: 3, .. }),
         "{err:?}"
     );
     assert_eq!(fake.requests().len(), 1 + 3);
     let stats = exporter.stats().snapshot();
     assert_eq!((stats.spans_exported, stats.spans_dropped), (3, 4));
+    // The first request failing: nothing went, a plain outage.
+    fake.push_responses(std::iter::repeat_n(FakeResponse::Status(503), 3));
+    let err = exporter.export(batch("split", 7, 1)).await.unwrap_err();
+    assert!(
+        matches!(err, ExportError::GaveUp { attempts: 3, .. }),
+        "{err:?}"
+    );
+    let stats = exporter.stats().snapshot();
+    assert_eq!((stats.spans_exported, stats.spans_dropped), (3, 4 + 7));
 }
 
 /// A 200 that reports a partial success: the rejected spans are counted as
