@@ -1,5 +1,7 @@
-// The examples in docs/cdk.md, built as written (with fixture paths), so the
-// documentation cannot drift from the API.
+// The examples in docs/cdk.md, synthesised (with fixture paths in place of
+// the doc's asset paths) and checked. This file is a copy of them;
+// docs-typecheck.test.ts reads the doc itself and type-checks its blocks,
+// which is what keeps the text from drifting from the API.
 import { Stack } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
