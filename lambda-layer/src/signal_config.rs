@@ -12,7 +12,9 @@ use otel_aws_distro::Env;
 use otel_aws_distro::config::ConfigError;
 use otel_aws_distro::export::{OtlpHttpConfig, Signing};
 
-use crate::config::{OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT, grpc_addr, http_addr, is_own_receiver};
+use crate::config::{
+    OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT, grpc_addr, http_addr, is_own_receiver, with_path,
+};
 
 /// `true` exports the FaaS platform metrics made from Telemetry API events
 /// (`faas.invocations`, `faas.errors`, `faas.timeouts`, `faas.coldstarts`,
@@ -190,20 +192,6 @@ fn signal_env(env: &Env, signal: OtherSignal) -> Env {
         out = out.with(format!("{TRACES}{}", &k[prefix.len()..]), v);
     }
     out
-}
-
-fn with_path(v: &str, path: &str) -> Option<String> {
-    let (scheme, rest) = v.split_once("://")?;
-    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
-        || rest.is_empty()
-    {
-        return None;
-    }
-    match rest.find('/') {
-        None => Some(format!("{v}{path}")),
-        Some(i) if &rest[i..] == "/" => Some(format!("{}{path}", v.trim_end_matches('/'))),
-        Some(_) => Some(v.to_string()),
-    }
 }
 
 /// The signal's endpoint and why: its own variable, then the OTLP

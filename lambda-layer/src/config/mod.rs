@@ -38,6 +38,7 @@ mod upstream;
 
 pub(crate) use export::export_settings;
 use export::{export_config, grpc_protocol_warnings};
+pub(crate) use upstream::with_path;
 pub use upstream::{Upstream, choose_upstream, is_loopback_url, is_own_receiver, resolve_endpoint};
 
 /// Flush strategy: `end`, `periodic,<ms>` or `adaptive` / `adaptive,<ms>`

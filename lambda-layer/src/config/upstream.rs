@@ -39,7 +39,7 @@ pub fn choose_upstream(env: &Env) -> Result<Upstream, LambdaConfigError> {
     };
     if let Some(v) = env.get(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT) {
         let url =
-            url_with_traces_path(v).ok_or_else(|| invalid(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT))?;
+            with_path(v, "/v1/traces").ok_or_else(|| invalid(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT))?;
         return Ok(Upstream {
             url,
             var: Some(OTEL_AWS_LAMBDA_EXPORTER_ENDPOINT),
@@ -159,7 +159,10 @@ pub fn is_loopback_url(url: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback() || ip.is_unspecified())
 }
 
-fn url_with_traces_path(v: &str) -> Option<String> {
+/// `v` as an upstream URL: an http(s) URL without a path (or with `/`
+/// only) gets `path` (`/v1/traces`, `/v1/metrics`, ...); one with a path
+/// is used as it is. `None` when `v` is not an http(s) URL.
+pub(crate) fn with_path(v: &str, path: &str) -> Option<String> {
     let (scheme, rest) = v.split_once("://")?;
     if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
         || rest.is_empty()
@@ -167,8 +170,8 @@ fn url_with_traces_path(v: &str) -> Option<String> {
         return None;
     }
     match rest.find('/') {
-        None => Some(format!("{v}/v1/traces")),
-        Some(i) if &rest[i..] == "/" => Some(format!("{}/v1/traces", v.trim_end_matches('/'))),
+        None => Some(format!("{v}{path}")),
+        Some(i) if &rest[i..] == "/" => Some(format!("{}{path}", v.trim_end_matches('/'))),
         Some(_) => Some(v.to_string()),
     }
 }
