@@ -222,27 +222,45 @@ impl DetectOptions {
                 _ => return Err(ResourceConfigError::Timeout),
             },
         };
-        let imds_endpoint = match env.get(AWS_EC2_METADATA_SERVICE_ENDPOINT) {
-            None => DEFAULT_IMDS_ENDPOINT.to_string(),
-            Some(value) => parse_endpoint(value)?,
-        };
-        let imds_disabled = match env.get(AWS_EC2_METADATA_DISABLED) {
-            None => false,
-            Some(v) if v.eq_ignore_ascii_case("true") => true,
-            Some(v) if v.eq_ignore_ascii_case("false") => false,
-            Some(_) => return Err(ResourceConfigError::ImdsDisabled),
-        };
-        let ecs_metadata_uri = env
+        let (endpoints, errors) = Self::endpoints_from_env(env);
+        match errors.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(DetectOptions {
+                detectors,
+                timeout,
+                ..endpoints
+            }),
+        }
+    }
+
+    /// The metadata services' settings from the environment (the IMDS
+    /// endpoint, IMDS off, the ECS task metadata URI), each on its own: a
+    /// bad value leaves that setting at its default, and its error is
+    /// returned beside the options; the detectors and the timeout are the
+    /// defaults. For a caller that takes those two from elsewhere (the
+    /// sidecar's config file) and detects with what is valid rather than
+    /// with nothing: one bad `AWS_EC2_METADATA_DISABLED` no longer loses
+    /// the ECS endpoint.
+    pub fn endpoints_from_env(env: &Env) -> (DetectOptions, Vec<ResourceConfigError>) {
+        let mut errors = Vec::new();
+        let mut opts = DetectOptions::default();
+        if let Some(value) = env.get(AWS_EC2_METADATA_SERVICE_ENDPOINT) {
+            match parse_endpoint(value) {
+                Ok(endpoint) => opts.imds_endpoint = endpoint,
+                Err(e) => errors.push(e),
+            }
+        }
+        match env.get(AWS_EC2_METADATA_DISABLED) {
+            None => {}
+            Some(v) if v.eq_ignore_ascii_case("true") => opts.imds_disabled = true,
+            Some(v) if v.eq_ignore_ascii_case("false") => {}
+            Some(_) => errors.push(ResourceConfigError::ImdsDisabled),
+        }
+        opts.ecs_metadata_uri = env
             .get(ECS_CONTAINER_METADATA_URI_V4)
             .or_else(|| env.get(ECS_CONTAINER_METADATA_URI))
             .map(|uri| uri.trim_end_matches('/').to_string());
-        Ok(DetectOptions {
-            detectors,
-            timeout,
-            imds_endpoint,
-            imds_disabled,
-            ecs_metadata_uri,
-        })
+        (opts, errors)
     }
 
     fn enabled(&self, kind: DetectorKind) -> bool {

@@ -245,6 +245,54 @@ fn detect_options_errors_name_the_variable_and_the_accepted_values() {
     }
 }
 
+/// Each metadata setting read on its own: a bad one keeps its default and
+/// reports its variable; the valid ones around it are kept. The strict
+/// reader refuses the same environment.
+#[test]
+fn endpoint_settings_are_read_each_on_its_own() {
+    let env = Env::from_pairs([
+        (AWS_EC2_METADATA_SERVICE_ENDPOINT, "ftp://x"),
+        (AWS_EC2_METADATA_DISABLED, "yes"),
+        (
+            ECS_CONTAINER_METADATA_URI_V4,
+            "http://169.254.170.2/v4/abc/",
+        ),
+        (OTEL_AWS_RESOURCE_DETECTORS, "eks"),
+        (OTEL_AWS_RESOURCE_DETECTION_TIMEOUT, "1s"),
+    ]);
+    let (opts, errors) = DetectOptions::endpoints_from_env(&env);
+    assert_eq!(
+        opts,
+        DetectOptions {
+            ecs_metadata_uri: Some("http://169.254.170.2/v4/abc".into()),
+            ..DetectOptions::default()
+        }
+    );
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains(AWS_EC2_METADATA_SERVICE_ENDPOINT),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains(AWS_EC2_METADATA_DISABLED),
+        "{messages:?}"
+    );
+    assert!(DetectOptions::from_env(&env).is_err());
+
+    // Valid values are taken as the strict reader takes them.
+    let env = Env::from_pairs([
+        (AWS_EC2_METADATA_SERVICE_ENDPOINT, "http://[fd00:ec2::254]/"),
+        (AWS_EC2_METADATA_DISABLED, "TRUE"),
+        (ECS_CONTAINER_METADATA_URI, "http://169.254.170.2/v3/abc"),
+    ]);
+    let (opts, errors) = DetectOptions::endpoints_from_env(&env);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(opts, DetectOptions::from_env(&env).unwrap());
+    assert_eq!(opts.imds_endpoint, "http://[fd00:ec2::254]");
+    assert!(opts.imds_disabled);
+}
+
 fn string(resource: &Resource, key: &'static str) -> Option<String> {
     string_attr(resource, key)
 }

@@ -37,10 +37,13 @@ impl ResourceMerge {
         timeout: Duration,
         override_existing: bool,
     ) -> Self {
-        let mut opts = DetectOptions::from_env(env).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "resource detection settings from the environment are invalid; using defaults");
-            DetectOptions::default()
-        });
+        // The detectors and the timeout are the config's; of the
+        // environment only the metadata services' settings, each on its
+        // own (a bad one keeps its default, the others still count).
+        let (mut opts, errors) = DetectOptions::endpoints_from_env(env);
+        for e in &errors {
+            tracing::warn!(error = %e, "resource detection: that setting keeps its default");
+        }
         opts.detectors = detectors.iter().map(|d| d.kind()).collect();
         opts.timeout = timeout;
         let attributes = to_proto_attributes(&detect(env, &opts).await);
@@ -141,5 +144,41 @@ pub(crate) mod tests {
                 detected
             );
         }
+    }
+
+    /// Bad values of the other detection variables (IMDS off, the IMDS
+    /// endpoint, and the detectors and timeout the config decides) leave
+    /// the ECS task metadata endpoint in use: the task is still detected.
+    /// Before, one bad variable made every setting the default, and the
+    /// ECS endpoint with them.
+    #[tokio::test]
+    async fn a_bad_detection_variable_leaves_the_others_in_use() {
+        use otel_aws_testkit::ecs::{EcsFixture, FakeEcsMetadata};
+        let ecs = FakeEcsMetadata::start(EcsFixture::Fargate).await.unwrap();
+        let uri = ecs.uri();
+        let task_arn = |env: Env| async move {
+            let merge = ResourceMerge::detect(&env, &[Detector::Ecs], DEFAULT_TIMEOUT, true).await;
+            merge
+                .attributes
+                .iter()
+                .find(|a| a.key == "aws.ecs.task.arn")
+                .cloned()
+        };
+        let want = Some(kv(
+            "aws.ecs.task.arn",
+            "arn:aws:ecs:us-west-2:111122223333:task/default/e9028f8d5d8e4f258373e7b93ce9a3c3",
+        ));
+        for (var, bad) in [
+            ("AWS_EC2_METADATA_DISABLED", "maybe"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "ftp://imds"),
+            ("OTEL_AWS_RESOURCE_DETECTORS", "eks"),
+            ("OTEL_AWS_RESOURCE_DETECTION_TIMEOUT", "soon"),
+        ] {
+            let env =
+                Env::from_pairs([("ECS_CONTAINER_METADATA_URI_V4", uri.as_str()), (var, bad)]);
+            assert_eq!(task_arn(env).await, want, "{var}={bad}");
+        }
+        // Without the endpoint nothing is detected: the check can fail.
+        assert_eq!(task_arn(Env::default()).await, None);
     }
 }
