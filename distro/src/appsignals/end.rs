@@ -24,7 +24,7 @@ use opentelemetry_sdk::trace::SpanData;
 
 use super::AppSignals;
 use super::cache::{
-    Derived, DerivedCache, SdkKey, SpanInputs, StatusCodes, resource_key, span_key, span_key_sdk,
+    Derived, DerivedCache, SdkKey, SpanInputs, StatusCodes, span_key, span_key_sdk,
 };
 use super::environment::local_environment_ref;
 use super::generator::{Generator, SpanContext, local_service_ref};
@@ -61,8 +61,6 @@ struct ResourceView {
     attributes: Vec<OtlpKeyValue>,
     service: String,
     environment: String,
-    /// The resource's part of the cache key.
-    key: Vec<u8>,
 }
 
 impl EndAnnotator {
@@ -129,9 +127,11 @@ impl EndAnnotator {
                 // Only a SERVER span's own ingress operation reads its name.
                 name: (kind == OtlpKind::Server).then_some(span.name.as_ref()),
             };
-            cache.key.clear();
-            cache.key.extend_from_slice(&view.key);
-            let resource_len = view.key.len();
+            // The span's part only: a state's cache holds one resource's
+            // results (emptied when the resource is set), so the resource
+            // part the batch walk's keys start with would be the same bytes
+            // in every key here (copied and hashed for nothing).
+            let resource_len = 0;
             let mut converted = None;
             match span_key_sdk(
                 &mut cache.key,
@@ -185,13 +185,10 @@ impl SpanAnnotator for EndAnnotator {
         let attributes = ResourceAttributesWithSchema::from(resource).attributes.0;
         let service = local_service_ref(&attributes).into_owned();
         let environment = local_environment_ref(&attributes).into_owned();
-        let mut key = Vec::new();
-        resource_key(&mut key, &service, &environment);
         let view = ResourceView {
             attributes,
             service,
             environment,
-            key,
         };
         // Results derived for another resource are not this one's.
         for shard in 0..STATES {
