@@ -98,7 +98,7 @@ impl OtherSignal {
 }
 
 /// Why the metrics/logs configuration is unusable.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SignalConfigError {
     /// A variable has a value the extension cannot use. The value is never
     /// kept or shown: an endpoint may carry `user:password@` or a query
@@ -150,16 +150,23 @@ pub struct SignalsConfig {
     pub metrics: Option<SignalUpstream>,
     /// Where logs go (`None`: exporter `none`).
     pub logs: Option<SignalUpstream>,
+    /// Why a signal that is on has nowhere to go (no endpoint and no
+    /// region): it is not exported, and the extension runs. Logged by
+    /// [`crate::config::ExtensionConfig::log_warnings`] once logging is up
+    /// (the settings are read before it).
+    pub not_exported: Vec<SignalConfigError>,
 }
 
 impl SignalsConfig {
     /// Reads the settings from `env`.
     pub fn from_env(env: &Env) -> Result<Self, SignalConfigError> {
+        let mut not_exported = Vec::new();
         Ok(Self {
             platform_metrics: flag(env, OTEL_AWS_LAMBDA_PLATFORM_METRICS)?,
             forward_logs: flag(env, OTEL_AWS_LAMBDA_FORWARD_LOGS)?,
-            metrics: upstream(env, OtherSignal::Metrics)?,
-            logs: upstream(env, OtherSignal::Logs)?,
+            metrics: upstream(env, OtherSignal::Metrics, &mut not_exported)?,
+            logs: upstream(env, OtherSignal::Logs, &mut not_exported)?,
+            not_exported,
         })
     }
 }
@@ -255,7 +262,11 @@ fn is_cloudwatch(url: &str, signal: OtherSignal) -> bool {
         .is_some_and(|e| e.kind.service() == signal.service())
 }
 
-fn upstream(env: &Env, signal: OtherSignal) -> Result<Option<SignalUpstream>, SignalConfigError> {
+fn upstream(
+    env: &Env,
+    signal: OtherSignal,
+    not_exported: &mut Vec<SignalConfigError>,
+) -> Result<Option<SignalUpstream>, SignalConfigError> {
     let var = signal.exporter_var();
     match env.get(var).map(str::to_ascii_lowercase).as_deref() {
         None | Some("otlp") => {}
@@ -283,7 +294,7 @@ fn upstream(env: &Env, signal: OtherSignal) -> Result<Option<SignalUpstream>, Si
         // Traces may still have somewhere to go (a collector URL with
         // another path, the console): the signal is off, not the extension.
         Err(e @ SignalConfigError::NoEndpoint { .. }) => {
-            tracing::warn!(error = %e, "{name} are not exported");
+            not_exported.push(e);
             return Ok(None);
         }
         Err(e) => return Err(e),

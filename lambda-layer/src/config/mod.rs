@@ -348,6 +348,9 @@ impl ExtensionConfig {
         for w in &self.warnings {
             tracing::warn!(variable = w.var, "{w}");
         }
+        for e in &self.signals.not_exported {
+            tracing::warn!(error = %e, "not exported");
+        }
     }
 }
 
@@ -463,6 +466,37 @@ mod tests {
         assert!(lines[0].contains("WARN"), "{text}");
         assert!(lines[0].contains(OTEL_LOG_LEVEL), "{text}");
         assert!(!text.to_ascii_lowercase().contains("s3cr3ttoken"), "{text}");
+    }
+
+    /// Metrics and logs with nowhere to go (no endpoint of their own, no
+    /// collector, no region) are not exported and the extension runs. Why
+    /// is logged with the other warnings, once logging is up, naming what
+    /// to set; reading the settings logs nothing (before, it was logged
+    /// there, before the extension had a subscriber, and lost).
+    #[test]
+    fn a_signal_without_an_endpoint_is_reported_once_logging_is_up() {
+        let env = Env::from_pairs([(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://collector.internal:4318/v1/traces",
+        )]);
+        let (cfg, early) = crate::test_log::capture(|| ExtensionConfig::from_env(&env));
+        let cfg = cfg.unwrap();
+        assert_eq!(early, "", "logged while reading the settings");
+        assert!(cfg.signals.metrics.is_none() && cfg.signals.logs.is_none());
+        let ((), text) = crate::test_log::capture(|| cfg.log_warnings());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        for (line, signal, var) in [
+            (lines[0], "metrics", OTEL_AWS_LAMBDA_METRICS_ENDPOINT),
+            (lines[1], "logs", OTEL_AWS_LAMBDA_LOGS_ENDPOINT),
+        ] {
+            assert!(line.contains("WARN"), "{line}");
+            assert!(
+                line.contains(&format!("no endpoint for {signal}")),
+                "{line}"
+            );
+            assert!(line.contains(var) && line.contains("AWS_REGION"), "{line}");
+        }
     }
 
     /// The reason logged with the upstream names a skipped endpoint without
